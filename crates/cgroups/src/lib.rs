@@ -1,0 +1,15 @@
+//! cgroups for lindocker containers, on cgroup v1, v2 and hybrid hosts.
+//!
+//! [`Hierarchy`] says how the host mounts cgroups; [`plan`] turns OCI
+//! `linux.resources` into the files and values to write for that version (pure, so it is
+//! unit-tested); [`Manager`] creates a container's cgroup, writes the plan, moves
+//! processes in, freezes and removes it.
+
+mod error;
+mod hierarchy;
+mod manager;
+pub mod plan;
+
+pub use error::{Error, Result};
+pub use hierarchy::{Hierarchy, V1Mount};
+pub use manager::Manager;

@@ -1,0 +1,126 @@
+//! `lindocker-runtime`: the runc-compatible command line over `lindocker_runtime`.
+
+mod args;
+mod log;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use lindocker_runtime::container::{self, CreateOptions};
+use lindocker_runtime::state::Store;
+
+use args::{Cli, Command, CreateArgs};
+use log::Logger;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let logger = Logger::new(cli.log.clone(), cli.log_format, cli.debug);
+    match run(cli, &logger) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            logger.error(&format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
+    CreateOptions {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        systemd_cgroup,
+    }
+}
+
+fn run(cli: Cli, logger: &Logger) -> Result<u8> {
+    if cli.version {
+        println!("lindocker-runtime version {}\nspec: 1.2.1", env!("CARGO_PKG_VERSION"));
+        return Ok(0);
+    }
+    let Some(command) = cli.command else {
+        bail!("no command given (try --help)");
+    };
+    if cli.systemd_cgroup {
+        logger.warn("--systemd-cgroup: the systemd cgroup driver is not implemented; cgroups are managed through the cgroup file system");
+    }
+    let store = || Store::new(&cli.root);
+    match command {
+        Command::Create(a) => {
+            logger.debug(&format!("create {} from {}", a.id, a.bundle.display()));
+            container::create(&store()?, &create_options(&a, cli.systemd_cgroup))?;
+        }
+        Command::Start { id } => container::start(&store()?, &id)?,
+        Command::Run { create, detach, keep, .. } => {
+            let code = container::run(&store()?, &create_options(&create, cli.systemd_cgroup), detach, keep)?;
+            return Ok(code.clamp(0, 255) as u8);
+        }
+        Command::State { id } => {
+            let state = container::state(&store()?, &id)?;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        }
+        Command::Kill { id, signal, all } => {
+            let sig = lindocker_runtime::signal::parse(&signal)?;
+            container::kill(&store()?, &id, sig, all)?;
+        }
+        Command::Delete { id, force } => container::delete(&store()?, &id, force)?,
+        Command::List { format, quiet } => list(&store()?, &format, quiet)?,
+        Command::Spec { bundle } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                bail!("{} exists; remove it first", path.display());
+            }
+            std::fs::write(&path, lindocker_runtime::default_spec::DEFAULT_SPEC)
+                .with_context(|| format!("write {}", path.display()))?;
+        }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&lindocker_runtime::features::features())?);
+        }
+    }
+    Ok(0)
+}
+
+fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
+    let containers = container::list(store)?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for (s, _) in &containers {
+            writeln!(out, "{}", s.id)?;
+        }
+        return Ok(());
+    }
+    match format {
+        "json" => {
+            let all: Vec<_> = containers.iter().map(|(s, st)| s.oci(*st)).collect();
+            writeln!(out, "{}", serde_json::to_string(&all)?)?;
+        }
+        "table" => {
+            let rows: Vec<[String; 6]> = containers
+                .iter()
+                .map(|(s, st)| {
+                    let pid = if *st == lindocker_runtime::state::Status::Stopped { 0 } else { s.pid };
+                    [s.id.clone(), pid.to_string(), st.to_string(), s.bundle.display().to_string(), s.created.clone(), s.owner.to_string()]
+                })
+                .collect();
+            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut widths = header.clone().map(|h| h.len());
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.len());
+                }
+            }
+            for r in std::iter::once(&header).chain(&rows) {
+                let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                writeln!(out, "{}", line.join("   ").trim_end())?;
+            }
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(())
+}

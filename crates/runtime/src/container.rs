@@ -1,0 +1,481 @@
+//! The lifecycle commands: create, start, run, kill, delete, state, list.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lindocker_cgroups::{Hierarchy, Manager};
+use lindocker_sys::SignalMask;
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, PidfdFlags, Signal, WaitOptions};
+
+use crate::channel::{self, Channel, Message};
+use crate::error::Context;
+use crate::init::{self, Init};
+use crate::namespaces::Plan;
+use crate::spec::Bundle;
+use crate::state::{EXEC_FIFO, State, Status, Store, check_id, process_start_time, write_atomic};
+use crate::{Error, Result, hooks};
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Container id.
+    pub id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Where to write the init's pid.
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
+    /// Use `MS_MOVE` + `chroot` instead of `pivot_root`.
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring.
+    pub no_new_keyring: bool,
+    /// Pass descriptors 3..3+N to the container.
+    pub preserve_fds: i32,
+    /// `cgroupsPath` is in systemd's `slice:prefix:name` form.
+    pub systemd_cgroup: bool,
+}
+
+/// The cgroup path for a container: the spec's, or `/lindocker/<id>`.
+pub fn cgroup_path(spec_path: Option<&Path>, id: &str, systemd: bool) -> PathBuf {
+    match spec_path.map(|p| p.to_string_lossy().into_owned()) {
+        // systemd form: "system.slice:docker:ID" -> /system.slice/docker-ID.scope
+        Some(p) if systemd && p.split(':').count() == 3 => {
+            let parts: Vec<&str> = p.split(':').collect();
+            let slice = if parts[0].is_empty() { "system.slice" } else { parts[0] };
+            PathBuf::from(format!("/{slice}/{}-{}.scope", parts[1], parts[2]))
+        }
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(format!("/lindocker/{id}")),
+    }
+}
+
+/// Creates container `opts.id` from its bundle, leaving its init waiting for `start`.
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<State> {
+    create_with_mask(store, opts, None)
+}
+
+fn create_with_mask(store: &Store, opts: &CreateOptions, mask: Option<&SignalMask>) -> Result<State> {
+    check_id(&opts.id)?;
+    // Everything that can be checked is checked before anything is created.
+    let bundle = Bundle::load(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref().expect("checked at load");
+    let process = spec.process().as_ref().expect("checked at load");
+    if process.terminal() == Some(true) && opts.console_socket.is_none() {
+        return Err(Error::Init(
+            "process.terminal is true: pass --console-socket to receive the terminal, or set terminal to false".into(),
+        ));
+    }
+    let plan = Plan::new(linux);
+    let hierarchy = Hierarchy::detect()?;
+    let cgroup = Manager::new(
+        hierarchy,
+        &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup),
+    )?;
+
+    let mut lock = Some(store.claim(&opts.id)?);
+    let dir = store.dir(&opts.id);
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+        owner: rustix::process::getuid().as_raw(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: cgroup.path().to_path_buf(),
+        own_pid_namespace: plan.new_pid(),
+        hooks: spec.hooks().clone(),
+    };
+    let mut child: Option<i32> = None;
+    let result = (|| -> Result<i32> {
+        store.save(&state)?;
+        cgroup.create()?;
+        if let Some(resources) = linux.resources() {
+            cgroup.apply(&with_default_device_rules(resources, linux))?;
+        }
+        let fifo_path = dir.join(EXEC_FIFO);
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo_path, Mode::from_raw_mode(0o622))
+            .context(|| format!("create {}", fifo_path.display()))?;
+        let fifo = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .context(|| format!("open {}", fifo_path.display()))?;
+        let console: Option<OwnedFd> = match &opts.console_socket {
+            Some(p) => Some(
+                UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into(),
+            ),
+            None => None,
+        };
+        let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
+        let flags = if plan.double_fork { 0 } else { plan.new_flags };
+        let pid = lindocker_sys::clone_process(flags as u64).context(|| "clone the container process".into())?;
+        if pid == 0 {
+            // In the child: the lock stays with the parent; our copy must not hold it.
+            drop(lock.take());
+            drop(parent_end);
+            init::main(&Init {
+                id: &opts.id,
+                bundle: &bundle,
+                plan: &plan,
+                channel: &child_end,
+                cgroup: &cgroup,
+                console: console.as_ref(),
+                fifo: &fifo,
+                preserve_fds: opts.preserve_fds,
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+                signal_mask: mask,
+            });
+        }
+        child = Some(pid);
+        drop(child_end);
+        let init_pid = guide_child(&parent_end, pid, &plan, &bundle, &cgroup, &state, &mut child)?;
+        Ok(init_pid)
+    })();
+    match result {
+        Ok(pid) => {
+            state.pid = pid;
+            state.pid_start_time = process_start_time(pid).unwrap_or(0);
+            store.save(&state)?;
+            if let Some(p) = &opts.pid_file {
+                write_atomic(&std::path::absolute(p).unwrap_or(p.clone()), pid.to_string().as_bytes())?;
+            }
+            Ok(state)
+        }
+        Err(e) => {
+            // Leave nothing behind: the child, its cgroup, its state.
+            if let Some(pid) = child {
+                let _ = rustix::process::kill_process(Pid::from_raw(pid).expect("pid > 0"), Signal::KILL);
+                let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+            }
+            let _ = kill_cgroup(&cgroup);
+            let _ = cgroup.destroy();
+            let _ = store.remove(&opts.id);
+            Err(e)
+        }
+    }
+}
+
+/// A spec's device rules usually start with "deny all": like runc, let the container
+/// still use the devices every container has, and those `linux.devices` creates.
+fn with_default_device_rules(
+    resources: &oci_spec::runtime::LinuxResources,
+    linux: &oci_spec::runtime::Linux,
+) -> oci_spec::runtime::LinuxResources {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType as T};
+    let Some(rules) = resources.devices() else { return resources.clone() };
+    let rule = |typ: T, major: i64, minor: Option<i64>| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true).set_typ(Some(typ)).set_major(Some(major)).set_minor(minor).set_access(Some("rwm".into()));
+        r
+    };
+    let mut all = rules.clone();
+    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
+        all.push(rule(T::C, major, Some(minor)));
+    }
+    all.push(rule(T::C, 136, None)); // every /dev/pts/N
+    for d in linux.devices().iter().flatten() {
+        let typ = if d.typ() == T::P { continue } else if d.typ() == T::B { T::B } else { T::C };
+        all.push(rule(typ, d.major(), Some(d.minor())));
+    }
+    let mut out = resources.clone();
+    out.set_devices(Some(all));
+    out
+}
+
+/// The parent's half of the setup conversation. Returns the init's host pid.
+fn guide_child(
+    ch: &Channel,
+    pid: i32,
+    plan: &Plan,
+    bundle: &Bundle,
+    cgroup: &Manager,
+    state: &State,
+    child: &mut Option<i32>,
+) -> Result<i32> {
+    let linux = bundle.spec.linux().as_ref().expect("checked at load");
+    let init_pid = if plan.double_fork {
+        let mut init_pid = None;
+        while init_pid.is_none() {
+            match ch.recv().context(|| "setup channel".into())? {
+                Some(Message::MapRequest) => {
+                    write_id_maps(pid, linux)?;
+                    ch.send(&Message::Mapped).context(|| "setup channel".into())?;
+                }
+                Some(Message::InitPid(p)) => init_pid = Some(p),
+                Some(Message::Error(e)) => return Err(Error::Init(e)),
+                other => return Err(Error::Init(format!("container setup stopped unexpectedly ({other:?})"))),
+            }
+        }
+        // The intermediate process exits once it has forked the init.
+        let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+        *child = init_pid;
+        init_pid.expect("set above")
+    } else {
+        if plan.new_user() {
+            write_id_maps(pid, linux)?;
+        }
+        pid
+    };
+    cgroup.add_process(init_pid)?;
+    ch.send(&Message::Go).context(|| "setup channel".into())?;
+    loop {
+        match ch.recv().context(|| "setup channel".into())? {
+            Some(Message::Ready) => return Ok(init_pid),
+            Some(Message::RunHooks) => {
+                let mut s = state.clone();
+                s.pid = init_pid;
+                let oci = s.oci(Status::Creating);
+                let hooks = bundle.spec.hooks().as_ref().expect("the init asked for hooks");
+                #[allow(deprecated)]
+                let result = hooks::run("prestart", hooks.prestart().as_ref(), &oci)
+                    .and_then(|()| hooks::run("createRuntime", hooks.create_runtime().as_ref(), &oci));
+                if let Err(e) = result {
+                    let _ = ch.send(&Message::Error(e.to_string()));
+                    return Err(e);
+                }
+                ch.send(&Message::HooksDone).context(|| "setup channel".into())?;
+            }
+            Some(Message::Error(e)) => return Err(Error::Init(e)),
+            Some(other) => return Err(Error::Init(format!("protocol error: unexpected {other:?}"))),
+            None => return Err(Error::Init("the container's init exited during setup".into())),
+        }
+    }
+}
+
+/// Writes `linux.uidMappings`/`gidMappings` for a process in a new user namespace.
+fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
+        let text: String = maps
+            .iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        fs::write(&path, text).context(|| format!("write {path}"))?;
+    }
+    Ok(())
+}
+
+/// Releases a created container's init so it execs the user's program.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let state = store.load(id)?;
+    let dir = store.dir(id);
+    let status = state.status(&dir);
+    if status != Status::Created {
+        return Err(Error::WrongState { id: id.into(), status: status.to_string(), message: "only a created container can be started".into() });
+    }
+    let fifo_path = dir.join(EXEC_FIFO);
+    let fifo = rustix::fs::open(&fifo_path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+        .context(|| format!("open {}", fifo_path.display()))?;
+    let mut file = fs::File::from(fifo);
+    let mut byte = [0u8; 1];
+    loop {
+        match file.read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) | Err(_) => {
+                if state.status(&dir) == Status::Stopped {
+                    return Err(Error::Init(format!("container {id:?}: its init exited before it could start")));
+                }
+                let mut fds = [PollFd::new(&file, PollFlags::IN)];
+                let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+        }
+    }
+    fs::remove_file(&fifo_path).context(|| format!("remove {}", fifo_path.display()))?;
+    if let Some(hooks) = &state.hooks {
+        if let Err(e) = hooks::run("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running)) {
+            let _ = signal_init(&state, Signal::KILL);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
+pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
+    let state = store.load(id)?;
+    let status = state.status(&store.dir(id));
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::WrongState { id: id.into(), status: status.to_string(), message: "there is no process to signal".into() });
+    }
+    let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::UnknownSignal(signal.to_string()))?;
+    if all {
+        let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+        for pid in cgroup.procs()? {
+            if let Some(p) = Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, sig);
+            }
+        }
+        if status == Status::Paused && signal == libc::SIGKILL {
+            // A frozen v1 task dies only once thawed.
+            cgroup.freeze(false)?;
+        }
+        return Ok(());
+    }
+    signal_init(&state, sig)
+}
+
+/// Signals the init through a pidfd checked against the recorded start time, so a
+/// recycled pid is never hit.
+fn signal_init(state: &State, sig: Signal) -> Result<()> {
+    let pid = Pid::from_raw(state.pid).ok_or_else(|| Error::NotFound(state.id.clone()))?;
+    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
+        .context(|| format!("open pid {} of container {}", state.pid, state.id))?;
+    if process_start_time(state.pid) != Some(state.pid_start_time) {
+        return Err(Error::WrongState { id: state.id.clone(), status: "stopped".into(), message: "there is no process to signal".into() });
+    }
+    rustix::process::pidfd_send_signal(&pidfd, sig).context(|| format!("signal container {}", state.id))
+}
+
+/// Kills every process of a cgroup (thawing it, or frozen v1 tasks would not die) and
+/// waits until it is empty.
+fn kill_cgroup(cgroup: &Manager) -> Result<()> {
+    if !cgroup.exists() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let procs = cgroup.procs()?;
+        if procs.is_empty() {
+            return Ok(());
+        }
+        for pid in procs.iter().filter_map(|p| Pid::from_raw(*p)) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
+        if cgroup.is_frozen() {
+            let _ = cgroup.freeze(false);
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Init(format!("processes {procs:?} of cgroup {} survive SIGKILL", cgroup.path().display())));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits until the init has exited (it is someone else's child, so poll its pidfd).
+fn wait_exit(state: &State, timeout: Duration) -> bool {
+    let Some(pid) = Pid::from_raw(state.pid) else { return true };
+    let Ok(pidfd) = rustix::process::pidfd_open(pid, PidfdFlags::empty()) else { return true };
+    if process_start_time(state.pid) != Some(state.pid_start_time) {
+        return true;
+    }
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    let ts = rustix::event::Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+    matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+}
+
+/// Deletes a container: refuses a running one unless `force`, kills what is left,
+/// removes its cgroup and state, then runs the poststop hooks.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let lock = store.lock(id)?;
+    let state = match store.load(id) {
+        Ok(s) => s,
+        // A create that died before writing any state: nothing else can be there.
+        Err(Error::NotFound(_)) => return store.remove(id),
+        Err(e) => return Err(e),
+    };
+    let status = state.status(&store.dir(id));
+    if matches!(status, Status::Running | Status::Paused) && !force {
+        return Err(Error::WrongState {
+            id: id.into(),
+            status: status.to_string(),
+            message: "cannot delete it; stop it first or use --force".into(),
+        });
+    }
+    if matches!(status, Status::Created | Status::Running | Status::Paused) {
+        let _ = signal_init(&state, Signal::KILL);
+        if let Some(cg) = state.cgroup() {
+            if cg.is_frozen() {
+                let _ = cg.freeze(false);
+            }
+        }
+        wait_exit(&state, Duration::from_secs(10));
+    }
+    if let Some(cgroup) = state.cgroup() {
+        kill_cgroup(&cgroup)?;
+        cgroup.destroy()?;
+    }
+    store.remove(id)?;
+    drop(lock);
+    if let Some(hooks) = &state.hooks {
+        hooks::run("poststop", hooks.poststop().as_ref(), &state.oci(Status::Stopped))?;
+    }
+    Ok(())
+}
+
+/// The OCI state of a container.
+pub fn state(store: &Store, id: &str) -> Result<serde_json::Value> {
+    let state = store.load(id)?;
+    let status = state.status(&store.dir(id));
+    Ok(state.oci(status))
+}
+
+/// Every container with its status.
+pub fn list(store: &Store) -> Result<Vec<(State, Status)>> {
+    let mut out = Vec::new();
+    for id in store.ids()? {
+        if let Ok(state) = store.load(&id) {
+            let status = state.status(&store.dir(&id));
+            out.push((state, status));
+        }
+    }
+    Ok(out)
+}
+
+/// `run`: create, start, and (unless `detach`) wait for the init, forwarding signals,
+/// then delete (unless `keep`). Returns the exit code: the process's own, or 128+N when
+/// a signal killed it.
+pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    if detach {
+        create(store, opts)?;
+        return start(store, &opts.id).map(|()| 0).inspect_err(|_| {
+            let _ = delete(store, &opts.id, true);
+        });
+    }
+    // The init may be a grandchild (double fork): become its reaper.
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).context(|| "become child subreaper".into())?;
+    let mask = lindocker_sys::block_all_signals().context(|| "block signals".into())?;
+    let state = create_with_mask(store, opts, Some(&mask))?;
+    if let Err(e) = start(store, &opts.id) {
+        let _ = delete(store, &opts.id, true);
+        return Err(e);
+    }
+    let code = wait_forwarding(state.pid)?;
+    if !keep {
+        delete(store, &opts.id, true)?;
+    }
+    Ok(code)
+}
+
+fn wait_forwarding(init_pid: i32) -> Result<i32> {
+    loop {
+        let sig = lindocker_sys::wait_for_signal().context(|| "wait for signals".into())?;
+        if sig != libc::SIGCHLD {
+            if let (Some(pid), Some(s)) = (Pid::from_raw(init_pid), Signal::from_named_raw(sig)) {
+                let _ = rustix::process::kill_process(pid, s);
+            }
+            continue;
+        }
+        while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+            if pid.as_raw_nonzero().get() == init_pid {
+                if let Some(code) = status.exit_status() {
+                    return Ok(code);
+                }
+                if let Some(sig) = status.terminating_signal() {
+                    return Ok(128 + sig);
+                }
+            }
+        }
+    }
+}

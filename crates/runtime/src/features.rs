@@ -1,0 +1,33 @@
+//! `lindocker-runtime features`: what this runtime implements, in the OCI features
+//! format (runtime-spec `features.md`), so engines can ask before they use something.
+
+/// The features document.
+pub fn features() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.1",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": [
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+            "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
+            "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
+            "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime",
+            "rnoexec", "rnosuid", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave",
+            "rstrictatime", "rsuid", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
+            "suid", "sync", "unbindable"
+        ],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false },
+            "seccomp": { "enabled": false },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } }
+        },
+        "annotations": {
+            "org.opencontainers.runtime-spec.features.ociVersionMax": "1.2.1"
+        }
+    })
+}

@@ -1,0 +1,259 @@
+//! What the cloned child does, from the clone to the `exec` of the user's program.
+//!
+//! It runs in a forked copy of a single-threaded runtime. Every step that can fail says
+//! which step and which object in its error, which goes back to the runtime over the
+//! setup channel and from there to the user.
+
+mod console;
+mod devices;
+mod mount_options;
+mod process;
+mod rootfs;
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use lindocker_cgroups::Manager;
+use lindocker_sys::SignalMask;
+
+use crate::channel::{Channel, Message};
+use crate::namespaces::Plan;
+use crate::spec::Bundle;
+
+/// A failed set-up step: "what we did, on what: why".
+#[derive(Debug)]
+pub struct Step(pub String);
+
+/// Wraps an I/O error into a [`Step`] naming what was being done.
+pub fn step(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Step {
+    let what = what.into();
+    move |e| Step(format!("{what}: {}", describe(&e)))
+}
+
+/// "no such file or directory" rather than "No such file or directory (os error 2)".
+pub fn describe(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Everything the child needs, borrowed from the parent's frame (the child has a copy).
+pub struct Init<'a> {
+    /// Container id.
+    pub id: &'a str,
+    /// The loaded bundle.
+    pub bundle: &'a Bundle,
+    /// Namespaces to make and join.
+    pub plan: &'a Plan,
+    /// The child's end of the setup channel.
+    pub channel: &'a Channel,
+    /// The container's cgroup (for `cgroup` mounts).
+    pub cgroup: &'a Manager,
+    /// Connected `--console-socket`, if any.
+    pub console: Option<&'a OwnedFd>,
+    /// `O_PATH` descriptor of the exec fifo.
+    pub fifo: &'a OwnedFd,
+    /// `--preserve-fds`: descriptors 3..3+N pass to the container.
+    pub preserve_fds: i32,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// The signal mask to restore before exec (`run` blocks signals to forward them).
+    pub signal_mask: Option<&'a SignalMask>,
+}
+
+/// Entry of the child made by the runtime's clone. Never returns.
+pub fn main(init: &Init) -> ! {
+    let result = if init.plan.double_fork { intermediate(init) } else { direct(init) };
+    fail(init, result.unwrap_err())
+}
+
+/// Reports a failure to the parent (or, after `create` returned, to stderr) and exits.
+fn fail(init: &Init, Step(msg): Step) -> ! {
+    if init.channel.send(&Message::Error(msg.clone())).is_err() {
+        let _ = writeln!(std::io::stderr(), "lindocker-runtime: {msg}");
+    }
+    lindocker_sys::exit_immediately(1)
+}
+
+fn expect(init: &Init, m: Message) -> Result<(), Step> {
+    init.channel.expect(m).map_err(Step)
+}
+
+/// The common case: the clone made every new namespace; join the others and go on.
+fn direct(init: &Init) -> Result<std::convert::Infallible, Step> {
+    expect(init, Message::Go)?;
+    if init.plan.new_user() {
+        become_root()?;
+    }
+    init.plan.join_all().map_err(|e| Step(e.to_string()))?;
+    container(init)
+}
+
+/// Joins namespaces, then makes the new ones (a user namespace after joining those it
+/// must not own), then forks the container's init into the new pid/time namespaces.
+fn intermediate(init: &Init) -> Result<std::convert::Infallible, Step> {
+    init.plan.join_all().map_err(|e| Step(e.to_string()))?;
+    let flags = init.plan.new_flags;
+    if flags != 0 {
+        lindocker_sys::unshare(flags).map_err(step("unshare namespaces"))?;
+    }
+    if init.plan.new_user() {
+        init.channel.send(&Message::MapRequest).map_err(step("setup channel"))?;
+        expect(init, Message::Mapped)?;
+        become_root()?;
+    }
+    if flags & libc::CLONE_NEWTIME != 0 {
+        write_time_offsets(init.bundle.spec.linux().as_ref().expect("checked"))?;
+    }
+    let pid = lindocker_sys::clone_process(0).map_err(step("fork the container init"))?;
+    if pid == 0 {
+        expect(init, Message::Go)?;
+        return container(init);
+    }
+    init.channel.send(&Message::InitPid(pid)).map_err(step("setup channel"))?;
+    lindocker_sys::exit_immediately(0)
+}
+
+fn write_time_offsets(linux: &oci_spec::runtime::Linux) -> Result<(), Step> {
+    let mut text = String::new();
+    for (clock, off) in linux.time_offsets().iter().flatten() {
+        text.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    std::fs::write("/proc/self/timens_offsets", text).map_err(step("write time namespace offsets"))
+}
+
+fn become_root() -> Result<(), Step> {
+    let root = rustix::process::Uid::ROOT;
+    let gid = rustix::process::Gid::ROOT;
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| step("setgid 0 in the user namespace")(e.into()))?;
+    rustix::thread::set_thread_res_uid(root, root, root).map_err(|e| step("setuid 0 in the user namespace")(e.into()))
+}
+
+/// Inside every namespace and the cgroup: build the container and exec its process.
+fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
+    let spec = &init.bundle.spec;
+    let process = spec.process().as_ref().expect("checked at load");
+    let plan = init.plan;
+    if plan.new_cgroup {
+        lindocker_sys::unshare(libc::CLONE_NEWCGROUP).map_err(step("unshare cgroup namespace"))?;
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        rustix::system::sethostname(h.as_bytes()).map_err(|e| step(format!("set hostname {h:?}"))(e.into()))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        rustix::system::setdomainname(d.as_bytes()).map_err(|e| step(format!("set domainname {d:?}"))(e.into()))?;
+    }
+    if !init.no_new_keyring {
+        let name = CString::new(format!("_ses.{}", init.id)).unwrap_or_default();
+        match lindocker_sys::join_session_keyring(&name) {
+            // Kernels without keyrings, or ones that forbid them here, are fine.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::EACCES)) => {}
+            other => other.map_err(step("create session keyring"))?,
+        }
+    }
+    process::set_oom_score_adj(process)?;
+    // Before pivot_root /proc is the host's, so this is our pid as the host sees it.
+    let host_pid: i32 = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap_or(0);
+
+    let ctx = rootfs::Context {
+        rootfs: &init.bundle.rootfs,
+        bundle: &init.bundle.dir,
+        in_user_ns: plan.in_user_ns(),
+        has_net_ns: plan.has_net(),
+        new_cgroup_ns: plan.new_cgroup,
+        cgroup: Some(init.cgroup),
+    };
+    rootfs::prepare_root(spec, &ctx)?;
+    rootfs::mount_all(spec, &ctx)?;
+    if !rootfs::dev_is_host_bind(spec) {
+        let root = rootfs::open_root(&init.bundle.rootfs)?;
+        devices::create_all(spec, &root, plan.in_user_ns())?;
+    }
+    if let Some(hooks) = spec.hooks() {
+        #[allow(deprecated)]
+        let parent_hooks = hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
+            || hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty());
+        if parent_hooks {
+            init.channel.send(&Message::RunHooks).map_err(step("setup channel"))?;
+            expect(init, Message::HooksDone)?;
+        }
+        let state = hook_state(init, host_pid, "created");
+        crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)
+            .map_err(|e| Step(e.to_string()))?;
+    }
+    rootfs::enter_root(&init.bundle.rootfs, init.no_pivot)?;
+    rootfs::finish(spec, plan.in_user_ns())?;
+
+    rustix::process::setsid().map_err(|e| step("setsid")(e.into()))?;
+    if process.terminal() == Some(true) {
+        let socket = init.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
+        console::setup(process, socket)?;
+    }
+    process::set_rlimits(process)?;
+    process::enter_cwd(process)?;
+    process::become_user(process)?;
+    process::chdir_cwd(process)?;
+    let program = process::find_program(process)?;
+    pass_fds(init.preserve_fds)?;
+
+    init.channel.send(&Message::Ready).map_err(step("setup channel"))?;
+    wait_for_start(init.fifo)?;
+    if let Some(hooks) = spec.hooks() {
+        let state = hook_state(init, host_pid, "created");
+        crate::hooks::run("startContainer", hooks.start_container().as_ref(), &state)
+            .map_err(|e| Step(e.to_string()))?;
+    }
+    if let Some(mask) = init.signal_mask {
+        lindocker_sys::restore_signal_mask(mask).map_err(step("restore the signal mask"))?;
+    }
+    lindocker_sys::reset_signal_dispositions();
+    let err = process::exec(process, &program);
+    Err(Step(format!("exec {}: {}", program.display(), describe(&err))))
+}
+
+/// The OCI state a hook run by the init receives.
+fn hook_state(init: &Init, pid: i32, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": init.bundle.spec.version(),
+        "id": init.id,
+        "status": status,
+        "pid": pid,
+        "bundle": init.bundle.dir,
+        "annotations": init.bundle.spec.annotations().clone().unwrap_or_default(),
+    })
+}
+
+/// Descriptors 3..3+N go to the container; every other inherited one is closed at exec.
+fn pass_fds(preserve: i32) -> Result<(), Step> {
+    for fd in 3..3 + preserve {
+        lindocker_sys::clear_cloexec(fd).map_err(step(format!("preserve fd {fd}")))?;
+    }
+    lindocker_sys::cloexec_from(3 + preserve).map_err(step("close inherited descriptors"))
+}
+
+/// Blocks until `start` opens the exec fifo, then tells it we are going.
+fn wait_for_start(fifo: &OwnedFd) -> Result<(), Step> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(Path::new(&path))
+        .map_err(step("open the exec fifo"))?;
+    f.write_all(b"0").map_err(step("write the exec fifo"))
+}

@@ -1,0 +1,213 @@
+//! The user's process: limits, identity, capabilities, and the final `exec`.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use oci_spec::runtime::{Capabilities, PosixRlimitType, Process};
+use rustix::process::{Resource, Rlimit};
+
+use super::{Step, step};
+
+/// Sets every `process.rlimits` entry. Asking more than the hard limit the runtime has
+/// fails (EPERM without CAP_SYS_RESOURCE): we never lower a request silently.
+pub fn set_rlimits(process: &Process) -> Result<(), Step> {
+    for r in process.rlimits().iter().flatten() {
+        let limit = |v: u64| if v == u64::MAX { None } else { Some(v) };
+        let new = Rlimit { current: limit(r.soft()), maximum: limit(r.hard()) };
+        let name = serde_json::to_value(r.typ()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        rustix::process::setrlimit(resource(r.typ()), new).map_err(|e| {
+            let hard = rustix::process::getrlimit(resource(r.typ())).maximum;
+            let hint = match (e, hard) {
+                (rustix::io::Errno::PERM, Some(h)) => format!(" (the runtime's hard limit is {h}; raising it needs CAP_SYS_RESOURCE)"),
+                _ => String::new(),
+            };
+            Step(format!("setrlimit {name} soft={} hard={}: {}{hint}", r.soft(), r.hard(), std::io::Error::from(e)))
+        })?;
+    }
+    Ok(())
+}
+
+fn resource(t: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => Resource::Cpu,
+        T::RlimitFsize => Resource::Fsize,
+        T::RlimitData => Resource::Data,
+        T::RlimitStack => Resource::Stack,
+        T::RlimitCore => Resource::Core,
+        T::RlimitRss => Resource::Rss,
+        T::RlimitNproc => Resource::Nproc,
+        T::RlimitNofile => Resource::Nofile,
+        T::RlimitMemlock => Resource::Memlock,
+        T::RlimitAs => Resource::As,
+        T::RlimitLocks => Resource::Locks,
+        T::RlimitSigpending => Resource::Sigpending,
+        T::RlimitMsgqueue => Resource::Msgqueue,
+        T::RlimitNice => Resource::Nice,
+        T::RlimitRtprio => Resource::Rtprio,
+        T::RlimitRttime => Resource::Rttime,
+    }
+}
+
+/// Sets `process.oomScoreAdj` (lowering it needs CAP_SYS_RESOURCE, which the error says).
+pub fn set_oom_score_adj(process: &Process) -> Result<(), Step> {
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(step(format!("set oomScoreAdj {adj}")))?;
+    }
+    Ok(())
+}
+
+/// Becomes `process.user` and keeps exactly the configured capabilities.
+///
+/// Order matters: the bounding set can only be reduced while we still have
+/// CAP_SETPCAP; changing uid clears the effective set unless KEEPCAPS is on; the other
+/// sets are then set from the permitted ones we kept.
+pub fn become_user(process: &Process) -> Result<(), Step> {
+    let user = process.user();
+    let caps = process.capabilities().as_ref();
+    if let Some(bounding) = caps.and_then(|c| c.bounding().as_ref()) {
+        let keep = to_caps(bounding);
+        for cap in caps::all() {
+            if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                caps::drop(None, CapSet::Bounding, cap).map_err(|e| Step(format!("drop {cap} from the bounding set: {e}")))?;
+            }
+        }
+    }
+    rustix::thread::set_keep_capabilities(true).map_err(|e| step("keep capabilities across setuid")(e.into()))?;
+    let gids: Vec<rustix::process::Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| rustix::process::Gid::from_raw(*g))
+        .collect();
+    // Without additionalGids the process has no supplementary groups (not root's).
+    if let Err(e) = rustix::thread::set_thread_groups(&gids) {
+        // A user namespace with setgroups denied cannot change groups; fine if none asked.
+        if !gids.is_empty() || e != rustix::io::Errno::PERM {
+            return Err(step("setgroups")(e.into()));
+        }
+    }
+    let gid = rustix::process::Gid::from_raw(user.gid());
+    rustix::thread::set_thread_res_gid(gid, gid, gid)
+        .map_err(|e| step(format!("setgid {}", user.gid()))(e.into()))?;
+    let uid = rustix::process::Uid::from_raw(user.uid());
+    rustix::thread::set_thread_res_uid(uid, uid, uid)
+        .map_err(|e| step(format!("setuid {}", user.uid()))(e.into()))?;
+    if let Some(mask) = user.umask() {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    }
+    if let Some(c) = caps {
+        // One capset call: the sets constrain each other (effective within permitted),
+        // so changing them one by one can fail half-way.
+        let bits = |set: &Option<Capabilities>| {
+            let mask = set.as_ref().map(to_caps).unwrap_or_default().iter().fold(0u64, |m, c| m | 1 << c.index());
+            rustix::thread::CapabilitySet::from_bits_retain(mask)
+        };
+        let sets = rustix::thread::CapabilitySets {
+            effective: bits(c.effective()),
+            permitted: bits(c.permitted()),
+            inheritable: bits(c.inheritable()),
+        };
+        rustix::thread::set_capabilities(None, sets).map_err(|e| step("set capabilities")(e.into()))?;
+        caps::clear(None, CapSet::Ambient).map_err(|e| Step(format!("clear ambient capabilities: {e}")))?;
+        for cap in c.ambient().as_ref().map(to_caps).unwrap_or_default() {
+            caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step(format!("raise ambient {cap}: {e}")))?;
+        }
+    } else if user.uid() != 0 {
+        // No capabilities asked, and not root: nothing to keep past setuid.
+        let _ = caps::clear(None, CapSet::Effective);
+        let _ = caps::clear(None, CapSet::Permitted);
+    }
+    rustix::thread::set_keep_capabilities(false).map_err(|e| step("reset keepcaps")(e.into()))?;
+    if process.no_new_privileges() == Some(true) {
+        rustix::thread::set_no_new_privs(true).map_err(|e| step("set no_new_privs")(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Capability names the kernel knows; newer names than the kernel are skipped (as runc
+/// does), unknown names were already refused when the spec was parsed.
+fn to_caps(set: &Capabilities) -> CapsHashSet {
+    let known = caps::all();
+    set.iter()
+        .filter_map(|c| serde_json::to_value(c).ok()?.as_str()?.parse::<Cap>().ok())
+        .filter(|c| known.contains(c))
+        .collect()
+}
+
+/// Changes to `process.cwd`, creating it if the image lacks it (as runc does).
+pub fn enter_cwd(process: &Process) -> Result<(), Step> {
+    let cwd = process.cwd();
+    if !cwd.exists() {
+        std::fs::create_dir_all(cwd).map_err(step(format!("create cwd {}", cwd.display())))?;
+    }
+    Ok(())
+}
+
+/// `chdir` to the cwd, as the container's user (so permissions are theirs).
+pub fn chdir_cwd(process: &Process) -> Result<(), Step> {
+    rustix::process::chdir(process.cwd())
+        .map_err(|e| step(format!("chdir to cwd {}", process.cwd().display()))(e.into()))
+}
+
+/// Finds the program the way `execvp` would, with the container's PATH, so a missing
+/// program is reported by `create`, not lost after `start`.
+pub fn find_program(process: &Process) -> Result<PathBuf, Step> {
+    let args = process.args().as_deref().unwrap_or_default();
+    let name = &args[0];
+    let env_path = env_pairs(process).into_iter().find(|(k, _)| k == "PATH").map(|(_, v)| v);
+    let candidates: Vec<PathBuf> = if name.contains('/') {
+        vec![PathBuf::from(name)]
+    } else {
+        env_path
+            .as_deref()
+            .unwrap_or("")
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(name))
+            .collect()
+    };
+    let mut denied = None;
+    for c in &candidates {
+        match std::fs::metadata(c) {
+            Ok(m) if m.is_file() => {
+                if rustix::fs::access(c, rustix::fs::Access::EXEC_OK).is_ok() && m.permissions().mode() & 0o111 != 0 {
+                    return Ok(c.clone());
+                }
+                denied = Some(c.clone());
+            }
+            Ok(_) => denied = denied.or(Some(c.clone())),
+            Err(_) => {}
+        }
+    }
+    Err(match denied {
+        Some(p) => Step(format!("exec: {:?}: permission denied", p.display().to_string())),
+        None if name.contains('/') => Step(format!("exec: {name:?}: no such file or directory")),
+        None => Step(format!("exec: {name:?}: executable file not found in $PATH")),
+    })
+}
+
+fn env_pairs(process: &Process) -> Vec<(String, String)> {
+    process
+        .env()
+        .iter()
+        .flatten()
+        .filter_map(|v| v.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+/// Replaces this process with the user's program. Returns only on failure.
+pub fn exec(process: &Process, program: &Path) -> std::io::Error {
+    let args = process.args().as_deref().unwrap_or_default();
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg0(&args[0]).args(&args[1..]).env_clear();
+    for (k, v) in env_pairs(process) {
+        cmd.env(OsString::from_vec(k.into_bytes()), OsString::from_vec(v.into_bytes()));
+    }
+    cmd.exec()
+}

@@ -1,0 +1,266 @@
+//! Loading and checking `config.json`.
+//!
+//! Everything that can be checked before a single resource is created is checked here,
+//! so bad input changes nothing; each error names the JSON field.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+
+use crate::{Error, Result};
+
+/// A loaded, checked bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+    /// The parsed `config.json`.
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// Reads `DIR/config.json` and checks it for a `create`.
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let dir = std::path::absolute(dir)
+            .map_err(|e| Error::Bundle(dir.to_path_buf(), e.to_string()))?;
+        if !dir.is_dir() {
+            return Err(Error::Bundle(dir, "no such directory".into()));
+        }
+        let path = dir.join("config.json");
+        let text = std::fs::read(&path).map_err(|e| Error::Spec {
+            path: path.clone(),
+            field: "(file)".into(),
+            message: e.to_string(),
+        })?;
+        let spec = parse(&path, &text)?;
+        let rootfs = check(&path, &dir, &spec)?;
+        Ok(Bundle { dir, rootfs, spec })
+    }
+}
+
+/// Parses config JSON, naming the field where parsing stopped.
+pub fn parse(path: &Path, text: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        Error::Spec {
+            path: path.to_path_buf(),
+            field: if field == "." { "(document)".into() } else { field },
+            message: inner.to_string(),
+        }
+    })
+}
+
+fn bad(path: &Path, field: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::Spec { path: path.to_path_buf(), field: field.into(), message: message.into() }
+}
+
+/// Semantic checks; returns the absolute rootfs path.
+fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
+    let version = spec.version();
+    if version.is_empty() {
+        return Err(bad(path, "ociVersion", "missing"));
+    }
+    // Every 1.x is accepted: newer minor versions only add optional fields.
+    if version.split('.').next() != Some("1") {
+        return Err(bad(path, "ociVersion", format!("{version:?} is not a 1.x version")));
+    }
+    let root = spec.root().as_ref().ok_or_else(|| bad(path, "root", "missing"))?;
+    let rootfs = dir.join(root.path());
+    if !rootfs.is_dir() {
+        return Err(bad(path, "root.path", format!("{} is not a directory", rootfs.display())));
+    }
+    let process = spec.process().as_ref().ok_or_else(|| bad(path, "process", "missing"))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(bad(path, "process.args", "must name the program to run"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(bad(path, "process.cwd", format!("{:?} is not an absolute path", process.cwd())));
+    }
+    for (i, var) in process.env().iter().flatten().enumerate() {
+        if !var.contains('=') {
+            return Err(bad(path, format!("process.env[{i}]"), format!("{var:?} is not KEY=VALUE")));
+        }
+    }
+    if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty())
+        && !Path::new("/sys/kernel/security/apparmor").exists()
+    {
+        return Err(bad(path, "process.apparmorProfile", "AppArmor is not enabled on this host"));
+    }
+    if process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        return Err(bad(path, "process.selinuxLabel", "SELinux labels are not supported by lindocker-runtime yet"));
+    }
+    let linux = spec.linux().as_ref().ok_or_else(|| bad(path, "linux", "missing"))?;
+
+    let mut seen = HashSet::new();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(bad(path, format!("linux.namespaces[{i}].type"), format!("{} is listed twice", ns.typ())));
+        }
+        if let Some(p) = ns.path() {
+            if !p.exists() {
+                return Err(bad(path, format!("linux.namespaces[{i}].path"), format!("{} does not exist", p.display())));
+            }
+        }
+    }
+    let new_ns = |t: LinuxNamespaceType| {
+        linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_none())
+    };
+    let has_ns = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t);
+    if !has_ns(LinuxNamespaceType::Mount) {
+        return Err(bad(path, "linux.namespaces", "a mount namespace is required"));
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts) {
+        return Err(bad(path, "hostname", "setting a hostname needs a new uts namespace"));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts) {
+        return Err(bad(path, "domainname", "setting a domainname needs a new uts namespace"));
+    }
+    if new_ns(LinuxNamespaceType::User) {
+        for (field, maps) in [("linux.uidMappings", linux.uid_mappings()), ("linux.gidMappings", linux.gid_mappings())] {
+            let maps = maps.as_deref().unwrap_or_default();
+            if maps.is_empty() {
+                return Err(bad(path, field, "a new user namespace needs mappings"));
+            }
+            check_mappings(path, field, maps)?;
+        }
+    } else if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()) && !has_ns(LinuxNamespaceType::User) {
+        return Err(bad(path, "linux.uidMappings", "mappings need a user namespace"));
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) && !new_ns(LinuxNamespaceType::Time) {
+        return Err(bad(path, "linux.timeOffsets", "time offsets need a new time namespace"));
+    }
+    for (key, _) in linux.sysctl().iter().flatten() {
+        if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
+            return Err(bad(path, format!("linux.sysctl[{key:?}]"), "not a sysctl name"));
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let typ = m.typ().as_deref().unwrap_or("");
+        let is_bind = typ == "bind"
+            || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
+        if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(typ) {
+            return Err(bad(path, format!("mounts[{i}].type"), format!("unknown file system type {typ:?}")));
+        }
+        for o in m.options().iter().flatten() {
+            if o == "idmap" || o == "ridmap" {
+                return Err(bad(path, format!("mounts[{i}].options"), "idmapped mounts are not supported yet"));
+            }
+        }
+    }
+    if linux.seccomp().is_some() {
+        return Err(bad(path, "linux.seccomp", "seccomp is not supported by lindocker-runtime yet (remove it, or run with seccomp=unconfined)"));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(bad(path, "linux.intelRdt", "Intel RDT is not supported"));
+    }
+    if linux.personality().is_some() {
+        return Err(bad(path, "linux.personality", "not supported yet"));
+    }
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        if !d.path().starts_with("/dev") {
+            return Err(bad(path, format!("linux.devices[{i}].path"), "must be under /dev"));
+        }
+        use oci_spec::runtime::LinuxDeviceType as T;
+        if !matches!(d.typ(), T::C | T::B | T::U | T::P) {
+            return Err(bad(path, format!("linux.devices[{i}].type"), "must be c, b, u or p"));
+        }
+    }
+    Ok(rootfs)
+}
+
+/// Container ranges must not overlap, nor host ranges (the kernel refuses both, later
+/// and with a vaguer error).
+fn check_mappings(path: &Path, field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    for (i, a) in maps.iter().enumerate() {
+        if a.size() == 0 {
+            return Err(bad(path, format!("{field}[{i}].size"), "must be at least 1"));
+        }
+        for b in &maps[..i] {
+            let overlap = |x: u32, y: u32| {
+                let (x, y, xs, ys) = (u64::from(x), u64::from(y), u64::from(a.size()), u64::from(b.size()));
+                x < y + ys && y < x + xs
+            };
+            if overlap(a.container_id(), b.container_id()) || overlap(a.host_id(), b.host_id()) {
+                return Err(bad(path, format!("{field}[{i}]"), "overlaps an earlier mapping"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn filesystem_known(typ: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string("/proc/filesystems") else { return true };
+    // Some file systems are modules the kernel loads on first mount; accept those names
+    // when their module exists.
+    text.lines().any(|l| l.split_whitespace().last() == Some(typ))
+        || matches!(typ, "overlay" | "fuse" | "nfs" | "nfs4" | "btrfs" | "xfs" | "squashfs" | "ext4" | "mqueue" | "cgroup" | "cgroup2")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> String {
+        match parse(Path::new("config.json"), json.as_bytes()) {
+            Err(e) => e.to_string(),
+            Ok(spec) => match check(Path::new("config.json"), Path::new("/"), &spec) {
+                Err(e) => e.to_string(),
+                Ok(_) => "ok".into(),
+            },
+        }
+    }
+
+    const BASE: &str = r#""root":{"path":"/"},"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}}"#;
+
+    #[test]
+    fn not_json() {
+        assert!(err("{oops").contains("config.json: (document)"), "{}", err("{oops"));
+    }
+
+    #[test]
+    fn unknown_namespace_names_the_field() {
+        let e = err(&format!(r#"{{"ociVersion":"1.0.2",{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"bogus"}}]}}}}"#));
+        assert!(e.contains("linux.namespaces[1].type"), "{e}");
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn unknown_capability_names_the_field() {
+        let e = err(r#"{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_NOPE"]}}}"#);
+        assert!(e.contains("process.capabilities.bounding"), "{e}");
+    }
+
+    #[test]
+    fn versions() {
+        let ok = format!(r#"{{"ociVersion":"1.3.0",{BASE},"linux":{{"namespaces":[{{"type":"mount"}}]}}}}"#);
+        assert_eq!(err(&ok), "ok");
+        let v2 = ok.replace("1.3.0", "2.0.0");
+        assert!(err(&v2).contains("ociVersion"));
+        let none = format!(r#"{{{BASE},"linux":{{}}}}"#);
+        assert!(err(&none).contains("ociVersion: missing"));
+    }
+
+    #[test]
+    fn missing_pieces() {
+        assert!(err(r#"{"ociVersion":"1.0.0"}"#).contains("root: missing"));
+        let no_mnt = format!(r#"{{"ociVersion":"1.0.0",{BASE},"linux":{{"namespaces":[{{"type":"pid"}}]}}}}"#);
+        assert!(err(&no_mnt).contains("mount namespace is required"));
+        let host = format!(r#"{{"ociVersion":"1.0.0",{BASE},"hostname":"x","linux":{{"namespaces":[{{"type":"mount"}}]}}}}"#);
+        assert!(err(&host).contains("hostname"));
+    }
+
+    #[test]
+    fn overlapping_mappings() {
+        let j = format!(
+            r#"{{"ociVersion":"1.0.0",{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"user"}}],
+            "uidMappings":[{{"containerID":0,"hostID":1000,"size":10}},{{"containerID":5,"hostID":2000,"size":10}}],
+            "gidMappings":[{{"containerID":0,"hostID":1000,"size":10}}]}}}}"#
+        );
+        assert!(err(&j).contains("linux.uidMappings[1]: overlaps"), "{}", err(&j));
+    }
+}

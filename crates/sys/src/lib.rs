@@ -1,0 +1,250 @@
+//! The only `unsafe` code of lindocker.
+//!
+//! Each function wraps one system call that neither `std` nor `rustix` offers in the form
+//! a container runtime needs. Every `unsafe` block says why it is sound.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::RawFd;
+
+/// Clones the calling process like `fork(2)`, entering the new namespaces in `flags`
+/// (`CLONE_NEW*`) at the same time, so the child starts life inside them.
+///
+/// Returns `Ok(0)` in the child and the child's pid in the parent.
+///
+/// The caller must be single-threaded: the child is a copy of the caller's memory and
+/// only the calling thread survives in it.
+pub fn clone_process(flags: u64) -> io::Result<libc::pid_t> {
+    // SAFETY: raw clone(2) with a NULL stack behaves like fork(2): the child continues on a
+    // copy of the parent's stack. No CLONE_VM, CLONE_SETTLS or *_TID flags are passed, so
+    // no memory is shared and no pointer arguments are read. The callers of this crate are
+    // single-threaded when they call it (documented above), so no lock can be held by a
+    // thread that does not exist in the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD as u64) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as libc::pid_t)
+}
+
+/// Ends the calling process at once, without running exit handlers or flushing buffers
+/// that belong to the parent's copy of memory (what a forked child must do).
+pub fn exit_immediately(code: i32) -> ! {
+    // SAFETY: _exit(2) takes a plain integer and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// `mount(2)` with raw `MS_*` flags, as the OCI mount options map to them.
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: u64,
+    data: Option<&CStr>,
+) -> io::Result<()> {
+    let ptr = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: every pointer is either NULL or a valid NUL-terminated string borrowed for
+    // the duration of the call; the kernel copies what it needs.
+    let ret = unsafe {
+        libc::mount(
+            ptr(source),
+            target.as_ptr(),
+            ptr(fstype),
+            flags as libc::c_ulong,
+            ptr(data).cast(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Mount attributes for [`mount_setattr_recursive`] (`MOUNT_ATTR_*`).
+pub mod mount_attr {
+    /// Read-only.
+    pub const RDONLY: u64 = 0x1;
+    /// No set-user-id.
+    pub const NOSUID: u64 = 0x2;
+    /// No device files.
+    pub const NODEV: u64 = 0x4;
+    /// No execution.
+    pub const NOEXEC: u64 = 0x8;
+    /// Do not update access times.
+    pub const NOATIME: u64 = 0x10;
+    /// Always update access times.
+    pub const STRICTATIME: u64 = 0x20;
+    /// Do not update directory access times.
+    pub const NODIRATIME: u64 = 0x80;
+    /// Mask covering the access-time modes.
+    pub const ATIME_MASK: u64 = 0x70;
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Sets and clears mount attributes on a mount and every mount below it
+/// (`mount_setattr(2)` with `AT_RECURSIVE`), which is what the OCI `rro`, `rnosuid`, …
+/// options ask for and what `mount(2)` cannot do.
+pub fn mount_setattr_recursive(target: &CStr, set: u64, clear: u64) -> io::Result<()> {
+    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
+    // SAFETY: `target` is a valid C string and `attr` a properly laid out `struct
+    // mount_attr` that lives across the call; its size is passed alongside it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            (libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Marks every file descriptor from `first` upwards close-on-exec, so nothing the runtime
+/// inherited leaks into the container (`close_range(2)` with `CLOSE_RANGE_CLOEXEC`).
+pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: close_range only changes descriptor flags; it reads no memory of ours.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A set of blocked signals saved by [`block_all_signals`].
+pub struct SignalMask(libc::sigset_t);
+
+/// Blocks every signal for the calling thread and returns the mask it had before.
+///
+/// A process that forwards signals blocks them first, then takes them one by one with
+/// [`wait_for_signal`], so none is lost between checks.
+pub fn block_all_signals() -> io::Result<SignalMask> {
+    // SAFETY: sigset_t is a plain bit array; sigfillset initialises `all`, and
+    // sigprocmask writes the previous mask into `old`, both valid for the call.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        if libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SignalMask(old))
+    }
+}
+
+/// Restores a mask saved by [`block_all_signals`] (a forked child does this before exec).
+pub fn restore_signal_mask(mask: &SignalMask) -> io::Result<()> {
+    // SAFETY: `mask.0` was filled by sigprocmask; NULL asks for no old mask back.
+    let ret = unsafe { libc::sigprocmask(libc::SIG_SETMASK, &mask.0, std::ptr::null_mut()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits for any signal (all must be blocked) and returns its number.
+pub fn wait_for_signal() -> io::Result<i32> {
+    // SAFETY: `all` is initialised by sigfillset; sigwaitinfo may take NULL for the info.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        loop {
+            let sig = libc::sigwaitinfo(&all, std::ptr::null_mut());
+            if sig >= 0 {
+                return Ok(sig);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// Resets every catchable signal's disposition to the default, as a fresh process has
+/// it; the runtime may have ignored some (Rust ignores `SIGPIPE`).
+pub fn reset_signal_dispositions() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; invalid numbers return EINVAL,
+        // which is harmless and ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// `setns(2)` joins the namespace behind `fd`; `nstype` 0 accepts any type.
+pub fn setns(fd: RawFd, nstype: i32) -> io::Result<()> {
+    // SAFETY: setns takes two integers and reads no memory of ours.
+    let ret = unsafe { libc::setns(fd, nstype) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `unshare(2)` with raw `CLONE_NEW*` flags, including `CLONE_NEWTIME`, which `rustix`
+/// does not name.
+pub fn unshare(flags: i32) -> io::Result<()> {
+    // SAFETY: unshare with namespace flags only; the caller is single-threaded, which
+    // CLONE_NEWUSER requires and the kernel checks.
+    let ret = unsafe { libc::unshare(flags) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Gives the calling process a new session keyring named `name`, so containers do not
+/// share the host's (`keyctl(KEYCTL_JOIN_SESSION_KEYRING)`).
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl reads the NUL-terminated name during the call only.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Clears close-on-exec on descriptor `fd`, which the caller passes on by number
+/// (`--preserve-fds`) without owning it.
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl F_GETFD/F_SETFD only read and change the descriptor's flags; an
+    // invalid number yields EBADF, not undefined behaviour.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
