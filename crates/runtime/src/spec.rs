@@ -49,7 +49,7 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Spec> {
         let inner = e.into_inner();
         Error::Spec {
             path: path.to_path_buf(),
-            field: if field == "." { "(document)".into() } else { field },
+            field: if field == "." || field == "?" { "(document)".into() } else { field },
             message: inner.to_string(),
         }
     })

@@ -1,1 +1,21 @@
-pub fn placeholder() {}
+//! Test kit for lindocker: builds busybox root filesystems and OCI bundles, runs the
+//! runtime binary with a private `--root`, and proves that nothing leaked.
+//!
+//! Tests run as root on the real kernel. Each bundle gets a cgroup parent of its own
+//! (`/lindocker-test-<pid>-<name>`), removed when the bundle is dropped.
+
+mod bundle;
+mod leaks;
+mod rootfs;
+
+pub use bundle::{Bundle, Runtime, checker_path};
+pub use leaks::{cgroup_dirs, leftovers};
+pub use rootfs::busybox_rootfs;
+
+/// A fresh, empty directory under the system temp dir, unique per process and name.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lindocker-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}

@@ -1,1 +1,172 @@
-fn main() {}
+//! The in-container checker: run as a container's process, it reports what it sees as
+//! one JSON document on stdout, so tests check the container from inside.
+//!
+//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`
+//!
+//! Statically linked, no dependencies beyond serde_json: it runs in any rootfs.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde_json::{Value, json};
+
+fn read(path: &str) -> Value {
+    match fs::read_to_string(path) {
+        Ok(s) => Value::String(s),
+        Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+    }
+}
+
+/// `Key:\tvalue` lines of /proc/self/status.
+fn status() -> BTreeMap<String, String> {
+    fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+fn namespaces() -> Value {
+    let mut out = serde_json::Map::new();
+    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
+        if let Ok(link) = fs::read_link(format!("/proc/self/ns/{ns}")) {
+            out.insert(ns.into(), Value::String(link.to_string_lossy().into_owned()));
+        }
+    }
+    Value::Object(out)
+}
+
+/// mountinfo as {mountpoint, fstype, options, super}.
+fn mounts() -> Value {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let list: Vec<Value> = text
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let left: Vec<&str> = left.split(' ').collect();
+            let right: Vec<&str> = right.split(' ').collect();
+            Some(json!({
+                "mountpoint": left.get(4)?,
+                "options": left.get(5)?,
+                "propagation": left[6..].join(" "),
+                "fstype": right.first()?,
+                "source": right.get(1)?,
+                "super": right.get(2)?,
+            }))
+        })
+        .collect();
+    Value::Array(list)
+}
+
+fn limits() -> Value {
+    let text = fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for line in text.lines().skip(1) {
+        // "Max open files            1024                 1024                 files"
+        let cols: Vec<&str> = line.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+        if cols.len() >= 3 {
+            out.insert(cols[0].to_string(), json!({ "soft": cols[1], "hard": cols[2] }));
+        }
+    }
+    Value::Object(out)
+}
+
+fn devices() -> Value {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = serde_json::Map::new();
+    let Ok(entries) = fs::read_dir("/dev") else { return Value::Null };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(m) = fs::symlink_metadata(&path) else { continue };
+        let ft = m.file_type();
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else if ft.is_symlink() {
+            "l"
+        } else if ft.is_dir() {
+            "d"
+        } else if ft.is_fifo() {
+            "p"
+        } else {
+            "f"
+        };
+        let rdev = m.rdev();
+        let (major, minor) = (((rdev >> 8) & 0xfff) as u32, ((rdev & 0xff) | ((rdev >> 12) & 0xfff00)) as u32);
+        let target = fs::read_link(&path).ok().map(|t| t.to_string_lossy().into_owned());
+        out.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            json!({ "type": kind, "major": major, "minor": minor, "mode": m.mode() & 0o7777,
+                    "uid": m.uid(), "gid": m.gid(), "target": target }),
+        );
+    }
+    Value::Object(out)
+}
+
+fn fds() -> Value {
+    let mut out = serde_json::Map::new();
+    if let Ok(entries) = fs::read_dir("/proc/self/fd") {
+        for e in entries.flatten() {
+            let target = fs::read_link(e.path()).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            out.insert(e.file_name().to_string_lossy().into_owned(), Value::String(target));
+        }
+    }
+    Value::Object(out)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut reads = serde_json::Map::new();
+    let mut writes = serde_json::Map::new();
+    let mut exit = 0;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--read" => {
+                let p = it.next().expect("--read PATH");
+                reads.insert(p.clone(), read(p));
+            }
+            "--write" => {
+                let p = it.next().expect("--write PATH");
+                let r = fs::write(p, b"checker");
+                writes.insert(p.clone(), match r {
+                    Ok(()) => json!("ok"),
+                    Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+                });
+            }
+            "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let st = status();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let report = json!({
+        "pid": std::process::id(),
+        "hostname": read("/proc/sys/kernel/hostname").as_str().map(|s| s.trim().to_string()),
+        "domainname": read("/proc/sys/kernel/domainname").as_str().map(|s| s.trim().to_string()),
+        "uid": st.get("Uid"), "gid": st.get("Gid"), "groups": st.get("Groups"),
+        "umask": st.get("Umask"),
+        "caps": { "inheritable": st.get("CapInh"), "permitted": st.get("CapPrm"), "effective": st.get("CapEff"),
+                  "bounding": st.get("CapBnd"), "ambient": st.get("CapAmb") },
+        "no_new_privs": st.get("NoNewPrivs"),
+        "seccomp": st.get("Seccomp"),
+        "cwd": std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+        "env": env,
+        "namespaces": namespaces(),
+        "mounts": mounts(),
+        "limits": limits(),
+        "devices": devices(),
+        "fds": fds(),
+        "oom_score_adj": read("/proc/self/oom_score_adj").as_str().map(|s| s.trim().to_string()),
+        "cgroup": read("/proc/self/cgroup"),
+        "uid_map": read("/proc/self/uid_map"),
+        "gid_map": read("/proc/self/gid_map"),
+        "uptime": read("/proc/uptime"),
+        "reads": reads,
+        "writes": writes,
+    });
+    println!("{report}");
+    std::process::exit(exit);
+}

@@ -1,0 +1,57 @@
+//! Proof that a container left nothing behind: cgroups, processes, mounts, state.
+
+use std::path::{Path, PathBuf};
+
+use lindocker_cgroups::{Hierarchy, Manager};
+
+/// The directories of cgroup `path` in every hierarchy of this host.
+pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
+    let Ok(h) = Hierarchy::detect() else { return Vec::new() };
+    Manager::new(h, Path::new(path)).map(|m| m.dirs()).unwrap_or_default()
+}
+
+/// What is left of containers under `cgroup_parent`, of mounts under `dir`, and of
+/// state under `state_root`. Empty means clean.
+pub fn leftovers(cgroup_parent: &str, dir: &Path, state_root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for parent in cgroup_dirs(cgroup_parent) {
+        if let Ok(entries) = std::fs::read_dir(&parent) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    out.push(format!("cgroup {}", e.path().display()));
+                }
+            }
+        }
+    }
+    // Any process whose cgroup names our parent.
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            let name = p.file_name();
+            if name.to_string_lossy().parse::<u32>().is_err() {
+                continue;
+            }
+            // A zombie is dead; reaping it is its parent's business, not a leak.
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
+                continue;
+            }
+            if let Ok(cg) = std::fs::read_to_string(p.path().join("cgroup")) {
+                if cg.contains(&format!("{cgroup_parent}/")) {
+                    out.push(format!("process {} in {cgroup_parent}", name.to_string_lossy()));
+                }
+            }
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mounts.lines() {
+        if line.contains(&*dir.to_string_lossy()) {
+            out.push(format!("mount {line}"));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(state_root) {
+        for e in entries.flatten() {
+            out.push(format!("state {}", e.path().display()));
+        }
+    }
+    out
+}
