@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 /// The checker binary, built beside the test binaries (`cargo build --workspace`).
 pub fn checker_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("LINDOCKER_CHECKER") {
+        return p.into();
+    }
     let exe = std::env::current_exe().expect("current exe");
     // target/<triple>/<profile>/deps/test-HASH -> target/<triple>/<profile>/
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
@@ -91,9 +94,11 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// `bin` with a fresh state root named after the test.
+    /// `bin` (or `$LINDOCKER_RUNTIME_BIN`, where the tests run away from the build, as
+    /// in the cgroup v2 VM) with a fresh state root named after the test.
     pub fn new(bin: &str, name: &str) -> Runtime {
-        Runtime { bin: bin.into(), root: crate::temp_dir(&format!("{name}-state")) }
+        let bin = std::env::var_os("LINDOCKER_RUNTIME_BIN").map_or_else(|| bin.into(), PathBuf::from);
+        Runtime { bin, root: crate::temp_dir(&format!("{name}-state")) }
     }
 
     /// A command with `--root` set, ready for more arguments.

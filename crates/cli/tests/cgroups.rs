@@ -1,0 +1,142 @@
+//! cgroup limits, written to the kernel's files and enforced by it. The same tests run
+//! on this v1/hybrid host and, by scripts/test-cgroup-v2.sh, in a cgroup-v2-only VM.
+
+use std::path::PathBuf;
+
+use lindocker_cgroups::Hierarchy;
+use lindocker_testkit::{Bundle, Runtime, cgroup_dirs, leftovers};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lindocker-runtime");
+
+fn unified() -> bool {
+    Hierarchy::detect().unwrap().is_unified()
+}
+
+/// The host path of `file` in the container's cgroup (`controller` picks the v1 hierarchy).
+fn cg_file(b: &Bundle, controller: &str, file: &str) -> PathBuf {
+    let path = b.config["linux"]["cgroupsPath"].as_str().unwrap().to_string();
+    let h = Hierarchy::detect().unwrap();
+    match h.v1_mount(controller) {
+        Some(m) => m.join(path.trim_start_matches('/')).join(file),
+        None => cgroup_dirs(&path)[0].join(file),
+    }
+}
+
+fn read(p: &PathBuf) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+}
+
+#[test]
+fn limits_reach_the_kernel_files() {
+    let rt = Runtime::new(BIN, "cglimits");
+    let mut b = Bundle::new("cglimits", &["sleep", "1000"]);
+    b.config["linux"]["resources"] = json!({
+        "memory": {"limit": 67108864, "reservation": 33554432},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 42},
+        "devices": [{"allow": false, "access": "rwm"}],
+    });
+    b.write();
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), "lim"]);
+    let pid = rt.state("lim")["pid"].as_i64().unwrap();
+    if unified() {
+        assert_eq!(read(&cg_file(&b, "memory", "memory.max")), "67108864");
+        assert_eq!(read(&cg_file(&b, "memory", "memory.low")), "33554432");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.weight")), "20");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.max")), "50000 100000");
+        assert_eq!(read(&cg_file(&b, "cpuset", "cpuset.cpus")), "0");
+    } else {
+        assert_eq!(read(&cg_file(&b, "memory", "memory.limit_in_bytes")), "67108864");
+        assert_eq!(read(&cg_file(&b, "memory", "memory.soft_limit_in_bytes")), "33554432");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.shares")), "512");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.cfs_quota_us")), "50000");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.cfs_period_us")), "100000");
+        assert_eq!(read(&cg_file(&b, "cpuset", "cpuset.cpus")), "0");
+        // deny-all plus the default devices every container needs.
+        let list = read(&cg_file(&b, "devices", "devices.list"));
+        assert!(list.contains("c 1:3 rwm") && list.contains("c 136:* rwm") && !list.contains("a *:*"), "{list}");
+    }
+    assert_eq!(read(&cg_file(&b, "pids", "pids.max")), "42");
+    let procs = read(&cg_file(&b, "pids", "cgroup.procs"));
+    assert_eq!(procs, pid.to_string());
+    rt.ok(&["delete", "lim"]);
+    for dir in cgroup_dirs(b.config["linux"]["cgroupsPath"].as_str().unwrap()) {
+        assert!(!dir.exists(), "{} left after delete", dir.display());
+    }
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// A process that goes over the memory limit is killed by the kernel's OOM killer.
+#[test]
+fn memory_limit_is_enforced() {
+    let rt = Runtime::new(BIN, "cgoom");
+    // dd allocates its 64M buffer and fills it: over a 16M limit.
+    let mut b = Bundle::new("cgoom", &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    let mut resources = json!({"memory": {"limit": 16777216}});
+    if !unified() && std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        resources["memory"]["swap"] = json!(16777216);
+    }
+    b.config["linux"]["resources"] = resources;
+    b.write();
+    let out = rt.run(&["run", "--keep", "--bundle", b.dir.to_str().unwrap(), "oom"]);
+    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    if unified() {
+        let events = read(&cg_file(&b, "memory", "memory.events"));
+        assert!(events.lines().any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0"), "{events}");
+    } else {
+        let ctl = read(&cg_file(&b, "memory", "memory.oom_control"));
+        assert!(ctl.lines().any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0"), "{ctl}");
+    }
+    rt.ok(&["delete", "oom"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// pids.max holds: forks beyond it fail inside the container.
+#[test]
+fn pids_limit_is_enforced() {
+    let rt = Runtime::new(BIN, "cgpids");
+    let mut b = Bundle::new(
+        "cgpids",
+        &["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"],
+    );
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 4}});
+    b.write();
+    let (code, _, err) = rt.run_bundle(&b, "pids");
+    assert_ne!(code, 0);
+    assert!(err.contains("can't fork"), "forks beyond pids.max succeeded: {err:?}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// Inside, with a cgroup namespace, the container sees its own cgroup as the root.
+#[test]
+fn cgroup_namespace_and_mount() {
+    let rt = Runtime::new(BIN, "cgns");
+    let b = Bundle::new("cgns", &["checker", "--read", "/sys/fs/cgroup/pids/pids.max", "--read", "/sys/fs/cgroup/pids.max"]);
+    let mut b = b;
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 9}});
+    b.write();
+    let report = rt.check(&b, "cgns");
+    let cgroup = report["cgroup"].as_str().unwrap();
+    assert!(cgroup.lines().all(|l| l.ends_with(":/")), "{cgroup}");
+    let file = if unified() { "/sys/fs/cgroup/pids.max" } else { "/sys/fs/cgroup/pids/pids.max" };
+    assert_eq!(report["reads"][file], "9\n");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// A limit this host cannot enforce is an error that names it, and leaves nothing.
+#[test]
+fn unsupported_limits_are_refused() {
+    let rt = Runtime::new(BIN, "cgbad");
+    let mut b = Bundle::new("cgbad", &["true"]);
+    b.config["linux"]["resources"] = if unified() {
+        json!({"memory": {"disableOOMKiller": true}})
+    } else {
+        json!({"unified": {"memory.high": "1000"}})
+    };
+    b.write();
+    let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), "bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("linux.resources."), "{out:?}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

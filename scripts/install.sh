@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs lindocker on Debian 12 as root: system packages, a release build, the binaries
+# in /usr/local/bin; then runs a first container to show it works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "install.sh: run as root (it installs packages and binaries)" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+# What building and testing need: a C toolchain for -sys crates, busybox-static for test
+# root filesystems, and the runtimes the benchmark compares against.
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
+  libseccomp-dev runc crun hyperfine strace >/dev/null
+
+if ! command -v cargo >/dev/null; then
+  echo "install.sh: cargo not found; install a Rust toolchain (rustup, Rust 1.85 or newer) first" >&2
+  exit 1
+fi
+cargo build --release --locked --workspace --bins
+install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/local/bin/lindocker-runtime
+
+# A first container: busybox from busybox-static, run by lindocker-runtime.
+demo=$(mktemp -d /tmp/lindocker-demo.XXXXXX)
+trap 'rm -rf "$demo"' EXIT
+mkdir -p "$demo/rootfs/bin"
+cp /bin/busybox "$demo/rootfs/bin/busybox"
+ln -s busybox "$demo/rootfs/bin/sh"
+ln -s busybox "$demo/rootfs/bin/echo"
+(cd "$demo" && lindocker-runtime spec)
+sed -i 's/"terminal": true/"terminal": false/; s/"args": \["sh"\]/"args": ["echo", "hello from lindocker-runtime"]/' "$demo/config.json"
+lindocker-runtime --version
+lindocker-runtime run --bundle "$demo" "demo-$$"
