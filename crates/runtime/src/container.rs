@@ -106,6 +106,9 @@ fn create_with_mask(store: &Store, opts: &CreateOptions, mask: Option<&SignalMas
         let fifo_path = dir.join(EXEC_FIFO);
         rustix::fs::mkfifoat(rustix::fs::CWD, &fifo_path, Mode::from_raw_mode(0o622))
             .context(|| format!("create {}", fifo_path.display()))?;
+        // Writable by anyone (mkfifo applied our umask): the init may already be another
+        // user, or root of a user namespace that does not map ours.
+        rustix::fs::chmod(&fifo_path, Mode::from_raw_mode(0o622)).context(|| format!("chmod {}", fifo_path.display()))?;
         let fifo = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .context(|| format!("open {}", fifo_path.display()))?;
         let console: Option<OwnedFd> = match &opts.console_socket {
