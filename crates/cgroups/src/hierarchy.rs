@@ -29,8 +29,20 @@ pub enum Hierarchy {
 }
 
 const V1_CONTROLLERS: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
-    "perf_event", "hugetlb", "pids", "rdma", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
 ];
 
 impl Hierarchy {
@@ -86,10 +98,9 @@ impl Hierarchy {
     /// The v1 mount that holds `controller`, if the host has one.
     pub fn v1_mount(&self, controller: &str) -> Option<&Path> {
         match self {
-            Hierarchy::Legacy { v1, .. } => v1
-                .iter()
-                .find(|m| m.controllers.iter().any(|c| c == controller))
-                .map(|m| m.mountpoint.as_path()),
+            Hierarchy::Legacy { v1, .. } => {
+                v1.iter().find(|m| m.controllers.iter().any(|c| c == controller)).map(|m| m.mountpoint.as_path())
+            }
             Hierarchy::Unified { .. } => None,
         }
     }
@@ -144,19 +155,13 @@ mod tests {
 
     #[test]
     fn pure_v2_host() {
-        let h = Hierarchy::from_mountinfo(
-            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
-        )
-        .unwrap();
+        let h = Hierarchy::from_mountinfo("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n").unwrap();
         assert_eq!(h, Hierarchy::Unified { mountpoint: "/sys/fs/cgroup".into() });
     }
 
     #[test]
     fn no_cgroups_is_an_error() {
-        assert!(matches!(
-            Hierarchy::from_mountinfo("1 0 8:1 / / rw - ext4 /dev/vda rw\n"),
-            Err(Error::NoHierarchy)
-        ));
+        assert!(matches!(Hierarchy::from_mountinfo("1 0 8:1 / / rw - ext4 /dev/vda rw\n"), Err(Error::NoHierarchy)));
     }
 
     #[test]

@@ -51,11 +51,9 @@ impl Manager {
     pub fn dirs(&self) -> Vec<PathBuf> {
         match &self.hierarchy {
             Hierarchy::Unified { mountpoint } => vec![self.under(mountpoint)],
-            Hierarchy::Legacy { v1, unified } => v1
-                .iter()
-                .map(|m| self.under(&m.mountpoint))
-                .chain(unified.iter().map(|u| self.under(u)))
-                .collect(),
+            Hierarchy::Legacy { v1, unified } => {
+                v1.iter().map(|m| self.under(&m.mountpoint)).chain(unified.iter().map(|u| self.under(u))).collect()
+            }
         }
     }
 
@@ -162,7 +160,10 @@ impl Manager {
             if !path.exists() {
                 return Err(Error::Unsupported {
                     field: file.clone(),
-                    reason: format!("{} does not exist (controller not enabled, or not in this kernel)", path.display()),
+                    reason: format!(
+                        "{} does not exist (controller not enabled, or not in this kernel)",
+                        path.display()
+                    ),
                 });
             }
             write(&path, &value)?;

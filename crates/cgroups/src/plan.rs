@@ -237,10 +237,9 @@ fn v2_swap(limit: Option<i64>, swap: i64) -> Result<String> {
     match (limit, swap) {
         (_, -1) => Ok("max".into()),
         (Some(l), s) if l > 0 && s >= l => Ok((s - l).to_string()),
-        (Some(l), s) if l > 0 => Err(unsupported(
-            "memory.swap",
-            &format!("memory+swap limit {s} is below the memory limit {l}"),
-        )),
+        (Some(l), s) if l > 0 => {
+            Err(unsupported("memory.swap", &format!("memory+swap limit {s} is below the memory limit {l}")))
+        }
         _ => Err(unsupported("memory.swap", "a swap limit needs a memory limit on cgroup v2")),
     }
 }

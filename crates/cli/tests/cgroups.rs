@@ -96,10 +96,7 @@ fn memory_limit_is_enforced() {
 #[test]
 fn pids_limit_is_enforced() {
     let rt = Runtime::new(BIN, "cgpids");
-    let mut b = Bundle::new(
-        "cgpids",
-        &["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"],
-    );
+    let mut b = Bundle::new("cgpids", &["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"]);
     b.config["linux"]["resources"] = json!({"pids": {"limit": 4}});
     b.write();
     let (code, _, err) = rt.run_bundle(&b, "pids");
@@ -112,7 +109,10 @@ fn pids_limit_is_enforced() {
 #[test]
 fn cgroup_namespace_and_mount() {
     let rt = Runtime::new(BIN, "cgns");
-    let b = Bundle::new("cgns", &["checker", "--read", "/sys/fs/cgroup/pids/pids.max", "--read", "/sys/fs/cgroup/pids.max"]);
+    let b = Bundle::new(
+        "cgns",
+        &["checker", "--read", "/sys/fs/cgroup/pids/pids.max", "--read", "/sys/fs/cgroup/pids.max"],
+    );
     let mut b = b;
     b.config["linux"]["resources"] = json!({"pids": {"limit": 9}});
     b.write();

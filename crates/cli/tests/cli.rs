@@ -132,7 +132,8 @@ fn bad_ids_and_bundles() {
 fn init_errors_name_the_step() {
     let rt = Runtime::new(BIN, "initerr");
     let mut b = Bundle::new("initerr", &["true"]);
-    b.config["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1u64 << 40, "hard": 1u64 << 40}]);
+    b.config["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1u64 << 40, "hard": 1u64 << 40}]);
     b.write();
     expect_failure(&rt, &b, "x", "setrlimit RLIMIT_NOFILE");
 }

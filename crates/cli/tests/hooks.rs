@@ -17,7 +17,10 @@ fn every_hook_runs_with_the_state() {
     let out = b.dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let o = out.display();
-    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
     b.config["hooks"] = json!({
         "prestart": [hook(&format!("cat > {o}/prestart.json"))],
         "createRuntime": [hook(&format!("cat > {o}/createRuntime.json; echo $HOOKVAR > {o}/env"))],

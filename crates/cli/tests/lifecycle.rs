@@ -99,7 +99,10 @@ fn delete_force_and_created() {
     // A created container is deleted without --force (its waiting init is killed).
     let pid = rt.state("created")["pid"].as_i64().unwrap();
     rt.ok(&["delete", "created"]);
-    assert!(!Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().contains(") Z"));
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().contains(") Z")
+    );
     rt.ok(&["run", "-d", "--bundle", bundle, "running"]);
     rt.ok(&["delete", "--force", "running"]);
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
@@ -177,7 +180,11 @@ fn rustix_pid(pid: u32) -> i32 {
 }
 
 fn unsafe_free_kill(pid: i32, sig: i32) -> i32 {
-    std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().map_or(-1, |s| s.code().unwrap_or(-1))
+    std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .map_or(-1, |s| s.code().unwrap_or(-1))
 }
 
 /// Of ten concurrent creates of one id exactly one wins; the state stays whole.
@@ -187,7 +194,8 @@ fn concurrent_creates_of_one_id() {
     let b = Bundle::new("concurrent", &["sleep", "1000"]);
     let bundle = b.dir.to_str().unwrap();
     let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..10).map(|_| scope.spawn(|| rt.run(&["create", "--bundle", bundle, "same"]))).collect();
+        let handles: Vec<_> =
+            (0..10).map(|_| scope.spawn(|| rt.run(&["create", "--bundle", bundle, "same"]))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let wins = results.iter().filter(|r| r.status.success()).count();

@@ -40,7 +40,13 @@ fn join_namespaces_by_path() {
     let ns = second.config["linux"]["namespaces"].as_array_mut().unwrap();
     for n in ns.iter_mut() {
         let t = n["type"].as_str().unwrap().to_string();
-        let file = match t.as_str() { "network" => "net", "ipc" => "ipc", "uts" => "uts", "pid" => "pid", _ => continue };
+        let file = match t.as_str() {
+            "network" => "net",
+            "ipc" => "ipc",
+            "uts" => "uts",
+            "pid" => "pid",
+            _ => continue,
+        };
         n["path"] = json!(format!("/proc/{pid}/ns/{file}"));
     }
     second.write();

@@ -56,7 +56,10 @@ fn inherited_descriptors() {
     // The shell opens fd 3 and 4 before exec'ing the runtime.
     let script = format!(
         "exec 3<{extra} 4<{extra}; exec {} --root {} run --preserve-fds 1 --bundle {} pf",
-        rt.bin.display(), rt.root.display(), b.dir.display(), extra = extra.display()
+        rt.bin.display(),
+        rt.root.display(),
+        b.dir.display(),
+        extra = extra.display()
     );
     let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -9,19 +9,30 @@ const EROFS: i64 = 30;
 const EACCES: i64 = 13;
 
 fn mount<'a>(r: &'a Value, point: &str) -> &'a Value {
-    r["mounts"].as_array().unwrap().iter().rev().find(|m| m["mountpoint"] == point).unwrap_or_else(|| panic!("no mount on {point}"))
+    r["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["mountpoint"] == point)
+        .unwrap_or_else(|| panic!("no mount on {point}"))
 }
 
 #[test]
 fn readonly_root_binds_and_tmpfs_options() {
     let rt = Runtime::new(BIN, "fsmounts");
-    let mut b = Bundle::new("fsmounts", &["checker", "--write", "/x", "--write", "/ro/f", "--write", "/rw/f", "--write", "/scratch/f"]);
+    let mut b = Bundle::new(
+        "fsmounts",
+        &["checker", "--write", "/x", "--write", "/ro/f", "--write", "/rw/f", "--write", "/scratch/f"],
+    );
     let (ro, rw) = (b.dir.join("ro"), b.dir.join("rw"));
     std::fs::create_dir_all(&ro).unwrap();
     std::fs::create_dir_all(&rw).unwrap();
     b.config["root"]["readonly"] = json!(true);
     let mounts = b.config["mounts"].as_array_mut().unwrap();
-    mounts.push(json!({"destination": "/ro", "type": "bind", "source": ro, "options": ["rbind", "ro", "nosuid", "nodev"]}));
+    mounts.push(
+        json!({"destination": "/ro", "type": "bind", "source": ro, "options": ["rbind", "ro", "nosuid", "nodev"]}),
+    );
     mounts.push(json!({"destination": "/rw", "type": "none", "source": rw, "options": ["bind", "rw", "noexec"]}));
     mounts.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "mode=1777"]}));
     b.write();
@@ -46,12 +57,19 @@ fn readonly_root_binds_and_tmpfs_options() {
 fn devices_and_dev_symlinks() {
     let rt = Runtime::new(BIN, "fsdev");
     let mut b = Bundle::new("fsdev", &["checker"]);
-    b.config["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 7, "gid": 8}]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 7, "gid": 8}]);
     b.write();
     let r = rt.check(&b, "d1");
     let d = &r["devices"];
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
-        assert_eq!((d[name]["type"].as_str(), d[name]["major"].as_i64(), d[name]["minor"].as_i64()), (Some("c"), Some(major), Some(minor)), "{name}");
+    for (name, major, minor) in
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+    {
+        assert_eq!(
+            (d[name]["type"].as_str(), d[name]["major"].as_i64(), d[name]["minor"].as_i64()),
+            (Some("c"), Some(major), Some(minor)),
+            "{name}"
+        );
         assert_eq!(d[name]["mode"], 0o666, "{name}");
     }
     assert_eq!(d["mynull"]["mode"], 0o640);
@@ -70,10 +88,21 @@ fn devices_and_dev_symlinks() {
 fn masked_readonly_paths_and_sysctl() {
     let rt = Runtime::new(BIN, "fsmask");
     // A masked file this kernel has (kcore needs CONFIG_PROC_KCORE).
-    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap();
     let mut b = Bundle::new(
         "fsmask",
-        &["checker", "--read", masked, "--read", "/proc/sys/net/ipv4/ip_forward", "--write", "/proc/sys/kernel/hostname"],
+        &[
+            "checker",
+            "--read",
+            masked,
+            "--read",
+            "/proc/sys/net/ipv4/ip_forward",
+            "--write",
+            "/proc/sys/kernel/hostname",
+        ],
     );
     b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     b.write();

@@ -35,12 +35,7 @@ pub struct Channel {
 
 /// Creates a connected pair (close-on-exec, so the container never inherits it).
 pub fn pair() -> std::io::Result<(Channel, Channel)> {
-    let (a, b) = rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
+    let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 

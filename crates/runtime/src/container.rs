@@ -75,10 +75,7 @@ fn create_with_mask(store: &Store, opts: &CreateOptions, mask: Option<&SignalMas
     }
     let plan = Plan::new(linux);
     let hierarchy = Hierarchy::detect()?;
-    let cgroup = Manager::new(
-        hierarchy,
-        &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup),
-    )?;
+    let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
 
     let mut lock = Some(store.claim(&opts.id)?);
     let dir = store.dir(&opts.id);
@@ -108,13 +105,14 @@ fn create_with_mask(store: &Store, opts: &CreateOptions, mask: Option<&SignalMas
             .context(|| format!("create {}", fifo_path.display()))?;
         // Writable by anyone (mkfifo applied our umask): the init may already be another
         // user, or root of a user namespace that does not map ours.
-        rustix::fs::chmod(&fifo_path, Mode::from_raw_mode(0o622)).context(|| format!("chmod {}", fifo_path.display()))?;
+        rustix::fs::chmod(&fifo_path, Mode::from_raw_mode(0o622))
+            .context(|| format!("chmod {}", fifo_path.display()))?;
         let fifo = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .context(|| format!("open {}", fifo_path.display()))?;
         let console: Option<OwnedFd> = match &opts.console_socket {
-            Some(p) => Some(
-                UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into(),
-            ),
+            Some(p) => {
+                Some(UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into())
+            }
             None => None,
         };
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
@@ -186,7 +184,13 @@ fn with_default_device_rules(
     }
     all.push(rule(T::C, 136, None)); // every /dev/pts/N
     for d in linux.devices().iter().flatten() {
-        let typ = if d.typ() == T::P { continue } else if d.typ() == T::B { T::B } else { T::C };
+        let typ = if d.typ() == T::P {
+            continue;
+        } else if d.typ() == T::B {
+            T::B
+        } else {
+            T::C
+        };
         all.push(rule(typ, d.major(), Some(d.minor())));
     }
     let mut out = resources.clone();
@@ -257,11 +261,8 @@ fn guide_child(
 /// Writes `linux.uidMappings`/`gidMappings` for a process in a new user namespace.
 fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
     for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
-        let text: String = maps
-            .iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect();
+        let text: String =
+            maps.iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
         let path = format!("/proc/{pid}/{file}");
         fs::write(&path, text).context(|| format!("write {path}"))?;
     }
@@ -275,7 +276,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     let dir = store.dir(id);
     let status = state.status(&dir);
     if status != Status::Created {
-        return Err(Error::WrongState { id: id.into(), status: status.to_string(), message: "only a created container can be started".into() });
+        return Err(Error::WrongState {
+            id: id.into(),
+            status: status.to_string(),
+            message: "only a created container can be started".into(),
+        });
     }
     let fifo_path = dir.join(EXEC_FIFO);
     let fifo = rustix::fs::open(&fifo_path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
@@ -296,11 +301,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     fs::remove_file(&fifo_path).context(|| format!("remove {}", fifo_path.display()))?;
-    if let Some(hooks) = &state.hooks {
-        if let Err(e) = hooks::run("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running)) {
-            let _ = signal_init(&state, Signal::KILL);
-            return Err(e);
-        }
+    if let Some(hooks) = &state.hooks
+        && let Err(e) = hooks::run("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running))
+    {
+        let _ = signal_init(&state, Signal::KILL);
+        return Err(e);
     }
     Ok(())
 }
@@ -310,7 +315,11 @@ pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let state = store.load(id)?;
     let status = state.status(&store.dir(id));
     if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::WrongState { id: id.into(), status: status.to_string(), message: "there is no process to signal".into() });
+        return Err(Error::WrongState {
+            id: id.into(),
+            status: status.to_string(),
+            message: "there is no process to signal".into(),
+        });
     }
     let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::UnknownSignal(signal.to_string()))?;
     if all {
@@ -336,7 +345,11 @@ fn signal_init(state: &State, sig: Signal) -> Result<()> {
     let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
         .context(|| format!("open pid {} of container {}", state.pid, state.id))?;
     if process_start_time(state.pid) != Some(state.pid_start_time) {
-        return Err(Error::WrongState { id: state.id.clone(), status: "stopped".into(), message: "there is no process to signal".into() });
+        return Err(Error::WrongState {
+            id: state.id.clone(),
+            status: "stopped".into(),
+            message: "there is no process to signal".into(),
+        });
     }
     rustix::process::pidfd_send_signal(&pidfd, sig).context(|| format!("signal container {}", state.id))
 }
@@ -360,7 +373,10 @@ fn kill_cgroup(cgroup: &Manager) -> Result<()> {
             let _ = cgroup.freeze(false);
         }
         if Instant::now() > deadline {
-            return Err(Error::Init(format!("processes {procs:?} of cgroup {} survive SIGKILL", cgroup.path().display())));
+            return Err(Error::Init(format!(
+                "processes {procs:?} of cgroup {} survive SIGKILL",
+                cgroup.path().display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -398,10 +414,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     }
     if matches!(status, Status::Created | Status::Running | Status::Paused) {
         let _ = signal_init(&state, Signal::KILL);
-        if let Some(cg) = state.cgroup() {
-            if cg.is_frozen() {
-                let _ = cg.freeze(false);
-            }
+        if let Some(cg) = state.cgroup()
+            && cg.is_frozen()
+        {
+            let _ = cg.freeze(false);
         }
         wait_exit(&state, Duration::from_secs(10));
     }
@@ -447,7 +463,8 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Res
         });
     }
     // The init may be a grandchild (double fork): become its reaper.
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).context(|| "become child subreaper".into())?;
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .context(|| "become child subreaper".into())?;
     let mask = lindocker_sys::block_all_signals().context(|| "block signals".into())?;
     let state = create_with_mask(store, opts, Some(&mask))?;
     if let Err(e) = start(store, &opts.id) {

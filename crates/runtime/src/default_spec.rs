@@ -4,7 +4,6 @@
 /// The default spec, as JSON.
 pub const DEFAULT_SPEC: &str = include_str!("default_spec.json");
 
-
 #[cfg(test)]
 mod tests {
     #[test]

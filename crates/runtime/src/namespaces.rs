@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::{Linux, LinuxNamespaceType};
 
-use crate::error::Context;
 use crate::Result;
+use crate::error::Context;
 
 /// The namespace part of a container's set-up.
 #[derive(Debug, Clone, Default)]

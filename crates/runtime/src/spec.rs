@@ -24,8 +24,7 @@ pub struct Bundle {
 impl Bundle {
     /// Reads `DIR/config.json` and checks it for a `create`.
     pub fn load(dir: &Path) -> Result<Bundle> {
-        let dir = std::path::absolute(dir)
-            .map_err(|e| Error::Bundle(dir.to_path_buf(), e.to_string()))?;
+        let dir = std::path::absolute(dir).map_err(|e| Error::Bundle(dir.to_path_buf(), e.to_string()))?;
         if !dir.is_dir() {
             return Err(Error::Bundle(dir, "no such directory".into()));
         }
@@ -101,15 +100,14 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         if !seen.insert(ns.typ()) {
             return Err(bad(path, format!("linux.namespaces[{i}].type"), format!("{} is listed twice", ns.typ())));
         }
-        if let Some(p) = ns.path() {
-            if !p.exists() {
-                return Err(bad(path, format!("linux.namespaces[{i}].path"), format!("{} does not exist", p.display())));
-            }
+        if let Some(p) = ns.path()
+            && !p.exists()
+        {
+            return Err(bad(path, format!("linux.namespaces[{i}].path"), format!("{} does not exist", p.display())));
         }
     }
-    let new_ns = |t: LinuxNamespaceType| {
-        linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_none())
-    };
+    let new_ns =
+        |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_none());
     let has_ns = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t);
     if !has_ns(LinuxNamespaceType::Mount) {
         return Err(bad(path, "linux.namespaces", "a mount namespace is required"));
@@ -121,7 +119,8 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         return Err(bad(path, "domainname", "setting a domainname needs a new uts namespace"));
     }
     if new_ns(LinuxNamespaceType::User) {
-        for (field, maps) in [("linux.uidMappings", linux.uid_mappings()), ("linux.gidMappings", linux.gid_mappings())] {
+        for (field, maps) in [("linux.uidMappings", linux.uid_mappings()), ("linux.gidMappings", linux.gid_mappings())]
+        {
             let maps = maps.as_deref().unwrap_or_default();
             if maps.is_empty() {
                 return Err(bad(path, field, "a new user namespace needs mappings"));
@@ -141,8 +140,7 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let typ = m.typ().as_deref().unwrap_or("");
-        let is_bind = typ == "bind"
-            || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
+        let is_bind = typ == "bind" || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
         if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(typ) {
             return Err(bad(path, format!("mounts[{i}].type"), format!("unknown file system type {typ:?}")));
         }
@@ -153,7 +151,11 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         }
     }
     if linux.seccomp().is_some() {
-        return Err(bad(path, "linux.seccomp", "seccomp is not supported by lindocker-runtime yet (remove it, or run with seccomp=unconfined)"));
+        return Err(bad(
+            path,
+            "linux.seccomp",
+            "seccomp is not supported by lindocker-runtime yet (remove it, or run with seccomp=unconfined)",
+        ));
     }
     if linux.intel_rdt().is_some() {
         return Err(bad(path, "linux.intelRdt", "Intel RDT is not supported"));
@@ -198,7 +200,20 @@ fn filesystem_known(typ: &str) -> bool {
     // Some file systems are modules the kernel loads on first mount; accept those names
     // when their module exists.
     text.lines().any(|l| l.split_whitespace().last() == Some(typ))
-        || matches!(typ, "overlay" | "fuse" | "nfs" | "nfs4" | "btrfs" | "xfs" | "squashfs" | "ext4" | "mqueue" | "cgroup" | "cgroup2")
+        || matches!(
+            typ,
+            "overlay"
+                | "fuse"
+                | "nfs"
+                | "nfs4"
+                | "btrfs"
+                | "xfs"
+                | "squashfs"
+                | "ext4"
+                | "mqueue"
+                | "cgroup"
+                | "cgroup2"
+        )
 }
 
 #[cfg(test)]
@@ -224,14 +239,18 @@ mod tests {
 
     #[test]
     fn unknown_namespace_names_the_field() {
-        let e = err(&format!(r#"{{"ociVersion":"1.0.2",{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"bogus"}}]}}}}"#));
+        let e = err(&format!(
+            r#"{{"ociVersion":"1.0.2",{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"bogus"}}]}}}}"#
+        ));
         assert!(e.contains("linux.namespaces[1].type"), "{e}");
         assert!(e.contains("bogus"), "{e}");
     }
 
     #[test]
     fn unknown_capability_names_the_field() {
-        let e = err(r#"{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_NOPE"]}}}"#);
+        let e = err(
+            r#"{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_NOPE"]}}}"#,
+        );
         assert!(e.contains("process.capabilities.bounding"), "{e}");
     }
 
@@ -250,7 +269,8 @@ mod tests {
         assert!(err(r#"{"ociVersion":"1.0.0"}"#).contains("root: missing"));
         let no_mnt = format!(r#"{{"ociVersion":"1.0.0",{BASE},"linux":{{"namespaces":[{{"type":"pid"}}]}}}}"#);
         assert!(err(&no_mnt).contains("mount namespace is required"));
-        let host = format!(r#"{{"ociVersion":"1.0.0",{BASE},"hostname":"x","linux":{{"namespaces":[{{"type":"mount"}}]}}}}"#);
+        let host =
+            format!(r#"{{"ociVersion":"1.0.0",{BASE},"hostname":"x","linux":{{"namespaces":[{{"type":"mount"}}]}}}}"#);
         assert!(err(&host).contains("hostname"));
     }
 

@@ -203,7 +203,13 @@ impl Store {
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(&path)
-            .map_err(|e| if e.kind() == ErrorKind::NotFound { Error::NotFound(id.into()) } else { Error::Io { context: format!("open {}", path.display()), source: e } })?;
+            .map_err(|e| {
+                if e.kind() == ErrorKind::NotFound {
+                    Error::NotFound(id.into())
+                } else {
+                    Error::Io { context: format!("open {}", path.display()), source: e }
+                }
+            })?;
         flock(&file, FlockOperation::LockExclusive).context(|| format!("lock {}", path.display()))?;
         // A concurrent delete may have removed the directory while we waited.
         if !dir.is_dir() {

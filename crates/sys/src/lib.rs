@@ -54,15 +54,8 @@ pub fn mount(
     let ptr = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
     // SAFETY: every pointer is either NULL or a valid NUL-terminated string borrowed for
     // the duration of the call; the kernel copies what it needs.
-    let ret = unsafe {
-        libc::mount(
-            ptr(source),
-            target.as_ptr(),
-            ptr(fstype),
-            flags as libc::c_ulong,
-            ptr(data).cast(),
-        )
-    };
+    let ret =
+        unsafe { libc::mount(ptr(source), target.as_ptr(), ptr(fstype), flags as libc::c_ulong, ptr(data).cast()) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }

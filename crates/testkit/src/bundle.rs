@@ -72,7 +72,9 @@ impl Drop for Bundle {
             for child in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
                 if child.path().is_dir() {
                     let procs = std::fs::read_to_string(child.path().join("cgroup.procs")).unwrap_or_default();
-                    for pid in procs.lines().filter_map(|l| l.trim().parse().ok()).filter_map(rustix::process::Pid::from_raw) {
+                    for pid in
+                        procs.lines().filter_map(|l| l.trim().parse().ok()).filter_map(rustix::process::Pid::from_raw)
+                    {
                         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -120,7 +122,8 @@ impl Runtime {
         let out = std::fs::File::create(&out_path).unwrap();
         let err = std::fs::File::create(&err_path).unwrap();
         let status = self.cmd().args(args).stdout(out).stderr(err).status().expect("run lindocker-runtime");
-        let output = Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
+        let output =
+            Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
         let _ = std::fs::remove_file(out_path);
         let _ = std::fs::remove_file(err_path);
         output

@@ -35,10 +35,10 @@ pub fn leftovers(cgroup_parent: &str, dir: &Path, state_root: &Path) -> Vec<Stri
             if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
                 continue;
             }
-            if let Ok(cg) = std::fs::read_to_string(p.path().join("cgroup")) {
-                if cg.contains(&format!("{cgroup_parent}/")) {
-                    out.push(format!("process {} in {cgroup_parent}", name.to_string_lossy()));
-                }
+            if let Ok(cg) = std::fs::read_to_string(p.path().join("cgroup"))
+                && cg.contains(&format!("{cgroup_parent}/"))
+            {
+                out.push(format!("process {} in {cgroup_parent}", name.to_string_lossy()));
             }
         }
     }

@@ -61,8 +61,7 @@ pub fn create_all(spec: &Spec, root: &OwnedFd, in_user_ns: bool) -> Result<(), S
     for d in &devices {
         create(root, d, in_user_ns).map_err(step(format!("create device {}", d.path.display())))?;
     }
-    let dev = mkdir_all_in_root(root, Path::new("/dev"), 0o755)
-        .map_err(|e| step("open /dev")(e.into()))?;
+    let dev = mkdir_all_in_root(root, Path::new("/dev"), 0o755).map_err(|e| step("open /dev")(e.into()))?;
     let dev = rustix::fs::openat(&dev, ".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| step("open /dev")(e.into()))?;
     // /dev/ptmx must lead to the container's own devpts instance.

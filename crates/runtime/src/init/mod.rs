@@ -167,10 +167,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     }
     process::set_oom_score_adj(process)?;
     // Before pivot_root /proc is the host's, so this is our pid as the host sees it.
-    let host_pid: i32 = std::fs::read_link("/proc/self")
-        .ok()
-        .and_then(|p| p.to_str()?.parse().ok())
-        .unwrap_or(0);
+    let host_pid: i32 = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0);
 
     let ctx = rootfs::Context {
         rootfs: &init.bundle.rootfs,
@@ -203,7 +200,8 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
 
     rustix::process::setsid().map_err(|e| step("setsid")(e.into()))?;
     if process.terminal() == Some(true) {
-        let socket = init.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
+        let socket =
+            init.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
         console::setup(process, socket)?;
     }
     process::set_rlimits(process)?;
@@ -251,9 +249,6 @@ fn pass_fds(preserve: i32) -> Result<(), Step> {
 /// Blocks until `start` opens the exec fifo, then tells it we are going.
 fn wait_for_start(fifo: &OwnedFd) -> Result<(), Step> {
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(Path::new(&path))
-        .map_err(step("open the exec fifo"))?;
+    let mut f = std::fs::OpenOptions::new().write(true).open(Path::new(&path)).map_err(step("open the exec fifo"))?;
     f.write_all(b"0").map_err(step("write the exec fifo"))
 }

@@ -22,7 +22,9 @@ pub fn set_rlimits(process: &Process) -> Result<(), Step> {
         rustix::process::setrlimit(resource(r.typ()), new).map_err(|e| {
             let hard = rustix::process::getrlimit(resource(r.typ())).maximum;
             let hint = match (e, hard) {
-                (rustix::io::Errno::PERM, Some(h)) => format!(" (the runtime's hard limit is {h}; raising it needs CAP_SYS_RESOURCE)"),
+                (rustix::io::Errno::PERM, Some(h)) => {
+                    format!(" (the runtime's hard limit is {h}; raising it needs CAP_SYS_RESOURCE)")
+                }
                 _ => String::new(),
             };
             Step(format!("setrlimit {name} soft={} hard={}: {}{hint}", r.soft(), r.hard(), std::io::Error::from(e)))
@@ -56,8 +58,7 @@ fn resource(t: PosixRlimitType) -> Resource {
 /// Sets `process.oomScoreAdj` (lowering it needs CAP_SYS_RESOURCE, which the error says).
 pub fn set_oom_score_adj(process: &Process) -> Result<(), Step> {
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(step(format!("set oomScoreAdj {adj}")))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(step(format!("set oomScoreAdj {adj}")))?;
     }
     Ok(())
 }
@@ -74,17 +75,14 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
         let keep = to_caps(bounding);
         for cap in caps::all() {
             if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-                caps::drop(None, CapSet::Bounding, cap).map_err(|e| Step(format!("drop {cap} from the bounding set: {e}")))?;
+                caps::drop(None, CapSet::Bounding, cap)
+                    .map_err(|e| Step(format!("drop {cap} from the bounding set: {e}")))?;
             }
         }
     }
     rustix::thread::set_keep_capabilities(true).map_err(|e| step("keep capabilities across setuid")(e.into()))?;
-    let gids: Vec<rustix::process::Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| rustix::process::Gid::from_raw(*g))
-        .collect();
+    let gids: Vec<rustix::process::Gid> =
+        user.additional_gids().iter().flatten().map(|g| rustix::process::Gid::from_raw(*g)).collect();
     // Without additionalGids the process has no supplementary groups (not root's).
     if let Err(e) = rustix::thread::set_thread_groups(&gids) {
         // A user namespace with setgroups denied cannot change groups; fine if none asked.
@@ -93,11 +91,9 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
         }
     }
     let gid = rustix::process::Gid::from_raw(user.gid());
-    rustix::thread::set_thread_res_gid(gid, gid, gid)
-        .map_err(|e| step(format!("setgid {}", user.gid()))(e.into()))?;
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| step(format!("setgid {}", user.gid()))(e.into()))?;
     let uid = rustix::process::Uid::from_raw(user.uid());
-    rustix::thread::set_thread_res_uid(uid, uid, uid)
-        .map_err(|e| step(format!("setuid {}", user.uid()))(e.into()))?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| step(format!("setuid {}", user.uid()))(e.into()))?;
     if let Some(mask) = user.umask() {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
     }

@@ -96,12 +96,17 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &Context) -> Result<(), Step> {
     if opts.is_bind() {
         let source = m.source().as_ref().ok_or_else(|| Step(format!("{what}: a bind mount needs a source")))?;
         let source = if source.is_absolute() { source.clone() } else { ctx.bundle.join(source) };
-        let meta = std::fs::metadata(&source)
-            .map_err(step(format!("bind mount source {}", source.display())))?;
+        let meta = std::fs::metadata(&source).map_err(step(format!("bind mount source {}", source.display())))?;
         let target = if meta.is_dir() { mkdir_all_in_root(root, dest, 0o755) } else { touch_in_root(root, dest) }
             .map_err(|e| step(format!("create mount point {}", dest.display()))(e.into()))?;
-        mount(Some(&source.to_string_lossy()), &fd_path(&target), None, opts.flags & (libc::MS_BIND | libc::MS_REC), None)
-            .map_err(step(&what))?;
+        mount(
+            Some(&source.to_string_lossy()),
+            &fd_path(&target),
+            None,
+            opts.flags & (libc::MS_BIND | libc::MS_REC),
+            None,
+        )
+        .map_err(step(&what))?;
         let mounted = reopen(root, dest).map_err(step(&what))?;
         if opts.remount_flags() != 0 {
             remount_bind(&fd_path(&mounted), opts.remount_flags(), ctx.in_user_ns)
@@ -202,7 +207,8 @@ fn mount_cgroup(root: &OwnedFd, dest: &Path, opts: &MountOptions, ctx: &Context)
             mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags & !libc::MS_RDONLY, Some("mode=755"))?;
             let tmpfs = reopen(root, dest)?;
             let dirs = cgroup.dirs();
-            let mut names: Vec<PathBuf> = v1.iter().map(|m| PathBuf::from(m.mountpoint.file_name().unwrap_or_default())).collect();
+            let mut names: Vec<PathBuf> =
+                v1.iter().map(|m| PathBuf::from(m.mountpoint.file_name().unwrap_or_default())).collect();
             if unified.is_some() {
                 names.push("unified".into());
             }
@@ -300,8 +306,7 @@ fn make_readonly(path: &str, in_user_ns: bool) -> std::io::Result<()> {
 pub fn dev_is_host_bind(spec: &Spec) -> bool {
     spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
-            && (m.typ().as_deref() == Some("bind")
-                || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+            && (m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
     })
 }
 

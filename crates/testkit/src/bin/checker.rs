@@ -131,10 +131,13 @@ fn main() {
             "--write" => {
                 let p = it.next().expect("--write PATH");
                 let r = fs::write(p, b"checker");
-                writes.insert(p.clone(), match r {
-                    Ok(()) => json!("ok"),
-                    Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
-                });
+                writes.insert(
+                    p.clone(),
+                    match r {
+                        Ok(()) => json!("ok"),
+                        Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+                    },
+                );
             }
             "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             other => panic!("unknown argument {other}"),

@@ -105,7 +105,14 @@ fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
                 .iter()
                 .map(|(s, st)| {
                     let pid = if *st == lindocker_runtime::state::Status::Stopped { 0 } else { s.pid };
-                    [s.id.clone(), pid.to_string(), st.to_string(), s.bundle.display().to_string(), s.created.clone(), s.owner.to_string()]
+                    [
+                        s.id.clone(),
+                        pid.to_string(),
+                        st.to_string(),
+                        s.bundle.display().to_string(),
+                        s.created.clone(),
+                        s.owner.to_string(),
+                    ]
                 })
                 .collect();
             let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
