@@ -82,10 +82,11 @@ pub fn v1(r: &LinuxResources) -> Result<Vec<Write>> {
         out.push(w("pids", "pids.max", pids_value(p.limit())));
     }
     if let Some(b) = r.block_io() {
-        if let Some(weight) = b.weight() {
+        // 0 means "not set" (Docker sends it), as runc reads it.
+        if let Some(weight) = b.weight().filter(|w| *w != 0) {
             out.push(w("blkio", "blkio.weight", weight));
         }
-        if let Some(weight) = b.leaf_weight() {
+        if let Some(weight) = b.leaf_weight().filter(|w| *w != 0) {
             out.push(w("blkio", "blkio.leaf_weight", weight));
         }
         for d in b.weight_device().iter().flatten() {
@@ -179,7 +180,7 @@ pub fn v2(r: &LinuxResources) -> Result<Vec<Write>> {
         out.push(w("pids", "pids.max", pids_value(p.limit())));
     }
     if let Some(b) = r.block_io() {
-        if let Some(weight) = b.weight() {
+        if let Some(weight) = b.weight().filter(|w| *w != 0) {
             out.push(w("io", "io.weight", blkio_weight_to_io(weight)));
         }
         for d in b.weight_device().iter().flatten() {
@@ -379,6 +380,13 @@ mod tests {
                 ("hugetlb.2MB.max".into(), "4194304".into()),
             ]
         );
+    }
+
+    #[test]
+    fn zero_blkio_weight_means_unset() {
+        let r = resources(r#"{"blockIO":{"weight":0,"leafWeight":0}}"#);
+        assert!(v1(&r).unwrap().is_empty());
+        assert!(v2(&r).unwrap().is_empty());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn set_rlimits(process: &Process) -> Result<(), Step> {
                 }
                 _ => String::new(),
             };
-            Step(format!("setrlimit {name} soft={} hard={}: {}{hint}", r.soft(), r.hard(), std::io::Error::from(e)))
+            Step(format!("setrlimit {name} soft={} hard={}: {}{hint}", r.soft(), r.hard(), super::describe(&e.into())))
         })?;
     }
     Ok(())

@@ -20,7 +20,12 @@ fn main() -> ExitCode {
     match run(cli, &logger) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            logger.error(&format!("{e:#}"));
+            // The runtime's errors already say their cause; others get their chain.
+            let msg = match e.downcast_ref::<lindocker_runtime::Error>() {
+                Some(runtime_error) => runtime_error.to_string(),
+                None => format!("{e:#}"),
+            };
+            logger.error(&msg);
             ExitCode::from(1)
         }
     }
