@@ -22,12 +22,15 @@ install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/l
 
 # A first container: busybox from busybox-static, run by lindocker-runtime.
 demo=$(mktemp -d /tmp/lindocker-demo.XXXXXX)
-trap 'rm -rf "$demo"' EXIT
+cgroup="lindocker-demo-$$"
+trap 'rm -rf "$demo"; rmdir /sys/fs/cgroup/*/"$cgroup" /sys/fs/cgroup/"$cgroup" 2>/dev/null || true' EXIT
 mkdir -p "$demo/rootfs/bin"
 cp /bin/busybox "$demo/rootfs/bin/busybox"
 ln -s busybox "$demo/rootfs/bin/sh"
 ln -s busybox "$demo/rootfs/bin/echo"
 (cd "$demo" && lindocker-runtime spec)
 sed -i 's/"terminal": true/"terminal": false/; s/"args": \["sh"\]/"args": ["echo", "hello from lindocker-runtime"]/' "$demo/config.json"
+# Its own cgroup parent, removed afterwards (a real container would use /lindocker/ID).
+sed -i "s#\"linux\": {#\"linux\": { \"cgroupsPath\": \"/$cgroup/demo\",#" "$demo/config.json"
 lindocker-runtime --version
 lindocker-runtime run --bundle "$demo" "demo-$$"

@@ -15,11 +15,17 @@ for pkg in podman:podman containerd:containerd ctr:containerd dockerd:docker.io;
 done
 
 work=$(mktemp -d /tmp/lindocker-engines.XXXXXX)
+# Every engine puts its container under this cgroup parent, removed at the end.
+cg="lindocker-engines-$$"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
   grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
+  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  true
 }
 trap cleanup EXIT
 
@@ -46,7 +52,7 @@ export CONTAINERS_CONF="$work/containers.conf"
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver vfs)
 "${podman[@]}" import -q "$work/busybox.tar" localhost/lindocker-busybox >/dev/null
 out=$("${podman[@]}" --runtime "$runtime" run --rm --network none --security-opt seccomp=unconfined \
-  localhost/lindocker-busybox echo ok 2>&1) || true
+  --cgroup-parent "/$cg" localhost/lindocker-busybox echo ok 2>&1) || true
 check "podman --runtime $runtime run --rm IMAGE echo ok" "$out"
 "${podman[@]}" save -q --format oci-archive -o "$work/oci.tar" localhost/lindocker-busybox
 
@@ -56,7 +62,7 @@ pids+=($!)
 for _ in $(seq 50); do [ -S "$work/ctd.sock" ] && break; sleep 0.1; done
 ctr=(ctr -a "$work/ctd.sock")
 "${ctr[@]}" images import "$work/oci.tar" >/dev/null
-out=$("${ctr[@]}" run --rm --runc-binary "$runtime" localhost/lindocker-busybox:latest lindocker-ctr echo ok 2>&1) || true
+out=$("${ctr[@]}" run --rm --runc-binary "$runtime" --cgroup "/$cg/ctr" localhost/lindocker-busybox:latest lindocker-ctr echo ok 2>&1) || true
 check "ctr run --rm --runc-binary $runtime IMAGE ID echo ok" "$out"
 
 # dockerd with a "lindocker" runtime, on its own socket, without touching the host network.
@@ -72,7 +78,7 @@ docker=(docker -H "unix://$work/docker.sock")
 for _ in $(seq 100); do "${docker[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
 "${docker[@]}" import "$work/busybox.tar" lindocker-busybox >/dev/null
 out=$("${docker[@]}" run --rm --runtime lindocker --network none --security-opt seccomp=unconfined \
-  lindocker-busybox echo ok 2>&1) || true
+  --cgroup-parent "/$cg" lindocker-busybox echo ok 2>&1) || true
 check "docker run --runtime lindocker --rm IMAGE echo ok" "$out"
 
 echo "$pass of 3 engines ran a container with lindocker-runtime"
