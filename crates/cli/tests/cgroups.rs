@@ -67,6 +67,55 @@ fn limits_reach_the_kernel_files() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// The block device under `/`, as `major:minor`, for io limits.
+fn root_device() -> String {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap().split(' ').nth(2).unwrap().to_string()
+}
+
+#[test]
+fn memory_knobs_io_throttle_and_relative_path() {
+    let rt = Runtime::new(BIN, "cgknobs");
+    let mut b = Bundle::new("cgknobs", &["sleep", "1000"]);
+    let dev = root_device();
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let mut memory = json!({"limit": 67108864});
+    if !unified() {
+        memory["swappiness"] = json!(10);
+        memory["disableOOMKiller"] = json!(true);
+    }
+    let memsw = std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists();
+    if unified() || memsw {
+        memory["swap"] = json!(134217728);
+    }
+    b.config["linux"]["resources"] = json!({
+        "memory": memory,
+        "blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]},
+    });
+    // Relative: under each hierarchy's root, like an absolute one.
+    let relative = format!("{}/rel", b.cgroup_parent.trim_start_matches('/'));
+    b.config["linux"]["cgroupsPath"] = json!(relative);
+    b.write();
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), "knobs"]);
+    if unified() {
+        assert_eq!(read(&cg_file(&b, "memory", "memory.swap.max")), "67108864");
+        let io = read(&cg_file(&b, "io", "io.max"));
+        assert!(io.contains(&format!("{dev} rbps=1048576")), "{io}");
+    } else {
+        assert_eq!(read(&cg_file(&b, "memory", "memory.swappiness")), "10");
+        let oom = read(&cg_file(&b, "memory", "memory.oom_control"));
+        assert!(oom.contains("oom_kill_disable 1"), "{oom}");
+        if memsw {
+            assert_eq!(read(&cg_file(&b, "memory", "memory.memsw.limit_in_bytes")), "134217728");
+        }
+        let io = read(&cg_file(&b, "blkio", "blkio.throttle.read_bps_device"));
+        assert_eq!(io, format!("{dev} 1048576"));
+    }
+    rt.ok(&["delete", "knobs"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
 /// A process that goes over the memory limit is killed by the kernel's OOM killer.
 #[test]
 fn memory_limit_is_enforced() {

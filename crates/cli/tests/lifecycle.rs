@@ -252,3 +252,34 @@ fn fifty_cycles_leak_nothing() {
     let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count();
     assert_eq!(mounts_before, mounts_after);
 }
+
+/// A `create` killed half-way leaves a "creating" state; `delete` cleans all of it up.
+#[test]
+fn delete_recovers_from_a_crashed_create() {
+    let rt = Runtime::new(BIN, "crash");
+    let mut b = Bundle::new("crash", &["sleep", "1000"]);
+    // The create pauses in a createRuntime hook, long enough to be killed there.
+    b.config["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]});
+    b.write();
+    let mut create = rt
+        .cmd()
+        .args(["create", "--bundle", b.dir.to_str().unwrap(), "crashed"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !rt.root.join("crashed/state.json").exists()
+        || lindocker_testkit::cgroup_dirs(&format!("{}/crash", b.cgroup_parent)).iter().all(|d| !d.exists())
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    create.kill().unwrap();
+    create.wait().unwrap();
+    assert_eq!(rt.state("crashed")["status"], "creating");
+    std::thread::sleep(Duration::from_millis(1200));
+    rt.ok(&["delete", "--force", "crashed"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

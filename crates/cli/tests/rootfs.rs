@@ -129,6 +129,38 @@ fn no_pivot_and_root_propagation() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// `rro` makes a bind read-only down to its submounts; propagation options reach the
+/// mount.
+#[test]
+fn recursive_attributes_and_propagation() {
+    let rt = Runtime::new(BIN, "fsrec");
+    let mut b = Bundle::new(
+        "fsrec",
+        &["checker", "--write", "/data/f", "--write", "/data/inner/f", "--write", "/plain/inner/f"],
+    );
+    let data = b.dir.join("data");
+    std::fs::create_dir_all(data.join("inner")).unwrap();
+    // A submount on the host side, inside the directory we bind.
+    let inner = data.join("inner");
+    let status = std::process::Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&inner).status().unwrap();
+    assert!(status.success());
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts
+        .push(json!({"destination": "/data", "type": "bind", "source": data, "options": ["rbind", "rro", "rprivate"]}));
+    mounts
+        .push(json!({"destination": "/plain", "type": "bind", "source": data, "options": ["rbind", "ro", "rshared"]}));
+    b.write();
+    let r = rt.check(&b, "rec");
+    let _ = std::process::Command::new("umount").arg(&inner).status();
+    assert_eq!(r["writes"]["/data/f"]["errno"], EROFS);
+    assert_eq!(r["writes"]["/data/inner/f"]["errno"], EROFS, "rro did not reach the submount");
+    // Plain ro is not recursive: the submount stays writable.
+    assert_eq!(r["writes"]["/plain/inner/f"], "ok");
+    assert_eq!(mount(&r, "/data")["propagation"], "");
+    assert!(mount(&r, "/plain")["propagation"].as_str().unwrap().contains("shared:"), "{}", mount(&r, "/plain"));
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
 /// A symlink in the rootfs pointing at / or ../.. cannot move a mount onto the host.
 #[test]
 fn symlinks_in_the_rootfs_stay_inside() {

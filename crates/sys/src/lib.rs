@@ -102,7 +102,8 @@ pub fn mount_setattr_recursive(target: &CStr, set: u64, clear: u64) -> io::Resul
             libc::SYS_mount_setattr,
             libc::AT_FDCWD,
             target.as_ptr(),
-            (libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW) as libc::c_uint,
+            // Followed: callers pass /proc/self/fd/N of a mount they resolved safely.
+            libc::AT_RECURSIVE as libc::c_uint,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

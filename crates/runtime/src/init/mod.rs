@@ -195,7 +195,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
         crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)
             .map_err(|e| Step(e.to_string()))?;
     }
-    rootfs::enter_root(&init.bundle.rootfs, init.no_pivot)?;
+    rootfs::enter_root(spec, &init.bundle.rootfs, init.no_pivot)?;
     rootfs::finish(spec, plan.in_user_ns())?;
 
     rustix::process::setsid().map_err(|e| step("setsid")(e.into()))?;

@@ -246,15 +246,26 @@ fn bind_dir(root: &OwnedFd, source: &Path, dest: &Path, flags: u64, in_user_ns: 
 
 /// Makes the rootfs `/`: `pivot_root`, then detach the old root; or, with `--no-pivot`,
 /// move the rootfs over `/` and `chroot` (for ramdisk roots where pivot_root fails).
-pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<(), Step> {
+pub fn enter_root(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), Step> {
+    let root_is_slave = root_propagation(spec).is_none_or(|p| p & libc::MS_SHARED == 0);
     rustix::process::chdir(rootfs).map_err(|e| step(format!("chdir {}", rootfs.display()))(e.into()))?;
     if no_pivot {
         mount(Some(&rootfs.to_string_lossy()), "/", None, libc::MS_MOVE, None).map_err(step("move rootfs to /"))?;
         rustix::process::chroot(".").map_err(|e| step("chroot")(e.into()))?;
     } else {
+        // The old root, held before pivot_root so it can be named precisely afterwards.
+        let old_root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| step("open the old root")(e.into()))?;
         rustix::process::pivot_root(".", ".").map_err(|e| step("pivot_root")(e.into()))?;
-        // The old root is now stacked under "."; unmount it without telling the host.
-        mount(None, ".", None, libc::MS_SLAVE | libc::MS_REC, None).map_err(step("make old root a slave"))?;
+        // The old root is now stacked on "/". Make it (and only it: "." would name the new
+        // root's tree) a slave, so detaching it cannot propagate to the host, whatever
+        // rootfsPropagation asked for. Without /proc in the container, "/" was made a
+        // slave before the mounts already (unless asked to be shared).
+        match mount(None, &fd_path(&old_root), None, libc::MS_SLAVE | libc::MS_REC, None) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && root_is_slave => {}
+            other => other.map_err(step("make the old root a slave"))?,
+        }
+        drop(old_root);
         rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
             .map_err(|e| step("detach old root")(e.into()))?;
     }
