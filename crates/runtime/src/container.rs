@@ -58,17 +58,24 @@ pub fn cgroup_path(spec_path: Option<&Path>, id: &str, systemd: bool) -> PathBuf
 
 /// Creates container `opts.id` from its bundle, leaving its init waiting for `start`.
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<State> {
-    create_with_mask(store, opts, None)
+    create_with(store, opts, None, None)
 }
 
-fn create_with_mask(store: &Store, opts: &CreateOptions, mask: Option<&SignalMask>) -> Result<State> {
+/// `create`, with the signal mask the init must restore (`run` blocks signals) and, for
+/// a foreground `run`, our own end-point for the pty instead of `--console-socket`.
+fn create_with(
+    store: &Store,
+    opts: &CreateOptions,
+    mask: Option<&SignalMask>,
+    console: Option<OwnedFd>,
+) -> Result<State> {
     check_id(&opts.id)?;
     // Everything that can be checked is checked before anything is created.
     let bundle = Bundle::load(&opts.bundle)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("checked at load");
     let process = spec.process().as_ref().expect("checked at load");
-    if process.terminal() == Some(true) && opts.console_socket.is_none() {
+    if process.terminal() == Some(true) && opts.console_socket.is_none() && console.is_none() {
         return Err(Error::Init(
             "process.terminal is true: pass --console-socket to receive the terminal, or set terminal to false".into(),
         ));
@@ -109,11 +116,11 @@ fn create_with_mask(store: &Store, opts: &CreateOptions, mask: Option<&SignalMas
             .context(|| format!("chmod {}", fifo_path.display()))?;
         let fifo = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .context(|| format!("open {}", fifo_path.display()))?;
-        let console: Option<OwnedFd> = match &opts.console_socket {
-            Some(p) => {
+        let console: Option<OwnedFd> = match (&opts.console_socket, console) {
+            (Some(p), _) => {
                 Some(UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into())
             }
-            None => None,
+            (None, own) => own,
         };
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
@@ -454,7 +461,8 @@ pub fn list(store: &Store) -> Result<Vec<(State, Status)>> {
 
 /// `run`: create, start, and (unless `detach`) wait for the init, forwarding signals,
 /// then delete (unless `keep`). Returns the exit code: the process's own, or 128+N when
-/// a signal killed it.
+/// a signal killed it. With `process.terminal` and no `--console-socket`, our own
+/// terminal is relayed to the container's pty, as `runc run` does.
 pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     if detach {
         create(store, opts)?;
@@ -465,37 +473,115 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Res
     // The init may be a grandchild (double fork): become its reaper.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .context(|| "become child subreaper".into())?;
+    let terminal = opts.console_socket.is_none()
+        && Bundle::load(&opts.bundle)?.spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
+    let (ours, theirs) = if terminal {
+        let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;
+        (Some(a), Some(OwnedFd::from(b)))
+    } else {
+        (None, None)
+    };
     let mask = lindocker_sys::block_all_signals().context(|| "block signals".into())?;
-    let state = create_with_mask(store, opts, Some(&mask))?;
+    let state = create_with(store, opts, Some(&mask), theirs)?;
+    let master = match &ours {
+        Some(sock) => match crate::console::receive_fd(sock) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                let _ = delete(store, &opts.id, true);
+                return Err(e).context(|| "receive the container's terminal".into());
+            }
+        },
+        None => None,
+    };
     if let Err(e) = start(store, &opts.id) {
         let _ = delete(store, &opts.id, true);
         return Err(e);
     }
-    let code = wait_forwarding(state.pid)?;
+    let code = supervise(state.pid, master)?;
     if !keep {
         delete(store, &opts.id, true)?;
     }
     Ok(code)
 }
 
-fn wait_forwarding(init_pid: i32) -> Result<i32> {
+/// Waits for the init: forwards every signal to it, reaps children, and with a pty
+/// relays stdin to it and its output to stdout. Returns the init's exit code.
+fn supervise(init_pid: i32, pty: Option<OwnedFd>) -> Result<i32> {
+    use std::io::Write;
+    let signals = lindocker_sys::signalfd_all().context(|| "signalfd".into())?;
+    let _raw = pty.as_ref().and_then(|_| crate::console::RawTerminal::enter());
+    if let Some(master) = &pty {
+        crate::console::copy_window_size(master);
+    }
+    let stdin = std::io::stdin();
+    let mut stdin_open = pty.is_some();
+    let mut pty_open = pty.is_some();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut exit: Option<i32> = None;
     loop {
-        let sig = lindocker_sys::wait_for_signal().context(|| "wait for signals".into())?;
-        if sig != libc::SIGCHLD {
-            if let (Some(pid), Some(s)) = (Pid::from_raw(init_pid), Signal::from_named_raw(sig)) {
-                let _ = rustix::process::kill_process(pid, s);
+        let mut fds = vec![PollFd::new(&signals, PollFlags::IN)];
+        if let Some(master) = pty.as_ref().filter(|_| pty_open) {
+            fds.push(PollFd::new(master, PollFlags::IN));
+            if stdin_open {
+                fds.push(PollFd::new(&stdin, PollFlags::IN));
             }
-            continue;
         }
-        while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
-            if pid.as_raw_nonzero().get() == init_pid {
-                if let Some(code) = status.exit_status() {
-                    return Ok(code);
+        // Once the init is gone, drain what is left of its output, then return.
+        let timeout = exit.map(|_| rustix::event::Timespec { tv_sec: 0, tv_nsec: 20_000_000 });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Ok(exit.expect("only times out after exit")),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e).context(|| "poll".into()),
+        }
+        let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
+        if !ready[0].is_empty() {
+            let n = rustix::io::read(&signals, &mut buf[..128]).context(|| "read signalfd".into())?;
+            let sig = if n >= 4 { i32::from_ne_bytes(buf[..4].try_into().expect("4 bytes")) } else { 0 };
+            match sig {
+                libc::SIGCHLD => {
+                    while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+                        if pid.as_raw_nonzero().get() == init_pid {
+                            exit = status.exit_status().or(status.terminating_signal().map(|s| 128 + s));
+                        }
+                    }
+                    if let (Some(code), false) = (exit, pty_open) {
+                        return Ok(code);
+                    }
                 }
-                if let Some(sig) = status.terminating_signal() {
-                    return Ok(128 + sig);
+                libc::SIGWINCH => {
+                    if let Some(master) = &pty {
+                        crate::console::copy_window_size(master);
+                    }
+                }
+                sig => {
+                    if let (Some(pid), Some(s)) = (Pid::from_raw(init_pid), Signal::from_named_raw(sig)) {
+                        let _ = rustix::process::kill_process(pid, s);
+                    }
                 }
             }
+        }
+        let Some(master) = &pty else { continue };
+        if ready.len() > 1 && !ready[1].is_empty() {
+            match rustix::io::read(master, &mut buf) {
+                Ok(n) if n > 0 => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
+                }
+                // EIO: every slave descriptor is closed, the container is done with it.
+                _ => pty_open = false,
+            }
+        }
+        if ready.len() > 2 && !ready[2].is_empty() {
+            match rustix::io::read(&stdin, &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = rustix::io::write(master, &buf[..n]);
+                }
+                _ => stdin_open = false,
+            }
+        }
+        if let (Some(code), false) = (exit, pty_open) {
+            return Ok(code);
         }
     }
 }

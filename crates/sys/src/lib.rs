@@ -242,3 +242,22 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A `signalfd(2)` that reports every signal (they must be blocked, see
+/// [`block_all_signals`]), so a process can wait for signals and file descriptors in
+/// one `poll`. Each read yields a 128-byte `signalfd_siginfo` whose first `u32` is the
+/// signal number.
+pub fn signalfd_all() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `all` is initialised by sigfillset; signalfd copies the mask. On success
+    // the returned descriptor is new and owned by nobody else, so OwnedFd may own it.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        let fd = libc::signalfd(-1, &all, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
+}

@@ -2,12 +2,10 @@
 //! `--console-socket` (as runc does: SCM_RIGHTS), its slave made our stdio and
 //! controlling terminal.
 
-use std::io::IoSlice;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use oci_spec::runtime::Process;
 use rustix::fs::{Mode, OFlags};
-use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use rustix::pty::OpenptFlags;
 
 use super::{Step, step};
@@ -41,7 +39,7 @@ pub fn setup(process: &Process, socket: &OwnedFd) -> Result<(), Step> {
     if let Ok(()) = ensure_file("/dev/console") {
         let _ = lindocker_sys::mount(Some(name.as_c_str()), c"/dev/console", None, libc::MS_BIND, None);
     }
-    send_fd(socket, &master, name.to_bytes()).map_err(step("send pty master to the console socket"))?;
+    crate::console::send_fd(socket, &master, name.to_bytes()).map_err(step("send pty master to the console socket"))?;
     drop(master);
     rustix::stdio::dup2_stdin(&slave).map_err(err("make the pty our stdin"))?;
     rustix::stdio::dup2_stdout(&slave).map_err(err("make the pty our stdout"))?;
@@ -52,14 +50,4 @@ pub fn setup(process: &Process, socket: &OwnedFd) -> Result<(), Step> {
 
 fn ensure_file(path: &str) -> std::io::Result<()> {
     std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map(drop)
-}
-
-/// Sends `fd` over a unix socket with `name` as the payload.
-pub fn send_fd(socket: &impl AsFd, fd: &impl AsFd, name: &[u8]) -> std::io::Result<()> {
-    let fds = [fd.as_fd()];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    control.push(SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(socket, &[IoSlice::new(name)], &mut control, SendFlags::NOSIGNAL)?;
-    Ok(())
 }
