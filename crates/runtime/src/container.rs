@@ -58,7 +58,8 @@ pub fn cgroup_path(spec_path: Option<&Path>, id: &str, systemd: bool) -> PathBuf
 
 /// Creates container `opts.id` from its bundle, leaving its init waiting for `start`.
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<State> {
-    create_with(store, opts, None, None)
+    check_id(&opts.id)?;
+    create_with(store, opts, Bundle::load(&opts.bundle)?, None, None)
 }
 
 /// `create`, with the signal mask the init must restore (`run` blocks signals) and, for
@@ -66,12 +67,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<State> {
 fn create_with(
     store: &Store,
     opts: &CreateOptions,
+    bundle: Bundle,
     mask: Option<&SignalMask>,
     console: Option<OwnedFd>,
 ) -> Result<State> {
-    check_id(&opts.id)?;
-    // Everything that can be checked is checked before anything is created.
-    let bundle = Bundle::load(&opts.bundle)?;
+    // Everything that can be checked was checked when the bundle was loaded, or is
+    // checked here, before anything is created.
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref().expect("checked at load");
     let process = spec.process().as_ref().expect("checked at load");
@@ -154,7 +155,7 @@ fn create_with(
             state.pid_start_time = process_start_time(pid).unwrap_or(0);
             store.save(&state)?;
             if let Some(p) = &opts.pid_file {
-                write_atomic(&std::path::absolute(p).unwrap_or(p.clone()), pid.to_string().as_bytes())?;
+                write_atomic(&std::path::absolute(p).unwrap_or(p.clone()), pid.to_string().as_bytes(), false)?;
             }
             Ok(state)
         }
@@ -407,8 +408,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     let lock = store.lock(id)?;
     let state = match store.load(id) {
         Ok(s) => s,
-        // A create that died before writing any state: nothing else can be there.
-        Err(Error::NotFound(_)) => return store.remove(id),
+        // A create that died before writing any state, or a state torn by a power loss
+        // (its processes died with the machine): only the directory is left to remove.
+        Err(Error::NotFound(_) | Error::BadState(..)) => return store.remove(id),
         Err(e) => return Err(e),
     };
     let status = state.status(&store.dir(id));
@@ -473,8 +475,10 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Res
     // The init may be a grandchild (double fork): become its reaper.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .context(|| "become child subreaper".into())?;
-    let terminal = opts.console_socket.is_none()
-        && Bundle::load(&opts.bundle)?.spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
+    check_id(&opts.id)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    let terminal =
+        opts.console_socket.is_none() && bundle.spec.process().as_ref().is_some_and(|p| p.terminal() == Some(true));
     let (ours, theirs) = if terminal {
         let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;
         (Some(a), Some(OwnedFd::from(b)))
@@ -482,7 +486,7 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Res
         (None, None)
     };
     let mask = lindocker_sys::block_all_signals().context(|| "block signals".into())?;
-    let state = create_with(store, opts, Some(&mask), theirs)?;
+    let state = create_with(store, opts, bundle, Some(&mask), theirs)?;
     let master = match &ours {
         Some(sock) => match crate::console::receive_fd(sock) {
             Ok(fd) => Some(fd),

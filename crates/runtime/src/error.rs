@@ -25,6 +25,9 @@ pub enum Error {
     /// No container of that id under `--root`.
     #[error("container {0:?} does not exist")]
     NotFound(String),
+    /// A state file that cannot be read back (torn by a power loss, or edited).
+    #[error("state {0}: {1}")]
+    BadState(PathBuf, String),
     /// The command does not fit the container's current status.
     #[error("container {id:?} is {status}: {message}")]
     WrongState {

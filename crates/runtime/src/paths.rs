@@ -29,6 +29,11 @@ pub fn open_in_root(root: impl AsFd, path: &Path, flags: OFlags) -> rustix::io::
 /// Creates every missing directory of `path` inside `root` and returns an `O_PATH`
 /// descriptor of the last one.
 pub fn mkdir_all_in_root(root: impl AsFd, path: &Path, mode: u32) -> rustix::io::Result<OwnedFd> {
+    // Usually the directory is there: one lookup.
+    match open_in_root(root.as_fd(), path, OFlags::PATH | OFlags::DIRECTORY) {
+        Err(Errno::NOENT) => {}
+        other => return other,
+    }
     let mut current = PathBuf::new();
     let mut fd = open_in_root(root.as_fd(), &current, OFlags::PATH | OFlags::DIRECTORY)?;
     for c in relative(path).components() {

@@ -138,10 +138,11 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
             return Err(bad(path, format!("linux.sysctl[{key:?}]"), "not a sysctl name"));
         }
     }
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let typ = m.typ().as_deref().unwrap_or("");
         let is_bind = typ == "bind" || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
-        if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(typ) {
+        if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(&filesystems, typ) {
             return Err(bad(path, format!("mounts[{i}].type"), format!("unknown file system type {typ:?}")));
         }
         for o in m.options().iter().flatten() {
@@ -195,8 +196,11 @@ fn check_mappings(path: &Path, field: &str, maps: &[LinuxIdMapping]) -> Result<(
     Ok(())
 }
 
-fn filesystem_known(typ: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string("/proc/filesystems") else { return true };
+fn filesystem_known(filesystems: &str, typ: &str) -> bool {
+    if filesystems.is_empty() {
+        return true;
+    }
+    let text = filesystems;
     // Some file systems are modules the kernel loads on first mount; accept those names
     // when their module exists.
     text.lines().any(|l| l.split_whitespace().last() == Some(typ))

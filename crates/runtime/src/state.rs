@@ -227,16 +227,18 @@ impl Store {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NotFound(id.into())),
             Err(e) => return Err(e).context(|| format!("read {}", path.display())),
         };
-        serde_json::from_slice(&text).map_err(|e| Error::Io {
-            context: format!("parse {}", path.display()),
-            source: std::io::Error::new(ErrorKind::InvalidData, e),
-        })
+        serde_json::from_slice(&text).map_err(|e| Error::BadState(path, e.to_string()))
     }
 
     /// Replaces container `state.id`'s state atomically. The caller holds its lock.
+    ///
+    /// Not fsynced: the state describes processes, which a power loss ends anyway, so
+    /// after one every container is stopped whatever its file says (an unreadable file
+    /// included, which `delete` removes). Against a crash of the runtime itself the
+    /// rename is enough: readers see the old state or the new one.
     pub fn save(&self, state: &State) -> Result<()> {
         let data = serde_json::to_vec(state).expect("state serializes");
-        write_atomic(&self.dir(&state.id).join("state.json"), &data)
+        write_atomic(&self.dir(&state.id).join("state.json"), &data, false)
     }
 
     /// Removes a container's directory. The caller holds its lock.
@@ -270,17 +272,23 @@ pub fn check_id(id: &str) -> Result<()> {
 }
 
 /// Writes `path` so that readers see the old or the new content, never a mix, even
-/// across a crash: temp file in the same directory, fsync, rename, fsync the directory.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+/// across a crash: temp file in the same directory, rename over the old one; with
+/// `durable`, fsync the file before and the directory after, so it survives a power loss.
+pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
+    let result = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
