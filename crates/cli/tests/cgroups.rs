@@ -189,3 +189,34 @@ fn unsupported_limits_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("linux.resources."), "{out:?}");
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+/// hugetlb where the host gives it to us (the v2 VM); where it does not (this hybrid host
+/// keeps hugetlb in an undelegated cgroup2 root), a clear error.
+#[test]
+fn hugetlb_limits_where_present() {
+    let rt = Runtime::new(BIN, "cghuge");
+    let mut b = Bundle::new("cghuge", &["sleep", "1000"]);
+    b.config["linux"]["resources"] = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
+    b.write();
+    let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), "huge"]);
+    let h = Hierarchy::detect().unwrap();
+    let root = match &h {
+        Hierarchy::Unified { mountpoint } => Some(mountpoint.clone()),
+        Hierarchy::Legacy { unified, .. } => h.v1_mount("hugetlb").map(|p| p.to_path_buf()).or(unified.clone()),
+    };
+    let delegated = root.as_ref().is_some_and(|r| {
+        h.v1_mount("hugetlb").is_some()
+            || std::fs::read_to_string(r.join("cgroup.subtree_control")).is_ok_and(|c| c.contains("hugetlb"))
+    });
+    if delegated {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let file = if unified() { "hugetlb.2MB.max" } else { "hugetlb.2MB.limit_in_bytes" };
+        assert_eq!(read(&cg_file(&b, "hugetlb", file)), "4194304");
+        rt.ok(&["delete", "huge"]);
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("hugetlb"), "{err}");
+    }
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
