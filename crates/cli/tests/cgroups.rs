@@ -220,3 +220,89 @@ fn hugetlb_limits_where_present() {
     }
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+fn counter(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// pause freezes every process (the counter stops), resume thaws them; the state says so.
+#[test]
+fn pause_and_resume() {
+    let rt = Runtime::new(BIN, "cgpause");
+    let mut b =
+        Bundle::new("cgpause", &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.01; done"]);
+    let out = b.dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
+    b.write();
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "p"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let err = String::from_utf8_lossy(&rt.run(&["resume", "p"]).stderr).into_owned();
+    assert!(err.contains("cannot resume"), "{err}");
+    rt.ok(&["pause", "p"]);
+    assert_eq!(rt.state("p")["status"], "paused");
+    let frozen = counter(&out.join("n"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(counter(&out.join("n")), frozen, "a paused container went on counting");
+    rt.ok(&["resume", "p"]);
+    assert_eq!(rt.state("p")["status"], "running");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(counter(&out.join("n")) > frozen, "a resumed container did not count");
+    // A paused container can be killed and deleted.
+    rt.ok(&["pause", "p"]);
+    rt.ok(&["delete", "--force", "p"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+#[test]
+fn ps_lists_the_containers_processes() {
+    let rt = Runtime::new(BIN, "cgps");
+    let b = Bundle::new("cgps", &["sh", "-c", "sleep 1000 & sleep 1001 & wait"]);
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "ps1"]);
+    let init = rt.state("ps1")["pid"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let pids = loop {
+        let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", "ps1"])).unwrap();
+        if pids.len() == 3 || std::time::Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    assert!(pids.contains(&init));
+    let table = rt.ok(&["ps", "ps1"]);
+    assert!(table.lines().next().unwrap().contains("PID"));
+    assert!(table.contains("sleep 1000") && table.contains("sleep 1001"), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+    rt.ok(&["delete", "--force", "ps1"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// update changes limits of a live container, from flags or from a resources file.
+#[test]
+fn update_live_limits() {
+    let rt = Runtime::new(BIN, "cgupdate");
+    let b = Bundle::new("cgupdate", &["sleep", "1000"]);
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "u"]);
+    rt.ok(&["update", "--memory", "100m", "--pids-limit", "20", "--cpu-quota", "20000", "--cpu-period", "100000", "u"]);
+    if unified() {
+        assert_eq!(read(&cg_file(&b, "memory", "memory.max")), "104857600");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.max")), "20000 100000");
+    } else {
+        assert_eq!(read(&cg_file(&b, "memory", "memory.limit_in_bytes")), "104857600");
+        assert_eq!(read(&cg_file(&b, "cpu", "cpu.cfs_quota_us")), "20000");
+    }
+    assert_eq!(read(&cg_file(&b, "pids", "pids.max")), "20");
+    let file = b.dir.join("resources.json");
+    std::fs::write(&file, r#"{"pids": {"limit": 33}}"#).unwrap();
+    rt.ok(&["update", "--resources", file.to_str().unwrap(), "u"]);
+    assert_eq!(read(&cg_file(&b, "pids", "pids.max")), "33");
+    let out = rt.run(&["update", "--memory", "lots", "u"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(read(&cg_file(&b, "pids", "pids.max")), "33");
+    rt.ok(&["delete", "--force", "u"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

@@ -589,3 +589,64 @@ fn supervise(init_pid: i32, pty: Option<OwnedFd>) -> Result<i32> {
         }
     }
 }
+
+/// Freezes every process of a running container (`pause`).
+pub fn pause(store: &Store, id: &str) -> Result<()> {
+    set_frozen(store, id, true)
+}
+
+/// Thaws a paused container (`resume`).
+pub fn resume(store: &Store, id: &str) -> Result<()> {
+    set_frozen(store, id, false)
+}
+
+fn set_frozen(store: &Store, id: &str, frozen: bool) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let state = store.load(id)?;
+    let status = state.status(&store.dir(id));
+    let (want, verb) = if frozen { (Status::Running, "pause") } else { (Status::Paused, "resume") };
+    if status != want {
+        return Err(Error::WrongState {
+            id: id.into(),
+            status: status.to_string(),
+            message: format!("cannot {verb} it"),
+        });
+    }
+    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    cgroup.freeze(frozen)?;
+    Ok(())
+}
+
+/// The host pids of every process of the container (`ps`).
+pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
+    let state = store.load(id)?;
+    let status = state.status(&store.dir(id));
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::WrongState {
+            id: id.into(),
+            status: status.to_string(),
+            message: "it has no processes".into(),
+        });
+    }
+    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    let mut pids = cgroup.procs()?;
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// Changes a live container's limits (`update`).
+pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let state = store.load(id)?;
+    let status = state.status(&store.dir(id));
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::WrongState {
+            id: id.into(),
+            status: status.to_string(),
+            message: "cannot update it".into(),
+        });
+    }
+    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    cgroup.apply(resources)?;
+    Ok(())
+}

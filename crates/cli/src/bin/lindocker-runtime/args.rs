@@ -128,6 +128,29 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Freeze every process of a running container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
+    /// List the processes of a container (`ps` options after the id; -ef by default).
+    Ps {
+        /// table (runs the host's ps) or json (a list of pids).
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// Container id.
+        id: String,
+        /// Options for ps.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Change a running container's resource limits.
+    Update(UpdateArgs),
     /// Write a default config.json.
     Spec {
         /// Bundle directory to write it to.
@@ -136,4 +159,44 @@ pub enum Command {
     },
     /// Print the features this runtime implements, as OCI features JSON.
     Features,
+}
+
+/// `update`: a resources JSON (`linux.resources` form), or flags as runc takes them.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// Container id.
+    pub id: String,
+    /// JSON file with the new linux.resources ("-" reads stdin).
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with k/m/g).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory soft limit (bytes, or with k/m/g).
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (bytes, or with k/m/g; -1 unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long)]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds (-1 unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPUs to run on (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (0 or -1 unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod log;
+mod update;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -76,6 +77,13 @@ fn run(cli: Cli, logger: &Logger) -> Result<u8> {
         }
         Command::Delete { id, force } => container::delete(&store()?, &id, force)?,
         Command::List { format, quiet } => list(&store()?, &format, quiet)?,
+        Command::Pause { id } => container::pause(&store()?, &id)?,
+        Command::Resume { id } => container::resume(&store()?, &id)?,
+        Command::Ps { format, id, ps_args } => ps(&store()?, &id, &format, &ps_args)?,
+        Command::Update(a) => {
+            let resources = update::resources(&a)?;
+            container::update(&store()?, &a.id, &resources)?;
+        }
         Command::Spec { bundle } => {
             let path = bundle.join("config.json");
             if path.exists() {
@@ -130,6 +138,37 @@ fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
             for r in std::iter::once(&header).chain(&rows) {
                 let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
                 writeln!(out, "{}", line.join("   ").trim_end())?;
+            }
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+/// `ps`: pids as JSON, or the host's `ps` output cut down to the container's processes.
+fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
+    let pids = container::pids(store, id)?;
+    match format {
+        "json" => println!("{}", serde_json::to_string(&pids)?),
+        "table" => {
+            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+            let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+            if !out.status.success() {
+                bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let column = header
+                .split_whitespace()
+                .position(|c| c == "PID")
+                .with_context(|| format!("ps {} prints no PID column", args.join(" ")))?;
+            println!("{header}");
+            for line in lines {
+                let pid = line.split_whitespace().nth(column).and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{line}");
+                }
             }
         }
         other => bail!("unknown --format {other:?}: use table or json"),
