@@ -650,3 +650,150 @@ pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResou
     cgroup.apply(resources)?;
     Ok(())
 }
+
+/// Options of `exec`.
+#[derive(Debug)]
+pub struct ExecOptions {
+    /// Container id.
+    pub id: String,
+    /// The process to run in it.
+    pub process: oci_spec::runtime::Process,
+    /// Unix socket that receives the pty master when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
+    /// Where to write the new process's pid.
+    pub pid_file: Option<PathBuf>,
+    /// Return once the process runs, without waiting for it.
+    pub detach: bool,
+    /// Pass descriptors 3..3+N to the process.
+    pub preserve_fds: i32,
+}
+
+/// The namespace types of a container, as `/proc/PID/ns` names them, with their flags;
+/// the user namespace first (joining it gives the rights to join the others).
+const NAMESPACES: &[(&str, i32)] = &[
+    ("user", libc::CLONE_NEWUSER),
+    ("mnt", libc::CLONE_NEWNS),
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("pid", libc::CLONE_NEWPID),
+    ("time", libc::CLONE_NEWTIME),
+];
+
+/// The runtime spec the container was created from (its bundle's config.json), which
+/// `exec` takes its process defaults from.
+pub fn container_spec(store: &Store, id: &str) -> Result<oci_spec::runtime::Spec> {
+    let state = store.load(id)?;
+    let path = state.bundle.join("config.json");
+    let text = fs::read(&path).context(|| format!("read {}", path.display()))?;
+    crate::spec::parse(&path, &text)
+}
+
+/// Runs another process in a running container: every namespace of its init that is
+/// not ours is joined, and the container's cgroup. Returns the process's exit code (0
+/// with `detach`).
+pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
+    let state = store.load(&opts.id)?;
+    let status = state.status(&store.dir(&opts.id));
+    if !matches!(status, Status::Running | Status::Created) {
+        return Err(Error::WrongState {
+            id: opts.id.clone(),
+            status: status.to_string(),
+            message: "cannot exec in it".into(),
+        });
+    }
+    let process = &opts.process;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::Init("exec: no command given".into()));
+    }
+    let terminal = process.terminal() == Some(true);
+    if terminal && opts.detach && opts.console_socket.is_none() {
+        return Err(Error::Init("exec --tty --detach needs --console-socket to hand the terminal to".into()));
+    }
+    // Open the init's namespaces now, while /proc is the host's and the pid checked.
+    let mut joins: Vec<(i32, OwnedFd)> = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{}/ns/{name}", state.pid);
+        let (Ok(a), Ok(b)) = (fs::read_link(&theirs), fs::read_link(format!("/proc/self/ns/{name}"))) else { continue };
+        if a != b {
+            let fd = rustix::fs::open(&theirs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .context(|| format!("open {theirs}"))?;
+            joins.push((*flag, fd));
+        }
+    }
+    if process_start_time(state.pid) != Some(state.pid_start_time) {
+        return Err(Error::WrongState {
+            id: opts.id.clone(),
+            status: "stopped".into(),
+            message: "cannot exec in it".into(),
+        });
+    }
+    // pid and time namespaces apply to the children of whoever enters them: we enter
+    // them here, the child we fork is born inside.
+    let (for_children, in_child): (Vec<_>, Vec<_>) =
+        joins.into_iter().partition(|(f, _)| *f == libc::CLONE_NEWPID || *f == libc::CLONE_NEWTIME);
+    for (flag, fd) in &for_children {
+        lindocker_sys::setns(std::os::fd::AsRawFd::as_raw_fd(fd), *flag)
+            .context(|| "join the container's pid namespace".into())?;
+    }
+    let user_ns = in_child.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);
+    let cgroup = state.cgroup();
+    let (ours, theirs) = if terminal && opts.console_socket.is_none() {
+        let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;
+        (Some(a), Some(OwnedFd::from(b)))
+    } else {
+        (None, None)
+    };
+    let console: Option<OwnedFd> = match &opts.console_socket {
+        Some(p) => {
+            Some(UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into())
+        }
+        None => theirs,
+    };
+    let mask =
+        if opts.detach { None } else { Some(lindocker_sys::block_all_signals().context(|| "block signals".into())?) };
+    let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
+    let pid = lindocker_sys::clone_process(0).context(|| "fork the exec process".into())?;
+    if pid == 0 {
+        drop(parent_end);
+        init::exec::main(&init::exec::Exec {
+            process,
+            channel: &child_end,
+            namespaces: &in_child,
+            user_ns,
+            console: console.as_ref(),
+            preserve_fds: opts.preserve_fds,
+            signal_mask: mask.as_ref(),
+        });
+    }
+    drop(child_end);
+    drop(console);
+    let setup = (|| -> Result<()> {
+        if let Some(cg) = &cgroup {
+            cg.add_process(pid)?;
+        }
+        parent_end.send(&Message::Go).context(|| "setup channel".into())?;
+        match parent_end.recv().context(|| "setup channel".into())? {
+            Some(Message::Ready) => Ok(()),
+            Some(Message::Error(e)) => Err(Error::Init(e)),
+            other => Err(Error::Init(format!("exec setup stopped unexpectedly ({other:?})"))),
+        }
+    })();
+    if let Err(e) = setup {
+        let _ = rustix::process::kill_process(Pid::from_raw(pid).expect("pid > 0"), Signal::KILL);
+        let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+        return Err(e);
+    }
+    if let Some(p) = &opts.pid_file {
+        write_atomic(&std::path::absolute(p).unwrap_or(p.clone()), pid.to_string().as_bytes(), false)?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let master = match &ours {
+        Some(sock) => Some(crate::console::receive_fd(sock).context(|| "receive the exec's terminal".into())?),
+        None => None,
+    };
+    supervise(pid, master)
+}

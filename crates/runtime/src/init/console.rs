@@ -11,7 +11,8 @@ use rustix::pty::OpenptFlags;
 use super::{Step, step};
 
 /// Creates the pty, hands the master to `socket`, and makes the slave our terminal.
-pub fn setup(process: &Process, socket: &OwnedFd) -> Result<(), Step> {
+/// `container_console`: also show the pty as /dev/console (the init's; not an exec's).
+pub fn setup(process: &Process, socket: &OwnedFd, container_console: bool) -> Result<(), Step> {
     let err = |what: &'static str| move |e: rustix::io::Errno| step(what)(e.into());
     let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
         .map_err(err("open /dev/ptmx"))?;
@@ -36,7 +37,7 @@ pub fn setup(process: &Process, socket: &OwnedFd) -> Result<(), Step> {
         rustix::termios::tcsetwinsize(&master, ws).map_err(err("set console size"))?;
     }
     // /dev/console is the container's terminal too.
-    if let Ok(()) = ensure_file("/dev/console") {
+    if container_console && ensure_file("/dev/console").is_ok() {
         let _ = lindocker_sys::mount(Some(name.as_c_str()), c"/dev/console", None, libc::MS_BIND, None);
     }
     crate::console::send_fd(socket, &master, name.to_bytes()).map_err(step("send pty master to the console socket"))?;

@@ -6,6 +6,7 @@
 
 mod console;
 mod devices;
+pub mod exec;
 mod mount_options;
 mod process;
 mod rootfs;
@@ -136,7 +137,7 @@ fn write_time_offsets(linux: &oci_spec::runtime::Linux) -> Result<(), Step> {
     std::fs::write("/proc/self/timens_offsets", text).map_err(step("write time namespace offsets"))
 }
 
-fn become_root() -> Result<(), Step> {
+pub(crate) fn become_root() -> Result<(), Step> {
     let root = rustix::process::Uid::ROOT;
     let gid = rustix::process::Gid::ROOT;
     rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| step("setgid 0 in the user namespace")(e.into()))?;
@@ -202,7 +203,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     if process.terminal() == Some(true) {
         let socket =
             init.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
-        console::setup(process, socket)?;
+        console::setup(process, socket, true)?;
     }
     process::set_rlimits(process)?;
     process::enter_cwd(process)?;
@@ -239,7 +240,7 @@ fn hook_state(init: &Init, pid: i32, status: &str) -> serde_json::Value {
 }
 
 /// Descriptors 3..3+N go to the container; every other inherited one is closed at exec.
-fn pass_fds(preserve: i32) -> Result<(), Step> {
+pub(crate) fn pass_fds(preserve: i32) -> Result<(), Step> {
     for fd in 3..3 + preserve {
         lindocker_sys::clear_cloexec(fd).map_err(step(format!("preserve fd {fd}")))?;
     }

@@ -128,6 +128,8 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Run another process in a running container.
+    Exec(ExecArgs),
     /// Freeze every process of a running container.
     Pause {
         /// Container id.
@@ -199,4 +201,57 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000).
     #[arg(long)]
     pub blkio_weight: Option<u16>,
+}
+
+/// `exec`: the process from a JSON file, or from the command and flags (the rest taken
+/// from the container's own process).
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Container id.
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A process.json (OCI `process` object) instead of the command and flags.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Give the process a terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the pty master.
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process runs.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's pid to this file.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE), repeatable.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Working directory.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// UID[:GID] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Extra groups, repeatable.
+    #[arg(short = 'g', long)]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NAME), repeatable.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Pass this many extra descriptors (3, 4, ...) to the process.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Accepted for compatibility (AppArmor profile); not supported yet.
+    #[arg(long, hide = true)]
+    pub apparmor: Option<String>,
+    /// Accepted for compatibility (SELinux label); not supported yet.
+    #[arg(long, hide = true)]
+    pub process_label: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! `lindocker-runtime`: the runc-compatible command line over `lindocker_runtime`.
 
 mod args;
+mod exec;
 mod log;
 mod update;
 
@@ -77,6 +78,12 @@ fn run(cli: Cli, logger: &Logger) -> Result<u8> {
         }
         Command::Delete { id, force } => container::delete(&store()?, &id, force)?,
         Command::List { format, quiet } => list(&store()?, &format, quiet)?,
+        Command::Exec(a) => {
+            let store = store()?;
+            let opts = exec::options(&store, a)?;
+            let code = container::exec(&store, &opts)?;
+            return Ok(code.clamp(0, 255) as u8);
+        }
         Command::Pause { id } => container::pause(&store()?, &id)?,
         Command::Resume { id } => container::resume(&store()?, &id)?,
         Command::Ps { format, id, ps_args } => ps(&store()?, &id, &format, &ps_args)?,

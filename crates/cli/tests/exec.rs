@@ -1,0 +1,122 @@
+//! `exec`: another process in a running container, in all its namespaces and its cgroup.
+
+use lindocker_testkit::{Bundle, Runtime, cgroup_dirs, leftovers};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lindocker-runtime");
+
+fn init_ns(pid: i64, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn exec_joins_the_container() {
+    let rt = Runtime::new(BIN, "exec");
+    let mut b = Bundle::new("exec", &["sleep", "1000"]);
+    b.config["hostname"] = json!("exec-box");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_SPEC=1"]);
+    b.write();
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "x"]);
+    let init = rt.state("x")["pid"].as_i64().unwrap();
+    let out = rt.ok(&["exec", "--env", "EXTRA=2", "--cwd", "/tmp", "x", "checker"]);
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    for ns in ["pid", "net", "ipc", "uts", "mnt", "cgroup"] {
+        assert_eq!(r["namespaces"][ns], init_ns(init, ns), "{ns} not joined");
+    }
+    assert_eq!(r["hostname"], "exec-box");
+    assert_eq!(r["env"]["FROM_SPEC"], "1");
+    assert_eq!(r["env"]["EXTRA"], "2");
+    assert_eq!(r["cwd"], "/tmp");
+    assert_ne!(r["pid"], 1);
+    assert!(r["cgroup"].as_str().unwrap().lines().all(|l| l.ends_with(":/")), "{}", r["cgroup"]);
+    // Exit codes pass through; the user can be changed; capabilities added.
+    assert_eq!(rt.run(&["exec", "x", "sh", "-c", "exit 5"]).status.code(), Some(5));
+    let id = rt.ok(&["exec", "--user", "1000:1001", "-g", "7", "x", "id"]);
+    assert!(id.starts_with("uid=1000 gid=1001 groups=7"), "{id}");
+    let r: Value =
+        serde_json::from_str(rt.ok(&["exec", "--user", "1000", "--cap", "CAP_NET_RAW", "x", "checker"]).trim())
+            .unwrap();
+    assert_eq!(r["caps"]["effective"], "0000000000002000");
+    // A detached exec with a pid file: the process is in the container's cgroup.
+    let pid_file = b.dir.join("exec.pid");
+    rt.ok(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), "x", "sleep", "1000"]);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let procs = std::fs::read_to_string(
+        cgroup_dirs(b.config["linux"]["cgroupsPath"].as_str().unwrap())[0].join("cgroup.procs"),
+    )
+    .unwrap();
+    assert!(procs.lines().any(|p| p == pid), "{pid} not in {procs}");
+    // --process: the whole process from a file.
+    let process = b.dir.join("process.json");
+    std::fs::write(&process, json!({"args": ["sh", "-c", "echo $ONLY; exit 7"], "env": ["PATH=/bin", "ONLY=file"], "cwd": "/", "user": {"uid": 0, "gid": 0}}).to_string()).unwrap();
+    let out = rt.run(&["exec", "--process", process.to_str().unwrap(), "x"]);
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "file\n");
+    // Bad input: unknown program, unknown capability; nothing is left running.
+    let out = rt.run(&["exec", "x", "no-such-program"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("executable file not found"), "{out:?}");
+    let out = rt.run(&["exec", "--cap", "CAP_BOGUS", "x", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown capability"), "{out:?}");
+    rt.ok(&["delete", "--force", "x"]);
+    let out = rt.run(&["exec", "x", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+#[test]
+fn exec_in_a_user_namespace() {
+    let rt = Runtime::new(BIN, "execuser");
+    let mut b = Bundle::new("execuser", &["sleep", "1000"]);
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.write();
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "ux"]);
+    let init = rt.state("ux")["pid"].as_i64().unwrap();
+    let r: Value = serde_json::from_str(rt.ok(&["exec", "ux", "checker"]).trim()).unwrap();
+    assert_eq!(r["namespaces"]["user"], init_ns(init, "user"));
+    assert_eq!(r["uid"], "0\t0\t0\t0");
+    rt.ok(&["delete", "--force", "ux"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// `exec -t` without --console-socket relays our terminal to a new pty in the container.
+#[test]
+fn exec_with_a_terminal() {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::pty::OpenptFlags;
+    use std::io::Read;
+    let rt = Runtime::new(BIN, "exectty");
+    let b = Bundle::new("exectty", &["sleep", "1000"]);
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "t"]);
+    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).unwrap();
+    let mut child = rt
+        .cmd()
+        .args(["exec", "-t", "t", "sh", "-c", "tty; echo exec-tty-ok; exit 4"])
+        .stdin(std::fs::File::from(slave.try_clone().unwrap()))
+        .stdout(std::fs::File::from(slave.try_clone().unwrap()))
+        .stderr(std::fs::File::from(slave))
+        .spawn()
+        .unwrap();
+    let mut m = std::fs::File::from(master);
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let mut buf = [0u8; 4096];
+        while !out.contains("exec-tty-ok") {
+            match m.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        out
+    });
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    let out = reader.join().unwrap();
+    assert!(out.contains("/dev/pts/") && out.contains("exec-tty-ok"), "{out:?}");
+    rt.ok(&["delete", "--force", "t"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

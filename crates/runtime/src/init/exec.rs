@@ -1,0 +1,81 @@
+//! What the child of `exec` does: enter the namespaces of a running container, become
+//! the process the caller asked for, and exec it.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use lindocker_sys::SignalMask;
+use oci_spec::runtime::Process;
+
+use super::{Step, console, process, step};
+use crate::channel::{Channel, Message};
+
+/// What the exec'd child needs, borrowed from the parent's frame.
+pub struct Exec<'a> {
+    /// The process to run.
+    pub process: &'a Process,
+    /// The child's end of the setup channel.
+    pub channel: &'a Channel,
+    /// Namespaces to join (flag, descriptor), user namespace first. The pid and time
+    /// namespaces were joined by the parent: they apply to its children.
+    pub namespaces: &'a [(i32, OwnedFd)],
+    /// Whether one of them is a user namespace.
+    pub user_ns: bool,
+    /// Connected `--console-socket` or our own socket for the relay.
+    pub console: Option<&'a OwnedFd>,
+    /// `--preserve-fds`.
+    pub preserve_fds: i32,
+    /// The signal mask to restore before exec.
+    pub signal_mask: Option<&'a SignalMask>,
+}
+
+/// Entry of the child forked by `exec`. Never returns.
+pub fn main(e: &Exec) -> ! {
+    let Err(Step(msg)) = run(e);
+    if e.channel.send(&Message::Error(msg.clone())).is_err() {
+        eprintln!("lindocker-runtime: {msg}");
+    }
+    lindocker_sys::exit_immediately(1)
+}
+
+fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
+    e.channel.expect(Message::Go).map_err(Step)?;
+    for (flag, fd) in e.namespaces {
+        lindocker_sys::setns(fd.as_raw_fd(), *flag)
+            .map_err(step(format!("join the container's {} namespace", name(*flag))))?;
+    }
+    if e.user_ns {
+        super::become_root()?;
+    }
+    rustix::process::setsid().map_err(|err| step("setsid")(err.into()))?;
+    if e.process.terminal() == Some(true) {
+        let socket =
+            e.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
+        console::setup(e.process, socket, false)?;
+    }
+    process::set_rlimits(e.process)?;
+    process::set_oom_score_adj(e.process)?;
+    process::become_user(e.process)?;
+    process::chdir_cwd(e.process)?;
+    let program = process::find_program(e.process)?;
+    super::pass_fds(e.preserve_fds)?;
+    e.channel.send(&Message::Ready).map_err(step("setup channel"))?;
+    if let Some(mask) = e.signal_mask {
+        lindocker_sys::restore_signal_mask(mask).map_err(step("restore the signal mask"))?;
+    }
+    lindocker_sys::reset_signal_dispositions();
+    let err = process::exec(e.process, &program);
+    Err(Step(format!("exec {}: {}", program.display(), super::describe(&err))))
+}
+
+fn name(flag: i32) -> &'static str {
+    match flag {
+        libc::CLONE_NEWUSER => "user",
+        libc::CLONE_NEWNS => "mount",
+        libc::CLONE_NEWIPC => "ipc",
+        libc::CLONE_NEWUTS => "uts",
+        libc::CLONE_NEWNET => "network",
+        libc::CLONE_NEWCGROUP => "cgroup",
+        libc::CLONE_NEWPID => "pid",
+        _ => "time",
+    }
+}
