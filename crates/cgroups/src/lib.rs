@@ -9,6 +9,7 @@ mod error;
 mod hierarchy;
 mod manager;
 pub mod plan;
+pub mod stats;
 
 pub use error::{Error, Result};
 pub use hierarchy::{Hierarchy, V1Mount};

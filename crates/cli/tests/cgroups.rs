@@ -306,3 +306,56 @@ fn update_live_limits() {
     rt.ok(&["delete", "--force", "u"]);
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+/// events --stats reports what the kernel counts; the stream reports OOM kills.
+#[test]
+fn events_stats_and_oom() {
+    let rt = Runtime::new(BIN, "cgevents");
+    // dd goes over the limit once the test says so (after the stream has started).
+    let script = "while [ ! -e /out/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000";
+    let mut b = Bundle::new("cgevents", &["sh", "-c", script]);
+    let out = b.dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 33554432}, "pids": {"limit": 10}});
+    b.write();
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "ev"]);
+    let one: serde_json::Value = serde_json::from_str(rt.ok(&["events", "--stats", "ev"]).trim()).unwrap();
+    assert_eq!(one["type"], "stats");
+    assert_eq!(one["id"], "ev");
+    let data = &one["data"];
+    assert_eq!(data["pids"]["limit"], 10);
+    assert!(data["pids"]["current"].as_u64().unwrap() >= 2, "{data}");
+    assert_eq!(data["memory"]["usage"]["limit"], 33554432);
+    assert!(data["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{data}");
+    assert!(data["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{data}");
+    // The stream: stats every 100ms, and the OOM kill of dd in the middle.
+    let mut child =
+        rt.cmd().args(["events", "--interval", "100ms", "ev"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let (mut stats, mut oom) = (0, false);
+    while let Some(Ok(line)) = lines.next() {
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        match e["type"].as_str() {
+            Some("stats") => {
+                stats += 1;
+                if stats == 1 {
+                    std::fs::write(out.join("go"), "").unwrap();
+                }
+            }
+            Some("oom") => oom = true,
+            other => panic!("unexpected event {other:?}"),
+        }
+        if oom && stats >= 2 || stats > 300 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(oom, "no oom event after {stats} stats events");
+    rt.ok(&["delete", "--force", "ev"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

@@ -28,6 +28,10 @@ fn exec_joins_the_container() {
     assert_eq!(r["env"]["EXTRA"], "2");
     assert_eq!(r["cwd"], "/tmp");
     assert_ne!(r["pid"], 1);
+    // No descriptor of the runtime follows the process in (CVE-2024-21626).
+    for (fd, target) in r["fds"].as_object().unwrap() {
+        assert!(fd.parse::<i32>().unwrap() <= 2 || target.as_str().unwrap().ends_with("/fd"), "fd {fd} -> {target}");
+    }
     assert!(r["cgroup"].as_str().unwrap().lines().all(|l| l.ends_with(":/")), "{}", r["cgroup"]);
     // Exit codes pass through; the user can be changed; capabilities added.
     assert_eq!(rt.run(&["exec", "x", "sh", "-c", "exit 5"]).status.code(), Some(5));
@@ -118,5 +122,24 @@ fn exec_with_a_terminal() {
     let out = reader.join().unwrap();
     assert!(out.contains("/dev/pts/") && out.contains("exec-tty-ok"), "{out:?}");
     rt.ok(&["delete", "--force", "t"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// CVE-2019-5736: a process in the container must not reach the host's runtime binary
+/// through /proc/PID/exe of the runtime's own processes: the created init (waiting for
+/// start, pid 1 inside) and an exec's process during its setup.
+#[test]
+fn the_runtime_binary_is_out_of_reach() {
+    let rt = Runtime::new(BIN, "cve");
+    let b = Bundle::new("cve", &["sleep", "1000"]);
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), "c"]);
+    let init = rt.state("c")["pid"].as_i64().unwrap();
+    // Sanity: pid 1 of the container is the runtime, not yet the user's program.
+    assert!(std::fs::read_link(format!("/proc/{init}/exe")).unwrap().ends_with("lindocker-runtime"));
+    let r: Value = serde_json::from_str(rt.ok(&["exec", "c", "checker", "--open", "/proc/1/exe"]).trim()).unwrap();
+    for key in ["open-write:/proc/1/exe", "open-path:/proc/1/exe"] {
+        assert!(r["writes"][key]["errno"].is_number(), "{key}: {}", r["writes"][key]);
+    }
+    rt.ok(&["delete", "c"]);
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }

@@ -797,3 +797,43 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     };
     supervise(pid, master)
 }
+
+/// `events`: with `once`, one stats event; otherwise a stats event every `interval` and
+/// an `oom` event whenever the OOM killer strikes, until the container stops. Each event
+/// goes to `emit` as runc prints it: `{"type":"stats","id":...,"data":{...}}`.
+pub fn events(
+    store: &Store,
+    id: &str,
+    once: bool,
+    interval: Duration,
+    mut emit: impl FnMut(serde_json::Value) -> std::io::Result<()>,
+) -> Result<()> {
+    let state = store.load(id)?;
+    let dir = store.dir(id);
+    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    let stats = |cg: &Manager| serde_json::json!({"type": "stats", "id": id, "data": cg.stats()});
+    if state.status(&dir) == Status::Stopped {
+        return Err(Error::WrongState { id: id.into(), status: "stopped".into(), message: "it has no events".into() });
+    }
+    let out = |v| emit(v).context(|| "write events".into());
+    let mut out = out;
+    if once {
+        return out(stats(&cgroup));
+    }
+    let tick = interval.min(Duration::from_millis(100));
+    let mut ooms = cgroup.oom_kills();
+    let mut next = Instant::now();
+    while state.status(&dir) != Status::Stopped {
+        let now_ooms = cgroup.oom_kills();
+        if now_ooms > ooms {
+            ooms = now_ooms;
+            out(serde_json::json!({"type": "oom", "id": id}))?;
+        }
+        if Instant::now() >= next {
+            out(stats(&cgroup))?;
+            next = Instant::now() + interval;
+        }
+        std::thread::sleep(tick);
+    }
+    Ok(())
+}

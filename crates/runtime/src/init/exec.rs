@@ -38,6 +38,9 @@ pub fn main(e: &Exec) -> ! {
 }
 
 fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
+    // Host /proc while we are still host root: the score first, then out of reach.
+    process::set_oom_score_adj(e.process)?;
+    super::hide_runtime_binary()?;
     e.channel.expect(Message::Go).map_err(Step)?;
     for (flag, fd) in e.namespaces {
         lindocker_sys::setns(fd.as_raw_fd(), *flag)
@@ -53,7 +56,6 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
         console::setup(e.process, socket, false)?;
     }
     process::set_rlimits(e.process)?;
-    process::set_oom_score_adj(e.process)?;
     process::become_user(e.process)?;
     process::chdir_cwd(e.process)?;
     let program = process::find_program(e.process)?;

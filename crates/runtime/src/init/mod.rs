@@ -211,6 +211,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     process::chdir_cwd(process)?;
     let program = process::find_program(process)?;
     pass_fds(init.preserve_fds)?;
+    hide_runtime_binary()?;
 
     init.channel.send(&Message::Ready).map_err(step("setup channel"))?;
     wait_for_start(init.fifo)?;
@@ -237,6 +238,16 @@ fn hook_state(init: &Init, pid: i32, status: &str) -> serde_json::Value {
         "bundle": init.bundle.dir,
         "annotations": init.bundle.spec.annotations().clone().unwrap_or_default(),
     })
+}
+
+/// Until it execs, this process's /proc/PID/exe is the host's runtime binary, reachable
+/// by container processes (an exec, or a container sharing the pid namespace) that
+/// could keep it open and overwrite it once the runtime is gone (CVE-2019-5736).
+/// Non-dumpable, /proc/PID/exe and fd/ need CAP_SYS_PTRACE in the host's user namespace.
+/// execve resets the flag for the user's program.
+pub(crate) fn hide_runtime_binary() -> Result<(), Step> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| step("make the runtime's process non-dumpable")(e.into()))
 }
 
 /// Descriptors 3..3+N go to the container; every other inherited one is closed at exec.

@@ -139,6 +139,21 @@ fn main() {
                     },
                 );
             }
+            "--open" => {
+                // Open for writing, the way CVE-2019-5736 overwrote runc through
+                // /proc/PID/exe; and an O_PATH open, the first step of that attack.
+                let p = it.next().expect("--open PATH");
+                let w = fs::OpenOptions::new().write(true).open(p);
+                let path_only =
+                    std::os::unix::fs::OpenOptionsExt::custom_flags(fs::OpenOptions::new().read(true), 0o10000000)
+                        .open(p);
+                let result = |r: std::io::Result<fs::File>| match r {
+                    Ok(_) => json!("ok"),
+                    Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+                };
+                writes.insert(format!("open-write:{p}"), result(w));
+                writes.insert(format!("open-path:{p}"), result(path_only));
+            }
             "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             other => panic!("unknown argument {other}"),
         }

@@ -130,6 +130,17 @@ pub enum Command {
     },
     /// Run another process in a running container.
     Exec(ExecArgs),
+    /// Print the container's resource usage (and OOM kills) as JSON events.
+    Events {
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// How often to print stats (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Container id.
+        id: String,
+    },
     /// Freeze every process of a running container.
     Pause {
         /// Container id.

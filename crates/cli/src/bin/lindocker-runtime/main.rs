@@ -84,6 +84,15 @@ fn run(cli: Cli, logger: &Logger) -> Result<u8> {
             let code = container::exec(&store, &opts)?;
             return Ok(code.clamp(0, 255) as u8);
         }
+        Command::Events { stats, interval, id } => {
+            let interval = humantime::parse_duration(&interval)
+                .with_context(|| format!("--interval {interval:?}: expected a duration like 5s or 500ms"))?;
+            container::events(&store()?, &id, stats, interval, |event| {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{event}")?;
+                out.flush()
+            })?;
+        }
         Command::Pause { id } => container::pause(&store()?, &id)?,
         Command::Resume { id } => container::resume(&store()?, &id)?,
         Command::Ps { format, id, ps_args } => ps(&store()?, &id, &format, &ps_args)?,
