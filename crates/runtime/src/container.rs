@@ -40,6 +40,32 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// `cgroupsPath` is in systemd's `slice:prefix:name` form.
     pub systemd_cgroup: bool,
+    /// Where warnings go (a seccomp syscall this host does not know, ...).
+    pub on_warning: Option<fn(&str)>,
+}
+
+/// Builds the spec's seccomp filter, reporting skipped names through `on_warning`.
+fn seccomp_filter(
+    spec: &oci_spec::runtime::Spec,
+    on_warning: Option<fn(&str)>,
+) -> Result<Option<crate::seccomp::Filter>> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else { return Ok(None) };
+    let mut warnings = Vec::new();
+    let filter = crate::seccomp::build(s, &mut warnings)?;
+    if let Some(warn) = on_warning {
+        warnings.iter().for_each(|w| warn(w));
+    }
+    Ok(Some(filter))
+}
+
+/// Connects to the seccomp listener, which receives the notification descriptor.
+fn seccomp_listener(filter: Option<&crate::seccomp::Filter>) -> Result<Option<OwnedFd>> {
+    match filter.filter(|f| f.notifies()).and_then(|f| f.listener.as_ref()) {
+        Some(p) => {
+            Ok(Some(UnixStream::connect(p).context(|| format!("connect to seccomp listener {}", p.display()))?.into()))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The cgroup path for a container: the spec's, or `/lindocker/<id>`.
@@ -82,6 +108,7 @@ fn create_with(
         ));
     }
     let plan = Plan::new(linux);
+    let seccomp = seccomp_filter(spec, opts.on_warning)?;
     let hierarchy = Hierarchy::detect()?;
     let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
 
@@ -123,6 +150,7 @@ fn create_with(
             }
             (None, own) => own,
         };
+        let listener = seccomp_listener(seccomp.as_ref())?;
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
         let pid = lindocker_sys::clone_process(flags as u64).context(|| "clone the container process".into())?;
@@ -142,6 +170,8 @@ fn create_with(
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 signal_mask: mask,
+                seccomp: seccomp.as_ref(),
+                seccomp_listener: listener.as_ref(),
             });
         }
         child = Some(pid);
@@ -666,6 +696,8 @@ pub struct ExecOptions {
     pub detach: bool,
     /// Pass descriptors 3..3+N to the process.
     pub preserve_fds: i32,
+    /// Where warnings go.
+    pub on_warning: Option<fn(&str)>,
 }
 
 /// The namespace types of a container, as `/proc/PID/ns` names them, with their flags;
@@ -739,6 +771,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     }
     let user_ns = in_child.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);
     let cgroup = state.cgroup();
+    // The container's seccomp profile applies to everything that runs in it.
+    let seccomp = seccomp_filter(&container_spec(store, &opts.id)?, opts.on_warning)?;
+    let listener = seccomp_listener(seccomp.as_ref())?;
     let (ours, theirs) = if terminal && opts.console_socket.is_none() {
         let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;
         (Some(a), Some(OwnedFd::from(b)))
@@ -765,6 +800,12 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             console: console.as_ref(),
             preserve_fds: opts.preserve_fds,
             signal_mask: mask.as_ref(),
+            seccomp: seccomp.as_ref(),
+            seccomp_listener: listener.as_ref(),
+            state: serde_json::json!({
+                "ociVersion": state.oci_version, "id": state.id, "status": "running",
+                "pid": state.pid, "bundle": state.bundle, "annotations": state.annotations,
+            }),
         });
     }
     drop(child_end);

@@ -20,6 +20,7 @@ mod hooks;
 mod init;
 mod namespaces;
 mod paths;
+mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

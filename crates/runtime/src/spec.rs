@@ -151,13 +151,6 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
             }
         }
     }
-    if linux.seccomp().is_some() {
-        return Err(bad(
-            path,
-            "linux.seccomp",
-            "seccomp is not supported by lindocker-runtime yet (remove it, or run with seccomp=unconfined)",
-        ));
-    }
     if linux.intel_rdt().is_some() {
         return Err(bad(path, "linux.intelRdt", "Intel RDT is not supported"));
     }

@@ -261,3 +261,18 @@ pub fn signalfd_all() -> io::Result<std::os::fd::OwnedFd> {
         Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
     }
 }
+
+/// Duplicates descriptor number `fd`, which a C library owns (libseccomp's notification
+/// descriptor), into one we own (`F_DUPFD_CLOEXEC`).
+pub fn dup_raw(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl F_DUPFD_CLOEXEC reads no memory; on success the new descriptor is
+    // ours alone, so OwnedFd may own it. An invalid `fd` yields EBADF.
+    unsafe {
+        let new = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        if new < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(std::os::fd::OwnedFd::from_raw_fd(new))
+    }
+}

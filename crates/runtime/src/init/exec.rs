@@ -26,6 +26,12 @@ pub struct Exec<'a> {
     pub preserve_fds: i32,
     /// The signal mask to restore before exec.
     pub signal_mask: Option<&'a SignalMask>,
+    /// The container's seccomp filter.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// Connected seccomp listener.
+    pub seccomp_listener: Option<&'a OwnedFd>,
+    /// The container's state, for the seccomp listener.
+    pub state: serde_json::Value,
 }
 
 /// Entry of the child forked by `exec`. Never returns.
@@ -38,7 +44,9 @@ pub fn main(e: &Exec) -> ! {
 }
 
 fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
-    // Host /proc while we are still host root: the score first, then out of reach.
+    // Host /proc while we are still host root: our pid as the host sees it, the score,
+    // then out of reach.
+    let pid: i32 = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0);
     process::set_oom_score_adj(e.process)?;
     super::hide_runtime_binary()?;
     e.channel.expect(Message::Go).map_err(Step)?;
@@ -56,10 +64,17 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
         console::setup(e.process, socket, false)?;
     }
     process::set_rlimits(e.process)?;
+    let nnp = e.process.no_new_privileges() == Some(true);
+    if !nnp {
+        super::load_seccomp(e.seccomp, e.seccomp_listener, &e.state, pid)?;
+    }
     process::become_user(e.process)?;
     process::chdir_cwd(e.process)?;
     let program = process::find_program(e.process)?;
     super::pass_fds(e.preserve_fds)?;
+    if nnp {
+        super::load_seccomp(e.seccomp, e.seccomp_listener, &e.state, pid)?;
+    }
     e.channel.send(&Message::Ready).map_err(step("setup channel"))?;
     if let Some(mask) = e.signal_mask {
         lindocker_sys::restore_signal_mask(mask).map_err(step("restore the signal mask"))?;

@@ -71,6 +71,10 @@ pub struct Init<'a> {
     pub no_new_keyring: bool,
     /// The signal mask to restore before exec (`run` blocks signals to forward them).
     pub signal_mask: Option<&'a SignalMask>,
+    /// The seccomp filter to load.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// Connected seccomp listener (for `SCMP_ACT_NOTIFY`).
+    pub seccomp_listener: Option<&'a OwnedFd>,
 }
 
 /// Entry of the child made by the runtime's clone. Never returns.
@@ -207,11 +211,21 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     }
     process::set_rlimits(process)?;
     process::enter_cwd(process)?;
+    let state = hook_state(init, host_pid, "creating");
+    let nnp = process.no_new_privileges() == Some(true);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities go (as runc does); with it, load it last.
+    if !nnp {
+        load_seccomp(init.seccomp, init.seccomp_listener, &state, host_pid)?;
+    }
     process::become_user(process)?;
     process::chdir_cwd(process)?;
     let program = process::find_program(process)?;
     pass_fds(init.preserve_fds)?;
     hide_runtime_binary()?;
+    if nnp {
+        load_seccomp(init.seccomp, init.seccomp_listener, &state, host_pid)?;
+    }
 
     init.channel.send(&Message::Ready).map_err(step("setup channel"))?;
     wait_for_start(init.fifo)?;
@@ -226,6 +240,30 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     lindocker_sys::reset_signal_dispositions();
     let err = process::exec(process, &program);
     Err(Step(format!("exec {}: {}", program.display(), describe(&err))))
+}
+
+/// Loads the seccomp filter; with notifications, sends the descriptor and the container
+/// process state to the listener, as the OCI runtime spec describes.
+pub(crate) fn load_seccomp(
+    filter: Option<&crate::seccomp::Filter>,
+    listener: Option<&OwnedFd>,
+    state: &serde_json::Value,
+    pid: i32,
+) -> Result<(), Step> {
+    let Some(filter) = filter else { return Ok(()) };
+    let notify_fd = filter.load().map_err(step("load the seccomp filter"))?;
+    if let (Some(fd), Some(socket)) = (notify_fd, listener) {
+        let message = serde_json::json!({
+            "ociVersion": state["ociVersion"],
+            "fds": ["seccompFd"],
+            "pid": pid,
+            "metadata": filter.metadata,
+            "state": state,
+        });
+        crate::console::send_fd(socket, &fd, message.to_string().as_bytes())
+            .map_err(step("send the seccomp descriptor to the listener"))?;
+    }
+    Ok(())
 }
 
 /// The OCI state a hook run by the init receives.

@@ -154,6 +154,16 @@ fn main() {
                 writes.insert(format!("open-write:{p}"), result(w));
                 writes.insert(format!("open-path:{p}"), result(path_only));
             }
+            "--mkdir" => {
+                let p = it.next().expect("--mkdir PATH");
+                writes.insert(
+                    format!("mkdir:{p}"),
+                    match fs::create_dir(p) {
+                        Ok(()) => json!("ok"),
+                        Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+                    },
+                );
+            }
             "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             other => panic!("unknown argument {other}"),
         }

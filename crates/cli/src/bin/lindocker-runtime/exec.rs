@@ -26,6 +26,7 @@ pub fn options(store: &Store, a: ExecArgs) -> Result<ExecOptions> {
         pid_file: a.pid_file,
         detach: a.detach,
         preserve_fds: a.preserve_fds,
+        on_warning: Some(crate::warn),
     })
 }
 

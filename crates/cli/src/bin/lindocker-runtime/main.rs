@@ -16,10 +16,19 @@ use lindocker_runtime::state::Store;
 use args::{Cli, Command, CreateArgs};
 use log::Logger;
 
+/// The logger, reachable from the runtime's warning callback.
+static LOGGER: std::sync::OnceLock<Logger> = std::sync::OnceLock::new();
+
+fn warn(msg: &str) {
+    if let Some(l) = LOGGER.get() {
+        l.warn(msg);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let logger = Logger::new(cli.log.clone(), cli.log_format, cli.debug);
-    match run(cli, &logger) {
+    let logger = LOGGER.get_or_init(|| Logger::new(cli.log.clone(), cli.log_format, cli.debug));
+    match run(cli, logger) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // The runtime's errors already say their cause; others get their chain.
@@ -43,6 +52,7 @@ fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup,
+        on_warning: Some(warn),
     }
 }
 
