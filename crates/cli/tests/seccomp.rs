@@ -141,3 +141,27 @@ fn bad_profiles_are_refused() {
         assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
     }
 }
+
+/// Docker's default profile and capability set: everyday tools work; mount, unshare
+/// and reboot are refused.
+#[test]
+fn docker_default_profile() {
+    use lindocker_testkit::docker_profile::{docker_capabilities, docker_seccomp};
+    let rt = Runtime::new(BIN, "scdocker");
+    let script = "ls / >/dev/null && ps >/dev/null && cat /etc/passwd >/dev/null && echo tools-ok; \
+                  mount -t tmpfs none /mnt 2>/dev/null && echo mount-ok || echo mount-denied; \
+                  unshare -m true 2>/dev/null && echo unshare-ok || echo unshare-denied; \
+                  reboot -f 2>/dev/null; echo reboot-denied";
+    let mut b = Bundle::new("scdocker", &["sh", "-c", script]);
+    b.config["process"]["capabilities"] = docker_capabilities();
+    b.config["linux"]["seccomp"] = docker_seccomp();
+    b.write();
+    let (code, out, err) = rt.run_bundle(&b, "d1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "tools-ok\nmount-denied\nunshare-denied\nreboot-denied\n");
+    b.set_args(&["checker"]);
+    let r = rt.check(&b, "d2");
+    assert_eq!(r["seccomp"], "2");
+    assert_eq!(r["caps"]["bounding"], "00000000a80425fb");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

@@ -5,6 +5,7 @@
 //! (`/lindocker-test-<pid>-<name>`), removed when the bundle is dropped.
 
 mod bundle;
+pub mod docker_profile;
 mod leaks;
 mod rootfs;
 
