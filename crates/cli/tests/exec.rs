@@ -1,6 +1,6 @@
 //! `exec`: another process in a running container, in all its namespaces and its cgroup.
 
-use lindocker_testkit::{Bundle, Runtime, cgroup_dirs, leftovers};
+use lindocker_testkit::{Bundle, Pty, Runtime, cgroup_dirs, leftovers};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lindocker-runtime");
@@ -87,37 +87,15 @@ fn exec_in_a_user_namespace() {
 /// `exec -t` without --console-socket relays our terminal to a new pty in the container.
 #[test]
 fn exec_with_a_terminal() {
-    use rustix::fs::{Mode, OFlags};
-    use rustix::pty::OpenptFlags;
-    use std::io::Read;
     let rt = Runtime::new(BIN, "exectty");
     let b = Bundle::new("exectty", &["sleep", "1000"]);
     rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "t"]);
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    rustix::pty::grantpt(&master).unwrap();
-    rustix::pty::unlockpt(&master).unwrap();
-    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-    let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).unwrap();
-    let mut child = rt
-        .cmd()
-        .args(["exec", "-t", "t", "sh", "-c", "tty; echo exec-tty-ok; exit 4"])
-        .stdin(std::fs::File::from(slave.try_clone().unwrap()))
-        .stdout(std::fs::File::from(slave.try_clone().unwrap()))
-        .stderr(std::fs::File::from(slave))
-        .spawn()
-        .unwrap();
-    let mut m = std::fs::File::from(master);
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let mut buf = [0u8; 4096];
-        while !out.contains("exec-tty-ok") {
-            match m.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-        out
-    });
+    let pty = Pty::open(24, 80);
+    let mut cmd = rt.cmd();
+    cmd.args(["exec", "-t", "t", "sh", "-c", "tty; echo exec-tty-ok; exit 4"]);
+    pty.attach(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let reader = pty.read_until("exec-tty-ok");
     assert_eq!(child.wait().unwrap().code(), Some(4));
     let out = reader.join().unwrap();
     assert!(out.contains("/dev/pts/") && out.contains("exec-tty-ok"), "{out:?}");

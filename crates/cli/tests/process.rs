@@ -5,7 +5,7 @@ use std::io::{IoSliceMut, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 
-use lindocker_testkit::{Bundle, Runtime, leftovers};
+use lindocker_testkit::{Bundle, Pty, Runtime, leftovers};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde_json::json;
 
@@ -136,44 +136,18 @@ fn terminal_through_the_console_socket() {
 /// its exit code comes back.
 #[test]
 fn run_relays_our_terminal() {
-    use rustix::fs::{Mode, OFlags};
-    use rustix::pty::OpenptFlags;
     use std::io::Write;
     let rt = Runtime::new(BIN, "relay");
     let mut b = Bundle::new("relay", &["sh"]);
     b.config["process"]["terminal"] = json!(true);
     b.write();
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    rustix::pty::grantpt(&master).unwrap();
-    rustix::pty::unlockpt(&master).unwrap();
-    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-    let slave = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).unwrap();
-    let size = rustix::termios::Winsize { ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0 };
-    rustix::termios::tcsetwinsize(&slave, size).unwrap();
-    let mut child = rt
-        .cmd()
-        .args(["run", "--bundle", b.dir.to_str().unwrap(), "relay"])
-        .stdin(std::fs::File::from(slave.try_clone().unwrap()))
-        .stdout(std::fs::File::from(slave.try_clone().unwrap()))
-        .stderr(std::fs::File::from(slave))
-        .spawn()
-        .unwrap();
-    let mut m = std::fs::File::from(master);
-    m.write_all(b"stty size; echo relay-$((40+2)); exit 3\n").unwrap();
-    let reader = {
-        let mut m = m.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let mut out = String::new();
-            let mut buf = [0u8; 4096];
-            while !out.contains("relay-42") {
-                match m.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-                }
-            }
-            out
-        })
-    };
+    let mut pty = Pty::open(40, 120);
+    let mut cmd = rt.cmd();
+    cmd.args(["run", "--bundle", b.dir.to_str().unwrap(), "relay"]);
+    pty.attach(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    pty.master.write_all(b"stty size; echo relay-$((40+2)); exit 3\n").unwrap();
+    let reader = pty.read_until("relay-42");
     let status = child.wait().unwrap();
     let out = reader.join().unwrap();
     assert!(out.contains("relay-42"), "{out:?}");

@@ -361,7 +361,7 @@ pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     }
     let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::UnknownSignal(signal.to_string()))?;
     if all {
-        let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+        let cgroup = state.cgroup_or_err()?;
         for pid in cgroup.procs()? {
             if let Some(p) = Pid::from_raw(pid) {
                 let _ = rustix::process::kill_process(p, sig);
@@ -642,23 +642,25 @@ fn set_frozen(store: &Store, id: &str, frozen: bool) -> Result<()> {
             message: format!("cannot {verb} it"),
         });
     }
-    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    let cgroup = state.cgroup_or_err()?;
     cgroup.freeze(frozen)?;
     Ok(())
 }
 
-/// The host pids of every process of the container (`ps`).
-pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
+/// A container that has processes (created, running or paused), and its cgroup.
+fn live(store: &Store, id: &str, what: &str) -> Result<(State, Manager)> {
     let state = store.load(id)?;
     let status = state.status(&store.dir(id));
     if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::WrongState {
-            id: id.into(),
-            status: status.to_string(),
-            message: "it has no processes".into(),
-        });
+        return Err(Error::WrongState { id: id.into(), status: status.to_string(), message: what.into() });
     }
-    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    let cgroup = state.cgroup_or_err()?;
+    Ok((state, cgroup))
+}
+
+/// The host pids of every process of the container (`ps`).
+pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
+    let (_, cgroup) = live(store, id, "it has no processes")?;
     let mut pids = cgroup.procs()?;
     pids.sort_unstable();
     Ok(pids)
@@ -667,16 +669,7 @@ pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
 /// Changes a live container's limits (`update`).
 pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let _lock = store.lock(id)?;
-    let state = store.load(id)?;
-    let status = state.status(&store.dir(id));
-    if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::WrongState {
-            id: id.into(),
-            status: status.to_string(),
-            message: "cannot update it".into(),
-        });
-    }
-    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    let (_, cgroup) = live(store, id, "cannot update it")?;
     cgroup.apply(resources)?;
     Ok(())
 }
@@ -851,7 +844,7 @@ pub fn events(
 ) -> Result<()> {
     let state = store.load(id)?;
     let dir = store.dir(id);
-    let cgroup = state.cgroup().ok_or_else(|| Error::Init("cannot read the host's cgroups".into()))?;
+    let cgroup = state.cgroup_or_err()?;
     let stats = |cg: &Manager| serde_json::json!({"type": "stats", "id": id, "data": cg.stats()});
     if state.status(&dir) == Status::Stopped {
         return Err(Error::WrongState { id: id.into(), status: "stopped".into(), message: "it has no events".into() });

@@ -110,6 +110,12 @@ impl State {
         lindocker_cgroups::Manager::new(h, &self.cgroup_path).ok()
     }
 
+    /// The cgroup manager, or an error saying the host's cgroups cannot be read.
+    pub fn cgroup_or_err(&self) -> Result<lindocker_cgroups::Manager> {
+        let h = lindocker_cgroups::Hierarchy::detect()?;
+        Ok(lindocker_cgroups::Manager::new(h, &self.cgroup_path)?)
+    }
+
     /// The OCI state document (`runtime state` output and the hooks' stdin).
     pub fn oci(&self, status: Status) -> serde_json::Value {
         let pid = if status == Status::Stopped { 0 } else { self.pid };

@@ -51,7 +51,10 @@ pub fn convert(profile: &Value, caps: &[&str], release: &str) -> Value {
         .into_iter()
         .flatten()
         .filter(|m| m["architecture"] == "SCMP_ARCH_X86_64")
-        .flat_map(|m| std::iter::once(m["architecture"].as_str().unwrap_or_default().to_string()).chain(strings(&m["subArchitectures"])))
+        .flat_map(|m| {
+            std::iter::once(m["architecture"].as_str().unwrap_or_default().to_string())
+                .chain(strings(&m["subArchitectures"]))
+        })
         .collect();
     let has_cap = |c: &String| caps.contains(&c.as_str());
     let ours = |a: &String| a == "amd64" || a == "x86_64";
@@ -72,16 +75,17 @@ pub fn convert(profile: &Value, caps: &[&str], release: &str) -> Value {
         .map(|s| {
             let mut rule = json!({"names": s["names"], "action": s["action"]});
             if let Some(args) = s["args"].as_array().filter(|a| !a.is_empty()) {
-                rule["args"] = json!(args
-                    .iter()
-                    .map(|a| {
-                        let mut arg = json!({"index": a["index"], "value": a["value"], "op": a["op"]});
-                        if a["valueTwo"].as_u64().is_some_and(|v| v != 0) {
-                            arg["valueTwo"] = a["valueTwo"].clone();
-                        }
-                        arg
-                    })
-                    .collect::<Vec<_>>());
+                rule["args"] = json!(
+                    args.iter()
+                        .map(|a| {
+                            let mut arg = json!({"index": a["index"], "value": a["value"], "op": a["op"]});
+                            if a["valueTwo"].as_u64().is_some_and(|v| v != 0) {
+                                arg["valueTwo"] = a["valueTwo"].clone();
+                            }
+                            arg
+                        })
+                        .collect::<Vec<_>>()
+                );
             }
             if let Some(e) = s["errnoRet"].as_u64() {
                 rule["errnoRet"] = json!(e);
@@ -98,8 +102,9 @@ pub fn convert(profile: &Value, caps: &[&str], release: &str) -> Value {
 
 /// Docker's default `linux.seccomp` for this host, from the installed profile.
 pub fn docker_seccomp() -> Value {
-    let text = std::fs::read_to_string(PROFILE)
-        .unwrap_or_else(|e| panic!("{PROFILE}: {e} (install golang-github-containers-common; scripts/install.sh does)"));
+    let text = std::fs::read_to_string(PROFILE).unwrap_or_else(|e| {
+        panic!("{PROFILE}: {e} (install golang-github-containers-common; scripts/install.sh does)")
+    });
     let profile: Value = serde_json::from_str(&text).expect("profile is JSON");
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     convert(&profile, DOCKER_CAPS, release.trim())
@@ -112,22 +117,23 @@ mod tests {
     #[test]
     fn rules_follow_caps_arches_and_kernel() {
         let profile = json!({
-            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
-            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
-                        {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
-            "syscalls": [
-                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}},
-                {"names": ["set_tls"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm"]}},
-                {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
-                {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_KILL"]}},
-                {"names": ["new"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "9.0"}},
-                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-                 "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}
-            ]});
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
+                    {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
+        "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}},
+            {"names": ["set_tls"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm"]}},
+            {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_KILL"]}},
+            {"names": ["new"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "9.0"}},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}
+        ]});
         let out = convert(&profile, &["CAP_KILL"], "6.1.0-13-amd64");
         assert_eq!(out["architectures"], json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]));
-        let names: Vec<&str> = out["syscalls"].as_array().unwrap().iter().map(|s| s["names"][0].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            out["syscalls"].as_array().unwrap().iter().map(|s| s["names"][0].as_str().unwrap()).collect();
         assert_eq!(names, vec!["read", "arch_prctl", "personality"]);
         assert_eq!(out["syscalls"][2]["args"], json!([{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]));
         assert_eq!(out["defaultErrnoRet"], 1);

@@ -7,10 +7,12 @@
 mod bundle;
 pub mod docker_profile;
 mod leaks;
+mod pty;
 mod rootfs;
 
 pub use bundle::{Bundle, Runtime, checker_path};
 pub use leaks::{cgroup_dirs, leftovers};
+pub use pty::Pty;
 pub use rootfs::busybox_rootfs;
 
 /// A fresh, empty directory under the system temp dir, unique per process and name.
