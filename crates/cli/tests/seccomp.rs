@@ -165,3 +165,32 @@ fn docker_default_profile() {
     assert_eq!(r["caps"]["bounding"], "00000000a80425fb");
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+/// A profile is compiled once per runtime root; another profile gets its own entry, and
+/// a cached program enforces the same rules.
+#[test]
+fn compiled_programs_are_cached() {
+    let rt = Runtime::new(BIN, "sccache");
+    let mut b = Bundle::new("sccache", &["checker", "--mkdir", "/tmp/c"]);
+    b.config["linux"]["seccomp"] = block_mkdir(ENOSYS as u32);
+    b.write();
+    let cache = rt.root.join("cache:seccomp");
+    let programs = || {
+        std::fs::read_dir(&cache)
+            .map_or(0, |d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "bpf")).count())
+    };
+    assert_eq!(programs(), 0);
+    rt.check(&b, "c1");
+    assert_eq!(programs(), 1);
+    let r = rt.check(&b, "c2");
+    assert_eq!(programs(), 1);
+    assert_eq!(r["writes"]["mkdir:/tmp/c"]["errno"], ENOSYS);
+    b.config["linux"]["seccomp"] = block_mkdir(1);
+    b.write();
+    let r = rt.check(&b, "c3");
+    assert_eq!(programs(), 2);
+    assert_eq!(r["writes"]["mkdir:/tmp/c"]["errno"], 1);
+    // `list` does not mistake the cache for a container.
+    assert_eq!(rt.ok(&["list", "-q"]).trim(), "");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

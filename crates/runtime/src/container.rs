@@ -46,12 +46,13 @@ pub struct CreateOptions {
 
 /// Builds the spec's seccomp filter, reporting skipped names through `on_warning`.
 fn seccomp_filter(
+    store: &Store,
     spec: &oci_spec::runtime::Spec,
     on_warning: Option<fn(&str)>,
 ) -> Result<Option<crate::seccomp::Filter>> {
     let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else { return Ok(None) };
     let mut warnings = Vec::new();
-    let filter = crate::seccomp::build(s, &mut warnings)?;
+    let filter = crate::seccomp::build(s, Some(&store.seccomp_cache()), &mut warnings)?;
     if let Some(warn) = on_warning {
         warnings.iter().for_each(|w| warn(w));
     }
@@ -108,7 +109,7 @@ fn create_with(
         ));
     }
     let plan = Plan::new(linux);
-    let seccomp = seccomp_filter(spec, opts.on_warning)?;
+    let seccomp = seccomp_filter(store, spec, opts.on_warning)?;
     let hierarchy = Hierarchy::detect()?;
     let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
 
@@ -765,7 +766,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let user_ns = in_child.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);
     let cgroup = state.cgroup();
     // The container's seccomp profile applies to everything that runs in it.
-    let seccomp = seccomp_filter(&container_spec(store, &opts.id)?, opts.on_warning)?;
+    let seccomp = seccomp_filter(store, &container_spec(store, &opts.id)?, opts.on_warning)?;
     let listener = seccomp_listener(seccomp.as_ref())?;
     let (ours, theirs) = if terminal && opts.console_socket.is_none() {
         let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;

@@ -3,8 +3,13 @@
 //!
 //! Syscall names this libseccomp does not know are skipped with a warning, as runc does:
 //! profiles list syscalls of newer kernels, and a filter cannot match what does not exist.
+//!
+//! Compiling a profile the size of Docker's costs libseccomp milliseconds, more than all
+//! the rest of a container's start. The compiled program is therefore kept in a cache
+//! keyed by the SHA-256 of the profile (and of the libseccomp version), and loaded with
+//! `seccomp(2)` directly: the same profile is compiled once per runtime root.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{
@@ -15,7 +20,10 @@ use crate::{Error, Result};
 
 /// A built filter, ready to load.
 pub struct Filter {
-    ctx: ScmpFilterContext,
+    /// The compiled classic-BPF program.
+    program: Vec<u8>,
+    /// `seccomp(2)` flags.
+    flags: u32,
     /// Where to send the notification descriptor, for `SCMP_ACT_NOTIFY`.
     pub listener: Option<PathBuf>,
     /// `listenerMetadata`, sent along with it.
@@ -41,8 +49,64 @@ fn action(a: A, errno: Option<u32>) -> ScmpAction {
     }
 }
 
-/// Builds the filter of `linux.seccomp`; names it skips are added to `warnings`.
-pub fn build(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Filter> {
+/// The filter of `linux.seccomp`, from `cache` when it was compiled before; names it
+/// skips are added to `warnings`.
+pub fn build(s: &LinuxSeccomp, cache: Option<&Path>, warnings: &mut Vec<String>) -> Result<Filter> {
+    use sha2::Digest;
+    let mut notify = s.default_action() == A::ScmpActNotify;
+    notify |= s.syscalls().iter().flatten().any(|r| r.action() == A::ScmpActNotify);
+    if notify && s.listener_path().is_none() {
+        return Err(bad("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath"));
+    }
+    let mut flags = 0;
+    for flag in s.flags().iter().flatten() {
+        flags |= match flag {
+            // Our processes are single-threaded when they load it: TSYNC has nothing to do.
+            F::SeccompFilterFlagTsync => 0,
+            F::SeccompFilterFlagLog => lindocker_sys::seccomp_flag::LOG,
+            F::SeccompFilterFlagSpecAllow => lindocker_sys::seccomp_flag::SPEC_ALLOW,
+            F::SeccompFilterFlagWaitKillableRecv => lindocker_sys::seccomp_flag::WAIT_KILLABLE_RECV,
+        };
+    }
+    let version =
+        libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default();
+    let mut hash = sha2::Sha256::new();
+    hash.update(version.as_bytes());
+    hash.update(serde_json::to_vec(s).expect("spec serializes"));
+    let key: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let cached = cache.map(|dir| (dir.join(format!("{key}.bpf")), dir.join(format!("{key}.warnings"))));
+    let program = match cached.as_ref().and_then(|(bpf, _)| std::fs::read(bpf).ok()) {
+        Some(program) => {
+            if let Some(text) = cached.as_ref().and_then(|(_, w)| std::fs::read_to_string(w).ok()) {
+                warnings.extend(text.lines().map(str::to_string));
+            }
+            program
+        }
+        None => {
+            let mut new_warnings = Vec::new();
+            let program = compile(s, &mut new_warnings)?;
+            if let Some((bpf, w)) = &cached {
+                // A cache that cannot be written only costs time on the next start.
+                if std::fs::create_dir_all(bpf.parent().expect("in a dir")).is_ok() {
+                    let _ = crate::state::write_atomic(w, new_warnings.join("\n").as_bytes(), false);
+                    let _ = crate::state::write_atomic(bpf, &program, false);
+                }
+            }
+            warnings.extend(new_warnings);
+            program
+        }
+    };
+    Ok(Filter {
+        program,
+        flags,
+        listener: s.listener_path().clone(),
+        metadata: s.listener_metadata().clone().unwrap_or_default(),
+        notify,
+    })
+}
+
+/// Compiles `linux.seccomp` with libseccomp into a classic-BPF program.
+fn compile(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Vec<u8>> {
     let default = action(s.default_action(), s.default_errno_ret());
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| bad("linux.seccomp.defaultAction", e))?;
     // no_new_privs is the spec's business (process.noNewPrivileges), not the filter's.
@@ -52,19 +116,8 @@ pub fn build(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Filter> {
         let arch: ScmpArch = name.parse().map_err(|e| bad(format!("linux.seccomp.architectures[{i}]"), e))?;
         ctx.add_arch(arch).map_err(|e| bad(format!("linux.seccomp.architectures[{i}]"), e))?;
     }
-    for flag in s.flags().iter().flatten() {
-        let r = match flag {
-            F::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
-            F::SeccompFilterFlagLog => ctx.set_ctl_log(true),
-            F::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
-            F::SeccompFilterFlagWaitKillableRecv => ctx.set_ctl_waitkill(true),
-        };
-        r.map_err(|e| bad("linux.seccomp.flags", format!("{flag:?}: {e}")))?;
-    }
-    let mut notify = s.default_action() == A::ScmpActNotify;
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let act = action(rule.action(), rule.errno_ret());
-        notify |= rule.action() == A::ScmpActNotify;
         // libseccomp refuses a rule that repeats the default; it would change nothing.
         if act == default {
             continue;
@@ -108,15 +161,17 @@ pub fn build(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Filter> {
             result.map_err(|e| bad(format!("linux.seccomp.syscalls[{i}] ({name})"), e))?;
         }
     }
-    if notify && s.listener_path().is_none() {
-        return Err(bad("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath"));
-    }
-    Ok(Filter {
-        ctx,
-        listener: s.listener_path().clone(),
-        metadata: s.listener_metadata().clone().unwrap_or_default(),
-        notify,
-    })
+    // Debian's libseccomp (2.5.4) exports to a descriptor only: use an in-memory file.
+    let export = || -> std::io::Result<Vec<u8>> {
+        let memfd = rustix::fs::memfd_create("lindocker-seccomp", rustix::fs::MemfdFlags::CLOEXEC)?;
+        ctx.export_bpf(&memfd).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut file = std::fs::File::from(memfd);
+        std::io::Seek::rewind(&mut file)?;
+        let mut program = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut program)?;
+        Ok(program)
+    };
+    export().map_err(|e| bad("linux.seccomp", format!("compile: {e}")))
 }
 
 impl std::fmt::Debug for Filter {
@@ -134,12 +189,7 @@ impl Filter {
     /// Loads the filter into the calling process. With `SCMP_ACT_NOTIFY`, returns the
     /// notification descriptor to hand to the listener.
     pub fn load(&self) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
-        self.ctx.load().map_err(|e| std::io::Error::other(e.to_string()))?;
-        if !self.notify {
-            return Ok(None);
-        }
-        let fd = self.ctx.get_notify_fd().map_err(|e| std::io::Error::other(e.to_string()))?;
-        // libseccomp keeps its descriptor; we send our own copy.
-        lindocker_sys::dup_raw(fd).map(Some)
+        let listener = if self.notify { lindocker_sys::seccomp_flag::NEW_LISTENER } else { 0 };
+        lindocker_sys::seccomp_set_filter(&self.program, self.flags | listener)
     }
 }

@@ -177,6 +177,12 @@ impl Store {
         Ok(Store { root: root.to_path_buf() })
     }
 
+    /// Compiled seccomp programs, by profile hash. Its name is not a valid container id,
+    /// so it can never collide with one.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("cache:seccomp")
+    }
+
     /// The state directory of container `id`.
     pub fn dir(&self, id: &str) -> PathBuf {
         self.root.join(id)
@@ -258,8 +264,9 @@ impl Store {
         let mut ids = Vec::new();
         for entry in fs::read_dir(&self.root).context(|| format!("read {}", self.root.display()))? {
             let entry = entry.context(|| format!("read {}", self.root.display()))?;
-            if entry.path().is_dir() {
-                ids.push(entry.file_name().to_string_lossy().into_owned());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().is_dir() && check_id(&name).is_ok() {
+                ids.push(name);
             }
         }
         ids.sort();

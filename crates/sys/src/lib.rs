@@ -262,17 +262,44 @@ pub fn signalfd_all() -> io::Result<std::os::fd::OwnedFd> {
     }
 }
 
-/// Duplicates descriptor number `fd`, which a C library owns (libseccomp's notification
-/// descriptor), into one we own (`F_DUPFD_CLOEXEC`).
-pub fn dup_raw(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+/// seccomp filter flags (`SECCOMP_FILTER_FLAG_*`).
+pub mod seccomp_flag {
+    /// Log what the filter does not allow.
+    pub const LOG: u32 = 2;
+    /// Leave speculative store bypass mitigation off.
+    pub const SPEC_ALLOW: u32 = 4;
+    /// Return a notification descriptor for `SECCOMP_RET_USER_NOTIF`.
+    pub const NEW_LISTENER: u32 = 8;
+    /// Wait for the listener killably.
+    pub const WAIT_KILLABLE_RECV: u32 = 32;
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const u8,
+}
+
+/// Installs a compiled classic-BPF seccomp program (an array of 8-byte `sock_filter`
+/// instructions, as libseccomp exports it) with `flags`; with
+/// [`seccomp_flag::NEW_LISTENER`] returns the notification descriptor.
+pub fn seccomp_set_filter(program: &[u8], flags: u32) -> io::Result<Option<std::os::fd::OwnedFd>> {
     use std::os::fd::FromRawFd;
-    // SAFETY: fcntl F_DUPFD_CLOEXEC reads no memory; on success the new descriptor is
-    // ours alone, so OwnedFd may own it. An invalid `fd` yields EBADF.
-    unsafe {
-        let new = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
-        if new < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(std::os::fd::OwnedFd::from_raw_fd(new))
+    const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+    if program.is_empty() || !program.len().is_multiple_of(8) || program.len() / 8 > u16::MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
+    let prog = SockFprog { len: (program.len() / 8) as u16, filter: program.as_ptr() };
+    // SAFETY: `prog` points at `program`, whose length was checked to be a whole number
+    // of instructions; both outlive the call, and the kernel copies the program. On
+    // success with NEW_LISTENER the return value is a new descriptor owned by nobody else.
+    let ret = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog as *const SockFprog) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & seccomp_flag::NEW_LISTENER != 0 {
+        // SAFETY: see above: the kernel just created this descriptor for us.
+        return Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(ret as RawFd) }));
+    }
+    Ok(None)
 }
