@@ -155,3 +155,28 @@ fn run_relays_our_terminal() {
     assert_eq!(status.code(), Some(3));
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+/// linux.personality, process.ioPriority and process.scheduler reach the process.
+#[test]
+fn personality_io_priority_and_scheduler() {
+    let rt = Runtime::new(BIN, "sched");
+    let mut b = Bundle::new("sched", &["sh", "-c", "uname -m; ionice; cat /proc/self/stat"]);
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    b.write();
+    let (code, out, err) = rt.run_bundle(&b, "s1");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "i686", "{out}");
+    assert!(lines[1].starts_with("idle"), "{out}");
+    // /proc/PID/stat: field 19 is nice, field 41 the policy (3 = SCHED_BATCH).
+    let stat = lines[2];
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!((fields[16], fields[38]), ("7", "3"), "{stat}");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["NO_SUCH_FLAG"]});
+    b.write();
+    let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), "s2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flag \"NO_SUCH_FLAG\""), "{out:?}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

@@ -154,9 +154,6 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
     if linux.intel_rdt().is_some() {
         return Err(bad(path, "linux.intelRdt", "Intel RDT is not supported"));
     }
-    if linux.personality().is_some() {
-        return Err(bad(path, "linux.personality", "not supported yet"));
-    }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().starts_with("/dev") {
             return Err(bad(path, format!("linux.devices[{i}].path"), "must be under /dev"));

@@ -303,3 +303,60 @@ pub fn seccomp_set_filter(program: &[u8], flags: u32) -> io::Result<Option<std::
     }
     Ok(None)
 }
+
+/// `personality(2)`: the execution domain and flags for the process and its children.
+pub fn set_personality(persona: u64) -> io::Result<()> {
+    // SAFETY: personality takes one integer and reads no memory of ours.
+    let ret = unsafe { libc::personality(persona as libc::c_ulong) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level)`: the calling process's I/O
+/// scheduling class (1 realtime, 2 best effort, 3 idle) and level (0-7).
+pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    // SAFETY: ioprio_set takes three integers and reads no memory of ours.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (class << 13) | level) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `struct sched_attr` of `sched_setattr(2)`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    /// Size of this structure.
+    pub size: u32,
+    /// SCHED_* policy.
+    pub policy: u32,
+    /// SCHED_FLAG_* flags.
+    pub flags: u64,
+    /// Nice value (SCHED_OTHER, SCHED_BATCH).
+    pub nice: i32,
+    /// Static priority (SCHED_FIFO, SCHED_RR).
+    pub priority: u32,
+    /// SCHED_DEADLINE runtime, ns.
+    pub runtime: u64,
+    /// SCHED_DEADLINE deadline, ns.
+    pub deadline: u64,
+    /// SCHED_DEADLINE period, ns.
+    pub period: u64,
+}
+
+/// `sched_setattr(0, attr, 0)`: the calling thread's scheduling policy and parameters.
+pub fn set_scheduler(attr: &SchedAttr) -> io::Result<()> {
+    let mut attr = *attr;
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a properly laid out sched_attr whose size field says its size;
+    // the kernel only reads it during the call.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -64,6 +64,7 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
         console::setup(e.process, socket, false)?;
     }
     process::set_rlimits(e.process)?;
+    process::set_execution(&oci_spec::runtime::Linux::default(), e.process)?;
     let nnp = e.process.no_new_privileges() == Some(true);
     if !nnp {
         super::load_seccomp(e.seccomp, e.seccomp_listener, &e.state, pid)?;
@@ -72,6 +73,7 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     process::chdir_cwd(e.process)?;
     let program = process::find_program(e.process)?;
     super::pass_fds(e.preserve_fds)?;
+    process::set_apparmor_profile(e.process)?;
     if nnp {
         super::load_seccomp(e.seccomp, e.seccomp_listener, &e.state, pid)?;
     }

@@ -210,6 +210,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
         console::setup(process, socket, true)?;
     }
     process::set_rlimits(process)?;
+    process::set_execution(spec.linux().as_ref().expect("checked at load"), process)?;
     process::enter_cwd(process)?;
     let state = hook_state(init, host_pid, "creating");
     let nnp = process.no_new_privileges() == Some(true);
@@ -223,6 +224,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     let program = process::find_program(process)?;
     pass_fds(init.preserve_fds)?;
     hide_runtime_binary()?;
+    process::set_apparmor_profile(process)?;
     if nnp {
         load_seccomp(init.seccomp, init.seccomp_listener, &state, host_pid)?;
     }

@@ -207,3 +207,92 @@ pub fn exec(process: &Process, program: &Path) -> std::io::Error {
     }
     cmd.exec()
 }
+
+/// `linux.personality`, `process.ioPriority` and `process.scheduler`, set while the
+/// process still has the capabilities raising them may need.
+pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Result<(), Step> {
+    use oci_spec::runtime::{
+        IOPriorityClass as Io, LinuxPersonalityDomain as D, LinuxSchedulerFlag as SF, LinuxSchedulerPolicy as P,
+    };
+    if let Some(p) = linux.personality() {
+        let mut persona: u64 = match p.domain() {
+            D::PerLinux => 0,
+            D::PerLinux32 => 0x0008,
+        };
+        for flag in p.flags().iter().flatten() {
+            persona |= match flag.as_str() {
+                "ADDR_NO_RANDOMIZE" => 0x0040000,
+                "ADDR_COMPAT_LAYOUT" => 0x0200000,
+                "READ_IMPLIES_EXEC" => 0x0400000,
+                "ADDR_LIMIT_32BIT" => 0x0800000,
+                "SHORT_INODE" => 0x1000000,
+                "WHOLE_SECONDS" => 0x2000000,
+                "STICKY_TIMEOUTS" => 0x4000000,
+                "ADDR_LIMIT_3GB" => 0x8000000,
+                "MMAP_PAGE_ZERO" => 0x0100000,
+                "FDPIC_FUNCPTRS" => 0x0080000,
+                "UNAME26" => 0x0020000,
+                other => return Err(Step(format!("linux.personality.flags: unknown flag {other:?}"))),
+            };
+        }
+        lindocker_sys::set_personality(persona).map_err(step("set personality"))?;
+    }
+    if let Some(io) = process.io_priority() {
+        let class = match io.class() {
+            Io::IoprioClassRt => 1,
+            Io::IoprioClassBe => 2,
+            Io::IoprioClassIdle => 3,
+        };
+        if !(0..=7).contains(&io.priority()) {
+            return Err(Step(format!("process.ioPriority.priority {} is not 0 to 7", io.priority())));
+        }
+        lindocker_sys::set_io_priority(class, io.priority() as u32).map_err(step("set ioPriority"))?;
+    }
+    if let Some(s) = process.scheduler() {
+        let policy = match s.policy() {
+            P::SchedOther => 0,
+            P::SchedFifo => 1,
+            P::SchedRr => 2,
+            P::SchedBatch => 3,
+            P::SchedIso => 4,
+            P::SchedIdle => 5,
+            P::SchedDeadline => 6,
+        };
+        let mut flags = 0u64;
+        for f in s.flags().iter().flatten() {
+            flags |= match f {
+                SF::SchedResetOnFork => 0x01,
+                SF::SchedFlagReclaim => 0x02,
+                SF::SchedFlagDLOverrun => 0x04,
+                SF::SchedFlagKeepPolicy => 0x08,
+                SF::SchedFlagKeepParams => 0x10,
+                SF::SchedFlagUtilClampMin => 0x20,
+                SF::SchedFlagUtilClampMax => 0x40,
+            };
+        }
+        let attr = lindocker_sys::SchedAttr {
+            policy,
+            flags,
+            nice: s.nice().unwrap_or(0),
+            priority: s.priority().unwrap_or(0) as u32,
+            runtime: s.runtime().unwrap_or(0),
+            deadline: s.deadline().unwrap_or(0),
+            period: s.period().unwrap_or(0),
+            ..Default::default()
+        };
+        lindocker_sys::set_scheduler(&attr).map_err(step(format!("set scheduler {:?}", s.policy())))?;
+    }
+    Ok(())
+}
+
+/// `process.apparmorProfile`: the profile the next exec enters (the load check refused
+/// a profile on hosts without AppArmor).
+pub fn set_apparmor_profile(process: &Process) -> Result<(), Step> {
+    let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) else { return Ok(()) };
+    let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
+        "/proc/self/attr/apparmor/exec"
+    } else {
+        "/proc/self/attr/exec"
+    };
+    std::fs::write(attr, format!("exec {profile}")).map_err(step(format!("set AppArmor profile {profile:?}")))
+}
