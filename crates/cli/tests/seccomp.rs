@@ -148,17 +148,36 @@ fn bad_profiles_are_refused() {
 fn docker_default_profile() {
     use lindocker_testkit::docker_profile::{docker_capabilities, docker_seccomp};
     let rt = Runtime::new(BIN, "scdocker");
+    // A throw-away network namespace with loopback up, for a local web server.
+    let netns = format!("lindocker-test-{}", std::process::id());
+    let ip =
+        |args: &[&str]| assert!(std::process::Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
+    ip(&["netns", "add", &netns]);
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _netns = Netns(netns.clone());
+    ip(&["-n", &netns, "link", "set", "lo", "up"]);
     let script = "ls / >/dev/null && ps >/dev/null && cat /etc/passwd >/dev/null && echo tools-ok; \
+                  httpd -p 127.0.0.1:8080 -h /etc && wget -q -O - http://127.0.0.1:8080/group | head -1; \
                   mount -t tmpfs none /mnt 2>/dev/null && echo mount-ok || echo mount-denied; \
                   unshare -m true 2>/dev/null && echo unshare-ok || echo unshare-denied; \
                   reboot -f 2>/dev/null; echo reboot-denied";
     let mut b = Bundle::new("scdocker", &["sh", "-c", script]);
     b.config["process"]["capabilities"] = docker_capabilities();
     b.config["linux"]["seccomp"] = docker_seccomp();
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!(format!("/run/netns/{netns}"));
+        }
+    }
     b.write();
     let (code, out, err) = rt.run_bundle(&b, "d1");
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "tools-ok\nmount-denied\nunshare-denied\nreboot-denied\n");
+    assert_eq!(out, "tools-ok\nroot:x:0:\nmount-denied\nunshare-denied\nreboot-denied\n");
     b.set_args(&["checker"]);
     let r = rt.check(&b, "d2");
     assert_eq!(r["seccomp"], "2");
