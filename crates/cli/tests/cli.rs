@@ -82,6 +82,11 @@ fn bad_configs_are_named_and_leave_nothing() {
     expect_failure(&rt, &b, "x", "mounts[0].type: unknown file system type \"bogusfs\"");
 
     b.config = good.clone();
+    b.config["linux"]["devices"] = serde_json::json!([{"path": "/dev/x", "type": "x", "major": 1, "minor": 3}]);
+    b.write();
+    expect_failure(&rt, &b, "x", "linux.devices[0].type");
+
+    b.config = good.clone();
     b.config["ociVersion"] = "2.0.0".into();
     b.write();
     expect_failure(&rt, &b, "x", "ociVersion: \"2.0.0\" is not a 1.x version");

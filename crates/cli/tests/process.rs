@@ -43,6 +43,7 @@ fn identity_limits_and_environment() {
     assert_eq!(r["caps"]["effective"], "0000000000000020");
     assert_eq!(r["caps"]["permitted"], "0000000000000020");
     assert_eq!(r["caps"]["ambient"], "0000000000000020");
+    assert_eq!(r["caps"]["inheritable"], "0000000000000020");
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 

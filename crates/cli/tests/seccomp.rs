@@ -31,6 +31,12 @@ fn errno_rules_warnings_and_exec() {
     assert_eq!(r["seccomp"], "2");
     assert_eq!(r["writes"]["mkdir:/tmp/d"]["errno"], ENOSYS);
     assert!(err.contains("level=warning") && err.contains("no_such_syscall_xyz") && err.contains("skipped"), "{err}");
+    // The filter flags are accepted and the filter still holds.
+    b.config["linux"]["seccomp"]["flags"] =
+        json!(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]);
+    b.write();
+    let r = rt.check(&b, "flags");
+    assert_eq!(r["writes"]["mkdir:/tmp/d"]["errno"], ENOSYS);
     // Without no_new_privs, as a non-root user: the filter is loaded while the runtime
     // still has CAP_SYS_ADMIN, and holds all the same.
     b.config["process"]["noNewPrivileges"] = json!(false);
