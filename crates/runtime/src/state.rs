@@ -156,18 +156,11 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// An exclusive lock on one container, held until dropped.
+/// An exclusive lock on one container, held until dropped. A forked child must drop its
+/// copy at once: a `flock` is held as long as any copy of the descriptor is open.
 #[derive(Debug)]
 pub struct Lock {
-    file: File,
-}
-
-impl Lock {
-    /// The lock's descriptor, which a forked child must close at once (a `flock` is held
-    /// as long as any copy of the descriptor is open).
-    pub fn file(&self) -> &File {
-        &self.file
-    }
+    _file: File,
 }
 
 impl Store {
@@ -227,7 +220,7 @@ impl Store {
         if !dir.is_dir() {
             return Err(Error::NotFound(id.into()));
         }
-        Ok(Lock { file })
+        Ok(Lock { _file: file })
     }
 
     /// Reads container `id`'s state.
