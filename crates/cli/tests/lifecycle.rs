@@ -222,6 +222,9 @@ fn pid_reuse_is_detected() {
     rt.ok(&["run", "--keep", "--bundle", b.dir.to_str().unwrap(), "old"]);
     let path = rt.root.join("old/state.json");
     let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    // Start times count clock ticks (10 ms): two processes started within one tick look
+    // alike (runc's limit too). Let a few ticks pass.
+    std::thread::sleep(Duration::from_millis(50));
     let mut innocent = std::process::Command::new("sleep").arg("100").spawn().unwrap();
     state["pid"] = serde_json::json!(innocent.id());
     std::fs::write(&path, state.to_string()).unwrap();
