@@ -239,7 +239,11 @@ fn pause_and_resume() {
         .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
     b.write();
     rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "p"]);
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counter(&out.join("n")) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the container never counted");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let err = String::from_utf8_lossy(&rt.run(&["resume", "p"]).stderr).into_owned();
     assert!(err.contains("cannot resume"), "{err}");
     rt.ok(&["pause", "p"]);
@@ -249,8 +253,11 @@ fn pause_and_resume() {
     assert_eq!(counter(&out.join("n")), frozen, "a paused container went on counting");
     rt.ok(&["resume", "p"]);
     assert_eq!(rt.state("p")["status"], "running");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(counter(&out.join("n")) > frozen, "a resumed container did not count");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counter(&out.join("n")) <= frozen {
+        assert!(std::time::Instant::now() < deadline, "a resumed container did not count");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // A paused container can be killed and deleted.
     rt.ok(&["pause", "p"]);
     rt.ok(&["delete", "--force", "p"]);

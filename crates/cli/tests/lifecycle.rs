@@ -8,6 +8,16 @@ use lindocker_testkit::{Bundle, Runtime, leftovers};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lindocker-runtime");
 
+/// Waits (up to 10 s) until `check` holds: tests wait for what they need, not for a
+/// fixed time that a loaded machine may not honour.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn wait_status(rt: &Runtime, id: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -67,19 +77,21 @@ fn kill_accepts_every_signal_form() {
     let rt = Runtime::new(BIN, "signals");
     // The shell traps the signals and writes each number down.
     let script = "trap 'echo 15 >> /tmp/got' TERM; trap 'echo 10 >> /tmp/got' USR1; \
-                  trap 'echo 1 >> /tmp/got' HUP; while true; do sleep 0.05; done";
+                  trap 'echo 1 >> /tmp/got' HUP; touch /tmp/ready; while true; do sleep 0.05; done";
     let mut b = Bundle::new("signals", &["sh", "-c", script]);
     b.config["mounts"].as_array_mut().unwrap().push(serde_json::json!(
         {"destination": "/tmp", "type": "bind", "source": b.dir.join("tmp").to_str().unwrap(), "options": ["rbind", "rw"]}));
     std::fs::create_dir_all(b.dir.join("tmp")).unwrap();
     b.write();
     rt.ok(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), "sig"]);
-    std::thread::sleep(Duration::from_millis(200));
-    for sig in ["TERM", "SIGUSR1", "1"] {
+    wait_for("the traps", || b.dir.join("tmp/ready").exists());
+    let got_path = b.dir.join("tmp/got");
+    let lines = || std::fs::read_to_string(&got_path).map_or(0, |t| t.lines().count());
+    for (n, sig) in ["TERM", "SIGUSR1", "1"].into_iter().enumerate() {
         rt.ok(&["kill", "sig", sig]);
-        std::thread::sleep(Duration::from_millis(200));
+        wait_for(&format!("signal {sig}"), || lines() > n);
     }
-    let got = std::fs::read_to_string(b.dir.join("tmp/got")).unwrap();
+    let got = std::fs::read_to_string(&got_path).unwrap();
     assert_eq!(got.lines().collect::<Vec<_>>(), vec!["15", "10", "1"]);
     let out = rt.run(&["kill", "sig", "NOPE"]);
     assert_eq!(out.status.code(), Some(1));
@@ -153,7 +165,12 @@ fn run_passes_exit_codes_and_signal_deaths() {
 #[test]
 fn run_forwards_signals() {
     let rt = Runtime::new(BIN, "forward");
-    let b = Bundle::new("forward", &["sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.05; done"]);
+    let mut b =
+        Bundle::new("forward", &["sh", "-c", "trap 'exit 3' TERM; touch /tmp/ready; while true; do sleep 0.05; done"]);
+    b.config["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+        {"destination": "/tmp", "type": "bind", "source": b.dir.join("tmp").to_str().unwrap(), "options": ["rbind", "rw"]}));
+    std::fs::create_dir_all(b.dir.join("tmp")).unwrap();
+    b.write();
     let child = rt
         .cmd()
         .args(["run", "--bundle", b.dir.to_str().unwrap(), "fw"])
@@ -161,22 +178,12 @@ fn run_forwards_signals() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while rt.run(&["state", "fw"]).stdout.is_empty() || rt.state("fw")["status"] != "running" {
-        assert!(Instant::now() < deadline, "container never ran");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    // SAFETY-free: signal our own child by pid.
-    let pid = rustix_pid(child.id());
-    assert_eq!(unsafe_free_kill(pid, libc::SIGTERM), 0);
+    wait_for("the trap", || b.dir.join("tmp/ready").exists());
+    // Signal our own child, the runtime, by its pid: it forwards to the container.
+    assert_eq!(unsafe_free_kill(child.id() as i32, libc::SIGTERM), 0);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
-}
-
-fn rustix_pid(pid: u32) -> i32 {
-    pid as i32
 }
 
 fn unsafe_free_kill(pid: i32, sig: i32) -> i32 {
