@@ -231,12 +231,7 @@ fn pause_and_resume() {
     let rt = Runtime::new(BIN, "cgpause");
     let mut b =
         Bundle::new("cgpause", &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.01; done"]);
-    let out = b.dir.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    b.config["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
+    let out = b.share_dir("out", "/out");
     b.write();
     rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "p"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -321,12 +316,7 @@ fn events_stats_and_oom() {
     // dd goes over the limit once the test says so (after the stream has started).
     let script = "while [ ! -e /out/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000";
     let mut b = Bundle::new("cgevents", &["sh", "-c", script]);
-    let out = b.dir.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    b.config["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
+    let out = b.share_dir("out", "/out");
     b.config["linux"]["resources"] = json!({"memory": {"limit": 33554432}, "pids": {"limit": 10}});
     b.write();
     rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "ev"]);

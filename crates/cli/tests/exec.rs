@@ -71,9 +71,7 @@ fn exec_joins_the_container() {
 fn exec_in_a_user_namespace() {
     let rt = Runtime::new(BIN, "execuser");
     let mut b = Bundle::new("execuser", &["sleep", "1000"]);
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.user_namespace(100000);
     b.write();
     rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "ux"]);
     let init = rt.state("ux")["pid"].as_i64().unwrap();

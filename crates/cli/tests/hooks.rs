@@ -14,13 +14,8 @@ fn hook(script: &str) -> Value {
 fn every_hook_runs_with_the_state() {
     let rt = Runtime::new(BIN, "hooks");
     let mut b = Bundle::new("hooks", &["true"]);
-    let out = b.dir.join("out");
-    std::fs::create_dir_all(&out).unwrap();
+    let out = b.share_dir("out", "/out");
     let o = out.display();
-    b.config["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
     b.config["hooks"] = json!({
         "prestart": [hook(&format!("cat > {o}/prestart.json"))],
         "createRuntime": [hook(&format!("cat > {o}/createRuntime.json; echo $HOOKVAR > {o}/env"))],

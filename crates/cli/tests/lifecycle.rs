@@ -79,9 +79,7 @@ fn kill_accepts_every_signal_form() {
     let script = "trap 'echo 15 >> /tmp/got' TERM; trap 'echo 10 >> /tmp/got' USR1; \
                   trap 'echo 1 >> /tmp/got' HUP; touch /tmp/ready; while true; do sleep 0.05; done";
     let mut b = Bundle::new("signals", &["sh", "-c", script]);
-    b.config["mounts"].as_array_mut().unwrap().push(serde_json::json!(
-        {"destination": "/tmp", "type": "bind", "source": b.dir.join("tmp").to_str().unwrap(), "options": ["rbind", "rw"]}));
-    std::fs::create_dir_all(b.dir.join("tmp")).unwrap();
+    b.share_dir("tmp", "/tmp");
     b.write();
     rt.ok(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), "sig"]);
     wait_for("the traps", || b.dir.join("tmp/ready").exists());
@@ -167,9 +165,7 @@ fn run_forwards_signals() {
     let rt = Runtime::new(BIN, "forward");
     let mut b =
         Bundle::new("forward", &["sh", "-c", "trap 'exit 3' TERM; touch /tmp/ready; while true; do sleep 0.05; done"]);
-    b.config["mounts"].as_array_mut().unwrap().push(serde_json::json!(
-        {"destination": "/tmp", "type": "bind", "source": b.dir.join("tmp").to_str().unwrap(), "options": ["rbind", "rw"]}));
-    std::fs::create_dir_all(b.dir.join("tmp")).unwrap();
+    b.share_dir("tmp", "/tmp");
     b.write();
     let child = rt
         .cmd()

@@ -68,9 +68,7 @@ fn join_namespaces_by_path() {
 fn user_namespace_with_mappings() {
     let rt = Runtime::new(BIN, "nsuser");
     let mut b = Bundle::new("nsuser", &["sleep", "1000"]);
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.user_namespace(100000);
     b.write();
     rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "u1"]);
     let pid = rt.state("u1")["pid"].as_i64().unwrap();

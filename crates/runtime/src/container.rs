@@ -452,16 +452,15 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             message: "cannot delete it; stop it first or use --force".into(),
         });
     }
+    let cgroup = state.cgroup();
     if matches!(status, Status::Created | Status::Running | Status::Paused) {
         let _ = signal_init(&state, Signal::KILL);
-        if let Some(cg) = state.cgroup()
-            && cg.is_frozen()
-        {
+        if let Some(cg) = cgroup.as_ref().filter(|cg| cg.is_frozen()) {
             let _ = cg.freeze(false);
         }
         wait_exit(&state, Duration::from_secs(10));
     }
-    if let Some(cgroup) = state.cgroup() {
+    if let Some(cgroup) = cgroup {
         kill_cgroup(&cgroup)?;
         cgroup.destroy()?;
     }

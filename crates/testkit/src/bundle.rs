@@ -58,6 +58,28 @@ impl Bundle {
         self.write();
     }
 
+    /// Binds a new host directory `BUNDLE/NAME` on `dest` inside the container (a place
+    /// where container and test see the same files) and returns its host path. The
+    /// caller writes the config.
+    pub fn share_dir(&mut self, name: &str, dest: &str) -> PathBuf {
+        let host = self.dir.join(name);
+        std::fs::create_dir_all(&host).unwrap();
+        self.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": dest, "type": "bind", "source": host, "options": ["rbind"]}));
+        host
+    }
+
+    /// Gives the container a user namespace whose root is `host_id` outside (65536 ids).
+    /// The caller writes the config.
+    pub fn user_namespace(&mut self, host_id: u32) {
+        let map = json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
+        self.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        self.config["linux"]["uidMappings"] = map.clone();
+        self.config["linux"]["gidMappings"] = map;
+    }
+
     /// The rootfs path.
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
