@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "install.sh: run as root (it installs packages and binaries)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 # What building and testing need: a C toolchain for -sys crates, busybox-static for test
-# root filesystems, and the runtimes the benchmark compares against.
+# root filesystems and the first image, the reference registry, skopeo and htpasswd for
+# the image tests, and the runtimes and tools the benchmarks compare against.
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
-  libseccomp-dev runc crun hyperfine strace golang-github-containers-common >/dev/null
+  libseccomp-dev runc crun hyperfine strace golang-github-containers-common \
+  docker-registry skopeo umoci apache2-utils gzip zstd >/dev/null
 
 if ! command -v cargo >/dev/null; then
   echo "install.sh: cargo not found; install a Rust toolchain (rustup, Rust 1.85 or newer) first" >&2
@@ -19,6 +21,7 @@ if ! command -v cargo >/dev/null; then
 fi
 cargo build --release --locked --workspace --bins
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/local/bin/lindocker-runtime
+install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker /usr/local/bin/lindocker
 
 # A first container: busybox from busybox-static, run by lindocker-runtime.
 demo=$(mktemp -d /tmp/lindocker-demo.XXXXXX)
@@ -34,3 +37,16 @@ sed -i 's/"terminal": true/"terminal": false/; s/"args": \["sh"\]/"args": ["echo
 sed -i "s#\"linux\": {#\"linux\": { \"cgroupsPath\": \"/$cgroup/demo\",#" "$demo/config.json"
 lindocker-runtime --version
 lindocker-runtime run --bundle "$demo" "demo-$$"
+
+# The first image, with no registry needed: localhost/busybox from busybox-static.
+mkdir -p "$demo/image/bin" "$demo/image/etc" "$demo/image/root" "$demo/image/tmp"
+cp /bin/busybox "$demo/image/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$demo/image/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$demo/image/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$demo/image/etc/group"
+tar -C "$demo/image" -cf "$demo/busybox.tar" .
+lindocker image inspect localhost/busybox >/dev/null 2>&1 ||
+  lindocker import --change 'CMD ["sh"]' "$demo/busybox.tar" localhost/busybox
+lindocker images

@@ -6,13 +6,18 @@
 
 mod bundle;
 pub mod docker_profile;
+mod engine;
+pub mod image;
 mod leaks;
 mod pty;
+mod registry;
 mod rootfs;
 
 pub use bundle::{Bundle, Runtime, checker_path};
+pub use engine::Engine;
 pub use leaks::{cgroup_dirs, leftovers};
 pub use pty::Pty;
+pub use registry::{Registry, free_port};
 pub use rootfs::busybox_rootfs;
 
 /// A fresh, empty directory under the system temp dir, unique per process and name.

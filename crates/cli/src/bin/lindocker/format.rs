@@ -1,0 +1,92 @@
+//! How sizes and times read in tables, as Docker writes them.
+
+use std::time::{Duration, SystemTime};
+
+/// Bytes in decimal units with three significant digits: `4.26MB`, `512B`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let text = if unit == 0 {
+        format!("{bytes}")
+    } else {
+        let digits = if value < 10.0 {
+            2
+        } else if value < 100.0 {
+            1
+        } else {
+            0
+        };
+        let text = format!("{value:.digits$}");
+        if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
+/// How long ago an RFC 3339 time was: `2 weeks ago`, `About a minute ago`.
+pub fn ago(rfc3339: Option<&str>) -> String {
+    let Some(then) = rfc3339
+        .and_then(|t| humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z')).ok())
+    else {
+        return "N/A".into();
+    };
+    let elapsed = SystemTime::now().duration_since(then).unwrap_or(Duration::ZERO);
+    format!("{} ago", duration(elapsed))
+}
+
+/// A duration the way Docker's `ps` and `images` show it.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    match s {
+        0 => "Less than a second".into(),
+        1..=59 => plural(s, "second"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => plural(s / 60, "minute"),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => plural(s / 3600, "hour"),
+        172_800..=1_209_599 => plural(s / 86_400, "day"),
+        1_209_600..=5_183_999 => plural(s / 604_800, "week"),
+        5_184_000..=63_071_999 => plural(s / 2_592_000, "month"),
+        _ => plural(s / 31_536_000, "year"),
+    }
+}
+
+/// Prints rows as left-aligned columns three spaces apart, as Docker's tables.
+pub fn table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}   ", width = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    print!("{out}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(size(512), "512B");
+        assert_eq!(size(4_261_000), "4.26MB");
+        assert_eq!(size(1_000_000), "1MB");
+        assert_eq!(size(123_456_789), "123MB");
+    }
+}

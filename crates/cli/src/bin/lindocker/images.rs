@@ -1,0 +1,545 @@
+//! Image commands: pull, images, inspect, tag, rmi, import, load, save, prune, login,
+//! logout.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use lindocker_image::archive::{self, NewImage};
+use lindocker_image::progress::Progress;
+use lindocker_image::registry::{self, Platform, PullOptions};
+use lindocker_image::{ImageRecord, Store, auth, reference};
+use serde_json::{Value, json};
+
+use crate::{Cli, format};
+
+/// The image commands at the top level (`lindocker pull`, `lindocker images`, ...).
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// List images.
+    Images(ListArgs),
+    /// Give an image another name.
+    Tag {
+        /// The image.
+        source: String,
+        /// The new name.
+        target: String,
+    },
+    /// Remove images.
+    Rmi(RmiArgs),
+    /// Make an image from a root filesystem tar.
+    Import(ImportArgs),
+    /// Load images from a `docker save` or OCI archive.
+    Load(LoadArgs),
+    /// Write images to an archive that `docker load` and `podman load` read.
+    Save(SaveArgs),
+    /// Store credentials for a registry.
+    Login(LoginArgs),
+    /// Forget the credentials for a registry.
+    Logout {
+        /// The registry (default docker.io).
+        registry: Option<String>,
+    },
+}
+
+/// `lindocker image SUBCOMMAND`.
+#[derive(Debug, Subcommand)]
+#[command(name = "image")]
+pub enum ImageSubcommand {
+    /// Show images in detail (JSON).
+    Inspect {
+        /// Images by name or id.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// List images.
+    #[command(alias = "list")]
+    Ls(ListArgs),
+    /// Remove images.
+    Rm(RmiArgs),
+    /// Remove dangling images and the layers and blobs nothing uses.
+    Prune {
+        /// Remove every image no container uses, not only dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask (accepted for Docker compatibility: lindocker never asks).
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Download an image.
+    Pull(PullArgs),
+    /// Give an image another name.
+    Tag {
+        /// The image.
+        source: String,
+        /// The new name.
+        target: String,
+    },
+    /// Make an image from a root filesystem tar.
+    Import(ImportArgs),
+    /// Load images from an archive.
+    Load(LoadArgs),
+    /// Write images to an archive.
+    Save(SaveArgs),
+}
+
+/// `pull` options.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The platform to pick from a multi-platform image (os/arch[/variant]).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Print only the image name.
+    #[arg(short, long)]
+    quiet: bool,
+    /// REGISTRY/REPO[:TAG|@sha256:...]
+    name: String,
+}
+
+/// `images` options.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show all images (also the untagged ones).
+    #[arg(short, long)]
+    all: bool,
+    /// Print only the ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show digests.
+    #[arg(long)]
+    digests: bool,
+    /// Print full ids.
+    #[arg(long)]
+    no_trunc: bool,
+    /// `table` (default) or `json`.
+    #[arg(long, default_value = "table")]
+    format: String,
+    /// Only images of this repository.
+    repository: Option<String>,
+}
+
+/// `rmi` options.
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Remove an image even if it has several names.
+    #[arg(short, long)]
+    force: bool,
+    /// Images by name or id.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// `import` options.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Dockerfile instructions for the config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER,
+    /// VOLUME, WORKDIR, STOPSIGNAL.
+    #[arg(short, long = "change")]
+    changes: Vec<String>,
+    /// A comment for the history.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// The tar file (plain, .gz or .zst), or `-` for stdin.
+    file: String,
+    /// The image's name.
+    name: Option<String>,
+}
+
+/// `load` options.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The archive (default: stdin).
+    #[arg(short, long)]
+    input: Option<String>,
+    /// Print nothing.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// `save` options.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Where to write (default: stdout).
+    #[arg(short, long)]
+    output: Option<String>,
+    /// Images by name or id.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// `login` options.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// User name.
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Password (prefer --password-stdin).
+    #[arg(short, long)]
+    password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long)]
+    password_stdin: bool,
+    /// The registry (default docker.io).
+    registry: Option<String>,
+}
+
+fn store(cli: &Cli) -> Result<Store> {
+    Store::open(&cli.root).with_context(|| format!("opening the image store under {}", cli.root.display()))
+}
+
+/// Runs a top-level image command.
+pub fn run(cli: &Cli, command: &ImageCommand) -> Result<u8> {
+    match command {
+        ImageCommand::Pull(a) => pull(cli, a),
+        ImageCommand::Images(a) => list(cli, a),
+        ImageCommand::Tag { source, target } => {
+            store(cli)?.tag(source, target)?;
+            Ok(0)
+        }
+        ImageCommand::Rmi(a) => rmi(cli, a),
+        ImageCommand::Import(a) => import(cli, a),
+        ImageCommand::Load(a) => load(cli, a),
+        ImageCommand::Save(a) => save(cli, a),
+        ImageCommand::Login(a) => login(cli, a),
+        ImageCommand::Logout { registry } => {
+            let registry = registry.as_deref().unwrap_or("docker.io");
+            if auth::remove(registry)? {
+                println!("Removing login credentials for {registry}");
+            } else {
+                println!("Not logged in to {registry}");
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Runs `lindocker image SUBCOMMAND`.
+pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
+    match command {
+        ImageSubcommand::Inspect { images } => inspect(cli, images),
+        ImageSubcommand::Ls(a) => list(cli, a),
+        ImageSubcommand::Rm(a) => rmi(cli, a),
+        ImageSubcommand::Prune { all, .. } => prune(cli, *all),
+        ImageSubcommand::Pull(a) => pull(cli, a),
+        ImageSubcommand::Tag { source, target } => {
+            store(cli)?.tag(source, target)?;
+            Ok(0)
+        }
+        ImageSubcommand::Import(a) => import(cli, a),
+        ImageSubcommand::Load(a) => load(cli, a),
+        ImageSubcommand::Save(a) => save(cli, a),
+    }
+}
+
+fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
+    let platform = match &a.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let options = PullOptions { platform, insecure: cli.insecure_registries.clone() };
+    let progress = Progress::for_terminal(a.quiet);
+    let image = registry::pull(&store(cli)?, &a.name, &options, &progress)?;
+    let reference = reference::parse(&a.name)?;
+    println!(
+        "{}",
+        if reference.tag().is_some() { reference.whole() } else { image.digests.first().cloned().unwrap_or(image.id) }
+    );
+    Ok(0)
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.trim_start_matches("sha256:");
+    &hex[..12.min(hex.len())]
+}
+
+fn split_name(name: &str) -> (String, String) {
+    let familiar = reference::familiar(name);
+    match familiar.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_owned(), tag.to_owned()),
+        _ => (familiar.to_owned(), "<none>".to_owned()),
+    }
+}
+
+fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
+    let images = store(cli)?.images()?;
+    let filter = a.repository.as_deref().map(|r| reference::parse(r).map(|r| reference::repository(&r))).transpose()?;
+    let mut rows: Vec<(ImageRecord, String, String, String)> = Vec::new();
+    for image in images.into_iter().rev() {
+        let digest = image
+            .digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_else(|| "<none>".into());
+        if image.names.is_empty() {
+            if a.all && filter.is_none() {
+                rows.push((image.clone(), "<none>".into(), "<none>".into(), digest));
+            }
+            continue;
+        }
+        for name in &image.names {
+            if let Some(repo) = &filter
+                && !name.starts_with(&format!("{repo}:"))
+            {
+                continue;
+            }
+            let (repo, tag) = split_name(name);
+            rows.push((image.clone(), repo, tag, digest.clone()));
+        }
+    }
+    if a.format == "json" {
+        for (image, repo, tag, digest) in &rows {
+            let line = json!({
+                "ID": short_id(&image.id), "Repository": repo, "Tag": tag, "Digest": digest,
+                "CreatedAt": image.created, "CreatedSince": format::ago(image.created.as_deref()),
+                "Size": format::size(image.size),
+            });
+            println!("{line}");
+        }
+        return Ok(0);
+    }
+    if a.format != "table" {
+        bail!("--format: expected `table` or `json`, got {:?}", a.format);
+    }
+    if a.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for (image, ..) in &rows {
+            if seen.insert(image.id.clone()) {
+                println!("{}", if a.no_trunc { image.id.clone() } else { short_id(&image.id).to_owned() });
+            }
+        }
+        return Ok(0);
+    }
+    let mut table = vec![
+        if a.digests {
+            vec!["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
+        } else {
+            vec!["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+        }
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>(),
+    ];
+    for (image, repo, tag, digest) in rows {
+        let id = if a.no_trunc { image.id.clone() } else { short_id(&image.id).to_owned() };
+        let mut row = vec![repo, tag];
+        if a.digests {
+            row.push(digest);
+        }
+        row.extend([id, format::ago(image.created.as_deref()), format::size(image.size)]);
+        table.push(row);
+    }
+    format::table(&table);
+    Ok(0)
+}
+
+fn inspect(cli: &Cli, names: &[String]) -> Result<u8> {
+    let store = store(cli)?;
+    let mut out = Vec::new();
+    let mut missing = None;
+    for name in names {
+        let image = match store.find(name) {
+            Ok(image) => image,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                missing = Some(1);
+                continue;
+            }
+        };
+        let config: Value = serde_json::from_slice(&store.read_blob(&image.id)?)?;
+        let manifest: Value = serde_json::from_slice(&store.read_blob(&image.manifest)?)?;
+        out.push(json!({
+            "Id": image.id,
+            "RepoTags": image.names.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
+            "RepoDigests": image.digests.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
+            "Created": config["created"],
+            "Author": config["author"],
+            "Architecture": config["architecture"],
+            "Os": config["os"],
+            "Config": config["config"],
+            "Size": image.size,
+            "RootFS": { "Type": "layers", "Layers": config["rootfs"]["diff_ids"] },
+            "Manifest": { "Digest": image.manifest, "Layers": manifest["layers"] },
+            "Storage": { "Driver": "overlay", "ChainIDs": image.layers },
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(missing.unwrap_or(0))
+}
+
+/// Chain ids and image ids that containers use; nothing they need may be removed.
+pub fn in_use(cli: &Cli) -> (Vec<String>, Vec<String>) {
+    let mut images = Vec::new();
+    let mut layers = Vec::new();
+    let Ok(entries) = std::fs::read_dir(cli.root.join("containers")) else { return (images, layers) };
+    for entry in entries.flatten() {
+        let Ok(bytes) = std::fs::read(entry.path().join("record.json")) else { continue };
+        let Ok(record) = serde_json::from_slice::<Value>(&bytes) else { continue };
+        if let Some(image) = record["Image"].as_str() {
+            images.push(image.to_owned());
+        }
+        if let Some(chain) = record["Layers"].as_array() {
+            layers.extend(chain.iter().filter_map(|c| c.as_str().map(str::to_owned)));
+        }
+    }
+    (images, layers)
+}
+
+fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
+    let store = store(cli)?;
+    let (used_images, used_layers) = in_use(cli);
+    let mut status = 0;
+    let mut removed_any = false;
+    for name in &a.images {
+        let result = (|| -> Result<()> {
+            let image = store.find(name)?;
+            let by_name = reference::parse(name).ok().map(|r| r.whole()).filter(|n| image.names.contains(n));
+            if by_name.is_none() && image.names.len() > 1 && !a.force {
+                bail!(
+                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    short_id(&image.id)
+                );
+            }
+            let last_name = by_name.is_none() || image.names.len() <= 1;
+            if last_name && used_images.contains(&image.id) && !a.force {
+                bail!(
+                    "conflict: unable to remove {name} (must force) - image {} is being used by a container",
+                    short_id(&image.id)
+                );
+            }
+            let after = store.untag(name)?;
+            for gone in image.names.iter().filter(|n| !after.names.contains(n)) {
+                println!("Untagged: {}", reference::familiar(gone));
+            }
+            if after.names.is_empty() && !used_images.contains(&image.id) {
+                store.forget(&image.id)?;
+                println!("Deleted: {}", image.id);
+                removed_any = true;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            eprintln!("Error: {e:#}");
+            status = 1;
+        }
+    }
+    if removed_any {
+        store.collect(&used_layers)?;
+    }
+    Ok(status)
+}
+
+fn prune(cli: &Cli, all: bool) -> Result<u8> {
+    let store = store(cli)?;
+    let (used_images, used_layers) = in_use(cli);
+    let mut deleted = Vec::new();
+    for image in store.images()? {
+        if used_images.contains(&image.id) || (!all && !image.names.is_empty()) {
+            continue;
+        }
+        store.forget(&image.id)?;
+        deleted.push(image);
+    }
+    let freed = store.collect(&used_layers)?;
+    if !deleted.is_empty() {
+        println!("Deleted Images:");
+        for image in &deleted {
+            for name in &image.names {
+                println!("untagged: {}", reference::familiar(name));
+            }
+            println!("deleted: {}", image.id);
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", format::size(freed));
+    Ok(0)
+}
+
+fn open_input(path: &str) -> Result<Box<dyn Read>> {
+    Ok(if path == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).with_context(|| format!("opening {path}"))?)
+    })
+}
+
+fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
+    let input = open_input(&a.file)?;
+    let details = NewImage { changes: &a.changes, comment: a.message.as_deref(), ..NewImage::default() };
+    let image = archive::import(&store(cli)?, input, a.name.as_deref(), &details)?;
+    println!("{}", image.id);
+    Ok(0)
+}
+
+fn load(cli: &Cli, a: &LoadArgs) -> Result<u8> {
+    let input: Box<dyn Read> = match &a.input {
+        Some(path) => open_input(path)?,
+        None if io::stdin().is_terminal() => bail!("requested load from stdin, but stdin is empty (use -i FILE)"),
+        None => open_input("-")?,
+    };
+    let loaded = archive::load(&store(cli)?, input)?;
+    if !a.quiet {
+        for image in loaded {
+            if image.names.is_empty() {
+                println!("Loaded image ID: {}", image.image.id);
+            }
+            for name in image.names {
+                println!("Loaded image: {}", reference::familiar(&name));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn save(cli: &Cli, a: &SaveArgs) -> Result<u8> {
+    let store = store(cli)?;
+    for name in &a.images {
+        store.find(name)?;
+    }
+    match &a.output {
+        Some(path) => {
+            let tmp = format!("{path}.tmp-{}", std::process::id());
+            let result = File::create(&tmp)
+                .with_context(|| format!("creating {tmp}"))
+                .and_then(|f| Ok(archive::save(&store, &a.images, io::BufWriter::new(f))?))
+                .and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("renaming to {path}")));
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result?;
+        }
+        None => {
+            let stdout = io::stdout();
+            if stdout.is_terminal() {
+                bail!("cowardly refusing to write an archive to a terminal (use -o FILE or redirect)");
+            }
+            archive::save(&store, &a.images, io::BufWriter::new(stdout.lock()))?;
+        }
+    }
+    Ok(0)
+}
+
+fn login(cli: &Cli, a: &LoginArgs) -> Result<u8> {
+    let registry = a.registry.as_deref().unwrap_or("docker.io");
+    let username = match &a.username {
+        Some(u) => u.clone(),
+        None => bail!("--username is required"),
+    };
+    let password = match (&a.password, a.password_stdin) {
+        (Some(_), true) => bail!("--password and --password-stdin are mutually exclusive"),
+        (Some(p), false) => p.clone(),
+        (None, true) => {
+            let mut text = String::new();
+            io::stdin().read_to_string(&mut text)?;
+            text.trim_end_matches(['\n', '\r']).to_owned()
+        }
+        (None, false) => bail!("give the password with --password-stdin (or --password)"),
+    };
+    registry::login(registry, &username, &password, &cli.insecure_registries)?;
+    println!("Login Succeeded");
+    io::stdout().flush()?;
+    Ok(0)
+}

@@ -1,0 +1,148 @@
+//! A container's filesystem: the image's layers, an init layer with the files the engine
+//! writes for each container (/etc/hosts, /etc/hostname, /etc/resolv.conf), and a private
+//! read-write layer, joined by overlayfs under `merged/`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::StorageError;
+use crate::layers::LayerStore;
+use crate::overlay::{self, Overlay};
+use crate::pack::{Source, pack_dir};
+
+/// Files of the init layer, relative to the container's root.
+pub const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+/// The directories of one container's filesystem.
+#[derive(Debug, Clone)]
+pub struct ContainerFs {
+    dir: PathBuf,
+}
+
+impl ContainerFs {
+    /// The filesystem kept under `dir` (the container's directory).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        ContainerFs { dir: dir.into() }
+    }
+
+    /// Makes the init, upper, work and merged directories; `init` gives the contents of
+    /// the [`INIT_FILES`] (missing ones are created empty).
+    pub fn create(&self, init: &[(&str, &[u8])]) -> Result<(), StorageError> {
+        for sub in ["upper", "work", "merged", "init/etc"] {
+            let dir = self.dir.join(sub);
+            fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        }
+        for name in INIT_FILES {
+            let content = init.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).unwrap_or_default();
+            self.write_init_file(name, content)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces one init-layer file (the engine rewrites /etc/hosts as networks change).
+    pub fn write_init_file(&self, name: &str, content: &[u8]) -> Result<(), StorageError> {
+        let path = self.init_dir().join(name);
+        let tmp = path.with_extension("tmp");
+        let mut file = fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
+        file.write_all(content).map_err(|e| StorageError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))
+    }
+
+    /// The init layer's directory.
+    pub fn init_dir(&self) -> PathBuf {
+        self.dir.join("init")
+    }
+
+    /// The read-write layer's directory.
+    pub fn upper_dir(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// Where the container's root filesystem is mounted.
+    pub fn merged_dir(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+
+    /// Mounts the overlay of `layers` (chain ids, bottom first) + init + upper on
+    /// `merged/`, unless it is mounted already.
+    pub fn mount(&self, store: &LayerStore, layers: &[String]) -> Result<PathBuf, StorageError> {
+        let merged = self.merged_dir();
+        if overlay::is_mounted(&merged) {
+            return Ok(merged);
+        }
+        let mut lower = vec![self.init_dir()];
+        lower.extend(layers.iter().rev().map(|chain| store.diff_dir(chain)));
+        let overlay = Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))) };
+        overlay.mount(&merged)?;
+        Ok(merged)
+    }
+
+    /// Unmounts `merged/` if mounted.
+    pub fn unmount(&self) -> Result<(), StorageError> {
+        overlay::unmount(&self.merged_dir())
+    }
+
+    /// Writes the container's changes as an OCI layer tar: whiteouts translated, the
+    /// init-layer files left out.
+    pub fn commit(&self, out: impl Write) -> Result<(), StorageError> {
+        let exclude: Vec<&Path> = INIT_FILES.iter().map(Path::new).collect();
+        let upper = self.upper_dir();
+        pack_dir(&upper, Source::OverlayUpper, &exclude, out).map_err(|e| StorageError::io(&upper, e))
+    }
+
+    /// Writes the merged view as a root filesystem tar; mounts it for the time of the
+    /// export if the container is not running.
+    pub fn export(&self, store: &LayerStore, layers: &[String], out: impl Write) -> Result<(), StorageError> {
+        let was_mounted = overlay::is_mounted(&self.merged_dir());
+        let merged = self.mount(store, layers)?;
+        let result = pack_dir(&merged, Source::Plain, &[], out).map_err(|e| StorageError::io(&merged, e));
+        if !was_mounted {
+            self.unmount()?;
+        }
+        result
+    }
+
+    /// Changes in the read-write layer, as `docker diff` prints them: `A`, `C` or `D`
+    /// and the path. A path is "added" when no image layer had it.
+    pub fn diff(&self, store: &LayerStore, layers: &[String]) -> Result<Vec<(char, String)>, StorageError> {
+        let lower: Vec<PathBuf> = layers.iter().rev().map(|c| store.diff_dir(c)).collect();
+        let mut out = Vec::new();
+        walk_changes(&self.upper_dir(), Path::new("/"), &lower, &mut out)?;
+        Ok(out)
+    }
+
+    /// Removes the container's filesystem (unmounting it first).
+    pub fn remove(&self) -> Result<(), StorageError> {
+        self.unmount()?;
+        for sub in ["upper", "work", "merged", "init"] {
+            let dir = self.dir.join(sub);
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&dir, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn walk_changes(dir: &Path, rel: &Path, lower: &[PathBuf], out: &mut Vec<(char, String)>) -> Result<(), StorageError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut entries: Vec<_> = fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = rel.join(entry.file_name());
+        let in_lower = lower.iter().any(|l| l.join(path.strip_prefix("/").unwrap_or(&path)).symlink_metadata().is_ok());
+        let meta = entry.metadata().map_err(|e| StorageError::io(&entry.path(), e))?;
+        if meta.file_type().is_char_device() && meta.rdev() == 0 {
+            out.push(('D', path.display().to_string()));
+            continue;
+        }
+        out.push((if in_lower { 'C' } else { 'A' }, path.display().to_string()));
+        if meta.is_dir() {
+            walk_changes(&entry.path(), &path, lower, out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The layer store: each layer unpacked once under `layers/<chain-id>/diff`, shared by
+//! every image whose stack contains it.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::StorageError;
+use crate::unpack::{Unpacked, unpack_layer};
+
+/// What the store records beside each unpacked layer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// `sha256:` of the layer's uncompressed tar.
+    pub diff_id: String,
+    /// Chain id of the layer beneath, if any.
+    pub parent: Option<String>,
+    /// Bytes of the uncompressed tar.
+    pub size: u64,
+}
+
+/// The chain id of a layer: its diff id for a base layer, else
+/// `sha256(parent-chain-id + " " + diff-id)` (OCI image spec, config.md).
+pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
+    match parent {
+        None => diff_id.to_owned(),
+        Some(parent) => format!("sha256:{:x}", Sha256::digest(format!("{parent} {diff_id}").as_bytes())),
+    }
+}
+
+/// The chain ids of a stack of diff ids, bottom first.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for diff_id in diff_ids {
+        out.push(chain_id(out.last().map(String::as_str), diff_id));
+    }
+    out
+}
+
+/// Unpacked layers under one directory.
+#[derive(Debug, Clone)]
+pub struct LayerStore {
+    dir: PathBuf,
+}
+
+impl LayerStore {
+    /// The store under `dir` (created if missing).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        Ok(LayerStore { dir })
+    }
+
+    /// The directory holding layer `chain_id`'s files (an overlay lower dir).
+    pub fn diff_dir(&self, chain_id: &str) -> PathBuf {
+        self.layer_dir(chain_id).join("diff")
+    }
+
+    fn layer_dir(&self, chain_id: &str) -> PathBuf {
+        self.dir.join(chain_id.trim_start_matches("sha256:"))
+    }
+
+    /// Whether layer `chain_id` is unpacked.
+    pub fn exists(&self, chain_id: &str) -> bool {
+        self.layer_dir(chain_id).join("layer.json").exists()
+    }
+
+    /// What the store knows of layer `chain_id`.
+    pub fn info(&self, chain_id: &str) -> Result<LayerInfo, StorageError> {
+        let path = self.layer_dir(chain_id).join("layer.json");
+        let text = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| StorageError::Corrupt { path, reason: e.to_string() })
+    }
+
+    /// Unpacks `tar` (compressed or not) as the layer above `parent`. The layer appears
+    /// under its chain id only when complete and only if its diff id is `expected` (when
+    /// given); a layer someone else finished first is kept and ours dropped.
+    pub fn unpack(
+        &self,
+        parent: Option<&str>,
+        expected_diff_id: Option<&str>,
+        tar: impl Read,
+    ) -> Result<(String, LayerInfo), StorageError> {
+        let tmp = self.dir.join(format!(".tmp-{}", crate::unique_suffix()));
+        let result = self.unpack_into(&tmp, parent, expected_diff_id, tar);
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn unpack_into(
+        &self,
+        tmp: &Path,
+        parent: Option<&str>,
+        expected_diff_id: Option<&str>,
+        tar: impl Read,
+    ) -> Result<(String, LayerInfo), StorageError> {
+        let diff = tmp.join("diff");
+        fs::create_dir_all(&diff).map_err(|e| StorageError::io(&diff, e))?;
+        let Unpacked { diff_id, size } = unpack_layer(tar, &diff)?;
+        if let Some(expected) = expected_diff_id
+            && expected != diff_id
+        {
+            return Err(StorageError::DigestMismatch {
+                what: "layer diff id".into(),
+                expected: expected.into(),
+                actual: diff_id,
+            });
+        }
+        let info = LayerInfo { diff_id: diff_id.clone(), parent: parent.map(str::to_owned), size };
+        let meta = tmp.join("layer.json");
+        fs::write(&meta, serde_json::to_vec(&info).expect("layer info serializes"))
+            .map_err(|e| StorageError::io(&meta, e))?;
+        let chain = chain_id(parent, &diff_id);
+        let target = self.layer_dir(&chain);
+        match fs::rename(tmp, &target) {
+            Ok(()) => {}
+            // Another pull finished the same layer first: theirs is as good as ours.
+            Err(e) if target.join("layer.json").exists() => {
+                let _ = e;
+                fs::remove_dir_all(tmp).map_err(|e| StorageError::io(tmp, e))?;
+            }
+            Err(e) => return Err(StorageError::io(&target, e)),
+        }
+        Ok((chain, info))
+    }
+
+    /// Every layer the store holds, by chain id.
+    pub fn list(&self) -> Result<Vec<String>, StorageError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| StorageError::io(&self.dir, e))? {
+            let entry = entry.map_err(|e| StorageError::io(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                out.push(format!("sha256:{name}"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Leftovers of unpacks that a crash interrupted.
+    pub fn remove_partial(&self) -> Result<(), StorageError> {
+        for entry in fs::read_dir(&self.dir).map_err(|e| StorageError::io(&self.dir, e))? {
+            let entry = entry.map_err(|e| StorageError::io(&self.dir, e))?;
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes layer `chain_id`. The caller knows nothing uses it.
+    pub fn remove(&self, chain_id: &str) -> Result<(), StorageError> {
+        let dir = self.layer_dir(chain_id);
+        // Renamed away first so a half-removed layer never looks whole.
+        let doomed = self.dir.join(format!(".tmp-rm-{}", crate::unique_suffix()));
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => fs::remove_dir_all(&doomed).map_err(|e| StorageError::io(&doomed, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::io(&dir, e)),
+        }
+    }
+
+    /// Bytes the layer's files take on disk (apparent size of regular files).
+    pub fn disk_usage(&self, chain_id: &str) -> u64 {
+        du(&self.diff_dir(chain_id))
+    }
+}
+
+/// Apparent size of the regular files under `dir`.
+pub fn du(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => du(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_spec() {
+        let a = "sha256:a".to_string();
+        let b = "sha256:b".to_string();
+        let chain = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(chain[0], a);
+        assert_eq!(chain[1], format!("sha256:{:x}", Sha256::digest(b"sha256:a sha256:b")));
+    }
+}

@@ -1,0 +1,414 @@
+//! Unpacking a layer tar into a directory overlayfs can use as a lower layer.
+//!
+//! Every entry is created relative to a directory descriptor that was opened with
+//! `openat2(RESOLVE_IN_ROOT)` on the layer directory, so neither `..` nor a symlink the
+//! layer itself planted (absolute or relative) can make a write land outside it. OCI
+//! whiteouts become overlay whiteouts: `.wh.NAME` a 0/0 character device, `.wh..wh..opq`
+//! the `trusted.overlay.opaque` attribute on its directory.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::Timespec;
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timestamps};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
+use tar::{EntryType, Header};
+
+use crate::StorageError;
+
+/// Prefix of an OCI whiteout file.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+/// Name of the OCI opaque-directory marker.
+pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+/// The overlayfs attribute that makes a directory opaque.
+pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// What unpacking a layer found out about it.
+#[derive(Debug, Clone)]
+pub struct Unpacked {
+    /// `sha256:<hex>` of the uncompressed tar stream: the layer's diff id.
+    pub diff_id: String,
+    /// Bytes of the uncompressed tar stream.
+    pub size: u64,
+}
+
+/// Unpacks a (possibly gzip- or zstd-compressed) layer tar from `input` into the empty
+/// directory `dest`, and returns its diff id.
+pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<Unpacked, StorageError> {
+    let mut hashing = HashingReader::new(decompress(input)?);
+    let root = rfs::open(dest, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| StorageError::io(dest, e.into()))?;
+    let mut unpacker = Unpacker { root, parent: None, dirs: Vec::new(), buf: vec![0; 128 * 1024] };
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        let entries = archive.entries().map_err(StorageError::BadLayer)?;
+        for entry in entries {
+            let mut entry = entry.map_err(StorageError::BadLayer)?;
+            unpacker.entry(&mut entry)?;
+        }
+    }
+    // The tar reader stops at the end-of-archive blocks; the diff id covers every byte.
+    io::copy(&mut hashing, &mut io::sink()).map_err(StorageError::BadLayer)?;
+    unpacker.finish()?;
+    Ok(Unpacked { diff_id: hashing.digest(), size: hashing.count })
+}
+
+/// Wraps `input` in the decompressor its first bytes call for.
+pub fn decompress<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>, StorageError> {
+    let mut input = io::BufReader::with_capacity(256 * 1024, input);
+    let magic = io::BufRead::fill_buf(&mut input).map_err(StorageError::BadLayer)?;
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::Decoder::with_buffer(input).map_err(StorageError::BadLayer)?)
+    } else {
+        Box::new(input)
+    })
+}
+
+/// A reader that hashes and counts what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Starts hashing `inner` from its current position.
+    pub fn new(inner: R) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+    }
+
+    /// `sha256:<hex>` of everything read so far.
+    pub fn digest(&self) -> String {
+        format!("sha256:{:x}", self.hasher.clone().finalize())
+    }
+
+    /// Bytes read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+struct Unpacker {
+    root: OwnedFd,
+    /// The directory the last entry went into: tars list a directory's files together.
+    parent: Option<(PathBuf, OwnedFd)>,
+    /// Directories and their times, set last because creating entries changes them.
+    dirs: Vec<(PathBuf, Timespec)>,
+    buf: Vec<u8>,
+}
+
+impl Unpacker {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), StorageError> {
+        let raw = entry.path().map_err(StorageError::BadLayer)?.into_owned();
+        let Some(path) = clean(&raw)? else { return Ok(()) };
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => (dir.to_path_buf(), name.to_owned()),
+            _ => return Ok(()),
+        };
+        let name_bytes = name.as_bytes();
+        let header = entry.header().clone();
+        let kind = header.entry_type();
+        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader) {
+            return Ok(());
+        }
+
+        if name_bytes == OPAQUE_MARKER.as_bytes() {
+            self.make_dirs(&dir)?;
+            let dirfd = self.open_dir(&dir)?;
+            return rfs::fsetxattr(&dirfd, OVERLAY_OPAQUE_XATTR, b"y", rfs::XattrFlags::empty())
+                .map_err(|e| StorageError::io(&path, e.into()));
+        }
+        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+                return Ok(()); // aufs bookkeeping (.wh..wh.plnk and the like)
+            }
+            let parent = self.parent_of(&dir)?;
+            let hidden = OsStr::from_bytes(hidden);
+            remove_existing(&parent, hidden, &path)?;
+            return rfs::mknodat(&parent, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
+                .map_err(|e| StorageError::io(&path, e.into()));
+        }
+
+        let parent = self.parent_of(&dir)?;
+        let mode = Mode::from_raw_mode(header.mode().map_err(StorageError::BadLayer)? & 0o7777);
+        let mtime = Timespec { tv_sec: header.mtime().unwrap_or(0) as i64, tv_nsec: 0 };
+        let (uid, gid) = owner(&header)?;
+        let xattrs = xattrs(entry)?;
+        let err = |e: Errno| StorageError::io(&path, e.into());
+
+        match kind {
+            EntryType::Directory => {
+                match rfs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+                    Ok(_) => {
+                        remove_existing(&parent, &name, &path)?;
+                        rfs::mkdirat(&parent, &name, mode).map_err(err)?;
+                    }
+                    Err(_) => rfs::mkdirat(&parent, &name, mode).map_err(err)?,
+                }
+                let fd =
+                    rfs::openat(&parent, &name, OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+                        .map_err(err)?;
+                finish_fd(&fd, uid, gid, mode, &xattrs, None).map_err(err)?;
+                self.dirs.push((path.clone(), mtime));
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                remove_existing(&parent, &name, &path)?;
+                let fd = rfs::openat(
+                    &parent,
+                    &name,
+                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(err)?;
+                let mut file = File::from(fd);
+                write_sparse(entry, &mut file, &mut self.buf).map_err(|e| StorageError::io(&path, e))?;
+                finish_fd(&file, uid, gid, mode, &xattrs, Some(mtime)).map_err(err)?;
+            }
+            EntryType::Symlink => {
+                let target = entry.link_name().map_err(StorageError::BadLayer)?.unwrap_or_default();
+                remove_existing(&parent, &name, &path)?;
+                rfs::symlinkat(target.as_ref(), &parent, &name).map_err(err)?;
+                rfs::chownat(&parent, &name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
+                let times = Timestamps { last_access: mtime, last_modification: mtime };
+                rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
+            }
+            EntryType::Link => {
+                let target = entry.link_name().map_err(StorageError::BadLayer)?.unwrap_or_default();
+                let Some(target) = clean(&target)? else {
+                    return Err(StorageError::Unsafe {
+                        path: path.clone(),
+                        reason: "hard link to the layer root".into(),
+                    });
+                };
+                let (tdir, tname) = (target.parent().unwrap_or(Path::new("")), target.file_name().unwrap_or_default());
+                let tparent = self.open_dir(tdir)?;
+                remove_existing(&parent, &name, &path)?;
+                rfs::linkat(&tparent, tname, &parent, &name, AtFlags::empty()).map_err(err)?;
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let file_type = match kind {
+                    EntryType::Char => FileType::CharacterDevice,
+                    EntryType::Block => FileType::BlockDevice,
+                    _ => FileType::Fifo,
+                };
+                let dev = rfs::makedev(
+                    header.device_major().ok().flatten().unwrap_or(0),
+                    header.device_minor().ok().flatten().unwrap_or(0),
+                );
+                remove_existing(&parent, &name, &path)?;
+                rfs::mknodat(&parent, &name, file_type, mode, dev).map_err(err)?;
+                rfs::chownat(&parent, &name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
+                rfs::chmodat(&parent, &name, mode, AtFlags::empty()).map_err(err)?;
+                let times = Timestamps { last_access: mtime, last_modification: mtime };
+                rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
+            }
+            other => {
+                return Err(StorageError::Unsafe {
+                    path: path.clone(),
+                    reason: format!("unsupported tar entry type {other:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory `dir` (relative to the layer), created if the tar skipped it.
+    fn parent_of(&mut self, dir: &Path) -> Result<OwnedFd, StorageError> {
+        if let Some((cached, fd)) = &self.parent
+            && cached == dir
+        {
+            return fd.try_clone().map_err(|e| StorageError::io(dir, e));
+        }
+        self.make_dirs(dir)?;
+        let fd = self.open_dir(dir)?;
+        self.parent = Some((dir.to_path_buf(), fd.try_clone().map_err(|e| StorageError::io(dir, e))?));
+        Ok(fd)
+    }
+
+    fn open_dir(&self, dir: &Path) -> Result<OwnedFd, StorageError> {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        rfs::openat2(
+            &self.root,
+            dir,
+            OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| StorageError::io(dir, e.into()))
+    }
+
+    /// Creates the missing directories of `dir`, each resolved inside the layer.
+    fn make_dirs(&mut self, dir: &Path) -> Result<(), StorageError> {
+        if dir.as_os_str().is_empty() || self.open_dir(dir).is_ok() {
+            return Ok(());
+        }
+        let mut partial = PathBuf::new();
+        for component in dir.components() {
+            let parent = self.open_dir(&partial)?;
+            partial.push(component);
+            match rfs::mkdirat(&parent, component.as_os_str(), Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(StorageError::io(&partial, e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), StorageError> {
+        self.parent = None;
+        // Deepest first, so setting a child's times never disturbs its parent's.
+        self.dirs.sort_by_key(|(dir, _)| std::cmp::Reverse(dir.components().count()));
+        for (dir, mtime) in std::mem::take(&mut self.dirs) {
+            let dir: PathBuf = dir;
+            let fd = self.open_dir(&dir)?;
+            let times = Timestamps { last_access: mtime, last_modification: mtime };
+            rfs::futimens(&fd, &times).map_err(|e| StorageError::io(&dir, e.into()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The entry's path made relative, or an error for a `..` in it. `None` for the root.
+fn clean(raw: &Path) -> Result<Option<PathBuf>, StorageError> {
+    let mut out = PathBuf::new();
+    for component in raw.components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                return Err(StorageError::Unsafe {
+                    path: raw.to_path_buf(),
+                    reason: "path leaves the layer through '..'".into(),
+                });
+            }
+        }
+    }
+    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+}
+
+fn owner(header: &Header) -> Result<(rfs::Uid, rfs::Gid), StorageError> {
+    let uid = header.uid().map_err(StorageError::BadLayer)?;
+    let gid = header.gid().map_err(StorageError::BadLayer)?;
+    let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) else {
+        return Err(StorageError::BadLayer(io::Error::other(format!("owner {uid}:{gid} out of range"))));
+    };
+    Ok((rfs::Uid::from_raw(uid), rfs::Gid::from_raw(gid)))
+}
+
+/// Extended attributes from the entry's PAX records (`SCHILY.xattr.NAME`).
+fn xattrs<R: Read>(entry: &mut tar::Entry<R>) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+    let mut out = Vec::new();
+    if let Some(extensions) = entry.pax_extensions().map_err(StorageError::BadLayer)? {
+        for extension in extensions {
+            let extension = extension.map_err(StorageError::BadLayer)?;
+            if let Ok(key) = extension.key()
+                && let Some(name) = key.strip_prefix("SCHILY.xattr.")
+            {
+                out.push((name.to_owned(), extension.value_bytes().to_vec()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Owner, then mode (chown clears set-id bits), attributes and times on an open file.
+fn finish_fd(
+    fd: impl AsFd,
+    uid: rfs::Uid,
+    gid: rfs::Gid,
+    mode: Mode,
+    xattrs: &[(String, Vec<u8>)],
+    mtime: Option<Timespec>,
+) -> Result<(), Errno> {
+    rfs::fchown(&fd, Some(uid), Some(gid))?;
+    rfs::fchmod(&fd, mode)?;
+    for (name, value) in xattrs {
+        rfs::fsetxattr(&fd, name.as_str(), value, rfs::XattrFlags::empty())?;
+    }
+    if let Some(mtime) = mtime {
+        rfs::futimens(&fd, &Timestamps { last_access: mtime, last_modification: mtime })?;
+    }
+    Ok(())
+}
+
+/// Removes whatever is at `name` so a new entry can take its place; a directory stays
+/// only if it is empty-able (tar semantics: a later entry replaces an earlier one).
+fn remove_existing(parent: &OwnedFd, name: &OsStr, path: &Path) -> Result<(), StorageError> {
+    match rfs::unlinkat(parent, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(Errno::ISDIR) | Err(Errno::PERM) => match rfs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(StorageError::io(path, e.into())),
+        },
+        Err(e) => Err(StorageError::io(path, e.into())),
+    }
+}
+
+/// Copies `input` to `file`, leaving holes where whole blocks are zero.
+fn write_sparse(mut input: impl Read, file: &mut File, buf: &mut [u8]) -> io::Result<()> {
+    const BLOCK: usize = 4096;
+    let mut size = 0u64;
+    let mut hole_at_end = false;
+    loop {
+        let n = read_full(&mut input, buf)?;
+        if n == 0 {
+            break;
+        }
+        for chunk in buf[..n].chunks(BLOCK) {
+            if chunk.len() == BLOCK && chunk.iter().all(|&b| b == 0) {
+                file.seek(SeekFrom::Current(BLOCK as i64))?;
+                hole_at_end = true;
+            } else {
+                file.write_all(chunk)?;
+                hole_at_end = false;
+            }
+        }
+        size += n as u64;
+    }
+    if hole_at_end {
+        file.set_len(size)?;
+    }
+    Ok(())
+}
+
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_strips_roots_and_refuses_parent() {
+        assert_eq!(clean(Path::new("/a/./b")).unwrap(), Some(PathBuf::from("a/b")));
+        assert_eq!(clean(Path::new("./")).unwrap(), None);
+        assert!(clean(Path::new("a/../../etc")).is_err());
+    }
+}
