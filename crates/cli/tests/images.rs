@@ -9,7 +9,7 @@ use std::path::Path;
 use lindocker_storage::container::ContainerFs;
 use lindocker_storage::layers::LayerStore;
 use lindocker_testkit::image::{self, Entry};
-use lindocker_testkit::{Engine, Registry, free_port, temp_dir};
+use lindocker_testkit::{Engine, Proxy, ProxyMode, Registry, free_port, temp_dir};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
@@ -488,4 +488,36 @@ fn prune_removes_dangling_images_and_unused_layers() {
     assert_eq!(engine.ok(&["images", "-a", "-q"]), "");
     assert_eq!(fs::read_dir(engine.root.join("layers")).unwrap().count(), 0);
     assert_eq!(fs::read_dir(engine.root.join("image/blobs/sha256")).unwrap().count(), 0);
+}
+
+#[test]
+fn token_auth_through_the_bearer_challenge() {
+    let registry = Registry::start("token", None);
+    let engine = Engine::new(BIN, "token");
+    busybox_layout(&engine.root, "t");
+    registry.push(&engine.root.join("layout"), "test/tok", "t");
+    let proxy = Proxy::start(&registry.addr, ProxyMode { bearer: Some("bob:pw".into()), ..ProxyMode::default() });
+    let name = format!("{}/test/tok:t", proxy.addr);
+
+    let err = engine.fails(&["pull", &name], 1);
+    assert!(err.contains("lindocker login"), "{err}");
+    engine.fails(&["login", "-u", "bob", "-p", "nope", &proxy.addr], 1);
+    engine.ok(&["login", "-u", "bob", "-p", "pw", &proxy.addr]);
+    engine.ok(&["pull", "-q", &name]);
+    assert!(proxy.tokens.load(std::sync::atomic::Ordering::Relaxed) >= 2, "login and pull each got a token");
+    assert_eq!(engine.ok(&["images", "-q"]).lines().count(), 1);
+}
+
+#[test]
+fn a_dropped_connection_is_retried() {
+    let registry = Registry::start("flaky", None);
+    let engine = Engine::new(BIN, "flaky");
+    busybox_layout(&engine.root, "t");
+    registry.push(&engine.root.join("layout"), "test/flaky", "t");
+    let proxy = Proxy::start(&registry.addr, ProxyMode { cut_first_blob_after: Some(10_000), ..ProxyMode::default() });
+    let out = engine.ok(&["pull", &format!("{}/test/flaky:t", proxy.addr)]);
+    assert_eq!(proxy.cuts.load(std::sync::atomic::Ordering::Relaxed), 1, "the proxy cut one download");
+    assert!(out.contains("Retrying"), "{out}");
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(fs::read_dir(engine.root.join("image/tmp")).unwrap().count(), 0);
 }
