@@ -4,26 +4,88 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// `lindocker` with its own `--root` (and `LINDOCKER_CONFIG`), removed when dropped.
+/// `lindocker` with its own data root, state directory, cgroup parent and credentials
+/// file; when dropped, its containers' processes are killed (by pid) and everything
+/// removed.
 pub struct Engine {
     /// Path of `lindocker`.
     pub bin: PathBuf,
     /// The data root.
     pub root: PathBuf,
+    /// The state directory (runtime state, shim sockets).
+    pub state: PathBuf,
+    /// The cgroup parent of its containers.
+    pub cgroup_parent: String,
 }
 
 impl Engine {
     /// `bin` (or `$LINDOCKER_BIN`) with a fresh data root named after the test.
     pub fn new(bin: &str, name: &str) -> Engine {
         let bin = std::env::var_os("LINDOCKER_BIN").map_or_else(|| bin.into(), PathBuf::from);
-        Engine { bin, root: crate::temp_dir(&format!("{name}-engine")) }
+        Engine {
+            bin,
+            root: crate::temp_dir(&format!("{name}-engine")),
+            state: crate::temp_dir(&format!("{name}-st")),
+            cgroup_parent: format!("/lindocker-test-{}-{name}", std::process::id()),
+        }
     }
 
-    /// A command with the root and config set, ready for more arguments.
+    /// Like [`Engine::new`], with `localhost/busybox` imported (busybox-static, the
+    /// checker at /bin/checker).
+    pub fn with_busybox(bin: &str, name: &str) -> Engine {
+        let engine = Engine::new(bin, name);
+        let tar = engine.root.join("busybox.tar");
+        std::fs::write(&tar, crate::image::busybox_layer(&engine.root)).unwrap();
+        engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
+        std::fs::remove_file(&tar).unwrap();
+        engine
+    }
+
+    /// A command with the root, state, cgroup parent and config set.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(&self.bin);
-        c.arg("--root").arg(&self.root).env("LINDOCKER_CONFIG", self.root.join("config")).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(&self.root)
+            .env("LINDOCKER_STATE", &self.state)
+            .env("LINDOCKER_CGROUP_PARENT", &self.cgroup_parent)
+            .env("LINDOCKER_CONFIG", self.root.join("config"))
+            .stdin(Stdio::null());
         c
+    }
+
+    /// What containers left behind: cgroups and processes under our parent, mounts
+    /// under the root, shim processes, sockets. Empty means clean.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut out = crate::leftovers(&self.cgroup_parent, &self.root, &self.state.join("runtime/lindocker-runtime"));
+        for pid in self.shims() {
+            out.push(format!("shim process {pid}"));
+        }
+        for entry in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".sock") || name.ends_with(".tty") {
+                out.push(format!("socket {name}"));
+            }
+        }
+        out
+    }
+
+    /// Pids of live shims serving this engine's root.
+    pub fn shims(&self) -> Vec<i32> {
+        let root = self.root.display().to_string();
+        let mut out = Vec::new();
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
+                continue;
+            }
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            if args.windows(2).any(|w| w[0] == b"--root" && w[1] == root.as_bytes()) && args.contains(&&b"shim"[..]) {
+                out.push(pid);
+            }
+        }
+        out
     }
 
     /// Runs `lindocker args`, capturing output (through files: a container may inherit
@@ -95,6 +157,25 @@ fn list(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        // A failed test may leave containers running: their shims and processes are ours.
+        for pid in self.shims() {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        for parent in crate::cgroup_dirs(&self.cgroup_parent) {
+            for child in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                let procs = std::fs::read_to_string(child.path().join("cgroup.procs")).unwrap_or_default();
+                for pid in
+                    procs.lines().filter_map(|l| l.trim().parse().ok()).filter_map(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                let _ = std::fs::remove_dir(child.path());
+            }
+            let _ = std::fs::remove_dir(&parent);
+        }
         // Overlay mounts under the root would make removal fail; unmount them first.
         if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
             let root = self.root.display().to_string();
@@ -106,5 +187,6 @@ impl Drop for Engine {
             }
         }
         let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }

@@ -5,7 +5,10 @@
 //! (`/lindocker-test-<pid>-<name>`), removed when the bundle is dropped.
 
 mod bundle;
-pub mod docker_profile;
+/// Docker's default confinement (capabilities and seccomp profile), as the engine builds it.
+pub mod docker_profile {
+    pub use lindocker_engine::confinement::{DOCKER_CAPS, convert, docker_capabilities, docker_seccomp};
+}
 mod engine;
 pub mod image;
 mod leaks;

@@ -336,38 +336,42 @@ fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn inspect(cli: &Cli, names: &[String]) -> Result<u8> {
+/// Docker-shaped JSON for an image.
+pub fn inspect_value(cli: &Cli, name: &str) -> Result<Value> {
     let store = store(cli)?;
+    let image = store.find(name)?;
+    let config: Value = serde_json::from_slice(&store.read_blob(&image.id)?)?;
+    let manifest: Value = serde_json::from_slice(&store.read_blob(&image.manifest)?)?;
+    Ok(json!({
+        "Id": image.id,
+        "RepoTags": image.names.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
+        "RepoDigests": image.digests.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
+        "Created": config["created"],
+        "Author": config["author"],
+        "Architecture": config["architecture"],
+        "Os": config["os"],
+        "Config": config["config"],
+        "Size": image.size,
+        "RootFS": { "Type": "layers", "Layers": config["rootfs"]["diff_ids"] },
+        "Manifest": { "Digest": image.manifest, "Layers": manifest["layers"] },
+        "Storage": { "Driver": "overlay", "ChainIDs": image.layers },
+    }))
+}
+
+fn inspect(cli: &Cli, names: &[String]) -> Result<u8> {
     let mut out = Vec::new();
-    let mut missing = None;
+    let mut status = 0;
     for name in names {
-        let image = match store.find(name) {
-            Ok(image) => image,
+        match inspect_value(cli, name) {
+            Ok(v) => out.push(v),
             Err(e) => {
                 eprintln!("Error: {e}");
-                missing = Some(1);
-                continue;
+                status = 1;
             }
-        };
-        let config: Value = serde_json::from_slice(&store.read_blob(&image.id)?)?;
-        let manifest: Value = serde_json::from_slice(&store.read_blob(&image.manifest)?)?;
-        out.push(json!({
-            "Id": image.id,
-            "RepoTags": image.names.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
-            "RepoDigests": image.digests.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
-            "Created": config["created"],
-            "Author": config["author"],
-            "Architecture": config["architecture"],
-            "Os": config["os"],
-            "Config": config["config"],
-            "Size": image.size,
-            "RootFS": { "Type": "layers", "Layers": config["rootfs"]["diff_ids"] },
-            "Manifest": { "Digest": image.manifest, "Layers": manifest["layers"] },
-            "Storage": { "Driver": "overlay", "ChainIDs": image.layers },
-        }));
+        }
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(missing.unwrap_or(0))
+    Ok(status)
 }
 
 /// Chain ids and image ids that containers use; nothing they need may be removed.

@@ -1,20 +1,36 @@
 //! `lindocker`: the Docker-like command line.
 
+mod containers;
+mod exec;
+mod files;
 mod format;
 mod images;
+mod init;
+mod run_args;
+mod signals;
+mod stats;
+mod system;
+mod terminal;
+mod volumes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// A container engine for Linux: images, containers, networks, without a daemon.
+/// A container engine for Linux: images, containers, volumes, without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "lindocker", version, about)]
 pub struct Cli {
     /// Where images, layers, containers and volumes live.
     #[arg(long, global = true, env = "LINDOCKER_ROOT", default_value = "/var/lib/lindocker")]
     root: PathBuf,
+    /// Where runtime state and the shims' sockets live.
+    #[arg(long, global = true, env = "LINDOCKER_STATE", default_value = "/run/lindocker")]
+    state: PathBuf,
+    /// The cgroup under which containers' cgroups are made.
+    #[arg(long, global = true, env = "LINDOCKER_CGROUP_PARENT", default_value = "/lindocker")]
+    cgroup_parent: String,
     /// A registry (host[:port]) to reach over plain HTTP; loopback ones always are.
     #[arg(long = "insecure-registry", global = true, env = "LINDOCKER_INSECURE_REGISTRIES", value_delimiter = ',')]
     insecure_registries: Vec<String>,
@@ -22,26 +38,119 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per process; boxing the big `run` flags would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     #[command(flatten)]
+    Container(containers::ContainerCommand),
+    #[command(flatten)]
     Image(images::ImageCommand),
+    /// Manage containers.
+    #[command(name = "container", subcommand)]
+    ContainerGroup(containers::ContainerGroup),
     /// Manage images.
     #[command(name = "image", subcommand)]
     ImageGroup(images::ImageSubcommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volumes::VolumeCommand),
+    /// Disk use and clean-up.
+    #[command(subcommand)]
+    System(system::SystemCommand),
+    /// What this host offers and lacks.
+    Info,
+    /// Version information.
+    Version,
+    /// The monitor of one container (started by lindocker itself).
+    #[command(hide = true)]
+    Shim {
+        /// The container id.
+        id: String,
+    },
+}
+
+/// An error with the exit code Docker gives it (125 engine, 126/127 command).
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// An error ending the command with `code`.
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Prints an error as Docker would.
+pub fn report(e: &anyhow::Error) {
+    eprintln!("Error: {e:#}");
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Image(ref command) => images::run(&cli, command),
-        Command::ImageGroup(ref command) => images::run_sub(&cli, command),
+    let args: Vec<String> = std::env::args().collect();
+    if args.first().is_some_and(|a| a == lindocker_engine::bundle::INIT_PATH) {
+        let rest: Vec<String> = args[1..].iter().skip_while(|a| *a == "--").cloned().collect();
+        init::main(&rest);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 125,
+            });
+        }
+    };
+    // `run` and `create` fail with 125 when the engine is at fault, as Docker's do.
+    let default_code = match &cli.command {
+        Command::Container(containers::ContainerCommand::Run(_) | containers::ContainerCommand::Create(_)) => 125,
+        _ => 1,
+    };
+    let result = match &cli.command {
+        Command::Container(command) => containers::run(&cli, command),
+        Command::Image(command) => images::run(&cli, command),
+        Command::ContainerGroup(command) => containers::run_group(&cli, command),
+        Command::ImageGroup(command) => images::run_sub(&cli, command),
+        Command::Volume(command) => containers::engine(&cli).and_then(|e| volumes::run(&e, command)),
+        Command::System(system::SystemCommand::Df) => containers::engine(&cli).and_then(|e| system::df(&e)),
+        Command::System(system::SystemCommand::Info) | Command::Info => {
+            containers::engine(&cli).and_then(|e| system::info(&e))
+        }
+        Command::System(system::SystemCommand::Prune { all, volumes, .. }) => system_prune(&cli, *all, *volumes),
+        Command::Version => system::version(),
+        Command::Shim { id } => match containers::engine(&cli) {
+            Ok(engine) => return ExitCode::from(lindocker_engine::shim::run(&engine, id).clamp(0, 255) as u8),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("Error: {e:#}");
-            ExitCode::from(1)
+            let code = e.downcast_ref::<Failure>().map_or(default_code, |f| f.code);
+            report(&e);
+            ExitCode::from(code)
         }
     }
+}
+
+fn system_prune(cli: &Cli, all: bool, with_volumes: bool) -> anyhow::Result<u8> {
+    containers::run_group(cli, &containers::ContainerGroup::Prune { force: true })?;
+    images::run_sub(cli, &images::ImageSubcommand::Prune { all, force: true })?;
+    if with_volumes {
+        let engine = containers::engine(cli)?;
+        volumes::run(&engine, &volumes::VolumeCommand::Prune { all: false, force: true })?;
+    }
+    Ok(0)
 }

@@ -1,15 +1,16 @@
 //! Docker's default confinement as data: its capability set, and its default seccomp
 //! profile converted from Docker's file format to an OCI `linux.seccomp`.
 //!
-//! The profile itself is not copied here: Debian's containers-common package ships it
-//! (`/usr/share/containers/seccomp.json`, the Docker-format default profile Podman uses);
-//! this module reads it and applies Docker's rules (`includes`/`excludes` by capability,
-//! architecture and kernel version) for this host.
+//! The profile is the Docker-format default profile as containers/common ships it
+//! (Apache-2.0; Debian's golang-github-containers-common installs the same file as
+//! `/usr/share/containers/seccomp.json`), built into the binary so an install needs no
+//! other file; this module applies Docker's rules (`includes`/`excludes` by capability,
+//! architecture and kernel version) for this host and the container's capabilities.
 
 use serde_json::{Value, json};
 
-/// Where Debian's containers-common installs the Docker-format default profile.
-pub const PROFILE: &str = "/usr/share/containers/seccomp.json";
+/// The Docker-format default profile (containers/common's `seccomp.json`).
+const PROFILE: &str = include_str!("seccomp-default.json");
 
 /// The capabilities Docker gives a container by default.
 pub const DOCKER_CAPS: &[&str] = &[
@@ -100,14 +101,17 @@ pub fn convert(profile: &Value, caps: &[&str], release: &str) -> Value {
     out
 }
 
-/// Docker's default `linux.seccomp` for this host, from the installed profile.
+/// Docker's default `linux.seccomp` for this host and a container with Docker's
+/// default capabilities.
 pub fn docker_seccomp() -> Value {
-    let text = std::fs::read_to_string(PROFILE).unwrap_or_else(|e| {
-        panic!("{PROFILE}: {e} (install golang-github-containers-common; scripts/install.sh does)")
-    });
-    let profile: Value = serde_json::from_str(&text).expect("profile is JSON");
+    docker_seccomp_for(DOCKER_CAPS)
+}
+
+/// Docker's default `linux.seccomp` for this host and a container with `caps`.
+pub fn docker_seccomp_for(caps: &[&str]) -> Value {
+    let profile: Value = serde_json::from_str(PROFILE).expect("the built-in profile is JSON");
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    convert(&profile, DOCKER_CAPS, release.trim())
+    convert(&profile, caps, release.trim())
 }
 
 #[cfg(test)]

@@ -1,0 +1,921 @@
+//! Container commands: run, create, start, ps, logs, exec, attach, stop, kill, wait, rm,
+//! inspect, top, stats, rename, pause, unpause, update, cp, commit, export, diff, prune.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use lindocker_engine::attach::{Kind, read_frame, write_frame};
+use lindocker_engine::record::{Record, Status};
+use lindocker_engine::{Engine, EngineError, logs};
+use serde_json::{Value, json};
+
+use crate::run_args::{CreateArgs, signal_number};
+use crate::terminal::{DetachKeys, RawTerminal};
+use crate::{Cli, Failure, format};
+
+/// Container commands at the top level.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create and start a container.
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a container.
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Start stopped containers.
+    Start(StartArgs),
+    /// Restart containers.
+    Restart(StopArgs),
+    /// List containers.
+    Ps(PsArgs),
+    /// Show a container's output.
+    Logs(LogsArgs),
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// Attach to a running container's output (and input).
+    Attach {
+        /// The container.
+        container: String,
+    },
+    /// Stop containers (the stop signal, then SIGKILL).
+    Stop(StopArgs),
+    /// Send a signal to containers.
+    Kill {
+        /// The signal.
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Wait for containers to end; print their exit codes.
+    Wait {
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove containers.
+    Rm {
+        /// Remove running containers too (killed first).
+        #[arg(short, long)]
+        force: bool,
+        /// Remove the anonymous volumes the containers made.
+        #[arg(short, long)]
+        volumes: bool,
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Show containers (or images) in detail.
+    Inspect {
+        /// A Go-template-like format: {{.State.Status}}, {{json .Config}}.
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Show a container's processes.
+    Top {
+        /// The container.
+        container: String,
+    },
+    /// Show containers' resource use.
+    Stats {
+        /// Print one sample and exit.
+        #[arg(long)]
+        no_stream: bool,
+        /// Containers (default: all running).
+        containers: Vec<String>,
+    },
+    /// Rename a container.
+    Rename {
+        /// The container.
+        container: String,
+        /// Its new name.
+        new_name: String,
+    },
+    /// Freeze containers.
+    Pause {
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Thaw containers.
+    Unpause {
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Change a container's limits.
+    Update(UpdateArgs),
+    /// Copy files between a container and the host (CONTAINER:PATH on one side).
+    Cp {
+        /// Source.
+        source: String,
+        /// Destination.
+        destination: String,
+    },
+    /// Make an image from a container's changes.
+    Commit(CommitArgs),
+    /// Write a container's filesystem as a tar.
+    Export {
+        /// Write to a file instead of stdout.
+        #[arg(short, long)]
+        output: Option<String>,
+        /// The container.
+        container: String,
+    },
+    /// Show what changed in a container's filesystem.
+    Diff {
+        /// The container.
+        container: String,
+    },
+}
+
+/// `lindocker container SUBCOMMAND`.
+#[derive(Debug, Subcommand)]
+pub enum ContainerGroup {
+    /// Remove every stopped container.
+    Prune {
+        /// Accepted for Docker compatibility: lindocker never asks.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List containers.
+    Ls(PsArgs),
+    /// Show containers in detail.
+    Inspect {
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+/// `run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container id.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+/// `start` flags.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach to the output and wait for the exit.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `stop`/`restart` flags.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing.
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u32>,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `ps` flags.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default: running ones).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The last N created (any state).
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// Filters: status=, name=, label=K[=V], id=.
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// `table` (default) or `json`.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Full ids and commands.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// `logs` flags.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep following the output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines (or `all`).
+    #[arg(short = 'n', long)]
+    pub tail: Option<String>,
+    /// Prefix each line with its time.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Only lines since a time (RFC 3339) or a duration ago (10s, 5m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The container.
+    pub container: String,
+}
+
+/// `exec` flags.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Environment variables.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The container.
+    pub container: String,
+    /// The command.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `update` flags.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Memory limit.
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory + swap limit.
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares.
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// CPUs allowed.
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Process limit.
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy.
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `commit` flags.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Dockerfile instructions applied to the new image's config.
+    #[arg(short, long = "change")]
+    pub changes: Vec<String>,
+    /// Commit message.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Author.
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Do not pause the container while committing.
+    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pause: bool,
+    /// The container.
+    pub container: String,
+    /// The new image's name.
+    pub repository: Option<String>,
+}
+
+/// Opens the engine for the global flags.
+pub fn engine(cli: &Cli) -> Result<Engine> {
+    Engine::open(&cli.root, &cli.state, &cli.cgroup_parent).with_context(|| format!("opening {}", cli.root.display()))
+}
+
+fn find(engine: &Engine, name: &str) -> Result<Record> {
+    let id = engine.records.resolve(name)?;
+    Ok(engine.reconcile(engine.records.read(&id)?))
+}
+
+/// Runs a container command.
+pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
+    let engine = engine(cli)?;
+    match command {
+        ContainerCommand::Run(a) => run_container(cli, &engine, a),
+        ContainerCommand::Create(a) => {
+            let record = create(cli, &engine, a, false)?;
+            println!("{}", record.id);
+            Ok(0)
+        }
+        ContainerCommand::Start(a) => {
+            let mut status = 0;
+            for name in &a.containers {
+                let result = (|| -> Result<u8> {
+                    let record = find(&engine, name)?;
+                    if record.state.status.is_live() {
+                        if !a.attach {
+                            println!("{name}");
+                        }
+                        return Ok(0);
+                    }
+                    let mut stream = engine.start(&record.id)?;
+                    if a.attach {
+                        return attach_stream(&engine, &record, stream, true);
+                    }
+                    if let Err((message, code)) = Engine::wait_started(&mut stream) {
+                        return Err(Failure::new(
+                            code.clamp(1, 255) as u8,
+                            format!("failed to start {name}: {message}"),
+                        )
+                        .into());
+                    }
+                    println!("{name}");
+                    Ok(0)
+                })();
+                match result {
+                    Ok(code) => status = status.max(code),
+                    Err(e) => {
+                        crate::report(&e);
+                        status = 1;
+                    }
+                }
+            }
+            Ok(status)
+        }
+        ContainerCommand::Restart(a) => each(&a.containers, |name| {
+            let record = find(&engine, name)?;
+            engine.stop(&record.id, a.time)?;
+            let mut stream = engine.start(&record.id)?;
+            Engine::wait_started(&mut stream).map_err(|(m, _)| anyhow::anyhow!("failed to start {name}: {m}"))?;
+            println!("{name}");
+            Ok(())
+        }),
+        ContainerCommand::Ps(a) => ps(&engine, a),
+        ContainerCommand::Logs(a) => logs_command(&engine, a),
+        ContainerCommand::Exec(a) => crate::exec::exec(&engine, a),
+        ContainerCommand::Attach { container } => {
+            let record = find(&engine, container)?;
+            if !record.state.status.is_live() {
+                bail!("You cannot attach to a stopped container, start it first");
+            }
+            let stream =
+                UnixStream::connect(engine.attach_socket(&record.id)).context("connecting to the container's shim")?;
+            attach_stream(&engine, &record, stream, false)
+        }
+        ContainerCommand::Stop(a) => each(&a.containers, |name| {
+            let record = find(&engine, name)?;
+            engine.stop(&record.id, a.time)?;
+            println!("{name}");
+            Ok(())
+        }),
+        ContainerCommand::Kill { signal, containers } => {
+            signal_number(signal)?;
+            each(containers, |name| {
+                let record = find(&engine, name)?;
+                engine.kill(&record.id, signal)?;
+                println!("{name}");
+                Ok(())
+            })
+        }
+        ContainerCommand::Wait { containers } => each(containers, |name| {
+            let record = find(&engine, name)?;
+            println!("{}", engine.wait(&record.id)?);
+            Ok(())
+        }),
+        ContainerCommand::Rm { force, volumes, containers } => each(containers, |name| {
+            let record = find(&engine, name)?;
+            engine.remove(&record.id, *force, *volumes)?;
+            println!("{name}");
+            Ok(())
+        }),
+        ContainerCommand::Inspect { format, names } => inspect(cli, &engine, names, format.as_deref()),
+        ContainerCommand::Top { container } => {
+            let record = find(&engine, container)?;
+            if record.state.status != Status::Running && record.state.status != Status::Paused {
+                bail!("container {} is not running", record.name);
+            }
+            print!("{}", engine.runtime_for(&record)?.run(&["ps", &record.id])?);
+            Ok(0)
+        }
+        ContainerCommand::Stats { no_stream, containers } => crate::stats::stats(&engine, containers, *no_stream),
+        ContainerCommand::Rename { container, new_name } => {
+            let record = find(&engine, container)?;
+            if !lindocker_engine::ids::valid_name(new_name) {
+                bail!("invalid container name {new_name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+            }
+            engine.records.rename(&record.id, new_name)?;
+            Ok(0)
+        }
+        ContainerCommand::Pause { containers } => each(containers, |name| {
+            engine.pause(&find(&engine, name)?.id, true)?;
+            println!("{name}");
+            Ok(())
+        }),
+        ContainerCommand::Unpause { containers } => each(containers, |name| {
+            engine.pause(&find(&engine, name)?.id, false)?;
+            println!("{name}");
+            Ok(())
+        }),
+        ContainerCommand::Update(a) => crate::stats::update(&engine, a),
+        ContainerCommand::Cp { source, destination } => crate::files::cp(&engine, source, destination),
+        ContainerCommand::Commit(a) => crate::files::commit(&engine, a),
+        ContainerCommand::Export { output, container } => crate::files::export(&engine, container, output.as_deref()),
+        ContainerCommand::Diff { container } => crate::files::diff(&engine, container),
+    }
+}
+
+/// Runs `lindocker container SUBCOMMAND`.
+pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
+    let engine = engine(cli)?;
+    match command {
+        ContainerGroup::Prune { .. } => {
+            let mut freed = Vec::new();
+            for record in engine.records.all()? {
+                let record = engine.reconcile(record);
+                if !record.state.status.is_live() {
+                    engine.remove(&record.id, false, false)?;
+                    freed.push(record.id);
+                }
+            }
+            println!("Deleted Containers:");
+            for id in freed {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+        ContainerGroup::Ls(a) => ps(&engine, a),
+        ContainerGroup::Inspect { names } => inspect(cli, &engine, names, None),
+    }
+}
+
+/// Runs `f` for each name, reporting errors as it goes; 1 if any failed.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<u8> {
+    let mut status = 0;
+    for name in names {
+        if let Err(e) = f(name) {
+            crate::report(&e);
+            status = 1;
+        }
+    }
+    Ok(status)
+}
+
+fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool) -> Result<Record> {
+    let request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
+    let missing = engine.images.find(&a.image).is_err();
+    match a.pull.as_str() {
+        "missing" if missing => pull_for_run(cli, engine, &a.image)?,
+        "always" => pull_for_run(cli, engine, &a.image)?,
+        "never" if missing => return Err(Failure::new(125, format!("No such image: {}", a.image)).into()),
+        "missing" | "never" => {}
+        other => return Err(Failure::new(125, format!("--pull {other:?}: expected missing, always or never")).into()),
+    }
+    engine.create(&request).map_err(|e| Failure::new(125, e.to_string()).into())
+}
+
+fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
+    use lindocker_image::progress::Progress;
+    use lindocker_image::registry::{self, Platform, PullOptions};
+    eprintln!("Unable to find image '{image}' locally");
+    let options = PullOptions { platform: Platform::host(), insecure: cli.insecure_registries.clone() };
+    registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
+    Ok(())
+}
+
+fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
+    let record = create(cli, engine, &a.create, a.rm)?;
+    let mut stream = engine.start(&record.id).map_err(|e| Failure::new(125, e.to_string()))?;
+    if a.detach {
+        if let Err((message, code)) = Engine::wait_started(&mut stream) {
+            return Err(Failure::new(code.clamp(1, 255) as u8, message).into());
+        }
+        println!("{}", record.id);
+        return Ok(0);
+    }
+    attach_stream(engine, &record, stream, true)
+}
+
+/// Relays an attached container: its output to ours, our input (with `-i`) to it, our
+/// terminal's size (with `-t`); returns its exit code. Ctrl-P Ctrl-Q detaches.
+fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, starting: bool) -> Result<u8> {
+    let tty = record.config.tty;
+    let raw = if tty && io::stdin().is_terminal() { RawTerminal::enter() } else { None };
+    if tty && let Some((rows, cols)) = crate::terminal::size() {
+        let mut size = rows.to_be_bytes().to_vec();
+        size.extend_from_slice(&cols.to_be_bytes());
+        let _ = write_frame(&stream, Kind::Resize, &size);
+    }
+    if !tty && starting {
+        // Without a terminal, Ctrl-C and friends reach the container as signals. (First,
+        // before any thread exists, so every thread has them blocked.)
+        crate::signals::forward_to_container(engine.clone(), record.id.clone());
+    }
+    if record.config.open_stdin {
+        let input_stream = stream.try_clone()?;
+        std::thread::spawn(move || forward_input(input_stream, tty));
+    }
+    if tty {
+        let resize_stream = stream.try_clone()?;
+        std::thread::spawn(move || watch_window_size(resize_stream));
+    }
+    let mut reader = io::BufReader::new(stream);
+    let mut message = None;
+    let code = loop {
+        match read_frame(&mut reader) {
+            Ok(Some((Kind::Stdout, data))) => {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(&data);
+                let _ = out.flush();
+            }
+            Ok(Some((Kind::Stderr, data))) => {
+                let _ = io::stderr().write_all(&data);
+            }
+            Ok(Some((Kind::Error, text))) => message = Some(String::from_utf8_lossy(&text).into_owned()),
+            Ok(Some((Kind::Exit, code))) => break String::from_utf8_lossy(&code).parse::<i32>().unwrap_or(125),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                // The shim went away (detach, or it was killed): the record has the code.
+                break engine.records.read(&record.id).map(|r| r.state.exit_code).unwrap_or(0);
+            }
+        }
+    };
+    drop(raw);
+    if let Some(message) = message {
+        return Err(Failure::new(code.clamp(1, 255) as u8, message).into());
+    }
+    Ok(code.clamp(0, 255) as u8)
+}
+
+fn forward_input(mut stream: UnixStream, tty: bool) {
+    let mut stdin = io::stdin().lock();
+    let mut buf = [0u8; 8192];
+    let mut keys = DetachKeys::default();
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                let _ = write_frame(&mut stream, Kind::StdinClose, b"");
+                return;
+            }
+            Ok(n) => {
+                let (data, detach) = if tty { keys.feed(&buf[..n]) } else { (buf[..n].to_vec(), false) };
+                if !data.is_empty() && write_frame(&mut stream, Kind::Stdin, &data).is_err() {
+                    return;
+                }
+                if detach {
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn watch_window_size(stream: UnixStream) {
+    let mut last = crate::terminal::size();
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = crate::terminal::size();
+        if now != last {
+            if let Some((rows, cols)) = now {
+                let mut size = rows.to_be_bytes().to_vec();
+                size.extend_from_slice(&cols.to_be_bytes());
+                if write_frame(&stream, Kind::Resize, &size).is_err() {
+                    return;
+                }
+            }
+            last = now;
+        }
+    }
+}
+
+/// Docker's STATUS column.
+pub fn status_text(record: &Record) -> String {
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z')).ok())
+            .map(|t| format::duration(SystemTime::now().duration_since(t).unwrap_or_default()))
+            .unwrap_or_default()
+    };
+    match record.state.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", since(&record.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(&record.state.started_at)),
+        Status::Restarting => {
+            format!("Restarting ({}) {} ago", record.state.exit_code, since(&record.state.finished_at))
+        }
+        Status::Exited => format!("Exited ({}) {} ago", record.state.exit_code, since(&record.state.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+    }
+}
+
+fn matches_filter(record: &Record, filter: &str) -> Result<bool> {
+    let (key, value) = filter.split_once('=').with_context(|| format!("bad filter {filter:?}: expected KEY=VALUE"))?;
+    Ok(match key {
+        "status" => {
+            let status = serde_json::to_value(record.state.status)?;
+            status.as_str() == Some(value)
+        }
+        "name" => record.name.contains(value),
+        "id" => record.id.starts_with(value),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => record.config.labels.get(k).is_some_and(|x| x == v),
+            None => record.config.labels.contains_key(value),
+        },
+        "ancestor" => record.image_name == value || record.image.contains(value),
+        "exited" => record.state.status == Status::Exited && record.state.exit_code.to_string() == value,
+        _ => bail!("bad filter {key:?}: supported are status, name, id, label, ancestor, exited"),
+    })
+}
+
+fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
+    let mut records: Vec<Record> = engine.records.all()?.into_iter().map(|r| engine.reconcile(r)).collect();
+    records.sort_by(|x, y| y.created.cmp(&x.created));
+    let explicit_status = a.filter.iter().any(|f| f.starts_with("status="));
+    if !a.all && a.last.is_none() && !explicit_status {
+        records.retain(|r| r.state.status.is_live());
+    }
+    for f in &a.filter {
+        let mut kept = Vec::new();
+        for r in records {
+            if matches_filter(&r, f)? {
+                kept.push(r);
+            }
+        }
+        records = kept;
+    }
+    if let Some(n) = a.last {
+        records.truncate(n);
+    }
+    if a.quiet {
+        for r in &records {
+            println!("{}", if a.no_trunc { &r.id[..] } else { &r.id[..12] });
+        }
+        return Ok(0);
+    }
+    let command = |r: &Record| {
+        let full = r.config.args.join(" ");
+        if a.no_trunc || full.chars().count() <= 20 {
+            format!("\"{full}\"")
+        } else {
+            format!("\"{}…\"", full.chars().take(19).collect::<String>())
+        }
+    };
+    if a.format == "json" {
+        for r in &records {
+            println!(
+                "{}",
+                json!({
+                    "ID": &r.id[..12], "Image": r.image_name, "Command": command(r), "CreatedAt": r.created,
+                    "Status": status_text(r), "State": r.state.status, "Names": r.name, "Ports": "",
+                    "Labels": r.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                })
+            );
+        }
+        return Ok(0);
+    }
+    if a.format != "table" {
+        bail!("--format: expected table or json");
+    }
+    let mut rows =
+        vec![["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"].map(String::from).to_vec()];
+    for r in &records {
+        rows.push(vec![
+            if a.no_trunc { r.id.clone() } else { r.id[..12].to_owned() },
+            r.image_name.clone(),
+            command(r),
+            format::ago(Some(&r.created)),
+            status_text(r),
+            String::new(),
+            r.name.clone(),
+        ]);
+    }
+    format::table(&rows);
+    Ok(0)
+}
+
+fn parse_since(text: &str) -> Result<SystemTime> {
+    if let Ok(d) = humantime::parse_duration(text) {
+        return Ok(SystemTime::now() - d);
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+    }
+    humantime::parse_rfc3339_weak(text.trim_end_matches('Z'))
+        .with_context(|| format!("--since {text:?}: expected a time or a duration like 10m"))
+}
+
+fn entry_time(entry: &logs::Entry) -> SystemTime {
+    humantime::parse_rfc3339(&entry.time).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
+    let record = find(engine, &a.container)?;
+    let path = engine.records.dir(&record.id).join("log.json");
+    let since = a.since.as_deref().map(parse_since).transpose()?;
+    let mut entries = logs::read_all(&path);
+    if let Some(since) = since {
+        entries.retain(|e| entry_time(e) >= since);
+    }
+    if let Some(tail) = a.tail.as_deref().filter(|t| *t != "all") {
+        let n: usize = tail.parse().with_context(|| format!("--tail {tail:?}: expected a number or all"))?;
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    let print = |e: &logs::Entry| {
+        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
+        if e.stream == "stderr" {
+            let _ = io::stderr().write_all(line.as_bytes());
+        } else {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    };
+    entries.iter().for_each(print);
+    if a.follow {
+        let mut seen = logs::read_all(&path).len();
+        loop {
+            let live =
+                engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
+            std::thread::sleep(Duration::from_millis(100));
+            let now = logs::read_all(&path);
+            // A rotation shrinks the list; start over from the current file then.
+            if now.len() < seen {
+                seen = 0;
+            }
+            now[seen..].iter().for_each(print);
+            seen = now.len();
+            if !live {
+                break;
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Docker-shaped JSON for a container.
+pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
+    let dir = engine.records.dir(&r.id);
+    let s = &r.state;
+    let h = &r.host_config;
+    let binds: Vec<String> = r
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            lindocker_engine::options::MountSpec::Bind { source, target, readonly } => {
+                Some(format!("{}:{target}{}", source.display(), if *readonly { ":ro" } else { "" }))
+            }
+            _ => None,
+        })
+        .collect();
+    let mounts: Vec<Value> = r
+        .mounts
+        .iter()
+        .map(|m| match m {
+            lindocker_engine::options::MountSpec::Bind { source, target, readonly } => {
+                json!({ "Type": "bind", "Source": source, "Destination": target, "RW": !readonly })
+            }
+            lindocker_engine::options::MountSpec::Volume { name, target, readonly, .. } => json!({
+                "Type": "volume", "Name": name, "Source": engine.volumes.data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
+            }),
+            lindocker_engine::options::MountSpec::Tmpfs { target, options } => {
+                json!({ "Type": "tmpfs", "Destination": target, "Options": options, "RW": true })
+            }
+        })
+        .collect();
+    let (restart_name, max_retry) = match h.restart {
+        lindocker_engine::options::RestartPolicy::OnFailure(n) => ("on-failure".to_owned(), n),
+        other => (other.name(), 0),
+    };
+    json!({
+        "Id": r.id,
+        "Created": r.created,
+        "Path": r.config.args.first(),
+        "Args": r.config.args.iter().skip(1).collect::<Vec<_>>(),
+        "State": {
+            "Status": s.status, "Running": matches!(s.status, Status::Running | Status::Paused),
+            "Paused": s.status == Status::Paused, "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed, "Dead": false, "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
+            "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+        },
+        "Image": r.image,
+        "ResolvConfPath": dir.join("init/etc/resolv.conf"),
+        "HostnamePath": dir.join("init/etc/hostname"),
+        "HostsPath": dir.join("init/etc/hosts"),
+        "LogPath": dir.join("log.json"),
+        "Name": format!("/{}", r.name),
+        "RestartCount": s.restart_count,
+        "Driver": "overlay",
+        "HostConfig": {
+            "Binds": binds, "Memory": h.memory.unwrap_or(0), "MemorySwap": h.memory_swap.unwrap_or(0),
+            "NanoCpus": h.nano_cpus.unwrap_or(0), "CpuShares": h.cpu_shares.unwrap_or(0),
+            "CpusetCpus": h.cpuset_cpus.clone().unwrap_or_default(), "PidsLimit": h.pids_limit,
+            "Ulimits": h.ulimits.iter().map(|u| json!({ "Name": u.name, "Soft": u.soft, "Hard": u.hard })).collect::<Vec<_>>(),
+            "CapAdd": h.cap_add, "CapDrop": h.cap_drop, "Privileged": h.privileged, "ReadonlyRootfs": h.read_only,
+            "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retry },
+            "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": "none",
+            "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
+            "LogConfig": { "Type": "json-file", "Config": { "max-size": h.log_max_size.map(|s| s.to_string()), "max-file": h.log_max_file.to_string() } },
+        },
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "MergedDir": dir.join("merged"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"),
+                "LowerDir": std::iter::once(dir.join("init").display().to_string())
+                    .chain(r.layers.iter().rev().map(|c| engine.images.layers().diff_dir(c).display().to_string()))
+                    .collect::<Vec<_>>().join(":"),
+            },
+        },
+        "Mounts": mounts,
+        "Config": {
+            "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
+            "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
+            "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
+            "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdout": true, "AttachStderr": true,
+        },
+    })
+}
+
+fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>) -> Result<u8> {
+    let mut out = Vec::new();
+    let mut status = 0;
+    for name in names {
+        match engine.records.resolve(name) {
+            Ok(id) => {
+                let record = engine.reconcile(engine.records.read(&id)?);
+                out.push(inspect_json(engine, &record));
+            }
+            Err(EngineError::NoSuchContainer(_)) => match crate::images::inspect_value(cli, name) {
+                Ok(image) => out.push(image),
+                Err(_) => {
+                    eprintln!("Error: No such object: {name}");
+                    status = 1;
+                }
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match template {
+        Some(t) => {
+            for v in &out {
+                println!("{}", render_template(t, v));
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+    }
+    Ok(status)
+}
+
+/// The subset of Go templates scripts use with `inspect -f`: `{{.A.B}}` and
+/// `{{json .A}}`, anything else copied as is.
+pub fn render_template(template: &str, value: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else { break };
+        let expr = rest[start + 2..start + end].trim();
+        let (as_json, path) = match expr.strip_prefix("json ") {
+            Some(p) => (true, p.trim()),
+            None => (false, expr),
+        };
+        let mut v = value;
+        for key in path.trim_start_matches('.').split('.').filter(|k| !k.is_empty()) {
+            v = &v[key];
+        }
+        out.push_str(&match (as_json, v) {
+            (true, v) => v.to_string(),
+            (false, Value::String(s)) => s.clone(),
+            (false, Value::Null) => "<no value>".into(),
+            (false, v) => v.to_string(),
+        });
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -1,0 +1,173 @@
+//! `lindocker exec`: a process joined to a running container, through the OCI runtime's
+//! `exec`; with `-t`, our terminal relayed to a pty the runtime hands us.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::process::Stdio;
+
+use anyhow::{Context, Result};
+use lindocker_engine::record::Status;
+use lindocker_engine::{Engine, bundle, runtime};
+use serde_json::json;
+
+use crate::Failure;
+use crate::containers::ExecArgs;
+use crate::terminal::{DetachKeys, RawTerminal};
+
+/// Runs `lindocker exec`; returns the process's exit code.
+pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
+    let id = engine.records.resolve(&a.container)?;
+    let record = engine.reconcile(engine.records.read(&id)?);
+    match record.state.status {
+        Status::Running => {}
+        Status::Paused => {
+            return Err(Failure::new(
+                1,
+                format!("container {} is paused, unpause the container before exec", record.id),
+            )
+            .into());
+        }
+        _ => return Err(Failure::new(1, format!("container {} is not running", record.id)).into()),
+    }
+    let rootfs = engine.records.dir(&id).join("merged");
+    let user = a.user.clone().unwrap_or_else(|| record.config.user.clone());
+    let (uid, gid, additional) = bundle::resolve_user(&rootfs, &user).map_err(|e| Failure::new(126, e.to_string()))?;
+    let mut env = record.config.env.clone();
+    env.push(format!("HOSTNAME={}", record.config.hostname));
+    if a.tty {
+        env.push("TERM=xterm".into());
+    }
+    for pair in &a.env {
+        let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.push(pair.clone());
+    }
+    let h = &record.host_config;
+    let caps = bundle::capabilities(&h.cap_add, &h.cap_drop, h.privileged);
+    let cwd = a.workdir.clone().unwrap_or_else(|| record.config.working_dir.clone());
+    let process = json!({
+        "terminal": a.tty,
+        "user": { "uid": uid, "gid": gid, "additionalGids": additional },
+        "args": a.command,
+        "env": env,
+        "cwd": if cwd.is_empty() { "/".to_owned() } else { cwd },
+        "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
+        "noNewPrivileges": h.no_new_privileges,
+    });
+    let dir = engine.records.dir(&id);
+    let suffix = lindocker_storage::unique_suffix();
+    let process_file = dir.join(format!("exec-{suffix}.json"));
+    std::fs::write(&process_file, process.to_string())
+        .with_context(|| format!("writing {}", process_file.display()))?;
+    let log = dir.join(format!("exec-{suffix}.log"));
+    let rt = engine.runtime_for(&record)?.with_log(log.clone());
+    let mut cmd = rt.command();
+    cmd.arg("exec").arg("--process").arg(&process_file);
+    if a.detach {
+        cmd.arg("--detach");
+    }
+    let console = dir.join(format!("exec-{}.tty", &suffix[..suffix.len().min(8)]));
+    let listener = if a.tty {
+        let _ = std::fs::remove_file(&console);
+        let listener = UnixListener::bind(&console).with_context(|| format!("binding {}", console.display()))?;
+        cmd.arg("--tty").arg("--console-socket").arg(&console);
+        Some(listener)
+    } else {
+        None
+    };
+    cmd.arg(&id);
+    if !a.interactive && !a.tty {
+        cmd.stdin(Stdio::null());
+    }
+    let result = (|| -> Result<u8> {
+        let mut child = cmd.spawn().context("starting the OCI runtime")?;
+        if let Some(listener) = &listener {
+            let (stream, _) = listener.accept()?;
+            let master = receive_fd(&stream)?;
+            let status = relay_terminal(master, &mut child, a.interactive)?;
+            return finish(status, &log);
+        }
+        let status = child.wait()?;
+        finish(status, &log)
+    })();
+    let _ = std::fs::remove_file(&process_file);
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&console);
+    result
+}
+
+/// The exit code, or Docker's 126/127 when the runtime could not start the process.
+fn finish(status: std::process::ExitStatus, log: &std::path::Path) -> Result<u8> {
+    let errors = std::fs::read_to_string(log).unwrap_or_default();
+    let message = errors
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "error")
+        .find_map(|v| v["msg"].as_str().map(str::to_owned));
+    if let Some(message) = message {
+        return Err(Failure::new(runtime::start_failure_code(&message) as u8, message).into());
+    }
+    Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
+}
+
+fn receive_fd(stream: &std::os::unix::net::UnixStream) -> io::Result<OwnedFd> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut name = [0u8; 4096];
+    rustix::net::recvmsg(stream, &mut [io::IoSliceMut::new(&mut name)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    control
+        .drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .ok_or_else(|| io::Error::other("the runtime sent no terminal"))
+}
+
+fn relay_terminal(
+    master: OwnedFd,
+    child: &mut std::process::Child,
+    interactive: bool,
+) -> Result<std::process::ExitStatus> {
+    if let Ok(size) = rustix::termios::tcgetwinsize(io::stdin()) {
+        let _ = rustix::termios::tcsetwinsize(&master, size);
+    }
+    let raw = if io::stdin().is_terminal() { RawTerminal::enter() } else { None };
+    let mut out = std::fs::File::from(master.try_clone()?);
+    let writer = std::fs::File::from(master);
+    if interactive {
+        let mut writer = writer;
+        std::thread::spawn(move || {
+            let mut keys = DetachKeys::default();
+            let mut buf = [0u8; 4096];
+            let mut stdin = io::stdin().lock();
+            while let Ok(n) = stdin.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let (data, detach) = keys.feed(&buf[..n]);
+                if writer.write_all(&data).is_err() || detach {
+                    break;
+                }
+            }
+        });
+    }
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let mut stdout = io::stdout().lock();
+                let _ = stdout.write_all(&buf[..n]);
+                let _ = stdout.flush();
+            }
+        }
+    }
+    let _ = out.as_fd();
+    let status = child.wait()?;
+    drop(raw);
+    Ok(status)
+}

@@ -1,0 +1,284 @@
+//! The flags of `run` and `create`, and how they become a [`CreateRequest`].
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lindocker_engine::CreateRequest;
+use lindocker_engine::bundle::cap_name;
+use lindocker_engine::options::{self, RestartPolicy};
+use lindocker_engine::record::HostConfig;
+
+/// Flags shared by `run` and `create`.
+#[derive(Debug, Args, Clone)]
+pub struct CreateArgs {
+    /// Print help (`-h` is --hostname, as in Docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables (K=V, or K to copy ours).
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// User (name|uid[:group|gid]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Bind mount or volume: HOST:CTR[:ro], NAME:CTR[:ro], or CTR.
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs: PATH[:options].
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Mount the root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Memory limit (e.g. 100m).
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory + swap limit (-1: unlimited swap).
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Limit on the number of processes.
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Resource limits: NAME=SOFT[:HARD].
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Add capabilities.
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop capabilities.
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Security options: seccomp=unconfined|FILE, no-new-privileges.
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Give the container every capability and device.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Run in a user namespace.
+    #[arg(long)]
+    pub user_ns: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
+    /// Overwrite the image's entrypoint.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Set metadata: K=V.
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// Signal to stop the container.
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL.
+    #[arg(long)]
+    pub stop_timeout: Option<u32>,
+    /// OCI runtime: lindocker-runtime (default), runc, crun or a path.
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Log options: max-size=10m, max-file=3.
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+    /// Network: none (the only one until networks exist) or host.
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// Pull the image: missing (default), always, never.
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// The image.
+    pub image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl CreateArgs {
+    /// The request the engine takes, every value checked.
+    pub fn request(&self, auto_remove: bool) -> Result<CreateRequest> {
+        let mut host = HostConfig {
+            read_only: self.read_only,
+            privileged: self.privileged,
+            init: self.init,
+            auto_remove,
+            user_ns: self.user_ns,
+            runtime: self.runtime.clone().unwrap_or_default(),
+            log_max_file: 1,
+            ..HostConfig::default()
+        };
+        if self.user_ns {
+            bail!(
+                "--user-ns: user namespaces for engine containers are not supported yet (the image layers would need id-mapped mounts)"
+            );
+        }
+        if self.network != "none" {
+            bail!("--network {}: only `none` exists so far (bridge networks are not built yet)", self.network);
+        }
+        host.memory = self.memory.as_deref().map(|m| options::parse_bytes("--memory", m)).transpose()?;
+        host.memory_swap = match self.memory_swap.as_deref() {
+            Some("-1") => Some(-1),
+            Some(v) => Some(options::parse_bytes("--memory-swap", v)?),
+            None => None,
+        };
+        if let (Some(swap), Some(mem)) = (host.memory_swap, host.memory)
+            && swap != -1
+            && swap < mem
+        {
+            bail!("--memory-swap must be at least --memory ({} < {})", swap, mem);
+        }
+        if host.memory_swap.is_some() && host.memory.is_none() {
+            bail!("--memory-swap needs --memory");
+        }
+        if let Some(m) = host.memory
+            && m < 6 * 1024 * 1024
+        {
+            bail!(
+                "invalid argument {:?} for --memory: the minimum allowed is 6MB",
+                self.memory.as_deref().unwrap_or_default()
+            );
+        }
+        host.nano_cpus = self.cpus.as_deref().map(options::parse_cpus).transpose()?;
+        host.cpu_shares = self.cpu_shares;
+        host.cpuset_cpus = self.cpuset_cpus.clone();
+        if let Some(cpus) = &host.cpuset_cpus
+            && !cpus.split(',').all(|r| r.split('-').all(|n| n.parse::<u32>().is_ok()))
+        {
+            bail!("invalid argument {cpus:?} for --cpuset-cpus: expected a list like 0-2,4");
+        }
+        host.pids_limit = self.pids_limit;
+        host.ulimits = self.ulimit.iter().map(|u| options::parse_ulimit(u)).collect::<Result<_, _>>()?;
+        host.cap_add = self.cap_add.iter().map(|c| cap_name(c)).collect::<Result<_, _>>()?;
+        host.cap_drop = self.cap_drop.iter().map(|c| cap_name(c)).collect::<Result<_, _>>()?;
+        for opt in &self.security_opt {
+            match opt.split_once(['=', ':']) {
+                Some(("seccomp", "unconfined")) => host.seccomp = Some("unconfined".into()),
+                Some(("seccomp", file)) => {
+                    let text =
+                        std::fs::read_to_string(file).with_context(|| format!("--security-opt seccomp={file}"))?;
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .with_context(|| format!("--security-opt seccomp={file}: not JSON"))?;
+                    host.seccomp = Some(text);
+                }
+                None if opt == "no-new-privileges" => host.no_new_privileges = true,
+                Some(("no-new-privileges", v)) => host.no_new_privileges = v == "true",
+                _ => bail!("--security-opt {opt:?}: supported are seccomp=unconfined|FILE and no-new-privileges"),
+            }
+        }
+        host.restart = RestartPolicy::parse(&self.restart)?;
+        if auto_remove && host.restart != RestartPolicy::No {
+            bail!("conflicting options: --restart and --rm");
+        }
+        for opt in &self.log_opt {
+            match opt.split_once('=') {
+                Some(("max-size", v)) => {
+                    host.log_max_size = Some(options::parse_bytes("--log-opt max-size", v)? as u64)
+                }
+                Some(("max-file", v)) => {
+                    host.log_max_file =
+                        v.parse().ok().filter(|n| *n > 0).context("--log-opt max-file: a positive number")?
+                }
+                _ => bail!("--log-opt {opt:?}: supported are max-size and max-file"),
+            }
+        }
+        let mut env = Vec::new();
+        for file in &self.env_file {
+            env.extend(options::parse_env_file(
+                &std::fs::read_to_string(file).with_context(|| format!("--env-file {file}"))?,
+            ));
+        }
+        env.extend(self.env.iter().cloned());
+        let mut mounts = Vec::new();
+        for v in &self.volume {
+            mounts.push(options::parse_volume(v)?);
+        }
+        for t in &self.tmpfs {
+            mounts.push(options::parse_tmpfs(t)?);
+        }
+        let mut labels = std::collections::BTreeMap::new();
+        for l in &self.label {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            labels.insert(k.to_owned(), v.to_owned());
+        }
+        if let Some(sig) = &self.stop_signal {
+            signal_number(sig)?;
+        }
+        Ok(CreateRequest {
+            image: self.image.clone(),
+            name: self.name.clone(),
+            cmd: self.command.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env,
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            tty: self.tty,
+            stdin: self.interactive,
+            labels,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            mounts,
+            host,
+        })
+    }
+}
+
+/// A signal's number from `TERM`, `SIGTERM` or `15`.
+pub fn signal_number(sig: &str) -> Result<i32> {
+    if let Ok(n) = sig.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        bail!("invalid signal: {sig}");
+    }
+    let name = sig.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    const NAMES: [(&str, i32); 20] = [
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("CHLD", 17),
+        ("CONT", 18),
+        ("STOP", 19),
+        ("TSTP", 20),
+        ("WINCH", 28),
+    ];
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).with_context(|| format!("invalid signal: {sig}"))
+}

@@ -1,0 +1,137 @@
+//! `lindocker volume create/ls/inspect/rm/prune`.
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use lindocker_engine::Engine;
+use lindocker_engine::options::MountSpec;
+
+use crate::format;
+
+/// Volume commands.
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume.
+    Create {
+        /// Labels: K=V.
+        #[arg(short, long)]
+        label: Vec<String>,
+        /// The name (default: a random id).
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only names.
+        #[arg(short, long)]
+        quiet: bool,
+        /// `table` or `json`.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Show volumes in detail.
+    Inspect {
+        /// Names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove volumes.
+    Rm {
+        /// Accepted for Docker compatibility.
+        #[arg(short, long)]
+        force: bool,
+        /// Names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove volumes no container uses (anonymous ones; all with -a).
+    Prune {
+        /// Named volumes too.
+        #[arg(short, long)]
+        all: bool,
+        /// Accepted for Docker compatibility.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// Names of volumes some container mounts, with the container.
+fn users(engine: &Engine) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for record in engine.records.all()? {
+        for m in &record.mounts {
+            if let MountSpec::Volume { name, .. } = m {
+                out.push((name.clone(), record.id.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a volume command.
+pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
+    match command {
+        VolumeCommand::Create { label, name } => {
+            let name = name.clone().unwrap_or_else(lindocker_engine::ids::new_id);
+            let labels = label
+                .iter()
+                .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
+                .collect();
+            let info = engine.volumes.create(&name, labels, false)?;
+            println!("{}", info.name);
+        }
+        VolumeCommand::Ls { quiet, format: fmt } => {
+            let volumes = engine.volumes.list()?;
+            if *quiet {
+                volumes.iter().for_each(|v| println!("{}", v.name));
+            } else if fmt == "json" {
+                for v in &volumes {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Labels": v.labels })
+                    );
+                }
+            } else {
+                let mut rows = vec![vec!["DRIVER".to_owned(), "VOLUME NAME".to_owned()]];
+                rows.extend(volumes.iter().map(|v| vec![v.driver.clone(), v.name.clone()]));
+                format::table(&rows);
+            }
+        }
+        VolumeCommand::Inspect { names } => {
+            let infos = names.iter().map(|n| engine.volumes.inspect(n)).collect::<Result<Vec<_>, _>>()?;
+            println!("{}", serde_json::to_string_pretty(&infos)?);
+        }
+        VolumeCommand::Rm { names, .. } => {
+            let users = users(engine)?;
+            let mut status = 0;
+            for name in names {
+                let result = (|| -> Result<()> {
+                    if let Some((_, id)) = users.iter().find(|(v, _)| v == name) {
+                        bail!("remove {name}: volume is in use - [{id}]");
+                    }
+                    engine.volumes.remove(name)?;
+                    println!("{name}");
+                    Ok(())
+                })();
+                if let Err(e) = result {
+                    crate::report(&e);
+                    status = 1;
+                }
+            }
+            return Ok(status);
+        }
+        VolumeCommand::Prune { all, .. } => {
+            let users = users(engine)?;
+            let mut freed = 0;
+            println!("Deleted Volumes:");
+            for v in engine.volumes.list()? {
+                if (v.anonymous || *all) && !users.iter().any(|(n, _)| *n == v.name) {
+                    freed += lindocker_storage::layers::du(&v.mountpoint);
+                    engine.volumes.remove(&v.name)?;
+                    println!("{}", v.name);
+                }
+            }
+            println!("\nTotal reclaimed space: {}", format::size(freed));
+        }
+    }
+    Ok(0)
+}

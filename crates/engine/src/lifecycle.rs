@@ -1,0 +1,525 @@
+//! What happens to containers: create, start (through a shim), stop, kill, remove,
+//! wait, pause; and recovery when a shim died underneath a container.
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lindocker_image::Store;
+use lindocker_storage::container::ContainerFs;
+use serde_json::Value;
+
+use crate::attach::{Kind, read_frame};
+use crate::options::MountSpec;
+use crate::record::{Config, HostConfig, Record, Records, State, Status, alive};
+use crate::runtime::OciRuntime;
+use crate::volumes::Volumes;
+use crate::{EngineError, bundle, ids};
+
+/// The engine over one data root and one state directory.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Images, layers, containers, volumes (`/var/lib/lindocker`).
+    pub root: PathBuf,
+    /// Runtime state and sockets (`/run/lindocker`).
+    pub state: PathBuf,
+    /// The cgroup under which containers' cgroups go (`/lindocker`).
+    pub cgroup_parent: String,
+    /// Container records.
+    pub records: Records,
+    /// Images.
+    pub images: Store,
+    /// Volumes.
+    pub volumes: Volumes,
+    /// Our own binary, re-run as the shim and bind-mounted as `--init`.
+    pub self_exe: PathBuf,
+}
+
+/// What `create`/`run` asks for, flags already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    /// The image as named.
+    pub image: String,
+    /// `--name`.
+    pub name: Option<String>,
+    /// The command after the image.
+    pub cmd: Vec<String>,
+    /// `--entrypoint` (an empty string clears the image's).
+    pub entrypoint: Option<String>,
+    /// `-e` and `--env-file`, in order.
+    pub env: Vec<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-h`.
+    pub hostname: Option<String>,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub stdin: bool,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`.
+    pub stop_timeout: Option<u32>,
+    /// `-v`, `--tmpfs`.
+    pub mounts: Vec<MountSpec>,
+    /// Limits and confinement.
+    pub host: HostConfig,
+}
+
+impl Engine {
+    /// The engine over `root` and `state`.
+    pub fn open(root: &Path, state: &Path, cgroup_parent: &str) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(state).map_err(|e| EngineError::io(state, e))?;
+        Ok(Engine {
+            root: root.to_owned(),
+            state: state.to_owned(),
+            cgroup_parent: cgroup_parent.to_owned(),
+            records: Records::open(root)?,
+            images: Store::open(root)?,
+            volumes: Volumes::open(root)?,
+            self_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
+        })
+    }
+
+    /// The shim's attach socket for container `id`.
+    pub fn attach_socket(&self, id: &str) -> PathBuf {
+        self.state.join(format!("{}.sock", &id[..12]))
+    }
+
+    /// Where the runtime sends a container's pty master.
+    pub fn console_socket(&self, id: &str) -> PathBuf {
+        self.state.join(format!("{}.tty", &id[..12]))
+    }
+
+    /// The OCI runtime a container uses.
+    pub fn runtime_for(&self, record: &Record) -> Result<OciRuntime, EngineError> {
+        let name =
+            if record.host_config.runtime.is_empty() { "lindocker-runtime" } else { &record.host_config.runtime };
+        Ok(OciRuntime::resolve(name, &self.state)?.with_log(self.records.dir(&record.id).join("runtime.log")))
+    }
+
+    fn fs(&self, record: &Record) -> ContainerFs {
+        ContainerFs::at(self.records.dir(&record.id))
+    }
+
+    /// Mounts the container's root filesystem (if it is not).
+    pub fn mount_rootfs(&self, record: &Record) -> Result<PathBuf, EngineError> {
+        Ok(self.fs(record).mount(self.images.layers(), &record.layers)?)
+    }
+
+    /// Unmounts the container's root filesystem (if it is mounted).
+    pub fn unmount_rootfs(&self, record: &Record) {
+        let _ = self.fs(record).unmount();
+    }
+
+    /// Whether the kernel's OOM killer ended a process of the container's cgroup.
+    pub fn oom_killed(&self, record: &Record) -> bool {
+        let cgroup = format!("{}/{}", self.cgroup_parent.trim_matches('/'), record.id);
+        let candidates = [
+            format!("/sys/fs/cgroup/memory/{cgroup}/memory.oom_control"),
+            format!("/sys/fs/cgroup/{cgroup}/memory.events"),
+        ];
+        candidates.iter().filter_map(|p| std::fs::read_to_string(p).ok()).any(|text| {
+            text.lines()
+                .any(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n > 0))
+        })
+    }
+
+    /// Makes a container: record, name, filesystem, volumes, bundle. On any failure
+    /// nothing of it remains.
+    pub fn create(&self, request: &CreateRequest) -> Result<Record, EngineError> {
+        let image = self.images.find(&request.image)?;
+        let image_config = self.images.config(&image)?;
+        let ic = image_config.config().clone().unwrap_or_default();
+        let id = ids::new_id();
+        let name = match &request.name {
+            Some(name) => {
+                if !ids::valid_name(name) {
+                    return Err(EngineError::BadOption {
+                        option: "--name".into(),
+                        value: name.clone(),
+                        reason: "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed".into(),
+                    });
+                }
+                self.records.claim_name(name, &id)?;
+                name.clone()
+            }
+            None => {
+                let mut attempt = 0;
+                loop {
+                    let candidate = ids::generated_name(&id, attempt);
+                    match self.records.claim_name(&candidate, &id) {
+                        Ok(()) => break candidate,
+                        Err(EngineError::NameInUse { .. }) if attempt < 100 => attempt += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        };
+        let result = self.create_claimed(request, &image, &ic, &id, &name);
+        if result.is_err() {
+            let dir = self.records.dir(&id);
+            let _ = ContainerFs::at(&dir).remove();
+            let _ = std::fs::remove_dir_all(&dir);
+            self.records.release_name(&name);
+        }
+        result
+    }
+
+    fn create_claimed(
+        &self,
+        request: &CreateRequest,
+        image: &lindocker_image::ImageRecord,
+        ic: &oci_config::Config,
+        id: &str,
+        name: &str,
+    ) -> Result<Record, EngineError> {
+        let entrypoint: Vec<String> = match &request.entrypoint {
+            Some(e) if e.is_empty() => Vec::new(),
+            Some(e) => vec![e.clone()],
+            None => ic.entrypoint().clone().unwrap_or_default(),
+        };
+        let cmd: Vec<String> = if !request.cmd.is_empty() {
+            request.cmd.clone()
+        } else if request.entrypoint.is_some() {
+            Vec::new()
+        } else {
+            ic.cmd().clone().unwrap_or_default()
+        };
+        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        if args.is_empty() {
+            return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
+        }
+        let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        }
+        for pair in &request.env {
+            let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
+            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+            if pair.contains('=') {
+                env.push(pair.clone());
+            } else if let Ok(value) = std::env::var(key) {
+                env.push(format!("{key}={value}"));
+            }
+        }
+        let mut labels: BTreeMap<String, String> = ic.labels().clone().unwrap_or_default().into_iter().collect();
+        labels.extend(request.labels.clone());
+        let hostname = request.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+        let workdir = request.workdir.clone().or_else(|| ic.working_dir().clone()).unwrap_or_default();
+        if !workdir.is_empty() && !workdir.starts_with('/') {
+            return Err(EngineError::BadOption {
+                option: "-w".into(),
+                value: workdir,
+                reason: "the working directory must be absolute".into(),
+            });
+        }
+        let mut mounts = request.mounts.clone();
+        for target in ic.volumes().clone().unwrap_or_default() {
+            if !mounts.iter().any(|m| m.target() == target) {
+                mounts.push(MountSpec::Volume { name: ids::new_id(), target, readonly: false, anonymous: true });
+            }
+        }
+        for m in &mounts {
+            if let MountSpec::Bind { source, .. } = m
+                && !source.exists()
+            {
+                return Err(EngineError::BadOption {
+                    option: "-v".into(),
+                    value: source.display().to_string(),
+                    reason: "bind source path does not exist".into(),
+                });
+            }
+        }
+        let mut host = request.host.clone();
+        if host.runtime.is_empty() {
+            host.runtime = "lindocker-runtime".into();
+        }
+        let record = Record {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            created: crate::now(),
+            image: image.id.clone(),
+            image_name: request.image.clone(),
+            layers: image.layers.clone(),
+            config: Config {
+                args,
+                entrypoint,
+                cmd,
+                env,
+                working_dir: workdir,
+                user: request.user.clone().or_else(|| ic.user().clone()).unwrap_or_default(),
+                hostname: hostname.clone(),
+                tty: request.tty,
+                open_stdin: request.stdin,
+                labels,
+                stop_signal: request
+                    .stop_signal
+                    .clone()
+                    .or_else(|| ic.stop_signal().clone())
+                    .unwrap_or_else(|| "SIGTERM".into()),
+                stop_timeout: request.stop_timeout.unwrap_or(10),
+            },
+            host_config: host,
+            mounts,
+            state: State::default(),
+        };
+        self.runtime_for(&record)?;
+        let dir = self.records.dir(id);
+        std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
+        let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+        let resolv = host_resolv_conf();
+        self.fs(&record).create(&[
+            ("etc/hosts", hosts.as_bytes()),
+            ("etc/hostname", format!("{hostname}\n").as_bytes()),
+            ("etc/resolv.conf", resolv.as_bytes()),
+        ])?;
+        self.records.write(&record)?;
+        let rootfs = self.mount_rootfs(&record)?;
+        for m in &record.mounts {
+            if let MountSpec::Volume { name, target, anonymous, .. } = m {
+                self.volumes.create(name, BTreeMap::new(), *anonymous)?;
+                self.volumes.fill_from(name, &rootfs.join(target.trim_start_matches('/')))?;
+            }
+        }
+        let spec = bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe)?;
+        let config = dir.join("bundle/config.json");
+        std::fs::write(&config, serde_json::to_vec(&spec).expect("spec serializes"))
+            .map_err(|e| EngineError::io(&config, e))?;
+        Ok(record)
+    }
+
+    /// Starts the container's shim and attaches to it; the caller reads the frames
+    /// (`Started`, output, `Error`, `Exit`).
+    pub fn start(&self, id: &str) -> Result<UnixStream, EngineError> {
+        let record = self.reconcile(self.records.read(id)?);
+        if record.state.status.is_live() {
+            return Err(EngineError::State(format!("container {} is already running", record.name)));
+        }
+        let socket = self.attach_socket(id);
+        let _ = std::fs::remove_file(&socket);
+        let log =
+            std::fs::File::create(self.records.dir(id).join("shim.log")).map_err(|e| EngineError::io(&socket, e))?;
+        Command::new(&self.self_exe)
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--cgroup-parent")
+            .arg(&self.cgroup_parent)
+            .arg("shim")
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| EngineError::io(&self.self_exe, e))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match UnixStream::connect(&socket) {
+                Ok(stream) => return Ok(stream),
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(200)),
+                Err(e) => return Err(EngineError::io(&socket, e)),
+            }
+        }
+    }
+
+    /// Reads frames until the container runs (`Ok`) or failed to start (`Err` with its
+    /// message and exit code).
+    pub fn wait_started(stream: &mut UnixStream) -> Result<(), (String, i32)> {
+        let mut message = String::from("the container's shim ended before it started");
+        loop {
+            match read_frame(&mut *stream) {
+                Ok(Some((Kind::Started, _))) => return Ok(()),
+                Ok(Some((Kind::Error, text))) => message = String::from_utf8_lossy(&text).into_owned(),
+                Ok(Some((Kind::Exit, code))) => {
+                    return Err((message, String::from_utf8_lossy(&code).parse().unwrap_or(125)));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return Err((message, 125)),
+            }
+        }
+    }
+
+    /// Waits until the container's shim is done with it; returns the exit code.
+    pub fn wait(&self, id: &str) -> Result<i32, EngineError> {
+        let record = self.reconcile(self.records.read(id)?);
+        if record.state.status.is_live()
+            && let Ok(mut stream) = UnixStream::connect(self.attach_socket(id))
+        {
+            while let Ok(Some((kind, payload))) = read_frame(&mut stream) {
+                if kind == Kind::Exit {
+                    return Ok(String::from_utf8_lossy(&payload).parse().unwrap_or(255));
+                }
+            }
+        }
+        // The shim is gone: the record has the last word.
+        let record = self.reconcile(self.records.read(id).map_err(|_| EngineError::NoSuchContainer(id.into()))?);
+        Ok(record.state.exit_code)
+    }
+
+    /// Sends `signal` to the container's init (all its processes with `all`).
+    pub fn kill(&self, id: &str, signal: &str) -> Result<(), EngineError> {
+        let record = self.reconcile(self.records.read(id)?);
+        if !matches!(record.state.status, Status::Running | Status::Paused) {
+            return Err(EngineError::State(format!(
+                "Cannot kill container: {}: container is not running",
+                record.name
+            )));
+        }
+        self.records.update(id, |r| r.state.stopped_by_user = true)?;
+        self.runtime_for(&record)?.run(&["kill", id, signal])?;
+        Ok(())
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds.
+    pub fn stop(&self, id: &str, timeout: Option<u32>) -> Result<(), EngineError> {
+        let record = self.reconcile(self.records.read(id)?);
+        if !record.state.status.is_live() {
+            return Ok(());
+        }
+        self.records.update(id, |r| r.state.stopped_by_user = true)?;
+        let runtime = self.runtime_for(&record)?;
+        if record.state.status == Status::Paused {
+            let _ = runtime.run(&["resume", id]);
+        }
+        let timeout = Duration::from_secs(u64::from(timeout.unwrap_or(record.config.stop_timeout)));
+        let stream = UnixStream::connect(self.attach_socket(id)).ok();
+        let _ = runtime.run(&["kill", id, &record.config.stop_signal]);
+        if !self.wait_exit(stream, timeout) {
+            let _ = runtime.run(&["kill", "--all", id, "KILL"]);
+            let stream = UnixStream::connect(self.attach_socket(id)).ok();
+            self.wait_exit(stream, Duration::from_secs(10));
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for the Exit frame on an attach stream.
+    fn wait_exit(&self, stream: Option<UnixStream>, timeout: Duration) -> bool {
+        let Some(mut stream) = stream else { return true };
+        let _ = stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
+        let deadline = Instant::now() + timeout;
+        loop {
+            match read_frame(&mut stream) {
+                Ok(Some((Kind::Exit, _))) | Ok(None) => return true,
+                // Output keeps coming while the container lives; the deadline still holds.
+                Ok(Some(_)) if Instant::now() < deadline => {}
+                Ok(Some(_)) | Err(_) => return false,
+            }
+        }
+    }
+
+    /// Removes a container; a live one only with `force` (killed first).
+    pub fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        let record = self.reconcile(self.records.read(id)?);
+        if record.state.status.is_live() {
+            if !force {
+                return Err(EngineError::State(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    record.id
+                )));
+            }
+            self.records.update(id, |r| {
+                r.state.stopped_by_user = true;
+                r.host_config.auto_remove = false;
+            })?;
+            let stream = UnixStream::connect(self.attach_socket(id)).ok();
+            let runtime = self.runtime_for(&record)?;
+            let _ = runtime.run(&["resume", id]);
+            let _ = runtime.run(&["kill", "--all", id, "KILL"]);
+            self.wait_exit(stream, Duration::from_secs(10));
+        }
+        let record = self.records.read(id)?;
+        self.remove_now(&record, volumes)
+    }
+
+    /// Tears down and deletes what a container has, without asking. A volume goes with
+    /// `volumes` if the container made it for itself.
+    pub fn remove_now(&self, record: &Record, volumes: bool) -> Result<(), EngineError> {
+        let _lock = self.records.lock(&record.id)?;
+        if let Ok(runtime) = self.runtime_for(record) {
+            let _ = runtime.run(&["delete", "--force", &record.id]);
+        }
+        self.fs(record).remove()?;
+        if volumes {
+            for m in &record.mounts {
+                if let MountSpec::Volume { name, anonymous: true, .. } = m {
+                    let _ = self.volumes.remove(name);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(self.attach_socket(&record.id));
+        let _ = std::fs::remove_file(self.console_socket(&record.id));
+        self.records.remove(record)
+    }
+
+    /// If the record says a shim watches the container but the shim is gone (killed,
+    /// or the machine restarted), cleans up and marks the container exited.
+    pub fn reconcile(&self, record: Record) -> Record {
+        if !record.state.status.is_live() || alive(record.state.shim_pid, record.state.shim_start) {
+            return record;
+        }
+        let Ok(_lock) = self.records.lock(&record.id) else { return record };
+        let Ok(mut current) = self.records.read(&record.id) else { return record };
+        if !current.state.status.is_live() || alive(current.state.shim_pid, current.state.shim_start) {
+            return current;
+        }
+        if let Ok(runtime) = self.runtime_for(&current) {
+            let _ = runtime.run(&["delete", "--force", &current.id]);
+        }
+        self.unmount_rootfs(&current);
+        current.state.status = Status::Exited;
+        current.state.pid = 0;
+        if current.state.exit_code == 0 {
+            current.state.exit_code = 137;
+        }
+        current.state.finished_at = Some(crate::now());
+        current.state.error = "the container's monitor (shim) died; the container was stopped".into();
+        let _ = self.records.write(&current);
+        current
+    }
+
+    /// Freezes or thaws the container.
+    pub fn pause(&self, id: &str, pause: bool) -> Result<(), EngineError> {
+        let record = self.reconcile(self.records.read(id)?);
+        let (want, verb) = if pause { (Status::Running, "pause") } else { (Status::Paused, "resume") };
+        if record.state.status != want {
+            return Err(EngineError::State(format!(
+                "container {} is not {}",
+                record.name,
+                if pause { "running" } else { "paused" }
+            )));
+        }
+        self.runtime_for(&record)?.run(&[verb, id])?;
+        self.records.update(id, |r| r.state.status = if pause { Status::Paused } else { Status::Running })?;
+        Ok(())
+    }
+
+    /// The runtime's `events --stats` for a running container.
+    pub fn stats(&self, record: &Record) -> Result<Value, EngineError> {
+        let out = self.runtime_for(record)?.run(&["events", "--stats", &record.id])?;
+        serde_json::from_str(&out).map_err(|e| EngineError::Runtime(format!("events --stats: {e}")))
+    }
+}
+
+/// The host's resolv.conf without loopback name servers (they mean nothing inside).
+fn host_resolv_conf() -> String {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    text.lines()
+        .filter(|l| !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1"))))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Image config types.
+mod oci_config {
+    pub use oci_spec::image::Config;
+}

@@ -1,0 +1,335 @@
+//! Container records: `containers/<id>/record.json`, written atomically under the
+//! container's lock; names claimed as files under `containers/names/` with O_EXCL, so of
+//! two CLIs racing for a name exactly one wins.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FlockOperation, flock};
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+use crate::options::{MountSpec, RestartPolicy, Ulimit};
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Made, never started (or start failed).
+    #[default]
+    Created,
+    /// Its process runs.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Waiting out a restart back-off.
+    Restarting,
+    /// Ended.
+    Exited,
+    /// Being removed.
+    Removing,
+}
+
+impl Status {
+    /// Whether a shim watches over the container right now.
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+/// What the container runs, from the image config and the flags.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Config {
+    /// The full command: entrypoint + cmd.
+    pub args: Vec<String>,
+    /// `--entrypoint` or the image's.
+    pub entrypoint: Vec<String>,
+    /// The command part.
+    pub cmd: Vec<String>,
+    /// `K=V` pairs.
+    pub env: Vec<String>,
+    /// Working directory.
+    pub working_dir: String,
+    /// `uid[:gid]` or a name, as given.
+    pub user: String,
+    /// Host name.
+    pub hostname: String,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub open_stdin: bool,
+    /// `--label` and the image's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Signal `stop` sends first.
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL.
+    pub stop_timeout: u32,
+}
+
+/// How the container is confined and limited.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    /// `-m` in bytes.
+    pub memory: Option<i64>,
+    /// `--memory-swap` in bytes (-1: unlimited).
+    pub memory_swap: Option<i64>,
+    /// `--cpus` in billionths of a CPU.
+    pub nano_cpus: Option<i64>,
+    /// `--cpu-shares`.
+    pub cpu_shares: Option<u64>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<String>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--ulimit`.
+    pub ulimits: Vec<Ulimit>,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--security-opt seccomp=`: `unconfined` or a profile file's content.
+    pub seccomp: Option<String>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--restart`.
+    pub restart: RestartPolicy,
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// `--init`: a minimal init as PID 1 that reaps and forwards signals.
+    pub init: bool,
+    /// `--user-ns`: run in a user namespace mapped to an unprivileged range.
+    pub user_ns: bool,
+    /// The OCI runtime binary.
+    pub runtime: String,
+    /// `--log-opt max-size` in bytes.
+    pub log_max_size: Option<u64>,
+    /// `--log-opt max-file`.
+    pub log_max_file: u32,
+}
+
+/// What happened to the container last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct State {
+    /// The status.
+    pub status: Status,
+    /// The container's init process on the host.
+    pub pid: i32,
+    /// The shim watching it, and its start time (clock ticks since boot).
+    pub shim_pid: i32,
+    /// Start time of the shim, so a reused pid is not taken for it.
+    pub shim_start: u64,
+    /// Exit code of the last run.
+    pub exit_code: i32,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+    /// The kernel's OOM killer ended it.
+    pub oom_killed: bool,
+    /// Why it failed to start, or what went wrong.
+    pub error: String,
+    /// `stop` or `kill` ended it (unless-stopped does not restart then).
+    pub stopped_by_user: bool,
+    /// Restarts so far.
+    pub restart_count: u32,
+}
+
+/// One container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Record {
+    /// 64 hex digits.
+    pub id: String,
+    /// Its name, without Docker's leading `/`.
+    pub name: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The image id.
+    pub image: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    /// The image's layers (chain ids), bottom first.
+    pub layers: Vec<String>,
+    /// What runs.
+    pub config: Config,
+    /// Limits and confinement.
+    pub host_config: HostConfig,
+    /// Mounts besides the root filesystem.
+    pub mounts: Vec<MountSpec>,
+    /// The last run.
+    pub state: State,
+}
+
+/// The records under `<root>/containers`.
+#[derive(Debug, Clone)]
+pub struct Records {
+    dir: PathBuf,
+}
+
+/// An exclusive lock on one container, released when dropped.
+#[derive(Debug)]
+pub struct ContainerLock {
+    _file: File,
+}
+
+impl Records {
+    /// The records under `root/containers`.
+    pub fn open(root: &Path) -> Result<Records, EngineError> {
+        let dir = root.join("containers");
+        fs::create_dir_all(dir.join("names")).map_err(|e| EngineError::io(&dir, e))?;
+        Ok(Records { dir })
+    }
+
+    /// The container's directory.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Claims `name` for `id`; fails if it is taken.
+    pub fn claim_name(&self, name: &str, id: &str) -> Result<(), EngineError> {
+        let path = self.dir.join("names").join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => file.write_all(id.as_bytes()).map_err(|e| EngineError::io(&path, e)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let owner = fs::read_to_string(&path).unwrap_or_default();
+                Err(EngineError::NameInUse { name: name.into(), id: owner })
+            }
+            Err(e) => Err(EngineError::io(&path, e)),
+        }
+    }
+
+    /// Gives up `name`.
+    pub fn release_name(&self, name: &str) {
+        let _ = fs::remove_file(self.dir.join("names").join(name));
+    }
+
+    /// Takes the container's lock (waiting for it).
+    pub fn lock(&self, id: &str) -> Result<ContainerLock, EngineError> {
+        let path = self.dir.join(id).join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))?;
+        flock(&file, FlockOperation::LockExclusive).map_err(|e| EngineError::io(&path, e.into()))?;
+        Ok(ContainerLock { _file: file })
+    }
+
+    /// Reads a record.
+    pub fn read(&self, id: &str) -> Result<Record, EngineError> {
+        let path = self.dir.join(id).join("record.json");
+        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => EngineError::NoSuchContainer(id.into()),
+            _ => EngineError::io(&path, e),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt { path, reason: e.to_string() })
+    }
+
+    /// Writes a record atomically (the caller holds the lock).
+    pub fn write(&self, record: &Record) -> Result<(), EngineError> {
+        let path = self.dir.join(&record.id).join("record.json");
+        let tmp = path.with_extension("json.tmp");
+        let mut file = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
+        file.write_all(&serde_json::to_vec_pretty(record).expect("record serializes"))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| EngineError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))
+    }
+
+    /// Reads, changes and writes a record under its lock.
+    pub fn update<T>(&self, id: &str, change: impl FnOnce(&mut Record) -> T) -> Result<(Record, T), EngineError> {
+        let _lock = self.lock(id)?;
+        let mut record = self.read(id)?;
+        let out = change(&mut record);
+        self.write(&record)?;
+        Ok((record, out))
+    }
+
+    /// Every container id.
+    pub fn ids(&self) -> Result<Vec<String>, EngineError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| EngineError::io(&self.dir, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && entry.path().join("record.json").exists() {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every record (unreadable ones skipped: a container being made or removed).
+    pub fn all(&self) -> Result<Vec<Record>, EngineError> {
+        Ok(self.ids()?.iter().filter_map(|id| self.read(id).ok()).collect())
+    }
+
+    /// The id of the container `name_or_id` names: a name, a full id or a unique prefix.
+    pub fn resolve(&self, name_or_id: &str) -> Result<String, EngineError> {
+        let name = name_or_id.trim_start_matches('/');
+        if let Ok(id) = fs::read_to_string(self.dir.join("names").join(name))
+            && self.dir.join(&id).join("record.json").exists()
+        {
+            return Ok(id);
+        }
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let matches: Vec<String> = self.ids()?.into_iter().filter(|id| id.starts_with(name)).collect();
+            match matches.len() {
+                1 => return Ok(matches.into_iter().next().expect("one")),
+                0 => {}
+                _ => return Err(EngineError::Ambiguous(name.into())),
+            }
+        }
+        Err(EngineError::NoSuchContainer(name_or_id.into()))
+    }
+
+    /// Removes the container's directory and name.
+    pub fn remove(&self, record: &Record) -> Result<(), EngineError> {
+        let dir = self.dir.join(&record.id);
+        fs::remove_dir_all(&dir)
+            .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(|e| EngineError::io(&dir, e))?;
+        self.release_name(&record.name);
+        Ok(())
+    }
+
+    /// Renames a container (its name file moves; the new one must be free).
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
+        self.claim_name(new_name, id)?;
+        match self.update(id, |r| std::mem::replace(&mut r.name, new_name.to_owned())) {
+            Ok((_, old)) => {
+                self.release_name(&old);
+                Ok(())
+            }
+            Err(e) => {
+                self.release_name(new_name);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
+pub fn process_start(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // fields[0] is the state (field 3); zombies are gone for our purposes.
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Whether the process `pid` that started at `start` still runs.
+pub fn alive(pid: i32, start: u64) -> bool {
+    pid > 0 && process_start(pid) == Some(start)
+}

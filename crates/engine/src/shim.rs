@@ -1,0 +1,450 @@
+//! The shim: one small process per running container (like conmon). It outlives the CLI
+//! that started it, holds the container's stdio (pipes, or the pty master), writes the
+//! log, serves attached CLIs, records the exit, tears the container down, and applies the
+//! restart policy and `--rm`.
+//!
+//! It is `lindocker shim ID` in its own session, a child subreaper, so the container's
+//! init (which the runtime forks and leaves) is its child and its exit status ours.
+
+use std::fs::File;
+use std::io::{self, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use rustix::process::{Pid, PidfdFlags, WaitOptions};
+
+use crate::attach::{Kind, read_frame, write_frame};
+use crate::logs::LogWriter;
+use crate::options::RestartPolicy;
+use crate::record::{Status, process_start};
+use crate::runtime::start_failure_code;
+use crate::{Engine, EngineError};
+
+/// How long a shim waits for the CLI that started it to attach before starting anyway.
+const ATTACH_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the shim for container `id` until the container ends for good. Returns the
+/// shim's exit code.
+pub fn run(engine: &Engine, id: &str) -> i32 {
+    let _ = rustix::process::setsid();
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    match supervise(engine, id) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = engine.records.update(id, |r| {
+                r.state.error = e.to_string();
+                if r.state.status.is_live() {
+                    r.state.status = Status::Exited;
+                }
+            });
+            1
+        }
+    }
+}
+
+struct Client {
+    stream: UnixStream,
+}
+
+fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
+    let listener_path = engine.attach_socket(id);
+    let _ = std::fs::remove_file(&listener_path);
+    let listener = UnixListener::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let my_start = process_start(me).unwrap_or(0);
+    let mut clients: Vec<Client> = Vec::new();
+    let mut first = true;
+    let mut backoff = Duration::from_millis(100);
+    let result = loop {
+        let record = engine.records.read(id)?;
+        let log_path = engine.records.dir(id).join("log.json");
+        let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
+            .map_err(|e| EngineError::io(&log_path, e))?;
+        engine.mount_rootfs(&record)?;
+        let stdio = Stdio3::new(engine, &record)?;
+        let pid_file = engine.records.dir(id).join("init.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let runtime = engine.runtime_for(&record)?;
+        let mut create = runtime.command();
+        create
+            .arg("create")
+            .arg("--bundle")
+            .arg(engine.records.dir(id).join("bundle"))
+            .arg("--pid-file")
+            .arg(&pid_file);
+        if let Some(socket) = &stdio.console_socket {
+            create.arg("--console-socket").arg(socket);
+        }
+        create.arg(id);
+        let (stdin, stdout, stderr) = stdio.child_ends()?;
+        let created =
+            create.stdin(stdin).stdout(stdout).stderr(stderr).output().map_err(|e| EngineError::io(&runtime.bin, e))?;
+        let mut stdio = stdio;
+        let failure = if created.status.success() { None } else { Some(runtime.message(&created.stderr)) };
+        let master = match (&failure, stdio.console_listener.take()) {
+            (None, Some(l)) => Some(receive_master(&l).map_err(|e| EngineError::io(&listener_path, e))?),
+            _ => None,
+        };
+        stdio.drop_child_ends();
+        if first {
+            // The CLI that started us attaches first, so it sees every byte.
+            let deadline = Instant::now() + ATTACH_WAIT;
+            listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
+            while clients.is_empty() && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => clients.push(Client { stream }),
+                    Err(_) => std::thread::sleep(Duration::from_micros(200)),
+                }
+            }
+        }
+        if let Some(message) = failure {
+            let code = start_failure_code(&message);
+            let _ = runtime.run(&["delete", "--force", id]);
+            engine.unmount_rootfs(&record);
+            engine.records.update(id, |r| {
+                r.state.status = if r.state.restart_count > 0 { Status::Exited } else { Status::Created };
+                r.state.error = message.clone();
+                r.state.exit_code = code;
+                r.state.finished_at = Some(crate::now());
+            })?;
+            broadcast(&mut clients, Kind::Error, message.as_bytes());
+            break Ok(code);
+        }
+        let pid: i32 = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
+        let Some(pid_nz) = Pid::from_raw(pid) else {
+            break Err(EngineError::Runtime("the runtime wrote no pid file".into()));
+        };
+        let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
+            .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
+        if let Err(e) = runtime.run(&["start", id]) {
+            let message = e.to_string();
+            let _ = runtime.run(&["delete", "--force", id]);
+            engine.unmount_rootfs(&record);
+            engine.records.update(id, |r| {
+                r.state.status = Status::Created;
+                r.state.error = message.clone();
+                r.state.exit_code = 125;
+            })?;
+            broadcast(&mut clients, Kind::Error, message.as_bytes());
+            break Ok(125);
+        }
+        engine.records.update(id, |r| {
+            r.state.status = Status::Running;
+            r.state.pid = pid;
+            r.state.shim_pid = me;
+            r.state.shim_start = my_start;
+            r.state.started_at = Some(crate::now());
+            r.state.finished_at = None;
+            r.state.error.clear();
+            r.state.oom_killed = false;
+            r.state.stopped_by_user = false;
+        })?;
+        broadcast(&mut clients, Kind::Started, b"");
+        let started = Instant::now();
+
+        let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
+        let oom = engine.oom_killed(&record);
+        let _ = runtime.run(&["delete", "--force", id]);
+        let (after, _) = engine.records.update(id, |r| {
+            r.state.status = Status::Exited;
+            r.state.exit_code = code;
+            r.state.pid = 0;
+            r.state.oom_killed = oom;
+            r.state.finished_at = Some(crate::now());
+        })?;
+        let restart = match after.host_config.restart {
+            _ if after.host_config.auto_remove => false,
+            RestartPolicy::No => false,
+            RestartPolicy::Always => !after.state.stopped_by_user,
+            RestartPolicy::UnlessStopped => !after.state.stopped_by_user,
+            RestartPolicy::OnFailure(max) => {
+                code != 0 && !after.state.stopped_by_user && (max == 0 || after.state.restart_count < max)
+            }
+        };
+        if !restart {
+            engine.unmount_rootfs(&record);
+            break Ok(code);
+        }
+        // Docker's back-off: doubling from 100 ms, reset after 10 s of good running.
+        if started.elapsed() > Duration::from_secs(10) {
+            backoff = Duration::from_millis(100);
+        }
+        engine.records.update(id, |r| {
+            r.state.status = Status::Restarting;
+            r.state.restart_count += 1;
+        })?;
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+        if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
+            engine.unmount_rootfs(&record);
+            engine.records.update(id, |r| r.state.status = Status::Exited)?;
+            break Ok(code);
+        }
+        first = false;
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            broadcast(&mut clients, Kind::Error, e.to_string().as_bytes());
+            broadcast(&mut clients, Kind::Exit, b"125");
+            let _ = std::fs::remove_file(&listener_path);
+            return Err(e);
+        }
+    };
+    let _ = std::fs::remove_file(&listener_path);
+    if let Ok(record) = engine.records.read(id)
+        && record.host_config.auto_remove
+    {
+        let _ = engine.remove_now(&record, true);
+    }
+    broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
+    Ok(())
+}
+
+fn broadcast(clients: &mut Vec<Client>, kind: Kind, payload: &[u8]) {
+    clients.retain_mut(|c| write_frame(&mut c.stream, kind, payload).is_ok());
+}
+
+/// The container's stdio as the shim holds it.
+struct Stdio3 {
+    /// Our ends: where output arrives, where input goes.
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    input: Option<OwnedFd>,
+    /// The container's ends, handed to the runtime.
+    child: Option<(OwnedFd, OwnedFd, OwnedFd)>,
+    console_socket: Option<PathBuf>,
+    console_listener: Option<UnixListener>,
+}
+
+impl Stdio3 {
+    fn new(engine: &Engine, record: &crate::record::Record) -> Result<Stdio3, EngineError> {
+        let err = |e: rustix::io::Errno| EngineError::io(Path::new("pipe"), e.into());
+        let null =
+            || File::open("/dev/null").map(OwnedFd::from).map_err(|e| EngineError::io(Path::new("/dev/null"), e));
+        if record.config.tty {
+            let path = engine.console_socket(&record.id);
+            let _ = std::fs::remove_file(&path);
+            let listener = UnixListener::bind(&path).map_err(|e| EngineError::io(&path, e))?;
+            return Ok(Stdio3 {
+                out: None,
+                err: None,
+                input: None,
+                child: Some((null()?, null()?, null()?)),
+                console_socket: Some(path),
+                console_listener: Some(listener),
+            });
+        }
+        let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(err)?;
+        let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(err)?;
+        let (input, child_in) = if record.config.open_stdin {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(err)?;
+            (Some(w), r)
+        } else {
+            (None, null()?)
+        };
+        Ok(Stdio3 {
+            out: Some(out_r),
+            err: Some(err_r),
+            input,
+            child: Some((child_in, out_w, err_w)),
+            console_socket: None,
+            console_listener: None,
+        })
+    }
+
+    fn child_ends(&self) -> Result<(Stdio, Stdio, Stdio), EngineError> {
+        let (i, o, e) = self.child.as_ref().expect("child ends are taken once");
+        let dup = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| EngineError::io(Path::new("dup"), e));
+        Ok((dup(i)?, dup(o)?, dup(e)?))
+    }
+
+    fn drop_child_ends(&mut self) {
+        self.child = None;
+    }
+}
+
+/// Receives the pty master the runtime sends to the console socket.
+fn receive_master(listener: &UnixListener) -> io::Result<OwnedFd> {
+    let (stream, _) = listener.accept()?;
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut name = [0u8; 4096];
+    rustix::net::recvmsg(&stream, &mut [IoSliceMut::new(&mut name)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    control
+        .drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .ok_or_else(|| io::Error::other("the runtime sent no terminal"))
+}
+
+/// Moves bytes until the container's init exits; returns its exit code (128+signal for a
+/// signal, as shells report it).
+fn relay(
+    listener: &UnixListener,
+    clients: &mut Vec<Client>,
+    stdio: &Stdio3,
+    master: Option<&OwnedFd>,
+    pidfd: &OwnedFd,
+    pid: i32,
+    log: &mut LogWriter,
+) -> Result<i32, EngineError> {
+    let mut input = stdio
+        .input
+        .as_ref()
+        .map(|fd| fd.try_clone())
+        .transpose()
+        .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
+    let sources: Vec<(BorrowedFd<'_>, u8)> = match master {
+        Some(m) => vec![(m.as_fd(), 1)],
+        None => vec![(stdio.out.as_ref().expect("pipes").as_fd(), 1), (stdio.err.as_ref().expect("pipes").as_fd(), 2)],
+    };
+    let mut open: Vec<bool> = vec![true; sources.len()];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut exit: Option<i32> = None;
+    loop {
+        let mut fds: Vec<PollFd<'_>> = Vec::new();
+        for (i, (fd, _)) in sources.iter().enumerate() {
+            if open[i] {
+                fds.push(PollFd::new(fd, PollFlags::IN));
+            }
+        }
+        let n_sources = fds.len();
+        fds.push(PollFd::new(pidfd, PollFlags::IN));
+        fds.push(PollFd::new(listener, PollFlags::IN));
+        let client_fds: Vec<BorrowedFd<'_>> = clients.iter().map(|c| c.stream.as_fd()).collect();
+        for fd in &client_fds {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
+        // Once the init has exited, only drain what is already buffered.
+        let timeout = if exit.is_some() {
+            rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }
+        } else {
+            rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 }
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(EngineError::io(Path::new("poll"), e.into())),
+        }
+        let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
+        drop(fds);
+        let mut any_output = false;
+        let mut source_index = 0;
+        for (i, (fd, stream)) in sources.iter().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            let events = ready[source_index];
+            source_index += 1;
+            if events.is_empty() {
+                continue;
+            }
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
+                Ok(n) => {
+                    any_output = true;
+                    let _ = log.write(*stream, &buf[..n]);
+                    broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
+                }
+                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => open[i] = false,
+            }
+        }
+        if !ready[n_sources].is_empty() && exit.is_none() {
+            exit = Some(reap(pid));
+        }
+        if !ready[n_sources + 1].is_empty()
+            && let Ok((stream, _)) = listener.accept()
+        {
+            let _ = stream.set_nonblocking(false);
+            clients.push(Client { stream });
+        }
+        let mut gone = Vec::new();
+        for (i, events) in ready[n_sources + 2..].iter().enumerate() {
+            if events.is_empty() {
+                continue;
+            }
+            match read_frame(&mut clients[i].stream) {
+                Ok(Some((Kind::Stdin, data))) => {
+                    let target = master.map(|m| m.as_fd()).or(input.as_ref().map(|i| i.as_fd()));
+                    if let Some(fd) = target {
+                        let _ = write_all(fd, &data);
+                    }
+                }
+                Ok(Some((Kind::StdinClose, _))) => input = None,
+                Ok(Some((Kind::Resize, data))) if data.len() == 4 => {
+                    if let Some(m) = master {
+                        let size = rustix::termios::Winsize {
+                            ws_row: u16::from_be_bytes([data[0], data[1]]),
+                            ws_col: u16::from_be_bytes([data[2], data[3]]),
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        let _ = rustix::termios::tcsetwinsize(m, size);
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => gone.push(i),
+            }
+        }
+        for i in gone.into_iter().rev() {
+            clients.remove(i);
+        }
+        // Orphans the container left behind are ours to reap too.
+        while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
+        if let Some(code) = exit
+            && (!any_output || !open.iter().any(|o| *o))
+        {
+            let _ = log.flush_partial();
+            return Ok(code);
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        let n = rustix::io::write(fd, data)?;
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+/// Waits for `pid` and returns its exit code.
+fn reap(pid: i32) -> i32 {
+    let Some(pid) = Pid::from_raw(pid) else { return 255 };
+    match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
+        Ok(Some((_, status))) => {
+            if let Some(code) = status.exit_status() {
+                code
+            } else if let Some(sig) = status.terminating_signal() {
+                128 + sig
+            } else {
+                255
+            }
+        }
+        _ => 255,
+    }
+}
+
+impl Write for Client {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Read for Client {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
