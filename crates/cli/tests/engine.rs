@@ -294,7 +294,7 @@ fn limits_are_enforced_by_the_kernel() {
         "localhost/busybox",
         "sh",
         "-c",
-        "bomb() { bomb | bomb & }; bomb; sleep 1000",
+        "sleep 1000 & bomb() { bomb | bomb & }; bomb; wait",
     ]);
     std::thread::sleep(Duration::from_millis(500));
     let current: u64 = cgroup_file(&engine, "bomb", "pids", "pids.current").trim().parse().unwrap();

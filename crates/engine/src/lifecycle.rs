@@ -293,6 +293,8 @@ impl Engine {
         let config = dir.join("bundle/config.json");
         std::fs::write(&config, serde_json::to_vec(&spec).expect("spec serializes"))
             .map_err(|e| EngineError::io(&config, e))?;
+        // Mounted again by the shim at start; a created container holds no mount.
+        self.unmount_rootfs(&record);
         Ok(record)
     }
 
@@ -445,7 +447,20 @@ impl Engine {
     /// `volumes` if the container made it for itself.
     pub fn remove_now(&self, record: &Record, volumes: bool) -> Result<(), EngineError> {
         let _lock = self.records.lock(&record.id)?;
-        if let Ok(runtime) = self.runtime_for(record) {
+        // The runtime forgets a container when its shim sees it end; a container that ran
+        // without one (a crash between create and start) still needs telling.
+        let runtime_state = self.state.join("runtime").join(
+            Path::new(if record.host_config.runtime.is_empty() {
+                "lindocker-runtime"
+            } else {
+                &record.host_config.runtime
+            })
+            .file_name()
+            .unwrap_or_default(),
+        );
+        if runtime_state.join(&record.id).exists()
+            && let Ok(runtime) = self.runtime_for(record)
+        {
             let _ = runtime.run(&["delete", "--force", &record.id]);
         }
         self.fs(record).remove()?;

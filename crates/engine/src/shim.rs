@@ -51,6 +51,16 @@ struct Client {
     stream: UnixStream,
 }
 
+impl Client {
+    /// A client that cannot hold the shim up: a CLI that stops reading for a second is
+    /// dropped rather than stalling the container's output.
+    fn new(stream: UnixStream) -> Client {
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        Client { stream }
+    }
+}
+
 fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
     let listener_path = engine.attach_socket(id);
     let _ = std::fs::remove_file(&listener_path);
@@ -70,9 +80,22 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         let pid_file = engine.records.dir(id).join("init.pid");
         let _ = std::fs::remove_file(&pid_file);
         let runtime = engine.runtime_for(&record)?;
+        if first {
+            // The CLI that started us attaches first, so it sees every byte.
+            let deadline = Instant::now() + ATTACH_WAIT;
+            listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
+            while clients.is_empty() && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => clients.push(Client::new(stream)),
+                    Err(_) => std::thread::sleep(Duration::from_micros(100)),
+                }
+            }
+        }
+        // One runtime call creates and starts (`run --detach`, as runc and crun have it).
         let mut create = runtime.command();
         create
-            .arg("create")
+            .arg("run")
+            .arg("--detach")
             .arg("--bundle")
             .arg(engine.records.dir(id).join("bundle"))
             .arg("--pid-file")
@@ -91,17 +114,6 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
             _ => None,
         };
         stdio.drop_child_ends();
-        if first {
-            // The CLI that started us attaches first, so it sees every byte.
-            let deadline = Instant::now() + ATTACH_WAIT;
-            listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
-            while clients.is_empty() && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((stream, _)) => clients.push(Client { stream }),
-                    Err(_) => std::thread::sleep(Duration::from_micros(200)),
-                }
-            }
-        }
         if let Some(message) = failure {
             let code = start_failure_code(&message);
             let _ = runtime.run(&["delete", "--force", id]);
@@ -121,18 +133,6 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         };
         let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
             .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
-        if let Err(e) = runtime.run(&["start", id]) {
-            let message = e.to_string();
-            let _ = runtime.run(&["delete", "--force", id]);
-            engine.unmount_rootfs(&record);
-            engine.records.update(id, |r| {
-                r.state.status = Status::Created;
-                r.state.error = message.clone();
-                r.state.exit_code = 125;
-            })?;
-            broadcast(&mut clients, Kind::Error, message.as_bytes());
-            break Ok(125);
-        }
         engine.records.update(id, |r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
@@ -335,37 +335,7 @@ fn relay(
         }
         let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
         drop(fds);
-        let mut any_output = false;
-        let mut source_index = 0;
-        for (i, (fd, stream)) in sources.iter().enumerate() {
-            if !open[i] {
-                continue;
-            }
-            let events = ready[source_index];
-            source_index += 1;
-            if events.is_empty() {
-                continue;
-            }
-            match rustix::io::read(fd, &mut buf) {
-                Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
-                Ok(n) => {
-                    any_output = true;
-                    let _ = log.write(*stream, &buf[..n]);
-                    broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
-                }
-                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
-                Err(_) => open[i] = false,
-            }
-        }
-        if !ready[n_sources].is_empty() && exit.is_none() {
-            exit = Some(reap(pid));
-        }
-        if !ready[n_sources + 1].is_empty()
-            && let Ok((stream, _)) = listener.accept()
-        {
-            let _ = stream.set_nonblocking(false);
-            clients.push(Client { stream });
-        }
+        // Clients first, while `ready` still lines up with them; output may drop some.
         let mut gone = Vec::new();
         for (i, events) in ready[n_sources + 2..].iter().enumerate() {
             if events.is_empty() {
@@ -397,8 +367,43 @@ fn relay(
         for i in gone.into_iter().rev() {
             clients.remove(i);
         }
-        // Orphans the container left behind are ours to reap too.
-        while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
+        if !ready[n_sources + 1].is_empty()
+            && let Ok((stream, _)) = listener.accept()
+        {
+            clients.push(Client::new(stream));
+        }
+        let mut any_output = false;
+        let mut source_index = 0;
+        for (i, (fd, stream)) in sources.iter().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            let events = ready[source_index];
+            source_index += 1;
+            if events.is_empty() {
+                continue;
+            }
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
+                Ok(n) => {
+                    any_output = true;
+                    let _ = log.write(*stream, &buf[..n]);
+                    broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
+                }
+                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => open[i] = false,
+            }
+        }
+        if !ready[n_sources].is_empty() && exit.is_none() {
+            exit = Some(reap(pid));
+        }
+        // Orphans the container left behind are ours to reap too; the init may be among
+        // them if it ended since the poll.
+        while let Ok(Some((reaped, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+            if reaped.as_raw_nonzero().get() == pid && exit.is_none() {
+                exit = Some(exit_code(status));
+            }
+        }
         if let Some(code) = exit
             && (!any_output || !open.iter().any(|o| *o))
         {
@@ -420,16 +425,19 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
 fn reap(pid: i32) -> i32 {
     let Some(pid) = Pid::from_raw(pid) else { return 255 };
     match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
-        Ok(Some((_, status))) => {
-            if let Some(code) = status.exit_status() {
-                code
-            } else if let Some(sig) = status.terminating_signal() {
-                128 + sig
-            } else {
-                255
-            }
-        }
+        Ok(Some((_, status))) => exit_code(status),
         _ => 255,
+    }
+}
+
+/// A wait status as a shell reports it: the exit code, or 128 + the signal.
+fn exit_code(status: rustix::process::WaitStatus) -> i32 {
+    if let Some(code) = status.exit_status() {
+        code
+    } else if let Some(sig) = status.terminating_signal() {
+        128 + sig
+    } else {
+        255
     }
 }
 

@@ -6,27 +6,109 @@ use oci_spec::distribution::Reference;
 use crate::ImageError;
 
 /// Parses `text` into a full reference (registry, repository, and a tag or digest).
+///
+/// Written out rather than through `Reference::from_str`, whose regular expressions
+/// take tens of milliseconds to compile in every process that parses a name.
 pub fn parse(text: &str) -> Result<Reference, ImageError> {
     let bad = |reason: &str| ImageError::BadReference { reference: text.to_owned(), reason: reason.to_owned() };
     if text.is_empty() {
         return Err(bad("empty"));
     }
-    if text.chars().any(|c| c.is_ascii_uppercase()) && !text.contains(['@', ':']) {
+    if text.len() > 255 {
+        return Err(bad("longer than 255 characters"));
+    }
+    let (name, digest) = match text.split_once('@') {
+        Some((name, digest)) => {
+            let hex = digest.strip_prefix("sha256:").ok_or_else(|| bad("only sha256 digests are supported"))?;
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(bad("digest must be sha256: and 64 lowercase hex digits"));
+            }
+            (name, Some(digest))
+        }
+        None => (text, None),
+    };
+    // A tag follows the last ':' that is after the last '/' (a ':' before is a port).
+    let (name, tag) = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => (&name[..i], Some(&name[i + 1..])),
+        _ => (name, None),
+    };
+    if let Some(tag) = tag {
+        let mut chars = tag.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !first_ok || tag.len() > 128 || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+            return Err(bad("a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"));
+        }
+    }
+    let (registry, path) = match name.split_once('/') {
+        // The first part names a registry if it looks like a host: a dot, a port, or localhost.
+        Some((first, rest))
+            if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (first.to_owned(), rest.to_owned())
+        }
+        _ => ("docker.io".to_owned(), name.to_owned()),
+    };
+    if !valid_host(&registry) {
+        return Err(bad("invalid registry host"));
+    }
+    if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(bad("repository name must be lowercase"));
     }
-    let reference: Reference = text.parse().map_err(|e: oci_spec::distribution::ParseError| bad(&e.to_string()))?;
-    if let Some(digest) = reference.digest() {
-        let hex = digest.strip_prefix("sha256:").ok_or_else(|| bad("only sha256 digests are supported"))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("digest must be sha256: and 64 hex digits"));
+    if path.is_empty() || !path.split('/').all(valid_path_component) {
+        return Err(bad("repository path components are [a-z0-9] separated by '.', '_', '__' or '-'"));
+    }
+    let path = if registry == "docker.io" && !path.contains('/') { format!("library/{path}") } else { path };
+    Ok(match (tag, digest) {
+        (_, Some(digest)) => Reference::with_digest(registry, path, digest.to_owned()),
+        (Some(tag), None) => Reference::with_tag(registry, path, tag.to_owned()),
+        (None, None) => Reference::with_tag(registry, path, "latest".to_owned()),
+    })
+}
+
+fn valid_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn valid_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    if bytes.is_empty() || !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_lowercase() || b.is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A separator: '.', '_', '__', or a run of '-'.
+        let start = i;
+        match b {
+            b'.' => i += 1,
+            b'_' => i += if bytes.get(i + 1) == Some(&b'_') { 2 } else { 1 },
+            b'-' => {
+                while bytes.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || !bytes.get(i).is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            return false;
         }
     }
-    Ok(match (reference.tag(), reference.digest()) {
-        (None, None) => {
-            Reference::with_tag(reference.registry().into(), reference.repository().into(), "latest".into())
-        }
-        _ => reference,
-    })
+    true
 }
 
 /// The repository part of a reference, fully qualified: `docker.io/library/busybox`.
@@ -54,11 +136,28 @@ mod tests {
         assert_eq!(parse(&d).unwrap().digest(), Some(format!("sha256:{}", "a".repeat(64)).as_str()));
         assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
         assert_eq!(familiar("localhost:5000/x:1"), "localhost:5000/x:1");
+        assert_eq!(parse("a__b/c-d--e.f_g:v1.0-rc_1").unwrap().whole(), "docker.io/a__b/c-d--e.f_g:v1.0-rc_1");
+        let pinned = format!("registry.example.com:443/team/app@sha256:{}", "b".repeat(64));
+        assert_eq!(parse(&pinned).unwrap().registry(), "registry.example.com:443");
+        assert_eq!(parse(&pinned).unwrap().repository(), "team/app");
     }
 
     #[test]
     fn malformed() {
-        for bad in ["", "UPPER", "a b", "busybox:", "busybox@sha256:123", ":tag", "a//b"] {
+        for bad in [
+            "",
+            "UPPER",
+            "a b",
+            "busybox:",
+            "busybox@sha256:123",
+            ":tag",
+            "a//b",
+            "a..b",
+            "-a",
+            "a-",
+            "host:port/x",
+            "x/Y",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
     }

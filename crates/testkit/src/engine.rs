@@ -157,6 +157,9 @@ fn list(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        if std::env::var_os("LINDOCKER_TEST_KEEP").is_some() {
+            return; // for a post-mortem; the next run of the test starts afresh
+        }
         // A failed test may leave containers running: their shims and processes are ours.
         for pid in self.shims() {
             if let Some(pid) = rustix::process::Pid::from_raw(pid) {
