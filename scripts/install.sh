@@ -22,6 +22,7 @@ fi
 cargo build --release --locked --workspace --bins
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/local/bin/lindocker-runtime
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker /usr/local/bin/lindocker
+install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-shim /usr/local/bin/lindocker-shim
 
 # A first container: busybox from busybox-static, run by lindocker-runtime.
 demo=$(mktemp -d /tmp/lindocker-demo.XXXXXX)

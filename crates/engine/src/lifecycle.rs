@@ -88,6 +88,16 @@ impl Engine {
         })
     }
 
+    /// `lindocker-shim`, installed beside our own binary.
+    pub fn shim_binary(&self) -> Result<PathBuf, EngineError> {
+        let shim = self.self_exe.with_file_name("lindocker-shim");
+        if shim.is_file() {
+            Ok(shim)
+        } else {
+            Err(EngineError::Invalid(format!("{} is missing (it is installed beside lindocker)", shim.display())))
+        }
+    }
+
     /// The shim's attach socket for container `id`.
     pub fn attach_socket(&self, id: &str) -> PathBuf {
         self.state.join(format!("{}.sock", &id[..12]))
@@ -309,14 +319,10 @@ impl Engine {
         let _ = std::fs::remove_file(&socket);
         let log =
             std::fs::File::create(self.records.dir(id).join("shim.log")).map_err(|e| EngineError::io(&socket, e))?;
-        Command::new(&self.self_exe)
-            .arg("--root")
+        Command::new(self.shim_binary()?)
             .arg(&self.root)
-            .arg("--state")
             .arg(&self.state)
-            .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
-            .arg("shim")
             .arg(id)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

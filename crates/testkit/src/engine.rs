@@ -81,7 +81,7 @@ impl Engine {
             }
             let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            if args.windows(2).any(|w| w[0] == b"--root" && w[1] == root.as_bytes()) && args.contains(&&b"shim"[..]) {
+            if args.first().is_some_and(|a| a.ends_with(b"lindocker-shim")) && args.get(1) == Some(&root.as_bytes()) {
                 out.push(pid);
             }
         }

@@ -62,12 +62,6 @@ enum Command {
     Info,
     /// Version information.
     Version,
-    /// The monitor of one container (started by lindocker itself).
-    #[command(hide = true)]
-    Shim {
-        /// The container id.
-        id: String,
-    },
 }
 
 /// An error with the exit code Docker gives it (125 engine, 126/127 command).
@@ -130,10 +124,6 @@ fn main() -> ExitCode {
         }
         Command::System(system::SystemCommand::Prune { all, volumes, .. }) => system_prune(&cli, *all, *volumes),
         Command::Version => system::version(),
-        Command::Shim { id } => match containers::engine(&cli) {
-            Ok(engine) => return ExitCode::from(lindocker_engine::shim::run(&engine, id).clamp(0, 255) as u8),
-            Err(e) => Err(e),
-        },
     };
     match result {
         Ok(code) => ExitCode::from(code),
