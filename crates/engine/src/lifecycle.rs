@@ -71,6 +71,8 @@ pub struct CreateRequest {
     pub mounts: Vec<MountSpec>,
     /// Limits and confinement.
     pub host: HostConfig,
+    /// The caller starts the container right away (`run`): its filesystem stays mounted.
+    pub start_now: bool,
 }
 
 impl Engine {
@@ -304,7 +306,9 @@ impl Engine {
         std::fs::write(&config, serde_json::to_vec(&spec).expect("spec serializes"))
             .map_err(|e| EngineError::io(&config, e))?;
         // Mounted again by the shim at start; a created container holds no mount.
-        self.unmount_rootfs(&record);
+        if !request.start_now {
+            self.unmount_rootfs(&record);
+        }
         Ok(record)
     }
 
@@ -383,7 +387,7 @@ impl Engine {
                 record.name
             )));
         }
-        self.records.update(id, |r| r.state.stopped_by_user = true)?;
+        self.records.update_state(id, |st| st.stopped_by_user = true)?;
         self.runtime_for(&record)?.run(&["kill", id, signal])?;
         Ok(())
     }
@@ -394,7 +398,7 @@ impl Engine {
         if !record.state.status.is_live() {
             return Ok(());
         }
-        self.records.update(id, |r| r.state.stopped_by_user = true)?;
+        self.records.update_state(id, |st| st.stopped_by_user = true)?;
         let runtime = self.runtime_for(&record)?;
         if record.state.status == Status::Paused {
             let _ = runtime.run(&["resume", id]);
@@ -504,7 +508,7 @@ impl Engine {
         }
         current.state.finished_at = Some(crate::now());
         current.state.error = "the container's monitor (shim) died; the container was stopped".into();
-        let _ = self.records.write(&current);
+        let _ = self.records.write_state(&current);
         current
     }
 
@@ -520,7 +524,7 @@ impl Engine {
             )));
         }
         self.runtime_for(&record)?.run(&[verb, id])?;
-        self.records.update(id, |r| r.state.status = if pause { Status::Paused } else { Status::Running })?;
+        self.records.update_state(id, |st| st.status = if pause { Status::Paused } else { Status::Running })?;
         Ok(())
     }
 

@@ -225,23 +225,45 @@ impl Records {
         Ok(ContainerLock { _file: file })
     }
 
-    /// Reads a record.
+    /// Reads a record: the configuration from `record.json`, the last state from
+    /// `state.json` (or the state saved with the configuration, if that is unreadable).
     pub fn read(&self, id: &str) -> Result<Record, EngineError> {
-        let path = self.dir.join(id).join("record.json");
+        let dir = self.dir.join(id);
+        let path = dir.join("record.json");
         let bytes = fs::read(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => EngineError::NoSuchContainer(id.into()),
             _ => EngineError::io(&path, e),
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt { path, reason: e.to_string() })
+        let mut record: Record =
+            serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt { path, reason: e.to_string() })?;
+        if let Ok(state) =
+            fs::read(dir.join("state.json")).map_err(|_| ()).and_then(|b| serde_json::from_slice(&b).map_err(|_| ()))
+        {
+            record.state = state;
+        }
+        Ok(record)
     }
 
-    /// Writes a record atomically (the caller holds the lock).
+    /// Writes a whole record (the caller holds the lock): the configuration durably
+    /// (fsync, then rename), the state as [`Records::write_state`] does.
     pub fn write(&self, record: &Record) -> Result<(), EngineError> {
         let path = self.dir.join(&record.id).join("record.json");
         let tmp = path.with_extension("json.tmp");
         let mut file = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
         file.write_all(&serde_json::to_vec_pretty(record).expect("record serializes"))
             .and_then(|()| file.sync_all())
+            .map_err(|e| EngineError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
+        self.write_state(record)
+    }
+
+    /// Writes the state alone, atomically but without fsync: it describes processes,
+    /// which a power loss ends, and a state lost or torn by one reads as the state saved
+    /// with the configuration, which recovery then corrects (see `Engine::reconcile`).
+    pub fn write_state(&self, record: &Record) -> Result<(), EngineError> {
+        let path = self.dir.join(&record.id).join("state.json");
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, serde_json::to_vec(&record.state).expect("state serializes"))
             .map_err(|e| EngineError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))
     }
@@ -252,6 +274,15 @@ impl Records {
         let mut record = self.read(id)?;
         let out = change(&mut record);
         self.write(&record)?;
+        Ok((record, out))
+    }
+
+    /// Reads, changes and writes a record's state under its lock.
+    pub fn update_state<T>(&self, id: &str, change: impl FnOnce(&mut State) -> T) -> Result<(Record, T), EngineError> {
+        let _lock = self.lock(id)?;
+        let mut record = self.read(id)?;
+        let out = change(&mut record.state);
+        self.write_state(&record)?;
         Ok((record, out))
     }
 

@@ -36,10 +36,10 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
     match supervise(engine, id) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = engine.records.update(id, |r| {
-                r.state.error = e.to_string();
-                if r.state.status.is_live() {
-                    r.state.status = Status::Exited;
+            let _ = engine.records.update_state(id, |st| {
+                st.error = e.to_string();
+                if st.status.is_live() {
+                    st.status = Status::Exited;
                 }
             });
             1
@@ -118,11 +118,11 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
             let code = start_failure_code(&message);
             let _ = runtime.run(&["delete", "--force", id]);
             engine.unmount_rootfs(&record);
-            engine.records.update(id, |r| {
-                r.state.status = if r.state.restart_count > 0 { Status::Exited } else { Status::Created };
-                r.state.error = message.clone();
-                r.state.exit_code = code;
-                r.state.finished_at = Some(crate::now());
+            engine.records.update_state(id, |st| {
+                st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
+                st.error = message.clone();
+                st.exit_code = code;
+                st.finished_at = Some(crate::now());
             })?;
             broadcast(&mut clients, Kind::Error, message.as_bytes());
             break Ok(code);
@@ -133,16 +133,16 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         };
         let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
             .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
-        engine.records.update(id, |r| {
-            r.state.status = Status::Running;
-            r.state.pid = pid;
-            r.state.shim_pid = me;
-            r.state.shim_start = my_start;
-            r.state.started_at = Some(crate::now());
-            r.state.finished_at = None;
-            r.state.error.clear();
-            r.state.oom_killed = false;
-            r.state.stopped_by_user = false;
+        engine.records.update_state(id, |st| {
+            st.status = Status::Running;
+            st.pid = pid;
+            st.shim_pid = me;
+            st.shim_start = my_start;
+            st.started_at = Some(crate::now());
+            st.finished_at = None;
+            st.error.clear();
+            st.oom_killed = false;
+            st.stopped_by_user = false;
         })?;
         broadcast(&mut clients, Kind::Started, b"");
         let started = Instant::now();
@@ -150,12 +150,12 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
         let oom = engine.oom_killed(&record);
         let _ = runtime.run(&["delete", "--force", id]);
-        let (after, _) = engine.records.update(id, |r| {
-            r.state.status = Status::Exited;
-            r.state.exit_code = code;
-            r.state.pid = 0;
-            r.state.oom_killed = oom;
-            r.state.finished_at = Some(crate::now());
+        let (after, _) = engine.records.update_state(id, |st| {
+            st.status = Status::Exited;
+            st.exit_code = code;
+            st.pid = 0;
+            st.oom_killed = oom;
+            st.finished_at = Some(crate::now());
         })?;
         let restart = match after.host_config.restart {
             _ if after.host_config.auto_remove => false,
@@ -174,15 +174,15 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         if started.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(100);
         }
-        engine.records.update(id, |r| {
-            r.state.status = Status::Restarting;
-            r.state.restart_count += 1;
+        engine.records.update_state(id, |st| {
+            st.status = Status::Restarting;
+            st.restart_count += 1;
         })?;
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
             engine.unmount_rootfs(&record);
-            engine.records.update(id, |r| r.state.status = Status::Exited)?;
+            engine.records.update_state(id, |st| st.status = Status::Exited)?;
             break Ok(code);
         }
         first = false;

@@ -327,7 +327,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
     match command {
         ContainerCommand::Run(a) => run_container(cli, &engine, a),
         ContainerCommand::Create(a) => {
-            let record = create(cli, &engine, a, false)?;
+            let record = create(cli, &engine, a, false, false)?;
             println!("{}", record.id);
             Ok(0)
         }
@@ -484,8 +484,9 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<u8> {
     Ok(status)
 }
 
-fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool) -> Result<Record> {
-    let request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
+fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_now: bool) -> Result<Record> {
+    let mut request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
+    request.start_now = start_now;
     let missing = engine.images.find(&a.image).is_err();
     match a.pull.as_str() {
         "missing" if missing => pull_for_run(cli, engine, &a.image)?,
@@ -507,7 +508,7 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
 }
 
 fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
-    let record = create(cli, engine, &a.create, a.rm)?;
+    let record = create(cli, engine, &a.create, a.rm, true)?;
     let mut stream = engine.start(&record.id).map_err(|e| Failure::new(125, e.to_string()))?;
     if a.detach {
         if let Err((message, code)) = Engine::wait_started(&mut stream) {

@@ -244,6 +244,7 @@ impl CreateArgs {
             stop_timeout: self.stop_timeout,
             mounts,
             host,
+            start_now: false,
         })
     }
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The engine against Docker and Podman, in one run, rounds interleaved:
+#   1. `run --rm busybox true`: lindocker, docker (dockerd started here), podman, and the
+#      bare `lindocker-runtime run` of the same config.json lindocker generates;
+#   2. 100 containers: `run -d ... sleep`, then `ps`, then `rm -f` of all (one round each);
+#      and `ps` with those 100 containers, timed alone;
+#   3. `exec CONTAINER true`;
+#   4. the RSS of a lindocker shim.
+# Everything runs with --network none (lindocker has no networks yet) and each engine's
+# default seccomp profile. Podman runs runc: the Debian crun refuses this hybrid cgroup
+# host. Prints medians and ratios.
+#
+# Usage: bench/engine.sh [ROUNDS]   (as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-20}
+release=$PWD/target/x86_64-unknown-linux-gnu/release
+[ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] || cargo build --release --locked -p lindocker-cli
+ld=$release/lindocker
+rt=$release/lindocker-runtime
+
+work=$(mktemp -d /tmp/lindocker-bench-engine.XXXXXX)
+cg="lindocker-bench-engine-$$"
+pids=()
+cleanup() {
+  "$ld" rm -f $("$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for _ in 1 2 3; do
+    grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    rm -rf "$work" 2>/dev/null && break
+    sleep 1
+  done
+  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  true
+}
+trap cleanup EXIT
+log() { printf '%s\n' "$*" >&2; }
+export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$work/ld-state LINDOCKER_CGROUP_PARENT=/$cg
+
+# busybox, for every engine.
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+cp /bin/busybox "$work/rootfs/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+"$ld" import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null
+
+# The bare runtime runs the very config.json lindocker writes, on a plain copy of the rootfs.
+id=$("$ld" create localhost/busybox true)
+mkdir -p "$work/bundle"
+python3 - "$LINDOCKER_ROOT/containers/$id/bundle/config.json" "$work/bundle/config.json" "$work/rootfs" "/$cg/bare" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["root"]["path"] = sys.argv[3]
+c["linux"]["cgroupsPath"] = sys.argv[4]
+json.dump(c, open(sys.argv[2], "w"))
+PY
+"$ld" rm "$id" >/dev/null
+
+tools=(lindocker lindocker-runtime)
+cat > "$work/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$work/containers.conf"
+podman_() { podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --cgroup-manager cgroupfs "$@"; }
+if command -v podman >/dev/null && command -v runc >/dev/null; then
+  podman_ import -q "$work/busybox.tar" localhost/busybox >/dev/null && tools+=(podman)
+fi
+if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
+  containerd --root "$work/ctd/root" --state "$work/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
+  for _ in $(seq 100); do [ -S "$work/ctd.sock" ] && break; sleep 0.1; done
+  printf '{"iptables": false, "ip-forward": false, "bridge": "none", "cgroup-parent": "/%s/docker"}\n' "$cg" > "$work/daemon.json"
+  dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/docker-run" \
+    --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" --containerd "$work/ctd.sock" >"$work/dockerd.log" 2>&1 & pids=($! "${pids[@]}")
+  for _ in $(seq 150); do docker -H "unix://$work/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
+  docker -H "unix://$work/docker.sock" import "$work/busybox.tar" localhost/busybox >/dev/null && tools+=(docker)
+fi
+docker_() { docker -H "unix://$work/docker.sock" "$@"; }
+log "engines: ${tools[*]}"
+
+now() { date +%s%N; }
+: > "$work/times"
+record() { echo "$1 $2 $(( ($4 - $3) / 1000 ))" >> "$work/times"; }
+
+run_once() {
+  case $1 in
+    lindocker) "$ld" run --rm localhost/busybox true ;;
+    lindocker-runtime) "$rt" --root "$work/rt" run -b "$work/bundle" bare ;;
+    docker) docker_ run --rm --network none localhost/busybox true ;;
+    podman) podman_ run --rm --network none --cgroup-parent "/$cg/podman" localhost/busybox true ;;
+  esac
+}
+for t in "${tools[@]}"; do run_once "$t" >/dev/null; done
+for r in $(seq "$rounds"); do
+  for t in "${tools[@]}"; do s=$(now); run_once "$t" >/dev/null; e=$(now); record "run--rm" "$t" "$s" "$e"; done
+  [ $((r % 5)) = 0 ] && log "run --rm: round $r/$rounds"
+done
+
+# 100 containers per engine.
+engines=()
+for t in "${tools[@]}"; do [ "$t" = lindocker-runtime ] || engines+=("$t"); done
+for t in "${engines[@]}"; do
+  s=$(now)
+  for i in $(seq 100); do
+    case $t in
+      lindocker) "$ld" run -d --name "s$i" localhost/busybox sleep 1000 ;;
+      docker) docker_ run -d --network none --name "s$i" localhost/busybox sleep 1000 ;;
+      podman) podman_ run -d --network none --cgroup-parent "/$cg/podman" --name "s$i" localhost/busybox sleep 1000 ;;
+    esac >/dev/null
+  done
+  m=$(now)
+  case $t in lindocker) "$ld" ps >/dev/null ;; docker) docker_ ps >/dev/null ;; podman) podman_ ps >/dev/null ;; esac
+  p=$(now)
+  for i in $(seq 10); do
+    s2=$(now)
+    case $t in lindocker) "$ld" ps >/dev/null ;; docker) docker_ ps >/dev/null ;; podman) podman_ ps >/dev/null ;; esac
+    record "ps(100)" "$t" "$s2" "$(now)"
+  done
+  if [ "$t" = lindocker ]; then
+    shim=$(python3 -c "import json,glob; print(json.load(open(glob.glob('$LINDOCKER_ROOT/containers/*/record.json')[0]))['State']['ShimPid'])")
+    grep VmRSS "/proc/$shim/status" | awk '{print "shim-rss lindocker " $2}' >> "$work/extra"
+  fi
+  # exec into one of them.
+  for r in $(seq "$rounds"); do
+    s2=$(now)
+    case $t in lindocker) "$ld" exec s1 true ;; docker) docker_ exec s1 true ;; podman) podman_ exec s1 true ;; esac
+    record "exec" "$t" "$s2" "$(now)"
+  done
+  r0=$(now)
+  names=$(seq -f 's%g' 100)
+  # shellcheck disable=SC2086
+  case $t in lindocker) "$ld" rm -f $names ;; docker) docker_ rm -f $names ;; podman) podman_ rm -f -t 0 $names ;; esac >/dev/null
+  e=$(now)
+  record "100:run-d" "$t" "$s" "$m"
+  record "100:ps" "$t" "$m" "$p"
+  record "100:rm-f" "$t" "$r0" "$e"
+  record "100:total" "$t" "$s" "$((m + (p - m) + (e - r0)))"
+  log "100 containers: $t done"
+done
+
+python3 - "$work/times" "$work/extra" <<'PY'
+import sys, statistics, collections
+t = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    op, tool, us = line.split()
+    t[(op, tool)].append(int(us) / 1000)
+print(f"{'operation':<12}{'tool':<20}{'median ms':>10}{'min ms':>10}  lindocker / this")
+for op in ["run--rm", "exec", "ps(100)", "100:run-d", "100:ps", "100:rm-f", "100:total"]:
+    rows = {tool: v for (o, tool), v in t.items() if o == op}
+    if not rows: continue
+    ours = statistics.median(rows["lindocker"])
+    for tool, v in sorted(rows.items(), key=lambda kv: statistics.median(kv[1])):
+        m = statistics.median(v)
+        print(f"{op:<12}{tool:<20}{m:>10.1f}{min(v):>10.1f}  {'' if tool == 'lindocker' else f'{ours / m:.3f}'}")
+for line in open(sys.argv[2]):
+    what, tool, kb = line.split()
+    print(f"{what} {tool}: {int(kb) / 1024:.2f} MiB")
+PY
