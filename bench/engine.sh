@@ -49,7 +49,7 @@ tar -C "$work/rootfs" -cf "$work/busybox.tar" .
 "$ld" import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null
 
 # The bare runtime runs the very config.json lindocker writes, on a plain copy of the rootfs.
-id=$("$ld" create localhost/busybox true)
+id=$("$ld" create --network none localhost/busybox true)
 mkdir -p "$work/bundle"
 python3 - "$LINDOCKER_ROOT/containers/$id/bundle/config.json" "$work/bundle/config.json" "$work/rootfs" "/$cg/bare" <<'PY'
 import json, sys
@@ -92,7 +92,7 @@ record() { echo "$1 $2 $(( ($4 - $3) / 1000 ))" >> "$work/times"; }
 
 run_once() {
   case $1 in
-    lindocker) "$ld" run --rm localhost/busybox true ;;
+    lindocker) "$ld" run --rm --network none localhost/busybox true ;;
     lindocker-runtime) "$rt" --root "$work/rt" run -b "$work/bundle" bare ;;
     docker) docker_ run --rm --network none localhost/busybox true ;;
     podman) podman_ run --rm --network none --cgroup-parent "/$cg/podman" localhost/busybox true ;;
@@ -111,7 +111,7 @@ for t in "${engines[@]}"; do
   s=$(now)
   for i in $(seq 100); do
     case $t in
-      lindocker) "$ld" run -d --name "s$i" localhost/busybox sleep 1000 ;;
+      lindocker) "$ld" run -d --network none --name "s$i" localhost/busybox sleep 1000 ;;
       docker) docker_ run -d --network none --name "s$i" localhost/busybox sleep 1000 ;;
       podman) podman_ run -d --network none --cgroup-parent "/$cg/podman" --name "s$i" localhost/busybox sleep 1000 ;;
     esac >/dev/null

@@ -174,12 +174,17 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
 pub const INIT_PATH: &str = "/dev/init";
 
 /// Builds config.json for `record`, whose root filesystem is mounted at `rootfs`.
+/// `init_dir` holds the files bound over /etc/hosts, /etc/hostname, /etc/resolv.conf;
+/// `netns` is the network namespace to join (`None` for a new one, or the host's with
+/// `--network host`).
 pub fn spec(
     record: &Record,
     rootfs: &Path,
     volumes: &Volumes,
     cgroup_parent: &str,
     self_exe: &Path,
+    init_dir: Option<&Path>,
+    netns: Option<std::path::PathBuf>,
 ) -> Result<Value, EngineError> {
     let c = &record.config;
     let h = &record.host_config;
@@ -227,6 +232,13 @@ pub fn spec(
     ];
     if h.init {
         mounts.push(json!({ "destination": INIT_PATH, "type": "bind", "source": self_exe, "options": ["rbind", "ro", "nosuid", "nodev"] }));
+    }
+    // The engine rewrites these as the container's networks change: bound, so the
+    // container sees the same inode the engine writes in place.
+    if let Some(init) = init_dir {
+        for file in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
+            mounts.push(json!({ "destination": format!("/{file}"), "type": "bind", "source": init.join(file), "options": ["rbind", "rprivate"] }));
+        }
     }
     for m in &record.mounts {
         mounts.push(match m {
@@ -282,8 +294,20 @@ pub fn spec(
         resources["pids"] = json!({ "limit": limit });
     }
 
+    let mut namespaces = vec![
+        json!({ "type": "pid" }),
+        json!({ "type": "ipc" }),
+        json!({ "type": "uts" }),
+        json!({ "type": "mount" }),
+        json!({ "type": "cgroup" }),
+    ];
+    match (record.network.mode.as_str(), netns) {
+        ("host", _) => {}
+        (_, Some(path)) => namespaces.push(json!({ "type": "network", "path": path })),
+        (_, None) => namespaces.push(json!({ "type": "network" })),
+    }
     let mut linux = json!({
-        "namespaces": [{ "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "network" }, { "type": "cgroup" }],
+        "namespaces": namespaces,
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), record.id),
         "resources": resources,
     });

@@ -64,6 +64,9 @@ pub enum EngineError {
     /// The OCI runtime binary is missing.
     #[error("unknown or missing runtime {0:?} (lindocker-runtime, runc, crun or a path)")]
     NoRuntime(String),
+    /// Networking failed or was refused.
+    #[error("{0}")]
+    Network(String),
     /// The OCI runtime refused.
     #[error("OCI runtime: {0}")]
     Runtime(String),

@@ -34,6 +34,8 @@ pub struct Engine {
     pub images: Store,
     /// Volumes.
     pub volumes: Volumes,
+    /// Networks.
+    pub networks: lindocker_network::Networks,
     /// Our own binary, re-run as the shim and bind-mounted as `--init`.
     pub self_exe: PathBuf,
 }
@@ -69,6 +71,10 @@ pub struct CreateRequest {
     pub stop_timeout: Option<u32>,
     /// `-v`, `--tmpfs`.
     pub mounts: Vec<MountSpec>,
+    /// `--network`, `-p`, `--dns`, `--add-host`; `publish_all` is `-P`.
+    pub network: crate::record::NetworkConfig,
+    /// `-P`: publish every port the image exposes, on free host ports.
+    pub publish_all: bool,
     /// Limits and confinement.
     pub host: HostConfig,
     /// The caller starts the container right away (`run`): its filesystem stays mounted.
@@ -86,6 +92,7 @@ impl Engine {
             records: Records::open(root)?,
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
+            networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
             self_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
         })
     }
@@ -98,6 +105,39 @@ impl Engine {
         } else {
             Err(EngineError::Invalid(format!("{} is missing (it is installed beside lindocker)", shim.display())))
         }
+    }
+
+    /// Where container `id`'s network namespace is bound.
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.state.join("netns").join(id)
+    }
+
+    /// Sets up the container's network namespace before it starts (nothing for
+    /// `--network host` or `container:`).
+    pub fn attach_network(&self, record: &Record) -> Result<(), EngineError> {
+        let n = &record.network;
+        if n.mode == "host" || n.mode.starts_with("container:") {
+            return Ok(());
+        }
+        let hosts = self.records.dir(&record.id).join("init/etc/hosts");
+        self.networks
+            .attach(
+                &record.id,
+                &record.name,
+                &record.config.hostname,
+                &n.attachments,
+                &n.ports,
+                &self.netns_path(&record.id),
+                &hosts,
+                &n.extra_hosts,
+            )
+            .map(|_| ())
+            .map_err(|e| EngineError::Network(e.to_string()))
+    }
+
+    /// Undoes [`Engine::attach_network`] (harmless if nothing is attached).
+    pub fn detach_network(&self, record: &Record) {
+        let _ = self.networks.detach(&record.id, &self.netns_path(&record.id));
     }
 
     /// The shim's attach socket for container `id`.
@@ -250,6 +290,53 @@ impl Engine {
                 });
             }
         }
+        let mut network = request.network.clone();
+        if network.mode.is_empty() {
+            network.mode = "bridge".into();
+        }
+        if let Some(other) = network.mode.strip_prefix("container:") {
+            let other_id = self.records.resolve(other)?;
+            network.mode = format!("container:{other_id}");
+            network.attachments.clear();
+        } else if network.mode == "bridge" {
+            if network.attachments.is_empty() {
+                network
+                    .attachments
+                    .push(lindocker_network::Attachment { network: "bridge".into(), ..Default::default() });
+            }
+            for a in &network.attachments {
+                if a.network != "bridge" {
+                    self.networks.inspect(&a.network).map_err(|e| EngineError::Network(e.to_string()))?;
+                }
+            }
+        } else {
+            network.attachments.clear();
+            if !network.ports.is_empty() && network.mode == "host" {
+                network.ports.clear(); // Docker: published ports are discarded in host mode
+            }
+        }
+        if request.publish_all {
+            for port in ic.exposed_ports().clone().unwrap_or_default() {
+                let (number, proto) = port.split_once('/').unwrap_or((&port, "tcp"));
+                if let Ok(container_port) = number.parse::<u16>()
+                    && !network.ports.iter().any(|p| p.container_port == container_port && p.protocol == proto)
+                {
+                    network.ports.push(lindocker_network::ports::PortSpec {
+                        host_ip: std::net::Ipv4Addr::UNSPECIFIED,
+                        host_port: 0,
+                        container_port,
+                        protocol: proto.to_owned(),
+                    });
+                }
+            }
+        }
+        if network.mode != "bridge" && !network.ports.is_empty() {
+            return Err(EngineError::BadOption {
+                option: "-p".into(),
+                value: network.mode.clone(),
+                reason: "ports can only be published on a bridge network".into(),
+            });
+        }
         let mut host = request.host.clone();
         if host.runtime.is_empty() {
             host.runtime = "lindocker-runtime".into();
@@ -281,13 +368,23 @@ impl Engine {
             },
             host_config: host,
             mounts,
+            network,
             state: State::default(),
         };
         self.runtime_for(&record)?;
         let dir = self.records.dir(id);
         std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
-        let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
-        let resolv = host_resolv_conf();
+        let mut hosts =
+            format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+        for line in &record.network.extra_hosts {
+            hosts.push_str(line);
+            hosts.push('\n');
+        }
+        let resolv = if record.network.dns.is_empty() {
+            host_resolv_conf()
+        } else {
+            record.network.dns.iter().map(|d| format!("nameserver {d}\n")).collect()
+        };
         self.fs(&record).create(&[
             ("etc/hosts", hosts.as_bytes()),
             ("etc/hostname", format!("{hostname}\n").as_bytes()),
@@ -301,7 +398,13 @@ impl Engine {
                 self.volumes.fill_from(name, &rootfs.join(target.trim_start_matches('/')))?;
             }
         }
-        let spec = bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe)?;
+        let netns = match record.network.mode.as_str() {
+            "host" => None,
+            mode => Some(self.netns_path(mode.strip_prefix("container:").unwrap_or(&record.id))),
+        };
+        let init = self.records.dir(id).join("init");
+        let spec =
+            bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe, Some(&init), netns)?;
         let config = dir.join("bundle/config.json");
         std::fs::write(&config, serde_json::to_vec(&spec).expect("spec serializes"))
             .map_err(|e| EngineError::io(&config, e))?;
@@ -473,6 +576,7 @@ impl Engine {
         {
             let _ = runtime.run(&["delete", "--force", &record.id]);
         }
+        self.detach_network(record);
         self.fs(record).remove()?;
         if volumes {
             for m in &record.mounts {
@@ -501,6 +605,7 @@ impl Engine {
             let _ = runtime.run(&["delete", "--force", &current.id]);
         }
         self.unmount_rootfs(&current);
+        self.detach_network(&current);
         current.state.status = Status::Exited;
         current.state.pid = 0;
         if current.state.exit_code == 0 {

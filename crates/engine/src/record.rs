@@ -143,6 +143,22 @@ pub struct State {
     pub restart_count: u32,
 }
 
+/// How a container is networked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkConfig {
+    /// `bridge` (networks in `attachments`), `none`, `host`, or `container:ID`.
+    pub mode: String,
+    /// The networks to join, first one first (it has the default route and the ports).
+    pub attachments: Vec<lindocker_network::Attachment>,
+    /// `-p`, and `-P`'s picks from the image's ExposedPorts.
+    pub ports: Vec<lindocker_network::ports::PortSpec>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--add-host` as /etc/hosts lines.
+    pub extra_hosts: Vec<String>,
+}
+
 /// One container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -165,6 +181,9 @@ pub struct Record {
     pub host_config: HostConfig,
     /// Mounts besides the root filesystem.
     pub mounts: Vec<MountSpec>,
+    /// Networks, ports, names.
+    #[serde(default)]
+    pub network: NetworkConfig,
     /// The last run.
     pub state: State,
 }

@@ -91,6 +91,17 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
                 }
             }
         }
+        if let Err(e) = engine.attach_network(&record) {
+            let message = e.to_string();
+            engine.unmount_rootfs(&record);
+            engine.records.update_state(id, |st| {
+                st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
+                st.error = message.clone();
+                st.exit_code = 125;
+            })?;
+            broadcast(&mut clients, Kind::Error, message.as_bytes());
+            break Ok(125);
+        }
         // One runtime call creates and starts (`run --detach`, as runc and crun have it).
         let mut create = runtime.command();
         create
@@ -118,6 +129,7 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
             let code = start_failure_code(&message);
             let _ = runtime.run(&["delete", "--force", id]);
             engine.unmount_rootfs(&record);
+            engine.detach_network(&record);
             engine.records.update_state(id, |st| {
                 st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
                 st.error = message.clone();
@@ -150,6 +162,7 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
         let oom = engine.oom_killed(&record);
         let _ = runtime.run(&["delete", "--force", id]);
+        engine.detach_network(&record);
         let (after, _) = engine.records.update_state(id, |st| {
             st.status = Status::Exited;
             st.exit_code = code;

@@ -16,6 +16,10 @@ pub struct Engine {
     pub state: PathBuf,
     /// The cgroup parent of its containers.
     pub cgroup_parent: String,
+    /// The network namespace it runs in (a fake host), if not ours.
+    pub netns: Option<PathBuf>,
+    /// The fake host it owns, so that its bridges and rules never touch this machine's.
+    host: Option<crate::FakeHost>,
 }
 
 impl Engine {
@@ -27,13 +31,31 @@ impl Engine {
             root: crate::temp_dir(&format!("{name}-engine")),
             state: crate::temp_dir(&format!("{name}-st")),
             cgroup_parent: format!("/lindocker-test-{}-{name}", std::process::id()),
+            netns: None,
+            host: None,
         }
     }
 
+    /// Like [`Engine::with_busybox`], running inside the fake host `host`.
+    pub fn in_host(bin: &str, name: &str, host: &crate::FakeHost) -> Engine {
+        let mut engine = Engine::new(bin, name);
+        engine.netns = Some(host.path.clone());
+        let tar = engine.root.join("busybox.tar");
+        std::fs::write(&tar, crate::image::busybox_layer(&engine.root)).unwrap();
+        engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
+        std::fs::remove_file(&tar).unwrap();
+        engine
+    }
+
     /// Like [`Engine::new`], with `localhost/busybox` imported (busybox-static, the
-    /// checker at /bin/checker).
+    /// checker at /bin/checker), running in a fake host of its own: containers get the
+    /// default bridge network, whose bridge and nftables rules must not land on this
+    /// machine.
     pub fn with_busybox(bin: &str, name: &str) -> Engine {
-        let engine = Engine::new(bin, name);
+        let mut engine = Engine::new(bin, name);
+        let host = crate::FakeHost::new(name);
+        engine.netns = Some(host.path.clone());
+        engine.host = Some(host);
         let tar = engine.root.join("busybox.tar");
         std::fs::write(&tar, crate::image::busybox_layer(&engine.root)).unwrap();
         engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
@@ -43,7 +65,14 @@ impl Engine {
 
     /// A command with the root, state, cgroup parent and config set.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.bin);
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display())).arg("--").arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
         c.arg("--root")
             .arg(&self.root)
             .env("LINDOCKER_STATE", &self.state)
@@ -182,8 +211,12 @@ impl Drop for Engine {
         // Overlay mounts under the root would make removal fail; unmount them first.
         if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
             let root = self.root.display().to_string();
-            let mut points: Vec<&str> =
-                info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&root)).collect();
+            let state = self.state.display().to_string();
+            let mut points: Vec<&str> = info
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|p| p.starts_with(&root) || p.starts_with(&state))
+                .collect();
             points.sort_by_key(|p| std::cmp::Reverse(p.len()));
             for point in points {
                 let _ = rustix::mount::unmount(point, rustix::mount::UnmountFlags::DETACH);

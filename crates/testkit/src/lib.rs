@@ -10,6 +10,7 @@ pub mod docker_profile {
     pub use lindocker_engine::confinement::{DOCKER_CAPS, convert, docker_capabilities, docker_seccomp};
 }
 mod engine;
+mod fakehost;
 pub mod image;
 mod leaks;
 mod proxy;
@@ -19,6 +20,7 @@ mod rootfs;
 
 pub use bundle::{Bundle, Runtime, checker_path};
 pub use engine::Engine;
+pub use fakehost::FakeHost;
 pub use leaks::{cgroup_dirs, leftovers};
 pub use proxy::{Proxy, ProxyMode};
 pub use pty::Pty;

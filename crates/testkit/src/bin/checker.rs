@@ -1,7 +1,8 @@
 //! The in-container checker: run as a container's process, it reports what it sees as
 //! one JSON document on stdout, so tests check the container from inside.
 //!
-//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`
+//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`, or the UDP helpers
+//! `--udp-recv PORT` and `--udp-send ADDR:PORT TEXT`.
 //!
 //! Statically linked, no dependencies beyond serde_json: it runs in any rootfs.
 
@@ -116,8 +117,31 @@ fn fds() -> Value {
     Value::Object(out)
 }
 
+/// UDP helpers for network tests (busybox's nc has no UDP): `--udp-recv PORT` prints the
+/// first datagram to arrive on PORT; `--udp-send ADDR:PORT TEXT` sends one.
+fn udp(args: &[String]) -> Option<i32> {
+    match args {
+        [mode, port] if mode == "--udp-recv" => {
+            let socket = std::net::UdpSocket::bind(("0.0.0.0", port.parse::<u16>().ok()?)).ok()?;
+            let mut buf = [0u8; 2048];
+            let (n, _) = socket.recv_from(&mut buf).ok()?;
+            println!("{}", String::from_utf8_lossy(&buf[..n]));
+            Some(0)
+        }
+        [mode, addr, text] if mode == "--udp-send" => {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+            socket.send_to(text.as_bytes(), addr.as_str()).ok()?;
+            Some(0)
+        }
+        _ => None,
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = udp(&args) {
+        std::process::exit(code);
+    }
     let mut reads = serde_json::Map::new();
     let mut writes = serde_json::Map::new();
     let mut exit = 0;

@@ -710,7 +710,7 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
             command(r),
             format::ago(Some(&r.created)),
             status_text(r),
-            String::new(),
+            crate::networks::ports_column(engine, &r.id),
             r.name.clone(),
         ]);
     }
@@ -839,7 +839,8 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Ulimits": h.ulimits.iter().map(|u| json!({ "Name": u.name, "Soft": u.soft, "Hard": u.hard })).collect::<Vec<_>>(),
             "CapAdd": h.cap_add, "CapDrop": h.cap_drop, "Privileged": h.privileged, "ReadonlyRootfs": h.read_only,
             "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retry },
-            "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": "none",
+            "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": r.network.mode,
+            "Dns": r.network.dns, "ExtraHosts": r.network.extra_hosts,
             "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
             "LogConfig": { "Type": "json-file", "Config": { "max-size": h.log_max_size.map(|s| s.to_string()), "max-file": h.log_max_file.to_string() } },
         },
@@ -853,6 +854,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             },
         },
         "Mounts": mounts,
+        "NetworkSettings": crate::networks::settings(engine, &r.id),
         "Config": {
             "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
             "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,

@@ -6,6 +6,7 @@ mod files;
 mod format;
 mod images;
 mod init;
+mod networks;
 mod run_args;
 mod signals;
 mod stats;
@@ -55,6 +56,14 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volumes::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(networks::NetworkCommand),
+    /// List a container's published ports.
+    Port {
+        /// The container.
+        container: String,
+    },
     /// Disk use and clean-up.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -118,6 +127,8 @@ fn main() -> ExitCode {
         Command::ContainerGroup(command) => containers::run_group(&cli, command),
         Command::ImageGroup(command) => images::run_sub(&cli, command),
         Command::Volume(command) => containers::engine(&cli).and_then(|e| volumes::run(&e, command)),
+        Command::Network(command) => containers::engine(&cli).and_then(|e| networks::run(&e, command)),
+        Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
         Command::System(system::SystemCommand::Df) => containers::engine(&cli).and_then(|e| system::df(&e)),
         Command::System(system::SystemCommand::Info) | Command::Info => {
             containers::engine(&cli).and_then(|e| system::info(&e))

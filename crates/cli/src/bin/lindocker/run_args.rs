@@ -106,9 +106,31 @@ pub struct CreateArgs {
     /// Log options: max-size=10m, max-file=3.
     #[arg(long)]
     pub log_opt: Vec<String>,
-    /// Network: none (the only one until networks exist) or host.
-    #[arg(long, default_value = "none")]
-    pub network: String,
+    /// Network: bridge (default), none, host, container:OTHER, or a network's name;
+    /// repeat to join several.
+    #[arg(long = "network", alias = "net")]
+    pub network: Vec<String>,
+    /// Address on the (first) network.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// More names for the container on its (first) network.
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// Publish a port: [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp].
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes, on free host ports.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// DNS server for /etc/resolv.conf.
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Extra /etc/hosts entry: NAME:IP.
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// MAC address of the first interface.
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Pull the image: missing (default), always, never.
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -136,9 +158,6 @@ impl CreateArgs {
             bail!(
                 "--user-ns: user namespaces for engine containers are not supported yet (the image layers would need id-mapped mounts)"
             );
-        }
-        if self.network != "none" {
-            bail!("--network {}: only `none` exists so far (bridge networks are not built yet)", self.network);
         }
         host.memory = self.memory.as_deref().map(|m| options::parse_bytes("--memory", m)).transpose()?;
         host.memory_swap = match self.memory_swap.as_deref() {
@@ -228,6 +247,7 @@ impl CreateArgs {
         if let Some(sig) = &self.stop_signal {
             signal_number(sig)?;
         }
+        let network = self.network_config()?;
         Ok(CreateRequest {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -245,8 +265,71 @@ impl CreateArgs {
             mounts,
             host,
             start_now: false,
+            network,
+            publish_all: self.publish_all,
         })
     }
+
+    fn network_config(&self) -> Result<lindocker_engine::record::NetworkConfig> {
+        use lindocker_engine::record::NetworkConfig;
+        use lindocker_network::Attachment;
+        let names: Vec<String> = if self.network.is_empty() { vec!["bridge".into()] } else { self.network.clone() };
+        let special = |n: &str| n == "none" || n == "host" || n.starts_with("container:");
+        if names.len() > 1 && names.iter().any(|n| special(n)) {
+            bail!("--network: none, host and container: cannot be combined with other networks");
+        }
+        let ip = self
+            .ip
+            .as_deref()
+            .map(|ip| ip.parse::<std::net::Ipv4Addr>().with_context(|| format!("--ip {ip:?}: not an IPv4 address")))
+            .transpose()?;
+        let mac = self.mac_address.as_deref().map(parse_mac).transpose()?;
+        let mut config = NetworkConfig::default();
+        if special(&names[0]) {
+            config.mode = names[0].clone();
+            if ip.is_some() || mac.is_some() || !self.network_alias.is_empty() {
+                bail!("--ip, --mac-address and --network-alias need a bridge network");
+            }
+        } else {
+            config.mode = "bridge".into();
+            for (i, name) in names.iter().enumerate() {
+                let first = i == 0;
+                config.attachments.push(Attachment {
+                    network: name.clone(),
+                    ip: if first { ip } else { None },
+                    aliases: if first { self.network_alias.clone() } else { Vec::new() },
+                    mac: if first { mac } else { None },
+                });
+            }
+        }
+        for p in &self.publish {
+            config.ports.push(lindocker_network::ports::parse(p)?);
+        }
+        for d in &self.dns {
+            d.parse::<std::net::IpAddr>().with_context(|| format!("--dns {d:?}: not an IP address"))?;
+            config.dns.push(d.clone());
+        }
+        for h in &self.add_host {
+            let (name, ip) = h.split_once(':').with_context(|| format!("--add-host {h:?}: expected NAME:IP"))?;
+            ip.parse::<std::net::IpAddr>().with_context(|| format!("--add-host {h:?}: {ip:?} is not an IP address"))?;
+            config.extra_hosts.push(format!("{ip}\t{name}"));
+        }
+        Ok(config)
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff` as bytes.
+fn parse_mac(text: &str) -> Result<[u8; 6]> {
+    let parts: Vec<u8> = text
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--mac-address {text:?}: expected aa:bb:cc:dd:ee:ff"))?;
+    let mac: [u8; 6] = parts.try_into().map_err(|_| anyhow::anyhow!("--mac-address {text:?}: expected six bytes"))?;
+    if mac[0] & 1 == 1 {
+        bail!("--mac-address {text:?}: a multicast address");
+    }
+    Ok(mac)
 }
 
 /// A signal's number from `TERM`, `SIGTERM` or `15`.

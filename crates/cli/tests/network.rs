@@ -1,0 +1,306 @@
+//! Networks end to end, every test inside throw-away network namespaces that play the
+//! host (and a second host wired to it): names, published ports (TCP and UDP, from the
+//! host's loopback, from another host, from containers), isolation, internal networks,
+//! none/host/container modes, IPAM under load, bad input, and teardown.
+
+use std::time::Duration;
+
+use lindocker_testkit::{Engine, FakeHost, temp_dir};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
+
+fn ip_of(engine: &Engine, name: &str) -> String {
+    let out: Value = serde_json::from_str(&engine.ok(&["inspect", name])).unwrap();
+    out[0]["NetworkSettings"]["IPAddress"].as_str().unwrap().to_owned()
+}
+
+fn wget(host: &FakeHost, url: &str) -> Option<String> {
+    let out = host.run("timeout", &["5", "busybox", "wget", "-qO-", url]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn web(engine: &Engine, name: &str, args: &[&str]) -> std::path::PathBuf {
+    let www = temp_dir(&format!("{name}-www"));
+    std::fs::write(www.join("index.html"), format!("hello from {name}\n")).unwrap();
+    let volume = format!("{}:/www:ro", www.display());
+    // Names not in /etc/hosts go to this resolver: loopback, so a lookup of a removed
+    // container fails at once and no query leaves the fake host.
+    let mut all = vec!["run", "-d", "--name", name, "--dns", "127.0.0.1", "-v", &volume];
+    all.extend_from_slice(args);
+    all.extend(["localhost/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]);
+    engine.ok(&all);
+    www
+}
+
+#[test]
+fn names_ports_isolation_and_teardown() {
+    let host = FakeHost::new("names");
+    let other_host = FakeHost::new("names2");
+    host.wire(&other_host, "192.168.213.1/24", "192.168.213.2/24");
+    let engine = Engine::in_host(BIN, "names", &host);
+    let links_before = host.links();
+
+    engine.ok(&["network", "create", "--subnet", "10.89.0.0/24", "front"]);
+    engine.ok(&["network", "create", "back"]);
+    let www = web(&engine, "web", &["--network", "front", "--network-alias", "site", "-p", "8080:80"]);
+    let web_ip = ip_of(&engine, "web");
+    assert!(web_ip.starts_with("10.89.0."), "{web_ip}");
+
+    // By name and alias, from a container on the same network (ping and wget).
+    let out = engine.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "wget -qO- http://web/ && wget -qO- http://site/ && ping -c1 -W2 web >/dev/null && echo pinged",
+    ]);
+    assert_eq!(out, "hello from web\nhello from web\npinged\n");
+    // A container started later is found; a removed one is not.
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "late",
+        "--network",
+        "front",
+        "--dns",
+        "127.0.0.1",
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    engine.ok(&["exec", "web", "ping", "-c1", "-W2", "late"]);
+    engine.ok(&["rm", "-f", "late"]);
+    assert!(
+        !engine.run(&["exec", "web", "ping", "-c1", "-W1", "late"]).status.success(),
+        "a removed container's name is gone"
+    );
+
+    // The published port: from the host's loopback, its other address, another host,
+    // and a container (hairpin through the gateway).
+    assert_eq!(wget(&host, "http://127.0.0.1:8080/").as_deref(), Some("hello from web\n"));
+    assert_eq!(wget(&host, "http://192.168.213.1:8080/").as_deref(), Some("hello from web\n"));
+    assert_eq!(wget(&other_host, "http://192.168.213.1:8080/").as_deref(), Some("hello from web\n"));
+    let out = engine.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "localhost/busybox",
+        "wget",
+        "-qO-",
+        "http://10.89.0.1:8080/",
+    ]);
+    assert_eq!(out, "hello from web\n");
+    assert!(engine.ok(&["port", "web"]).contains("80/tcp -> 0.0.0.0:8080"));
+    assert!(engine.ok(&["ps"]).contains("0.0.0.0:8080->80/tcp"));
+
+    // Isolation: from another network the web container is out of reach, and its name unknown.
+    // (--init: a PID 1 ignores the SIGTERM that `timeout` sends.)
+    let out = engine.run(&[
+        "run",
+        "--rm",
+        "--init",
+        "--network",
+        "back",
+        "localhost/busybox",
+        "timeout",
+        "3",
+        "wget",
+        "-qO-",
+        &format!("http://{web_ip}/"),
+    ]);
+    assert!(!out.status.success(), "a container on another network reached web");
+    // A container on a non-internal network reaches the other host (masquerade).
+    engine.ok(&["run", "--rm", "--network", "back", "localhost/busybox", "ping", "-c1", "-W2", "192.168.213.2"]);
+
+    // A port already published is refused before the container starts, nothing made.
+    let err = engine.fails(&["run", "-d", "--name", "clash", "-p", "8080:80", "localhost/busybox", "sleep", "10"], 125);
+    assert!(err.contains("already allocated"), "{err}");
+    let err = engine.fails(&["run", "--rm", "-p", "80:80:80:80", "localhost/busybox", "true"], 125);
+    assert!(err.contains("-p"), "{err}");
+
+    engine.ok(&["rm", "-f", "web", "clash"]);
+    let err = engine.fails(&["network", "rm", "nosuch"], 1);
+    assert!(err.contains("not found"), "{err}");
+    engine.ok(&["network", "rm", "front", "back"]);
+    engine.ok(&["network", "rm", "bridge"]);
+    assert_eq!(host.links(), links_before, "links left behind");
+    assert!(!host.ruleset().contains("lindocker"), "nft rules left behind:\n{}", host.ruleset());
+    assert_eq!(std::fs::read_dir(engine.state.join("netns")).map(|d| d.count()).unwrap_or(0), 0, "netns binds left");
+    std::fs::remove_dir_all(&www).unwrap();
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn internal_none_host_and_container_modes() {
+    let host = FakeHost::new("modes");
+    let other_host = FakeHost::new("modes2");
+    host.wire(&other_host, "192.168.214.1/24", "192.168.214.2/24");
+    let engine = Engine::in_host(BIN, "modes", &host);
+    engine.ok(&["network", "create", "--internal", "vault"]);
+    engine.ok(&["run", "-d", "--name", "safe", "--network", "vault", "localhost/busybox", "sleep", "1000"]);
+    // Inside an internal network: peers yes, the way out no.
+    engine.ok(&["run", "--rm", "--network", "vault", "localhost/busybox", "ping", "-c1", "-W2", "safe"]);
+    let out =
+        engine.run(&["run", "--rm", "--network", "vault", "localhost/busybox", "ping", "-c1", "-W2", "192.168.214.2"]);
+    assert!(!out.status.success(), "an internal network let traffic out");
+
+    let links = engine.ok(&["run", "--rm", "--network", "none", "localhost/busybox", "sh", "-c", "ls /sys/class/net"]);
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), vec!["lo"]);
+    let links = engine.ok(&["run", "--rm", "--network", "host", "localhost/busybox", "ls", "/sys/class/net"]);
+    assert!(links.contains("ld-"), "host mode sees the fake host's links: {links}");
+    let joined = engine.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:safe",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0 | awk '{print $4}'",
+    ]);
+    assert_eq!(joined.trim().split('/').next().unwrap(), ip_of(&engine, "safe"));
+
+    // UDP publishing.
+    engine.ok(&["network", "create", "udpnet"]);
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "--network",
+        "udpnet",
+        "-p",
+        "127.0.0.1:5353:53/udp",
+        "localhost/busybox",
+        "checker",
+        "--udp-recv",
+        "53",
+    ]);
+    let checker = lindocker_testkit::checker_path();
+    let mut got = String::new();
+    // UDP is not retried by anyone: send until the receiver has one (it exits then).
+    for _ in 0..50 {
+        host.command(checker.to_str().unwrap()).args(["--udp-send", "127.0.0.1:5353", "datagram"]).status().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        got = engine.ok(&["logs", "udp"]);
+        if got.contains("datagram") {
+            break;
+        }
+    }
+    assert!(got.contains("datagram"), "the datagram did not arrive: {got:?}");
+    engine.ok(&["rm", "-f", "safe", "udp"]);
+    engine.ok(&["network", "rm", "vault", "udpnet"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn bad_network_input_changes_nothing() {
+    let host = FakeHost::new("badnet");
+    let engine = Engine::in_host(BIN, "badnet", &host);
+    engine.ok(&["network", "create", "--subnet", "10.90.0.0/24", "taken"]);
+    let listing = engine.ok(&["network", "ls"]);
+    let links = host.links();
+    for (args, needle) in [
+        (vec!["network", "create", "--subnet", "10.90.0.128/25", "overlap"], "overlaps"),
+        (vec!["network", "create", "--subnet", "10.91.0.0/24", "--gateway", "10.92.0.1", "gw"], "gateway"),
+        (vec!["network", "create", "taken"], "already exists"),
+        (vec!["network", "create", "--subnet", "nonsense", "x"], "--subnet"),
+    ] {
+        let err = engine.fails(&args, 1);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    for (args, needle) in [
+        (vec!["run", "--rm", "--network", "missing", "localhost/busybox", "true"], "not found"),
+        (vec!["run", "--rm", "--network", "taken", "--ip", "10.77.0.5", "localhost/busybox", "true"], "10.77.0.5"),
+        (vec!["run", "--rm", "-p", "http", "localhost/busybox", "true"], "-p"),
+    ] {
+        let err = engine.fails(&args, 125);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--network",
+        "taken",
+        "--ip",
+        "10.90.0.9",
+        "localhost/busybox",
+        "sleep",
+        "100",
+    ]);
+    let err =
+        engine.fails(&["run", "--rm", "--network", "taken", "--ip", "10.90.0.9", "localhost/busybox", "true"], 125);
+    assert!(err.contains("already in use"), "{err}");
+    let err = engine.fails(&["network", "rm", "taken"], 1);
+    assert!(err.contains("active endpoints"), "{err}");
+    engine.ok(&["rm", "-f", "first"]);
+    assert_eq!(engine.ok(&["ps", "-aq"]), "", "failed runs leave no container");
+    assert_eq!(engine.ok(&["network", "ls"]), listing);
+    assert_eq!(host.links(), links);
+    engine.ok(&["network", "rm", "taken"]);
+}
+
+#[test]
+fn a_full_subnet_and_parallel_allocation() {
+    let host = FakeHost::new("ipam");
+    let engine = Engine::in_host(BIN, "ipam", &host);
+    engine.ok(&["network", "create", "--subnet", "10.93.0.0/30", "tiny"]);
+    engine.ok(&["run", "-d", "--name", "only", "--network", "tiny", "localhost/busybox", "sleep", "100"]);
+    let err = engine.fails(&["run", "--rm", "--network", "tiny", "localhost/busybox", "true"], 125);
+    assert!(err.contains("full"), "{err}");
+    engine.ok(&["rm", "-f", "only"]);
+    engine.ok(&["network", "rm", "tiny"]);
+
+    // 100 containers started in parallel on one network get 100 distinct addresses.
+    engine.ok(&["network", "create", "--subnet", "10.94.0.0/24", "crowd"]);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let cmds: Vec<std::process::Command> = (0..25)
+                .map(|i| {
+                    let mut c = engine.cmd();
+                    c.args([
+                        "run",
+                        "-d",
+                        "--name",
+                        &format!("c{t}-{i}"),
+                        "--network",
+                        "crowd",
+                        "localhost/busybox",
+                        "sleep",
+                        "1000",
+                    ])
+                    .stdout(std::process::Stdio::null());
+                    c
+                })
+                .collect();
+            std::thread::spawn(move || {
+                cmds.into_iter().map(|mut c| c.status().unwrap().success()).filter(|ok| *ok).count()
+            })
+        })
+        .collect();
+    let started: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(started, 100);
+    let (network, _): (Value, ()) = (serde_json::from_str(&engine.ok(&["network", "inspect", "crowd"])).unwrap(), ());
+    let containers = network[0]["Containers"].as_object().unwrap();
+    let mut ips: Vec<&str> = containers.values().map(|c| c["IPv4Address"].as_str().unwrap()).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 100);
+    let ids: Vec<String> = engine.ok(&["ps", "-q"]).lines().map(str::to_owned).collect();
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(ids.iter().map(String::as_str));
+    engine.ok(&rm);
+    engine.ok(&["network", "rm", "crowd"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -1,0 +1,164 @@
+//! Links, addresses and routes through netlink (rtnetlink on a runtime of its own, made
+//! per call: a netlink socket belongs to the network namespace it was opened in).
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+
+use futures_util::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder, new_connection};
+
+use crate::NetworkError;
+
+fn nl(e: impl std::fmt::Display) -> NetworkError {
+    NetworkError::Netlink(e.to_string())
+}
+
+/// Runs `f` with a netlink handle in the calling thread's network namespace.
+fn with_handle<R>(f: impl AsyncFnOnce(Handle) -> Result<R, NetworkError>) -> Result<R, NetworkError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().map_err(nl)?;
+    rt.block_on(async {
+        let (connection, handle, _) = new_connection().map_err(nl)?;
+        tokio::spawn(connection);
+        f(handle).await
+    })
+}
+
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, NetworkError> {
+    let mut links = handle.link().get().match_name(name.to_owned()).execute();
+    match links.try_next().await {
+        Ok(Some(link)) => Ok(Some(link.header.index)),
+        Ok(None) => Ok(None),
+        // The kernel answers ENODEV for a name it does not know.
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -19 => Ok(None),
+        Err(e) => Err(nl(e)),
+    }
+}
+
+/// Whether a link named `name` exists here.
+pub fn exists(name: &str) -> Result<bool, NetworkError> {
+    with_handle(async |h| Ok(index_of(&h, name).await?.is_some()))
+}
+
+/// Makes bridge `name` with `gateway/prefix` on it, up (nothing if it is there already).
+pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), NetworkError> {
+    let name = name.to_owned();
+    with_handle(async move |h| {
+        let index = match index_of(&h, &name).await? {
+            Some(i) => i,
+            None => {
+                h.link().add(LinkBridge::new(&name).build()).execute().await.map_err(nl)?;
+                index_of(&h, &name).await?.ok_or_else(|| nl(format!("bridge {name} vanished")))?
+            }
+        };
+        let mut existing = h.address().get().set_link_index_filter(index).execute();
+        let mut has = false;
+        while let Some(a) = existing.try_next().await.map_err(nl)? {
+            has |=
+                a.attributes.iter().any(|at| matches!(at, AddressAttribute::Address(IpAddr::V4(ip)) if *ip == gateway));
+        }
+        if !has {
+            h.address().add(index, IpAddr::V4(gateway), prefix).execute().await.map_err(nl)?;
+        }
+        h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await.map_err(nl)
+    })
+}
+
+/// Deletes link `name` if it exists.
+pub fn delete(name: &str) -> Result<(), NetworkError> {
+    let name = name.to_owned();
+    with_handle(async move |h| {
+        if let Some(index) = index_of(&h, &name).await? {
+            h.link().del(index).execute().await.map_err(nl)?;
+        }
+        Ok(())
+    })
+}
+
+/// Makes a veth pair: `host` joined to `bridge` and up here, `peer` moved into the
+/// namespace `netns`.
+pub fn veth_into(host: &str, peer: &str, bridge: &str, netns: &File) -> Result<(), NetworkError> {
+    let (host, peer, bridge) = (host.to_owned(), peer.to_owned(), bridge.to_owned());
+    let fd = netns.as_raw_fd();
+    with_handle(async move |h| {
+        let bridge_index = index_of(&h, &bridge).await?.ok_or_else(|| nl(format!("no bridge {bridge}")))?;
+        h.link().add(LinkVeth::new(&host, &peer).build()).execute().await.map_err(nl)?;
+        h.link().set(LinkUnspec::new_with_name(&peer).setns_by_fd(fd).build()).execute().await.map_err(nl)?;
+        h.link().set(LinkUnspec::new_with_name(&host).controller(bridge_index).up().build()).execute().await.map_err(nl)
+    })
+}
+
+/// Inside a container's namespace: `peer` renamed `ifname`, given `address`, up; `lo`
+/// up; the default route through `gateway` (when given).
+pub fn configure_inside(
+    peer: &str,
+    ifname: &str,
+    address: Ipv4Net,
+    gateway: Option<Ipv4Addr>,
+    mac: Option<[u8; 6]>,
+) -> Result<(), NetworkError> {
+    let (peer, ifname) = (peer.to_owned(), ifname.to_owned());
+    with_handle(async move |h| {
+        let index = index_of(&h, &peer).await?.ok_or_else(|| nl(format!("no link {peer} in the container")))?;
+        let mut rename = LinkUnspec::new_with_index(index).name(ifname.clone());
+        if let Some(mac) = mac {
+            rename = rename.address(mac.to_vec());
+        }
+        h.link().set(rename.build()).execute().await.map_err(nl)?;
+        h.address().add(index, IpAddr::V4(address.addr()), address.prefix_len()).execute().await.map_err(nl)?;
+        h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await.map_err(nl)?;
+        if let Some(lo) = index_of(&h, "lo").await? {
+            h.link().set(LinkUnspec::new_with_index(lo).up().build()).execute().await.map_err(nl)?;
+        }
+        if let Some(gateway) = gateway {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build();
+            h.route().add(route).execute().await.map_err(nl)?;
+        }
+        Ok(())
+    })
+}
+
+/// Brings `lo` up (a namespace with no other link).
+pub fn loopback_up() -> Result<(), NetworkError> {
+    with_handle(async |h| {
+        if let Some(lo) = index_of(&h, "lo").await? {
+            h.link().set(LinkUnspec::new_with_index(lo).up().build()).execute().await.map_err(nl)?;
+        }
+        Ok(())
+    })
+}
+
+/// The IPv4 networks this namespace has addresses or routes in (for overlap checks).
+pub fn host_networks() -> Result<Vec<Ipv4Net>, NetworkError> {
+    with_handle(async |h| {
+        let mut out = Vec::new();
+        let mut addresses = h.address().get().execute();
+        while let Some(a) = addresses.try_next().await.map_err(nl)? {
+            for at in &a.attributes {
+                if let AddressAttribute::Address(IpAddr::V4(ip)) = at
+                    && let Ok(net) = Ipv4Net::new(*ip, a.header.prefix_len)
+                {
+                    out.push(net.trunc());
+                }
+            }
+        }
+        let mut routes = h.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
+        while let Some(r) = routes.try_next().await.map_err(nl)? {
+            let len = r.header.destination_prefix_length;
+            if len == 0 {
+                continue; // the default route overlaps everything and means nothing here
+            }
+            for at in &r.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = at
+                    && let Ok(net) = Ipv4Net::new(*ip, len)
+                {
+                    out.push(net.trunc());
+                }
+            }
+        }
+        Ok(out)
+    })
+}

@@ -1,0 +1,490 @@
+//! Networks and their endpoints, kept in `<root>/network/networks.json` (written
+//! atomically under `<root>/network/lock`), and what attaching and detaching a container
+//! does to the kernel.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use rustix::fs::{FlockOperation, flock};
+use serde::{Deserialize, Serialize};
+
+use crate::ipam::Pool;
+use crate::ports::PortSpec;
+use crate::{NetworkError, firewall, links, netns};
+
+/// The network containers join when they name none.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// Its bridge.
+pub const DEFAULT_BRIDGE: &str = "lindocker0";
+
+/// One bridge network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    /// Its name.
+    pub name: String,
+    /// 64 hex digits.
+    pub id: String,
+    /// The Linux bridge.
+    pub bridge: String,
+    /// Addresses.
+    pub pool: Pool,
+    /// No way out of the subnet.
+    pub internal: bool,
+    /// `--label`s.
+    pub labels: BTreeMap<String, String>,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// A published port as it was given out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// Host address (0.0.0.0: all).
+    pub host_ip: Ipv4Addr,
+    /// Host port.
+    pub host_port: u16,
+    /// Container port.
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// A container on a network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The container's id.
+    pub container: String,
+    /// Its name (others resolve it by this).
+    pub name: String,
+    /// Its host name.
+    pub hostname: String,
+    /// More names on this network.
+    pub aliases: Vec<String>,
+    /// The network.
+    pub network: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// The host side of its veth pair.
+    pub host_veth: String,
+    /// Ports published to the host (on the first network only).
+    pub ports: Vec<PortMapping>,
+    /// The container's /etc/hosts on the host (rewritten as peers come and go).
+    pub hosts_file: PathBuf,
+    /// `--add-host` lines.
+    pub extra_hosts: Vec<String>,
+}
+
+/// What a container asks of one network.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The network's name.
+    pub network: String,
+    /// `--ip`.
+    pub ip: Option<Ipv4Addr>,
+    /// `--network-alias`.
+    pub aliases: Vec<String>,
+    /// `--mac-address`.
+    pub mac: Option<[u8; 6]>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    networks: Vec<Network>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// The networks under a data root.
+#[derive(Debug, Clone)]
+pub struct Networks {
+    dir: PathBuf,
+}
+
+struct Locked {
+    _file: File,
+}
+
+fn new_id() -> String {
+    let mut seed = [0u8; 32];
+    let _ = rustix::rand::getrandom(&mut seed, rustix::rand::GetRandomFlags::empty());
+    seed.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format!("{secs}")
+}
+
+/// Whether a name is a valid network name.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), NetworkError> {
+    fs::write(path, value).map_err(|e| NetworkError::io(Path::new(path), e))
+}
+
+impl Networks {
+    /// The networks under `root/network`.
+    pub fn open(root: &Path) -> Result<Networks, NetworkError> {
+        let dir = root.join("network");
+        fs::create_dir_all(&dir).map_err(|e| NetworkError::io(&dir, e))?;
+        Ok(Networks { dir })
+    }
+
+    fn lock(&self) -> Result<Locked, NetworkError> {
+        let path = self.dir.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| NetworkError::io(&path, e))?;
+        flock(&file, FlockOperation::LockExclusive).map_err(|e| NetworkError::io(&path, e.into()))?;
+        Ok(Locked { _file: file })
+    }
+
+    fn load(&self) -> Result<State, NetworkError> {
+        let path = self.dir.join("networks.json");
+        match fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| NetworkError::Corrupt { path, reason: e.to_string() })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(NetworkError::io(&path, e)),
+        }
+    }
+
+    fn save(&self, state: &State) -> Result<(), NetworkError> {
+        let path = self.dir.join("networks.json");
+        let tmp = path.with_extension("json.tmp");
+        let mut file = File::create(&tmp).map_err(|e| NetworkError::io(&tmp, e))?;
+        file.write_all(&serde_json::to_vec_pretty(state).expect("state serializes"))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| NetworkError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| NetworkError::io(&path, e))
+    }
+
+    /// Every network.
+    pub fn list(&self) -> Result<Vec<Network>, NetworkError> {
+        Ok(self.load()?.networks)
+    }
+
+    /// Network `name` (or id prefix).
+    pub fn inspect(&self, name: &str) -> Result<(Network, Vec<Endpoint>), NetworkError> {
+        let state = self.load()?;
+        let network = find(&state, name)?.clone();
+        let endpoints = state.endpoints.into_iter().filter(|e| e.network == network.name).collect();
+        Ok((network, endpoints))
+    }
+
+    /// The endpoints of container `id`.
+    pub fn endpoints_of(&self, id: &str) -> Result<Vec<Endpoint>, NetworkError> {
+        Ok(self.load()?.endpoints.into_iter().filter(|e| e.container == id).collect())
+    }
+
+    /// Creates a network. Without a subnet, one is picked that overlaps no other network
+    /// and no address or route of the host.
+    pub fn create(
+        &self,
+        name: &str,
+        subnet: Option<Ipv4Net>,
+        gateway: Option<Ipv4Addr>,
+        ip_range: Option<Ipv4Net>,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+    ) -> Result<Network, NetworkError> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let network = self.new_network(&state, name, subnet, gateway, ip_range, internal, labels)?;
+        // The bridge exists from the start, as Docker's does.
+        links::ensure_bridge(&network.bridge, network.pool.gateway, network.pool.subnet.prefix_len())?;
+        state.networks.push(network.clone());
+        if let Err(e) = self.save(&state).and_then(|()| firewall::apply(&state.networks, &state.endpoints)) {
+            let _ = links::delete(&network.bridge);
+            return Err(e);
+        }
+        Ok(network)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_network(
+        &self,
+        state: &State,
+        name: &str,
+        subnet: Option<Ipv4Net>,
+        gateway: Option<Ipv4Addr>,
+        ip_range: Option<Ipv4Net>,
+        internal: bool,
+        labels: BTreeMap<String, String>,
+    ) -> Result<Network, NetworkError> {
+        if !valid_name(name) {
+            return Err(NetworkError::invalid("network name", name, "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
+        }
+        if state.networks.iter().any(|n| n.name == name) {
+            return Err(NetworkError::NameTaken(name.into()));
+        }
+        let host = links::host_networks()?;
+        let taken: Vec<(Ipv4Net, String)> = state
+            .networks
+            .iter()
+            .map(|n| (n.pool.subnet, format!("network {}", n.name)))
+            .chain(host.iter().map(|h| (*h, format!("the host's {h}"))))
+            .collect();
+        let overlaps = |s: &Ipv4Net| {
+            taken.iter().find(|(t, _)| t.contains(&s.network()) || s.contains(&t.network())).map(|(_, w)| w.clone())
+        };
+        let subnet = match subnet {
+            Some(s) => {
+                if let Some(other) = overlaps(&s.trunc()) {
+                    return Err(NetworkError::Overlap { subnet: s.to_string(), other });
+                }
+                s
+            }
+            None => candidate_subnets()
+                .find(|s| overlaps(s).is_none())
+                .ok_or_else(|| NetworkError::invalid("--subnet", "", "no free private /16 or /24 left; give one"))?,
+        };
+        let pool = Pool::new(subnet, gateway, ip_range)?;
+        let id = new_id();
+        let bridge = if name == DEFAULT_NETWORK { DEFAULT_BRIDGE.to_owned() } else { format!("ld-{}", &id[..12]) };
+        Ok(Network { name: name.into(), id, bridge, pool, internal, labels, created: now() })
+    }
+
+    /// Removes networks; one with containers on it is refused.
+    pub fn remove(&self, name: &str) -> Result<(), NetworkError> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let network = find(&state, name)?.clone();
+        let users: Vec<String> =
+            state.endpoints.iter().filter(|e| e.network == network.name).map(|e| e.name.clone()).collect();
+        if !users.is_empty() {
+            return Err(NetworkError::InUse { name: network.name, containers: users.join(", ") });
+        }
+        state.networks.retain(|n| n.name != network.name);
+        links::delete(&network.bridge)?;
+        firewall::apply(&state.networks, &state.endpoints)?;
+        self.save(&state)
+    }
+
+    /// Joins container `id` (named `name`, host name `hostname`) to `attachments` inside
+    /// the namespace at `netns_path` (created here), publishing `ports` on the first
+    /// network. Its /etc/hosts is `hosts_file`. On failure nothing is left.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attach(
+        &self,
+        id: &str,
+        name: &str,
+        hostname: &str,
+        attachments: &[Attachment],
+        ports: &[PortSpec],
+        netns_path: &Path,
+        hosts_file: &Path,
+        extra_hosts: &[String],
+    ) -> Result<Vec<Endpoint>, NetworkError> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let result =
+            self.attach_locked(&mut state, id, name, hostname, attachments, ports, netns_path, hosts_file, extra_hosts);
+        if result.is_err() {
+            state.endpoints.retain(|e| e.container != id);
+            for n in &mut state.networks {
+                n.pool.release(id);
+            }
+            for a in attachments {
+                let _ = links::delete(&veth_name(id, &a.network));
+            }
+            netns::remove(netns_path);
+            let _ = firewall::apply(&state.networks, &state.endpoints);
+        }
+        self.save(&state)?;
+        let endpoints = result?;
+        self.rewrite_hosts(&state);
+        Ok(endpoints)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attach_locked(
+        &self,
+        state: &mut State,
+        id: &str,
+        name: &str,
+        hostname: &str,
+        attachments: &[Attachment],
+        ports: &[PortSpec],
+        netns_path: &Path,
+        hosts_file: &Path,
+        extra_hosts: &[String],
+    ) -> Result<Vec<Endpoint>, NetworkError> {
+        // The default network comes into being on first use.
+        if attachments.iter().any(|a| a.network == DEFAULT_NETWORK)
+            && !state.networks.iter().any(|n| n.name == DEFAULT_NETWORK)
+        {
+            let network = self.new_network(state, DEFAULT_NETWORK, None, None, None, false, BTreeMap::new())?;
+            state.networks.push(network);
+        }
+        let mut mapped = Vec::new();
+        for p in ports {
+            mapped.push(reserve_port(state, p)?);
+        }
+        netns::create(netns_path)?;
+        let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
+        write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        let mut endpoints = Vec::new();
+        for (i, a) in attachments.iter().enumerate() {
+            let network = state
+                .networks
+                .iter_mut()
+                .find(|n| n.name == a.network || n.id.starts_with(&a.network))
+                .ok_or_else(|| NetworkError::NoSuchNetwork(a.network.clone()))?;
+            let ip = network.pool.allocate(id, a.ip, &network.name)?;
+            links::ensure_bridge(&network.bridge, network.pool.gateway, network.pool.subnet.prefix_len())?;
+            write_sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge), "1")?;
+            let host_veth = veth_name(id, &network.name);
+            let peer = format!("{host_veth}p");
+            links::veth_into(&host_veth, &peer, &network.bridge, &ns)?;
+            let address = Ipv4Net::new(ip, network.pool.subnet.prefix_len()).expect("prefix from a subnet");
+            let gateway = (i == 0 && !network.internal).then_some(network.pool.gateway);
+            let (ifname, mac) = (format!("eth{i}"), a.mac);
+            netns::within(netns_path, move || links::configure_inside(&peer, &ifname, address, gateway, mac))??;
+            let mut aliases = a.aliases.clone();
+            if !aliases.contains(&id[..12].to_owned()) {
+                aliases.push(id[..12].to_owned());
+            }
+            endpoints.push(Endpoint {
+                container: id.into(),
+                name: name.into(),
+                hostname: hostname.into(),
+                aliases,
+                network: network.name.clone(),
+                ip,
+                host_veth,
+                ports: if i == 0 { mapped.clone() } else { Vec::new() },
+                hosts_file: hosts_file.to_owned(),
+                extra_hosts: extra_hosts.to_vec(),
+            });
+        }
+        if attachments.is_empty() {
+            netns::within(netns_path, links::loopback_up)??;
+        }
+        state.endpoints.extend(endpoints.iter().cloned());
+        firewall::apply(&state.networks, &state.endpoints)?;
+        Ok(endpoints)
+    }
+
+    /// Takes container `id` off every network: addresses, veths, rules, its namespace.
+    pub fn detach(&self, id: &str, netns_path: &Path) -> Result<(), NetworkError> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let gone: Vec<Endpoint> = state.endpoints.iter().filter(|e| e.container == id).cloned().collect();
+        state.endpoints.retain(|e| e.container != id);
+        for n in &mut state.networks {
+            n.pool.release(id);
+        }
+        for e in &gone {
+            let _ = links::delete(&e.host_veth);
+        }
+        netns::remove(netns_path);
+        let applied = if gone.is_empty() { Ok(()) } else { firewall::apply(&state.networks, &state.endpoints) };
+        self.save(&state)?;
+        self.rewrite_hosts(&state);
+        applied
+    }
+
+    /// Rewrites every attached container's /etc/hosts: itself, its `--add-host` lines,
+    /// and the containers it shares a user network with (name, aliases).
+    fn rewrite_hosts(&self, state: &State) {
+        let mut by_container: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
+        for e in &state.endpoints {
+            by_container.entry(e.container.as_str()).or_default().push(e);
+        }
+        for (container, own) in &by_container {
+            let first = own[0];
+            let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+            text.push_str(&format!("{}\t{}\n", first.ip, first.hostname));
+            for line in &first.extra_hosts {
+                text.push_str(line);
+                text.push('\n');
+            }
+            for mine in own.iter().filter(|e| e.network != DEFAULT_NETWORK) {
+                for peer in state.endpoints.iter().filter(|p| p.network == mine.network && p.container != *container) {
+                    text.push_str(&format!("{}\t{} {}\n", peer.ip, peer.name, peer.aliases.join(" ")));
+                }
+            }
+            // In place: the container sees this file through a bind mount of its inode.
+            if let Ok(mut f) = OpenOptions::new().write(true).truncate(true).open(&first.hosts_file) {
+                let _ = f.write_all(text.as_bytes());
+            }
+        }
+    }
+
+    /// Removes every network no container uses, the default one excepted.
+    pub fn prune(&self) -> Result<Vec<String>, NetworkError> {
+        let names: Vec<String> = self.list()?.into_iter().map(|n| n.name).filter(|n| n != DEFAULT_NETWORK).collect();
+        let mut removed = Vec::new();
+        for name in names {
+            if self.remove(&name).is_ok() {
+                removed.push(name);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn find<'a>(state: &'a State, name: &str) -> Result<&'a Network, NetworkError> {
+    state
+        .networks
+        .iter()
+        .find(|n| n.name == name)
+        .or_else(|| if name.len() >= 3 { state.networks.iter().find(|n| n.id.starts_with(name)) } else { None })
+        .ok_or_else(|| NetworkError::NoSuchNetwork(name.into()))
+}
+
+/// The host side of container `id`'s veth on `network` (15 characters at most).
+fn veth_name(id: &str, network: &str) -> String {
+    let mut h: u32 = 2166136261;
+    for b in network.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(16777619);
+    }
+    format!("ld{}{:03x}", &id[..8], h & 0xfff)
+}
+
+/// Private ranges tried for a network without `--subnet`, as Docker's default pools.
+fn candidate_subnets() -> impl Iterator<Item = Ipv4Net> {
+    (17..32u8)
+        .map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid"))
+        .chain((0..=255u8).map(|b| Ipv4Net::new(Ipv4Addr::new(192, 168, b, 0), 24).expect("valid")))
+}
+
+/// Checks a host port is free (ours and the host's), or picks one for port 0.
+fn reserve_port(state: &State, p: &PortSpec) -> Result<PortMapping, NetworkError> {
+    let ours = |port: u16| {
+        state.endpoints.iter().flat_map(|e| &e.ports).any(|m| {
+            m.host_port == port
+                && m.protocol == p.protocol
+                && (m.host_ip.is_unspecified() || p.host_ip.is_unspecified() || m.host_ip == p.host_ip)
+        })
+    };
+    let free = |port: u16| {
+        !ours(port)
+            && match p.protocol.as_str() {
+                "udp" => UdpSocket::bind((p.host_ip, port)).is_ok(),
+                _ => TcpListener::bind((p.host_ip, port)).is_ok(),
+            }
+    };
+    let host_port = if p.host_port == 0 {
+        (32768..61000u16)
+            .find(|port| free(*port))
+            .ok_or(NetworkError::PortTaken { address: p.host_ip.to_string(), port: 0 })?
+    } else if free(p.host_port) {
+        p.host_port
+    } else {
+        return Err(NetworkError::PortTaken { address: p.host_ip.to_string(), port: p.host_port });
+    };
+    Ok(PortMapping { host_ip: p.host_ip, host_port, container_port: p.container_port, protocol: p.protocol.clone() })
+}
