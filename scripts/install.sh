@@ -13,7 +13,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
   libseccomp-dev runc crun hyperfine strace golang-github-containers-common \
-  docker-registry skopeo umoci apache2-utils gzip zstd >/dev/null
+  docker-registry skopeo umoci apache2-utils gzip zstd iperf3 >/dev/null
 
 if ! command -v cargo >/dev/null; then
   echo "install.sh: cargo not found; install a Rust toolchain (rustup, Rust 1.85 or newer) first" >&2

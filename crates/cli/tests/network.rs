@@ -129,6 +129,13 @@ fn names_ports_isolation_and_teardown() {
     assert!(err.contains("not found"), "{err}");
     engine.ok(&["network", "rm", "front", "back"]);
     engine.ok(&["network", "rm", "bridge"]);
+    // The kernel deletes a namespace's links in the background once it is gone.
+    for _ in 0..100 {
+        if host.links() == links_before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(host.links(), links_before, "links left behind");
     assert!(!host.ruleset().contains("lindocker"), "nft rules left behind:\n{}", host.ruleset());
     assert_eq!(std::fs::read_dir(engine.state.join("netns")).map(|d| d.count()).unwrap_or(0), 0, "netns binds left");
@@ -246,6 +253,12 @@ fn bad_network_input_changes_nothing() {
     engine.ok(&["rm", "-f", "first"]);
     assert_eq!(engine.ok(&["ps", "-aq"]), "", "failed runs leave no container");
     assert_eq!(engine.ok(&["network", "ls"]), listing);
+    for _ in 0..100 {
+        if host.links() == links {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(host.links(), links);
     engine.ok(&["network", "rm", "taken"]);
 }

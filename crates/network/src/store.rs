@@ -322,11 +322,13 @@ impl Networks {
         extra_hosts: &[String],
     ) -> Result<Vec<Endpoint>, NetworkError> {
         // The default network comes into being on first use.
+        let mut rules_changed = false;
         if attachments.iter().any(|a| a.network == DEFAULT_NETWORK)
             && !state.networks.iter().any(|n| n.name == DEFAULT_NETWORK)
         {
             let network = self.new_network(state, DEFAULT_NETWORK, None, None, None, false, BTreeMap::new())?;
             state.networks.push(network);
+            rules_changed = true;
         }
         let mut mapped = Vec::new();
         for p in ports {
@@ -373,7 +375,11 @@ impl Networks {
             netns::within(netns_path, links::loopback_up)??;
         }
         state.endpoints.extend(endpoints.iter().cloned());
-        firewall::apply(&state.networks, &state.endpoints)?;
+        // The per-network rules exist since the network does; only published ports are
+        // per container (nft takes milliseconds to start: no call when nothing changes).
+        if rules_changed || !mapped.is_empty() {
+            firewall::apply(&state.networks, &state.endpoints)?;
+        }
         Ok(endpoints)
     }
 
@@ -386,11 +392,11 @@ impl Networks {
         for n in &mut state.networks {
             n.pool.release(id);
         }
-        for e in &gone {
-            let _ = links::delete(&e.host_veth);
-        }
+        // The veths go with the namespace: deleting them one by one would cost an RCU
+        // grace period each; the kernel tears the namespace down in the background.
         netns::remove(netns_path);
-        let applied = if gone.is_empty() { Ok(()) } else { firewall::apply(&state.networks, &state.endpoints) };
+        let had_ports = gone.iter().any(|e| !e.ports.is_empty());
+        let applied = if had_ports { firewall::apply(&state.networks, &state.endpoints) } else { Ok(()) };
         self.save(&state)?;
         self.rewrite_hosts(&state);
         applied

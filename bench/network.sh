@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# What the network costs, inside a throw-away network namespace that plays the host
+# (every packet stays in it: loopback and the containers' own addresses):
+#   1. `run --rm busybox true` on the default bridge vs --network none, rounds
+#      interleaved: lindocker, and docker (dockerd started here, in the namespace);
+#   2. TCP throughput with iperf3 (server in a container, client on the fake host):
+#      to the container's address, and through a published port on 127.0.0.1;
+#      docker's published port (docker-proxy) for comparison.
+# Prints medians, differences and ratios.
+#
+# Usage: bench/network.sh [ROUNDS]   (as root; needs iperf3, busybox-static, nft)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-20}
+release=$PWD/target/x86_64-unknown-linux-gnu/release
+[ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] || cargo build --release --locked -p lindocker-cli
+ld=$release/lindocker
+for t in iperf3 nft ip nsenter python3; do command -v "$t" >/dev/null || { echo "bench: $t missing (scripts/install.sh installs it)" >&2; exit 1; }; done
+
+ns="ldbench-$$"
+work=$(mktemp -d /tmp/lindocker-bench-net.XXXXXX)
+cg="lindocker-bench-net-$$"
+pids=()
+in_ns() { nsenter --net="/run/netns/$ns" -- "$@"; }
+cleanup() {
+  in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for _ in 1 2 3; do
+    grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    rm -rf "$work" 2>/dev/null && break
+    sleep 1
+  done
+  ip netns del "$ns" 2>/dev/null || true
+  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  true
+}
+trap cleanup EXIT
+log() { printf '%s\n' "$*" >&2; }
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$work/ld-state LINDOCKER_CGROUP_PARENT=/$cg
+
+# Images: busybox, and one with iperf3 and the libraries it links.
+mkdir -p "$work/bb/bin" "$work/bb/etc" "$work/bb/tmp"
+cp /bin/busybox "$work/bb/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/bb/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$work/bb/etc/passwd"
+tar -C "$work/bb" -cf "$work/busybox.tar" .
+cp -a "$work/bb" "$work/perf"
+for f in /usr/bin/iperf3 $(ldd /usr/bin/iperf3 | grep -o '/[^ ]*'); do
+  mkdir -p "$work/perf$(dirname "$f")"; cp -L "$f" "$work/perf$f"
+done
+tar -C "$work/perf" -cf "$work/iperf.tar" .
+in_ns "$ld" import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null
+in_ns "$ld" import "$work/iperf.tar" localhost/iperf3 >/dev/null
+
+tools=(lindocker)
+if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
+  in_ns containerd --root "$work/ctd/root" --state "$work/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
+  for _ in $(seq 100); do [ -S "$work/ctd.sock" ] && break; sleep 0.1; done
+  printf '{"cgroup-parent": "/%s/docker", "bip": "10.213.0.1/24"}\n' "$cg" > "$work/daemon.json"
+  in_ns dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/docker-run" \
+    --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" --containerd "$work/ctd.sock" >"$work/dockerd.log" 2>&1 & pids=($! "${pids[@]}")
+  for _ in $(seq 150); do docker -H "unix://$work/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
+  if docker -H "unix://$work/docker.sock" import "$work/busybox.tar" localhost/busybox >/dev/null 2>&1; then
+    docker -H "unix://$work/docker.sock" import "$work/iperf.tar" localhost/iperf3 >/dev/null
+    tools+=(docker)
+  else
+    log "dockerd did not start in the namespace (see $work/dockerd.log); skipping docker"
+  fi
+fi
+docker_() { in_ns docker -H "unix://$work/docker.sock" "$@"; }
+log "engines: ${tools[*]}"
+
+now() { date +%s%N; }
+: > "$work/times"
+for t in "${tools[@]}"; do for net in bridge none; do
+  case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; esac
+done; done
+for r in $(seq "$rounds"); do
+  for t in "${tools[@]}"; do
+    for net in bridge none; do
+      s=$(now)
+      case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; esac
+      echo "$t $net $(( ($(now) - s) / 1000 ))" >> "$work/times"
+    done
+  done
+  [ $((r % 5)) = 0 ] && log "run --rm: round $r/$rounds"
+done
+
+# Throughput.
+: > "$work/iperf"
+measure() { # label, address, port
+  in_ns iperf3 -c "$2" -p "$3" -t 3 -J > "$work/out.json" 2>/dev/null || { echo "$1 failed" >> "$work/iperf"; return; }
+  python3 -c "import json,sys; d=json.load(open('$work/out.json')); print('$1', d['end']['sum_received']['bits_per_second'])" >> "$work/iperf"
+}
+in_ns "$ld" run -d --name perf -p 5201:5201 localhost/iperf3 iperf3 -s >/dev/null
+sleep 0.5
+cip=$(in_ns "$ld" inspect -f '{{.NetworkSettings.IPAddress}}' perf)
+measure "lindocker direct ($cip)" "$cip" 5201
+measure "lindocker published (127.0.0.1)" 127.0.0.1 5201
+if [[ " ${tools[*]} " == *" docker "* ]]; then
+  docker_ run -d --name perf -p 5202:5201 localhost/iperf3 iperf3 -s >/dev/null
+  sleep 0.5
+  dip=$(docker_ inspect -f '{{.NetworkSettings.IPAddress}}' perf)
+  measure "docker direct ($dip)" "$dip" 5201
+  measure "docker published (127.0.0.1, docker-proxy)" 127.0.0.1 5202
+  docker_ rm -f perf >/dev/null
+fi
+
+python3 - "$work/times" "$work/iperf" <<'PY'
+import sys, statistics, collections
+t = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    tool, net, us = line.split()
+    t[(tool, net)].append(int(us) / 1000)
+print("run --rm busybox true, medians in ms")
+for tool in sorted({k[0] for k in t}):
+    b, n = statistics.median(t[(tool, "bridge")]), statistics.median(t[(tool, "none")])
+    print(f"  {tool:<10} bridge {b:7.1f}   none {n:7.1f}   network adds {b - n:6.1f}")
+print("TCP throughput (iperf3, 3 s)")
+rates = {}
+for line in open(sys.argv[2]):
+    label, _, value = line.rstrip().rpartition(" ")
+    if value == "failed":
+        print(f"  {line.strip()}")
+        continue
+    rates[label] = float(value)
+    print(f"  {label:<46} {float(value) / 1e9:7.2f} Gbit/s")
+direct = [v for k, v in rates.items() if k.startswith("lindocker direct")]
+published = [v for k, v in rates.items() if k.startswith("lindocker published")]
+if direct and published:
+    print(f"  lindocker published / direct: {published[0] / direct[0]:.2f}")
+PY
