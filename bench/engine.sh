@@ -56,6 +56,11 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 c["root"]["path"] = sys.argv[3]
 c["linux"]["cgroupsPath"] = sys.argv[4]
+# lindocker's shim binds each container's network namespace; the bare runtime makes its own.
+for ns in c["linux"]["namespaces"]:
+    ns.pop("path", None)
+# The /etc files lindocker binds live in the container's directory, gone after `rm`.
+c["mounts"] = [m for m in c["mounts"] if not m["destination"].startswith("/etc/")]
 json.dump(c, open(sys.argv[2], "w"))
 PY
 "$ld" rm "$id" >/dev/null
@@ -125,7 +130,7 @@ for t in "${engines[@]}"; do
     record "ps(100)" "$t" "$s2" "$(now)"
   done
   if [ "$t" = lindocker ]; then
-    shim=$(python3 -c "import json,glob; print(json.load(open(glob.glob('$LINDOCKER_ROOT/containers/*/record.json')[0]))['State']['ShimPid'])")
+    shim=$(python3 -c "import json,glob; print(json.load(open(glob.glob('$LINDOCKER_ROOT/containers/*/state.json')[0]))['ShimPid'])")
     grep VmRSS "/proc/$shim/status" | awk '{print "shim-rss lindocker " $2}' >> "$work/extra"
   fi
   # exec into one of them.

@@ -9,6 +9,7 @@ pub mod confinement;
 pub mod ids;
 pub mod lifecycle;
 pub mod logs;
+pub mod netops;
 pub mod options;
 pub mod record;
 pub mod runtime;

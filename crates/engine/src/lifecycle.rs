@@ -38,6 +38,8 @@ pub struct Engine {
     pub networks: lindocker_network::Networks,
     /// Our own binary, re-run as the shim and bind-mounted as `--init`.
     pub self_exe: PathBuf,
+    /// How networks are set up: in this process, or by a helper (from the shim).
+    pub netops: &'static dyn crate::netops::NetworkOps,
 }
 
 /// What `create`/`run` asks for, flags already parsed.
@@ -82,8 +84,13 @@ pub struct CreateRequest {
 }
 
 impl Engine {
-    /// The engine over `root` and `state`.
-    pub fn open(root: &Path, state: &Path, cgroup_parent: &str) -> Result<Engine, EngineError> {
+    /// The engine over `root` and `state`, setting networks up through `netops`.
+    pub fn open(
+        root: &Path,
+        state: &Path,
+        cgroup_parent: &str,
+        netops: &'static dyn crate::netops::NetworkOps,
+    ) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state).map_err(|e| EngineError::io(state, e))?;
         Ok(Engine {
             root: root.to_owned(),
@@ -94,6 +101,7 @@ impl Engine {
             volumes: Volumes::open(root)?,
             networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
             self_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
+            netops,
         })
     }
 
@@ -115,29 +123,12 @@ impl Engine {
     /// Sets up the container's network namespace before it starts (nothing for
     /// `--network host` or `container:`).
     pub fn attach_network(&self, record: &Record) -> Result<(), EngineError> {
-        let n = &record.network;
-        if n.mode == "host" || n.mode.starts_with("container:") {
-            return Ok(());
-        }
-        let hosts = self.records.dir(&record.id).join("init/etc/hosts");
-        self.networks
-            .attach(
-                &record.id,
-                &record.name,
-                &record.config.hostname,
-                &n.attachments,
-                &n.ports,
-                &self.netns_path(&record.id),
-                &hosts,
-                &n.extra_hosts,
-            )
-            .map(|_| ())
-            .map_err(|e| EngineError::Network(e.to_string()))
+        self.netops.attach(self, record)
     }
 
     /// Undoes [`Engine::attach_network`] (harmless if nothing is attached).
     pub fn detach_network(&self, record: &Record) {
-        let _ = self.networks.detach(&record.id, &self.netns_path(&record.id));
+        self.netops.detach(self, record)
     }
 
     /// The shim's attach socket for container `id`.

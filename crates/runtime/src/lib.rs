@@ -11,7 +11,7 @@
 //! - `init` is what the cloned child runs until it execs the user's process.
 
 mod channel;
-mod console;
+pub mod console;
 pub mod container;
 pub mod default_spec;
 mod error;

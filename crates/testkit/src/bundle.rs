@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
@@ -137,18 +136,9 @@ impl Runtime {
     /// Output goes through files, not pipes: a created container inherits the runtime's
     /// stdio and keeps it open until it exits, so waiting for a pipe's end would hang.
     pub fn run(&self, args: &[&str]) -> Output {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let out_path = self.root.with_extension(format!("out{n}"));
-        let err_path = self.root.with_extension(format!("err{n}"));
-        let out = std::fs::File::create(&out_path).unwrap();
-        let err = std::fs::File::create(&err_path).unwrap();
-        let status = self.cmd().args(args).stdout(out).stderr(err).status().expect("run lindocker-runtime");
-        let output =
-            Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
-        let _ = std::fs::remove_file(out_path);
-        let _ = std::fs::remove_file(err_path);
-        output
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        crate::output_via_files(cmd, &self.root)
     }
 
     /// Runs `args` and insists on success; returns stdout.

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `lindocker` with its own data root, state directory, cgroup parent and credentials
 /// file; when dropped, its containers' processes are killed (by pid) and everything
@@ -120,18 +119,9 @@ impl Engine {
     /// Runs `lindocker args`, capturing output (through files: a container may inherit
     /// and hold them).
     pub fn run(&self, args: &[&str]) -> Output {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let out_path = self.root.with_extension(format!("out{n}"));
-        let err_path = self.root.with_extension(format!("err{n}"));
-        let out = std::fs::File::create(&out_path).unwrap();
-        let err = std::fs::File::create(&err_path).unwrap();
-        let status = self.cmd().args(args).stdout(out).stderr(err).status().expect("run lindocker");
-        let output =
-            Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
-        let _ = std::fs::remove_file(out_path);
-        let _ = std::fs::remove_file(err_path);
-        output
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        crate::output_via_files(cmd, &self.root)
     }
 
     /// Runs `args` and insists on success; returns stdout.

@@ -27,6 +27,28 @@ pub use pty::Pty;
 pub use registry::{Registry, free_port};
 pub use rootfs::busybox_rootfs;
 
+/// Runs `cmd`, capturing its output through files named after `base`, not pipes: a
+/// container may inherit the command's stdio and keep it open until it exits, so waiting
+/// for a pipe's end would hang.
+pub fn output_via_files(mut cmd: std::process::Command, base: &std::path::Path) -> std::process::Output {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let out_path = base.with_extension(format!("out{n}"));
+    let err_path = base.with_extension(format!("err{n}"));
+    let out = std::fs::File::create(&out_path).unwrap();
+    let err = std::fs::File::create(&err_path).unwrap();
+    let status = cmd.stdout(out).stderr(err).status().expect("run the command");
+    let output = std::process::Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
+    };
+    let _ = std::fs::remove_file(out_path);
+    let _ = std::fs::remove_file(err_path);
+    output
+}
+
 /// A fresh, empty directory under the system temp dir, unique per process and name.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("lindocker-test-{}-{name}", std::process::id()));

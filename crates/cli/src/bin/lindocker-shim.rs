@@ -13,7 +13,12 @@ fn main() -> ExitCode {
         eprintln!("usage: lindocker-shim ROOT STATE CGROUP_PARENT ID (started by lindocker)");
         return ExitCode::from(2);
     };
-    match lindocker_engine::Engine::open(Path::new(root), Path::new(state), cgroup_parent) {
+    match lindocker_engine::Engine::open(
+        Path::new(root),
+        Path::new(state),
+        cgroup_parent,
+        &lindocker_engine::netops::ViaHelper,
+    ) {
         Ok(engine) => ExitCode::from(lindocker_engine::shim::run(&engine, id).clamp(0, 255) as u8),
         Err(e) => {
             eprintln!("lindocker-shim: {e}");

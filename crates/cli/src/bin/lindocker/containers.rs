@@ -313,7 +313,8 @@ pub struct CommitArgs {
 
 /// Opens the engine for the global flags.
 pub fn engine(cli: &Cli) -> Result<Engine> {
-    Engine::open(&cli.root, &cli.state, &cli.cgroup_parent).with_context(|| format!("opening {}", cli.root.display()))
+    Engine::open(&cli.root, &cli.state, &cli.cgroup_parent, &lindocker_engine::netops::Direct)
+        .with_context(|| format!("opening {}", cli.root.display()))
 }
 
 fn find(engine: &Engine, name: &str) -> Result<Record> {

@@ -84,7 +84,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         let mut child = cmd.spawn().context("starting the OCI runtime")?;
         if let Some(listener) = &listener {
             let (stream, _) = listener.accept()?;
-            let master = receive_fd(&stream)?;
+            let master = lindocker_runtime::console::receive_fd(&stream)?;
             let status = relay_terminal(master, &mut child, a.interactive)?;
             return finish(status, &log);
         }
@@ -110,21 +110,6 @@ fn finish(status: std::process::ExitStatus, log: &std::path::Path) -> Result<u8>
         return Err(Failure::new(runtime::start_failure_code(&message) as u8, message).into());
     }
     Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
-}
-
-fn receive_fd(stream: &std::os::unix::net::UnixStream) -> io::Result<OwnedFd> {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let mut name = [0u8; 4096];
-    rustix::net::recvmsg(stream, &mut [io::IoSliceMut::new(&mut name)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
-    control
-        .drain()
-        .find_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-            _ => None,
-        })
-        .ok_or_else(|| io::Error::other("the runtime sent no terminal"))
 }
 
 fn relay_terminal(

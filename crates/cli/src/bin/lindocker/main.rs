@@ -59,6 +59,14 @@ enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(networks::NetworkCommand),
+    /// Set a container's network up or down (run by lindocker-shim).
+    #[command(hide = true)]
+    NetworkHook {
+        /// `attach` or `detach`.
+        verb: String,
+        /// The container id.
+        id: String,
+    },
     /// List a container's published ports.
     Port {
         /// The container.
@@ -128,6 +136,16 @@ fn main() -> ExitCode {
         Command::ImageGroup(command) => images::run_sub(&cli, command),
         Command::Volume(command) => containers::engine(&cli).and_then(|e| volumes::run(&e, command)),
         Command::Network(command) => containers::engine(&cli).and_then(|e| networks::run(&e, command)),
+        Command::NetworkHook { verb, id } => containers::engine(&cli).and_then(|e| {
+            let record = e.records.read(id)?;
+            match verb.as_str() {
+                "attach" => {
+                    lindocker_engine::netops::NetworkOps::attach(&lindocker_engine::netops::Direct, &e, &record)?
+                }
+                _ => lindocker_engine::netops::NetworkOps::detach(&lindocker_engine::netops::Direct, &e, &record),
+            }
+            Ok(0)
+        }),
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
         Command::System(system::SystemCommand::Df) => containers::engine(&cli).and_then(|e| system::df(&e)),
         Command::System(system::SystemCommand::Info) | Command::Info => {

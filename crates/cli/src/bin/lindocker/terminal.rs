@@ -1,33 +1,9 @@
 //! The user's terminal during `run -it`, `attach` and `exec -it`: raw mode while attached,
-//! and the detach keys (Ctrl-P Ctrl-Q).
+//! its size, and the detach keys (Ctrl-P Ctrl-Q).
 
-use rustix::termios::{OptionalActions, Termios};
-
-/// Our terminal in raw mode (keys go to the container as typed), restored on drop.
-pub struct RawTerminal {
-    saved: Termios,
-}
-
-impl RawTerminal {
-    /// Puts stdin in raw mode if it is a terminal.
-    pub fn enter() -> Option<RawTerminal> {
-        let stdin = std::io::stdin();
-        if !rustix::termios::isatty(&stdin) {
-            return None;
-        }
-        let saved = rustix::termios::tcgetattr(&stdin).ok()?;
-        let mut raw = saved.clone();
-        raw.make_raw();
-        rustix::termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
-        Some(RawTerminal { saved })
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        let _ = rustix::termios::tcsetattr(std::io::stdin(), OptionalActions::Now, &self.saved);
-    }
-}
+/// Our terminal in raw mode while attached (the runtime's, which `run` of a terminal
+/// process uses the same way).
+pub use lindocker_runtime::console::RawTerminal;
 
 /// Our terminal's size as (rows, columns), if stdin is a terminal.
 pub fn size() -> Option<(u16, u16)> {

@@ -1,0 +1,88 @@
+//! Who sets a container's network up. The CLI does it itself ([`Direct`]); the shim,
+//! which restarts containers and must stay small beside each of them, asks a helper
+//! process, `lindocker network-hook` ([`ViaHelper`]), so it carries no netlink code.
+
+use std::process::{Command, Stdio};
+
+use crate::record::Record;
+use crate::{Engine, EngineError};
+
+/// Sets a container's network up before it starts and tears it down after.
+pub trait NetworkOps: Send + Sync + std::fmt::Debug {
+    /// Namespace, links, addresses, rules, names (nothing for `host` or `container:`).
+    fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError>;
+    /// Undoes `attach`; harmless if nothing is attached.
+    fn detach(&self, engine: &Engine, record: &Record);
+}
+
+/// In this process, through lindocker-network.
+#[derive(Debug)]
+pub struct Direct;
+
+impl NetworkOps for Direct {
+    fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
+        let n = &record.network;
+        if n.mode == "host" || n.mode.starts_with("container:") {
+            return Ok(());
+        }
+        let hosts = engine.records.dir(&record.id).join("init/etc/hosts");
+        engine
+            .networks
+            .attach(
+                &record.id,
+                &record.name,
+                &record.config.hostname,
+                &n.attachments,
+                &n.ports,
+                &engine.netns_path(&record.id),
+                &hosts,
+                &n.extra_hosts,
+            )
+            .map(|_| ())
+            .map_err(|e| EngineError::Network(e.to_string()))
+    }
+
+    fn detach(&self, engine: &Engine, record: &Record) {
+        let _ = engine.networks.detach(&record.id, &engine.netns_path(&record.id));
+    }
+}
+
+/// By running `lindocker network-hook attach|detach ID`, installed beside the shim.
+#[derive(Debug)]
+pub struct ViaHelper;
+
+impl ViaHelper {
+    fn run(engine: &Engine, verb: &str, id: &str) -> Result<(), EngineError> {
+        let lindocker = engine.self_exe.with_file_name("lindocker");
+        let out = Command::new(&lindocker)
+            .arg("--root")
+            .arg(&engine.root)
+            .arg("--state")
+            .arg(&engine.state)
+            .arg("--cgroup-parent")
+            .arg(&engine.cgroup_parent)
+            .args(["network-hook", verb, id])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| EngineError::io(&lindocker, e))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let text = String::from_utf8_lossy(&out.stderr);
+            Err(EngineError::Network(text.trim().trim_start_matches("Error: ").to_owned()))
+        }
+    }
+}
+
+impl NetworkOps for ViaHelper {
+    fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
+        if record.network.mode == "host" || record.network.mode.starts_with("container:") {
+            return Ok(());
+        }
+        Self::run(engine, "attach", &record.id)
+    }
+
+    fn detach(&self, engine: &Engine, record: &Record) {
+        let _ = Self::run(engine, "detach", &record.id);
+    }
+}
