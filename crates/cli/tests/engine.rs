@@ -82,6 +82,8 @@ fn exit_codes_and_errors_follow_docker() {
     let err = engine.fails(&["logs", "nothere"], 1);
     assert!(err.contains("No such container: nothere"), "{err}");
     engine.ok(&["create", "--name", "taken", "localhost/busybox", "true"]);
+    let err = engine.fails(&["rmi", "localhost/busybox"], 1);
+    assert!(err.contains("being used by a container"), "{err}");
     let err = engine.fails(&["run", "--name", "taken", "localhost/busybox", "true"], 125);
     assert!(err.contains("already in use"), "{err}");
     // The failed starts above are containers in "created" state, as in Docker.

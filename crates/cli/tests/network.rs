@@ -74,6 +74,13 @@ fn names_ports_isolation_and_teardown() {
         "1000",
     ]);
     engine.ok(&["exec", "web", "ping", "-c1", "-W2", "late"]);
+    // Joined to a second network while it runs, then taken off it again.
+    engine.ok(&["network", "connect", "--alias", "second", "back", "late"]);
+    let addr = engine.ok(&["exec", "late", "sh", "-c", "ip -o -4 addr show eth1 | awk '{print $4}'"]);
+    assert!(!addr.trim().is_empty() && !addr.starts_with("10.89."), "eth1 on back: {addr:?}");
+    engine.ok(&["run", "--rm", "--network", "back", "localhost/busybox", "ping", "-c1", "-W2", "second"]);
+    engine.ok(&["network", "disconnect", "back", "late"]);
+    assert!(!engine.run(&["exec", "late", "ip", "link", "show", "eth1"]).status.success(), "eth1 is gone");
     engine.ok(&["rm", "-f", "late"]);
     assert!(
         !engine.run(&["exec", "web", "ping", "-c1", "-W1", "late"]).status.success(),

@@ -338,38 +338,10 @@ impl Networks {
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
         let mut endpoints = Vec::new();
+        let who = Who { id, name, hostname, hosts_file, extra_hosts };
         for (i, a) in attachments.iter().enumerate() {
-            let network = state
-                .networks
-                .iter_mut()
-                .find(|n| n.name == a.network || n.id.starts_with(&a.network))
-                .ok_or_else(|| NetworkError::NoSuchNetwork(a.network.clone()))?;
-            let ip = network.pool.allocate(id, a.ip, &network.name)?;
-            links::ensure_bridge(&network.bridge, network.pool.gateway, network.pool.subnet.prefix_len())?;
-            write_sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge), "1")?;
-            let host_veth = veth_name(id, &network.name);
-            let peer = format!("{host_veth}p");
-            links::veth_into(&host_veth, &peer, &network.bridge, &ns)?;
-            let address = Ipv4Net::new(ip, network.pool.subnet.prefix_len()).expect("prefix from a subnet");
-            let gateway = (i == 0 && !network.internal).then_some(network.pool.gateway);
-            let (ifname, mac) = (format!("eth{i}"), a.mac);
-            netns::within(netns_path, move || links::configure_inside(&peer, &ifname, address, gateway, mac))??;
-            let mut aliases = a.aliases.clone();
-            if !aliases.contains(&id[..12].to_owned()) {
-                aliases.push(id[..12].to_owned());
-            }
-            endpoints.push(Endpoint {
-                container: id.into(),
-                name: name.into(),
-                hostname: hostname.into(),
-                aliases,
-                network: network.name.clone(),
-                ip,
-                host_veth,
-                ports: if i == 0 { mapped.clone() } else { Vec::new() },
-                hosts_file: hosts_file.to_owned(),
-                extra_hosts: extra_hosts.to_vec(),
-            });
+            let ports = if i == 0 { mapped.clone() } else { Vec::new() };
+            endpoints.push(join(state, &who, a, i, ports, &ns, netns_path)?);
         }
         if attachments.is_empty() {
             netns::within(netns_path, links::loopback_up)??;
@@ -439,6 +411,120 @@ impl Networks {
             }
         }
         Ok(removed)
+    }
+}
+
+/// The container an endpoint is made for.
+struct Who<'a> {
+    id: &'a str,
+    name: &'a str,
+    hostname: &'a str,
+    hosts_file: &'a Path,
+    extra_hosts: &'a [String],
+}
+
+/// Puts the container on one network as its interface `eth{index}` (the first one gets
+/// the default route): an address, a veth pair into the bridge, the address inside.
+fn join(
+    state: &mut State,
+    who: &Who,
+    a: &Attachment,
+    index: usize,
+    ports: Vec<PortMapping>,
+    ns: &File,
+    netns_path: &Path,
+) -> Result<Endpoint, NetworkError> {
+    let id = who.id;
+    let network = state
+        .networks
+        .iter_mut()
+        .find(|n| n.name == a.network || n.id.starts_with(&a.network))
+        .ok_or_else(|| NetworkError::NoSuchNetwork(a.network.clone()))?;
+    let ip = network.pool.allocate(id, a.ip, &network.name)?;
+    links::ensure_bridge(&network.bridge, network.pool.gateway, network.pool.subnet.prefix_len())?;
+    write_sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge), "1")?;
+    let host_veth = veth_name(id, &network.name);
+    let peer = format!("{host_veth}p");
+    links::veth_into(&host_veth, &peer, &network.bridge, ns)?;
+    let address = Ipv4Net::new(ip, network.pool.subnet.prefix_len()).expect("prefix from a subnet");
+    let gateway = (index == 0 && !network.internal).then_some(network.pool.gateway);
+    let (ifname, mac) = (format!("eth{index}"), a.mac);
+    netns::within(netns_path, move || links::configure_inside(&peer, &ifname, address, gateway, mac))??;
+    let mut aliases = a.aliases.clone();
+    if !aliases.contains(&id[..12].to_owned()) {
+        aliases.push(id[..12].to_owned());
+    }
+    Ok(Endpoint {
+        container: id.into(),
+        name: who.name.into(),
+        hostname: who.hostname.into(),
+        aliases,
+        network: network.name.clone(),
+        ip,
+        host_veth,
+        ports,
+        hosts_file: who.hosts_file.to_owned(),
+        extra_hosts: who.extra_hosts.to_vec(),
+    })
+}
+
+impl Networks {
+    /// Joins a running container (its namespace at `netns_path`) to one more network.
+    pub fn connect(&self, id: &str, attachment: &Attachment, netns_path: &Path) -> Result<Endpoint, NetworkError> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let mine: Vec<Endpoint> = state.endpoints.iter().filter(|e| e.container == id).cloned().collect();
+        let Some(first) = mine.first() else {
+            return Err(NetworkError::invalid("container", id, "it is on no bridge network"));
+        };
+        let network = find(&state, &attachment.network)?.name.clone();
+        if mine.iter().any(|e| e.network == network) {
+            return Err(NetworkError::invalid("network", &network, "the container is on it already"));
+        }
+        let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
+        let who = Who {
+            id,
+            name: &first.name,
+            hostname: &first.hostname,
+            hosts_file: &first.hosts_file,
+            extra_hosts: &first.extra_hosts,
+        };
+        let index = mine.len();
+        let endpoint = match join(&mut state, &who, attachment, index, Vec::new(), &ns, netns_path) {
+            Ok(e) => e,
+            Err(e) => {
+                if let Some(n) = state.networks.iter_mut().find(|n| n.name == network) {
+                    n.pool.allocated.retain(|_, owner| owner != id || mine.iter().any(|m| m.network == n.name));
+                }
+                let _ = links::delete(&veth_name(id, &network));
+                return Err(e);
+            }
+        };
+        state.endpoints.push(endpoint.clone());
+        self.save(&state)?;
+        self.rewrite_hosts(&state);
+        Ok(endpoint)
+    }
+
+    /// Takes a running container off one network (its other networks stay).
+    pub fn disconnect(&self, id: &str, network: &str) -> Result<(), NetworkError> {
+        let _lock = self.lock()?;
+        let mut state = self.load()?;
+        let network = find(&state, network)?.name.clone();
+        let Some(gone) = state.endpoints.iter().find(|e| e.container == id && e.network == network).cloned() else {
+            return Err(NetworkError::invalid("network", &network, "the container is not on it"));
+        };
+        state.endpoints.retain(|e| !(e.container == id && e.network == network));
+        if let Some(n) = state.networks.iter_mut().find(|n| n.name == network) {
+            n.pool.allocated.retain(|_, owner| owner != id);
+        }
+        links::delete(&gone.host_veth)?;
+        if !gone.ports.is_empty() {
+            firewall::apply(&state.networks, &state.endpoints)?;
+        }
+        self.save(&state)?;
+        self.rewrite_hosts(&state);
+        Ok(())
     }
 }
 

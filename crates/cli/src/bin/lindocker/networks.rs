@@ -69,7 +69,7 @@ pub enum NetworkCommand {
         #[arg(short, long)]
         force: bool,
     },
-    /// Join a (stopped or created) container to a network; it applies at its next start.
+    /// Join a container to a network (at once if it runs).
     Connect {
         /// Address on the network.
         #[arg(long)]
@@ -82,7 +82,7 @@ pub enum NetworkCommand {
         /// The container.
         container: String,
     },
-    /// Take a (stopped or created) container off a network.
+    /// Take a container off a network (at once if it runs).
     Disconnect {
         /// The network.
         network: String,
@@ -189,9 +189,6 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Connect { ip, alias, network, container } => {
             let id = engine.records.resolve(container)?;
             let record = engine.reconcile(engine.records.read(&id)?);
-            if record.state.status.is_live() {
-                bail!("connecting a running container is not supported yet: stop {container} first");
-            }
             if record.network.mode != "bridge" {
                 bail!("container {container} uses --network {}; it cannot join networks", record.network.mode);
             }
@@ -200,37 +197,30 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 .as_deref()
                 .map(|i| i.parse().with_context(|| format!("--ip {i:?}: not an IPv4 address")))
                 .transpose()?;
-            if let Some(ip) = ip
+            if record.network.attachments.iter().any(|a| a.network == n.name) {
+                bail!("container {container} is already connected to network {}", n.name);
+            }
+            let attachment = Attachment { network: n.name.clone(), ip, aliases: alias.clone(), mac: None };
+            if record.state.status == Status::Running || record.state.status == Status::Paused {
+                nets.connect(&id, &attachment, &engine.netns_path(&id))?;
+            } else if let Some(ip) = ip
                 && !n.pool.subnet.contains(&ip)
             {
                 bail!("invalid address {ip}: not in {}", n.pool.subnet);
             }
-            engine.records.update(&id, |r| {
-                if !r.network.attachments.iter().any(|a| a.network == n.name) {
-                    r.network.attachments.push(Attachment {
-                        network: n.name.clone(),
-                        ip,
-                        aliases: alias.clone(),
-                        mac: None,
-                    });
-                }
-            })?;
+            engine.records.update(&id, |r| r.network.attachments.push(attachment))?;
         }
         NetworkCommand::Disconnect { network, container } => {
             let id = engine.records.resolve(container)?;
             let record = engine.reconcile(engine.records.read(&id)?);
-            if record.state.status.is_live() {
-                bail!("disconnecting a running container is not supported yet: stop {container} first");
-            }
             let (n, _) = nets.inspect(network)?;
-            let (_, found) = engine.records.update(&id, |r| {
-                let before = r.network.attachments.len();
-                r.network.attachments.retain(|a| a.network != n.name);
-                before != r.network.attachments.len()
-            })?;
-            if !found {
+            if !record.network.attachments.iter().any(|a| a.network == n.name) {
                 bail!("container {container} is not connected to network {network}");
             }
+            if record.state.status == Status::Running || record.state.status == Status::Paused {
+                nets.disconnect(&id, &n.name)?;
+            }
+            engine.records.update(&id, |r| r.network.attachments.retain(|a| a.network != n.name))?;
         }
     }
     Ok(0)
