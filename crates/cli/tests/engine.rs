@@ -33,6 +33,10 @@ fn run_prints_output_and_returns_the_exit_code() {
     let out = engine.run(&["run", "--rm", "localhost/busybox", "echo", "hello"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
     assert_eq!(out.status.code(), Some(0));
+    // Another OCI runtime by name (runc, which the README's install command installs).
+    assert_eq!(engine.ok(&["run", "--rm", "--runtime", "runc", "localhost/busybox", "echo", "via runc"]), "via runc\n");
+    let err = engine.fails(&["run", "--rm", "--runtime", "/no/such/runtime", "localhost/busybox", "true"], 125);
+    assert!(err.contains("unknown or missing runtime"), "{err}");
     let out =
         engine.run(&["run", "--name", "three", "localhost/busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
     assert_eq!(out.status.code(), Some(3));
