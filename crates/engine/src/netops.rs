@@ -76,13 +76,28 @@ impl ViaHelper {
 
 impl NetworkOps for ViaHelper {
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
-        if record.network.mode == "host" || record.network.mode.starts_with("container:") {
-            return Ok(());
+        match record.network.mode.as_str() {
+            "host" => Ok(()),
+            mode if mode.starts_with("container:") => Ok(()),
+            // A namespace with only `lo` needs no helper: no netlink, no network state.
+            "none" => {
+                let path = engine.netns_path(&record.id);
+                let net = |e: lindocker_network::NetworkError| EngineError::Network(e.to_string());
+                lindocker_network::netns::create(&path).map_err(net)?;
+                lindocker_network::netns::within(&path, || lindocker_sys::interface_up("lo"))
+                    .map_err(net)?
+                    .map_err(|e| EngineError::Network(format!("bringing lo up: {e}")))
+                    .inspect_err(|_| lindocker_network::netns::remove(&path))
+            }
+            _ => Self::run(engine, "attach", &record.id),
         }
-        Self::run(engine, "attach", &record.id)
     }
 
     fn detach(&self, engine: &Engine, record: &Record) {
-        let _ = Self::run(engine, "detach", &record.id);
+        if record.network.mode == "none" {
+            lindocker_network::netns::remove(&engine.netns_path(&record.id));
+        } else {
+            let _ = Self::run(engine, "detach", &record.id);
+        }
     }
 }

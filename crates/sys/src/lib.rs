@@ -360,3 +360,34 @@ pub fn set_scheduler(attr: &SchedAttr) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Sets interface `name` up in the calling thread's network namespace, through the
+/// SIOCGIFFLAGS/SIOCSIFFLAGS ioctls: what a namespace with only `lo` needs, without a
+/// netlink client.
+pub fn interface_up(name: &str) -> io::Result<()> {
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: socket takes integers; the descriptor is checked and closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: ifreq is plain data, zeroed is a valid value; the name fits (checked above)
+    // and stays NUL-terminated; both ioctls read and write only this struct.
+    let result = unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        }
+    };
+    // SAFETY: fd is ours and open.
+    unsafe { libc::close(fd) };
+    result
+}
