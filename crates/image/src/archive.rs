@@ -157,14 +157,7 @@ pub fn new_image(
     layers.push(json!({ "mediaType": layer.media_type, "digest": layer.digest, "size": layer.blob_size }));
 
     let config_bytes = serde_json::to_vec(&config).expect("config serializes");
-    let config_digest = store.write_blob(&config_bytes)?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len() },
-        "layers": layers,
-    });
-    let manifest_digest = store.write_blob(&serde_json::to_vec(&manifest).expect("manifest serializes"))?;
+    let (config_digest, manifest_digest) = write_config_and_manifest(store, &config_bytes, layers)?;
     let mut chain = base.map(|b| b.layers.clone()).unwrap_or_default();
     chain.push(layer.chain_id.clone());
     let size = base.map_or(0, |b| b.size) + layer.size;
@@ -178,6 +171,20 @@ pub fn new_image(
         created: Some(now),
     };
     store.add(record, name)
+}
+
+/// Stores a config blob and an OCI manifest over it and `layers` (descriptors); returns
+/// the two digests (the first is the image id).
+fn write_config_and_manifest(store: &Store, config: &[u8], layers: Vec<Value>) -> Result<(String, String), ImageError> {
+    let config_digest = store.write_blob(config)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len() },
+        "layers": layers,
+    });
+    let manifest_digest = store.write_blob(&serde_json::to_vec(&manifest).expect("manifest serializes"))?;
+    Ok((config_digest, manifest_digest))
 }
 
 /// `lindocker import`: the root filesystem tar in `input` (plain, gzip or zstd) as a
@@ -385,14 +392,7 @@ fn add_archived(
         descriptors.push(json!({ "mediaType": layer_media_type(&magic), "digest": digest, "size": hashing.count() }));
         size += info.size;
     }
-    let config_digest = store.write_blob(config_bytes)?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len() },
-        "layers": descriptors,
-    });
-    let manifest_digest = store.write_blob(&serde_json::to_vec(&manifest).expect("manifest serializes"))?;
+    let (config_digest, manifest_digest) = write_config_and_manifest(store, config_bytes, descriptors)?;
     let record = ImageRecord {
         id: config_digest,
         manifest: manifest_digest,
