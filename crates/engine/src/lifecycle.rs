@@ -567,7 +567,11 @@ impl Engine {
         {
             let _ = runtime.run(&["delete", "--force", &record.id]);
         }
-        self.detach_network(record);
+        // The shim detaches when the container ends; only a container left half-made (or
+        // whose shim died) still has a namespace to take down here.
+        if self.netns_path(&record.id).exists() {
+            self.detach_network(record);
+        }
         self.fs(record).remove()?;
         if volumes {
             for m in &record.mounts {
