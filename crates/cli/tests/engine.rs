@@ -496,7 +496,7 @@ fn restart_policies_and_log_rotation() {
     wait_for("two restarts", || {
         inspect(&engine, "flaky")["State"]["Status"] == "exited" && inspect(&engine, "flaky")["RestartCount"] == 2
     });
-    assert_eq!(engine.ok(&["logs", "flaky"]), "try\ntry\ntry\n");
+    assert_eq!(engine.ok(&["logs", "flaky"]), "try\ntry\ntry\n", "state: {}", inspect(&engine, "flaky")["State"]);
     engine.ok(&["rm", "flaky"]);
 
     engine.ok(&[
