@@ -565,7 +565,7 @@ impl Engine {
         if runtime_state.join(&record.id).exists()
             && let Ok(runtime) = self.runtime_for(record)
         {
-            let _ = runtime.run(&["delete", "--force", &record.id]);
+            runtime.delete_force(&record.id);
         }
         // The shim detaches when the container ends; only a container left half-made (or
         // whose shim died) still has a namespace to take down here.
@@ -597,7 +597,7 @@ impl Engine {
             return current;
         }
         if let Ok(runtime) = self.runtime_for(&current) {
-            let _ = runtime.run(&["delete", "--force", &current.id]);
+            runtime.delete_force(&current.id);
         }
         self.unmount_rootfs(&current);
         self.detach_network(&current);

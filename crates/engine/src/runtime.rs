@@ -65,6 +65,19 @@ impl OciRuntime {
         }
     }
 
+    /// `delete --force`, retried: right after an exit the kernel may still be tearing the
+    /// cgroup's last processes down (rmdir answers EBUSY), and a container the runtime
+    /// still knows can neither start again under its id nor count as gone.
+    pub fn delete_force(&self, id: &str) {
+        for _ in 0..40 {
+            match self.run(&["delete", "--force", id]) {
+                Ok(_) => return,
+                Err(e) if e.to_string().contains("not exist") || e.to_string().contains("no such") => return,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+            }
+        }
+    }
+
     /// The runtime's last error: from stderr, or from its json log.
     pub fn message(&self, stderr: &[u8]) -> String {
         let text = String::from_utf8_lossy(stderr);

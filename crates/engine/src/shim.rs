@@ -127,7 +127,7 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         stdio.drop_child_ends();
         if let Some(message) = failure {
             let code = start_failure_code(&message);
-            let _ = runtime.run(&["delete", "--force", id]);
+            runtime.delete_force(id);
             engine.unmount_rootfs(&record);
             engine.detach_network(&record);
             engine.records.update_state(id, |st| {
@@ -161,7 +161,7 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
 
         let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
         let oom = engine.oom_killed(&record);
-        delete(&runtime, id);
+        runtime.delete_force(id);
         engine.detach_network(&record);
         let (after, _) = engine.records.update_state(id, |st| {
             st.status = Status::Exited;
@@ -217,19 +217,6 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
     }
     broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
     Ok(())
-}
-
-/// `runtime delete --force`, retried: right after an exit the kernel may still be
-/// tearing the cgroup's last processes down (rmdir answers EBUSY), and a container the
-/// runtime still knows could not be started again under its id.
-fn delete(runtime: &crate::runtime::OciRuntime, id: &str) {
-    for _ in 0..40 {
-        match runtime.run(&["delete", "--force", id]) {
-            Ok(_) => return,
-            Err(e) if e.to_string().contains("not exist") || e.to_string().contains("no such") => return,
-            Err(_) => std::thread::sleep(Duration::from_millis(25)),
-        }
-    }
 }
 
 fn broadcast(clients: &mut Vec<Client>, kind: Kind, payload: &[u8]) {
