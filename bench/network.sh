@@ -57,10 +57,11 @@ in_ns "$ld" import "$work/iperf.tar" localhost/iperf3 >/dev/null
 
 tools=(lindocker)
 if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
-  in_ns containerd --root "$work/ctd/root" --state "$work/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
+  # nsenter directly, not the in_ns function: `$!` must be the daemon, not a subshell.
+  nsenter --net="/run/netns/$ns" -- containerd --root "$work/ctd/root" --state "$work/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
   for _ in $(seq 100); do [ -S "$work/ctd.sock" ] && break; sleep 0.1; done
   printf '{"cgroup-parent": "/%s/docker", "bip": "10.213.0.1/24"}\n' "$cg" > "$work/daemon.json"
-  in_ns dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/docker-run" \
+  nsenter --net="/run/netns/$ns" -- dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/docker-run" \
     --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" --containerd "$work/ctd.sock" >"$work/dockerd.log" 2>&1 & pids=($! "${pids[@]}")
   for _ in $(seq 150); do docker -H "unix://$work/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
   if docker -H "unix://$work/docker.sock" import "$work/busybox.tar" localhost/busybox >/dev/null 2>&1; then
