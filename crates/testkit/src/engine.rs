@@ -126,15 +126,7 @@ impl Engine {
 
     /// Runs `args` and insists on success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "lindocker {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::stdout_of_success(&self.run(args), &format!("lindocker {args:?}"))
     }
 
     /// Runs `args`, insists on failure with exit code `code`; returns stderr.

@@ -49,6 +49,18 @@ pub fn output_via_files(mut cmd: std::process::Command, base: &std::path::Path) 
     output
 }
 
+/// Insists that `out` (of `what`, for the message) succeeded; returns its stdout.
+pub fn stdout_of_success(out: &std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A fresh, empty directory under the system temp dir, unique per process and name.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("lindocker-test-{}-{name}", std::process::id()));
