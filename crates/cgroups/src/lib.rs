@@ -3,14 +3,17 @@
 //! [`Hierarchy`] says how the host mounts cgroups; [`plan`] turns OCI
 //! `linux.resources` into the files and values to write for that version (pure, so it is
 //! unit-tested); [`Manager`] creates a container's cgroup, writes the plan, moves
-//! processes in, freezes and removes it.
+//! processes in, freezes and removes it; [`Entry`] lets a new process step in by itself,
+//! which is much cheaper than being moved.
 
+mod entry;
 mod error;
 mod hierarchy;
 mod manager;
 pub mod plan;
 pub mod stats;
 
+pub use entry::Entry;
 pub use error::{Error, Result};
 pub use hierarchy::{Hierarchy, V1Mount};
 pub use manager::Manager;

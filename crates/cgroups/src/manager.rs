@@ -43,7 +43,7 @@ impl Manager {
         &self.hierarchy
     }
 
-    fn under(&self, mountpoint: &Path) -> PathBuf {
+    pub(crate) fn under(&self, mountpoint: &Path) -> PathBuf {
         mountpoint.join(self.path.strip_prefix("/").unwrap_or(&self.path))
     }
 

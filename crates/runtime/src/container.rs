@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lindocker_cgroups::{Hierarchy, Manager};
+use lindocker_cgroups::{Entry, Hierarchy, Manager};
 use lindocker_sys::SignalMask;
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
@@ -153,8 +153,10 @@ fn create_with(
         };
         let listener = seccomp_listener(seccomp.as_ref())?;
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
+        let entry = Entry::open(&cgroup)?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
-        let pid = lindocker_sys::clone_process(flags as u64).context(|| "clone the container process".into())?;
+        let pid = lindocker_sys::clone_process_into(flags as u64, entry.unified())
+            .context(|| "clone the container process".into())?;
         if pid == 0 {
             // In the child: the lock stays with the parent; our copy must not hold it.
             drop(lock.take());
@@ -165,6 +167,7 @@ fn create_with(
                 plan: &plan,
                 channel: &child_end,
                 cgroup: &cgroup,
+                cgroup_entry: &entry,
                 console: console.as_ref(),
                 fifo: &fifo,
                 preserve_fds: opts.preserve_fds,
@@ -177,7 +180,8 @@ fn create_with(
         }
         child = Some(pid);
         drop(child_end);
-        let init_pid = guide_child(&parent_end, pid, &plan, &bundle, &cgroup, &state, &mut child)?;
+        drop(entry);
+        let init_pid = guide_child(&parent_end, pid, &plan, &bundle, &state, &mut child)?;
         Ok(init_pid)
     })();
     match result {
@@ -243,7 +247,6 @@ fn guide_child(
     pid: i32,
     plan: &Plan,
     bundle: &Bundle,
-    cgroup: &Manager,
     state: &State,
     child: &mut Option<i32>,
 ) -> Result<i32> {
@@ -271,7 +274,7 @@ fn guide_child(
         }
         pid
     };
-    cgroup.add_process(init_pid)?;
+    // The child has moved itself into the cgroup (see `Entry`).
     ch.send(&Message::Go).context(|| "setup channel".into())?;
     loop {
         match ch.recv().context(|| "setup channel".into())? {
@@ -782,11 +785,14 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let mask =
         if opts.detach { None } else { Some(lindocker_sys::block_all_signals().context(|| "block signals".into())?) };
     let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
-    let pid = lindocker_sys::clone_process(0).context(|| "fork the exec process".into())?;
+    let entry = cgroup.as_ref().map(Entry::open).transpose()?;
+    let pid = lindocker_sys::clone_process_into(0, entry.as_ref().and_then(Entry::unified))
+        .context(|| "fork the exec process".into())?;
     if pid == 0 {
         drop(parent_end);
         init::exec::main(&init::exec::Exec {
             process,
+            cgroup_entry: entry.as_ref(),
             channel: &child_end,
             namespaces: &in_child,
             user_ns,
@@ -804,9 +810,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     drop(child_end);
     drop(console);
     let setup = (|| -> Result<()> {
-        if let Some(cg) = &cgroup {
-            cg.add_process(pid)?;
-        }
+        // The child moves itself into the cgroup (see `Entry`).
         parent_end.send(&Message::Go).context(|| "setup channel".into())?;
         match parent_end.recv().context(|| "setup channel".into())? {
             Some(Message::Ready) => Ok(()),

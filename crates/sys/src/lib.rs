@@ -36,6 +36,33 @@ pub fn clone_process(flags: u64) -> io::Result<libc::pid_t> {
     Ok(ret as libc::pid_t)
 }
 
+/// [`clone_process`], with the child born inside the cgroup2 directory `cgroup`
+/// (`clone3` with `CLONE_INTO_CGROUP`): no later migration, so no wait on the kernel's
+/// cgroup-wide lock. With `None`, exactly [`clone_process`].
+///
+/// The caller must be single-threaded, as for [`clone_process`].
+pub fn clone_process_into(flags: u64, cgroup: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<libc::pid_t> {
+    use std::os::fd::AsRawFd;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let Some(cgroup) = cgroup else { return clone_process(flags) };
+    // SAFETY: clone_args is plain integers; all-zero is a valid value of it.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags | CLONE_INTO_CGROUP;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup.as_raw_fd() as u64;
+    // SAFETY: clone3(2) with stack 0 behaves like fork(2), as in `clone_process`: no
+    // CLONE_VM, CLONE_SETTLS, *_TID or CLONE_PIDFD flag is set, so the kernel reads only
+    // `args` (valid for the call, its size passed with it) and writes nothing back. The
+    // caller is single-threaded (documented above).
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &mut args as *mut libc::clone_args, std::mem::size_of::<libc::clone_args>())
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as libc::pid_t)
+}
+
 /// Ends the calling process at once, without running exit handlers or flushing buffers
 /// that belong to the parent's copy of memory (what a forked child must do).
 pub fn exit_immediately(code: i32) -> ! {

@@ -13,6 +13,8 @@ use crate::channel::{Channel, Message};
 pub struct Exec<'a> {
     /// The process to run.
     pub process: &'a Process,
+    /// The way into the container's cgroup, taken first (see [`lindocker_cgroups::Entry`]).
+    pub cgroup_entry: Option<&'a lindocker_cgroups::Entry>,
     /// The child's end of the setup channel.
     pub channel: &'a Channel,
     /// Namespaces to join (flag, descriptor), user namespace first. The pid and time
@@ -44,6 +46,9 @@ pub fn main(e: &Exec) -> ! {
 }
 
 fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
+    if let Some(entry) = e.cgroup_entry {
+        entry.join_self().map_err(step("join the container's cgroup"))?;
+    }
     // Host /proc while we are still host root: our pid as the host sees it, the score,
     // then out of reach.
     let pid: i32 = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0);

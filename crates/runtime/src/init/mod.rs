@@ -16,7 +16,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use lindocker_cgroups::Manager;
+use lindocker_cgroups::{Entry, Manager};
 use lindocker_sys::SignalMask;
 
 use crate::channel::{Channel, Message};
@@ -59,6 +59,8 @@ pub struct Init<'a> {
     pub channel: &'a Channel,
     /// The container's cgroup (for `cgroup` mounts).
     pub cgroup: &'a Manager,
+    /// The way into that cgroup, which the child takes first (see [`Entry`]).
+    pub cgroup_entry: &'a Entry,
     /// Connected `--console-socket`, if any.
     pub console: Option<&'a OwnedFd>,
     /// `O_PATH` descriptor of the exec fifo.
@@ -79,6 +81,9 @@ pub struct Init<'a> {
 
 /// Entry of the child made by the runtime's clone. Never returns.
 pub fn main(init: &Init) -> ! {
+    if let Err(e) = init.cgroup_entry.join_self() {
+        fail(init, step("join the container's cgroup")(e));
+    }
     let result = if init.plan.double_fork { intermediate(init) } else { direct(init) };
     fail(init, result.unwrap_err())
 }
