@@ -78,6 +78,21 @@ impl OciRuntime {
         }
     }
 
+    /// Starts `delete --force` in the background, so that other teardown can go on
+    /// beside it; [`PendingDelete::finish`] waits for it (and retries like
+    /// [`OciRuntime::delete_force`] if it failed).
+    pub fn delete_in_background(&self, id: &str) -> PendingDelete<'_> {
+        let child = self
+            .command()
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok();
+        PendingDelete { runtime: self, id: id.to_owned(), child }
+    }
+
     /// The runtime's last error: from stderr, or from its json log.
     pub fn message(&self, stderr: &[u8]) -> String {
         let text = String::from_utf8_lossy(stderr);
@@ -105,5 +120,23 @@ pub fn start_failure_code(message: &str) -> i32 {
         126
     } else {
         125
+    }
+}
+
+/// A `delete --force` under way (see [`OciRuntime::delete_in_background`]).
+#[must_use = "finish() makes sure the runtime forgot the container"]
+pub struct PendingDelete<'a> {
+    runtime: &'a OciRuntime,
+    id: String,
+    child: Option<std::process::Child>,
+}
+
+impl PendingDelete<'_> {
+    /// Waits for the delete; retries it in the foreground if it did not succeed.
+    pub fn finish(self) {
+        let done = self.child.and_then(|c| c.wait_with_output().ok()).is_some_and(|out| out.status.success());
+        if !done {
+            self.runtime.delete_force(&self.id);
+        }
     }
 }

@@ -161,7 +161,7 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
 
         let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
         let oom = engine.oom_killed(&record);
-        runtime.delete_force(id);
+        let deleting = runtime.delete_in_background(id);
         engine.detach_network(&record);
         let (after, _) = engine.records.update_state(id, |st| {
             st.status = Status::Exited;
@@ -181,8 +181,10 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         };
         if !restart {
             engine.unmount_rootfs(&record);
+            deleting.finish();
             break Ok(code);
         }
+        deleting.finish();
         // Docker's back-off: doubling from 100 ms, reset after 10 s of good running.
         if started.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(100);
