@@ -141,6 +141,19 @@ fn detached_containers_log_exec_stop_and_rm() {
     let out = engine.run(&["exec", "ticker", "sh", "-c", "exit 5"]);
     assert_eq!(out.status.code(), Some(5));
     engine.fails(&["exec", "ticker", "nosuchcommand"], 127);
+    // A signal sent to `exec` reaches the exec'd process.
+    let mut exec = engine
+        .cmd()
+        .args(["exec", "ticker", "sh", "-c", "trap 'echo got TERM; exit 3' TERM; echo ready; sleep 100 & wait"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(exec.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let cli = rustix::process::Pid::from_raw(exec.id() as i32).unwrap();
+    rustix::process::kill_process(cli, rustix::process::Signal::TERM).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got TERM");
+    assert_eq!(exec.wait().unwrap().code(), Some(3));
     let top = engine.ok(&["top", "ticker"]);
     assert!(top.contains("sleep") || top.contains("sh -c"), "{top}");
     let stats = engine.ok(&["stats", "--no-stream", "ticker"]);
@@ -213,6 +226,50 @@ fn a_killed_shim_or_cli_leaves_a_container_that_can_be_started_and_removed() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(inspect(&engine, "orphan")["State"]["Running"], true, "killing the CLI does not kill the container");
     engine.ok(&["rm", "-f", "orphan"]);
+    clean(&engine);
+}
+
+#[test]
+fn the_first_command_after_a_reboot_restarts_what_the_policies_say() {
+    let engine = Engine::with_busybox(BIN, "boot");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "-d", "--network", "none"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["localhost/busybox", "sleep", "1000"]);
+        engine.ok(&all);
+    };
+    run(&["--name", "always", "--restart", "always"]);
+    run(&["--name", "stopped", "--restart", "unless-stopped"]);
+    engine.ok(&["stop", "-t", "0", "stopped"]);
+    run(&["--name", "unless", "--restart", "unless-stopped"]);
+    run(&["--name", "plain"]);
+    run(&["--name", "ephemeral", "--rm"]);
+    engine.ok(&["create", "--name", "torn", "--network", "none", "localhost/busybox", "true"]);
+    let torn = inspect(&engine, "torn")["Id"].as_str().unwrap().to_owned();
+
+    engine.reboot();
+    // The crash caught `torn` mid-write (a `--rm` record is not fsynced).
+    fs::write(engine.root.join("containers").join(&torn).join("record.json"), "").unwrap();
+
+    let state = |name: &str| inspect(&engine, name)["State"]["Status"].as_str().unwrap().to_owned();
+    assert_eq!(state("always"), "running", "`always` comes back");
+    assert_eq!(state("unless"), "running", "`unless-stopped` comes back when not stopped");
+    assert_eq!(state("stopped"), "exited", "a container the user stopped stays stopped");
+    assert_eq!(state("plain"), "exited");
+    assert_eq!(inspect(&engine, "plain")["State"]["ExitCode"], 137);
+    let err = engine.fails(&["inspect", "ephemeral"], 1);
+    assert!(err.contains("No such"), "a `--rm` container the crash ended is removed: {err}");
+    engine.fails(&["inspect", "torn"], 1);
+    assert!(!engine.root.join("containers").join(&torn).exists(), "the torn record's directory is gone");
+    engine.ok(&["create", "--name", "torn", "--network", "none", "localhost/busybox", "true"]);
+    // Once per boot: a second command changes nothing.
+    engine.ok(&["stop", "-t", "0", "always"]);
+    assert_eq!(engine.ok(&["system", "boot"]), "");
+    assert_eq!(state("always"), "exited");
+    let ids: Vec<String> = engine.ok(&["ps", "-aq"]).lines().map(str::to_owned).collect();
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids.iter().map(String::as_str));
+    engine.ok(&args);
     clean(&engine);
 }
 

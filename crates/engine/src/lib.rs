@@ -4,6 +4,7 @@
 //! the records under the data root, under per-container locks.
 
 pub mod attach;
+pub mod boot;
 pub mod bundle;
 pub mod confinement;
 pub mod ids;

@@ -166,12 +166,10 @@ fn list(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
     }
 }
 
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if std::env::var_os("LINDOCKER_TEST_KEEP").is_some() {
-            return; // for a post-mortem; the next run of the test starts afresh
-        }
-        // A failed test may leave containers running: their shims and processes are ours.
+impl Engine {
+    /// A power cut: every shim and container process killed, every mount under the root
+    /// and the state directory gone, the containers' cgroups too.
+    pub fn power_off(&self) {
         for pid in self.shims() {
             if let Some(pid) = rustix::process::Pid::from_raw(pid) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
@@ -179,16 +177,22 @@ impl Drop for Engine {
         }
         for parent in crate::cgroup_dirs(&self.cgroup_parent) {
             for child in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                if !child.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue; // a control file
+                }
                 let procs = std::fs::read_to_string(child.path().join("cgroup.procs")).unwrap_or_default();
                 for pid in
                     procs.lines().filter_map(|l| l.trim().parse().ok()).filter_map(rustix::process::Pid::from_raw)
                 {
                     let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                let _ = std::fs::remove_dir(child.path());
+                for _ in 0..50 {
+                    if std::fs::remove_dir(child.path()).is_ok() || !child.path().exists() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
             }
-            let _ = std::fs::remove_dir(&parent);
         }
         // Overlay mounts under the root would make removal fail; unmount them first.
         if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
@@ -203,6 +207,26 @@ impl Drop for Engine {
             for point in points {
                 let _ = rustix::mount::unmount(point, rustix::mount::UnmountFlags::DETACH);
             }
+        }
+    }
+
+    /// A reboot: [`Engine::power_off`], then the state directory emptied, as a boot
+    /// empties `/run`.
+    pub fn reboot(&self) {
+        self.power_off();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if std::env::var_os("LINDOCKER_TEST_KEEP").is_some() {
+            return; // for a post-mortem; the next run of the test starts afresh
+        }
+        // A failed test may leave containers running: their shims and processes are ours.
+        self.power_off();
+        for parent in crate::cgroup_dirs(&self.cgroup_parent) {
+            let _ = std::fs::remove_dir(&parent);
         }
         let _ = std::fs::remove_dir_all(&self.root);
         let _ = std::fs::remove_dir_all(&self.state);

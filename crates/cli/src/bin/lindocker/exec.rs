@@ -88,6 +88,10 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
             let status = relay_terminal(master, &mut child, a.interactive)?;
             return finish(status, &log);
         }
+        if !a.detach {
+            // Spawned first: the runtime must not inherit a blocked signal mask.
+            crate::signals::forward_to_process(child.id());
+        }
         let status = child.wait()?;
         finish(status, &log)
     })();

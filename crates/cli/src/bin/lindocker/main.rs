@@ -136,7 +136,7 @@ fn main() -> ExitCode {
         Command::ImageGroup(command) => images::run_sub(&cli, command),
         Command::Volume(command) => containers::engine(&cli).and_then(|e| volumes::run(&e, command)),
         Command::Network(command) => containers::engine(&cli).and_then(|e| networks::run(&e, command)),
-        Command::NetworkHook { verb, id } => containers::engine(&cli).and_then(|e| {
+        Command::NetworkHook { verb, id } => containers::engine_as_is(&cli).and_then(|e| {
             let record = e.records.read(id)?;
             match verb.as_str() {
                 "attach" => {
@@ -148,6 +148,7 @@ fn main() -> ExitCode {
         }),
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
         Command::System(system::SystemCommand::Df) => containers::engine(&cli).and_then(|e| system::df(&e)),
+        Command::System(system::SystemCommand::Boot) => containers::engine_as_is(&cli).and_then(|e| system::boot(&e)),
         Command::System(system::SystemCommand::Info) | Command::Info => {
             containers::engine(&cli).and_then(|e| system::info(&e))
         }

@@ -26,6 +26,25 @@ pub enum SystemCommand {
     },
     /// Same as `lindocker info`.
     Info,
+    /// Settle what a reboot left: mark dead containers exited, remove `--rm` ones, start
+    /// those whose restart policy says so. The first command after a boot does it too;
+    /// this is for an init system to run at boot.
+    Boot,
+}
+
+/// `system boot`: recovery after a boot, reported.
+pub fn boot(engine: &Engine) -> Result<u8> {
+    let done = engine.recover_after_boot()?;
+    for name in &done.restarted {
+        println!("restarted {name}");
+    }
+    for name in &done.removed {
+        println!("removed {name}");
+    }
+    for (name, why) in &done.failed {
+        eprintln!("could not restart {name}: {why}");
+    }
+    Ok(if done.failed.is_empty() { 0 } else { 1 })
 }
 
 fn cgroup_version() -> (&'static str, String) {
