@@ -531,6 +531,22 @@ fn commit_export_diff_and_cp() {
     assert_eq!(fs::read_to_string(engine.root.join("containers").join(id).join("upper/newdir/in")).unwrap(), "into\n");
     engine.ok(&["rm", "changed"]);
     engine.ok(&["rmi", "localhost/committed:1"]);
+
+    // `cp` sees what the container sees: its volumes and tmpfs while it runs, its volumes
+    // and binds while it is stopped.
+    let cp =
+        ["run", "-d", "--name", "cp", "-v", "cpvol:/data", "--tmpfs", "/scratch", "localhost/busybox", "sleep", "1000"];
+    engine.ok(&cp);
+    engine.ok(&["cp", host.join("in").to_str().unwrap(), "cp:/data/"]);
+    engine.ok(&["cp", host.join("in").to_str().unwrap(), "cp:/scratch/in"]);
+    assert_eq!(engine.ok(&["exec", "cp", "cat", "/data/in", "/scratch/in"]), "into\ninto\n");
+    engine.ok(&["stop", "-t", "0", "cp"]);
+    engine.ok(&["cp", "cp:/data/in", host.join("back").to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(host.join("back")).unwrap(), "into\n");
+    let err = engine.fails(&["cp", host.join("in").to_str().unwrap(), "cp:/no/such/dir/in"], 1);
+    assert!(err.contains("no such directory"), "{err}");
+    engine.ok(&["rm", "-v", "cp"]);
+    engine.ok(&["volume", "rm", "cpvol"]);
     fs::remove_dir_all(&host).unwrap();
     clean(&engine);
 }

@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lindocker_engine::Engine;
+use lindocker_engine::options::MountSpec;
 use lindocker_engine::record::{Record, Status};
 use lindocker_image::archive::{self, NewImage};
 use lindocker_image::reference;
@@ -22,28 +23,68 @@ fn record(engine: &Engine, name: &str) -> Result<Record> {
     Ok(engine.reconcile(engine.records.read(&id)?))
 }
 
-/// A container path resolved under `root` without letting `..` climb out. Symlinks in
-/// the container are not followed out either: the final path is opened with
-/// `RESOLVE_IN_ROOT` and named through /proc/self/fd.
+/// A container path resolved under `root` without letting `..` or a symlink climb out:
+/// the path (or, for one not there yet, its parent) is opened with `RESOLVE_IN_ROOT` and
+/// named through /proc/self/fd while the returned descriptor lives.
 fn inside(root: &Path, path: &str) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> {
+    use std::os::fd::AsRawFd;
     let relative: PathBuf = Path::new(path).components().filter(|c| matches!(c, Component::Normal(_))).collect();
     if relative.as_os_str().is_empty() {
         return Ok((root.to_owned(), None));
     }
     let dirfd =
         rustix::fs::open(root, rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty())?;
-    match rustix::fs::openat2(
-        &dirfd,
-        &relative,
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-        rustix::fs::ResolveFlags::IN_ROOT,
-    ) {
-        Ok(fd) => {
-            use std::os::fd::AsRawFd;
-            Ok((PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())), Some(fd)))
+    let open = |p: &Path| {
+        rustix::fs::openat2(
+            &dirfd,
+            p,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+            rustix::fs::ResolveFlags::IN_ROOT,
+        )
+    };
+    if let Ok(fd) = open(&relative) {
+        return Ok((PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())), Some(fd)));
+    }
+    let name = relative.file_name().expect("a normal last component").to_owned();
+    let parent = relative.parent().unwrap_or(Path::new(""));
+    let fd = if parent.as_os_str().is_empty() {
+        rustix::fs::openat(&dirfd, ".", rustix::fs::OFlags::PATH, rustix::fs::Mode::empty())
+    } else {
+        open(parent)
+    }
+    .map_err(|_| anyhow::anyhow!("no such directory in the container: /{}", parent.display()))?;
+    Ok((PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())).join(name), Some(fd)))
+}
+
+/// The directory a container path is found under, and the path relative to it. A
+/// running container's own view (`/proc/PID/root`) shows its volumes, binds and tmpfs
+/// mounts; a stopped one's path lies in the bind or volume mounted deepest over it, or
+/// else in its filesystem `merged`.
+fn base_of(engine: &Engine, record: &Record, merged: &Path, path: &str) -> (PathBuf, String) {
+    if record.state.status.is_live() && record.state.pid > 0 {
+        return (PathBuf::from(format!("/proc/{}/root", record.state.pid)), path.to_owned());
+    }
+    let wanted: PathBuf = Path::new(path).components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let mut best: Option<(usize, PathBuf, String)> = None;
+    for m in &record.mounts {
+        let target: PathBuf =
+            Path::new(m.target()).components().filter(|c| matches!(c, Component::Normal(_))).collect();
+        let Ok(rest) = wanted.strip_prefix(&target) else { continue };
+        let depth = target.components().count();
+        if best.as_ref().is_some_and(|(d, _, _)| *d >= depth) {
+            continue;
         }
-        Err(_) => Ok((root.join(relative), None)),
+        let host = match m {
+            MountSpec::Bind { source, .. } => source.clone(),
+            MountSpec::Volume { name, .. } => engine.volumes.data_dir(name),
+            MountSpec::Tmpfs { .. } => continue, // empty while stopped: the image's files show
+        };
+        best = Some((depth, host, rest.display().to_string()));
+    }
+    match best {
+        Some((_, host, rest)) => (host, rest),
+        None => (merged.to_owned(), path.to_owned()),
     }
 }
 
@@ -80,15 +121,16 @@ pub fn cp(engine: &Engine, source: &str, destination: &str) -> Result<u8> {
     let fs = ContainerFs::at(engine.records.dir(&record.id));
     let was_mounted = record.state.status.is_live();
     let merged = engine.mount_rootfs(&record)?;
+    let (base, path) = base_of(engine, &record, &merged, &container.1);
     let result = (|| -> Result<()> {
         if into_container {
             let host = Path::new(source);
-            let (target, _fd) = inside(&merged, &container.1)?;
+            let (target, _fd) = inside(&base, &path)?;
             let target =
                 if target.is_dir() { target.join(host.file_name().context("source has no name")?) } else { target };
             copy_tree(host, &target)
         } else {
-            let (from, _fd) = inside(&merged, &container.1)?;
+            let (from, _fd) = inside(&base, &path)?;
             if !from.exists() {
                 bail!("Could not find the file {} in container {}", container.1, container.0);
             }
