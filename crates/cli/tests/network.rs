@@ -324,3 +324,66 @@ fn a_full_subnet_and_parallel_allocation() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn ipv6_networks_names_ports_and_masquerade() {
+    let host = FakeHost::new("v6");
+    let other_host = FakeHost::new("v6b");
+    host.wire(&other_host, "fd99::1/64", "fd99::2/64");
+    let engine = Engine::in_host(BIN, "v6", &host);
+    let links_before = host.links();
+
+    let err = engine.fails(&["network", "create", "--subnet", "fd00:90::/64", "nov6"], 1);
+    assert!(err.contains("--ipv6"), "{err}");
+    engine.ok(&["network", "create", "--ipv6", "--subnet", "10.90.0.0/24", "--subnet", "fd00:90::/64", "six"]);
+    let err = engine.fails(&["network", "create", "--ipv6", "--subnet", "fd00:90::/64", "again"], 1);
+    assert!(err.contains("overlaps"), "{err}");
+    assert!(!engine.ok(&["network", "ls"]).contains("nov6") && !engine.ok(&["network", "ls"]).contains("again"));
+
+    let www = web(&engine, "web6", &["--network", "six", "--ip6", "fd00:90::80", "-p", "8080:80"]);
+    let info: Value = serde_json::from_str(&engine.ok(&["inspect", "web6"])).unwrap();
+    assert_eq!(info[0]["NetworkSettings"]["Networks"]["six"]["GlobalIPv6Address"], "fd00:90::80");
+    // By name (its IPv6 address is in /etc/hosts) and by address, from a container.
+    let out = engine.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "six",
+        "--dns",
+        "127.0.0.1",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "ping6 -c1 -W2 web6 >/dev/null && echo pinged; wget -qO- http://[fd00:90::80]/",
+    ]);
+    assert_eq!(out, "pinged\nhello from web6\n");
+    // The published port over IPv6: from the host's own address and from another host.
+    assert_eq!(wget(&host, "http://[fd99::1]:8080/").as_deref(), Some("hello from web6\n"));
+    assert_eq!(wget(&other_host, "http://[fd99::1]:8080/").as_deref(), Some("hello from web6\n"));
+    // Out through masquerade to the other host, which has no route to the container.
+    engine.ok(&["run", "--rm", "--network", "six", "localhost/busybox", "ping6", "-c1", "-W2", "fd99::2"]);
+
+    // Without --subnet, a unique local /64 is picked.
+    engine.ok(&["network", "create", "--ipv6", "auto6"]);
+    let auto: Value = serde_json::from_str(&engine.ok(&["network", "inspect", "auto6"])).unwrap();
+    let subnet6 = auto[0]["IPAM"]["Config"][1]["Subnet"].as_str().unwrap().to_owned();
+    assert!(subnet6.starts_with("fd") && subnet6.ends_with("::/64"), "{subnet6}");
+    // --ip6 on a network without IPv6 is refused, nothing made.
+    let err = engine.fails(&["run", "--rm", "--name", "noip6", "--ip6", "fd00::5", "localhost/busybox", "true"], 125);
+    assert!(err.contains("IPv6"), "{err}");
+    engine.fails(&["inspect", "noip6"], 1);
+
+    engine.ok(&["rm", "-f", "web6"]);
+    engine.ok(&["network", "rm", "six", "auto6", "bridge"]);
+    for _ in 0..100 {
+        if host.links() == links_before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(host.links(), links_before, "links left behind");
+    assert!(!host.ruleset().contains("lindocker"), "nft rules left behind:\n{}", host.ruleset());
+    std::fs::remove_dir_all(&www).unwrap();
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -7,6 +7,10 @@
 //!   (a container reaching another through a published port);
 //! - forward: isolation between networks, and no way in or out of an internal one;
 //! - prerouting and output: published ports as DNAT to the container's address.
+//!
+//! An IPv6 network gets the same rules for its IPv6 subnet, and its containers' ports
+//! are published on the host's IPv6 addresses too (not on ::1: IPv6 has no
+//! `route_localnet`, a packet from ::1 cannot be routed to a container).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -33,6 +37,13 @@ pub fn render(networks: &[Network], endpoints: &[Endpoint]) -> String {
         }
         postrouting.push(format!("ip saddr 127.0.0.0/8 oifname \"{br}\" masquerade"));
         postrouting.push(format!("ct status dnat ip saddr {subnet} ip daddr {subnet} masquerade"));
+        if let Some(p6) = &n.pool6 {
+            let subnet6 = p6.subnet;
+            if !n.internal {
+                postrouting.push(format!("ip6 saddr {subnet6} oifname != \"{br}\" masquerade"));
+            }
+            postrouting.push(format!("ct status dnat ip6 saddr {subnet6} ip6 daddr {subnet6} masquerade"));
+        }
         for other in networks.iter().filter(|o| o.bridge != n.bridge) {
             forward.push(format!("iifname \"{br}\" oifname \"{}\" drop", other.bridge));
         }
@@ -45,9 +56,15 @@ pub fn render(networks: &[Network], endpoints: &[Endpoint]) -> String {
                 format!("ip daddr {}", p.host_ip)
             };
             dnat.push(format!(
-                "{target} {} dport {} dnat ip to {}:{}",
+                "meta nfproto ipv4 {target} {} dport {} dnat ip to {}:{}",
                 p.protocol, p.host_port, e.ip, p.container_port
             ));
+            if let (Some(ip6), true) = (e.ip6, p.host_ip.is_unspecified()) {
+                dnat.push(format!(
+                    "meta nfproto ipv6 fib daddr type local {} dport {} dnat ip6 to [{ip6}]:{}",
+                    p.protocol, p.host_port, p.container_port
+                ));
+            }
         }
     }
     let chain = |name: &str, head: &str, rules: &[String]| {

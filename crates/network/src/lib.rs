@@ -1,5 +1,6 @@
 //! Networks for lindocker containers: bridge networks with an address pool each (IPAM),
-//! a network namespace per container joined to its bridges by veth pairs (netlink),
+//! IPv4 and, with `--ipv6`, IPv6; a network namespace per container joined to its bridges
+//! by veth pairs (netlink),
 //! NAT, isolation and published ports in an nftables table of our own, and names
 //! (every container's /etc/hosts lists the others on its networks, kept current as
 //! containers come and go).
@@ -16,7 +17,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use store::{Attachment, Endpoint, Network, Networks, PortMapping};
+pub use store::{Attachment, Endpoint, Network, NetworkSpec, Networks, PortMapping};
 
 /// Everything networking can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +37,7 @@ pub enum NetworkError {
         other: String,
     },
     /// Every address of the subnet is given out.
-    #[error("no available IPv4 addresses on network {0}: the subnet is full")]
+    #[error("no available addresses on network {0}: the subnet is full")]
     Full(String),
     /// An address or gateway that is not in the subnet, or taken.
     #[error("invalid address {address}: {reason}")]

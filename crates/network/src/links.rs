@@ -2,12 +2,12 @@
 //! per call: a netlink socket belongs to the network namespace it was opened in).
 
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
-use rtnetlink::packet_route::address::AddressAttribute;
+use ipnet::IpNet;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder, new_connection};
 
@@ -43,9 +43,20 @@ pub fn exists(name: &str) -> Result<bool, NetworkError> {
     with_handle(async |h| Ok(index_of(&h, name).await?.is_some()))
 }
 
-/// Makes bridge `name` with `gateway/prefix` on it, up (nothing if it is there already).
-pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), NetworkError> {
-    let name = name.to_owned();
+/// Adds `address` to link `index`; an IPv6 one without duplicate address detection, so
+/// that it is usable at once (the address is ours to give; no one else has it).
+async fn add_address(h: &Handle, index: u32, address: IpNet) -> Result<(), NetworkError> {
+    let mut request = h.address().add(index, address.addr(), address.prefix_len());
+    if address.addr().is_ipv6() {
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    request.execute().await.map_err(nl)
+}
+
+/// Makes bridge `name` with the gateway `addresses` (address/prefix) on it, up; adds
+/// only what is missing.
+pub fn ensure_bridge(name: &str, addresses: &[IpNet]) -> Result<(), NetworkError> {
+    let (name, addresses) = (name.to_owned(), addresses.to_vec());
     with_handle(async move |h| {
         let index = match index_of(&h, &name).await? {
             Some(i) => i,
@@ -55,13 +66,16 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), Ne
             }
         };
         let mut existing = h.address().get().set_link_index_filter(index).execute();
-        let mut has = false;
+        let mut have = Vec::new();
         while let Some(a) = existing.try_next().await.map_err(nl)? {
-            has |=
-                a.attributes.iter().any(|at| matches!(at, AddressAttribute::Address(IpAddr::V4(ip)) if *ip == gateway));
+            for at in a.attributes {
+                if let AddressAttribute::Address(ip) = at {
+                    have.push(ip);
+                }
+            }
         }
-        if !has {
-            h.address().add(index, IpAddr::V4(gateway), prefix).execute().await.map_err(nl)?;
+        for address in addresses.iter().filter(|a| !have.contains(&a.addr())) {
+            add_address(&h, index, *address).await?;
         }
         h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await.map_err(nl)
     })
@@ -99,30 +113,43 @@ pub fn veth_into(host: &str, peer: &str, bridge: &str, netns: &File) -> Result<(
     })
 }
 
-/// Inside a container's namespace: `peer` renamed `ifname`, given `address`, up; `lo`
-/// up; the default route through `gateway` (when given).
-pub fn configure_inside(
-    peer: &str,
-    ifname: &str,
-    address: Ipv4Net,
-    gateway: Option<Ipv4Addr>,
-    mac: Option<[u8; 6]>,
-) -> Result<(), NetworkError> {
-    let (peer, ifname) = (peer.to_owned(), ifname.to_owned());
+/// How a container's interface is set up inside its namespace.
+#[derive(Debug, Clone)]
+pub struct Inside {
+    /// Its name there (`eth0`, ...).
+    pub ifname: String,
+    /// Its addresses (an IPv4 one, and an IPv6 one on an IPv6 network).
+    pub addresses: Vec<IpNet>,
+    /// Default routes through these gateways (none for an internal network or a second
+    /// interface).
+    pub gateways: Vec<IpAddr>,
+    /// `--mac-address`.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// Inside a container's namespace: `peer` renamed and given its addresses, up; `lo`
+/// up; the default routes.
+pub fn configure_inside(peer: &str, inside: Inside) -> Result<(), NetworkError> {
+    let peer = peer.to_owned();
     with_handle(async move |h| {
         let index = index_of(&h, &peer).await?.ok_or_else(|| nl(format!("no link {peer} in the container")))?;
-        let mut rename = LinkUnspec::new_with_index(index).name(ifname.clone());
-        if let Some(mac) = mac {
+        let mut rename = LinkUnspec::new_with_index(index).name(inside.ifname.clone());
+        if let Some(mac) = inside.mac {
             rename = rename.address(mac.to_vec());
         }
         h.link().set(rename.build()).execute().await.map_err(nl)?;
-        h.address().add(index, IpAddr::V4(address.addr()), address.prefix_len()).execute().await.map_err(nl)?;
+        for address in &inside.addresses {
+            add_address(&h, index, *address).await?;
+        }
         h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await.map_err(nl)?;
         if let Some(lo) = index_of(&h, "lo").await? {
             h.link().set(LinkUnspec::new_with_index(lo).up().build()).execute().await.map_err(nl)?;
         }
-        if let Some(gateway) = gateway {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build();
+        for gateway in &inside.gateways {
+            let route = match gateway {
+                IpAddr::V4(g) => RouteMessageBuilder::<Ipv4Addr>::new().gateway(*g).build(),
+                IpAddr::V6(g) => RouteMessageBuilder::<Ipv6Addr>::new().gateway(*g).output_interface(index).build(),
+            };
             h.route().add(route).execute().await.map_err(nl)?;
         }
         Ok(())
@@ -139,30 +166,35 @@ pub fn loopback_up() -> Result<(), NetworkError> {
     })
 }
 
-/// The IPv4 networks this namespace has addresses or routes in (for overlap checks).
-pub fn host_networks() -> Result<Vec<Ipv4Net>, NetworkError> {
+/// The networks this namespace has addresses or routes in (for overlap checks).
+pub fn host_networks() -> Result<Vec<IpNet>, NetworkError> {
     with_handle(async |h| {
         let mut out = Vec::new();
         let mut addresses = h.address().get().execute();
         while let Some(a) = addresses.try_next().await.map_err(nl)? {
             for at in &a.attributes {
-                if let AddressAttribute::Address(IpAddr::V4(ip)) = at
-                    && let Ok(net) = Ipv4Net::new(*ip, a.header.prefix_len)
+                if let AddressAttribute::Address(ip) = at
+                    && let Ok(net) = IpNet::new(*ip, a.header.prefix_len)
                 {
                     out.push(net.trunc());
                 }
             }
         }
-        let mut routes = h.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
+        let v4 = h.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
+        let v6 = h.route().get(RouteMessageBuilder::<Ipv6Addr>::new().build()).execute();
+        let mut routes = futures_util::stream::select(v4, v6);
         while let Some(r) = routes.try_next().await.map_err(nl)? {
             let len = r.header.destination_prefix_length;
             if len == 0 {
                 continue; // the default route overlaps everything and means nothing here
             }
             for at in &r.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = at
-                    && let Ok(net) = Ipv4Net::new(*ip, len)
-                {
+                let ip = match at {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => IpAddr::V4(*ip),
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => IpAddr::V6(*ip),
+                    _ => continue,
+                };
+                if let Ok(net) = IpNet::new(ip, len) {
                     out.push(net.trunc());
                 }
             }

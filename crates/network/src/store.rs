@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +30,11 @@ pub struct Network {
     pub id: String,
     /// The Linux bridge.
     pub bridge: String,
-    /// Addresses.
-    pub pool: Pool,
+    /// IPv4 addresses.
+    pub pool: Pool<Ipv4Addr>,
+    /// IPv6 addresses (`--ipv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool6: Option<Pool<Ipv6Addr>>,
     /// No way out of the subnet.
     pub internal: bool,
     /// `--label`s.
@@ -68,6 +71,9 @@ pub struct Endpoint {
     pub network: String,
     /// Its address.
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on an IPv6 network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// The host side of its veth pair.
     pub host_veth: String,
     /// Ports published to the host (on the first network only).
@@ -85,10 +91,53 @@ pub struct Attachment {
     pub network: String,
     /// `--ip`.
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// `--network-alias`.
     pub aliases: Vec<String>,
     /// `--mac-address`.
     pub mac: Option<[u8; 6]>,
+}
+
+/// What `network create` asks for; `None` lets lindocker choose.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSpec {
+    /// `--subnet` (IPv4).
+    pub subnet: Option<Ipv4Net>,
+    /// `--gateway` (IPv4).
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range` (IPv4).
+    pub ip_range: Option<Ipv4Net>,
+    /// `--ipv6`: containers get an IPv6 address too.
+    pub ipv6: bool,
+    /// `--subnet` (IPv6; default: a random unique local /64).
+    pub subnet6: Option<Ipv6Net>,
+    /// `--gateway` (IPv6).
+    pub gateway6: Option<Ipv6Addr>,
+    /// `--internal`.
+    pub internal: bool,
+    /// `--label`s.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Network {
+    /// The bridge's addresses: the gateways with their subnets' prefixes.
+    pub fn gateway_addresses(&self) -> Vec<IpNet> {
+        let mut out = vec![IpNet::new(self.pool.gateway.into(), self.pool.subnet.prefix_len()).expect("valid prefix")];
+        if let Some(p6) = &self.pool6 {
+            out.push(IpNet::new(p6.gateway.into(), p6.subnet.prefix_len()).expect("valid prefix"));
+        }
+        out
+    }
+
+    /// Gives back every address container `id` holds on this network.
+    pub fn release(&mut self, id: &str) {
+        self.pool.release(id);
+        if let Some(p6) = &mut self.pool6 {
+            p6.release(id);
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -190,20 +239,12 @@ impl Networks {
 
     /// Creates a network. Without a subnet, one is picked that overlaps no other network
     /// and no address or route of the host.
-    pub fn create(
-        &self,
-        name: &str,
-        subnet: Option<Ipv4Net>,
-        gateway: Option<Ipv4Addr>,
-        ip_range: Option<Ipv4Net>,
-        internal: bool,
-        labels: BTreeMap<String, String>,
-    ) -> Result<Network, NetworkError> {
+    pub fn create(&self, name: &str, spec: &NetworkSpec) -> Result<Network, NetworkError> {
         let _lock = self.lock()?;
         let mut state = self.load()?;
-        let network = self.new_network(&state, name, subnet, gateway, ip_range, internal, labels)?;
+        let network = self.new_network(&state, name, spec)?;
         // The bridge exists from the start, as Docker's does.
-        links::ensure_bridge(&network.bridge, network.pool.gateway, network.pool.subnet.prefix_len())?;
+        links::ensure_bridge(&network.bridge, &network.gateway_addresses())?;
         state.networks.push(network.clone());
         if let Err(e) = self.save(&state).and_then(|()| firewall::apply(&state.networks, &state.endpoints)) {
             let _ = links::delete(&network.bridge);
@@ -212,17 +253,7 @@ impl Networks {
         Ok(network)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn new_network(
-        &self,
-        state: &State,
-        name: &str,
-        subnet: Option<Ipv4Net>,
-        gateway: Option<Ipv4Addr>,
-        ip_range: Option<Ipv4Net>,
-        internal: bool,
-        labels: BTreeMap<String, String>,
-    ) -> Result<Network, NetworkError> {
+    fn new_network(&self, state: &State, name: &str, spec: &NetworkSpec) -> Result<Network, NetworkError> {
         if !valid_name(name) {
             return Err(NetworkError::invalid("network name", name, "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
         }
@@ -230,30 +261,62 @@ impl Networks {
             return Err(NetworkError::NameTaken(name.into()));
         }
         let host = links::host_networks()?;
-        let taken: Vec<(Ipv4Net, String)> = state
+        let taken: Vec<(IpNet, String)> = state
             .networks
             .iter()
-            .map(|n| (n.pool.subnet, format!("network {}", n.name)))
+            .flat_map(|n| {
+                let label = format!("network {}", n.name);
+                std::iter::once((IpNet::V4(n.pool.subnet), label.clone()))
+                    .chain(n.pool6.as_ref().map(|p| (IpNet::V6(p.subnet), label)))
+            })
             .chain(host.iter().map(|h| (*h, format!("the host's {h}"))))
             .collect();
-        let overlaps = |s: &Ipv4Net| {
+        let overlaps = |s: IpNet| {
             taken.iter().find(|(t, _)| t.contains(&s.network()) || s.contains(&t.network())).map(|(_, w)| w.clone())
         };
-        let subnet = match subnet {
+        let subnet = match spec.subnet {
             Some(s) => {
-                if let Some(other) = overlaps(&s.trunc()) {
+                if let Some(other) = overlaps(IpNet::V4(s.trunc())) {
                     return Err(NetworkError::Overlap { subnet: s.to_string(), other });
                 }
                 s
             }
             None => candidate_subnets()
-                .find(|s| overlaps(s).is_none())
+                .find(|s| overlaps(IpNet::V4(*s)).is_none())
                 .ok_or_else(|| NetworkError::invalid("--subnet", "", "no free private /16 or /24 left; give one"))?,
         };
-        let pool = Pool::new(subnet, gateway, ip_range)?;
+        let pool = Pool::new(subnet, spec.gateway, spec.ip_range)?;
+        let pool6 = if spec.ipv6 {
+            let subnet6 = match spec.subnet6 {
+                Some(s) => {
+                    if let Some(other) = overlaps(IpNet::V6(s.trunc())) {
+                        return Err(NetworkError::Overlap { subnet: s.to_string(), other });
+                    }
+                    s
+                }
+                None => std::iter::repeat_with(unique_local_subnet)
+                    .take(16)
+                    .find(|s| overlaps(IpNet::V6(*s)).is_none())
+                    .ok_or_else(|| NetworkError::invalid("--subnet", "", "no free IPv6 subnet found; give one"))?,
+            };
+            Some(Pool::new(subnet6, spec.gateway6, None)?)
+        } else if spec.subnet6.is_some() || spec.gateway6.is_some() {
+            return Err(NetworkError::invalid("--subnet", "IPv6", "an IPv6 subnet or gateway needs --ipv6"));
+        } else {
+            None
+        };
         let id = new_id();
         let bridge = if name == DEFAULT_NETWORK { DEFAULT_BRIDGE.to_owned() } else { format!("ld-{}", &id[..12]) };
-        Ok(Network { name: name.into(), id, bridge, pool, internal, labels, created: now() })
+        Ok(Network {
+            name: name.into(),
+            id,
+            bridge,
+            pool,
+            pool6,
+            internal: spec.internal,
+            labels: spec.labels.clone(),
+            created: now(),
+        })
     }
 
     /// Removes networks; one with containers on it is refused.
@@ -294,7 +357,7 @@ impl Networks {
         if result.is_err() {
             state.endpoints.retain(|e| e.container != id);
             for n in &mut state.networks {
-                n.pool.release(id);
+                n.release(id);
             }
             for a in attachments {
                 let _ = links::delete(&veth_name(id, &a.network));
@@ -326,7 +389,7 @@ impl Networks {
         if attachments.iter().any(|a| a.network == DEFAULT_NETWORK)
             && !state.networks.iter().any(|n| n.name == DEFAULT_NETWORK)
         {
-            let network = self.new_network(state, DEFAULT_NETWORK, None, None, None, false, BTreeMap::new())?;
+            let network = self.new_network(state, DEFAULT_NETWORK, &NetworkSpec::default())?;
             state.networks.push(network);
             rules_changed = true;
         }
@@ -362,7 +425,7 @@ impl Networks {
         let gone: Vec<Endpoint> = state.endpoints.iter().filter(|e| e.container == id).cloned().collect();
         state.endpoints.retain(|e| e.container != id);
         for n in &mut state.networks {
-            n.pool.release(id);
+            n.release(id);
         }
         // The veths go with the namespace: deleting them one by one would cost an RCU
         // grace period each; the kernel tears the namespace down in the background.
@@ -385,13 +448,20 @@ impl Networks {
             let first = own[0];
             let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
             text.push_str(&format!("{}\t{}\n", first.ip, first.hostname));
+            if let Some(ip6) = first.ip6 {
+                text.push_str(&format!("{ip6}\t{}\n", first.hostname));
+            }
             for line in &first.extra_hosts {
                 text.push_str(line);
                 text.push('\n');
             }
             for mine in own.iter().filter(|e| e.network != DEFAULT_NETWORK) {
                 for peer in state.endpoints.iter().filter(|p| p.network == mine.network && p.container != *container) {
-                    text.push_str(&format!("{}\t{} {}\n", peer.ip, peer.name, peer.aliases.join(" ")));
+                    let names = format!("{} {}", peer.name, peer.aliases.join(" "));
+                    text.push_str(&format!("{}\t{names}\n", peer.ip));
+                    if let Some(ip6) = peer.ip6 {
+                        text.push_str(&format!("{ip6}\t{names}\n"));
+                    }
                 }
             }
             // In place: the container sees this file through a bind mount of its inode.
@@ -441,15 +511,32 @@ fn join(
         .find(|n| n.name == a.network || n.id.starts_with(&a.network))
         .ok_or_else(|| NetworkError::NoSuchNetwork(a.network.clone()))?;
     let ip = network.pool.allocate(id, a.ip, &network.name)?;
-    links::ensure_bridge(&network.bridge, network.pool.gateway, network.pool.subnet.prefix_len())?;
+    let ip6 = match &mut network.pool6 {
+        Some(p6) => Some(p6.allocate(id, a.ip6, &network.name)?),
+        None if a.ip6.is_some() => {
+            return Err(NetworkError::invalid("--ip6", &a.ip6.expect("some").to_string(), "the network has no IPv6"));
+        }
+        None => None,
+    };
+    links::ensure_bridge(&network.bridge, &network.gateway_addresses())?;
     write_sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge), "1")?;
+    if ip6.is_some() {
+        write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+    }
     let host_veth = veth_name(id, &network.name);
     let peer = format!("{host_veth}p");
     links::veth_into(&host_veth, &peer, &network.bridge, ns)?;
-    let address = Ipv4Net::new(ip, network.pool.subnet.prefix_len()).expect("prefix from a subnet");
-    let gateway = (index == 0 && !network.internal).then_some(network.pool.gateway);
-    let (ifname, mac) = (format!("eth{index}"), a.mac);
-    netns::within(netns_path, move || links::configure_inside(&peer, &ifname, address, gateway, mac))??;
+    let mut addresses = vec![IpNet::new(ip.into(), network.pool.subnet.prefix_len()).expect("prefix from a subnet")];
+    let mut gateways = vec![IpAddr::V4(network.pool.gateway)];
+    if let (Some(ip6), Some(p6)) = (ip6, &network.pool6) {
+        addresses.push(IpNet::new(ip6.into(), p6.subnet.prefix_len()).expect("prefix from a subnet"));
+        gateways.push(IpAddr::V6(p6.gateway));
+    }
+    if index != 0 || network.internal {
+        gateways.clear();
+    }
+    let inside = links::Inside { ifname: format!("eth{index}"), addresses, gateways, mac: a.mac };
+    netns::within(netns_path, move || links::configure_inside(&peer, inside))??;
     let mut aliases = a.aliases.clone();
     if !aliases.contains(&id[..12].to_owned()) {
         aliases.push(id[..12].to_owned());
@@ -461,6 +548,7 @@ fn join(
         aliases,
         network: network.name.clone(),
         ip,
+        ip6,
         host_veth,
         ports,
         hosts_file: who.hosts_file.to_owned(),
@@ -494,7 +582,7 @@ impl Networks {
             Ok(e) => e,
             Err(e) => {
                 if let Some(n) = state.networks.iter_mut().find(|n| n.name == network) {
-                    n.pool.allocated.retain(|_, owner| owner != id || mine.iter().any(|m| m.network == n.name));
+                    n.release(id);
                 }
                 let _ = links::delete(&veth_name(id, &network));
                 return Err(e);
@@ -516,7 +604,7 @@ impl Networks {
         };
         state.endpoints.retain(|e| !(e.container == id && e.network == network));
         if let Some(n) = state.networks.iter_mut().find(|n| n.name == network) {
-            n.pool.allocated.retain(|_, owner| owner != id);
+            n.release(id);
         }
         links::delete(&gone.host_veth)?;
         if !gone.ports.is_empty() {
@@ -551,6 +639,17 @@ fn candidate_subnets() -> impl Iterator<Item = Ipv4Net> {
     (17..32u8)
         .map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid"))
         .chain((0..=255u8).map(|b| Ipv4Net::new(Ipv4Addr::new(192, 168, b, 0), 24).expect("valid")))
+}
+
+/// A random unique local IPv6 /64 (RFC 4193: fd00::/8, a 40-bit global id, subnet 0),
+/// as Docker picks for `--ipv6` without a subnet.
+fn unique_local_subnet() -> Ipv6Net {
+    let mut id = [0u8; 5];
+    let _ = rustix::rand::getrandom(&mut id, rustix::rand::GetRandomFlags::empty());
+    let mut octets = [0u8; 16];
+    octets[0] = 0xfd;
+    octets[1..6].copy_from_slice(&id);
+    Ipv6Net::new(Ipv6Addr::from(octets), 64).expect("valid")
 }
 
 /// Checks a host port is free (ours and the host's), or picks one for port 0.

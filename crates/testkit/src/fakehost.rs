@@ -72,9 +72,17 @@ impl FakeHost {
         ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
         ip(&["link", "set", &here, "netns", &self.name]);
         ip(&["link", "set", &there, "netns", &other.name]);
-        self.ip(&["addr", "add", a, "dev", &here]);
+        // An IPv6 address skips duplicate detection: usable at once, no one else has it.
+        let add = |host: &FakeHost, addr: &str, dev: &str| {
+            let mut args = vec!["addr", "add", addr, "dev", dev];
+            if addr.contains(':') {
+                args.push("nodad");
+            }
+            host.ip(&args);
+        };
+        add(self, a, &here);
         self.ip(&["link", "set", &here, "up"]);
-        other.ip(&["addr", "add", b, "dev", &there]);
+        add(other, b, &there);
         other.ip(&["link", "set", &there, "up"]);
     }
 }

@@ -19,12 +19,13 @@ pub enum NetworkCommand {
         /// Driver (only `bridge`).
         #[arg(short, long, default_value = "bridge")]
         driver: String,
-        /// Subnet in CIDR form (default: a free private range).
+        /// Subnet in CIDR form (default: a free private range); an IPv4 one and, with
+        /// `--ipv6`, an IPv6 one (default: a random unique local /64).
         #[arg(long)]
-        subnet: Option<String>,
-        /// Gateway (default: the subnet's first address).
+        subnet: Vec<String>,
+        /// Gateway of a subnet (default: the subnet's first address).
         #[arg(long)]
-        gateway: Option<String>,
+        gateway: Vec<String>,
         /// Allocate container addresses from this sub-range.
         #[arg(long)]
         ip_range: Option<String>,
@@ -34,7 +35,7 @@ pub enum NetworkCommand {
         /// Labels: K=V.
         #[arg(long)]
         label: Vec<String>,
-        /// IPv6 is not supported yet; refused.
+        /// Give containers IPv6 addresses too.
         #[arg(long)]
         ipv6: bool,
         /// The name.
@@ -74,6 +75,9 @@ pub enum NetworkCommand {
         /// Address on the network.
         #[arg(long)]
         ip: Option<String>,
+        /// IPv6 address on the network.
+        #[arg(long)]
+        ip6: Option<String>,
         /// More names on the network.
         #[arg(long)]
         alias: Vec<String>,
@@ -94,11 +98,28 @@ pub enum NetworkCommand {
 fn network_json(n: &Network, endpoints: &[Endpoint]) -> Value {
     let containers: BTreeMap<String, Value> = endpoints
         .iter()
-        .map(|e| (e.container.clone(), json!({ "Name": e.name, "IPv4Address": format!("{}/{}", e.ip, n.pool.subnet.prefix_len()), "Aliases": e.aliases })))
+        .map(|e| {
+            let ip6 = match (e.ip6, &n.pool6) {
+                (Some(ip6), Some(p6)) => format!("{ip6}/{}", p6.subnet.prefix_len()),
+                _ => String::new(),
+            };
+            let v4 = format!("{}/{}", e.ip, n.pool.subnet.prefix_len());
+            (
+                e.container.clone(),
+                json!({ "Name": e.name, "IPv4Address": v4, "IPv6Address": ip6, "Aliases": e.aliases }),
+            )
+        })
         .collect();
+    let mut config = vec![
+        json!({ "Subnet": n.pool.subnet.to_string(), "Gateway": n.pool.gateway.to_string(), "IPRange": n.pool.range.to_string() }),
+    ];
+    if let Some(p6) = &n.pool6 {
+        config.push(json!({ "Subnet": p6.subnet.to_string(), "Gateway": p6.gateway.to_string() }));
+    }
     json!({
         "Name": n.name, "Id": n.id, "Driver": "bridge", "Scope": "local", "Internal": n.internal,
-        "IPAM": { "Driver": "default", "Config": [{ "Subnet": n.pool.subnet.to_string(), "Gateway": n.pool.gateway.to_string(), "IPRange": n.pool.range.to_string() }] },
+        "EnableIPv6": n.pool6.is_some(),
+        "IPAM": { "Driver": "default", "Config": config },
         "Options": { "com.docker.network.bridge.name": n.bridge },
         "Labels": n.labels, "Containers": containers,
     })
@@ -112,35 +133,34 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             if driver != "bridge" {
                 bail!("--driver {driver}: only bridge networks exist");
             }
-            if *ipv6 {
-                bail!("--ipv6: IPv6 networks are not supported yet");
+            let mut spec = lindocker_network::NetworkSpec { ipv6: *ipv6, internal: *internal, ..Default::default() };
+            for s in subnet {
+                match s.parse::<ipnet::IpNet>() {
+                    Ok(ipnet::IpNet::V4(n)) if spec.subnet.is_none() => spec.subnet = Some(n),
+                    Ok(ipnet::IpNet::V6(n)) if spec.subnet6.is_none() => spec.subnet6 = Some(n),
+                    Ok(_) => bail!("--subnet {s}: one IPv4 and one IPv6 subnet at most"),
+                    Err(_) => bail!("--subnet {s:?}: expected a CIDR like 10.89.0.0/24 or fd00:89::/64"),
+                }
             }
-            let parse_net = |v: &Option<String>, what: &str| -> Result<Option<ipnet::Ipv4Net>> {
-                v.as_deref()
-                    .map(|s| {
-                        s.parse().with_context(|| format!("{what} {s:?}: expected an IPv4 CIDR like 10.89.0.0/24"))
-                    })
-                    .transpose()
-            };
-            let gateway = gateway
+            for g in gateway {
+                match g.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(a)) if spec.subnet.is_some() => spec.gateway = Some(a),
+                    Ok(std::net::IpAddr::V6(a)) if spec.subnet6.is_some() => spec.gateway6 = Some(a),
+                    Ok(_) => bail!("--gateway {g} needs a --subnet of its family"),
+                    Err(_) => bail!("--gateway {g:?}: not an IP address"),
+                }
+            }
+            spec.ip_range = ip_range
                 .as_deref()
-                .map(|g| g.parse().with_context(|| format!("--gateway {g:?}: not an IPv4 address")))
+                .map(|s| {
+                    s.parse().with_context(|| format!("--ip-range {s:?}: expected an IPv4 CIDR like 10.89.0.0/25"))
+                })
                 .transpose()?;
-            if gateway.is_some() && subnet.is_none() {
-                bail!("--gateway needs --subnet");
-            }
-            let labels = label
+            spec.labels = label
                 .iter()
                 .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                 .collect();
-            let network = nets.create(
-                name,
-                parse_net(subnet, "--subnet")?,
-                gateway,
-                parse_net(ip_range, "--ip-range")?,
-                *internal,
-                labels,
-            )?;
+            let network = nets.create(name, &spec)?;
             println!("{}", network.id);
         }
         NetworkCommand::Ls { quiet, format: fmt } => {
@@ -186,7 +206,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 println!("{name}");
             }
         }
-        NetworkCommand::Connect { ip, alias, network, container } => {
+        NetworkCommand::Connect { ip, ip6, alias, network, container } => {
             let id = engine.records.resolve(container)?;
             let record = engine.reconcile(engine.records.read(&id)?);
             if record.network.mode != "bridge" {
@@ -200,7 +220,11 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             if record.network.attachments.iter().any(|a| a.network == n.name) {
                 bail!("container {container} is already connected to network {}", n.name);
             }
-            let attachment = Attachment { network: n.name.clone(), ip, aliases: alias.clone(), mac: None };
+            let ip6 = ip6
+                .as_deref()
+                .map(|i| i.parse().with_context(|| format!("--ip6 {i:?}: not an IPv6 address")))
+                .transpose()?;
+            let attachment = Attachment { network: n.name.clone(), ip, ip6, aliases: alias.clone(), mac: None };
             if record.state.status == Status::Running || record.state.status == Status::Paused {
                 nets.connect(&id, &attachment, &engine.netns_path(&id))?;
             } else if let Some(ip) = ip
@@ -261,9 +285,14 @@ pub fn settings(engine: &Engine, id: &str) -> Value {
     let networks: BTreeMap<String, Value> = endpoints
         .iter()
         .map(|e| {
-            let gateway =
-                engine.networks.inspect(&e.network).map(|(n, _)| n.pool.gateway.to_string()).unwrap_or_default();
-            (e.network.clone(), json!({ "IPAddress": e.ip.to_string(), "Gateway": gateway, "Aliases": e.aliases }))
+            let network = engine.networks.inspect(&e.network).ok().map(|(n, _)| n);
+            let gateway = network.as_ref().map(|n| n.pool.gateway.to_string()).unwrap_or_default();
+            let gateway6 = network.and_then(|n| n.pool6).map(|p| p.gateway.to_string()).unwrap_or_default();
+            let ip6 = e.ip6.map(|a| a.to_string()).unwrap_or_default();
+            (
+                e.network.clone(),
+                json!({ "IPAddress": e.ip.to_string(), "Gateway": gateway, "GlobalIPv6Address": ip6, "IPv6Gateway": gateway6, "Aliases": e.aliases }),
+            )
         })
         .collect();
     let mut ports = BTreeMap::new();

@@ -113,6 +113,9 @@ pub struct CreateArgs {
     /// Address on the (first) network.
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address on the first network (an `--ipv6` one).
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// More names for the container on its (first) network.
     #[arg(long = "network-alias")]
     pub network_alias: Vec<String>,
@@ -283,12 +286,17 @@ impl CreateArgs {
             .as_deref()
             .map(|ip| ip.parse::<std::net::Ipv4Addr>().with_context(|| format!("--ip {ip:?}: not an IPv4 address")))
             .transpose()?;
+        let ip6 = self
+            .ip6
+            .as_deref()
+            .map(|ip| ip.parse::<std::net::Ipv6Addr>().with_context(|| format!("--ip6 {ip:?}: not an IPv6 address")))
+            .transpose()?;
         let mac = self.mac_address.as_deref().map(parse_mac).transpose()?;
         let mut config = NetworkConfig::default();
         if special(&names[0]) {
             config.mode = names[0].clone();
-            if ip.is_some() || mac.is_some() || !self.network_alias.is_empty() {
-                bail!("--ip, --mac-address and --network-alias need a bridge network");
+            if ip.is_some() || ip6.is_some() || mac.is_some() || !self.network_alias.is_empty() {
+                bail!("--ip, --ip6, --mac-address and --network-alias need a bridge network");
             }
         } else {
             config.mode = "bridge".into();
@@ -297,6 +305,7 @@ impl CreateArgs {
                 config.attachments.push(Attachment {
                     network: name.clone(),
                     ip: if first { ip } else { None },
+                    ip6: if first { ip6 } else { None },
                     aliases: if first { self.network_alias.clone() } else { Vec::new() },
                     mac: if first { mac } else { None },
                 });
