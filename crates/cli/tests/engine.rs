@@ -274,6 +274,55 @@ fn the_first_command_after_a_reboot_restarts_what_the_policies_say() {
 }
 
 #[test]
+fn user_namespace_containers_are_root_inside_and_unprivileged_outside() {
+    let engine = Engine::with_busybox(BIN, "userns");
+    let (uids, _) = lindocker_engine::userns::ranges();
+    let out = engine.ok(&[
+        "run",
+        "--rm",
+        "--user-ns",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; touch /bin/busybox && echo wrote",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(map, ["0", &uids.host.to_string(), &uids.size.to_string()], "{out}");
+    assert_eq!(lines[2], "0", "the image's root-owned files are the container root's: {out}");
+    assert_eq!(lines[3], "wrote", "{out}");
+
+    engine.ok(&["run", "-d", "--name", "uns", "--user-ns", "localhost/busybox", "sleep", "1000"]);
+    let pid = inspect(&engine, "uns")["State"]["Pid"].as_i64().unwrap();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uid_line.split_whitespace().nth(1), Some(uids.host.to_string().as_str()), "{uid_line}");
+    engine.ok(&["exec", "uns", "sh", "-c", "echo e > /fromexec"]);
+    // On disk what it wrote belongs to root, as for any container: commit and diff as usual.
+    let id = inspect(&engine, "uns")["Id"].as_str().unwrap().to_owned();
+    let upper = engine.root.join("containers").join(&id).join("upper/fromexec");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&fs::metadata(&upper).unwrap()), 0);
+    assert!(engine.ok(&["diff", "uns"]).contains("A /fromexec"));
+    engine.ok(&["rm", "-f", "uns"]);
+    // A new volume is the container root's; what the image had there is copied in.
+    let out = engine.ok(&[
+        "run",
+        "--rm",
+        "--user-ns",
+        "-v",
+        "nsvol:/etc",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "echo v > /etc/new && stat -c %u /etc/passwd",
+    ]);
+    assert_eq!(out, "0\n");
+    engine.ok(&["volume", "rm", "nsvol"]);
+    clean(&engine);
+}
+
+#[test]
 fn volumes_binds_and_tmpfs() {
     let engine = Engine::with_busybox(BIN, "volumes");
     // A named volume starts with the image's content at the mount point.

@@ -306,11 +306,19 @@ pub fn spec(
         (_, Some(path)) => namespaces.push(json!({ "type": "network", "path": path })),
         (_, None) => namespaces.push(json!({ "type": "network" })),
     }
+    if h.user_ns {
+        namespaces.push(json!({ "type": "user" }));
+    }
     let mut linux = json!({
         "namespaces": namespaces,
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), record.id),
         "resources": resources,
     });
+    if h.user_ns {
+        let (uids, gids) = crate::userns::ranges();
+        linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uids.host, "size": uids.size }]);
+        linux["gidMappings"] = json!([{ "containerID": 0, "hostID": gids.host, "size": gids.size }]);
+    }
     if !h.privileged {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);

@@ -15,6 +15,7 @@ pub mod options;
 pub mod record;
 pub mod runtime;
 pub mod shim;
+pub mod userns;
 pub mod volumes;
 
 use std::path::{Path, PathBuf};

@@ -154,7 +154,12 @@ impl Engine {
 
     /// Mounts the container's root filesystem (if it is not).
     pub fn mount_rootfs(&self, record: &Record) -> Result<PathBuf, EngineError> {
-        Ok(self.fs(record).mount(self.images.layers(), &record.layers)?)
+        let fs = self.fs(record);
+        if record.host_config.user_ns && !lindocker_storage::overlay::is_mounted(&fs.merged_dir()) {
+            let userns = crate::userns::namespace()?;
+            return Ok(fs.mount_idmapped(self.images.layers(), &record.layers, std::os::fd::AsFd::as_fd(&userns))?);
+        }
+        Ok(fs.mount(self.images.layers(), &record.layers)?)
     }
 
     /// Unmounts the container's root filesystem (if it is mounted).
@@ -387,6 +392,9 @@ impl Engine {
             if let MountSpec::Volume { name, target, anonymous, .. } = m {
                 self.volumes.create(name, BTreeMap::new(), *anonymous)?;
                 self.volumes.fill_from(name, &rootfs.join(target.trim_start_matches('/')))?;
+                if record.host_config.user_ns {
+                    crate::userns::hand_over(&self.volumes.data_dir(name))?;
+                }
             }
         }
         let netns = match record.network.mode.as_str() {

@@ -696,8 +696,8 @@ pub struct ExecOptions {
     pub on_warning: Option<fn(&str)>,
 }
 
-/// The namespace types of a container, as `/proc/PID/ns` names them, with their flags;
-/// the user namespace first (joining it gives the rights to join the others).
+/// The namespace types of a container, as `/proc/PID/ns` names them, with their flags
+/// (the exec'd child picks the order it joins them in: see `init::exec`).
 const NAMESPACES: &[(&str, i32)] = &[
     ("user", libc::CLONE_NEWUSER),
     ("mnt", libc::CLONE_NEWNS),

@@ -4,7 +4,10 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use rustix::mount::OpenTreeFlags;
 
 use crate::StorageError;
 use crate::layers::LayerStore;
@@ -75,6 +78,42 @@ impl ContainerFs {
         lower.extend(layers.iter().rev().map(|chain| store.diff_dir(chain)));
         let overlay = Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))) };
         overlay.mount(&merged)?;
+        Ok(merged)
+    }
+
+    /// [`ContainerFs::mount`] for a container in a user namespace: the layers and the
+    /// read-write directories are seen through id-mapped mounts of `userns`, so that
+    /// files root owns on disk belong to the namespace's root, and what it writes lands
+    /// on disk as root's (an overlay mount itself cannot be id-mapped; its layers can).
+    pub fn mount_idmapped(
+        &self,
+        store: &LayerStore,
+        layers: &[String],
+        userns: BorrowedFd<'_>,
+    ) -> Result<PathBuf, StorageError> {
+        let merged = self.merged_dir();
+        if overlay::is_mounted(&merged) {
+            return Ok(merged);
+        }
+        let idmapped = |dir: &Path| -> Result<OwnedFd, StorageError> {
+            let err = |e: std::io::Error| StorageError::Mount { path: dir.to_path_buf(), source: e };
+            let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+            let fd = rustix::mount::open_tree(rustix::fs::CWD, dir, flags).map_err(|e| err(e.into()))?;
+            lindocker_sys::idmap_mount(fd.as_fd(), userns).map_err(err)?;
+            Ok(fd)
+        };
+        // Named through /proc/self/fd while the detached mounts are open; the overlay
+        // keeps what it needs of them once it is made.
+        let via = |fd: &OwnedFd, rel: &Path| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())).join(rel);
+        let all_layers = idmapped(store.dir())?;
+        let own = idmapped(&self.dir)?;
+        let mut lower = vec![via(&own, Path::new("init"))];
+        for chain in layers.iter().rev() {
+            let diff = store.diff_dir(chain);
+            lower.push(via(&all_layers, diff.strip_prefix(store.dir()).unwrap_or(&diff)));
+        }
+        let upper = Some((via(&own, Path::new("upper")), via(&own, Path::new("work"))));
+        Overlay { lower, upper }.mount(&merged)?;
         Ok(merged)
     }
 

@@ -59,6 +59,11 @@ impl LayerStore {
         self.layer_dir(chain_id).join("diff")
     }
 
+    /// The directory that holds every layer.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn layer_dir(&self, chain_id: &str) -> PathBuf {
         self.dir.join(chain_id.trim_start_matches("sha256:"))
     }

@@ -141,6 +141,83 @@ pub fn mount_setattr_recursive(target: &CStr, set: u64, clear: u64) -> io::Resul
     Ok(())
 }
 
+/// Makes the detached mount `mount` (from `open_tree(OPEN_TREE_CLONE)`) an id-mapped
+/// mount: file owners appear through the id maps of user namespace `userns`.
+pub fn idmap_mount(mount: std::os::fd::BorrowedFd<'_>, userns: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr =
+        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+    // SAFETY: the path is an empty C string (AT_EMPTY_PATH: the descriptor itself is
+    // meant), `attr` a properly laid out `struct mount_attr` that lives across the call,
+    // its size passed alongside it; both descriptors are borrowed, so open, for the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mount.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A new user namespace with the given `uid_map` and `gid_map` contents, held by the
+/// returned descriptor (for id-mapped mounts). A child is cloned into it, its maps are
+/// written, the namespace is opened, and the child is ended.
+///
+/// Callable from a multi-threaded process: the child does nothing but two system calls.
+pub fn user_namespace(uid_map: &str, gid_map: &str) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given, which is ours.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just returned to us and are owned by nothing else.
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: raw clone(2) with a NULL stack behaves like fork(2). In the child only
+    // async-signal-safe system calls run (close(2), read(2), _exit(2)) on descriptors
+    // already open, so no lock another thread of the parent held can be waited for, and no memory
+    // of the parent is touched but the one-byte stack buffer.
+    let pid = unsafe {
+        let pid = libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        );
+        if pid == 0 {
+            // Our copy of the write end would keep the read from ever seeing EOF.
+            libc::close(write_end.as_raw_fd());
+            let mut byte = 0u8;
+            libc::read(read_end.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+            libc::_exit(0);
+        }
+        pid
+    };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let result = (|| {
+        std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)?;
+        std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
+    })();
+    drop(write_end); // the child's read returns: it exits
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is ours to write.
+    unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+    result
+}
+
 /// Marks every file descriptor from `first` upwards close-on-exec, so nothing the runtime
 /// inherited leaks into the container (`close_range(2)` with `CLOSE_RANGE_CLOEXEC`).
 pub fn cloexec_from(first: RawFd) -> io::Result<()> {

@@ -17,7 +17,7 @@ pub struct Exec<'a> {
     pub cgroup_entry: Option<&'a lindocker_cgroups::Entry>,
     /// The child's end of the setup channel.
     pub channel: &'a Channel,
-    /// Namespaces to join (flag, descriptor), user namespace first. The pid and time
+    /// Namespaces to join (flag, descriptor). The pid and time
     /// namespaces were joined by the parent: they apply to its children.
     pub namespaces: &'a [(i32, OwnedFd)],
     /// Whether one of them is a user namespace.
@@ -45,6 +45,30 @@ pub fn main(e: &Exec) -> ! {
     lindocker_sys::exit_immediately(1)
 }
 
+/// Joins `namespaces`. Those our credentials may join go first: a namespace the host
+/// owns (the engine's network namespace) is out of reach once inside the container's user
+/// namespace. The user namespace comes next, then whatever needed its rights (a rootless
+/// caller's case).
+fn join_namespaces(namespaces: &[(i32, OwnedFd)]) -> Result<(), Step> {
+    let join = |flag: i32, fd: &OwnedFd| {
+        lindocker_sys::setns(fd.as_raw_fd(), flag)
+            .map_err(step(format!("join the container's {} namespace", name(flag))))
+    };
+    let mut later = Vec::new();
+    for (flag, fd) in namespaces.iter().filter(|(f, _)| *f != libc::CLONE_NEWUSER) {
+        if join(*flag, fd).is_err() {
+            later.push((*flag, fd));
+        }
+    }
+    for (flag, fd) in namespaces.iter().filter(|(f, _)| *f == libc::CLONE_NEWUSER) {
+        join(*flag, fd)?;
+    }
+    for (flag, fd) in later {
+        join(flag, fd)?;
+    }
+    Ok(())
+}
+
 fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     if let Some(entry) = e.cgroup_entry {
         entry.join_self().map_err(step("join the container's cgroup"))?;
@@ -55,10 +79,7 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     process::set_oom_score_adj(e.process)?;
     super::hide_runtime_binary()?;
     e.channel.expect(Message::Go).map_err(Step)?;
-    for (flag, fd) in e.namespaces {
-        lindocker_sys::setns(fd.as_raw_fd(), *flag)
-            .map_err(step(format!("join the container's {} namespace", name(*flag))))?;
-    }
+    join_namespaces(e.namespaces)?;
     if e.user_ns {
         super::become_root()?;
     }

@@ -157,11 +157,6 @@ impl CreateArgs {
             log_max_file: 1,
             ..HostConfig::default()
         };
-        if self.user_ns {
-            bail!(
-                "--user-ns: user namespaces for engine containers are not supported yet (the image layers would need id-mapped mounts)"
-            );
-        }
         host.memory = self.memory.as_deref().map(|m| options::parse_bytes("--memory", m)).transpose()?;
         host.memory_swap = match self.memory_swap.as_deref() {
             Some("-1") => Some(-1),
