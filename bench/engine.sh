@@ -13,6 +13,7 @@
 # Usage: bench/engine.sh [ROUNDS]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-20}
 release=$PWD/target/x86_64-unknown-linux-gnu/release
 [ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] || cargo build --release --locked -p lindocker-cli
@@ -27,12 +28,12 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for _ in 1 2 3; do
-    grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    unmount_under "$work"
     rm -rf "$work" 2>/dev/null && break
     sleep 1
   done
   for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    { [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; } || true
   done
   true
 }
@@ -66,16 +67,8 @@ PY
 "$ld" rm "$id" >/dev/null
 
 tools=(lindocker lindocker-runtime)
-cat > "$work/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-CONF
-export CONTAINERS_CONF="$work/containers.conf"
-podman_() { podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --cgroup-manager cgroupfs "$@"; }
+podman_config "$work"
+podman_() { podman "${podman_args[@]}" "$@"; }
 if command -v podman >/dev/null && command -v runc >/dev/null; then
   podman_ import -q "$work/busybox.tar" localhost/busybox >/dev/null && tools+=(podman)
 fi

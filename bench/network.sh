@@ -2,15 +2,17 @@
 # What the network costs, inside a throw-away network namespace that plays the host
 # (every packet stays in it: loopback and the containers' own addresses):
 #   1. `run --rm busybox true` on the default bridge vs --network none, rounds
-#      interleaved: lindocker, and docker (dockerd started here, in the namespace);
+#      interleaved: lindocker, docker (dockerd started here, in the namespace) and
+#      podman (its CNI bridge);
 #   2. TCP throughput with iperf3 (server in a container, client on the fake host):
 #      to the container's address, and through a published port on 127.0.0.1;
-#      docker's published port (docker-proxy) for comparison.
+#      docker's (docker-proxy) and podman's published ports for comparison.
 # Prints medians, differences and ratios.
 #
 # Usage: bench/network.sh [ROUNDS]   (as root; needs iperf3, busybox-static, nft)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-20}
 release=$PWD/target/x86_64-unknown-linux-gnu/release
 [ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] || cargo build --release --locked -p lindocker-cli
@@ -21,18 +23,20 @@ ns="ldbench-$$"
 work=$(mktemp -d /tmp/lindocker-bench-net.XXXXXX)
 cg="lindocker-bench-net-$$"
 pids=()
+podman_args=()
 in_ns() { nsenter --net="/run/netns/$ns" -- "$@"; }
 cleanup() {
   in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  [ ${#podman_args[@]} -gt 0 ] && { podman_ rm -af >/dev/null 2>&1 || true; }
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for _ in 1 2 3; do
-    grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    unmount_under "$work"
     rm -rf "$work" 2>/dev/null && break
     sleep 1
   done
   ip netns del "$ns" 2>/dev/null || true
-  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do { [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; } || true; done
   true
 }
 trap cleanup EXIT
@@ -72,18 +76,25 @@ if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
   fi
 fi
 docker_() { in_ns docker -H "unix://$work/docker.sock" "$@"; }
+# Podman 4.3 with its CNI bridge (Debian's containernetworking-plugins).
+podman_config "$work"
+podman_() { in_ns podman "${podman_args[@]}" "$@"; }
+if command -v podman >/dev/null && command -v runc >/dev/null && podman_ import -q "$work/busybox.tar" localhost/busybox >/dev/null 2>&1; then
+  podman_ import -q "$work/iperf.tar" localhost/iperf3 >/dev/null
+  tools+=(podman)
+fi
 log "engines: ${tools[*]}"
 
 now() { date +%s%N; }
 : > "$work/times"
 for t in "${tools[@]}"; do for net in bridge none; do
-  case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; esac
+  case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; podman) podman_ run --rm --network $net localhost/busybox true ;; esac
 done; done
 for r in $(seq "$rounds"); do
   for t in "${tools[@]}"; do
     for net in bridge none; do
       s=$(now)
-      case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; esac
+      case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; podman) podman_ run --rm --network $net localhost/busybox true ;; esac
       echo "$t $net $(( ($(now) - s) / 1000 ))" >> "$work/times"
     done
   done
@@ -108,6 +119,14 @@ if [[ " ${tools[*]} " == *" docker "* ]]; then
   measure "docker direct ($dip)" "$dip" 5201
   measure "docker published (127.0.0.1, docker-proxy)" 127.0.0.1 5202
   docker_ rm -f perf >/dev/null
+fi
+if [[ " ${tools[*]} " == *" podman "* ]]; then
+  podman_ run -d --name perf -p 5203:5201 localhost/iperf3 iperf3 -s >/dev/null
+  sleep 0.5
+  pip=$(podman_ inspect -f '{{.NetworkSettings.IPAddress}}' perf)
+  measure "podman direct ($pip)" "$pip" 5201
+  measure "podman published (127.0.0.1)" 127.0.0.1 5203
+  podman_ rm -f perf >/dev/null
 fi
 
 python3 - "$work/times" "$work/iperf" <<'PY'

@@ -10,6 +10,7 @@
 # Usage: bench/pull.sh [ROUNDS]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-5}
 release=$PWD/target/x86_64-unknown-linux-gnu/release
 [ -x "$release/lindocker" ] || cargo build --release --locked -p lindocker-cli
@@ -25,7 +26,7 @@ cleanup() {
   wait 2>/dev/null || true
   # podman/containerd/docker leave mounts under their roots; they may take a moment.
   for _ in 1 2 3; do
-    grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    unmount_under "$work"
     rm -rf "$work" 2>/dev/null && break
     sleep 1
   done

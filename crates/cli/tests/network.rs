@@ -33,6 +33,27 @@ fn web(engine: &Engine, name: &str, args: &[&str]) -> std::path::PathBuf {
     www
 }
 
+/// Waits for the links of `host` to be `before` again (the kernel deletes a namespace's
+/// links in the background once it is gone), then insists.
+fn links_return_to(host: &FakeHost, before: &str) {
+    for _ in 0..100 {
+        if host.links() == before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(host.links(), before, "links left behind");
+}
+
+/// After the last network is gone: no link, rule, netns bind, mount, cgroup or process.
+fn nothing_left(host: &FakeHost, engine: &Engine, links_before: &str) {
+    links_return_to(host, links_before);
+    assert!(!host.ruleset().contains("lindocker"), "nft rules left behind:\n{}", host.ruleset());
+    assert_eq!(std::fs::read_dir(engine.state.join("netns")).map(|d| d.count()).unwrap_or(0), 0, "netns binds left");
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn names_ports_isolation_and_teardown() {
     let host = FakeHost::new("names");
@@ -136,19 +157,8 @@ fn names_ports_isolation_and_teardown() {
     assert!(err.contains("not found"), "{err}");
     engine.ok(&["network", "rm", "front", "back"]);
     engine.ok(&["network", "rm", "bridge"]);
-    // The kernel deletes a namespace's links in the background once it is gone.
-    for _ in 0..100 {
-        if host.links() == links_before {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(host.links(), links_before, "links left behind");
-    assert!(!host.ruleset().contains("lindocker"), "nft rules left behind:\n{}", host.ruleset());
-    assert_eq!(std::fs::read_dir(engine.state.join("netns")).map(|d| d.count()).unwrap_or(0), 0, "netns binds left");
+    nothing_left(&host, &engine, &links_before);
     std::fs::remove_dir_all(&www).unwrap();
-    let left = engine.leftovers();
-    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -260,13 +270,7 @@ fn bad_network_input_changes_nothing() {
     engine.ok(&["rm", "-f", "first"]);
     assert_eq!(engine.ok(&["ps", "-aq"]), "", "failed runs leave no container");
     assert_eq!(engine.ok(&["network", "ls"]), listing);
-    for _ in 0..100 {
-        if host.links() == links {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(host.links(), links);
+    links_return_to(&host, &links);
     engine.ok(&["network", "rm", "taken"]);
 }
 
@@ -375,15 +379,6 @@ fn ipv6_networks_names_ports_and_masquerade() {
 
     engine.ok(&["rm", "-f", "web6"]);
     engine.ok(&["network", "rm", "six", "auto6", "bridge"]);
-    for _ in 0..100 {
-        if host.links() == links_before {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(host.links(), links_before, "links left behind");
-    assert!(!host.ruleset().contains("lindocker"), "nft rules left behind:\n{}", host.ruleset());
+    nothing_left(&host, &engine, &links_before);
     std::fs::remove_dir_all(&www).unwrap();
-    let left = engine.leftovers();
-    assert!(left.is_empty(), "{left:?}");
 }

@@ -11,8 +11,6 @@
 use std::fs;
 use std::path::PathBuf;
 
-use rustix::fs::{FlockOperation, flock};
-
 use crate::options::RestartPolicy;
 use crate::record::Record;
 use crate::{Engine, EngineError};
@@ -48,14 +46,7 @@ impl Engine {
         if !self.needs_boot_recovery() {
             return Ok(done);
         }
-        let lock_path = self.root.join("boot.lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| EngineError::io(&lock_path, e))?;
-        flock(&lock, FlockOperation::LockExclusive).map_err(|e| EngineError::io(&lock_path, e.into()))?;
+        let lock = crate::record::lock_file(&self.root.join("boot.lock"))?;
         if !self.needs_boot_recovery() {
             return Ok(done);
         }

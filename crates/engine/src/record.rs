@@ -233,15 +233,7 @@ impl Records {
 
     /// Takes the container's lock (waiting for it).
     pub fn lock(&self, id: &str) -> Result<ContainerLock, EngineError> {
-        let path = self.dir.join(id).join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
-        flock(&file, FlockOperation::LockExclusive).map_err(|e| EngineError::io(&path, e.into()))?;
-        Ok(ContainerLock { _file: file })
+        Ok(ContainerLock { _file: lock_file(&self.dir.join(id).join("lock"))? })
     }
 
     /// Reads a record: the configuration from `record.json`, the last state from
@@ -369,6 +361,15 @@ impl Records {
             }
         }
     }
+}
+
+/// Opens (making it if need be) and exclusively flocks `path`; the lock lasts as long as
+/// the returned file.
+pub(crate) fn lock_file(path: &Path) -> Result<File, EngineError> {
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| EngineError::io(path, e))?;
+    flock(&file, FlockOperation::LockExclusive).map_err(|e| EngineError::io(path, e.into()))?;
+    Ok(file)
 }
 
 /// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
