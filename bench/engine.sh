@@ -84,7 +84,6 @@ fi
 docker_() { docker -H "unix://$work/docker.sock" "$@"; }
 log "engines: ${tools[*]}"
 
-now() { date +%s%N; }
 : > "$work/times"
 record() { echo "$1 $2 $(( ($4 - $3) / 1000 ))" >> "$work/times"; }
 
@@ -98,7 +97,7 @@ run_once() {
 }
 for t in "${tools[@]}"; do run_once "$t" >/dev/null; done
 for r in $(seq "$rounds"); do
-  for t in "${tools[@]}"; do s=$(now); run_once "$t" >/dev/null; e=$(now); record "run--rm" "$t" "$s" "$e"; done
+  for t in "${tools[@]}"; do stamp s; run_once "$t" >/dev/null; stamp e; record "run--rm" "$t" "$s" "$e"; done
   [ $((r % 5)) = 0 ] && log "run --rm: round $r/$rounds"
 done
 
@@ -106,7 +105,7 @@ done
 engines=()
 for t in "${tools[@]}"; do [ "$t" = lindocker-runtime ] || engines+=("$t"); done
 for t in "${engines[@]}"; do
-  s=$(now)
+  stamp s
   for i in $(seq 100); do
     case $t in
       lindocker) "$ld" run -d --network none --name "s$i" localhost/busybox sleep 1000 ;;
@@ -114,13 +113,14 @@ for t in "${engines[@]}"; do
       podman) podman_ run -d --network none --cgroup-parent "/$cg/podman" --name "s$i" localhost/busybox sleep 1000 ;;
     esac >/dev/null
   done
-  m=$(now)
+  stamp m
   case $t in lindocker) "$ld" ps >/dev/null ;; docker) docker_ ps >/dev/null ;; podman) podman_ ps >/dev/null ;; esac
-  p=$(now)
+  stamp p
   for i in $(seq 10); do
-    s2=$(now)
+    stamp s2
     case $t in lindocker) "$ld" ps >/dev/null ;; docker) docker_ ps >/dev/null ;; podman) podman_ ps >/dev/null ;; esac
-    record "ps(100)" "$t" "$s2" "$(now)"
+    stamp e2
+    record "ps(100)" "$t" "$s2" "$e2"
   done
   if [ "$t" = lindocker ]; then
     shim=$(python3 -c "import json,glob; print(json.load(open(glob.glob('$LINDOCKER_ROOT/containers/*/state.json')[0]))['ShimPid'])")
@@ -128,15 +128,16 @@ for t in "${engines[@]}"; do
   fi
   # exec into one of them.
   for r in $(seq "$rounds"); do
-    s2=$(now)
+    stamp s2
     case $t in lindocker) "$ld" exec s1 true ;; docker) docker_ exec s1 true ;; podman) podman_ exec s1 true ;; esac
-    record "exec" "$t" "$s2" "$(now)"
+    stamp e2
+    record "exec" "$t" "$s2" "$e2"
   done
-  r0=$(now)
+  stamp r0
   names=$(seq -f 's%g' 100)
   # shellcheck disable=SC2086
   case $t in lindocker) "$ld" rm -f $names ;; docker) docker_ rm -f $names ;; podman) podman_ rm -f -t 0 $names ;; esac >/dev/null
-  e=$(now)
+  stamp e
   record "100:run-d" "$t" "$s" "$m"
   record "100:ps" "$t" "$m" "$p"
   record "100:rm-f" "$t" "$r0" "$e"

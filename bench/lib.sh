@@ -23,3 +23,11 @@ CONF
 unmount_under() {
   { grep -o " $1[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
+
+# stamp VAR: the time in nanoseconds (microsecond resolution) into VAR, without forking:
+# `$(date +%s%N)` costs a fork and an exec, ~2 ms here, which would count in every
+# measurement and flatter the slow tools' ratios.
+stamp() {
+  local t=${EPOCHREALTIME//[.,]/}
+  printf -v "$1" '%s000' "$t"
+}

@@ -85,7 +85,6 @@ if command -v podman >/dev/null && command -v runc >/dev/null && podman_ import 
 fi
 log "engines: ${tools[*]}"
 
-now() { date +%s%N; }
 : > "$work/times"
 for t in "${tools[@]}"; do for net in bridge none; do
   case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; podman) podman_ run --rm --network $net localhost/busybox true ;; esac
@@ -93,9 +92,10 @@ done; done
 for r in $(seq "$rounds"); do
   for t in "${tools[@]}"; do
     for net in bridge none; do
-      s=$(now)
+      stamp s
       case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; podman) podman_ run --rm --network $net localhost/busybox true ;; esac
-      echo "$t $net $(( ($(now) - s) / 1000 ))" >> "$work/times"
+      stamp e
+      echo "$t $net $(( (e - s) / 1000 ))" >> "$work/times"
     done
   done
   [ $((r % 5)) = 0 ] && log "run --rm: round $r/$rounds"

@@ -102,14 +102,13 @@ pull() { # tool image
     docker) docker_ pull -q "$ref" >/dev/null ;;
   esac
 }
-now() { date +%s%N; }
 : > "$work/times"
 for img in busybox share; do
   for t in "${tools[@]}"; do reset "$t" "$img"; pull "$t" "$img"; reset "$t" "$img"; done # warm-up
   for r in $(seq "$rounds"); do
     for t in "${tools[@]}"; do
       reset "$t" "$img"; sync
-      s=$(now); pull "$t" "$img"; e=$(now)
+      stamp s; pull "$t" "$img"; stamp e
       echo "pull $img $t $(( (e - s) / 1000 ))" >> "$work/times"
     done
     log "pull $img: round $r/$rounds"
@@ -124,9 +123,9 @@ loaders=(lindocker podman)
 for r in $(seq "$rounds"); do
   for t in "${loaders[@]}"; do
     case $t in
-      lindocker) rm -rf "$work/ld"; s=$(now); "$ld" --root "$work/ld" load -q -i "$seed/share.docker.tar"; e=$(now) ;;
-      podman) podman_ rmi -f bench/share:1 >/dev/null 2>&1 || true; s=$(now); podman_ load -q -i "$seed/share.docker.tar" >/dev/null; e=$(now) ;;
-      docker) docker_ rmi -f bench/share:1 >/dev/null 2>&1 || true; s=$(now); docker_ load -q -i "$seed/share.docker.tar" >/dev/null; e=$(now) ;;
+      lindocker) rm -rf "$work/ld"; stamp s; "$ld" --root "$work/ld" load -q -i "$seed/share.docker.tar"; stamp e ;;
+      podman) podman_ rmi -f bench/share:1 >/dev/null 2>&1 || true; stamp s; podman_ load -q -i "$seed/share.docker.tar" >/dev/null; stamp e ;;
+      docker) docker_ rmi -f bench/share:1 >/dev/null 2>&1 || true; stamp s; docker_ load -q -i "$seed/share.docker.tar" >/dev/null; stamp e ;;
     esac
     echo "load share $t $(( (e - s) / 1000 ))" >> "$work/times"
   done
