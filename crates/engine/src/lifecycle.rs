@@ -162,6 +162,12 @@ impl Engine {
         Ok(fs.mount(self.images.layers(), &record.layers)?)
     }
 
+    /// Unmounts the container's root filesystem and deletes its layers (read-write, init);
+    /// the record stays.
+    pub fn remove_filesystem(&self, record: &Record) -> Result<(), EngineError> {
+        Ok(self.fs(record).remove()?)
+    }
+
     /// Unmounts the container's root filesystem (if it is mounted).
     pub fn unmount_rootfs(&self, record: &Record) {
         let _ = self.fs(record).unmount();
@@ -423,27 +429,22 @@ impl Engine {
         }
         let socket = self.attach_socket(id);
         let _ = std::fs::remove_file(&socket);
-        let log =
-            std::fs::File::create(self.records.dir(id).join("shim.log")).map_err(|e| EngineError::io(&socket, e))?;
+        let log_path = self.records.dir(id).join("shim.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| EngineError::io(&log_path, e))?;
+        // Our end of a socket pair is the shim's first client; it gets the other as stdin.
+        let (ours, theirs) = UnixStream::pair().map_err(|e| EngineError::io(&socket, e))?;
         Command::new(self.shim_binary()?)
             .arg(&self.root)
             .arg(&self.state)
             .arg(&self.cgroup_parent)
             .arg(id)
-            .stdin(Stdio::null())
+            .stdin(std::os::fd::OwnedFd::from(theirs))
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
             .spawn()
             .map_err(|e| EngineError::io(&self.self_exe, e))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match UnixStream::connect(&socket) {
-                Ok(stream) => return Ok(stream),
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(200)),
-                Err(e) => return Err(EngineError::io(&socket, e)),
-            }
-        }
+        Ok(ours)
     }
 
     /// Reads frames until the container runs (`Ok`) or failed to start (`Err` with its

@@ -33,7 +33,7 @@ const ATTACH_WAIT: Duration = Duration::from_secs(30);
 pub fn run(engine: &Engine, id: &str) -> i32 {
     let _ = rustix::process::setsid();
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    match supervise(engine, id) {
+    match supervise(engine, id, client_on_stdin()) {
         Ok(()) => 0,
         Err(e) => {
             let _ = engine.records.update_state(id, |st| {
@@ -45,6 +45,20 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
             1
         }
     }
+}
+
+/// The CLI that starts a shim hands it its end of a socket pair as stdin, so that neither
+/// side polls for the other; stdin then becomes /dev/null, so no child inherits it.
+fn client_on_stdin() -> Option<UnixStream> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let stat = rustix::fs::fstat(&fd).ok()?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::Socket {
+        return None;
+    }
+    let null = std::fs::File::open("/dev/null").ok()?;
+    rustix::stdio::dup2_stdin(&null).ok()?;
+    Some(UnixStream::from(fd))
 }
 
 struct Client {
@@ -61,13 +75,13 @@ impl Client {
     }
 }
 
-fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
+fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Result<(), EngineError> {
     let listener_path = engine.attach_socket(id);
     let _ = std::fs::remove_file(&listener_path);
     let listener = UnixListener::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let my_start = process_start(me).unwrap_or(0);
-    let mut clients: Vec<Client> = Vec::new();
+    let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
     let result = loop {
@@ -80,7 +94,7 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
         let pid_file = engine.records.dir(id).join("init.pid");
         let _ = std::fs::remove_file(&pid_file);
         let runtime = engine.runtime_for(&record)?;
-        if first {
+        if first && clients.is_empty() {
             // The CLI that started us attaches first, so it sees every byte.
             let deadline = Instant::now() + ATTACH_WAIT;
             listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
@@ -180,7 +194,12 @@ fn supervise(engine: &Engine, id: &str) -> Result<(), EngineError> {
             }
         };
         if !restart {
-            engine.unmount_rootfs(&record);
+            if after.host_config.auto_remove {
+                // Going anyway: its files go while the runtime forgets it.
+                let _ = engine.remove_filesystem(&record);
+            } else {
+                engine.unmount_rootfs(&record);
+            }
             deleting.finish();
             break Ok(code);
         }

@@ -525,7 +525,15 @@ fn join(
     }
     let host_veth = veth_name(id, &network.name);
     let peer = format!("{host_veth}p");
-    links::veth_into(&host_veth, &peer, &network.bridge, ns)?;
+    if let Err(e) = links::veth_into(&host_veth, &peer, &network.bridge, ns) {
+        // A veth of this container's last run may still exist: its namespace is gone, but
+        // the kernel tears the links of a dead namespace down in the background.
+        if !links::exists(&host_veth)? {
+            return Err(e);
+        }
+        links::delete(&host_veth)?;
+        links::veth_into(&host_veth, &peer, &network.bridge, ns)?;
+    }
     let mut addresses = vec![IpNet::new(ip.into(), network.pool.subnet.prefix_len()).expect("prefix from a subnet")];
     let mut gateways = vec![IpAddr::V4(network.pool.gateway)];
     if let (Some(ip6), Some(p6)) = (ip6, &network.pool6) {
