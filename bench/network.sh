@@ -107,27 +107,21 @@ measure() { # label, address, port
   in_ns iperf3 -c "$2" -p "$3" -t 3 -J > "$work/out.json" 2>/dev/null || { echo "$1 failed" >> "$work/iperf"; return; }
   python3 -c "import json,sys; d=json.load(open('$work/out.json')); print('$1', d['end']['sum_received']['bits_per_second'])" >> "$work/iperf"
 }
-in_ns "$ld" run -d --name perf -p 5201:5201 localhost/iperf3 iperf3 -s >/dev/null
-sleep 0.5
-cip=$(in_ns "$ld" inspect -f '{{.NetworkSettings.IPAddress}}' perf)
-measure "lindocker direct ($cip)" "$cip" 5201
-measure "lindocker published (127.0.0.1)" 127.0.0.1 5201
-if [[ " ${tools[*]} " == *" docker "* ]]; then
-  docker_ run -d --name perf -p 5202:5201 localhost/iperf3 iperf3 -s >/dev/null
+# iperf_pair NAME HOSTPORT HOW ENGINE...: an iperf3 server in a container of ENGINE (a
+# command), measured at its address and through HOSTPORT on 127.0.0.1 (published HOW).
+iperf_pair() {
+  local name=$1 port=$2 how=$3 ip
+  shift 3
+  "$@" run -d --name perf -p "$port:5201" localhost/iperf3 iperf3 -s >/dev/null
   sleep 0.5
-  dip=$(docker_ inspect -f '{{.NetworkSettings.IPAddress}}' perf)
-  measure "docker direct ($dip)" "$dip" 5201
-  measure "docker published (127.0.0.1, docker-proxy)" 127.0.0.1 5202
-  docker_ rm -f perf >/dev/null
-fi
-if [[ " ${tools[*]} " == *" podman "* ]]; then
-  podman_ run -d --name perf -p 5203:5201 localhost/iperf3 iperf3 -s >/dev/null
-  sleep 0.5
-  pip=$(podman_ inspect -f '{{.NetworkSettings.IPAddress}}' perf)
-  measure "podman direct ($pip)" "$pip" 5201
-  measure "podman published (127.0.0.1)" 127.0.0.1 5203
-  podman_ rm -f perf >/dev/null
-fi
+  ip=$("$@" inspect -f '{{.NetworkSettings.IPAddress}}' perf)
+  measure "$name direct ($ip)" "$ip" 5201
+  measure "$name published (127.0.0.1$how)" 127.0.0.1 "$port"
+  "$@" rm -f perf >/dev/null
+}
+iperf_pair lindocker 5201 "" in_ns "$ld"
+[[ " ${tools[*]} " == *" docker "* ]] && iperf_pair docker 5202 ", docker-proxy" docker_
+[[ " ${tools[*]} " == *" podman "* ]] && iperf_pair podman 5203 "" podman_
 
 python3 - "$work/times" "$work/iperf" <<'PY'
 import sys, statistics, collections

@@ -618,7 +618,8 @@ fn restart_policies_and_log_rotation() {
         "echo try; exit 1",
     ]);
     wait_for("two restarts", || {
-        inspect(&engine, "flaky")["State"]["Status"] == "exited" && inspect(&engine, "flaky")["RestartCount"] == 2
+        let info = inspect(&engine, "flaky");
+        info["State"]["Status"] == "exited" && info["RestartCount"] == 2
     });
     assert_eq!(engine.ok(&["logs", "flaky"]), "try\ntry\ntry\n", "state: {}", inspect(&engine, "flaky")["State"]);
     engine.ok(&["rm", "flaky"]);

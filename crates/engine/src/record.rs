@@ -294,9 +294,19 @@ impl Records {
 
     /// Reads, changes and writes a record's state under its lock.
     pub fn update_state<T>(&self, id: &str, change: impl FnOnce(&mut State) -> T) -> Result<(Record, T), EngineError> {
+        self.update_state_by(id, |_, st| change(st))
+    }
+
+    /// [`Records::update_state`], with the change seeing the container's host
+    /// configuration as it is under the lock (a restart decision needs both).
+    pub fn update_state_by<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&HostConfig, &mut State) -> T,
+    ) -> Result<(Record, T), EngineError> {
         let _lock = self.lock(id)?;
         let mut record = self.read(id)?;
-        let out = change(&mut record.state);
+        let out = change(&record.host_config, &mut record.state);
         self.write_state(&record)?;
         Ok((record, out))
     }

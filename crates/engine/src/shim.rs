@@ -177,22 +177,28 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
         let oom = engine.oom_killed(&record);
         let deleting = runtime.delete_in_background(id);
         engine.detach_network(&record);
-        let (after, _) = engine.records.update_state(id, |st| {
-            st.status = Status::Exited;
+        // Exited, or straight to restarting: no reader sees an exit the policy undoes.
+        let (after, restart) = engine.records.update_state_by(id, |host, st| {
             st.exit_code = code;
             st.pid = 0;
             st.oom_killed = oom;
             st.finished_at = Some(crate::now());
-        })?;
-        let restart = match after.host_config.restart {
-            _ if after.host_config.auto_remove => false,
-            RestartPolicy::No => false,
-            RestartPolicy::Always => !after.state.stopped_by_user,
-            RestartPolicy::UnlessStopped => !after.state.stopped_by_user,
-            RestartPolicy::OnFailure(max) => {
-                code != 0 && !after.state.stopped_by_user && (max == 0 || after.state.restart_count < max)
+            let restart = match host.restart {
+                _ if host.auto_remove => false,
+                RestartPolicy::No => false,
+                RestartPolicy::Always | RestartPolicy::UnlessStopped => !st.stopped_by_user,
+                RestartPolicy::OnFailure(max) => {
+                    code != 0 && !st.stopped_by_user && (max == 0 || st.restart_count < max)
+                }
+            };
+            if restart {
+                st.status = Status::Restarting;
+                st.restart_count += 1;
+            } else {
+                st.status = Status::Exited;
             }
-        };
+            restart
+        })?;
         if !restart {
             if after.host_config.auto_remove {
                 // Going anyway: its files go while the runtime forgets it.
@@ -208,10 +214,6 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
         if started.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(100);
         }
-        engine.records.update_state(id, |st| {
-            st.status = Status::Restarting;
-            st.restart_count += 1;
-        })?;
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
