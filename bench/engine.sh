@@ -25,28 +25,15 @@ cg="lindocker-bench-engine-$$"
 pids=()
 cleanup() {
   "$ld" rm -f $("$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for _ in 1 2 3; do
-    unmount_under "$work"
-    rm -rf "$work" 2>/dev/null && break
-    sleep 1
-  done
-  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do
-    { [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; } || true
-  done
-  true
+  remove_work "$work" "${pids[@]}"
+  remove_cgroups "$cg"
 }
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
 export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$work/ld-state LINDOCKER_CGROUP_PARENT=/$cg
 
 # busybox, for every engine.
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
-tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+busybox_rootfs "$work/rootfs" "$work/busybox.tar"
 "$ld" import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null
 
 # The bare runtime runs the very config.json lindocker writes, on a plain copy of the rootfs.

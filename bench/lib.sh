@@ -31,3 +31,35 @@ stamp() {
   local t=${EPOCHREALTIME//[.,]/}
   printf -v "$1" '%s000' "$t"
 }
+
+# busybox_rootfs DIR TAR: a busybox root filesystem (Debian's busybox-static, every
+# applet linked, a passwd with root) in DIR, and as a tar at TAR.
+busybox_rootfs() {
+  mkdir -p "$1/bin" "$1/etc" "$1/tmp"
+  cp /bin/busybox "$1/bin/"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$1/bin/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$1/etc/passwd"
+  tar -C "$1" -cf "$2" .
+}
+
+# remove_work DIR PID...: stops the processes a bench started (by pid), unmounts what is
+# left under DIR and removes it (daemons may take a moment to let go).
+remove_work() {
+  local dir=$1 p
+  shift
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for _ in 1 2 3; do
+    unmount_under "$dir"
+    rm -rf "$dir" 2>/dev/null && break
+    sleep 1
+  done
+}
+
+# remove_cgroups NAME: the cgroup NAME (and what is under it) in every hierarchy.
+remove_cgroups() {
+  local d
+  for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
+    { [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; } || true
+  done
+}

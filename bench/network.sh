@@ -28,16 +28,9 @@ in_ns() { nsenter --net="/run/netns/$ns" -- "$@"; }
 cleanup() {
   in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ ${#podman_args[@]} -gt 0 ] && { podman_ rm -af >/dev/null 2>&1 || true; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for _ in 1 2 3; do
-    unmount_under "$work"
-    rm -rf "$work" 2>/dev/null && break
-    sleep 1
-  done
+  remove_work "$work" "${pids[@]}"
   ip netns del "$ns" 2>/dev/null || true
-  for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do { [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; } || true; done
-  true
+  remove_cgroups "$cg"
 }
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
@@ -46,11 +39,7 @@ ip -n "$ns" link set lo up
 export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$work/ld-state LINDOCKER_CGROUP_PARENT=/$cg
 
 # Images: busybox, and one with iperf3 and the libraries it links.
-mkdir -p "$work/bb/bin" "$work/bb/etc" "$work/bb/tmp"
-cp /bin/busybox "$work/bb/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/bb/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$work/bb/etc/passwd"
-tar -C "$work/bb" -cf "$work/busybox.tar" .
+busybox_rootfs "$work/bb" "$work/busybox.tar"
 cp -a "$work/bb" "$work/perf"
 for f in /usr/bin/iperf3 $(ldd /usr/bin/iperf3 | grep -o '/[^ ]*'); do
   mkdir -p "$work/perf$(dirname "$f")"; cp -L "$f" "$work/perf$f"

@@ -22,14 +22,8 @@ done
 work=$(mktemp -d /tmp/lindocker-bench-pull.XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
   # podman/containerd/docker leave mounts under their roots; they may take a moment.
-  for _ in 1 2 3; do
-    unmount_under "$work"
-    rm -rf "$work" 2>/dev/null && break
-    sleep 1
-  done
+  remove_work "$work" "${pids[@]}"
 }
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
