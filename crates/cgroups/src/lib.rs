@@ -2,9 +2,9 @@
 //!
 //! [`Hierarchy`] says how the host mounts cgroups; [`plan`] turns OCI
 //! `linux.resources` into the files and values to write for that version (pure, so it is
-//! unit-tested); [`Manager`] creates a container's cgroup, writes the plan, moves
-//! processes in, freezes and removes it; [`Entry`] lets a new process step in by itself,
-//! which is much cheaper than being moved.
+//! unit-tested); [`Manager`] creates a container's cgroup, writes the plan, freezes and
+//! removes it; [`Entry`] is the way in for a new process, which steps in by itself (much
+//! cheaper than being moved in by another).
 
 mod entry;
 mod error;

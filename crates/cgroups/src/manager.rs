@@ -171,14 +171,6 @@ impl Manager {
         Ok(())
     }
 
-    /// Moves process `pid` into this cgroup in every hierarchy.
-    pub fn add_process(&self, pid: i32) -> Result<()> {
-        for dir in self.dirs() {
-            write(&dir.join("cgroup.procs"), &pid.to_string())?;
-        }
-        Ok(())
-    }
-
     /// The processes in this cgroup (read from the first hierarchy that has it).
     pub fn procs(&self) -> Result<Vec<i32>> {
         for dir in self.dirs() {
