@@ -15,10 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 rounds=${1:-20}
-release=$PWD/target/x86_64-unknown-linux-gnu/release
-[ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] || cargo build --release --locked -p lindocker-cli
-ld=$release/lindocker
-rt=$release/lindocker-runtime
 
 work=$(mktemp -d /tmp/lindocker-bench-engine.XXXXXX)
 cg="lindocker-bench-engine-$$"

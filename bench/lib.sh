@@ -1,4 +1,4 @@
-# Shared by the bench scripts (sourced).
+# Shared by the bench scripts (sourced from the repository root, under set -euo pipefail).
 
 # podman_config WORK: Podman's flags in podman_args (root, run root and storage under
 # WORK), and a containers.conf for Podman 4.3 on this host, exported as
@@ -63,3 +63,10 @@ remove_cgroups() {
     { [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; } || true
   done
 }
+
+# The release binaries (built if missing): lindocker as $ld, lindocker-runtime as $rt.
+release=$PWD/target/x86_64-unknown-linux-gnu/release
+[ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] && [ -x "$release/lindocker-runtime" ] \
+  || cargo build --release --locked -p lindocker-cli
+ld=$release/lindocker
+rt=$release/lindocker-runtime

@@ -14,9 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 rounds=${1:-20}
-release=$PWD/target/x86_64-unknown-linux-gnu/release
-[ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] || cargo build --release --locked -p lindocker-cli
-ld=$release/lindocker
 for t in iperf3 nft ip nsenter python3; do command -v "$t" >/dev/null || { echo "bench: $t missing (scripts/install.sh installs it)" >&2; exit 1; }; done
 
 ns="ldbench-$$"

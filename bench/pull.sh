@@ -12,9 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 rounds=${1:-5}
-release=$PWD/target/x86_64-unknown-linux-gnu/release
-[ -x "$release/lindocker" ] || cargo build --release --locked -p lindocker-cli
-ld=$release/lindocker
 for t in docker-registry skopeo umoci /usr/bin/time python3; do
   command -v "$t" >/dev/null || { echo "bench: $t missing (scripts/install.sh installs it)" >&2; exit 1; }
 done
