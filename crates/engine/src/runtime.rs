@@ -1,10 +1,15 @@
 //! The OCI runtime binary the engine drives: lindocker-runtime by default, runc or crun
 //! (or any runc-compatible binary) by `--runtime`.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::EngineError;
+use crate::forked::Forked;
+
+/// The default runtime's name.
+pub const DEFAULT: &str = "lindocker-runtime";
 
 /// One runtime binary with its state root.
 #[derive(Debug, Clone)]
@@ -15,6 +20,22 @@ pub struct OciRuntime {
     pub root: PathBuf,
     /// Where it writes errors (`--log`).
     pub log: PathBuf,
+    /// Whether `run --detach` and `delete` call the linked-in lindocker-runtime in a
+    /// forked child instead of exec'ing the binary (see [`crate::forked`]).
+    forked: bool,
+}
+
+/// What `run --detach` needs besides the id.
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// The bundle directory.
+    pub bundle: &'a Path,
+    /// Where the runtime writes the init's pid.
+    pub pid_file: &'a Path,
+    /// Where the runtime sends the pty master (`process.terminal`).
+    pub console_socket: Option<&'a Path>,
+    /// The init's stdin, stdout and stderr.
+    pub stdio: [OwnedFd; 3],
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
@@ -39,7 +60,15 @@ impl OciRuntime {
         }
         let base = bin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "runtime".into());
         let root = state.join("runtime").join(&base);
-        Ok(OciRuntime { bin, log: state.join("runtime").join(format!("{base}.log")), root })
+        Ok(OciRuntime { bin, log: state.join("runtime").join(format!("{base}.log")), root, forked: false })
+    }
+
+    /// The same runtime; if it is the default one, `run --detach` and `delete` fork
+    /// this process and call the linked-in runtime instead of exec'ing the binary. Only
+    /// for a single-threaded caller (the shim): a fork keeps only the calling thread.
+    pub fn forking(mut self) -> OciRuntime {
+        self.forked = self.bin.file_name().is_some_and(|n| n == DEFAULT);
+        self
     }
 
     /// The same runtime, writing its errors to `log`.
@@ -65,14 +94,45 @@ impl OciRuntime {
         }
     }
 
+    /// `run --detach ID`: creates and starts the container, whose init is left running
+    /// (a child of the caller if it is a subreaper). The runtime's message if it failed.
+    pub fn run_detached(&self, id: &str, launch: Launch<'_>) -> Result<(), String> {
+        if self.forked {
+            let opts = lindocker_runtime::container::CreateOptions {
+                id: id.to_owned(),
+                bundle: launch.bundle.to_path_buf(),
+                pid_file: Some(launch.pid_file.to_path_buf()),
+                console_socket: launch.console_socket.map(Path::to_path_buf),
+                ..Default::default()
+            };
+            return Forked::run_detached(&self.root, &self.log, opts, launch.stdio)
+                .map_err(|e| format!("fork the runtime: {e}"))?
+                .wait();
+        }
+        let mut run = self.command();
+        run.args(["run", "--detach", "--bundle"]).arg(launch.bundle).arg("--pid-file").arg(launch.pid_file);
+        if let Some(socket) = launch.console_socket {
+            run.arg("--console-socket").arg(socket);
+        }
+        let [stdin, stdout, stderr] = launch.stdio;
+        let out = run.arg(id).stdin(stdin).stdout(stdout).stderr(stderr).output().map_err(|e| {
+            format!("{}: {e}", self.bin.display())
+        })?;
+        if out.status.success() { Ok(()) } else { Err(self.message(&out.stderr)) }
+    }
+
     /// `delete --force`, retried: right after an exit the kernel may still be tearing the
     /// cgroup's last processes down (rmdir answers EBUSY), and a container the runtime
     /// still knows can neither start again under its id nor count as gone.
     pub fn delete_force(&self, id: &str) {
         for _ in 0..40 {
-            match self.run(&["delete", "--force", id]) {
-                Ok(_) => return,
-                Err(e) if e.to_string().contains("not exist") || e.to_string().contains("no such") => return,
+            let result = match self.forked {
+                true => Forked::delete(&self.root, &self.log, id).map_err(|e| e.to_string()).and_then(Forked::wait),
+                false => self.run(&["delete", "--force", id]).map(|_| ()).map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(()) => return,
+                Err(e) if e.contains("not exist") || e.contains("no such") => return,
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
             }
         }
@@ -82,14 +142,18 @@ impl OciRuntime {
     /// beside it; [`PendingDelete::finish`] waits for it (and retries like
     /// [`OciRuntime::delete_force`] if it failed).
     pub fn delete_in_background(&self, id: &str) -> PendingDelete<'_> {
-        let child = self
-            .command()
-            .args(["delete", "--force", id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok();
+        let child = if self.forked {
+            Forked::delete(&self.root, &self.log, id).ok().map(Deleting::Forked)
+        } else {
+            self.command()
+                .args(["delete", "--force", id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .ok()
+                .map(Deleting::Exec)
+        };
         PendingDelete { runtime: self, id: id.to_owned(), child }
     }
 
@@ -128,13 +192,23 @@ pub fn start_failure_code(message: &str) -> i32 {
 pub struct PendingDelete<'a> {
     runtime: &'a OciRuntime,
     id: String,
-    child: Option<std::process::Child>,
+    child: Option<Deleting>,
+}
+
+/// The process doing a delete.
+enum Deleting {
+    Exec(std::process::Child),
+    Forked(Forked),
 }
 
 impl PendingDelete<'_> {
     /// Waits for the delete; retries it in the foreground if it did not succeed.
     pub fn finish(self) {
-        let done = self.child.and_then(|c| c.wait_with_output().ok()).is_some_and(|out| out.status.success());
+        let done = match self.child {
+            Some(Deleting::Exec(c)) => c.wait_with_output().is_ok_and(|out| out.status.success()),
+            Some(Deleting::Forked(f)) => f.wait().is_ok(),
+            None => false,
+        };
         if !done {
             self.runtime.delete_force(&self.id);
         }

@@ -11,7 +11,6 @@ use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, poll};
@@ -22,7 +21,7 @@ use crate::attach::{Kind, read_frame, write_frame};
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
 use crate::record::{Status, process_start};
-use crate::runtime::start_failure_code;
+use crate::runtime::{Launch, start_failure_code};
 use crate::{Engine, EngineError};
 
 /// How long a shim waits for the CLI that started it to attach before starting anyway.
@@ -93,7 +92,7 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
         let stdio = Stdio3::new(engine, &record)?;
         let pid_file = engine.records.dir(id).join("init.pid");
         let _ = std::fs::remove_file(&pid_file);
-        let runtime = engine.runtime_for(&record)?;
+        let runtime = engine.runtime_for(&record)?.forking();
         if first && clients.is_empty() {
             // The CLI that started us attaches first, so it sees every byte.
             let deadline = Instant::now() + ATTACH_WAIT;
@@ -117,23 +116,16 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
             break Ok(125);
         }
         // One runtime call creates and starts (`run --detach`, as runc and crun have it).
-        let mut create = runtime.command();
-        create
-            .arg("run")
-            .arg("--detach")
-            .arg("--bundle")
-            .arg(engine.records.dir(id).join("bundle"))
-            .arg("--pid-file")
-            .arg(&pid_file);
-        if let Some(socket) = &stdio.console_socket {
-            create.arg("--console-socket").arg(socket);
-        }
-        create.arg(id);
         let (stdin, stdout, stderr) = stdio.child_ends()?;
-        let created =
-            create.stdin(stdin).stdout(stdout).stderr(stderr).output().map_err(|e| EngineError::io(&runtime.bin, e))?;
+        let bundle = engine.records.dir(id).join("bundle");
+        let launch = Launch {
+            bundle: &bundle,
+            pid_file: &pid_file,
+            console_socket: stdio.console_socket.as_deref(),
+            stdio: [stdin, stdout, stderr],
+        };
+        let failure = runtime.run_detached(id, launch).err();
         let mut stdio = stdio;
-        let failure = if created.status.success() { None } else { Some(runtime.message(&created.stderr)) };
         let master = match (&failure, stdio.console_listener.take()) {
             (None, Some(l)) => Some(receive_master(&l).map_err(|e| EngineError::io(&listener_path, e))?),
             _ => None,
@@ -294,9 +286,9 @@ impl Stdio3 {
         })
     }
 
-    fn child_ends(&self) -> Result<(Stdio, Stdio, Stdio), EngineError> {
+    fn child_ends(&self) -> Result<(OwnedFd, OwnedFd, OwnedFd), EngineError> {
         let (i, o, e) = self.child.as_ref().expect("child ends are taken once");
-        let dup = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| EngineError::io(Path::new("dup"), e));
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("dup"), e));
         Ok((dup(i)?, dup(o)?, dup(e)?))
     }
 
