@@ -24,6 +24,9 @@ pub enum Kind {
     Resize = 7,
     /// Shim → client: the container's process runs.
     Started = 8,
+    /// Client → shim: the container exists now, start it. The first frame of the CLI
+    /// that started the shim (see `Engine::spawn_shim`).
+    Go = 9,
 }
 
 impl Kind {
@@ -37,6 +40,7 @@ impl Kind {
             6 => Kind::StdinClose,
             7 => Kind::Resize,
             8 => Kind::Started,
+            9 => Kind::Go,
             _ => return None,
         })
     }

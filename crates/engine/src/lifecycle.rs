@@ -12,7 +12,7 @@ use lindocker_image::Store;
 use lindocker_storage::container::ContainerFs;
 use serde_json::Value;
 
-use crate::attach::{Kind, read_frame};
+use crate::attach::{Kind, read_frame, write_frame};
 use crate::options::MountSpec;
 use crate::record::{Config, HostConfig, Record, Records, State, Status, alive};
 use crate::runtime::OciRuntime;
@@ -40,6 +40,19 @@ pub struct Engine {
     pub self_exe: PathBuf,
     /// How networks are set up: in this process, or by a helper (from the shim).
     pub netops: &'static dyn crate::netops::NetworkOps,
+}
+
+/// A shim waiting for its container (see [`Engine::spawn_shim`]).
+#[derive(Debug)]
+pub struct PendingShim(UnixStream);
+
+impl PendingShim {
+    /// Lets the shim start the container (it exists now); the stream is then the shim's
+    /// first client.
+    pub fn go(self) -> Result<UnixStream, EngineError> {
+        write_frame(&self.0, Kind::Go, b"").map_err(|e| EngineError::io(Path::new("the shim's socket"), e))?;
+        Ok(self.0)
+    }
 }
 
 /// What `create`/`run` asks for, flags already parsed.
@@ -81,6 +94,9 @@ pub struct CreateRequest {
     pub host: HostConfig,
     /// The caller starts the container right away (`run`): its filesystem stays mounted.
     pub start_now: bool,
+    /// The id, chosen by the caller (`run` starts the shim before the container exists);
+    /// a new one if `None`.
+    pub id: Option<String>,
 }
 
 impl Engine {
@@ -192,7 +208,7 @@ impl Engine {
         let image = self.images.find(&request.image)?;
         let image_config = self.images.config(&image)?;
         let ic = image_config.config().clone().unwrap_or_default();
-        let id = ids::new_id();
+        let id = request.id.clone().unwrap_or_else(ids::new_id);
         let name = match &request.name {
             Some(name) => {
                 if !ids::valid_name(name) {
@@ -427,24 +443,30 @@ impl Engine {
         if record.state.status.is_live() {
             return Err(EngineError::State(format!("container {} is already running", record.name)));
         }
+        self.spawn_shim(id)?.go()
+    }
+
+    /// Starts the shim of container `id`, which may not exist yet: `run` starts it first,
+    /// so that the shim's own start-up goes on beside `create`. The shim waits for
+    /// [`PendingShim::go`], and if the handle is dropped first it exits having touched
+    /// nothing.
+    pub fn spawn_shim(&self, id: &str) -> Result<PendingShim, EngineError> {
         let socket = self.attach_socket(id);
-        let _ = std::fs::remove_file(&socket);
-        let log_path = self.records.dir(id).join("shim.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| EngineError::io(&log_path, e))?;
         // Our end of a socket pair is the shim's first client; it gets the other as stdin.
         let (ours, theirs) = UnixStream::pair().map_err(|e| EngineError::io(&socket, e))?;
-        Command::new(self.shim_binary()?)
+        let shim = self.shim_binary()?;
+        Command::new(&shim)
             .arg(&self.root)
             .arg(&self.state)
             .arg(&self.cgroup_parent)
             .arg(id)
             .stdin(std::os::fd::OwnedFd::from(theirs))
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .map_err(|e| EngineError::io(&self.self_exe, e))?;
-        Ok(ours)
+            .map_err(|e| EngineError::io(&shim, e))?;
+        Ok(PendingShim(ours))
     }
 
     /// Reads frames until the container runs (`Ok`) or failed to start (`Err` with its

@@ -32,7 +32,15 @@ const ATTACH_WAIT: Duration = Duration::from_secs(30);
 pub fn run(engine: &Engine, id: &str) -> i32 {
     let _ = rustix::process::setsid();
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    match supervise(engine, id, client_on_stdin()) {
+    let first_client = client_on_stdin();
+    if let Some(client) = &first_client
+        && !matches!(read_frame(client), Ok(Some((Kind::Go, _))))
+    {
+        // The CLI that started us could not make the container: nothing is ours.
+        return 0;
+    }
+    log_to(&engine.records.dir(id).join("shim.log"));
+    match supervise(engine, id, first_client) {
         Ok(()) => 0,
         Err(e) => {
             let _ = engine.records.update_state(id, |st| {
@@ -58,6 +66,13 @@ fn client_on_stdin() -> Option<UnixStream> {
     let null = std::fs::File::open("/dev/null").ok()?;
     rustix::stdio::dup2_stdin(&null).ok()?;
     Some(UnixStream::from(fd))
+}
+
+/// Sends our stderr (where nothing goes until the container exists) to `path`.
+fn log_to(path: &Path) {
+    if let Ok(file) = File::create(path) {
+        let _ = rustix::stdio::dup2_stderr(&file);
+    }
 }
 
 struct Client {

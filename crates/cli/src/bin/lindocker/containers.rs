@@ -341,7 +341,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
     match command {
         ContainerCommand::Run(a) => run_container(cli, &engine, a),
         ContainerCommand::Create(a) => {
-            let record = create(cli, &engine, a, false, false)?;
+            let record = create(cli, &engine, a, false, None)?;
             println!("{}", record.id);
             Ok(0)
         }
@@ -498,9 +498,11 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<u8> {
     Ok(status)
 }
 
-fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_now: bool) -> Result<Record> {
+/// Makes the container; with `start_with`, the id its shim already waits for (`run`).
+fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_with: Option<&str>) -> Result<Record> {
     let mut request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
-    request.start_now = start_now;
+    request.start_now = start_with.is_some();
+    request.id = start_with.map(str::to_owned);
     let missing = engine.images.find(&a.image).is_err();
     match a.pull.as_str() {
         "missing" if missing => pull_for_run(cli, engine, &a.image)?,
@@ -522,8 +524,11 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
 }
 
 fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
-    let record = create(cli, engine, &a.create, a.rm, true)?;
-    let mut stream = engine.start(&record.id).map_err(|e| Failure::new(125, e.to_string()))?;
+    // The shim starts first: its start-up goes on while the container is made.
+    let id = lindocker_engine::ids::new_id();
+    let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
+    let record = create(cli, engine, &a.create, a.rm, Some(&id))?;
+    let mut stream = shim.go().map_err(|e| Failure::new(125, e.to_string()))?;
     if a.detach {
         if let Err((message, code)) = Engine::wait_started(&mut stream) {
             return Err(Failure::new(code.clamp(1, 255) as u8, message).into());

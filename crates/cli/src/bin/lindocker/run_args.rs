@@ -263,6 +263,7 @@ impl CreateArgs {
             mounts,
             host,
             start_now: false,
+            id: None,
             network,
             publish_all: self.publish_all,
         })
