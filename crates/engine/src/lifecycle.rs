@@ -165,7 +165,7 @@ impl Engine {
     }
 
     fn fs(&self, record: &Record) -> ContainerFs {
-        ContainerFs::at(self.records.dir(&record.id))
+        ContainerFs::at(self.records.dir(&record.id)).volatile(record.host_config.auto_remove)
     }
 
     /// Mounts the container's root filesystem (if it is not).

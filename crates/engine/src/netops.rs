@@ -81,13 +81,8 @@ impl NetworkOps for ViaHelper {
             mode if mode.starts_with("container:") => Ok(()),
             // A namespace with only `lo` needs no helper: no netlink, no network state.
             "none" => {
-                let path = engine.netns_path(&record.id);
-                let net = |e: lindocker_network::NetworkError| EngineError::Network(e.to_string());
-                lindocker_network::netns::create(&path).map_err(net)?;
-                lindocker_network::netns::within(&path, || lindocker_sys::interface_up("lo"))
-                    .map_err(net)?
-                    .map_err(|e| EngineError::Network(format!("bringing lo up: {e}")))
-                    .inspect_err(|_| lindocker_network::netns::remove(&path))
+                lindocker_network::netns::create(&engine.netns_path(&record.id))
+                    .map_err(|e| EngineError::Network(e.to_string()))
             }
             _ => Self::run(engine, "attach", &record.id),
         }

@@ -127,8 +127,8 @@ pub struct Inside {
     pub mac: Option<[u8; 6]>,
 }
 
-/// Inside a container's namespace: `peer` renamed and given its addresses, up; `lo`
-/// up; the default routes.
+/// Inside a container's namespace (its `lo` is up since `netns::create`): `peer` renamed
+/// and given its addresses, up; the default routes.
 pub fn configure_inside(peer: &str, inside: Inside) -> Result<(), NetworkError> {
     let peer = peer.to_owned();
     with_handle(async move |h| {
@@ -142,25 +142,12 @@ pub fn configure_inside(peer: &str, inside: Inside) -> Result<(), NetworkError> 
             add_address(&h, index, *address).await?;
         }
         h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await.map_err(nl)?;
-        if let Some(lo) = index_of(&h, "lo").await? {
-            h.link().set(LinkUnspec::new_with_index(lo).up().build()).execute().await.map_err(nl)?;
-        }
         for gateway in &inside.gateways {
             let route = match gateway {
                 IpAddr::V4(g) => RouteMessageBuilder::<Ipv4Addr>::new().gateway(*g).build(),
                 IpAddr::V6(g) => RouteMessageBuilder::<Ipv6Addr>::new().gateway(*g).output_interface(index).build(),
             };
             h.route().add(route).execute().await.map_err(nl)?;
-        }
-        Ok(())
-    })
-}
-
-/// Brings `lo` up (a namespace with no other link).
-pub fn loopback_up() -> Result<(), NetworkError> {
-    with_handle(async |h| {
-        if let Some(lo) = index_of(&h, "lo").await? {
-            h.link().set(LinkUnspec::new_with_index(lo).up().build()).execute().await.map_err(nl)?;
         }
         Ok(())
     })

@@ -10,7 +10,8 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use crate::NetworkError;
 
-/// Makes a new network namespace and binds it at `path`.
+/// Makes a new network namespace, its loopback up (as every container's is), and binds
+/// it at `path`.
 pub fn create(path: &Path) -> Result<(), NetworkError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| NetworkError::io(dir, e))?;
@@ -20,6 +21,7 @@ pub fn create(path: &Path) -> Result<(), NetworkError> {
     // A thread of its own unshares, so this process's other threads keep their namespace.
     let result = std::thread::spawn(move || -> Result<(), NetworkError> {
         lindocker_sys::unshare(libc_newnet()).map_err(|e| NetworkError::io(&target, e))?;
+        lindocker_sys::interface_up("lo").map_err(|e| NetworkError::Netlink(format!("bringing lo up: {e}")))?;
         mount_bind("/proc/thread-self/ns/net", &target).map_err(|e| NetworkError::io(&target, e.into()))
     })
     .join()

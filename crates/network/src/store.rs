@@ -406,9 +406,6 @@ impl Networks {
             let ports = if i == 0 { mapped.clone() } else { Vec::new() };
             endpoints.push(join(state, &who, a, i, ports, &ns, netns_path)?);
         }
-        if attachments.is_empty() {
-            netns::within(netns_path, links::loopback_up)??;
-        }
         state.endpoints.extend(endpoints.iter().cloned());
         // The per-network rules exist since the network does; only published ports are
         // per container (nft takes milliseconds to start: no call when nothing changes).

@@ -21,12 +21,20 @@ pub const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf
 #[derive(Debug, Clone)]
 pub struct ContainerFs {
     dir: PathBuf,
+    volatile: bool,
 }
 
 impl ContainerFs {
     /// The filesystem kept under `dir` (the container's directory).
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        ContainerFs { dir: dir.into() }
+        ContainerFs { dir: dir.into(), volatile: false }
+    }
+
+    /// The same, mounted without syncs of its read-write layer (see
+    /// [`Overlay::volatile`]): for a container removed when it ends.
+    pub fn volatile(mut self, volatile: bool) -> Self {
+        self.volatile = volatile;
+        self
     }
 
     /// Makes the init, upper, work and merged directories; `init` gives the contents of
@@ -76,7 +84,8 @@ impl ContainerFs {
         }
         let mut lower = vec![self.init_dir()];
         lower.extend(layers.iter().rev().map(|chain| store.diff_dir(chain)));
-        let overlay = Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))) };
+        self.allow_volatile_remount();
+        let overlay = Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))), volatile: self.volatile };
         overlay.mount(&merged)?;
         Ok(merged)
     }
@@ -113,8 +122,18 @@ impl ContainerFs {
             lower.push(via(&all_layers, diff.strip_prefix(store.dir()).unwrap_or(&diff)));
         }
         let upper = Some((via(&own, Path::new("upper")), via(&own, Path::new("work"))));
-        Overlay { lower, upper }.mount(&merged)?;
+        self.allow_volatile_remount();
+        Overlay { lower, upper, volatile: self.volatile }.mount(&merged)?;
         Ok(merged)
+    }
+
+    /// A volatile overlay leaves `work/work/incompat/volatile` behind, and the kernel
+    /// refuses to mount its layers again while it exists (they may be torn by a crash).
+    /// Ours may be: a volatile container's writes are not meant to outlive a crash.
+    fn allow_volatile_remount(&self) {
+        if self.volatile {
+            let _ = fs::remove_dir(self.dir.join("work/work/incompat/volatile"));
+        }
     }
 
     /// Unmounts `merged/` if mounted.

@@ -13,6 +13,10 @@ pub struct Overlay {
     pub lower: Vec<PathBuf>,
     /// The read-write layer, or none for a read-only view.
     pub upper: Option<(PathBuf, PathBuf)>,
+    /// Never sync the read-write layer (overlayfs' `volatile`), for a container deleted
+    /// when it ends: its writes need not outlive a crash, and its unmount then skips the
+    /// sync of the whole upper file system (0.35-0.45 ms of every `run --rm` here).
+    pub volatile: bool,
 }
 
 impl Overlay {
@@ -35,6 +39,9 @@ impl Overlay {
         }
         // Container images carry no trusted index; these keep overlay from needing one.
         m::fsconfig_set_string(&fs, "index", "off").map_err(err)?;
+        if self.volatile && self.upper.is_some() {
+            m::fsconfig_set_flag(&fs, "volatile").map_err(err)?;
+        }
         m::fsconfig_create(&fs).map_err(err)?;
         let mnt = m::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(err)?;
         m::move_mount(&mnt, "", rustix::fs::CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).map_err(err)
@@ -46,6 +53,9 @@ impl Overlay {
         let mut options = format!("lowerdir={},index=off", lower.join(":"));
         if let Some((upper, work)) = &self.upper {
             options.push_str(&format!(",upperdir={},workdir={}", upper.display(), work.display()));
+            if self.volatile {
+                options.push_str(",volatile");
+            }
         }
         m::mount(
             "overlay",
