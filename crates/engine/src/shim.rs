@@ -20,7 +20,7 @@ use rustix::process::{Pid, PidfdFlags, WaitOptions};
 use crate::attach::{Kind, read_frame, write_frame};
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
-use crate::record::{Status, process_start};
+use crate::record::{Record, Status, process_start};
 use crate::runtime::{Launch, start_failure_code};
 use crate::{Engine, EngineError};
 
@@ -98,8 +98,9 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
     let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
+    let mut current = None;
     let result = loop {
-        let record = engine.records.read(id)?;
+        let record: &Record = current.insert(engine.records.read(id)?);
         let log_path = engine.records.dir(id).join("log.json");
         let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
             .map_err(|e| EngineError::io(&log_path, e))?;
@@ -181,17 +182,24 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
         let started = Instant::now();
 
         let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
+        if record.host_config.auto_remove {
+            // Removed next, never restarted: no state to record in between.
+            let deleting = runtime.delete_in_background(id);
+            engine.detach_network(&record);
+            engine.unmount_rootfs(&record);
+            deleting.finish();
+            break Ok(code);
+        }
         let oom = engine.oom_killed(&record);
         let deleting = runtime.delete_in_background(id);
         engine.detach_network(&record);
         // Exited, or straight to restarting: no reader sees an exit the policy undoes.
-        let (after, restart) = engine.records.update_state_by(id, |host, st| {
+        let (_, restart) = engine.records.update_state_by(id, |host, st| {
             st.exit_code = code;
             st.pid = 0;
             st.oom_killed = oom;
             st.finished_at = Some(crate::now());
             let restart = match host.restart {
-                _ if host.auto_remove => false,
                 RestartPolicy::No => false,
                 RestartPolicy::Always | RestartPolicy::UnlessStopped => !st.stopped_by_user,
                 RestartPolicy::OnFailure(max) => {
@@ -207,12 +215,7 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
             restart
         })?;
         if !restart {
-            if after.host_config.auto_remove {
-                // Going anyway: its files go while the runtime forgets it.
-                let _ = engine.remove_filesystem(&record);
-            } else {
-                engine.unmount_rootfs(&record);
-            }
+            engine.unmount_rootfs(&record);
             deleting.finish();
             break Ok(code);
         }
@@ -240,9 +243,7 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
         }
     };
     let _ = std::fs::remove_file(&listener_path);
-    if let Ok(record) = engine.records.read(id)
-        && record.host_config.auto_remove
-    {
+    if let Some(record) = current.filter(|r| r.host_config.auto_remove) {
         let _ = engine.remove_now(&record, true);
     }
     broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
