@@ -47,13 +47,17 @@ pub struct Engine {
 pub struct PendingShim(UnixStream);
 
 impl PendingShim {
-    /// Lets the shim start the container (it exists now); the stream is then the shim's
-    /// first client.
-    pub fn go(self) -> Result<UnixStream, EngineError> {
-        write_frame(&self.0, Kind::Go, b"").map_err(|e| EngineError::io(Path::new("the shim's socket"), e))?;
+    /// Lets the shim start the container (it exists now, and with `network_attached`
+    /// its network too); the stream is then the shim's first client.
+    pub fn go(self, network_attached: bool) -> Result<UnixStream, EngineError> {
+        let payload: &[u8] = if network_attached { GO_ATTACHED } else { b"" };
+        write_frame(&self.0, Kind::Go, payload).map_err(|e| EngineError::io(Path::new("the shim's socket"), e))?;
         Ok(self.0)
     }
 }
+
+/// The payload of a `Go` frame that says the container's network is attached.
+pub(crate) const GO_ATTACHED: &[u8] = b"network";
 
 /// What `create`/`run` asks for, flags already parsed.
 #[derive(Debug, Clone, Default)]
@@ -136,15 +140,28 @@ impl Engine {
         self.state.join("netns").join(id)
     }
 
-    /// Sets up the container's network namespace before it starts (nothing for
-    /// `--network host` or `container:`).
+    /// Sets up the container's network namespace before it starts: nothing for
+    /// `--network host` or `container:`, a namespace with only `lo` for `none`, else
+    /// through the engine's [`crate::netops::NetworkOps`].
     pub fn attach_network(&self, record: &Record) -> Result<(), EngineError> {
-        self.netops.attach(self, record)
+        match record.network.mode.as_str() {
+            "host" => Ok(()),
+            mode if mode.starts_with("container:") => Ok(()),
+            // No netlink, no network state: any process can make it.
+            "none" => lindocker_network::netns::create(&self.netns_path(&record.id))
+                .map_err(|e| EngineError::Network(e.to_string())),
+            _ => self.netops.attach(self, record),
+        }
     }
 
     /// Undoes [`Engine::attach_network`] (harmless if nothing is attached).
     pub fn detach_network(&self, record: &Record) {
-        self.netops.detach(self, record)
+        match record.network.mode.as_str() {
+            "host" => {}
+            mode if mode.starts_with("container:") => {}
+            "none" => lindocker_network::netns::remove(&self.netns_path(&record.id)),
+            _ => self.netops.detach(self, record),
+        }
     }
 
     /// The shim's attach socket for container `id`.
@@ -437,7 +454,7 @@ impl Engine {
         if record.state.status.is_live() {
             return Err(EngineError::State(format!("container {} is already running", record.name)));
         }
-        self.spawn_shim(id)?.go()
+        self.spawn_shim(id)?.go(false)
     }
 
     /// Starts the shim of container `id`, which may not exist yet: `run` starts it first,

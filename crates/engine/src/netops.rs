@@ -7,9 +7,10 @@ use std::process::{Command, Stdio};
 use crate::record::Record;
 use crate::{Engine, EngineError};
 
-/// Sets a container's network up before it starts and tears it down after.
+/// Sets a container's bridge networks up before it starts and tears them down after
+/// (the engine itself handles `host`, `container:` and `none`).
 pub trait NetworkOps: Send + Sync + std::fmt::Debug {
-    /// Namespace, links, addresses, rules, names (nothing for `host` or `container:`).
+    /// Namespace, links, addresses, rules, names.
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError>;
     /// Undoes `attach`; harmless if nothing is attached.
     fn detach(&self, engine: &Engine, record: &Record);
@@ -22,9 +23,6 @@ pub struct Direct;
 impl NetworkOps for Direct {
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
         let n = &record.network;
-        if n.mode == "host" || n.mode.starts_with("container:") {
-            return Ok(());
-        }
         let hosts = engine.records.dir(&record.id).join("init/etc/hosts");
         engine
             .networks
@@ -76,23 +74,10 @@ impl ViaHelper {
 
 impl NetworkOps for ViaHelper {
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
-        match record.network.mode.as_str() {
-            "host" => Ok(()),
-            mode if mode.starts_with("container:") => Ok(()),
-            // A namespace with only `lo` needs no helper: no netlink, no network state.
-            "none" => {
-                lindocker_network::netns::create(&engine.netns_path(&record.id))
-                    .map_err(|e| EngineError::Network(e.to_string()))
-            }
-            _ => Self::run(engine, "attach", &record.id),
-        }
+        Self::run(engine, "attach", &record.id)
     }
 
     fn detach(&self, engine: &Engine, record: &Record) {
-        if record.network.mode == "none" {
-            lindocker_network::netns::remove(&engine.netns_path(&record.id));
-        } else {
-            let _ = Self::run(engine, "detach", &record.id);
-        }
+        let _ = Self::run(engine, "detach", &record.id);
     }
 }

@@ -18,6 +18,7 @@ use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use rustix::process::{Pid, PidfdFlags, WaitOptions};
 
 use crate::attach::{Kind, read_frame, write_frame};
+use crate::lifecycle::GO_ATTACHED;
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
 use crate::record::{Record, Status, process_start};
@@ -33,14 +34,14 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
     let _ = rustix::process::setsid();
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     let first_client = client_on_stdin();
-    if let Some(client) = &first_client
-        && !matches!(read_frame(client), Ok(Some((Kind::Go, _))))
-    {
+    let network_attached = match first_client.as_ref().map(read_frame) {
+        None => false,
+        Some(Ok(Some((Kind::Go, payload)))) => payload == GO_ATTACHED,
         // The CLI that started us could not make the container: nothing is ours.
-        return 0;
-    }
+        Some(_) => return 0,
+    };
     log_to(&engine.records.dir(id).join("shim.log"));
-    match supervise(engine, id, first_client) {
+    match supervise(engine, id, first_client, network_attached) {
         Ok(()) => 0,
         Err(e) => {
             let _ = engine.records.update_state(id, |st| {
@@ -89,7 +90,14 @@ impl Client {
     }
 }
 
-fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Result<(), EngineError> {
+/// Runs the container until it ends for good; `network_attached`: the CLI that started
+/// us has set its network up for the first start.
+fn supervise(
+    engine: &Engine,
+    id: &str,
+    first_client: Option<UnixStream>,
+    network_attached: bool,
+) -> Result<(), EngineError> {
     let listener_path = engine.attach_socket(id);
     let _ = std::fs::remove_file(&listener_path);
     let listener = UnixListener::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
@@ -120,7 +128,16 @@ fn supervise(engine: &Engine, id: &str, first_client: Option<UnixStream>) -> Res
                 }
             }
         }
-        if let Err(e) = engine.attach_network(&record) {
+        let attached = if first && network_attached {
+            Ok(())
+        } else {
+            // A CLI killed between attaching and starting us may have left one behind.
+            if engine.netns_path(id).exists() {
+                engine.detach_network(record);
+            }
+            engine.attach_network(record)
+        };
+        if let Err(e) = attached {
             let message = e.to_string();
             engine.unmount_rootfs(&record);
             engine.records.update_state(id, |st| {

@@ -139,10 +139,8 @@ fn main() -> ExitCode {
         Command::NetworkHook { verb, id } => containers::engine_as_is(&cli).and_then(|e| {
             let record = e.records.read(id)?;
             match verb.as_str() {
-                "attach" => {
-                    lindocker_engine::netops::NetworkOps::attach(&lindocker_engine::netops::Direct, &e, &record)?
-                }
-                _ => lindocker_engine::netops::NetworkOps::detach(&lindocker_engine::netops::Direct, &e, &record),
+                "attach" => e.attach_network(&record)?,
+                _ => e.detach_network(&record),
             }
             Ok(0)
         }),
