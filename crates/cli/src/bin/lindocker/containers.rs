@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::run_args::{CreateArgs, signal_number};
 use crate::terminal::{DetachKeys, RawTerminal};
+use crate::lazy::Lazy;
 use crate::{Cli, Failure, format};
 
 /// Container commands at the top level.
@@ -22,27 +23,27 @@ use crate::{Cli, Failure, format};
 pub enum ContainerCommand {
     /// Create and start a container.
     #[command(disable_help_flag = true)]
-    Run(RunArgs),
+    Run(Lazy<RunArgs>),
     /// Create a container.
     #[command(disable_help_flag = true)]
-    Create(CreateArgs),
+    Create(Lazy<CreateArgs>),
     /// Start stopped containers.
-    Start(StartArgs),
+    Start(Lazy<StartArgs>),
     /// Restart containers.
-    Restart(StopArgs),
+    Restart(Lazy<StopArgs>),
     /// List containers.
-    Ps(PsArgs),
+    Ps(Lazy<PsArgs>),
     /// Show a container's output.
-    Logs(LogsArgs),
+    Logs(Lazy<LogsArgs>),
     /// Run a command in a running container.
-    Exec(ExecArgs),
+    Exec(Lazy<ExecArgs>),
     /// Attach to a running container's output (and input).
     Attach {
         /// The container.
         container: String,
     },
     /// Stop containers (the stop signal, then SIGKILL).
-    Stop(StopArgs),
+    Stop(Lazy<StopArgs>),
     /// Send a signal to containers.
     Kill {
         /// The signal.
@@ -112,7 +113,7 @@ pub enum ContainerCommand {
         containers: Vec<String>,
     },
     /// Change a container's limits.
-    Update(UpdateArgs),
+    Update(Lazy<UpdateArgs>),
     /// Copy files between a container and the host (CONTAINER:PATH on one side).
     Cp {
         /// Source.
@@ -121,7 +122,7 @@ pub enum ContainerCommand {
         destination: String,
     },
     /// Make an image from a container's changes.
-    Commit(CommitArgs),
+    Commit(Lazy<CommitArgs>),
     /// Write a container's filesystem as a tar.
     Export {
         /// Write to a file instead of stdout.
@@ -147,7 +148,7 @@ pub enum ContainerGroup {
         force: bool,
     },
     /// List containers.
-    Ls(PsArgs),
+    Ls(Lazy<PsArgs>),
     /// Show containers in detail.
     Inspect {
         /// Names or ids.

@@ -1,6 +1,7 @@
 //! Image commands: pull, images, inspect, tag, rmi, import, load, save, prune, login,
 //! logout.
 
+use crate::lazy::Lazy;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 
@@ -18,9 +19,9 @@ use crate::{Cli, format};
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Download an image from a registry.
-    Pull(PullArgs),
+    Pull(Lazy<PullArgs>),
     /// List images.
-    Images(ListArgs),
+    Images(Lazy<ListArgs>),
     /// Give an image another name.
     Tag {
         /// The image.
@@ -29,15 +30,15 @@ pub enum ImageCommand {
         target: String,
     },
     /// Remove images.
-    Rmi(RmiArgs),
+    Rmi(Lazy<RmiArgs>),
     /// Make an image from a root filesystem tar.
-    Import(ImportArgs),
+    Import(Lazy<ImportArgs>),
     /// Load images from a `docker save` or OCI archive.
-    Load(LoadArgs),
+    Load(Lazy<LoadArgs>),
     /// Write images to an archive that `docker load` and `podman load` read.
-    Save(SaveArgs),
+    Save(Lazy<SaveArgs>),
     /// Store credentials for a registry.
-    Login(LoginArgs),
+    Login(Lazy<LoginArgs>),
     /// Forget the credentials for a registry.
     Logout {
         /// The registry (default docker.io).
@@ -57,9 +58,9 @@ pub enum ImageSubcommand {
     },
     /// List images.
     #[command(alias = "list")]
-    Ls(ListArgs),
+    Ls(Lazy<ListArgs>),
     /// Remove images.
-    Rm(RmiArgs),
+    Rm(Lazy<RmiArgs>),
     /// Remove dangling images and the layers and blobs nothing uses.
     Prune {
         /// Remove every image no container uses, not only dangling ones.
@@ -70,7 +71,7 @@ pub enum ImageSubcommand {
         force: bool,
     },
     /// Download an image.
-    Pull(PullArgs),
+    Pull(Lazy<PullArgs>),
     /// Give an image another name.
     Tag {
         /// The image.
@@ -79,11 +80,11 @@ pub enum ImageSubcommand {
         target: String,
     },
     /// Make an image from a root filesystem tar.
-    Import(ImportArgs),
+    Import(Lazy<ImportArgs>),
     /// Load images from an archive.
-    Load(LoadArgs),
+    Load(Lazy<LoadArgs>),
     /// Write images to an archive.
-    Save(SaveArgs),
+    Save(Lazy<SaveArgs>),
 }
 
 /// `pull` options.

@@ -6,6 +6,7 @@ mod files;
 mod format;
 mod images;
 mod init;
+mod lazy;
 mod networks;
 mod run_args;
 mod signals;
@@ -49,16 +50,16 @@ enum Command {
     Image(images::ImageCommand),
     /// Manage containers.
     #[command(name = "container", subcommand)]
-    ContainerGroup(containers::ContainerGroup),
+    ContainerGroup(lazy::Lazy<containers::ContainerGroup>),
     /// Manage images.
     #[command(name = "image", subcommand)]
-    ImageGroup(images::ImageSubcommand),
+    ImageGroup(lazy::Lazy<images::ImageSubcommand>),
     /// Manage volumes.
     #[command(subcommand)]
-    Volume(volumes::VolumeCommand),
+    Volume(lazy::Lazy<volumes::VolumeCommand>),
     /// Manage networks.
     #[command(subcommand)]
-    Network(networks::NetworkCommand),
+    Network(lazy::Lazy<networks::NetworkCommand>),
     /// Set a container's network up or down (run by lindocker-shim).
     #[command(hide = true)]
     NetworkHook {
@@ -74,7 +75,7 @@ enum Command {
     },
     /// Disk use and clean-up.
     #[command(subcommand)]
-    System(system::SystemCommand),
+    System(lazy::Lazy<system::SystemCommand>),
     /// What this host offers and lacks.
     Info,
     /// Version information.
@@ -145,12 +146,12 @@ fn main() -> ExitCode {
             Ok(0)
         }),
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
-        Command::System(system::SystemCommand::Df) => containers::engine(&cli).and_then(|e| system::df(&e)),
-        Command::System(system::SystemCommand::Boot) => containers::engine_as_is(&cli).and_then(|e| system::boot(&e)),
-        Command::System(system::SystemCommand::Info) | Command::Info => {
+        Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
+        Command::System(lazy::Lazy(system::SystemCommand::Boot)) => containers::engine_as_is(&cli).and_then(|e| system::boot(&e)),
+        Command::System(lazy::Lazy(system::SystemCommand::Info)) | Command::Info => {
             containers::engine(&cli).and_then(|e| system::info(&e))
         }
-        Command::System(system::SystemCommand::Prune { all, volumes, .. }) => system_prune(&cli, *all, *volumes),
+        Command::System(lazy::Lazy(system::SystemCommand::Prune { all, volumes, .. })) => system_prune(&cli, *all, *volumes),
         Command::Version => system::version(),
     };
     match result {
