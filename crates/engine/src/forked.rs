@@ -9,8 +9,9 @@
 //! as it would be the binary's, and is handed to the shim (a subreaper) when it exits, and
 //! whatever the runtime maps or allocates never adds to the shim's memory.
 //!
-//! What goes where is as with the binary: the init's stdio is the child's, the pid file
-//! is written, warnings and the error go to the container's runtime log as JSON lines.
+//! What goes where is as with the binary: the init's stdio is the child's, warnings and
+//! the error go to the container's runtime log as JSON lines. The init's pid (or the
+//! error) comes back through a pipe rather than a pid file.
 
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -30,12 +31,13 @@ static LOG: OnceLock<PathBuf> = OnceLock::new();
 #[derive(Debug)]
 pub struct Forked {
     pid: Pid,
-    /// The read end of the pipe the child writes its error message to.
+    /// The read end of the pipe the child writes its answer or error message to.
     message: OwnedFd,
 }
 
 impl Forked {
-    /// `run --detach`: creates and starts container `id`, its stdio `stdio`.
+    /// `run --detach`: creates and starts container `id`, its stdio `stdio`; says the
+    /// init's pid (no pid file needed).
     pub fn run_detached(
         root: &Path,
         log: &Path,
@@ -46,18 +48,23 @@ impl Forked {
         Forked::call(log, Some(stdio), move || {
             let store = Store::new(&root)?;
             let opts = CreateOptions { on_warning: Some(warn), ..opts };
-            container::run(&store, &opts, true, false).map(|_| ())
+            let state = container::create(&store, &opts)?;
+            if let Err(e) = container::start(&store, &opts.id) {
+                let _ = container::delete(&store, &opts.id, true);
+                return Err(e);
+            }
+            Ok(state.pid.to_string())
         })
     }
 
     /// `delete --force`.
     pub fn delete(root: &Path, log: &Path, id: &str) -> io::Result<Forked> {
         let (root, id) = (root.to_path_buf(), id.to_owned());
-        Forked::call(log, None, move || container::delete(&Store::new(&root)?, &id, true))
+        Forked::call(log, None, move || container::delete(&Store::new(&root)?, &id, true).map(|()| String::new()))
     }
 
-    /// Waits for the child; its error message if it failed.
-    pub fn wait(self) -> Result<(), String> {
+    /// Waits for the child: what it said, or its error message if it failed.
+    pub fn wait(self) -> Result<String, String> {
         let status = loop {
             match rustix::process::waitpid(Some(self.pid), WaitOptions::empty()) {
                 Err(rustix::io::Errno::INTR) => continue,
@@ -70,17 +77,18 @@ impl Forked {
         let mut message = String::new();
         let _ = std::fs::File::from(self.message).read_to_string(&mut message);
         match status {
-            Ok(Some((_, s))) if s.exit_status() == Some(0) => Ok(()),
+            Ok(Some((_, s))) if s.exit_status() == Some(0) => Ok(message),
             _ if !message.is_empty() => Err(message),
             _ => Err("the OCI runtime failed without saying why".into()),
         }
     }
 
-    /// Forks; the child runs `f` with `stdio` as its 0, 1 and 2 and exits.
+    /// Forks; the child runs `f` with `stdio` as its 0, 1 and 2, writes what it returns
+    /// (or its error) to the pipe, and exits.
     fn call(
         log: &Path,
         stdio: Option<[OwnedFd; 3]>,
-        f: impl FnOnce() -> lindocker_runtime::Result<()>,
+        f: impl FnOnce() -> lindocker_runtime::Result<String>,
     ) -> io::Result<Forked> {
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         // The shim is single-threaded here: its only threads (entering a network
@@ -94,7 +102,10 @@ impl Forked {
                 Err(e) => Err(format!("set up the container's stdio: {e}")),
             };
             let code = match result {
-                Ok(()) => 0,
+                Ok(said) => {
+                    let _ = rustix::io::write(&write, said.as_bytes());
+                    0
+                }
                 Err(message) => {
                     write_log("error", &message);
                     let _ = rustix::io::write(&write, message.as_bytes());

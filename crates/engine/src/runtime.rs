@@ -95,20 +95,22 @@ impl OciRuntime {
     }
 
     /// `run --detach ID`: creates and starts the container, whose init is left running
-    /// (a child of the caller if it is a subreaper). The runtime's message if it failed.
-    pub fn run_detached(&self, id: &str, launch: Launch<'_>) -> Result<(), String> {
+    /// (a child of the caller if it is a subreaper). The init's pid, or the runtime's
+    /// message if it failed.
+    pub fn run_detached(&self, id: &str, launch: Launch<'_>) -> Result<i32, String> {
         if self.forked {
             let opts = lindocker_runtime::container::CreateOptions {
                 id: id.to_owned(),
                 bundle: launch.bundle.to_path_buf(),
-                pid_file: Some(launch.pid_file.to_path_buf()),
                 console_socket: launch.console_socket.map(Path::to_path_buf),
                 ..Default::default()
             };
-            return Forked::run_detached(&self.root, &self.log, opts, launch.stdio)
+            let said = Forked::run_detached(&self.root, &self.log, opts, launch.stdio)
                 .map_err(|e| format!("fork the runtime: {e}"))?
-                .wait();
+                .wait()?;
+            return said.trim().parse().map_err(|_| format!("the runtime said {said:?}, not a pid"));
         }
+        let launch_pid_file = launch.pid_file;
         let mut run = self.command();
         run.args(["run", "--detach", "--bundle"]).arg(launch.bundle).arg("--pid-file").arg(launch.pid_file);
         if let Some(socket) = launch.console_socket {
@@ -118,7 +120,11 @@ impl OciRuntime {
         let out = run.arg(id).stdin(stdin).stdout(stdout).stderr(stderr).output().map_err(|e| {
             format!("{}: {e}", self.bin.display())
         })?;
-        if out.status.success() { Ok(()) } else { Err(self.message(&out.stderr)) }
+        if !out.status.success() {
+            return Err(self.message(&out.stderr));
+        }
+        let pid = std::fs::read_to_string(launch_pid_file).unwrap_or_default();
+        pid.trim().parse().map_err(|_| format!("the runtime wrote no pid to {}", launch_pid_file.display()))
     }
 
     /// `delete --force`, retried: right after an exit the kernel may still be tearing the
@@ -127,7 +133,7 @@ impl OciRuntime {
     pub fn delete_force(&self, id: &str) {
         for _ in 0..40 {
             let result = match self.forked {
-                true => Forked::delete(&self.root, &self.log, id).map_err(|e| e.to_string()).and_then(Forked::wait),
+                true => Forked::delete(&self.root, &self.log, id).map_err(|e| e.to_string()).and_then(|f| f.wait().map(drop)),
                 false => self.run(&["delete", "--force", id]).map(|_| ()).map_err(|e| e.to_string()),
             };
             match result {

@@ -157,7 +157,8 @@ fn supervise(
             console_socket: stdio.console_socket.as_deref(),
             stdio: [stdin, stdout, stderr],
         };
-        let failure = runtime.run_detached(id, launch).err();
+        let started = runtime.run_detached(id, launch);
+        let failure = started.as_ref().err().cloned();
         let mut stdio = stdio;
         let master = match (&failure, stdio.console_listener.take()) {
             (None, Some(l)) => Some(receive_master(&l).map_err(|e| EngineError::io(&listener_path, e))?),
@@ -178,7 +179,7 @@ fn supervise(
             broadcast(&mut clients, Kind::Error, message.as_bytes());
             break Ok(code);
         }
-        let pid: i32 = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(0);
+        let pid = started.unwrap_or(0);
         let Some(pid_nz) = Pid::from_raw(pid) else {
             break Err(EngineError::Runtime("the runtime wrote no pid file".into()));
         };

@@ -76,8 +76,16 @@ pub fn unmount(target: &Path) -> Result<(), StorageError> {
     }
 }
 
-/// Whether `path` is a mount point (by /proc/self/mountinfo).
+/// Whether `path` is a mount point: by `statx` (one call, Linux 5.8), else by
+/// /proc/self/mountinfo (which grows with every running container).
 pub fn is_mounted(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+    let flags = AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW;
+    if let Ok(st) = rustix::fs::statx(rustix::fs::CWD, path, flags, StatxFlags::empty())
+        && st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
+    {
+        return st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+    }
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
     let path = path.to_string_lossy();
     info.lines().any(|line| line.split(' ').nth(4) == Some(&path))
