@@ -525,24 +525,12 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
 }
 
 fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
-    // The shim starts first: its start-up goes on while the container is made, and so
-    // does the making of a `--network none` namespace. Other networks are attached here,
-    // where the netlink code is, rather than through the shim's helper process.
+    // The shim starts first: its start-up goes on while the container is made. The network
+    // is attached here, where the netlink code is, rather than by the shim's helper.
     let id = lindocker_engine::ids::new_id();
     let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
-    let netns = engine.netns_path(&id);
-    let none = (a.create.network == ["none"])
-        .then(|| std::thread::spawn(move || lindocker_network::netns::create(&netns)));
-    let created = create(cli, engine, &a.create, a.rm, Some(&id));
-    let attached = match none {
-        Some(thread) => thread.join().is_ok_and(|made| made.is_ok()),
-        None => created.as_ref().is_ok_and(|record| engine.attach_network(record).is_ok()),
-    };
-    let record = created.inspect_err(|_| {
-        if attached {
-            lindocker_network::netns::remove(&engine.netns_path(&id));
-        }
-    })?;
+    let record = create(cli, engine, &a.create, a.rm, Some(&id))?;
+    let attached = engine.attach_network(&record).is_ok();
     // If it failed here, the shim tries again and reports the error as for `start`.
     let mut stream = shim.go(attached).map_err(|e| Failure::new(125, e.to_string()))?;
     if a.detach {
