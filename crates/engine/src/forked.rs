@@ -112,7 +112,7 @@ impl Forked {
                     1
                 }
             };
-            std::process::exit(code);
+            lindocker_sys::exit_immediately(code);
         }
         Ok(Forked { pid: Pid::from_raw(pid).expect("a child's pid is positive"), message: read })
     }

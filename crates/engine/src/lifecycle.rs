@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lindocker_image::Store;
@@ -462,20 +460,21 @@ impl Engine {
     /// [`PendingShim::go`], and if the handle is dropped first it exits having touched
     /// nothing.
     pub fn spawn_shim(&self, id: &str) -> Result<PendingShim, EngineError> {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
         let socket = self.attach_socket(id);
         // Our end of a socket pair is the shim's first client; it gets the other as stdin.
         let (ours, theirs) = UnixStream::pair().map_err(|e| EngineError::io(&socket, e))?;
         let shim = self.shim_binary()?;
-        Command::new(&shim)
-            .arg(&self.root)
-            .arg(&self.state)
-            .arg(&self.cgroup_parent)
-            .arg(id)
-            .stdin(std::os::fd::OwnedFd::from(theirs))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
+        let c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| EngineError::Invalid(format!("{s:?}: NUL")));
+        let argv = [
+            c(shim.as_os_str())?,
+            c(self.root.as_os_str())?,
+            c(self.state.as_os_str())?,
+            c(self.cgroup_parent.as_ref())?,
+            c(id.as_ref())?,
+        ];
+        lindocker_sys::spawn_detached(&argv, std::os::fd::AsFd::as_fd(&theirs))
             .map_err(|e| EngineError::io(&shim, e))?;
         Ok(PendingShim(ours))
     }
