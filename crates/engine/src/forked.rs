@@ -38,12 +38,7 @@ pub struct Forked {
 impl Forked {
     /// `run --detach`: creates and starts container `id`, its stdio `stdio`; says the
     /// init's pid (no pid file needed).
-    pub fn run_detached(
-        root: &Path,
-        log: &Path,
-        opts: CreateOptions,
-        stdio: [OwnedFd; 3],
-    ) -> io::Result<Forked> {
+    pub fn run_detached(root: &Path, log: &Path, opts: CreateOptions, stdio: [OwnedFd; 3]) -> io::Result<Forked> {
         let root = root.to_path_buf();
         Forked::call(log, Some(stdio), move || {
             let store = Store::new(&root)?;

@@ -466,7 +466,8 @@ impl Engine {
         // Our end of a socket pair is the shim's first client; it gets the other as stdin.
         let (ours, theirs) = UnixStream::pair().map_err(|e| EngineError::io(&socket, e))?;
         let shim = self.shim_binary()?;
-        let c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| EngineError::Invalid(format!("{s:?}: NUL")));
+        let c =
+            |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| EngineError::Invalid(format!("{s:?}: NUL")));
         let argv = [
             c(shim.as_os_str())?,
             c(self.root.as_os_str())?,

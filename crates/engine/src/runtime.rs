@@ -117,9 +117,13 @@ impl OciRuntime {
             run.arg("--console-socket").arg(socket);
         }
         let [stdin, stdout, stderr] = launch.stdio;
-        let out = run.arg(id).stdin(stdin).stdout(stdout).stderr(stderr).output().map_err(|e| {
-            format!("{}: {e}", self.bin.display())
-        })?;
+        let out = run
+            .arg(id)
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr)
+            .output()
+            .map_err(|e| format!("{}: {e}", self.bin.display()))?;
         if !out.status.success() {
             return Err(self.message(&out.stderr));
         }
@@ -133,7 +137,9 @@ impl OciRuntime {
     pub fn delete_force(&self, id: &str) {
         for _ in 0..40 {
             let result = match self.forked {
-                true => Forked::delete(&self.root, &self.log, id).map_err(|e| e.to_string()).and_then(|f| f.wait().map(drop)),
+                true => Forked::delete(&self.root, &self.log, id)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| f.wait().map(drop)),
                 false => self.run(&["delete", "--force", id]).map(|_| ()).map_err(|e| e.to_string()),
             };
             match result {

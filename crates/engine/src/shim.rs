@@ -112,11 +112,11 @@ fn supervise(
         let log_path = engine.records.dir(id).join("log.json");
         let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
             .map_err(|e| EngineError::io(&log_path, e))?;
-        engine.mount_rootfs(&record)?;
-        let stdio = Stdio3::new(engine, &record)?;
+        engine.mount_rootfs(record)?;
+        let stdio = Stdio3::new(engine, record)?;
         let pid_file = engine.records.dir(id).join("init.pid");
         let _ = std::fs::remove_file(&pid_file);
-        let runtime = engine.runtime_for(&record)?.forking();
+        let runtime = engine.runtime_for(record)?.forking();
         if first && clients.is_empty() {
             // The CLI that started us attaches first, so it sees every byte.
             let deadline = Instant::now() + ATTACH_WAIT;
@@ -139,7 +139,7 @@ fn supervise(
         };
         if let Err(e) = attached {
             let message = e.to_string();
-            engine.unmount_rootfs(&record);
+            engine.unmount_rootfs(record);
             engine.records.update_state(id, |st| {
                 st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
                 st.error = message.clone();
@@ -168,8 +168,8 @@ fn supervise(
         if let Some(message) = failure {
             let code = start_failure_code(&message);
             runtime.delete_force(id);
-            engine.unmount_rootfs(&record);
-            engine.detach_network(&record);
+            engine.unmount_rootfs(record);
+            engine.detach_network(record);
             engine.records.update_state(id, |st| {
                 st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
                 st.error = message.clone();
@@ -197,20 +197,24 @@ fn supervise(
             st.stopped_by_user = false;
         })?;
         broadcast(&mut clients, Kind::Started, b"");
+        if first {
+            // What stays beside the container runs little of what started it.
+            let _ = lindocker_sys::release_startup_text();
+        }
         let started = Instant::now();
 
         let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
-            engine.detach_network(&record);
-            engine.unmount_rootfs(&record);
+            engine.detach_network(record);
+            engine.unmount_rootfs(record);
             deleting.finish();
             break Ok(code);
         }
-        let oom = engine.oom_killed(&record);
+        let oom = engine.oom_killed(record);
         let deleting = runtime.delete_in_background(id);
-        engine.detach_network(&record);
+        engine.detach_network(record);
         // Exited, or straight to restarting: no reader sees an exit the policy undoes.
         let (_, restart) = engine.records.update_state_by(id, |host, st| {
             st.exit_code = code;
@@ -233,7 +237,7 @@ fn supervise(
             restart
         })?;
         if !restart {
-            engine.unmount_rootfs(&record);
+            engine.unmount_rootfs(record);
             deleting.finish();
             break Ok(code);
         }
@@ -245,7 +249,7 @@ fn supervise(
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
-            engine.unmount_rootfs(&record);
+            engine.unmount_rootfs(record);
             engine.records.update_state(id, |st| st.status = Status::Exited)?;
             break Ok(code);
         }

@@ -85,7 +85,8 @@ impl ContainerFs {
         let mut lower = vec![self.init_dir()];
         lower.extend(layers.iter().rev().map(|chain| store.diff_dir(chain)));
         self.allow_volatile_remount();
-        let overlay = Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))), volatile: self.volatile };
+        let overlay =
+            Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))), volatile: self.volatile };
         overlay.mount(&merged)?;
         Ok(merged)
     }

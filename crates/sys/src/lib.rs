@@ -107,6 +107,36 @@ pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd
     Ok(pid)
 }
 
+/// Drops this process's page-table entries for its own program's read-only pages (text,
+/// constants), so that its resident size is again only what it uses from then on: a
+/// long-lived process (the shim) stops counting the pages its start-up ran. The pages
+/// stay in the page cache, shared, and fault back in if they are used again.
+pub fn release_startup_text() -> io::Result<()> {
+    let exe = std::fs::read_link("/proc/self/exe")?;
+    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    // (start, end, ours and read-only) of the mapping whose fields are being read.
+    let mut current: Option<(usize, usize, bool)> = None;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let [range, perms, _, _, _, rest @ ..] = &fields[..]
+            && let Some((start, end)) = range.split_once('-')
+            && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
+        {
+            let ours = rest.len() == 1 && std::path::Path::new(rest[0]) == exe && !perms.contains('w');
+            current = Some((start, end, ours));
+        } else if let (["Anonymous:", "0", "kB"], Some((start, end, true))) = (&fields[..], current) {
+            // SAFETY: the range is a whole read-only, private mapping of our own program
+            // that the kernel lists with no anonymous (written or relocated) pages: only
+            // file pages, so MADV_DONTNEED just removes page-table entries, and the next
+            // access faults the same bytes back in from the file.
+            if unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `mount(2)` with raw `MS_*` flags, as the OCI mount options map to them.
 pub fn mount(
     source: Option<&CStr>,

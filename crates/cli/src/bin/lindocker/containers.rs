@@ -12,9 +12,9 @@ use lindocker_engine::record::{Record, Status};
 use lindocker_engine::{Engine, EngineError, logs};
 use serde_json::{Value, json};
 
+use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
 use crate::terminal::{DetachKeys, RawTerminal};
-use crate::lazy::Lazy;
 use crate::{Cli, Failure, format};
 
 /// Container commands at the top level.

@@ -147,11 +147,15 @@ fn main() -> ExitCode {
         }),
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
         Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
-        Command::System(lazy::Lazy(system::SystemCommand::Boot)) => containers::engine_as_is(&cli).and_then(|e| system::boot(&e)),
+        Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
+            containers::engine_as_is(&cli).and_then(|e| system::boot(&e))
+        }
         Command::System(lazy::Lazy(system::SystemCommand::Info)) | Command::Info => {
             containers::engine(&cli).and_then(|e| system::info(&e))
         }
-        Command::System(lazy::Lazy(system::SystemCommand::Prune { all, volumes, .. })) => system_prune(&cli, *all, *volumes),
+        Command::System(lazy::Lazy(system::SystemCommand::Prune { all, volumes, .. })) => {
+            system_prune(&cli, *all, *volumes)
+        }
         Command::Version => system::version(),
     };
     match result {
