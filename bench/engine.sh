@@ -6,9 +6,10 @@
 #      and `ps` with those 100 containers, timed alone;
 #   3. `exec CONTAINER true`;
 #   4. the RSS of a lindocker shim.
-# Everything runs with --network none (lindocker has no networks yet) and each engine's
-# default seccomp profile. Podman runs runc: the Debian crun refuses this hybrid cgroup
-# host. Prints medians and ratios.
+# Everything runs with --network none (networks cost: bench/network.sh) and each engine's
+# default seccomp profile; every engine keeps its run-time state on a tmpfs (run_dir in
+# lib.sh), its images and containers under /tmp. Podman runs runc: the Debian crun
+# refuses this hybrid cgroup host. Prints medians and ratios.
 #
 # Usage: bench/engine.sh [ROUNDS]   (as root)
 set -euo pipefail
@@ -17,16 +18,18 @@ cd "$(dirname "$0")/.."
 rounds=${1:-20}
 
 work=$(mktemp -d /tmp/lindocker-bench-engine.XXXXXX)
+run=$(run_dir lindocker-bench-engine)
 cg="lindocker-bench-engine-$$"
 pids=()
 cleanup() {
   "$ld" rm -f $("$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   remove_work "$work" "${pids[@]}"
+  remove_work "$run"
   remove_cgroups "$cg"
 }
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
-export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$work/ld-state LINDOCKER_CGROUP_PARENT=/$cg
+export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$run/ld-state LINDOCKER_CGROUP_PARENT=/$cg
 
 # busybox, for every engine.
 busybox_rootfs "$work/rootfs" "$work/busybox.tar"
@@ -50,16 +53,16 @@ PY
 "$ld" rm "$id" >/dev/null
 
 tools=(lindocker lindocker-runtime)
-podman_config "$work"
+podman_config "$work" "$run"
 podman_() { podman "${podman_args[@]}" "$@"; }
 if command -v podman >/dev/null && command -v runc >/dev/null; then
   podman_ import -q "$work/busybox.tar" localhost/busybox >/dev/null && tools+=(podman)
 fi
 if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
-  containerd --root "$work/ctd/root" --state "$work/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
+  containerd --root "$work/ctd/root" --state "$run/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
   for _ in $(seq 100); do [ -S "$work/ctd.sock" ] && break; sleep 0.1; done
   printf '{"iptables": false, "ip-forward": false, "bridge": "none", "cgroup-parent": "/%s/docker"}\n' "$cg" > "$work/daemon.json"
-  dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/docker-run" \
+  dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$run/docker-run" \
     --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" --containerd "$work/ctd.sock" >"$work/dockerd.log" 2>&1 & pids=($! "${pids[@]}")
   for _ in $(seq 150); do docker -H "unix://$work/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
   docker -H "unix://$work/docker.sock" import "$work/busybox.tar" localhost/busybox >/dev/null && tools+=(docker)
@@ -73,7 +76,7 @@ record() { echo "$1 $2 $(( ($4 - $3) / 1000 ))" >> "$work/times"; }
 run_once() {
   case $1 in
     lindocker) "$ld" run --rm --network none localhost/busybox true ;;
-    lindocker-runtime) "$rt" --root "$work/rt" run -b "$work/bundle" bare ;;
+    lindocker-runtime) "$rt" --root "$run/rt" run -b "$work/bundle" bare ;;
     docker) docker_ run --rm --network none localhost/busybox true ;;
     podman) podman_ run --rm --network none --cgroup-parent "/$cg/podman" localhost/busybox true ;;
   esac

@@ -1,7 +1,7 @@
 # Shared by the bench scripts (sourced from the repository root, under set -euo pipefail).
 
-# podman_config WORK: Podman's flags in podman_args (root, run root and storage under
-# WORK), and a containers.conf for Podman 4.3 on this host, exported as
+# podman_config WORK [RUN]: Podman's flags in podman_args (root and storage under WORK,
+# run root under RUN, default WORK), and a containers.conf for Podman 4.3 on this host, exported as
 # CONTAINERS_CONF: ulimits the host allows (root lacks CAP_SYS_RESOURCE, hard nofile
 # 20000; Podman's defaults ask more), the cgroupfs manager (PID 1 is not systemd), runc
 # (Debian's crun refuses this hybrid cgroup host).
@@ -15,7 +15,16 @@ events_logger = "file"
 runtime = "runc"
 CONF
   export CONTAINERS_CONF="$1/containers.conf"
-  podman_args=(--root "$1/podman" --runroot "$1/podman-run" --storage-driver overlay --cgroup-manager cgroupfs)
+  podman_args=(--root "$1/podman" --runroot "${2:-$1}/podman-run" --storage-driver overlay --cgroup-manager cgroupfs)
+}
+
+# run_dir NAME: a new directory for the engines' run-time state (runtime states, sockets,
+# network namespaces), on a tmpfs as a host keeps it: /run, or /dev/shm where /run is
+# not a tmpfs (as on the VM these figures come from, whose / is ext4 without a journal).
+run_dir() {
+  local base=/run
+  [ "$(stat -fc %T /run 2>/dev/null)" = tmpfs ] || base=/dev/shm
+  mktemp -d "$base/$1.XXXXXX"
 }
 
 # unmount_under DIR: lazily unmounts everything mounted below DIR, deepest first (a

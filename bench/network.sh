@@ -18,6 +18,7 @@ for t in iperf3 nft ip nsenter python3; do command -v "$t" >/dev/null || { echo 
 
 ns="ldbench-$$"
 work=$(mktemp -d /tmp/lindocker-bench-net.XXXXXX)
+run=$(run_dir lindocker-bench-net)
 cg="lindocker-bench-net-$$"
 pids=()
 podman_args=()
@@ -26,6 +27,7 @@ cleanup() {
   in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ ${#podman_args[@]} -gt 0 ] && { podman_ rm -af >/dev/null 2>&1 || true; }
   remove_work "$work" "${pids[@]}"
+  remove_work "$run"
   ip netns del "$ns" 2>/dev/null || true
   remove_cgroups "$cg"
 }
@@ -33,7 +35,7 @@ trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$work/ld-state LINDOCKER_CGROUP_PARENT=/$cg
+export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$run/ld-state LINDOCKER_CGROUP_PARENT=/$cg
 
 # Images: busybox, and one with iperf3 and the libraries it links.
 busybox_rootfs "$work/bb" "$work/busybox.tar"
@@ -48,10 +50,10 @@ in_ns "$ld" import "$work/iperf.tar" localhost/iperf3 >/dev/null
 tools=(lindocker)
 if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
   # nsenter directly, not the in_ns function: `$!` must be the daemon, not a subshell.
-  nsenter --net="/run/netns/$ns" -- containerd --root "$work/ctd/root" --state "$work/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
+  nsenter --net="/run/netns/$ns" -- containerd --root "$work/ctd/root" --state "$run/ctd/state" --address "$work/ctd.sock" >"$work/containerd.log" 2>&1 & pids+=($!)
   for _ in $(seq 100); do [ -S "$work/ctd.sock" ] && break; sleep 0.1; done
   printf '{"cgroup-parent": "/%s/docker", "bip": "10.213.0.1/24"}\n' "$cg" > "$work/daemon.json"
-  nsenter --net="/run/netns/$ns" -- dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$work/docker-run" \
+  nsenter --net="/run/netns/$ns" -- dockerd --config-file "$work/daemon.json" --data-root "$work/docker" --exec-root "$run/docker-run" \
     --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" --containerd "$work/ctd.sock" >"$work/dockerd.log" 2>&1 & pids=($! "${pids[@]}")
   for _ in $(seq 150); do docker -H "unix://$work/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
   if docker -H "unix://$work/docker.sock" import "$work/busybox.tar" localhost/busybox >/dev/null 2>&1; then
@@ -63,7 +65,7 @@ if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
 fi
 docker_() { in_ns docker -H "unix://$work/docker.sock" "$@"; }
 # Podman 4.3 with its CNI bridge (Debian's containernetworking-plugins).
-podman_config "$work"
+podman_config "$work" "$run"
 podman_() { in_ns podman "${podman_args[@]}" "$@"; }
 if command -v podman >/dev/null && command -v runc >/dev/null && podman_ import -q "$work/busybox.tar" localhost/busybox >/dev/null 2>&1; then
   podman_ import -q "$work/iperf.tar" localhost/iperf3 >/dev/null
