@@ -256,7 +256,9 @@ impl Records {
     }
 
     /// Writes a whole record (the caller holds the lock): the configuration durably
-    /// (fsync, then rename), the state as [`Records::write_state`] does.
+    /// (fsync, then rename), with the state; `state.json`, if there is one, as
+    /// [`Records::write_state`] does (a new record needs none: `read` falls back to the
+    /// state saved with the configuration, and a new file costs an inode).
     ///
     /// A `--rm` container's configuration skips the fsync (a quarter of a `run --rm`):
     /// a crash ends such a container for good, and recovery after a reboot removes it,
@@ -269,7 +271,10 @@ impl Records {
             .and_then(|()| if record.host_config.auto_remove { Ok(()) } else { file.sync_all() })
             .map_err(|e| EngineError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
-        self.write_state(record)
+        if self.dir.join(&record.id).join("state.json").exists() {
+            self.write_state(record)?;
+        }
+        Ok(())
     }
 
     /// Writes the state alone, atomically but without fsync: it describes processes,

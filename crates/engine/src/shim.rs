@@ -69,11 +69,17 @@ fn client_on_stdin() -> Option<UnixStream> {
     Some(UnixStream::from(fd))
 }
 
-/// Sends our stderr (where nothing goes until the container exists) to `path`.
+/// Where a panic of the shim is told (its errors go to the record): `path`, made only
+/// then. Our stderr stays /dev/null.
 fn log_to(path: &Path) {
-    if let Ok(file) = File::create(path) {
-        let _ = rustix::stdio::dup2_stderr(&file);
-    }
+    let path = path.to_path_buf();
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(file) = File::create(&path) {
+            let _ = rustix::stdio::dup2_stderr(&file);
+        }
+        default(info);
+    }));
 }
 
 struct Client {

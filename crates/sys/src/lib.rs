@@ -74,9 +74,8 @@ pub fn exit_immediately(code: i32) -> ! {
 /// as its output, in a process group of its own, and returns its pid without waiting for
 /// its exec. `posix_spawn` (what `std::process::Command` uses) holds the caller until
 /// the child has exec'd, ~0.4 ms here; a plain fork lets the exec run on another CPU.
-/// A program that cannot be exec'd exits 127.
-///
-/// The caller must be single-threaded (see [`clone_process`]).
+/// A program that cannot be exec'd exits 127. Any caller may use it, threads or not: the
+/// child makes only async-signal-safe calls before it execs.
 pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd<'_>) -> io::Result<libc::pid_t> {
     use std::os::fd::AsRawFd;
     if argv.is_empty() {
@@ -89,8 +88,9 @@ pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd
     let (stdin, null) = (stdin.as_raw_fd(), null.as_raw_fd());
     let pid = clone_process(0)?;
     if pid == 0 {
-        // SAFETY: in the child of a single-threaded process; dup2, setpgid, signal, execv
-        // and _exit are async-signal-safe and get descriptors that are open and a
+        // SAFETY: in the forked child only async-signal-safe calls are made (dup2,
+        // setpgid, signal, execv, _exit: no allocation, no lock another thread of the
+        // parent could have held), with descriptors that are open and a
         // NULL-terminated array of pointers to NUL-terminated strings that outlive the call
         // (execv only returns on failure).
         unsafe {
