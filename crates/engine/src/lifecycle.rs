@@ -193,6 +193,12 @@ impl Engine {
         Ok(fs.mount(self.images.layers(), &record.layers)?)
     }
 
+    /// Unmounts the container's root filesystem and deletes its layers (read-write, init);
+    /// the record stays.
+    pub fn remove_filesystem(&self, record: &Record) -> Result<(), EngineError> {
+        Ok(self.fs(record).remove()?)
+    }
+
     /// Unmounts the container's root filesystem (if it is mounted).
     pub fn unmount_rootfs(&self, record: &Record) {
         let _ = self.fs(record).unmount();

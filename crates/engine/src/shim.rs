@@ -214,7 +214,8 @@ fn supervise(
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
             engine.detach_network(record);
-            engine.unmount_rootfs(record);
+            // Its files go while the runtime forgets it.
+            let _ = engine.remove_filesystem(record);
             deleting.finish();
             break Ok(code);
         }
