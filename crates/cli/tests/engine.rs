@@ -492,6 +492,10 @@ fn confinement_defaults_and_options() {
         .trim()
         .to_owned();
     assert!(caps(&["--privileged"]).contains(&ours), "--privileged gives every capability we have");
+    // The container's process starts with no signal ignored or blocked, whatever the
+    // CLI, the shim or the runtime ignored (Rust ignores SIGPIPE; glibc keeps 32 and 33).
+    let signals = engine.ok(&["run", "--rm", "localhost/busybox", "grep", "-E", "Sig(Ign|Blk)", "/proc/self/status"]);
+    assert_eq!(signals.matches("0000000000000000").count(), 2, "{signals}");
     // Docker's seccomp profile is in force (mode 2, a filter); unconfined has none. (The
     // runtime's own tests prove what a profile refuses.)
     let seccomp = engine.ok(&["run", "--rm", "localhost/busybox", "grep", "Seccomp:", "/proc/self/status"]);

@@ -354,15 +354,36 @@ pub fn wait_for_signal() -> io::Result<i32> {
 }
 
 /// Resets every catchable signal's disposition to the default, as a fresh process has
-/// it; the runtime may have ignored some (Rust ignores `SIGPIPE`).
+/// it; the runtime may have ignored some (Rust ignores `SIGPIPE`). By the raw system
+/// call: glibc's `signal` and `sigaction` refuse the two real-time signals it keeps for
+/// itself (32 and 33), and an ignored signal stays ignored across `execve`.
 pub fn reset_signal_dispositions() {
-    for sig in 1..libc::SIGRTMAX() {
+    // The kernel's `struct sigaction` (x86_64), not glibc's.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: SIG_DFL is always a valid disposition; invalid numbers return EINVAL,
-        // which is harmless and ignored.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: rt_sigaction reads one kernel_sigaction (the struct above, alive for
+        // the call) and writes none (NULL); SIG_DFL needs no restorer. The callers are
+        // single-threaded and about to exec, so no other thread relies on glibc's own
+        // handlers for 32 and 33.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
     }
 }
 
