@@ -30,7 +30,7 @@ pub struct OciRuntime {
 pub struct Launch<'a> {
     /// The bundle directory.
     pub bundle: &'a Path,
-    /// Where the runtime writes the init's pid.
+    /// Where the runtime writes the init's pid (an exec'd runtime).
     pub pid_file: &'a Path,
     /// Where the runtime sends the pty master (`process.terminal`).
     pub console_socket: Option<&'a Path>,
@@ -63,11 +63,13 @@ impl OciRuntime {
         Ok(OciRuntime { bin, log: state.join("runtime").join(format!("{base}.log")), root, forked: false })
     }
 
-    /// The same runtime; if it is the default one, `run --detach` and `delete` fork
-    /// this process and call the linked-in runtime instead of exec'ing the binary. Only
-    /// for a single-threaded caller (the shim): a fork keeps only the calling thread.
+    /// The same runtime; if it is our own (the `lindocker-runtime` installed beside this
+    /// binary, whose library is linked in), `run --detach` and `delete` fork this process
+    /// and call the library instead of exec'ing the binary. Only for a single-threaded
+    /// caller (the shim): a fork keeps only the calling thread.
     pub fn forking(mut self) -> OciRuntime {
-        self.forked = self.bin.file_name().is_some_and(|n| n == DEFAULT);
+        let ours = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(DEFAULT)));
+        self.forked = ours.is_some_and(|ours| ours == self.bin);
         self
     }
 
@@ -98,25 +100,25 @@ impl OciRuntime {
     /// (a child of the caller if it is a subreaper). The init's pid, or the runtime's
     /// message if it failed.
     pub fn run_detached(&self, id: &str, launch: Launch<'_>) -> Result<i32, String> {
+        let Launch { bundle, pid_file, console_socket, stdio } = launch;
         if self.forked {
             let opts = lindocker_runtime::container::CreateOptions {
                 id: id.to_owned(),
-                bundle: launch.bundle.to_path_buf(),
-                console_socket: launch.console_socket.map(Path::to_path_buf),
+                bundle: bundle.to_path_buf(),
+                console_socket: console_socket.map(Path::to_path_buf),
                 ..Default::default()
             };
-            let said = Forked::run_detached(&self.root, &self.log, opts, launch.stdio)
+            let said = Forked::run_detached(&self.root, &self.log, opts, stdio)
                 .map_err(|e| format!("fork the runtime: {e}"))?
                 .wait()?;
             return said.trim().parse().map_err(|_| format!("the runtime said {said:?}, not a pid"));
         }
-        let launch_pid_file = launch.pid_file;
         let mut run = self.command();
-        run.args(["run", "--detach", "--bundle"]).arg(launch.bundle).arg("--pid-file").arg(launch.pid_file);
-        if let Some(socket) = launch.console_socket {
+        run.args(["run", "--detach", "--bundle"]).arg(bundle).arg("--pid-file").arg(pid_file);
+        if let Some(socket) = console_socket {
             run.arg("--console-socket").arg(socket);
         }
-        let [stdin, stdout, stderr] = launch.stdio;
+        let [stdin, stdout, stderr] = stdio;
         let out = run
             .arg(id)
             .stdin(stdin)
@@ -127,8 +129,8 @@ impl OciRuntime {
         if !out.status.success() {
             return Err(self.message(&out.stderr));
         }
-        let pid = std::fs::read_to_string(launch_pid_file).unwrap_or_default();
-        pid.trim().parse().map_err(|_| format!("the runtime wrote no pid to {}", launch_pid_file.display()))
+        let pid = std::fs::read_to_string(pid_file).unwrap_or_default();
+        pid.trim().parse().map_err(|_| format!("the runtime wrote no pid to {}", pid_file.display()))
     }
 
     /// `delete --force`, retried: right after an exit the kernel may still be tearing the
