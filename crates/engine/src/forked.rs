@@ -43,12 +43,7 @@ impl Forked {
         Forked::call(log, Some(stdio), move || {
             let store = Store::new(&root)?;
             let opts = CreateOptions { on_warning: Some(warn), ..opts };
-            let state = container::create(&store, &opts)?;
-            if let Err(e) = container::start(&store, &opts.id) {
-                let _ = container::delete(&store, &opts.id, true);
-                return Err(e);
-            }
-            Ok(state.pid.to_string())
+            container::run_detached(&store, &opts).map(|state| state.pid.to_string())
         })
     }
 

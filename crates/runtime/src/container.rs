@@ -500,10 +500,7 @@ pub fn list(store: &Store) -> Result<Vec<(State, Status)>> {
 /// terminal is relayed to the container's pty, as `runc run` does.
 pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     if detach {
-        create(store, opts)?;
-        return start(store, &opts.id).map(|()| 0).inspect_err(|_| {
-            let _ = delete(store, &opts.id, true);
-        });
+        return run_detached(store, opts).map(|_| 0);
     }
     // The init may be a grandchild (double fork): become its reaper.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
@@ -539,6 +536,16 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Res
         delete(store, &opts.id, true)?;
     }
     Ok(code)
+}
+
+/// `run --detach`: create, then start; nothing is left if the start fails. Returns the
+/// created state (the init's pid among it).
+pub fn run_detached(store: &Store, opts: &CreateOptions) -> Result<State> {
+    let state = create(store, opts)?;
+    start(store, &opts.id).inspect_err(|_| {
+        let _ = delete(store, &opts.id, true);
+    })?;
+    Ok(state)
 }
 
 /// Waits for the init: forwards every signal to it, reaps children, and with a pty
