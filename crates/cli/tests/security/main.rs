@@ -1,0 +1,14 @@
+//! The threat model as tests: each module performs one attack that a hostile image, a
+//! hostile container or a hostile client could try, and checks that the host holds.
+//! `docs/SECURITY.md` lists the boundaries these tests stand for.
+
+mod capabilities;
+mod cp_paths;
+mod devices;
+mod exe_overwrite;
+mod input;
+mod keyring;
+mod localnet;
+mod nft_injection;
+mod passwd;
+mod terminal;
