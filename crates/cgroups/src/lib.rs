@@ -3,9 +3,12 @@
 //! [`Hierarchy`] says how the host mounts cgroups; [`plan`] turns OCI
 //! `linux.resources` into the files and values to write for that version (pure, so it is
 //! unit-tested); [`Manager`] creates a container's cgroup, writes the plan, freezes and
-//! removes it; [`Entry`] is the way in for a new process, which steps in by itself (much
-//! cheaper than being moved in by another).
+//! removes it; device rules become the v1 controller's files or, on cgroup v2, an eBPF
+//! program ([`device_rules`], [`devices_bpf`]); [`Entry`] is the way in for a new
+//! process, which steps in by itself (much cheaper than being moved in by another).
 
+pub mod device_rules;
+pub mod devices_bpf;
 mod entry;
 mod error;
 mod hierarchy;

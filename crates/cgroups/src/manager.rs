@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use oci_spec::runtime::LinuxResources;
 
+use crate::device_rules::DeviceRules;
+use crate::devices_bpf;
 use crate::error::io_err;
 use crate::plan::{self, Write};
 use crate::{Error, Hierarchy, Result};
@@ -137,14 +139,30 @@ impl Manager {
         Ok(())
     }
 
-    /// Writes the limits of `resources`.
+    /// Where device rules go as an eBPF program: the cgroup2 directory, unless a v1
+    /// devices hierarchy exists (then its files hold the rules). A hybrid host without
+    /// one still checks the programs of its cgroup2 hierarchy, which the container's
+    /// processes are in.
+    fn device_program_dir(&self) -> Option<PathBuf> {
+        match &self.hierarchy {
+            Hierarchy::Unified { mountpoint } => Some(self.under(mountpoint)),
+            Hierarchy::Legacy { unified, .. } => match self.hierarchy.v1_mount("devices") {
+                Some(_) => None,
+                None => unified.as_ref().map(|u| self.under(u)),
+            },
+        }
+    }
+
+    /// Writes the limits of `resources`, and confines device access to its device
+    /// rules: through the v1 devices controller's files, or an eBPF program on cgroup v2.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         let writes = if self.hierarchy.is_unified() { plan::v2(resources)? } else { plan::v1(resources)? };
+        // Checked before anything is written.
+        let device_rules = resources.devices().as_deref().map(DeviceRules::from_oci).transpose()?;
         for Write { controller, file, value } in writes {
             let Some(dir) = self.dir_of(controller) else {
                 if controller == "devices" {
-                    // No devices controller to confine with; the runtime still creates
-                    // only the devices the spec lists.
+                    // No v1 devices controller: the program below confines instead.
                     continue;
                 }
                 return Err(Error::Unsupported {
@@ -167,6 +185,9 @@ impl Manager {
                 });
             }
             write(&path, &value)?;
+        }
+        if let (Some(rules), Some(dir)) = (device_rules, self.device_program_dir()) {
+            devices_bpf::install(&dir, &rules)?;
         }
         Ok(())
     }
@@ -286,6 +307,22 @@ mod tests {
         assert_eq!(m.dirs(), vec![PathBuf::from("/sys/fs/cgroup/a/b")]);
         assert!(Manager::new(h.clone(), Path::new("/a/../../etc")).is_err());
         assert!(Manager::new(h, Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn device_rules_go_to_the_v1_controller_else_to_a_program_on_cgroup2() {
+        let v1 = |c: &str| V1Mount { controllers: vec![c.into()], mountpoint: format!("/sys/fs/cgroup/{c}").into() };
+        let unified = Some(PathBuf::from("/sys/fs/cgroup/unified"));
+        let manager = |h| Manager::new(h, Path::new("/x/c")).unwrap();
+        // This host: a v1 devices hierarchy beside a cgroup2 that has only hugetlb.
+        let hybrid = manager(Hierarchy::Legacy { v1: vec![v1("memory"), v1("devices")], unified: unified.clone() });
+        assert_eq!(hybrid.device_program_dir(), None);
+        let no_devices = manager(Hierarchy::Legacy { v1: vec![v1("memory")], unified });
+        assert_eq!(no_devices.device_program_dir(), Some(PathBuf::from("/sys/fs/cgroup/unified/x/c")));
+        let v2 = manager(Hierarchy::Unified { mountpoint: "/sys/fs/cgroup".into() });
+        assert_eq!(v2.device_program_dir(), Some(PathBuf::from("/sys/fs/cgroup/x/c")));
+        let v1_only = manager(Hierarchy::Legacy { v1: vec![v1("memory")], unified: None });
+        assert_eq!(v1_only.device_program_dir(), None);
     }
 
     /// A fake v1 tree in a temp dir: the plan lands in the right files, cpuset is seeded

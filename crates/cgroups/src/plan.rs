@@ -133,7 +133,7 @@ pub fn v1(r: &LinuxResources) -> Result<Vec<Write>> {
 /// The writes for cgroup v2, in the order they must happen.
 ///
 /// `linux.resources.devices` is not part of the plan: v2 enforces device rules with an
-/// eBPF program, not a file.
+/// eBPF program ([`crate::devices_bpf`]), not a file.
 pub fn v2(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
