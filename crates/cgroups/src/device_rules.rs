@@ -69,6 +69,11 @@ pub struct DeviceRules {
     pub default_allow: bool,
     /// Devices treated the other way (denied when the default allows, and the reverse).
     pub exceptions: Vec<Exception>,
+    /// Whether the list starts over (has a type `a` rule), so that it means the same
+    /// whatever rules the cgroup had before. A list without one changes the rules the
+    /// cgroup has (v1); v2 then keeps the old program, so that such an update can only
+    /// take access away.
+    pub complete: bool,
 }
 
 /// A rule as given, checked: `None` kind is type `a`.
@@ -85,7 +90,7 @@ impl DeviceRules {
     /// cgroup under a parent that does). A rule with a type, number or access letter the
     /// kernel does not know is refused.
     pub fn from_oci(rules: &[LinuxDeviceCgroup]) -> Result<DeviceRules> {
-        let mut out = DeviceRules { default_allow: true, exceptions: Vec::new() };
+        let mut out = DeviceRules { default_allow: true, exceptions: Vec::new(), complete: false };
         for (i, rule) in rules.iter().enumerate() {
             out.apply(&check(i, rule)?);
         }
@@ -96,6 +101,7 @@ impl DeviceRules {
         let Some(kind) = rule.kind else {
             self.default_allow = rule.allow;
             self.exceptions.clear();
+            self.complete = true;
             return;
         };
         let ex = Exception { kind, major: rule.major, minor: rule.minor, access: rule.access };
@@ -197,7 +203,8 @@ mod tests {
             r#"[{"allow":false},{"allow":true,"type":"b","major":8,"minor":0},{"allow":false,"type":"a","major":8,"access":"r"}]"#,
         ))
         .unwrap();
-        assert_eq!(r, DeviceRules { default_allow: false, exceptions: vec![] });
+        assert_eq!(r, DeviceRules { default_allow: false, exceptions: vec![], complete: true });
+        assert!(!DeviceRules::from_oci(&rules(r#"[{"allow":true,"type":"b","major":8}]"#)).unwrap().complete);
     }
 
     #[test]

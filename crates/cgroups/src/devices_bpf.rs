@@ -129,13 +129,19 @@ pub fn to_bytes(prog: &[Insn]) -> Vec<u8> {
     prog.iter().flat_map(|i| i.to_bytes()).collect()
 }
 
-/// Confines the cgroup directory `dir` to `rules`: loads their program, attaches it,
-/// then detaches the programs this cgroup had (an update), so that at no moment is the
-/// cgroup without one; while both are attached, an access needs both to allow it.
+/// Confines the cgroup directory `dir` to `rules`: loads their program and attaches it.
+/// When the rules are [complete](DeviceRules::complete), the programs the cgroup had
+/// (an update) are detached then, so that at no moment is the cgroup without one;
+/// otherwise they stay: an access needs every attached program to allow it, so rules
+/// that only amend the old ones can take access away but never grant it.
 pub fn install(dir: &Path, rules: &DeviceRules) -> Result<()> {
     use lindocker_sys::bpf;
     let cgroup: OwnedFd = std::fs::File::open(dir).map_err(io_err("open", dir))?.into();
-    let old = bpf::prog_query(cgroup.as_fd(), bpf::ATTACH_CGROUP_DEVICE).map_err(io_err("bpf query", dir))?;
+    let old = if rules.complete {
+        bpf::prog_query(cgroup.as_fd(), bpf::ATTACH_CGROUP_DEVICE).map_err(io_err("bpf query", dir))?
+    } else {
+        Vec::new()
+    };
     // No GPL-only helper is called, so the license does not matter to the kernel.
     let prog = bpf::prog_load(bpf::PROG_TYPE_CGROUP_DEVICE, &to_bytes(&compile(rules)), c"Apache-2.0")
         .map_err(io_err("bpf load device program for", dir))?;

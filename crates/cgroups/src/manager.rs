@@ -158,7 +158,9 @@ impl Manager {
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         let writes = if self.hierarchy.is_unified() { plan::v2(resources)? } else { plan::v1(resources)? };
         // Checked before anything is written.
-        let device_rules = resources.devices().as_deref().map(DeviceRules::from_oci).transpose()?;
+        // An empty list changes nothing (as on v1, where nothing is written).
+        let device_rules =
+            resources.devices().as_deref().filter(|d| !d.is_empty()).map(DeviceRules::from_oci).transpose()?;
         for Write { controller, file, value } in writes {
             let Some(dir) = self.dir_of(controller) else {
                 if controller == "devices" {

@@ -159,7 +159,8 @@ fn allowed_devices_still_work() {
 }
 
 /// `update` replaces the program (v2) or rewrites the lists (v1): what it allows takes
-/// effect at once, and what it no longer allows is refused at once.
+/// effect at once, and what it no longer allows is refused at once; rules that only
+/// amend the current ones, or none, never lift a restriction.
 #[test]
 fn update_replaces_the_rules() {
     let (major, minor, node) = host_disk();
@@ -184,6 +185,16 @@ fn update_replaces_the_rules() {
         assert!(step(&out, ok).ends_with(" ok"), "after allowing the disk:\n{out}");
     }
     assert_eq!(step(&out, "read").ends_with(" ok"), host_reads, "after allowing the disk:\n{out}");
+
+    // Rules that amend the current ones (no "a" rule) take access away...
+    update(json!([{"allow": false, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]));
+    let out = rt.ok(&["exec", "devupd", "sh", "-c", &script]);
+    assert!(step(&out, "mknod").ends_with(" ok"), "{out}");
+    assert!(step(&out, "devnull").contains("Operation not permitted"), "{out}");
+    // ...and an empty list changes nothing (v2: it must not become "allow all").
+    update(json!([]));
+    let out = rt.ok(&["exec", "devupd", "sh", "-c", &script]);
+    assert!(step(&out, "devnull").contains("Operation not permitted"), "{out}");
 
     update(json!([{"allow": false, "access": "rwm"}]));
     let out = rt.ok(&["exec", "devupd", "sh", "-c", &script]);
