@@ -157,8 +157,8 @@ impl Manager {
     /// rules: through the v1 devices controller's files, or an eBPF program on cgroup v2.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         let writes = if self.hierarchy.is_unified() { plan::v2(resources)? } else { plan::v1(resources)? };
-        // Checked before anything is written.
-        // An empty list changes nothing (as on v1, where nothing is written).
+        // Checked before anything is written. An empty list changes nothing (as on v1,
+        // where it writes nothing).
         let device_rules =
             resources.devices().as_deref().filter(|d| !d.is_empty()).map(DeviceRules::from_oci).transpose()?;
         for Write { controller, file, value } in writes {
