@@ -11,7 +11,12 @@
 # lib.sh), its images and containers under /tmp. Podman runs runc: the Debian crun
 # refuses this hybrid cgroup host. Prints medians and ratios.
 #
-# Usage: bench/engine.sh [ROUNDS]   (as root)
+# With LINDOCKER_BASELINE=DIR (a directory holding an earlier build's lindocker,
+# lindocker-shim and lindocker-runtime), that build runs too, as `lindocker-baseline`,
+# interleaved with the others for `run --rm` and `exec`, on a data root of its own: a
+# change's cost measured in one run on one machine state.
+#
+# Usage: [LINDOCKER_BASELINE=DIR] bench/engine.sh [ROUNDS]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -23,6 +28,7 @@ cg="lindocker-bench-engine-$$"
 pids=()
 cleanup() {
   "$ld" rm -f $("$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  [ -z "${base:-}" ] || env "${base_env[@]}" "$base/lindocker" rm -f b1 >/dev/null 2>&1 || true
   remove_work "$work" "${pids[@]}"
   remove_work "$run"
   remove_cgroups "$cg"
@@ -53,6 +59,14 @@ PY
 "$ld" rm "$id" >/dev/null
 
 tools=(lindocker lindocker-runtime)
+base=${LINDOCKER_BASELINE:-}
+base_env=()
+if [ -n "$base" ]; then
+  base_env=(LINDOCKER_ROOT="$work/ld-base" LINDOCKER_STATE="$run/ld-base-state" LINDOCKER_CGROUP_PARENT="/$cg/base")
+  env "${base_env[@]}" "$base/lindocker" import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null
+  env "${base_env[@]}" "$base/lindocker" run -d --network none --name b1 localhost/busybox sleep 1000 >/dev/null
+  tools+=(lindocker-baseline)
+fi
 podman_config "$work" "$run"
 podman_() { podman "${podman_args[@]}" "$@"; }
 if command -v podman >/dev/null && command -v runc >/dev/null; then
@@ -77,6 +91,7 @@ run_once() {
   case $1 in
     lindocker) "$ld" run --rm --network none localhost/busybox true ;;
     lindocker-runtime) "$rt" --root "$run/rt" run -b "$work/bundle" bare ;;
+    lindocker-baseline) env "${base_env[@]}" "$base/lindocker" run --rm --network none localhost/busybox true ;;
     docker) docker_ run --rm --network none localhost/busybox true ;;
     podman) podman_ run --rm --network none --cgroup-parent "/$cg/podman" localhost/busybox true ;;
   esac
@@ -89,7 +104,7 @@ done
 
 # 100 containers per engine.
 engines=()
-for t in "${tools[@]}"; do [ "$t" = lindocker-runtime ] || engines+=("$t"); done
+for t in "${tools[@]}"; do [ "$t" = lindocker-runtime ] || [ "$t" = lindocker-baseline ] || engines+=("$t"); done
 for t in "${engines[@]}"; do
   stamp s
   for i in $(seq 100); do
@@ -118,6 +133,12 @@ for t in "${engines[@]}"; do
     case $t in lindocker) "$ld" exec s1 true ;; docker) docker_ exec s1 true ;; podman) podman_ exec s1 true ;; esac
     stamp e2
     record "exec" "$t" "$s2" "$e2"
+    if [ "$t" = lindocker ] && [ -n "$base" ]; then
+      stamp s2
+      env "${base_env[@]}" "$base/lindocker" exec b1 true
+      stamp e2
+      record "exec" "lindocker-baseline" "$s2" "$e2"
+    fi
   done
   stamp r0
   names=$(seq -f 's%g' 100)
