@@ -308,6 +308,11 @@ impl Engine {
         }
         let mut mounts = request.mounts.clone();
         for target in ic.volumes().clone().unwrap_or_default() {
+            crate::options::check_mount_target(&target).map_err(|reason| EngineError::BadOption {
+                option: "the image's VOLUME".into(),
+                value: target.clone(),
+                reason,
+            })?;
             if !mounts.iter().any(|m| m.target() == target) {
                 mounts.push(MountSpec::Volume { name: ids::new_id(), target, readonly: false, anonymous: true });
             }
@@ -428,7 +433,7 @@ impl Engine {
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, .. } = m {
                 self.volumes.create(name, BTreeMap::new(), *anonymous)?;
-                self.volumes.fill_from(name, &rootfs.join(target.trim_start_matches('/')))?;
+                self.volumes.fill_from(name, &rootfs, target)?;
                 if record.host_config.user_ns {
                     crate::userns::hand_over(&self.volumes.data_dir(name))?;
                 }

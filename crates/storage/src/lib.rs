@@ -4,6 +4,7 @@
 //! tar ([`pack`]).
 
 pub mod container;
+pub mod inroot;
 pub mod layers;
 pub mod overlay;
 pub mod pack;

@@ -12,3 +12,4 @@ mod localnet;
 mod nft_injection;
 mod passwd;
 mod terminal;
+mod volume_copy_up;
