@@ -285,7 +285,10 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
 
 fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
     let index = read_json(&scratch.join("index.json"))?;
-    let blob = |digest: &str| inside(scratch, &format!("blobs/{}", digest.replacen(':', "/", 1)));
+    // Only a checked digest names a file: `sha256:../../x` is not one.
+    let blob = |digest: &str| -> Result<std::path::PathBuf, ImageError> {
+        Ok(scratch.join("blobs/sha256").join(lindocker_storage::digest::Digest::parse(digest)?.hex()))
+    };
     let mut loaded = Vec::new();
     let mut pending: Vec<(Value, Option<String>)> =
         index["manifests"].as_array().cloned().unwrap_or_default().into_iter().map(|m| (m, None)).collect();
@@ -361,7 +364,7 @@ fn add_archived(
             layers.len()
         )));
     }
-    let chain = lindocker_storage::layers::chain_ids(&diff_ids);
+    let chain = lindocker_storage::layers::chain_ids(&diff_ids)?;
     let mut descriptors = Vec::new();
     let mut size = 0;
     for (i, path) in layers.iter().enumerate() {
@@ -384,7 +387,7 @@ fn add_archived(
             return Err(ImageError::DigestMismatch { expected: expected[i].clone(), actual: digest });
         }
         // The archive's file becomes the blob: same filesystem, so a rename, not a copy.
-        let target = store.blob_path(&digest);
+        let target = store.blob_path(&digest)?;
         File::open(path).and_then(|f| f.sync_all()).map_err(|e| ImageError::io(path, e))?;
         fs::rename(path, &target)
             .or_else(|_| fs::copy(path, &target).map(|_| ()))
@@ -414,7 +417,7 @@ pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<(), Imag
     let mut oci_manifests = Vec::new();
     let mut append_blob = |builder: &mut tar::Builder<_>, digest: &str| -> Result<(), ImageError> {
         if written.insert(digest.to_owned()) {
-            let path = store.blob_path(digest);
+            let path = store.blob_path(digest)?;
             let mut file = File::open(&path).map_err(|e| ImageError::io(&path, e))?;
             let name = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
             builder.append_file(&name, &mut file).map_err(|e| ImageError::io(&path, e))?;
@@ -440,7 +443,7 @@ pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<(), Imag
             "RepoTags": tags.iter().map(|t| reference::familiar(t)).collect::<Vec<_>>(),
             "Layers": manifest.layers().iter().map(|l| format!("blobs/sha256/{}", l.digest().digest())).collect::<Vec<_>>(),
         }));
-        let size = fs::metadata(store.blob_path(&image.manifest)).map(|m| m.len()).unwrap_or(0);
+        let size = fs::metadata(store.blob_path(&image.manifest)?).map(|m| m.len()).unwrap_or(0);
         let mut tagged = tags.iter().map(|t| Some(t.as_str())).collect::<Vec<_>>();
         if tagged.is_empty() {
             tagged.push(None);

@@ -186,7 +186,7 @@ async fn pull_async(
             diff_ids.len()
         )));
     }
-    let chain = lindocker_storage::layers::chain_ids(&diff_ids);
+    let chain = lindocker_storage::layers::chain_ids(&diff_ids)?;
 
     let mut tasks = tokio::task::JoinSet::new();
     for (i, layer) in manifest.layers().iter().enumerate() {

@@ -83,7 +83,9 @@ impl ContainerFs {
             return Ok(merged);
         }
         let mut lower = vec![self.init_dir()];
-        lower.extend(layers.iter().rev().map(|chain| store.diff_dir(chain)));
+        for chain in layers.iter().rev() {
+            lower.push(store.diff_dir(chain)?);
+        }
         self.allow_volatile_remount();
         let overlay =
             Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))), volatile: self.volatile };
@@ -119,7 +121,7 @@ impl ContainerFs {
         let own = idmapped(&self.dir)?;
         let mut lower = vec![via(&own, Path::new("init"))];
         for chain in layers.iter().rev() {
-            let diff = store.diff_dir(chain);
+            let diff = store.diff_dir(chain)?;
             lower.push(via(&all_layers, diff.strip_prefix(store.dir()).unwrap_or(&diff)));
         }
         let upper = Some((via(&own, Path::new("upper")), via(&own, Path::new("work"))));
@@ -165,7 +167,7 @@ impl ContainerFs {
     /// Changes in the read-write layer, as `docker diff` prints them: `A`, `C` or `D`
     /// and the path. A path is "added" when no image layer had it.
     pub fn diff(&self, store: &LayerStore, layers: &[String]) -> Result<Vec<(char, String)>, StorageError> {
-        let lower: Vec<PathBuf> = layers.iter().rev().map(|c| store.diff_dir(c)).collect();
+        let lower: Vec<PathBuf> = layers.iter().rev().map(|c| store.diff_dir(c)).collect::<Result<_, _>>()?;
         let mut out = Vec::new();
         walk_changes(&self.upper_dir(), Path::new("/"), &lower, &mut out)?;
         Ok(out)

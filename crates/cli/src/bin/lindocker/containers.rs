@@ -872,7 +872,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Data": {
                 "MergedDir": dir.join("merged"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"),
                 "LowerDir": std::iter::once(dir.join("init").display().to_string())
-                    .chain(r.layers.iter().rev().map(|c| engine.images.layers().diff_dir(c).display().to_string()))
+                    .chain(r.layers.iter().rev().filter_map(|c| engine.images.layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
                     .collect::<Vec<_>>().join(":"),
             },
         },
