@@ -9,6 +9,7 @@ mod exe_overwrite;
 mod image_paths;
 mod input;
 mod keyring;
+mod load_archive;
 mod localnet;
 mod nft_injection;
 mod passwd;
