@@ -375,6 +375,13 @@ impl Engine {
                 reason: "ports can only be published on a bridge network".into(),
             });
         }
+        let stop_signal = match (&request.stop_signal, ic.stop_signal()) {
+            (Some(flag), _) => crate::options::parse_signal("--stop-signal", flag).map(|_| flag.clone())?,
+            (None, Some(image)) => {
+                crate::options::parse_signal("the image's STOPSIGNAL", image).map(|_| image.clone())?
+            }
+            (None, None) => "SIGTERM".into(),
+        };
         let mut host = request.host.clone();
         if host.runtime.is_empty() {
             host.runtime = "lindocker-runtime".into();
@@ -397,11 +404,7 @@ impl Engine {
                 tty: request.tty,
                 open_stdin: request.stdin,
                 labels,
-                stop_signal: request
-                    .stop_signal
-                    .clone()
-                    .or_else(|| ic.stop_signal().clone())
-                    .unwrap_or_else(|| "SIGTERM".into()),
+                stop_signal,
                 stop_timeout: request.stop_timeout.unwrap_or(10),
             },
             host_config: host,
@@ -534,8 +537,9 @@ impl Engine {
                 record.name
             )));
         }
+        let signal = crate::options::parse_signal("--signal", signal)?.to_string();
         self.records.update_state(id, |st| st.stopped_by_user = true)?;
-        self.runtime_for(&record)?.run(&["kill", id, signal])?;
+        self.runtime_for(&record)?.run(&["kill", "--", id, &signal])?;
         Ok(())
     }
 
@@ -548,13 +552,15 @@ impl Engine {
         self.records.update_state(id, |st| st.stopped_by_user = true)?;
         let runtime = self.runtime_for(&record)?;
         if record.state.status == Status::Paused {
-            let _ = runtime.run(&["resume", id]);
+            let _ = runtime.run(&["resume", "--", id]);
         }
+        // Checked at create; a record an older version wrote may hold anything.
+        let signal = crate::options::parse_signal("stop signal", &record.config.stop_signal).unwrap_or(15).to_string();
         let timeout = Duration::from_secs(u64::from(timeout.unwrap_or(record.config.stop_timeout)));
         let stream = UnixStream::connect(self.attach_socket(id)).ok();
-        let _ = runtime.run(&["kill", id, &record.config.stop_signal]);
+        let _ = runtime.run(&["kill", "--", id, &signal]);
         if !self.wait_exit(stream, timeout) {
-            let _ = runtime.run(&["kill", "--all", id, "KILL"]);
+            let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             let stream = UnixStream::connect(self.attach_socket(id)).ok();
             self.wait_exit(stream, Duration::from_secs(10));
         }
@@ -592,8 +598,8 @@ impl Engine {
             })?;
             let stream = UnixStream::connect(self.attach_socket(id)).ok();
             let runtime = self.runtime_for(&record)?;
-            let _ = runtime.run(&["resume", id]);
-            let _ = runtime.run(&["kill", "--all", id, "KILL"]);
+            let _ = runtime.run(&["resume", "--", id]);
+            let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             self.wait_exit(stream, Duration::from_secs(10));
         }
         let record = self.records.read(id)?;
@@ -676,14 +682,14 @@ impl Engine {
                 if pause { "running" } else { "paused" }
             )));
         }
-        self.runtime_for(&record)?.run(&[verb, id])?;
+        self.runtime_for(&record)?.run(&[verb, "--", id])?;
         self.records.update_state(id, |st| st.status = if pause { Status::Paused } else { Status::Running })?;
         Ok(())
     }
 
     /// The runtime's `events --stats` for a running container.
     pub fn stats(&self, record: &Record) -> Result<Value, EngineError> {
-        let out = self.runtime_for(record)?.run(&["events", "--stats", &record.id])?;
+        let out = self.runtime_for(record)?.run(&["events", "--stats", "--", &record.id])?;
         serde_json::from_str(&out).map_err(|e| EngineError::Runtime(format!("events --stats: {e}")))
     }
 }

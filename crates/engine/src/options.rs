@@ -99,6 +99,17 @@ pub fn check_mount_target(target: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a signal (`TERM`, `SIGTERM`, `15`, `RTMIN+1`) as the runtime parses it and
+/// returns its number: what the runtime's `kill` gets, so no value from an image or a
+/// flag can pass for one of its options.
+pub fn parse_signal(option: &str, value: &str) -> Result<i32, EngineError> {
+    lindocker_runtime::signal::parse(value).map_err(|_| EngineError::BadOption {
+        option: option.into(),
+        value: value.into(),
+        reason: "not a signal name or number".into(),
+    })
+}
+
 /// Parses `--tmpfs /ctr[:opt,opt]`.
 pub fn parse_tmpfs(spec: &str) -> Result<MountSpec, EngineError> {
     let (target, options) = spec.split_once(':').unwrap_or((spec, ""));
@@ -298,6 +309,16 @@ mod tests {
         assert!(parse_volume("data:/./").is_err());
         assert!(parse_tmpfs("/x/../../y").is_err());
         assert!(check_mount_target("/var/lib/..data").is_ok());
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("s", "SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("s", "kill").unwrap(), 9);
+        assert_eq!(parse_signal("s", "10").unwrap(), 10);
+        assert!(parse_signal("s", "--root=/x").is_err());
+        assert!(parse_signal("s", "TERM --all").is_err());
+        assert!(parse_signal("s", "0").is_err());
     }
 
     #[test]

@@ -13,5 +13,6 @@ mod load_archive;
 mod localnet;
 mod nft_injection;
 mod passwd;
+mod stop_signal;
 mod terminal;
 mod volume_copy_up;

@@ -433,7 +433,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             if record.state.status != Status::Running && record.state.status != Status::Paused {
                 bail!("container {} is not running", record.name);
             }
-            print!("{}", engine.runtime_for(&record)?.run(&["ps", &record.id])?);
+            print!("{}", engine.runtime_for(&record)?.run(&["ps", "--", &record.id])?);
             Ok(0)
         }
         ContainerCommand::Stats { no_stream, containers } => crate::stats::stats(&engine, containers, *no_stream),
