@@ -110,6 +110,7 @@ impl Engine {
         netops: &'static dyn crate::netops::NetworkOps,
     ) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state).map_err(|e| EngineError::io(state, e))?;
+        crate::dataroot::close(root)?;
         Ok(Engine {
             root: root.to_owned(),
             state: state.to_owned(),
@@ -187,6 +188,7 @@ impl Engine {
     pub fn mount_rootfs(&self, record: &Record) -> Result<PathBuf, EngineError> {
         let fs = self.fs(record);
         if record.host_config.user_ns && !lindocker_storage::overlay::is_mounted(&fs.merged_dir()) {
+            crate::dataroot::admit_group(&self.root, crate::userns::ranges().1.host)?;
             let userns = crate::userns::namespace()?;
             return Ok(fs.mount_idmapped(self.images.layers(), &record.layers, std::os::fd::AsFd::as_fd(&userns))?);
         }

@@ -13,6 +13,7 @@ mod load_archive;
 mod localnet;
 mod nft_injection;
 mod passwd;
+mod permissions;
 mod stop_signal;
 mod terminal;
 mod volume_copy_up;

@@ -1,0 +1,80 @@
+//! The data root holds containers' files (setuid binaries a container or an image made),
+//! records and configs (environment secrets) and logs. No local user but root may reach
+//! them: the root and its stores are closed to others, as Docker closes
+//! `/var/lib/docker`, and an install made before is closed at the next command.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lindocker_testkit::Engine;
+use lindocker_testkit::image::Entry;
+use serde_json::json;
+
+use super::volume_copy_up::load_image;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
+
+/// What user `nobody` gets trying to `stat` and read `path`: `None` if it could.
+fn as_nobody(path: &Path) -> Option<String> {
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "stat", "-L", "--"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn paths(engine: &Engine, id: &str) -> Vec<PathBuf> {
+    let c = engine.root.join("containers").join(id);
+    let layer = fs::read_dir(engine.root.join("layers"))
+        .unwrap()
+        .flatten()
+        .find(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .unwrap()
+        .path();
+    vec![
+        c.join("record.json"),
+        c.join("bundle/config.json"),
+        c.join("upper"),
+        layer.join("diff/suid"),
+        engine.root.join("volumes/named/_data/file"),
+        engine.root.join("image/blobs/sha256"),
+    ]
+}
+
+fn all_closed(engine: &Engine, id: &str) {
+    for path in paths(engine, id) {
+        assert!(path.exists(), "{} exists for root", path.display());
+        match as_nobody(&path) {
+            None => panic!("user nobody reaches {}", path.display()),
+            Some(err) => assert!(err.contains("Permission denied"), "{}: {err}", path.display()),
+        }
+    }
+}
+
+#[test]
+fn other_users_reach_nothing_under_the_data_root() {
+    let engine = Engine::new(BIN, "perms");
+    let entries = [
+        Entry::File("suid".into(), b"#!/bin/sh\n".to_vec(), 0o4755),
+        Entry::Dir("data/"),
+        Entry::File("data/file".into(), b"volume content\n".to_vec(), 0o644),
+    ];
+    assert!(load_image(&engine, &entries, json!({ "Cmd": ["/suid"], "Env": ["TOKEN=secret"] }), "localhost/perms:1"));
+    let id = engine.ok(&["create", "--network", "none", "-v", "named:/data", "localhost/perms:1"]).trim().to_owned();
+    all_closed(&engine, &id);
+
+    // An install from before: everything open to all. The next command closes it.
+    for dir in ["", "containers", "image", "layers", "volumes"] {
+        fs::set_permissions(engine.root.join(dir), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert!(as_nobody(&engine.root.join("containers").join(&id).join("record.json")).is_none());
+    engine.ok(&["ps", "-a"]);
+    all_closed(&engine, &id);
+
+    // A --user-ns container lets its namespace's root group through; others stay out.
+    engine.ok(&["create", "--network", "none", "--user-ns", "localhost/perms:1"]);
+    all_closed(&engine, &id);
+}
