@@ -78,3 +78,26 @@ fn other_users_reach_nothing_under_the_data_root() {
     engine.ok(&["create", "--network", "none", "--user-ns", "localhost/perms:1"]);
     all_closed(&engine, &id);
 }
+
+/// The credentials file is written through a new file of mode 0600 from the start:
+/// never world-readable for a moment, and never through a symlink someone left where
+/// its temporary file goes.
+#[test]
+fn credentials_are_written_to_a_new_private_file() {
+    let engine = Engine::new(BIN, "perms-creds");
+    let config = engine.root.join("config");
+    fs::create_dir_all(&config).unwrap();
+    let auth = json!({ "auths": { "localhost:5999": { "auth": "dXNlcjpwYXNz" }, "other:1": { "auth": "eDp5" } } });
+    fs::write(config.join("config.json"), serde_json::to_vec(&auth).unwrap()).unwrap();
+    let victim = engine.root.join("victim");
+    fs::write(&victim, "host file\n").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&victim, config.join("config.tmp")).unwrap();
+    let _ = engine.run(&["logout", "localhost:5999"]);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "host file\n", "written through the symlink");
+    assert_eq!(fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o644);
+    let file = config.join("config.json");
+    assert_eq!(fs::symlink_metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("localhost:5999") && text.contains("other:1"), "{text}");
+}
