@@ -59,3 +59,26 @@ fn a_stop_signal_that_is_an_option_never_reaches_the_runtime() {
     assert!(!made.exists(), "the runtime took a signal as an option");
     fs::remove_dir_all(&host).unwrap();
 }
+
+/// Other values of an image's config reach the admin's terminal through `ps`: a `Cmd`
+/// with escape sequences (retitle the window, clear the screen, worse on some
+/// terminals) is shown escaped.
+#[test]
+fn an_image_command_with_terminal_escapes_is_shown_escaped() {
+    let engine = Engine::new(BIN, "ps-escapes");
+    let config = json!({ "Cmd": ["/bin/true", "\u{1b}]0;pwned\u{7}\u{1b}[2J\r\n", "\u{9b}31m"] });
+    assert!(super::volume_copy_up::load_image(
+        &engine,
+        &[lindocker_testkit::image::Entry::Dir("etc/")],
+        config,
+        "localhost/esc:1"
+    ));
+    engine.ok(&["create", "--network", "none", "--name", "esc", "localhost/esc:1"]);
+    for args in [&["ps", "-a", "--no-trunc"][..], &["ps", "-a"], &["ps", "-a", "--format", "json"]] {
+        let out = engine.ok(args);
+        assert!(out.contains("/bin/true"), "{out}");
+        let control: Vec<char> = out.chars().filter(|c| c.is_control() && *c != '\n').collect();
+        assert!(control.is_empty(), "{args:?} prints control characters {control:?}: {out:?}");
+        assert_eq!(out.lines().count(), if args.contains(&"json") { 1 } else { 2 }, "{out:?}");
+    }
+}

@@ -701,7 +701,7 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
         return Ok(0);
     }
     let command = |r: &Record| {
-        let full = r.config.args.join(" ");
+        let full = format::printable(&r.config.args.join(" "));
         if a.no_trunc || full.chars().count() <= 20 {
             format!("\"{full}\"")
         } else {
