@@ -99,3 +99,24 @@ fn a_diff_id_that_is_a_path_is_refused() {
     fs::remove_dir_all(&scratch).unwrap();
     fs::remove_dir_all(&host).unwrap();
 }
+
+/// `diff` looks each changed path up in the image's layers: a layer's symlink
+/// (`etc -> /host/dir`) must not make that lookup a host path, which would tell the
+/// container (through `diff`'s A or C) which host files exist.
+#[test]
+fn diff_never_looks_up_a_path_through_an_image_symlink() {
+    let engine = Engine::new(BIN, "img-diff");
+    let host = temp_dir("img-diff-host");
+    fs::write(host.join("probe"), "exists on the host\n").unwrap();
+    let entries = [Entry::Symlink("etc", super::volume_copy_up::leak(host.display().to_string()))];
+    assert!(super::volume_copy_up::load_image(&engine, &entries, json!({ "Cmd": ["/x"] }), "localhost/diff:1"));
+    let id = engine.ok(&["create", "--network", "none", "localhost/diff:1"]).trim().to_owned();
+    // What the container does: `rm /etc; mkdir /etc; touch /etc/probe`.
+    let upper = engine.root.join("containers").join(&id).join("upper");
+    fs::remove_dir_all(upper.join("etc")).ok();
+    fs::create_dir_all(upper.join("etc")).unwrap();
+    fs::write(upper.join("etc/probe"), "").unwrap();
+    let diff = engine.ok(&["diff", &id]);
+    assert!(diff.lines().any(|l| l == "A /etc/probe"), "{diff}");
+    fs::remove_dir_all(&host).unwrap();
+}
