@@ -452,8 +452,14 @@ impl Engine {
         let spec =
             bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe, Some(&init), netns)?;
         let config = dir.join("bundle/config.json");
-        std::fs::write(&config, serde_json::to_vec(&spec).expect("spec serializes"))
-            .map_err(|e| EngineError::io(&config, e))?;
+        // Root's alone, as the record: the environment may hold secrets.
+        std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true),
+            0o600,
+        )
+        .open(&config)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(&spec).expect("spec serializes")))
+        .map_err(|e| EngineError::io(&config, e))?;
         // Mounted again by the shim at start; a created container holds no mount.
         if !request.start_now {
             self.unmount_rootfs(&record);

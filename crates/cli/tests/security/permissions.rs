@@ -65,6 +65,12 @@ fn other_users_reach_nothing_under_the_data_root() {
     assert!(load_image(&engine, &entries, json!({ "Cmd": ["/suid"], "Env": ["TOKEN=secret"] }), "localhost/perms:1"));
     let id = engine.ok(&["create", "--network", "none", "-v", "named:/data", "localhost/perms:1"]).trim().to_owned();
     all_closed(&engine, &id);
+    // Records and configs hold environment secrets: root's alone, even where a
+    // directory above is opened.
+    for file in ["record.json", "bundle/config.json"] {
+        let mode = fs::metadata(engine.root.join("containers").join(&id).join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} has mode {mode:o}");
+    }
 
     // An install from before: everything open to all. The next command closes it.
     for dir in ["", "containers", "image", "layers", "volumes"] {
