@@ -120,3 +120,44 @@ fn diff_never_looks_up_a_path_through_an_image_symlink() {
     assert!(diff.lines().any(|l| l == "A /etc/probe"), "{diff}");
     fs::remove_dir_all(&host).unwrap();
 }
+
+/// The same through `pull`: a first image brings the layer's blob, a second one names
+/// the same blob with a diff id that is a host path (where a `layer.json` waits). With
+/// the blob present and "the layer" found, nothing would be checked.
+#[test]
+fn a_pulled_diff_id_that_is_a_path_is_refused() {
+    let registry = lindocker_testkit::Registry::start("img-pull-diffid", None);
+    let engine = Engine::new(BIN, "img-pull-diffid");
+    let host = temp_dir("img-pull-diffid-host");
+    fs::create_dir_all(host.join("diff")).unwrap();
+    fs::write(host.join("diff/secret"), "host secret\n").unwrap();
+    fs::write(host.join("layer.json"), r#"{"diff_id":"sha256:x","parent":null,"size":0}"#).unwrap();
+    let layer = image::layer(&[Entry::Dir("etc/")]);
+    let scratch = temp_dir("img-pull-diffid-scratch");
+    for (tag, diff_id) in [("good", image::digest(&layer)), ("evil", format!("sha256:{}", host.display()))] {
+        let dir = scratch.join(tag);
+        archive_with_diff_ids(&dir, std::slice::from_ref(&layer), &[diff_id]);
+        let layout = dir.join("layout");
+        // The layout's own tag for skopeo.
+        let mut index: Value = serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = json!(tag);
+        fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+        registry.push(&layout, "test/diffid", tag);
+    }
+    engine.ok(&["pull", &format!("{}/test/diffid:good", registry.addr)]);
+    let out = engine.run(&["pull", &format!("{}/test/diffid:evil", registry.addr)]);
+    if out.status.success() {
+        let id = engine.ok(&["create", "--network", "none", &format!("{}/test/diffid:evil", registry.addr)]);
+        let export = scratch.join("export.tar");
+        engine.ok(&["export", "-o", export.to_str().unwrap(), id.trim()]);
+        let mut names = Vec::new();
+        for entry in tar::Archive::new(fs::File::open(&export).unwrap()).entries().unwrap() {
+            names.push(entry.unwrap().path().unwrap().display().to_string());
+        }
+        panic!("pull accepted a diff id that is a path; the container's root holds {names:?}");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("digest"), "{err}");
+    fs::remove_dir_all(&scratch).unwrap();
+    fs::remove_dir_all(&host).unwrap();
+}
