@@ -62,7 +62,7 @@ fn import_tag_inspect_rmi() {
     assert_eq!(info["Config"]["Env"], json!(["A=1"]));
     assert_eq!(info["RootFS"]["Layers"][0], image::digest(&tar), "diff id is the digest of the uncompressed tar");
     let chain = info["Storage"]["ChainIDs"][0].as_str().unwrap();
-    let layer = LayerStore::open(engine.root.join("layers")).unwrap().diff_dir(chain);
+    let layer = LayerStore::open(engine.root.join("layers")).unwrap().diff_dir(chain).unwrap();
     let busybox = fs::metadata(layer.join("bin/busybox")).unwrap();
     assert!(busybox.mode() & 0o111 != 0, "busybox keeps its exec bits");
     assert_eq!(fs::read_link(layer.join("bin/sh")).unwrap(), Path::new("busybox"));
@@ -197,7 +197,7 @@ fn pull_unpacks_layers_and_overlay_shows_the_image() {
     let chain: Vec<String> =
         info["Storage"]["ChainIDs"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
     let layers = LayerStore::open(engine.root.join("layers")).unwrap();
-    let (base, top) = (layers.diff_dir(&chain[0]), layers.diff_dir(&chain[1]));
+    let (base, top) = (layers.diff_dir(&chain[0]).unwrap(), layers.diff_dir(&chain[1]).unwrap());
 
     // The layer directories as overlayfs wants them.
     let whiteout = fs::symlink_metadata(top.join("etc/gone")).unwrap();
@@ -291,7 +291,8 @@ fn pull_picks_the_platform_and_pulls_by_digest() {
     let layers = LayerStore::open(engine.root.join("layers")).unwrap();
     let arch_of = |name: &str| {
         let info = inspect(&engine, name);
-        fs::read_to_string(layers.diff_dir(info["Storage"]["ChainIDs"][0].as_str().unwrap()).join("arch")).unwrap()
+        fs::read_to_string(layers.diff_dir(info["Storage"]["ChainIDs"][0].as_str().unwrap()).unwrap().join("arch"))
+            .unwrap()
     };
     let name = format!("{}/test/multi:multi", registry.addr);
     engine.ok(&["pull", "-q", &name]);
@@ -404,7 +405,8 @@ fn layers_cannot_write_outside_themselves() {
         let info = inspect(&engine, &format!("{}/test/symlink:t", registry.addr));
         let layer = LayerStore::open(engine.root.join("layers"))
             .unwrap()
-            .diff_dir(info["Storage"]["ChainIDs"][0].as_str().unwrap());
+            .diff_dir(info["Storage"]["ChainIDs"][0].as_str().unwrap())
+            .unwrap();
         let stolen = layer.join("stolen").symlink_metadata();
         assert!(stolen.is_err() || stolen.unwrap().ino() != fs::metadata("/etc/hostname").unwrap().ino());
     } else {

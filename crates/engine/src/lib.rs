@@ -7,6 +7,7 @@ pub mod attach;
 pub mod boot;
 pub mod bundle;
 pub mod confinement;
+pub mod dataroot;
 pub mod forked;
 pub mod ids;
 pub mod lifecycle;

@@ -110,6 +110,7 @@ impl Engine {
         netops: &'static dyn crate::netops::NetworkOps,
     ) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state).map_err(|e| EngineError::io(state, e))?;
+        crate::dataroot::close(root)?;
         Ok(Engine {
             root: root.to_owned(),
             state: state.to_owned(),
@@ -187,6 +188,7 @@ impl Engine {
     pub fn mount_rootfs(&self, record: &Record) -> Result<PathBuf, EngineError> {
         let fs = self.fs(record);
         if record.host_config.user_ns && !lindocker_storage::overlay::is_mounted(&fs.merged_dir()) {
+            crate::dataroot::admit_group(&self.root, crate::userns::ranges().1.host)?;
             let userns = crate::userns::namespace()?;
             return Ok(fs.mount_idmapped(self.images.layers(), &record.layers, std::os::fd::AsFd::as_fd(&userns))?);
         }
@@ -308,6 +310,11 @@ impl Engine {
         }
         let mut mounts = request.mounts.clone();
         for target in ic.volumes().clone().unwrap_or_default() {
+            crate::options::check_mount_target(&target).map_err(|reason| EngineError::BadOption {
+                option: "the image's VOLUME".into(),
+                value: target.clone(),
+                reason,
+            })?;
             if !mounts.iter().any(|m| m.target() == target) {
                 mounts.push(MountSpec::Volume { name: ids::new_id(), target, readonly: false, anonymous: true });
             }
@@ -370,6 +377,13 @@ impl Engine {
                 reason: "ports can only be published on a bridge network".into(),
             });
         }
+        let stop_signal = match (&request.stop_signal, ic.stop_signal()) {
+            (Some(flag), _) => crate::options::parse_signal("--stop-signal", flag).map(|_| flag.clone())?,
+            (None, Some(image)) => {
+                crate::options::parse_signal("the image's STOPSIGNAL", image).map(|_| image.clone())?
+            }
+            (None, None) => "SIGTERM".into(),
+        };
         let mut host = request.host.clone();
         if host.runtime.is_empty() {
             host.runtime = "lindocker-runtime".into();
@@ -392,11 +406,7 @@ impl Engine {
                 tty: request.tty,
                 open_stdin: request.stdin,
                 labels,
-                stop_signal: request
-                    .stop_signal
-                    .clone()
-                    .or_else(|| ic.stop_signal().clone())
-                    .unwrap_or_else(|| "SIGTERM".into()),
+                stop_signal,
                 stop_timeout: request.stop_timeout.unwrap_or(10),
             },
             host_config: host,
@@ -428,7 +438,7 @@ impl Engine {
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, .. } = m {
                 self.volumes.create(name, BTreeMap::new(), *anonymous)?;
-                self.volumes.fill_from(name, &rootfs.join(target.trim_start_matches('/')))?;
+                self.volumes.fill_from(name, &rootfs, target)?;
                 if record.host_config.user_ns {
                     crate::userns::hand_over(&self.volumes.data_dir(name))?;
                 }
@@ -442,8 +452,14 @@ impl Engine {
         let spec =
             bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe, Some(&init), netns)?;
         let config = dir.join("bundle/config.json");
-        std::fs::write(&config, serde_json::to_vec(&spec).expect("spec serializes"))
-            .map_err(|e| EngineError::io(&config, e))?;
+        // Root's alone, as the record: the environment may hold secrets.
+        std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true),
+            0o600,
+        )
+        .open(&config)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(&spec).expect("spec serializes")))
+        .map_err(|e| EngineError::io(&config, e))?;
         // Mounted again by the shim at start; a created container holds no mount.
         if !request.start_now {
             self.unmount_rootfs(&record);
@@ -529,8 +545,9 @@ impl Engine {
                 record.name
             )));
         }
+        let signal = crate::options::parse_signal("--signal", signal)?.to_string();
         self.records.update_state(id, |st| st.stopped_by_user = true)?;
-        self.runtime_for(&record)?.run(&["kill", id, signal])?;
+        self.runtime_for(&record)?.run(&["kill", "--", id, &signal])?;
         Ok(())
     }
 
@@ -543,13 +560,15 @@ impl Engine {
         self.records.update_state(id, |st| st.stopped_by_user = true)?;
         let runtime = self.runtime_for(&record)?;
         if record.state.status == Status::Paused {
-            let _ = runtime.run(&["resume", id]);
+            let _ = runtime.run(&["resume", "--", id]);
         }
+        // Checked at create; a record an older version wrote may hold anything.
+        let signal = crate::options::parse_signal("stop signal", &record.config.stop_signal).unwrap_or(15).to_string();
         let timeout = Duration::from_secs(u64::from(timeout.unwrap_or(record.config.stop_timeout)));
         let stream = UnixStream::connect(self.attach_socket(id)).ok();
-        let _ = runtime.run(&["kill", id, &record.config.stop_signal]);
+        let _ = runtime.run(&["kill", "--", id, &signal]);
         if !self.wait_exit(stream, timeout) {
-            let _ = runtime.run(&["kill", "--all", id, "KILL"]);
+            let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             let stream = UnixStream::connect(self.attach_socket(id)).ok();
             self.wait_exit(stream, Duration::from_secs(10));
         }
@@ -587,8 +606,8 @@ impl Engine {
             })?;
             let stream = UnixStream::connect(self.attach_socket(id)).ok();
             let runtime = self.runtime_for(&record)?;
-            let _ = runtime.run(&["resume", id]);
-            let _ = runtime.run(&["kill", "--all", id, "KILL"]);
+            let _ = runtime.run(&["resume", "--", id]);
+            let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             self.wait_exit(stream, Duration::from_secs(10));
         }
         let record = self.records.read(id)?;
@@ -671,14 +690,14 @@ impl Engine {
                 if pause { "running" } else { "paused" }
             )));
         }
-        self.runtime_for(&record)?.run(&[verb, id])?;
+        self.runtime_for(&record)?.run(&[verb, "--", id])?;
         self.records.update_state(id, |st| st.status = if pause { Status::Paused } else { Status::Running })?;
         Ok(())
     }
 
     /// The runtime's `events --stats` for a running container.
     pub fn stats(&self, record: &Record) -> Result<Value, EngineError> {
-        let out = self.runtime_for(record)?.run(&["events", "--stats", &record.id])?;
+        let out = self.runtime_for(record)?.run(&["events", "--stats", "--", &record.id])?;
         serde_json::from_str(&out).map_err(|e| EngineError::Runtime(format!("events --stats: {e}")))
     }
 }

@@ -64,12 +64,7 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec, EngineError> {
         Some("ro") => true,
         Some(other) => return Err(bad(&format!("unknown mode {other:?} (ro or rw)"))),
     };
-    if !target.starts_with('/') {
-        return Err(bad("the container path must be absolute"));
-    }
-    if target == "/" {
-        return Err(bad("cannot mount over the container's root"));
-    }
+    check_mount_target(target).map_err(|why| bad(&why))?;
     Ok(match source {
         None => MountSpec::Volume { name: crate::ids::new_id(), target: target.into(), readonly, anonymous: true },
         Some(source) if source.starts_with('/') => {
@@ -85,16 +80,44 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec, EngineError> {
     })
 }
 
+/// Checks a path in the container that something is mounted on (from `-v`, `--tmpfs` or
+/// an image's `VOLUME`): absolute, not the root, and without `..` (which would lead the
+/// volume's copy-up and the mount out of the container's root).
+pub fn check_mount_target(target: &str) -> Result<(), String> {
+    if !target.starts_with('/') {
+        return Err("the container path must be absolute".into());
+    }
+    if target.split('/').any(|part| part == "..") {
+        return Err("the container path must not contain '..'".into());
+    }
+    if target.contains('\0') {
+        return Err("the container path must not contain NUL".into());
+    }
+    if target.split('/').all(|part| part.is_empty() || part == ".") {
+        return Err("cannot mount over the container's root".into());
+    }
+    Ok(())
+}
+
+/// Checks a signal (`TERM`, `SIGTERM`, `15`, `RTMIN+1`) as the runtime parses it and
+/// returns its number: what the runtime's `kill` gets, so no value from an image or a
+/// flag can pass for one of its options.
+pub fn parse_signal(option: &str, value: &str) -> Result<i32, EngineError> {
+    lindocker_runtime::signal::parse(value).map_err(|_| EngineError::BadOption {
+        option: option.into(),
+        value: value.into(),
+        reason: "not a signal name or number".into(),
+    })
+}
+
 /// Parses `--tmpfs /ctr[:opt,opt]`.
 pub fn parse_tmpfs(spec: &str) -> Result<MountSpec, EngineError> {
     let (target, options) = spec.split_once(':').unwrap_or((spec, ""));
-    if !target.starts_with('/') {
-        return Err(EngineError::BadOption {
-            option: "--tmpfs".into(),
-            value: spec.into(),
-            reason: "the path must be absolute".into(),
-        });
-    }
+    check_mount_target(target).map_err(|reason| EngineError::BadOption {
+        option: "--tmpfs".into(),
+        value: spec.into(),
+        reason,
+    })?;
     let options = options.split(',').filter(|o| !o.is_empty()).map(str::to_owned).collect();
     Ok(MountSpec::Tmpfs { target: target.into(), options })
 }
@@ -281,6 +304,21 @@ mod tests {
         assert!(parse_volume("rel/path:/c").is_err());
         assert!(parse_volume("/h:c").is_err());
         assert!(parse_volume("/h:/c:xx").is_err());
+        assert!(parse_volume("data:/../../etc").is_err());
+        assert!(parse_volume("/a/..").is_err());
+        assert!(parse_volume("data:/./").is_err());
+        assert!(parse_tmpfs("/x/../../y").is_err());
+        assert!(check_mount_target("/var/lib/..data").is_ok());
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("s", "SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("s", "kill").unwrap(), 9);
+        assert_eq!(parse_signal("s", "10").unwrap(), 10);
+        assert!(parse_signal("s", "--root=/x").is_err());
+        assert!(parse_signal("s", "TERM --all").is_err());
+        assert!(parse_signal("s", "0").is_err());
     }
 
     #[test]

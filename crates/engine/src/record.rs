@@ -266,7 +266,13 @@ impl Records {
     pub fn write(&self, record: &Record) -> Result<(), EngineError> {
         let path = self.dir.join(&record.id).join("record.json");
         let tmp = path.with_extension("json.tmp");
-        let mut file = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
+        // Root's alone: the environment may hold secrets.
+        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
+            fs::OpenOptions::new().write(true).create(true).truncate(true),
+            0o600,
+        )
+        .open(&tmp)
+        .map_err(|e| EngineError::io(&tmp, e))?;
         file.write_all(&serde_json::to_vec_pretty(record).expect("record serializes"))
             .and_then(|()| if record.host_config.auto_remove { Ok(()) } else { file.sync_all() })
             .map_err(|e| EngineError::io(&tmp, e))?;

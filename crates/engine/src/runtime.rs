@@ -120,6 +120,7 @@ impl OciRuntime {
         }
         let [stdin, stdout, stderr] = stdio;
         let out = run
+            .arg("--")
             .arg(id)
             .stdin(stdin)
             .stdout(stdout)
@@ -142,7 +143,7 @@ impl OciRuntime {
                 true => Forked::delete(&self.root, &self.log, id)
                     .map_err(|e| e.to_string())
                     .and_then(|f| f.wait().map(drop)),
-                false => self.run(&["delete", "--force", id]).map(|_| ()).map_err(|e| e.to_string()),
+                false => self.run(&["delete", "--force", "--", id]).map(|_| ()).map_err(|e| e.to_string()),
             };
             match result {
                 Ok(()) => return,
@@ -160,7 +161,7 @@ impl OciRuntime {
             Forked::delete(&self.root, &self.log, id).ok().map(Deleting::Forked)
         } else {
             self.command()
-                .args(["delete", "--force", id])
+                .args(["delete", "--force", "--", id])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

@@ -123,35 +123,44 @@ impl Volumes {
         fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))
     }
 
-    /// Copies what the image has at `source` (a path in the mounted root filesystem) into
-    /// the volume, if the volume is still empty.
-    pub fn fill_from(&self, name: &str, source: &Path) -> Result<(), EngineError> {
+    /// Copies what the image has at `target` (a path in the container's root
+    /// filesystem, mounted at `rootfs`) into the volume, if the volume is still empty.
+    /// `target` is resolved inside that root: a symlink there cannot point the copy at a
+    /// host directory.
+    pub fn fill_from(&self, name: &str, rootfs: &Path, target: &str) -> Result<(), EngineError> {
+        use lindocker_storage::inroot::open_in_root;
+        use rustix::fs::{FileType, Mode, OFlags};
         let data = self.data_dir(name);
         let empty = fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if !empty || !source.is_dir() {
+        if !empty {
             return Ok(());
         }
+        let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| EngineError::io(rootfs, e.into()))?;
+        let source = match open_in_root(&root, Path::new(target), OFlags::DIRECTORY | OFlags::RDONLY) {
+            Ok(fd) => fd,
+            // Nothing (or no directory) there in the image: the volume starts empty.
+            Err(_) => return Ok(()),
+        };
+        let meta = rustix::fs::fstat(&source).map_err(|e| EngineError::io(Path::new(target), e.into()))?;
+        debug_assert_eq!(FileType::from_raw_mode(meta.st_mode), FileType::Directory);
         let (reader, writer) = std::io::pipe().map_err(|e| EngineError::io(&data, e))?;
-        let src = source.to_path_buf();
         let packer = std::thread::spawn(move || {
-            lindocker_storage::pack::pack_dir(&src, lindocker_storage::pack::Source::Plain, &[], writer)
+            lindocker_storage::pack::pack_fd(source, lindocker_storage::pack::Source::Plain, &[], writer)
         });
         let unpacked = lindocker_storage::unpack::unpack_layer(reader, &data);
         let packed = packer
             .join()
             .map_err(|_| EngineError::Invalid("copying the image's content into a volume failed".into()))?;
-        packed.map_err(|e| EngineError::io(source, e))?;
+        packed.map_err(|e| EngineError::io(Path::new(target), e))?;
         unpacked?;
         // The volume's root takes the owner and mode of the image's directory.
-        if let Ok(meta) = fs::metadata(source) {
-            use std::os::unix::fs::MetadataExt;
-            let _ = rustix::fs::chown(
-                &data,
-                Some(rustix::fs::Uid::from_raw(meta.uid())),
-                Some(rustix::fs::Gid::from_raw(meta.gid())),
-            );
-            let _ = rustix::fs::chmod(&data, rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777));
-        }
+        let _ = rustix::fs::chown(
+            &data,
+            Some(rustix::fs::Uid::from_raw(meta.st_uid)),
+            Some(rustix::fs::Gid::from_raw(meta.st_gid)),
+        );
+        let _ = rustix::fs::chmod(&data, Mode::from_raw_mode(meta.st_mode & 0o7777));
         Ok(())
     }
 }

@@ -230,9 +230,10 @@ fn load_from(store: &Store, input: impl Read, scratch: &Path) -> Result<Vec<Load
     let mut archive = tar::Archive::new(decompress(input)?);
     archive.set_preserve_permissions(false);
     archive.unpack(scratch).map_err(not_archive)?;
-    if scratch.join("manifest.json").is_file() {
+    let present = |name: &str| fs::symlink_metadata(scratch.join(name)).is_ok();
+    if present("manifest.json") {
         load_docker(store, scratch)
-    } else if scratch.join("index.json").is_file() {
+    } else if present("index.json") {
         load_oci(store, scratch)
     } else {
         Err(ImageError::Invalid(
@@ -241,8 +242,50 @@ fn load_from(store: &Store, input: impl Read, scratch: &Path) -> Result<Vec<Load
     }
 }
 
-fn read_json(path: &Path) -> Result<Value, ImageError> {
-    let bytes = fs::read(path).map_err(|e| ImageError::io(path, e))?;
+/// The most a JSON member of an archive (a manifest, a config, an index) may hold.
+const MAX_JSON: u64 = 16 << 20;
+
+/// Opens `path`, a member of the archive unpacked at `scratch`: reached without any
+/// symlink (the archive made them all: one to `/dev/zero`, a FIFO or a host file must
+/// not be read) and a regular file.
+fn open_member(scratch: &Path, path: &Path) -> Result<File, ImageError> {
+    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+    let bad = |why: String| ImageError::Invalid(format!("archive member {}: {why}", path.display()));
+    let rel = path.strip_prefix(scratch).map_err(|_| bad("outside the archive".into()))?;
+    let root = rustix::fs::open(scratch, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| ImageError::io(scratch, e.into()))?;
+    let fd = loop {
+        match rustix::fs::openat2(
+            &root,
+            rel,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Err(rustix::io::Errno::AGAIN) => continue,
+            Err(rustix::io::Errno::LOOP) => return Err(bad("a symlink, not a file".into())),
+            other => break other.map_err(|e| bad(e.to_string()))?,
+        }
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| bad(e.to_string()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(bad("not a regular file".into()));
+    }
+    Ok(File::from(fd))
+}
+
+/// The bytes of a small member of the archive (see [`open_member`]), at most [`MAX_JSON`].
+fn read_member(scratch: &Path, path: &Path) -> Result<Vec<u8>, ImageError> {
+    let mut bytes = Vec::new();
+    open_member(scratch, path)?.take(MAX_JSON + 1).read_to_end(&mut bytes).map_err(|e| ImageError::io(path, e))?;
+    if bytes.len() as u64 > MAX_JSON {
+        return Err(ImageError::Invalid(format!("archive member {}: larger than {MAX_JSON} bytes", path.display())));
+    }
+    Ok(bytes)
+}
+
+fn read_json(scratch: &Path, path: &Path) -> Result<Value, ImageError> {
+    let bytes = read_member(scratch, path)?;
     serde_json::from_slice(&bytes).map_err(|e| ImageError::Invalid(format!("{}: {e}", path.display())))
 }
 
@@ -256,14 +299,14 @@ fn inside(scratch: &Path, relative: &str) -> Result<std::path::PathBuf, ImageErr
 }
 
 fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
-    let manifest = read_json(&scratch.join("manifest.json"))?;
+    let manifest = read_json(scratch, &scratch.join("manifest.json"))?;
     let entries = manifest.as_array().ok_or_else(|| ImageError::Invalid("manifest.json is not a list".into()))?;
     let mut loaded = Vec::new();
     for entry in entries {
         let field =
             |key: &str| entry.get(key).ok_or_else(|| ImageError::Invalid(format!("manifest.json entry without {key}")));
         let config_path = inside(scratch, field("Config")?.as_str().unwrap_or_default())?;
-        let config_bytes = fs::read(&config_path).map_err(|e| ImageError::io(&config_path, e))?;
+        let config_bytes = read_member(scratch, &config_path)?;
         let layer_paths: Vec<&str> =
             field("Layers")?.as_array().map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let names: Vec<String> = entry
@@ -273,7 +316,7 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
             .transpose()?
             .unwrap_or_default();
         let layers = layer_paths.iter().map(|p| inside(scratch, p)).collect::<Result<Vec<_>, _>>()?;
-        let image = add_archived(store, &config_bytes, &layers, None)?;
+        let image = add_archived(store, scratch, &config_bytes, &layers, None)?;
         let mut image = image;
         for name in &names {
             image = store.add(image, Some(name))?;
@@ -284,8 +327,11 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
 }
 
 fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
-    let index = read_json(&scratch.join("index.json"))?;
-    let blob = |digest: &str| inside(scratch, &format!("blobs/{}", digest.replacen(':', "/", 1)));
+    let index = read_json(scratch, &scratch.join("index.json"))?;
+    // Only a checked digest names a file: `sha256:../../x` is not one.
+    let blob = |digest: &str| -> Result<std::path::PathBuf, ImageError> {
+        Ok(scratch.join("blobs/sha256").join(lindocker_storage::digest::Digest::parse(digest)?.hex()))
+    };
     let mut loaded = Vec::new();
     let mut pending: Vec<(Value, Option<String>)> =
         index["manifests"].as_array().cloned().unwrap_or_default().into_iter().map(|m| (m, None)).collect();
@@ -300,7 +346,7 @@ fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
             .map(|n| reference::parse(n).map(|r| r.whole()))
             .transpose()?
             .or(inherited_name);
-        let bytes = fs::read(blob(&digest)?).map_err(|e| ImageError::Invalid(format!("manifest {digest}: {e}")))?;
+        let bytes = read_member(scratch, &blob(&digest)?)?;
         check_digest(&bytes, &digest)?;
         let manifest: Value =
             serde_json::from_slice(&bytes).map_err(|e| ImageError::Invalid(format!("manifest {digest}: {e}")))?;
@@ -314,15 +360,14 @@ fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
             continue;
         }
         let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
-        let config_bytes =
-            fs::read(blob(config_digest)?).map_err(|e| ImageError::Invalid(format!("config {config_digest}: {e}")))?;
+        let config_bytes = read_member(scratch, &blob(config_digest)?)?;
         check_digest(&config_bytes, config_digest)?;
         let layer_digests: Vec<String> = manifest["layers"]
             .as_array()
             .map(|l| l.iter().filter_map(|d| d["digest"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         let layers = layer_digests.iter().map(|d| blob(d)).collect::<Result<Vec<_>, _>>()?;
-        let mut image = add_archived(store, &config_bytes, &layers, Some(&layer_digests))?;
+        let mut image = add_archived(store, scratch, &config_bytes, &layers, Some(&layer_digests))?;
         let names: Vec<String> = name.into_iter().collect();
         for name in &names {
             image = store.add(image, Some(name))?;
@@ -344,6 +389,7 @@ fn check_digest(bytes: &[u8], digest: &str) -> Result<(), ImageError> {
 /// Stores an image whose config and layer files sit in an unpacked archive.
 fn add_archived(
     store: &Store,
+    scratch: &Path,
     config_bytes: &[u8],
     layers: &[std::path::PathBuf],
     expected_blobs: Option<&[String]>,
@@ -361,14 +407,14 @@ fn add_archived(
             layers.len()
         )));
     }
-    let chain = lindocker_storage::layers::chain_ids(&diff_ids);
+    let chain = lindocker_storage::layers::chain_ids(&diff_ids)?;
     let mut descriptors = Vec::new();
     let mut size = 0;
     for (i, path) in layers.iter().enumerate() {
-        let file = File::open(path).map_err(|e| ImageError::Invalid(format!("layer {}: {e}", path.display())))?;
+        let file = open_member(scratch, path)?;
         let mut magic = [0u8; 4];
-        let _ = File::open(path).and_then(|mut f| f.read(&mut magic));
-        let mut hashing = HashingReader::new(file);
+        let _ = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0);
+        let mut hashing = HashingReader::new(&file);
         let parent = i.checked_sub(1).map(|p| chain[p].as_str());
         let info = if store.layers().exists(&chain[i]) {
             io::copy(&mut hashing, &mut io::sink()).map_err(|e| ImageError::io(path, e))?;
@@ -384,8 +430,8 @@ fn add_archived(
             return Err(ImageError::DigestMismatch { expected: expected[i].clone(), actual: digest });
         }
         // The archive's file becomes the blob: same filesystem, so a rename, not a copy.
-        let target = store.blob_path(&digest);
-        File::open(path).and_then(|f| f.sync_all()).map_err(|e| ImageError::io(path, e))?;
+        let target = store.blob_path(&digest)?;
+        file.sync_all().map_err(|e| ImageError::io(path, e))?;
         fs::rename(path, &target)
             .or_else(|_| fs::copy(path, &target).map(|_| ()))
             .map_err(|e| ImageError::io(&target, e))?;
@@ -414,8 +460,18 @@ pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<(), Imag
     let mut oci_manifests = Vec::new();
     let mut append_blob = |builder: &mut tar::Builder<_>, digest: &str| -> Result<(), ImageError> {
         if written.insert(digest.to_owned()) {
-            let path = store.blob_path(digest);
-            let mut file = File::open(&path).map_err(|e| ImageError::io(&path, e))?;
+            let path = store.blob_path(digest)?;
+            // A blob is a regular file we wrote; a symlink there is never followed.
+            let fd = rustix::fs::open(
+                &path,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| ImageError::io(&path, e.into()))?;
+            let mut file = File::from(fd);
+            if !file.metadata().map_err(|e| ImageError::io(&path, e))?.is_file() {
+                return Err(ImageError::Corrupt { path, reason: "not a regular file".into() });
+            }
             let name = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
             builder.append_file(&name, &mut file).map_err(|e| ImageError::io(&path, e))?;
         }
@@ -440,7 +496,7 @@ pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<(), Imag
             "RepoTags": tags.iter().map(|t| reference::familiar(t)).collect::<Vec<_>>(),
             "Layers": manifest.layers().iter().map(|l| format!("blobs/sha256/{}", l.digest().digest())).collect::<Vec<_>>(),
         }));
-        let size = fs::metadata(store.blob_path(&image.manifest)).map(|m| m.len()).unwrap_or(0);
+        let size = fs::metadata(store.blob_path(&image.manifest)?).map(|m| m.len()).unwrap_or(0);
         let mut tagged = tags.iter().map(|t| Some(t.as_str())).collect::<Vec<_>>();
         if tagged.is_empty() {
             tagged.push(None);

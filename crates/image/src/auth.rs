@@ -4,7 +4,7 @@
 //! as a fallback.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -91,9 +91,22 @@ fn write(path: &PathBuf, config: &Map<String, Value>) -> Result<(), ImageError> 
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| ImageError::io(dir, e))?;
     }
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, serde_json::to_vec_pretty(config).expect("config serializes"))
-        .map_err(|e| ImageError::io(&tmp, e))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(|e| ImageError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| ImageError::io(path, e))
+    // A new file (never one that is there, nor a symlink's target), private from its
+    // first byte; a name of our own, so a leftover cannot be in the way.
+    let tmp = path.with_extension(format!("tmp-{}", lindocker_storage::unique_suffix()));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&tmp)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(config).expect("config serializes"))?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(|e| ImageError::io(path, e))
 }

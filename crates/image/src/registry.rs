@@ -97,7 +97,10 @@ pub fn is_insecure(registry: &str, insecure: &[String]) -> bool {
     let host = registry
         .rsplit_once(':')
         .map_or(registry, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { registry });
-    host == "localhost" || host.starts_with("127.") || host == "[::1]" || insecure.iter().any(|r| r == registry)
+    // An address, parsed: `127.evil.example` is a name anyone can point anywhere.
+    let loopback =
+        host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    host == "localhost" || loopback || insecure.iter().any(|r| r == registry)
 }
 
 fn client_for(reference: &Reference, options: &PullOptions) -> Client {
@@ -186,7 +189,7 @@ async fn pull_async(
             diff_ids.len()
         )));
     }
-    let chain = lindocker_storage::layers::chain_ids(&diff_ids);
+    let chain = lindocker_storage::layers::chain_ids(&diff_ids)?;
 
     let mut tasks = tokio::task::JoinSet::new();
     for (i, layer) in manifest.layers().iter().enumerate() {
@@ -459,6 +462,12 @@ pub fn login(registry: &str, user: &str, password: &str, insecure: &[String]) ->
     auth::store(registry, user, password)
 }
 
+/// Whether credentials for a registry spoken to over `scheme` may go to `realm`: never
+/// from an https registry to a plain-http token service.
+fn realm_allowed(scheme: &str, realm: &str) -> bool {
+    scheme != "https" || realm.get(..8).is_some_and(|prefix| prefix.eq_ignore_ascii_case("https://"))
+}
+
 async fn check_login(registry: &str, user: &str, password: &str, insecure: &[String]) -> Result<(), ImageError> {
     let fail = |reason: String| ImageError::Registry { registry: registry.into(), reason };
     let host = if registry == "docker.io" { "index.docker.io" } else { registry };
@@ -480,6 +489,9 @@ async fn check_login(registry: &str, user: &str, password: &str, insecure: &[Str
                 .map(|v| v.trim_end_matches('"').to_owned())
         };
         let realm = param("realm").ok_or_else(|| fail(format!("bearer challenge without realm: {challenge}")))?;
+        if !realm_allowed(scheme, &realm) {
+            return Err(fail(format!("the registry sends credentials to {realm:?}, not over https")));
+        }
         let mut request = client.get(&realm).basic_auth(user, Some(password)).query(&[("account", user)]);
         if let Some(service) = param("service") {
             request = request.query(&[("service", service)]);
@@ -490,4 +502,37 @@ async fn check_login(registry: &str, user: &str, password: &str, insecure: &[Str
     };
     let answer = answer.map_err(|e| fail(error_chain(&e)))?;
     if answer.status().is_success() { Ok(()) } else { Err(fail(format!("login refused ({})", answer.status()))) }
+}
+
+#[cfg(test)]
+mod insecure_tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_and_listed_registries_are_plain_http() {
+        for loopback in
+            ["localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "127.9.9.9:1", "[::1]", "[::1]:5000"]
+        {
+            assert!(is_insecure(loopback, &[]), "{loopback}");
+        }
+        for remote in [
+            "127.evil.example",
+            "127.evil.example:443",
+            "127.0.0.1.nip.io",
+            "localhost.example",
+            "registry.example:5000",
+            "10.0.0.1",
+        ] {
+            assert!(!is_insecure(remote, &[]), "{remote}");
+        }
+        assert!(is_insecure("registry.example:5000", &["registry.example:5000".into()]));
+    }
+
+    #[test]
+    fn a_plain_http_realm_is_refused_for_an_https_registry() {
+        assert!(realm_allowed("https", "https://auth.example/token"));
+        assert!(!realm_allowed("https", "http://auth.example/token"));
+        assert!(!realm_allowed("https", "HTTP://auth.example/token"));
+        assert!(realm_allowed("http", "http://127.0.0.1:5000/token"));
+    }
 }

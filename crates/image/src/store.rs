@@ -67,19 +67,19 @@ impl Store {
         &self.layers
     }
 
-    /// Path of blob `digest`.
-    pub fn blob_path(&self, digest: &str) -> PathBuf {
-        self.dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    /// Path of blob `digest`, named by its checked hex only.
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf, ImageError> {
+        Ok(self.dir.join("blobs/sha256").join(lindocker_storage::digest::Digest::parse(digest)?.hex()))
     }
 
-    /// Whether blob `digest` is stored.
+    /// Whether blob `digest` is stored (never, for what is not a digest).
     pub fn has_blob(&self, digest: &str) -> bool {
-        self.blob_path(digest).exists()
+        self.blob_path(digest).is_ok_and(|path| path.exists())
     }
 
     /// The bytes of blob `digest`.
     pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
-        let path = self.blob_path(digest);
+        let path = self.blob_path(digest)?;
         fs::read(&path).map_err(|e| ImageError::io(&path, e))
     }
 
@@ -145,7 +145,8 @@ impl Store {
             .images
             .iter()
             .map(|image| {
-                let size = fs::metadata(self.blob_path(&image.manifest)).map(|m| m.len()).unwrap_or(0);
+                let size =
+                    self.blob_path(&image.manifest).ok().and_then(|p| fs::metadata(p).ok()).map_or(0, |m| m.len());
                 let mut entry = serde_json::json!({
                     "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "digest": image.manifest,
@@ -170,15 +171,15 @@ impl Store {
     /// The manifest of `image`.
     pub fn manifest(&self, image: &ImageRecord) -> Result<ImageManifest, ImageError> {
         let bytes = self.read_blob(&image.manifest)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ImageError::Corrupt { path: self.blob_path(&image.manifest), reason: e.to_string() })
+        let path = self.blob_path(&image.manifest)?;
+        serde_json::from_slice(&bytes).map_err(|e| ImageError::Corrupt { path, reason: e.to_string() })
     }
 
     /// The config of `image`.
     pub fn config(&self, image: &ImageRecord) -> Result<ImageConfiguration, ImageError> {
         let bytes = self.read_blob(&image.id)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ImageError::Corrupt { path: self.blob_path(&image.id), reason: e.to_string() })
+        let path = self.blob_path(&image.id)?;
+        serde_json::from_slice(&bytes).map_err(|e| ImageError::Corrupt { path, reason: e.to_string() })
     }
 
     /// Records `image` (its blobs and layers already stored) and points `name` (a full

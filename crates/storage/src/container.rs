@@ -83,7 +83,9 @@ impl ContainerFs {
             return Ok(merged);
         }
         let mut lower = vec![self.init_dir()];
-        lower.extend(layers.iter().rev().map(|chain| store.diff_dir(chain)));
+        for chain in layers.iter().rev() {
+            lower.push(store.diff_dir(chain)?);
+        }
         self.allow_volatile_remount();
         let overlay =
             Overlay { lower, upper: Some((self.upper_dir(), self.dir.join("work"))), volatile: self.volatile };
@@ -119,7 +121,7 @@ impl ContainerFs {
         let own = idmapped(&self.dir)?;
         let mut lower = vec![via(&own, Path::new("init"))];
         for chain in layers.iter().rev() {
-            let diff = store.diff_dir(chain);
+            let diff = store.diff_dir(chain)?;
             lower.push(via(&all_layers, diff.strip_prefix(store.dir()).unwrap_or(&diff)));
         }
         let upper = Some((via(&own, Path::new("upper")), via(&own, Path::new("work"))));
@@ -165,9 +167,17 @@ impl ContainerFs {
     /// Changes in the read-write layer, as `docker diff` prints them: `A`, `C` or `D`
     /// and the path. A path is "added" when no image layer had it.
     pub fn diff(&self, store: &LayerStore, layers: &[String]) -> Result<Vec<(char, String)>, StorageError> {
-        let lower: Vec<PathBuf> = layers.iter().rev().map(|c| store.diff_dir(c)).collect();
+        use rustix::fs::{Mode, OFlags};
+        let open = |dir: &Path| {
+            rustix::fs::open(dir, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| StorageError::io(dir, e.into()))
+        };
+        let lower =
+            layers.iter().rev().map(|c| store.diff_dir(c).and_then(|d| open(&d))).collect::<Result<Vec<_>, _>>()?;
+        let upper = self.upper_dir();
         let mut out = Vec::new();
-        walk_changes(&self.upper_dir(), Path::new("/"), &lower, &mut out)?;
+        walk_changes(&open(&upper)?, Path::new("/"), &lower, &mut out)
+            .map_err(|e| StorageError::io(&upper, e.into()))?;
         Ok(out)
     }
 
@@ -186,21 +196,61 @@ impl ContainerFs {
     }
 }
 
-fn walk_changes(dir: &Path, rel: &Path, lower: &[PathBuf], out: &mut Vec<(char, String)>) -> Result<(), StorageError> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mut entries: Vec<_> = fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = rel.join(entry.file_name());
-        let in_lower = lower.iter().any(|l| l.join(path.strip_prefix("/").unwrap_or(&path)).symlink_metadata().is_ok());
-        let meta = entry.metadata().map_err(|e| StorageError::io(&entry.path(), e))?;
-        if meta.file_type().is_char_device() && meta.rdev() == 0 {
+/// Lists the changes under the open upper directory `dir` (at `rel` in the container).
+/// The walk goes by descriptors and never follows a symlink (the container may swap one
+/// in while it runs), and a path is looked up in the lower layers without following any
+/// symlink either (an image's `etc -> /` must not make it a host path).
+fn walk_changes(
+    dir: &OwnedFd,
+    rel: &Path,
+    lower: &[OwnedFd],
+    out: &mut Vec<(char, String)>,
+) -> Result<(), rustix::io::Errno> {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let name = entry?.file_name().to_bytes().to_vec();
+        if name != b"." && name != b".." {
+            names.push(name);
+        }
+    }
+    names.sort();
+    for name in names {
+        let name = OsStr::from_bytes(&name);
+        let path = rel.join(name);
+        let inner = path.strip_prefix("/").unwrap_or(&path);
+        let in_lower = lower.iter().any(|l| {
+            rustix::fs::openat2(
+                l,
+                inner,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+            )
+            .is_ok()
+        });
+        let meta = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(meta) => meta,
+            Err(rustix::io::Errno::NOENT) => continue, // removed meanwhile
+            Err(e) => return Err(e),
+        };
+        let kind = FileType::from_raw_mode(meta.st_mode);
+        if kind == FileType::CharacterDevice && meta.st_rdev == 0 {
             out.push(('D', path.display().to_string()));
             continue;
         }
         out.push((if in_lower { 'C' } else { 'A' }, path.display().to_string()));
-        if meta.is_dir() {
-            walk_changes(&entry.path(), &path, lower, out)?;
+        if kind == FileType::Directory {
+            let sub = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            walk_changes(&sub, &path, lower, out)?;
         }
     }
     Ok(())

@@ -6,9 +6,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::StorageError;
+use crate::digest::Digest;
 use crate::unpack::{Unpacked, unpack_layer};
 
 /// What the store records beside each unpacked layer.
@@ -31,13 +32,15 @@ pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
     }
 }
 
-/// The chain ids of a stack of diff ids, bottom first.
-pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+/// The chain ids of a stack of diff ids, bottom first. Each diff id must be a
+/// [`Digest`]: the first one is also the first chain id, which names a directory.
+pub fn chain_ids(diff_ids: &[String]) -> Result<Vec<String>, StorageError> {
     let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
     for diff_id in diff_ids {
+        Digest::parse(diff_id)?;
         out.push(chain_id(out.last().map(String::as_str), diff_id));
     }
-    out
+    Ok(out)
 }
 
 /// Unpacked layers under one directory.
@@ -55,8 +58,8 @@ impl LayerStore {
     }
 
     /// The directory holding layer `chain_id`'s files (an overlay lower dir).
-    pub fn diff_dir(&self, chain_id: &str) -> PathBuf {
-        self.layer_dir(chain_id).join("diff")
+    pub fn diff_dir(&self, chain_id: &str) -> Result<PathBuf, StorageError> {
+        Ok(self.layer_dir(chain_id)?.join("diff"))
     }
 
     /// The directory that holds every layer.
@@ -64,18 +67,19 @@ impl LayerStore {
         &self.dir
     }
 
-    fn layer_dir(&self, chain_id: &str) -> PathBuf {
-        self.dir.join(chain_id.trim_start_matches("sha256:"))
+    /// The layer's directory, named by the checked hex of its chain id only.
+    fn layer_dir(&self, chain_id: &str) -> Result<PathBuf, StorageError> {
+        Ok(self.dir.join(Digest::parse(chain_id)?.hex()))
     }
 
-    /// Whether layer `chain_id` is unpacked.
+    /// Whether layer `chain_id` is unpacked (never, for what is not a digest).
     pub fn exists(&self, chain_id: &str) -> bool {
-        self.layer_dir(chain_id).join("layer.json").exists()
+        self.layer_dir(chain_id).is_ok_and(|dir| dir.join("layer.json").exists())
     }
 
     /// What the store knows of layer `chain_id`.
     pub fn info(&self, chain_id: &str) -> Result<LayerInfo, StorageError> {
-        let path = self.layer_dir(chain_id).join("layer.json");
+        let path = self.layer_dir(chain_id)?.join("layer.json");
         let text = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
         serde_json::from_slice(&text).map_err(|e| StorageError::Corrupt { path, reason: e.to_string() })
     }
@@ -89,6 +93,9 @@ impl LayerStore {
         expected_diff_id: Option<&str>,
         tar: impl Read,
     ) -> Result<(String, LayerInfo), StorageError> {
+        for digest in parent.into_iter().chain(expected_diff_id) {
+            Digest::parse(digest)?;
+        }
         let tmp = self.dir.join(format!(".tmp-{}", crate::unique_suffix()));
         let result = self.unpack_into(&tmp, parent, expected_diff_id, tar);
         if result.is_err() {
@@ -121,7 +128,7 @@ impl LayerStore {
         fs::write(&meta, serde_json::to_vec(&info).expect("layer info serializes"))
             .map_err(|e| StorageError::io(&meta, e))?;
         let chain = chain_id(parent, &diff_id);
-        let target = self.layer_dir(&chain);
+        let target = self.layer_dir(&chain)?;
         match fs::rename(tmp, &target) {
             Ok(()) => {}
             // Another pull finished the same layer first: theirs is as good as ours.
@@ -140,8 +147,9 @@ impl LayerStore {
         for entry in fs::read_dir(&self.dir).map_err(|e| StorageError::io(&self.dir, e))? {
             let entry = entry.map_err(|e| StorageError::io(&self.dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                out.push(format!("sha256:{name}"));
+            let chain = format!("sha256:{name}");
+            if Digest::parse(&chain).is_ok() {
+                out.push(chain);
             }
         }
         Ok(out)
@@ -160,7 +168,7 @@ impl LayerStore {
 
     /// Removes layer `chain_id`. The caller knows nothing uses it.
     pub fn remove(&self, chain_id: &str) -> Result<(), StorageError> {
-        let dir = self.layer_dir(chain_id);
+        let dir = self.layer_dir(chain_id)?;
         // Renamed away first so a half-removed layer never looks whole.
         let doomed = self.dir.join(format!(".tmp-rm-{}", crate::unique_suffix()));
         match fs::rename(&dir, &doomed) {
@@ -172,7 +180,7 @@ impl LayerStore {
 
     /// Bytes the layer's files take on disk (apparent size of regular files).
     pub fn disk_usage(&self, chain_id: &str) -> u64 {
-        du(&self.diff_dir(chain_id))
+        self.diff_dir(chain_id).map_or(0, |dir| du(&dir))
     }
 }
 
@@ -195,10 +203,12 @@ mod tests {
 
     #[test]
     fn chain_ids_follow_the_spec() {
-        let a = "sha256:a".to_string();
-        let b = "sha256:b".to_string();
-        let chain = chain_ids(&[a.clone(), b.clone()]);
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let chain = chain_ids(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(chain[0], a);
-        assert_eq!(chain[1], format!("sha256:{:x}", Sha256::digest(b"sha256:a sha256:b")));
+        assert_eq!(chain[1], format!("sha256:{:x}", Sha256::digest(format!("{a} {b}").as_bytes())));
+        assert!(chain_ids(&["sha256:/etc".into()]).is_err());
+        assert!(chain_ids(&[a, "sha256:../x".into()]).is_err());
     }
 }

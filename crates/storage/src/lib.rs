@@ -4,6 +4,8 @@
 //! tar ([`pack`]).
 
 pub mod container;
+pub mod digest;
+pub mod inroot;
 pub mod layers;
 pub mod overlay;
 pub mod pack;
@@ -33,6 +35,9 @@ pub enum StorageError {
         /// Why it was refused.
         reason: String,
     },
+    /// A digest, diff id or chain id that is not `sha256:` and 64 lowercase hex digits.
+    #[error("invalid digest {0:?}: expected sha256: and 64 lowercase hex digits")]
+    BadDigest(String),
     /// Content does not hash to what it was announced as.
     #[error("{what}: expected {expected}, got {actual}")]
     DigestMismatch {

@@ -227,8 +227,7 @@ impl Unpacker {
                 );
                 remove_existing(&parent, &name, &path)?;
                 rfs::mknodat(&parent, &name, file_type, mode, dev).map_err(err)?;
-                rfs::chownat(&parent, &name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
-                rfs::chmodat(&parent, &name, mode, AtFlags::empty()).map_err(err)?;
+                set_node_owner_and_mode(&parent, &name, uid, gid, mode).map_err(err)?;
                 let times = Timestamps { last_access: mtime, last_modification: mtime };
                 rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
             }
@@ -379,6 +378,29 @@ fn finish_fd(
     Ok(())
 }
 
+/// Owner, then mode (chown clears set-id bits), of the device or FIFO just made at `name`
+/// in `parent`. A tree another container shares can have a symlink put there meanwhile:
+/// the node is pinned by an `O_PATH|O_NOFOLLOW` descriptor, checked to be a node, and
+/// changed through that descriptor only (chown with `AT_EMPTY_PATH`, chmod through its
+/// `/proc/self/fd` link, as `fchmod` refuses `O_PATH`) so nothing reaches what a symlink
+/// points at.
+fn set_node_owner_and_mode(
+    parent: &OwnedFd,
+    name: &OsStr,
+    uid: rfs::Uid,
+    gid: rfs::Gid,
+    mode: Mode,
+) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let fd = rfs::openat(parent, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let kind = FileType::from_raw_mode(rfs::fstat(&fd)?.st_mode);
+    if !matches!(kind, FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) {
+        return Err(Errno::NXIO);
+    }
+    rfs::chownat(&fd, "", Some(uid), Some(gid), AtFlags::EMPTY_PATH)?;
+    rfs::chmod(format!("/proc/self/fd/{}", fd.as_raw_fd()), mode)
+}
+
 /// Removes whatever is at `name` so a new entry can take its place; a directory stays
 /// only if it is empty-able (tar semantics: a later entry replaces an earlier one).
 fn remove_existing(parent: &OwnedFd, name: &OsStr, path: &Path) -> Result<(), StorageError> {
@@ -435,6 +457,33 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The race a container sharing a volume can run during copy-up: between `mknodat`
+    /// and the mode change, it puts a symlink to a host file where the node was. The
+    /// mode must never reach the host file.
+    #[test]
+    fn a_node_swapped_for_a_symlink_keeps_the_mode_off_the_target() {
+        let dir = std::env::temp_dir().join(format!("lindocker-unpack-swap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("layer")).unwrap();
+        let host = dir.join("host-file");
+        std::fs::write(&host, "host\n").unwrap();
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&host, dir.join("layer/node")).unwrap();
+        let parent = rfs::open(dir.join("layer"), OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        let me = (rustix::process::geteuid(), rustix::process::getegid());
+        let result = set_node_owner_and_mode(&parent, OsStr::new("node"), me.0, me.1, Mode::from_raw_mode(0o4777));
+        let mode = std::fs::metadata(&host).unwrap().permissions().mode() & 0o7777;
+        // A real node gets its mode.
+        rfs::mknodat(&parent, "fifo", FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        set_node_owner_and_mode(&parent, OsStr::new("fifo"), me.0, me.1, Mode::from_raw_mode(0o1751)).unwrap();
+        let fifo = std::fs::symlink_metadata(dir.join("layer/fifo")).unwrap().permissions().mode() & 0o7777;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(fifo, 0o1751);
+        assert_eq!(mode, 0o600, "the host file's mode changed");
+        assert!(result.is_err(), "a symlink where the node was is an error");
+    }
 
     #[test]
     fn clean_strips_roots_and_refuses_parent() {

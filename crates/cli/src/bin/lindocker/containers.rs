@@ -433,7 +433,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             if record.state.status != Status::Running && record.state.status != Status::Paused {
                 bail!("container {} is not running", record.name);
             }
-            print!("{}", engine.runtime_for(&record)?.run(&["ps", &record.id])?);
+            print!("{}", engine.runtime_for(&record)?.run(&["ps", "--", &record.id])?);
             Ok(0)
         }
         ContainerCommand::Stats { no_stream, containers } => crate::stats::stats(&engine, containers, *no_stream),
@@ -701,7 +701,7 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
         return Ok(0);
     }
     let command = |r: &Record| {
-        let full = r.config.args.join(" ");
+        let full = format::printable(&r.config.args.join(" "));
         if a.no_trunc || full.chars().count() <= 20 {
             format!("\"{full}\"")
         } else {
@@ -872,7 +872,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Data": {
                 "MergedDir": dir.join("merged"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"),
                 "LowerDir": std::iter::once(dir.join("init").display().to_string())
-                    .chain(r.layers.iter().rev().map(|c| engine.images.layers().diff_dir(c).display().to_string()))
+                    .chain(r.layers.iter().rev().filter_map(|c| engine.images.layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
                     .collect::<Vec<_>>().join(":"),
             },
         },

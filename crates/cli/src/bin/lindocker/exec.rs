@@ -76,7 +76,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     } else {
         None
     };
-    cmd.arg(&id);
+    cmd.arg("--").arg(&id);
     if !a.interactive && !a.tty {
         cmd.stdin(Stdio::null());
     }

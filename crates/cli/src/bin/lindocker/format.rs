@@ -56,8 +56,20 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// Prints rows as left-aligned columns three spaces apart, as Docker's tables.
+/// `text` with its control characters (C0, DEL, C1: terminal escapes, new lines) shown
+/// as escapes: values from images and containers must not drive the admin's terminal.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// Prints rows as left-aligned columns three spaces apart, as Docker's tables; control
+/// characters in cells are escaped ([`printable`]).
 pub fn table(rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| printable(c)).collect()).collect();
+    let rows = &rows;
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
@@ -81,6 +93,12 @@ pub fn table(rows: &[Vec<String>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("sh -c 'echo hi'"), "sh -c 'echo hi'");
+        assert_eq!(printable("a\u{1b}[2J\r\nb\u{9b}"), "a\\u{1b}[2J\\r\\nb\\u{9b}");
+    }
 
     #[test]
     fn sizes_like_docker() {
