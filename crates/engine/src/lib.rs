@@ -19,6 +19,7 @@ pub mod record;
 pub mod runtime;
 pub mod shim;
 pub mod userns;
+pub mod users;
 pub mod volumes;
 
 use std::path::{Path, PathBuf};
