@@ -38,10 +38,14 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     if a.tty {
         env.push("TERM=xterm".into());
     }
-    for pair in &a.env {
+    for value in &a.env {
+        let Some(pair) = lindocker_engine::options::parse_env(value).map_err(|e| Failure::new(125, e.to_string()))?
+        else {
+            continue;
+        };
         let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
         env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-        env.push(pair.clone());
+        env.push(pair);
     }
     let h = &record.host_config;
     let caps = bundle::capabilities(&h.cap_add, &h.cap_drop, h.privileged);
