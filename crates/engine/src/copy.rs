@@ -423,3 +423,130 @@ fn times(st: &Stat) -> Timestamps {
         last_modification: Timespec { tv_sec: st.st_mtime as _, tv_nsec: st.st_mtime_nsec as _ },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CASE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Removes a case's tree however the case ends.
+    struct Cleanup(PathBuf);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Path pieces: climbs (often), the outside directory by a relative name and by its
+    /// absolute host path (`OUT`), our own names and links.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => Just(".."),
+            2 => Just("outside"),
+            2 => Just("OUT"),
+            1 => Just("."),
+            1 => Just("a"),
+            1 => Just("b"),
+            2 => Just("l0"),
+            1 => Just("l1"),
+            1 => Just("l2"),
+            1 => Just("secret"),
+            1 => Just(""),
+        ]
+        .prop_map(str::to_owned)
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (any::<bool>(), prop::collection::vec(piece(), 0..5), any::<bool>()).prop_map(|(absolute, parts, slash)| {
+            format!("{}{}{}", if absolute { "/" } else { "" }, parts.join("/"), if slash { "/" } else { "" })
+        })
+    }
+
+    /// `path` and every file under it (symlinks as such), with the contents of regular
+    /// files.
+    fn listing(path: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        let data = if meta.is_file() { std::fs::read(path).unwrap() } else { Vec::new() };
+        out.push((path.to_owned(), data));
+        if meta.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).collect();
+            entries.sort();
+            for entry in entries {
+                listing(&entry, out);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever symlinks the container planted and whatever path is asked for, a copy
+        /// in changes nothing outside the root, and a copy out carries no byte of a file
+        /// outside it.
+        #[test]
+        fn copies_stay_inside_the_root(
+            links in prop::collection::vec((0..3usize, 0..3usize, path()), 0..6),
+            wanted in path(),
+            directory in any::<bool>(),
+            follow_link in any::<bool>(),
+        ) {
+            let tmp = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+            let base = tmp.join(format!("lindocker-copy-prop-{}-{}", std::process::id(), CASE.fetch_add(1, Ordering::Relaxed)));
+            let _cleanup = Cleanup(base.clone());
+            let (root, outside) = (base.join("root"), base.join("outside"));
+            std::fs::create_dir_all(root.join("a/b")).unwrap();
+            std::fs::create_dir_all(outside.join("a/b")).unwrap();
+            std::fs::write(outside.join("secret"), "SECRET").unwrap();
+            std::fs::write(root.join("a/file"), "inside").unwrap();
+            let source = base.join("src");
+            if directory {
+                std::fs::create_dir_all(source.join("b")).unwrap();
+                std::fs::write(source.join("b/payload"), "payload").unwrap();
+            } else {
+                std::fs::write(&source, "payload").unwrap();
+            }
+            let dirs = ["", "a", "a/b"];
+            for (dir, name, target) in &links {
+                let target = target.replace("OUT", &outside.display().to_string());
+                let _ = std::os::unix::fs::symlink(target, root.join(dirs[*dir]).join(format!("l{name}")));
+            }
+            let mut before = Vec::new();
+            listing(&outside, &mut before);
+            listing(&source, &mut before);
+            let names = |dir: &Path| {
+                let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+                names.sort();
+                names
+            };
+            let top = names(&base);
+            let rootfd = inroot::open_dir(&root).unwrap();
+            let wanted = wanted.replace("OUT", &outside.display().to_string());
+            let opts = CopyOptions { follow_link, archive: false };
+            let _ = copy_in(&source, &rootfd, &wanted, opts);
+            let mut after = Vec::new();
+            listing(&outside, &mut after);
+            listing(&source, &mut after);
+            prop_assert_eq!(&before, &after, "copy in to {:?} changed the outside", wanted);
+            prop_assert_eq!(&top, &names(&base), "copy in to {:?} wrote beside the root", wanted);
+            let out = base.join("out");
+            std::fs::create_dir(&out).unwrap();
+            let top = names(&base);
+            let _ = copy_out(&rootfd, &wanted, &out.join("x"), opts);
+            let _ = copy_out(&rootfd, &wanted, &out, opts);
+            let mut copied = Vec::new();
+            listing(&out, &mut copied);
+            for (path, data) in &copied {
+                prop_assert!(data != b"SECRET", "copy out of {:?} read the outside into {}", wanted, path.display());
+            }
+            let mut after = Vec::new();
+            listing(&outside, &mut after);
+            listing(&source, &mut after);
+            prop_assert_eq!(&before, &after, "copy out of {:?} changed the outside", wanted);
+            prop_assert_eq!(&top, &names(&base), "copy out of {:?} wrote beside the root", wanted);
+        }
+    }
+}

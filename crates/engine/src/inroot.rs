@@ -151,4 +151,82 @@ mod tests {
         assert!(read_regular(&fd, Path::new("fifo"), 100).is_err(), "a FIFO is refused, not waited on");
         std::fs::remove_dir_all(&root).unwrap();
     }
+
+    mod resolution {
+        use super::*;
+        use proptest::prelude::*;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        static CASE: AtomicUsize = AtomicUsize::new(0);
+
+        /// Removes a case's tree however the case ends.
+        struct Cleanup(PathBuf);
+
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+
+        /// Path pieces a hostile tree is made of: climbs, absolute jumps, our own
+        /// names, the directory outside the root, magic links.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("..".to_owned()),
+                Just(".".to_owned()),
+                Just("a".to_owned()),
+                Just("b".to_owned()),
+                Just("l0".to_owned()),
+                Just("l1".to_owned()),
+                Just("l2".to_owned()),
+                Just("outside".to_owned()),
+                Just("".to_owned()),
+                Just("/proc/self/root".to_owned()),
+                Just("/proc/self/cwd".to_owned()),
+            ]
+        }
+
+        fn path() -> impl Strategy<Value = String> {
+            (any::<bool>(), prop::collection::vec(piece(), 0..6))
+                .prop_map(|(absolute, parts)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever symlinks a tree holds and whatever path is asked for, what opens
+            /// lies inside the root.
+            #[test]
+            fn never_outside_the_root(
+                links in prop::collection::vec((0..3usize, 0..3usize, path()), 0..6),
+                wanted in path(),
+                nofollow in any::<bool>(),
+            ) {
+                // tmpfs where there is one: thousands of small files, quickly.
+                let tmp = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+                let base = tmp.join(format!(
+                    "lindocker-inroot-prop-{}-{}",
+                    std::process::id(),
+                    CASE.fetch_add(1, Ordering::Relaxed)
+                ));
+                let _cleanup = Cleanup(base.clone());
+                let root = base.join("root");
+                std::fs::create_dir_all(root.join("a/b")).unwrap();
+                std::fs::create_dir_all(base.join("outside/a/b")).unwrap();
+                let dirs = ["", "a", "a/b"];
+                for (dir, name, target) in &links {
+                    // Targets naming the outside directory by its host path too.
+                    let target = target.replace("outside", &base.join("outside").display().to_string());
+                    let _ = std::os::unix::fs::symlink(target, root.join(dirs[*dir]).join(format!("l{name}")));
+                }
+                let fd = open_dir(&root).unwrap();
+                let flags = if nofollow { OFlags::PATH | OFlags::NOFOLLOW } else { OFlags::PATH };
+                let wanted = wanted.replace("outside", &base.join("outside").display().to_string());
+                if let Ok(opened) = open(&fd, Path::new(&wanted), flags) {
+                    let at = std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).unwrap();
+                    prop_assert!(at.starts_with(&root), "{wanted:?} opened {}", at.display());
+                }
+            }
+        }
+    }
 }
