@@ -428,7 +428,7 @@ impl Engine {
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, .. } = m {
                 self.volumes.create(name, BTreeMap::new(), *anonymous)?;
-                self.volumes.fill_from(name, &rootfs.join(target.trim_start_matches('/')))?;
+                self.volumes.fill_from(name, &rootfs, target)?;
                 if record.host_config.user_ns {
                     crate::userns::hand_over(&self.volumes.data_dir(name))?;
                 }

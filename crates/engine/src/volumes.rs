@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::OFlags;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
@@ -123,35 +124,22 @@ impl Volumes {
         fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))
     }
 
-    /// Copies what the image has at `source` (a path in the mounted root filesystem) into
-    /// the volume, if the volume is still empty.
-    pub fn fill_from(&self, name: &str, source: &Path) -> Result<(), EngineError> {
+    /// Copies what the image has at `target` (a path inside the mounted root filesystem
+    /// `rootfs`) into the volume, if the volume is still empty.
+    pub fn fill_from(&self, name: &str, rootfs: &Path, target: &str) -> Result<(), EngineError> {
         let data = self.data_dir(name);
         let empty = fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if !empty || !source.is_dir() {
+        if !empty {
             return Ok(());
         }
-        let (reader, writer) = std::io::pipe().map_err(|e| EngineError::io(&data, e))?;
-        let src = source.to_path_buf();
-        let packer = std::thread::spawn(move || {
-            lindocker_storage::pack::pack_dir(&src, lindocker_storage::pack::Source::Plain, &[], writer)
-        });
-        let unpacked = lindocker_storage::unpack::unpack_layer(reader, &data);
-        let packed = packer
-            .join()
-            .map_err(|_| EngineError::Invalid("copying the image's content into a volume failed".into()))?;
-        packed.map_err(|e| EngineError::io(source, e))?;
-        unpacked?;
-        // The volume's root takes the owner and mode of the image's directory.
-        if let Ok(meta) = fs::metadata(source) {
-            use std::os::unix::fs::MetadataExt;
-            let _ = rustix::fs::chown(
-                &data,
-                Some(rustix::fs::Uid::from_raw(meta.uid())),
-                Some(rustix::fs::Gid::from_raw(meta.gid())),
-            );
-            let _ = rustix::fs::chmod(&data, rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777));
-        }
+        // The image's directory, found inside its root: a symlink there to a host path
+        // resolves in the image, never to the host's files.
+        let root = crate::inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
+        let source = match crate::inroot::open(&root, Path::new(target), OFlags::PATH | OFlags::DIRECTORY) {
+            Ok(fd) => fd,
+            Err(_) => return Ok(()), // nothing there (or not a directory): nothing to copy
+        };
+        crate::copy::copy_contents(&source, &data).map_err(|e| EngineError::Invalid(e.to_string()))?;
         Ok(())
     }
 }

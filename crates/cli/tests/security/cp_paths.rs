@@ -184,3 +184,30 @@ fn cp_copies_trees_both_ways() {
     engine.ok(&["rm", "cpt"]);
     fs::remove_dir_all(&h).unwrap();
 }
+
+/// A new volume is filled with what the image has at its mount point: an image whose
+/// `/data` is a symlink to a host directory must not get that directory's files.
+#[test]
+fn a_volume_is_filled_from_inside_the_image_only() {
+    let engine = Engine::with_busybox(BIN, "cp-volume");
+    let h = host("cp-volume-host");
+    engine.ok(&["run", "--name", "mkevil", "localhost/busybox", "ln", "-s", s(&h), "/data"]);
+    engine.ok(&["commit", "mkevil", "localhost/evil-volume"]);
+    engine.ok(&["rm", "mkevil"]);
+    let out = engine.run(&["run", "--rm", "-v", "evilvol:/data", "localhost/evil-volume", "cat", "/data/secret"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains(secret().trim()),
+        "the container read the host's secret through its volume:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_str(&engine.ok(&["volume", "inspect", "evilvol"])).unwrap();
+    let data = Path::new(info[0]["Mountpoint"].as_str().unwrap());
+    assert!(!data.join("secret").exists(), "the host's secret was copied into the volume");
+    assert_host_untouched(&h, "volume");
+    engine.ok(&["volume", "rm", "evilvol"]);
+    engine.ok(&["rmi", "localhost/evil-volume"]);
+    fs::remove_dir_all(&h).unwrap();
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
