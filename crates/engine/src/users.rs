@@ -5,6 +5,7 @@
 //! whose ids do not parse is an error, never uid 0.
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use crate::EngineError;
@@ -19,12 +20,21 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), Engine
     if user.is_empty() {
         return Ok((0, 0, Vec::new()));
     }
+    let root = inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
+    resolve_at(&root, user)
+}
+
+/// Like [`resolve`], in the root `root` (a descriptor: a running container's own view,
+/// `/proc/PID/root`, with its volumes and mounts over `/etc`).
+pub fn resolve_at(root: &OwnedFd, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
+    if user.is_empty() {
+        return Ok((0, 0, Vec::new()));
+    }
     let (user_part, group_part) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
     };
-    let root = inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
-    let passwd = read(&root, "/etc/passwd")?;
+    let passwd = read(root, "/etc/passwd")?;
     let entry = passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
@@ -34,7 +44,7 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), Engine
         (Ok(uid), None) => (uid, uid, None),
         (Err(_), None) => return Err(EngineError::NoSuchUser { user: user_part.into() }),
     };
-    let group = read(&root, "/etc/group")?;
+    let group = read(root, "/etc/group")?;
     let groups: Vec<Vec<&str>> =
         group.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 3).collect();
     if let Some(g) = group_part {
@@ -61,7 +71,7 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), Engine
 
 /// The container's `file`, or nothing if it has none; anything but a regular file of at
 /// most [`LIMIT`] bytes is an error.
-fn read(root: &std::os::fd::OwnedFd, file: &str) -> Result<String, EngineError> {
+fn read(root: &OwnedFd, file: &str) -> Result<String, EngineError> {
     match inroot::read_regular(root, Path::new(file), LIMIT) {
         Ok(data) => Ok(String::from_utf8_lossy(&data).into_owned()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),

@@ -86,3 +86,16 @@ fn user_lookup_stays_inside_the_container_and_fails_closed() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `exec -u` reads the running container's own `/etc`, with what is mounted over it.
+#[test]
+fn exec_user_comes_from_the_containers_view() {
+    let engine = Engine::with_busybox(BIN, "passwd-view");
+    engine.ok(&["run", "-d", "--name", "view", "-v", "etcvol:/etc", "localhost/busybox", "sleep", "1000"]);
+    engine.ok(&["exec", "view", "sh", "-c", "echo 'voluser:x:777:777::/:/bin/sh' >> /etc/passwd"]);
+    assert_eq!(engine.ok(&["exec", "-u", "voluser", "view", "id", "-u"]), "777\n");
+    engine.ok(&["rm", "-f", "-v", "view"]);
+    engine.ok(&["volume", "rm", "etcvol"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -30,9 +30,14 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         }
         _ => return Err(Failure::new(1, format!("container {} is not running", record.id)).into()),
     }
-    let rootfs = engine.records.dir(&id).join("merged");
     let user = a.user.clone().unwrap_or_else(|| record.config.user.clone());
-    let (uid, gid, additional) = bundle::resolve_user(&rootfs, &user).map_err(|e| Failure::new(126, e.to_string()))?;
+    // The container's own view of /etc (a volume or tmpfs may lie over it), resolved
+    // inside its root; its filesystem if its process cannot be opened.
+    let resolved = match lindocker_engine::inroot::running_root(record.state.pid, &record.id) {
+        Ok(root) => lindocker_engine::users::resolve_at(&root, &user),
+        Err(_) => bundle::resolve_user(&engine.records.dir(&id).join("merged"), &user),
+    };
+    let (uid, gid, additional) = resolved.map_err(|e| Failure::new(126, e.to_string()))?;
     let mut env = record.config.env.clone();
     env.push(format!("HOSTNAME={}", record.config.hostname));
     if a.tty {
