@@ -322,6 +322,20 @@ pub fn parse_hostname(value: &str) -> Result<String, EngineError> {
     }
 }
 
+/// A network alias (`--network-alias`, `network connect --alias`): a host name, since
+/// it is written into other containers' `/etc/hosts`.
+pub fn parse_alias(option: &str, value: &str) -> Result<String, EngineError> {
+    if is_hostname(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(EngineError::BadOption {
+            option: option.into(),
+            value: value.into(),
+            reason: "invalid alias (RFC 1123 letters, digits, '-' and '.')".into(),
+        })
+    }
+}
+
 /// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address may be bracketed) as the
 /// `/etc/hosts` line `IP<TAB>NAME`, both parts validated.
 pub fn parse_add_host(value: &str) -> Result<String, EngineError> {
@@ -371,6 +385,8 @@ mod tests {
         for bad in ["db", "db:1.2.3.4\n5.6.7.8 evil", "a\nb:1.2.3.4", "db:host-gateway", ":1.2.3.4", "a..b:1.2.3.4"] {
             assert!(parse_add_host(bad).is_err(), "{bad:?}");
         }
+        assert!(parse_alias("--network-alias", "db").is_ok());
+        assert!(parse_alias("--network-alias", "db\n6.6.6.6 evil").is_err());
         assert!(parse_hostname("web-1.example").is_ok());
         assert!(parse_hostname("x\n1.2.3.4 evil").is_err());
         assert!(parse_hostname(&"a".repeat(65)).is_err());

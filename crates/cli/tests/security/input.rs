@@ -90,3 +90,38 @@ fn a_loaded_config_with_wrong_types_is_refused_and_nothing_is_stored() {
     }
     fs::remove_dir_all(&scratch).unwrap();
 }
+
+/// Network aliases go into the `/etc/hosts` of every container on the network: a newline
+/// in one must not add lines there.
+#[test]
+fn network_aliases_are_host_names() {
+    let engine = Engine::with_busybox(BIN, "input-alias");
+    engine.ok(&["network", "create", "aliasnet"]);
+    let bad = "ok\n6.6.6.6 injected";
+    let out = engine.run(&[
+        "run",
+        "-d",
+        "--name",
+        "aliased",
+        "--network",
+        "aliasnet",
+        "--network-alias",
+        bad,
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    let hosts = engine.ok(&["run", "--rm", "--network", "aliasnet", "localhost/busybox", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains("injected"), "an alias injected a line into a peer's /etc/hosts:\n{hosts}");
+    assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--network-alias"));
+    engine.ok(&["network", "create", "othernet"]);
+    engine.ok(&["create", "--name", "later", "--network", "aliasnet", "localhost/busybox", "true"]);
+    let out = engine.run(&["network", "connect", "--alias", bad, "othernet", "later"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--alias"));
+    engine.ok(&["rm", "-f", "later"]);
+    let _ = engine.run(&["rm", "-f", "aliased"]);
+    engine.ok(&["network", "rm", "aliasnet", "othernet"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

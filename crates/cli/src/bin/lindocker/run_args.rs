@@ -289,6 +289,9 @@ impl CreateArgs {
             .map(|ip| ip.parse::<std::net::Ipv6Addr>().with_context(|| format!("--ip6 {ip:?}: not an IPv6 address")))
             .transpose()?;
         let mac = self.mac_address.as_deref().map(parse_mac).transpose()?;
+        for alias in &self.network_alias {
+            options::parse_alias("--network-alias", alias)?;
+        }
         let mut config = NetworkConfig::default();
         if special(&names[0]) {
             config.mode = names[0].clone();
