@@ -47,10 +47,10 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 }
 
 /// The root directory of the running process `pid`, which must belong to the container
-/// `id` (its cgroup path ends in the id): a pid the container's process left behind and
-/// another process took over must not hand us that process's root. The check and the
-/// open go through one descriptor of `/proc/PID`, which stops working (ESRCH) once that
-/// process is gone, even if the pid is reused.
+/// `id` (it is in the container's cgroup, `PARENT/ID`, or below it): a pid the
+/// container's process left behind and another process took over must not hand us that
+/// process's root. The check and the open go through one descriptor of `/proc/PID`,
+/// which stops working (ESRCH) once that process is gone, even if the pid is reused.
 pub fn running_root(pid: i32, id: &str) -> io::Result<OwnedFd> {
     if pid <= 0 {
         return Err(io::Error::other(format!("container {id} has no process")));
@@ -58,8 +58,12 @@ pub fn running_root(pid: i32, id: &str) -> io::Result<OwnedFd> {
     let proc_dir =
         rustix::fs::open(format!("/proc/{pid}"), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     let cgroup = read_regular(&proc_dir, Path::new("cgroup"), 64 * 1024)?;
+    // The container's cgroup, or one it made below it (systemd in a container does).
     let ours = String::from_utf8_lossy(&cgroup).lines().any(|line| {
-        line.rsplit_once(':').is_some_and(|(_, path)| path.trim_end_matches('/').ends_with(&format!("/{id}")))
+        line.rsplit_once(':').is_some_and(|(_, path)| {
+            let path = path.trim_end_matches('/');
+            path.ends_with(&format!("/{id}")) || path.contains(&format!("/{id}/"))
+        })
     });
     if !ours {
         return Err(io::Error::other(format!("process {pid} is not container {id}'s")));
