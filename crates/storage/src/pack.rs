@@ -3,12 +3,15 @@
 //! as a plain root filesystem for `export`.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Dir, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
 
 use tar::{EntryType, Header};
 
@@ -25,10 +28,18 @@ pub enum Source {
 
 /// Writes `dir` as a tar stream to `out`, skipping the relative paths in `exclude`
 /// (and everything beneath them).
+///
+/// The tree may belong to a running container, whose processes can rename and replace
+/// entries while we walk: so the walk goes from descriptor to descriptor by single
+/// names (`O_NOFOLLOW`), never by path strings, and a file is opened for its contents
+/// only through the descriptor that showed it to be a regular file. A directory swapped
+/// for a symlink to a host directory, or a file swapped for a device node or a FIFO,
+/// never brings the host's data into the tar.
 pub fn pack_dir(dir: &Path, source: Source, exclude: &[&Path], out: impl Write) -> io::Result<()> {
     let mut packer = Packer { builder: tar::Builder::new(out), source, exclude, links: HashMap::new() };
     packer.builder.follow_symlinks(false);
-    packer.walk(dir, Path::new(""))?;
+    let root = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    packer.walk(&root, Path::new(""))?;
     packer.builder.into_inner()?.flush()
 }
 
@@ -41,77 +52,112 @@ struct Packer<'a, W: Write> {
 }
 
 impl<W: Write> Packer<'_, W> {
-    fn walk(&mut self, dir: &Path, rel: &Path) -> io::Result<()> {
-        let mut names: Vec<OsString> =
-            fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+    /// Packs the entries of the directory `dir` (a descriptor), named `rel` in the tar.
+    fn walk(&mut self, dir: &OwnedFd, rel: &Path) -> io::Result<()> {
+        let mut names: Vec<OsString> = Vec::new();
+        let mut entries = Dir::read_from(dir)?;
+        while let Some(entry) = entries.read() {
+            let name = OsStr::from_bytes(entry?.file_name().to_bytes()).to_owned();
+            if name != "." && name != ".." {
+                names.push(name);
+            }
+        }
         names.sort();
         for name in names {
-            let full = dir.join(&name);
             let rel = rel.join(&name);
             if self.exclude.iter().any(|x| rel.starts_with(x)) {
                 continue;
             }
-            let meta = fs::symlink_metadata(&full)?;
-            let file_type = meta.file_type();
-            if self.source == Source::OverlayUpper && file_type.is_char_device() && meta.rdev() == 0 {
+            let fd = match rustix::fs::openat(
+                dir,
+                &name,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => continue, // removed while we walked
+                Err(e) => return Err(e.into()),
+            };
+            let st = rustix::fs::fstat(&fd)?;
+            let file_type = FileType::from_raw_mode(st.st_mode);
+            if self.source == Source::OverlayUpper && file_type == FileType::CharacterDevice && st.st_rdev == 0 {
                 let mut whiteout = OsString::from(WHITEOUT_PREFIX);
                 whiteout.push(&name);
                 let path = rel.parent().unwrap_or(Path::new("")).join(whiteout);
-                self.empty_file(&path, &meta)?;
+                self.empty_file(&path, &st)?;
                 continue;
             }
-            let xattrs = xattrs(&full)?;
-            let mut header = header_from(&meta);
-            if file_type.is_dir() {
-                header.set_entry_type(EntryType::Directory);
-                header.set_size(0);
-                self.append(&mut header, &with_slash(&rel), &xattrs, io::empty())?;
-                if self.source == Source::OverlayUpper
-                    && rustix::fs::lgetxattr(&full, OVERLAY_OPAQUE_XATTR, &mut [0u8; 8]).is_ok_and(|n| n > 0)
-                {
-                    self.empty_file(&rel.join(OPAQUE_MARKER), &meta)?;
-                }
-                self.walk(&full, &rel)?;
-            } else if file_type.is_symlink() {
-                header.set_entry_type(EntryType::Symlink);
-                header.set_size(0);
-                let target = fs::read_link(&full)?;
-                self.append_pax(&xattrs)?;
-                self.builder.append_link(&mut header, &rel, &target)?;
-            } else if file_type.is_file() {
-                if meta.nlink() > 1 {
-                    if let Some(first) = self.links.get(&(meta.dev(), meta.ino())).cloned() {
-                        header.set_entry_type(EntryType::Link);
-                        header.set_size(0);
-                        self.builder.append_link(&mut header, &rel, &first)?;
-                        continue;
+            let mut header = header_from(&st);
+            match file_type {
+                FileType::Directory => {
+                    let dir_fd = rustix::fs::openat(
+                        &fd,
+                        ".",
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )?;
+                    let xattrs = xattrs(&dir_fd)?;
+                    header.set_entry_type(EntryType::Directory);
+                    header.set_size(0);
+                    self.append(&mut header, &with_slash(&rel), &xattrs, io::empty())?;
+                    if self.source == Source::OverlayUpper
+                        && rustix::fs::fgetxattr(&dir_fd, OVERLAY_OPAQUE_XATTR, &mut [0u8; 8]).is_ok_and(|n| n > 0)
+                    {
+                        self.empty_file(&rel.join(OPAQUE_MARKER), &st)?;
                     }
-                    self.links.insert((meta.dev(), meta.ino()), rel.clone());
+                    self.walk(&dir_fd, &rel)?;
                 }
-                header.set_entry_type(EntryType::Regular);
-                header.set_size(meta.len());
-                self.append(&mut header, &rel, &xattrs, File::open(&full)?)?;
-            } else {
-                let kind = if file_type.is_char_device() {
-                    EntryType::Char
-                } else if file_type.is_block_device() {
-                    EntryType::Block
-                } else if file_type.is_fifo() {
-                    EntryType::Fifo
-                } else {
-                    continue; // sockets have no place in a layer
-                };
-                header.set_entry_type(kind);
-                header.set_size(0);
-                header.set_device_major(rustix::fs::major(meta.rdev()))?;
-                header.set_device_minor(rustix::fs::minor(meta.rdev()))?;
-                self.append(&mut header, &rel, &xattrs, io::empty())?;
+                FileType::Symlink => {
+                    header.set_entry_type(EntryType::Symlink);
+                    header.set_size(0);
+                    let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
+                    let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+                    self.builder.append_link(&mut header, &rel, &target)?;
+                }
+                FileType::RegularFile => {
+                    if st.st_nlink > 1 {
+                        let key = (st.st_dev, st.st_ino);
+                        if let Some(first) = self.links.get(&key).cloned() {
+                            header.set_entry_type(EntryType::Link);
+                            header.set_size(0);
+                            self.builder.append_link(&mut header, &rel, &first)?;
+                            continue;
+                        }
+                        self.links.insert(key, rel.clone());
+                    }
+                    // The same inode the descriptor showed to be a regular file.
+                    let file = File::from(rustix::fs::open(
+                        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+                        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )?);
+                    let xattrs = xattrs(&file)?;
+                    let size = st.st_size as u64;
+                    header.set_entry_type(EntryType::Regular);
+                    header.set_size(size);
+                    // Exactly the size in the header, even if the file changes meanwhile.
+                    let data = file.take(size).chain(io::repeat(0)).take(size);
+                    self.append(&mut header, &rel, &xattrs, data)?;
+                }
+                FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
+                    let kind = match file_type {
+                        FileType::CharacterDevice => EntryType::Char,
+                        FileType::BlockDevice => EntryType::Block,
+                        _ => EntryType::Fifo,
+                    };
+                    header.set_entry_type(kind);
+                    header.set_size(0);
+                    header.set_device_major(rustix::fs::major(st.st_rdev))?;
+                    header.set_device_minor(rustix::fs::minor(st.st_rdev))?;
+                    self.append(&mut header, &rel, &[], io::empty())?;
+                }
+                _ => {} // sockets have no place in a layer
             }
         }
         Ok(())
     }
 
-    fn empty_file(&mut self, path: &Path, like: &fs::Metadata) -> io::Result<()> {
+    fn empty_file(&mut self, path: &Path, like: &Stat) -> io::Result<()> {
         let mut header = header_from(like);
         header.set_entry_type(EntryType::Regular);
         header.set_mode(0o644);
@@ -148,21 +194,21 @@ fn with_slash(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn header_from(meta: &fs::Metadata) -> Header {
+fn header_from(st: &Stat) -> Header {
     let mut header = Header::new_gnu();
-    header.set_mode(meta.mode() & 0o7777);
-    header.set_uid(meta.uid().into());
-    header.set_gid(meta.gid().into());
-    header.set_mtime(meta.mtime().max(0) as u64);
+    header.set_mode(st.st_mode & 0o7777);
+    header.set_uid(st.st_uid.into());
+    header.set_gid(st.st_gid.into());
+    header.set_mtime(st.st_mtime.max(0) as u64);
     header
 }
 
 /// The attributes a layer carries: everything but overlayfs' own bookkeeping.
-fn xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+fn xattrs(fd: &impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut names = vec![0u8; 4096];
-    let n = match rustix::fs::llistxattr(path, &mut names) {
+    let n = match rustix::fs::flistxattr(fd, &mut names) {
         Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+        Err(Errno::NOTSUP) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
     let mut out = Vec::new();
@@ -172,7 +218,7 @@ fn xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
             continue;
         }
         let mut value = vec![0u8; 64 * 1024];
-        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut value)?;
+        let len = rustix::fs::fgetxattr(fd, name.as_str(), &mut value)?;
         value.truncate(len);
         out.push((name, value));
     }

@@ -211,3 +211,42 @@ fn a_volume_is_filled_from_inside_the_image_only() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `export` of a running container walks its tree through descriptors: a directory the
+/// container swaps for a symlink to a host directory while the export runs (it watches
+/// the export open its first file) must not bring the host's files into the tar.
+#[test]
+fn export_does_not_follow_a_directory_swapped_while_it_runs() {
+    let engine = Engine::with_busybox(BIN, "cp-export");
+    let h = host("cp-export-host");
+    fs::write(h.join("zsecret"), secret()).unwrap();
+    // The host directory has the names the container's has, so that a walk led there
+    // goes on to the secret.
+    for i in 10000..=14000 {
+        fs::write(h.join(format!("a{i}")), "").unwrap();
+    }
+    engine.ok(&["run", "-d", "--name", "swapper", "localhost/busybox", "sleep", "1000"]);
+    let plant = "mkdir /r && cd /r && for i in $(seq 10000 14000); do : > a$i; done && echo decoy > zsecret";
+    engine.ok(&["exec", "swapper", "sh", "-c", plant]);
+    engine.ok(&["exec", "-d", "swapper", "checker", "--swap-on-open", "/r/a10000", "/r", s(&h)]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let tar = h.join("out/export.tar");
+    engine.ok(&["export", "-o", s(&tar), "swapper"]);
+    // The container did swap its directory during the export.
+    assert_eq!(engine.ok(&["exec", "swapper", "readlink", "/r"]).trim(), s(&h));
+    let mut archive = tar::Archive::new(fs::File::open(&tar).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&data).contains(secret().trim()),
+            "the export carries the host's secret as {path}"
+        );
+    }
+    engine.ok(&["rm", "-f", "swapper"]);
+    fs::remove_dir_all(&h).unwrap();
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
