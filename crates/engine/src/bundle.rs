@@ -125,49 +125,9 @@ pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Vec<St
 }
 
 /// Resolves `user[:group]` (names or numbers) against the root filesystem's
-/// /etc/passwd and /etc/group: (uid, gid, additional gids).
+/// /etc/passwd and /etc/group: (uid, gid, additional gids). See [`crate::users`].
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
-    if user.is_empty() {
-        return Ok((0, 0, Vec::new()));
-    }
-    let (user_part, group_part) = match user.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (user, None),
-    };
-    let read = |file: &str| std::fs::read_to_string(rootfs.join(file)).unwrap_or_default();
-    let passwd = read("etc/passwd");
-    let group = read("etc/group");
-    let entry = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 4 && (f[0] == user_part || f[2] == user_part));
-    let (uid, mut gid) = match (user_part.parse::<u32>(), &entry) {
-        (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0)),
-        (Ok(uid), None) => (uid, uid),
-        (Err(_), None) => return Err(EngineError::NoSuchUser { user: user_part.into() }),
-    };
-    if let Some(g) = group_part {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() >= 3 && f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| EngineError::NoSuchUser { user: format!("group {g}") })?,
-        };
-    }
-    let name = entry.map(|f| f[0].to_owned());
-    let additional = match name {
-        Some(name) => group
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == name))
-            .filter_map(|f| f[2].parse().ok())
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok((uid, gid, additional))
+    crate::users::resolve(rootfs, user)
 }
 
 /// Where `lindocker` itself appears in a container started with `--init`.

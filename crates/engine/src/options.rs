@@ -267,21 +267,189 @@ pub fn parse_cpus(value: &str) -> Result<i64, EngineError> {
     Ok((cpus * 1e9) as i64)
 }
 
-/// Parses `K=V` lines of an `--env-file` (blank lines and `#` comments skipped; a bare
-/// `K` takes the value from our environment, as Docker does).
-pub fn parse_env_file(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            if l.contains('=') { Some(l.to_owned()) } else { std::env::var(l).ok().map(|v| format!("{l}={v}")) }
+/// One `-e`/`--env` value: `KEY=VALUE` as given, or a bare `KEY` taking its value from
+/// our environment (`None` when we have none: Docker then leaves it unset). An empty
+/// name (`=B`) or a NUL byte is refused.
+pub fn parse_env(value: &str) -> Result<Option<String>, EngineError> {
+    let invalid = || EngineError::Invalid(format!("invalid environment variable: {value}"));
+    if value.contains('\0') {
+        return Err(invalid());
+    }
+    match value.split_once('=') {
+        Some(("", _)) => Err(invalid()),
+        Some(_) => Ok(Some(value.to_owned())),
+        None if value.is_empty() => Err(invalid()),
+        None => Ok(std::env::var(value).ok().map(|v| format!("{value}={v}"))),
+    }
+}
+
+/// Parses the lines of an `--env-file` as Docker does: leading blanks dropped, blank
+/// lines and `#` comments skipped, `K=V` taken as is, a bare `K` from our environment.
+/// A line without a name (`=B`), a name with blanks or a NUL byte is an error naming the
+/// line.
+pub fn parse_env_file(text: &str) -> Result<Vec<String>, EngineError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |reason: String| EngineError::Invalid(format!("--env-file line {}: {reason}", n + 1));
+        if line.contains('\0') {
+            return Err(bad("contains a NUL byte".into()));
+        }
+        let name = line.split_once('=').map_or(line, |(k, _)| k);
+        if name.is_empty() {
+            return Err(bad(format!("no variable name in {line:?}")));
+        }
+        if name.chars().any(char::is_whitespace) {
+            return Err(bad(format!("variable {name:?} contains whitespaces")));
+        }
+        if line.contains('=') {
+            out.push(line.to_owned());
+        } else if let Ok(v) = std::env::var(name) {
+            out.push(format!("{name}={v}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `name` is a host name by RFC 1123: dot-separated labels of letters, digits,
+/// `_` and inner hyphens, each 1 to 63 characters, 253 in all. Nothing else may reach
+/// `/etc/hosts` or `/etc/hostname` (a newline there would add lines).
+pub fn is_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
         })
-        .collect()
+}
+
+/// `--hostname`: a host name (see [`is_hostname`]) of at most 64 bytes, the kernel's
+/// limit.
+pub fn parse_hostname(value: &str) -> Result<String, EngineError> {
+    if is_hostname(value) && value.len() <= 64 {
+        Ok(value.to_owned())
+    } else {
+        Err(EngineError::BadOption {
+            option: "--hostname".into(),
+            value: value.into(),
+            reason: "invalid hostname format (RFC 1123 letters, digits, '-' and '.')".into(),
+        })
+    }
+}
+
+/// A network alias (`--network-alias`, `network connect --alias`): a host name, since
+/// it is written into other containers' `/etc/hosts`.
+pub fn parse_alias(option: &str, value: &str) -> Result<String, EngineError> {
+    if is_hostname(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(EngineError::BadOption {
+            option: option.into(),
+            value: value.into(),
+            reason: "invalid alias (RFC 1123 letters, digits, '-' and '.')".into(),
+        })
+    }
+}
+
+/// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address may be bracketed) as the
+/// `/etc/hosts` line `IP<TAB>NAME`, both parts validated.
+pub fn parse_add_host(value: &str) -> Result<String, EngineError> {
+    let bad = |reason: &str| EngineError::BadOption {
+        option: "--add-host".into(),
+        value: value.into(),
+        reason: reason.into(),
+    };
+    let (name, ip) = value.split_once('=').or_else(|| value.split_once(':')).ok_or_else(|| bad("expected NAME:IP"))?;
+    if !is_hostname(name) {
+        return Err(bad("invalid host name (RFC 1123 letters, digits, '-' and '.')"));
+    }
+    if ip == "host-gateway" {
+        return Err(bad("host-gateway is not supported"));
+    }
+    let ip = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')).unwrap_or(ip);
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad("not an IP address"))?;
+    Ok(format!("{ip}\t{name}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn env_values() {
+        assert_eq!(parse_env("A=b=c").unwrap().as_deref(), Some("A=b=c"));
+        assert_eq!(parse_env("A=").unwrap().as_deref(), Some("A="));
+        assert!(parse_env("=B").unwrap_err().to_string().contains("invalid environment variable: =B"));
+        assert!(parse_env("").is_err());
+        assert!(parse_env("A=\0").is_err());
+        assert_eq!(parse_env("LINDOCKER_SURELY_UNSET_VARIABLE").unwrap(), None);
+        let file = "\u{feff}# comment\n\n  A=1\nB= spaced \r\nLINDOCKER_SURELY_UNSET_VARIABLE\n";
+        assert_eq!(parse_env_file(file).unwrap(), ["A=1", "B= spaced "]);
+        for bad in ["=B", "A B=c", "A\0=b", "A=b\0"] {
+            assert!(parse_env_file(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(parse_add_host("db:10.0.0.2").unwrap(), "10.0.0.2\tdb");
+        assert_eq!(parse_add_host("db.local=10.0.0.2").unwrap(), "10.0.0.2\tdb.local");
+        assert_eq!(parse_add_host("v6:::1").unwrap(), "::1\tv6");
+        assert_eq!(parse_add_host("v6:[fe80::1]").unwrap(), "fe80::1\tv6");
+        for bad in ["db", "db:1.2.3.4\n5.6.7.8 evil", "a\nb:1.2.3.4", "db:host-gateway", ":1.2.3.4", "a..b:1.2.3.4"] {
+            assert!(parse_add_host(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_alias("--network-alias", "db").is_ok());
+        assert!(parse_alias("--network-alias", "db\n6.6.6.6 evil").is_err());
+        assert!(parse_hostname("web-1.example").is_ok());
+        assert!(parse_hostname("x\n1.2.3.4 evil").is_err());
+        assert!(parse_hostname(&"a".repeat(65)).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever is accepted puts exactly one line into /etc/hosts, of an address and a
+        /// clean name.
+        #[test]
+        fn add_host_yields_one_clean_line(value in "\\PC{0,40}|[a-z0-9.:=\\[\\]\n -]{0,40}") {
+            if let Ok(line) = parse_add_host(&value) {
+                prop_assert!(!line.contains('\n') && !line.contains('\r'));
+                let (ip, name) = line.split_once('\t').unwrap();
+                prop_assert!(ip.parse::<std::net::IpAddr>().is_ok());
+                prop_assert!(is_hostname(name) && !name.contains(char::is_whitespace));
+            }
+        }
+
+        /// Accepted env values have a name, no NUL, and are what was given.
+        #[test]
+        fn env_values_have_a_name(value in "\\PC{0,30}|[A-Z=\0 ]{0,10}") {
+            if let Ok(Some(env)) = parse_env(&value) {
+                prop_assert!(!env.starts_with('=') && !env.contains('\0'));
+                prop_assert_eq!(env, value);
+            }
+        }
+
+        /// Every variable from an env file has a name without blanks and no NUL.
+        #[test]
+        fn env_file_entries_are_clean(text in "([A-Za-z_ =#\0\r\t]{0,12}\n){0,8}") {
+            if let Ok(vars) = parse_env_file(&text) {
+                for var in vars {
+                    let name = var.split_once('=').map_or(var.as_str(), |(k, _)| k);
+                    prop_assert!(!name.is_empty() && !name.contains(char::is_whitespace) && !var.contains('\0'));
+                }
+            }
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::OFlags;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
@@ -123,44 +124,22 @@ impl Volumes {
         fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))
     }
 
-    /// Copies what the image has at `target` (a path in the container's root
-    /// filesystem, mounted at `rootfs`) into the volume, if the volume is still empty.
-    /// `target` is resolved inside that root: a symlink there cannot point the copy at a
-    /// host directory.
+    /// Copies what the image has at `target` (a path inside the mounted root filesystem
+    /// `rootfs`) into the volume, if the volume is still empty.
     pub fn fill_from(&self, name: &str, rootfs: &Path, target: &str) -> Result<(), EngineError> {
-        use lindocker_storage::inroot::open_in_root;
-        use rustix::fs::{FileType, Mode, OFlags};
         let data = self.data_dir(name);
         let empty = fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !empty {
             return Ok(());
         }
-        let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| EngineError::io(rootfs, e.into()))?;
-        let source = match open_in_root(&root, Path::new(target), OFlags::DIRECTORY | OFlags::RDONLY) {
+        // The image's directory, found inside its root: a symlink there to a host path
+        // resolves in the image, never to the host's files.
+        let root = crate::inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
+        let source = match crate::inroot::open(&root, Path::new(target), OFlags::PATH | OFlags::DIRECTORY) {
             Ok(fd) => fd,
-            // Nothing (or no directory) there in the image: the volume starts empty.
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(()), // nothing there (or not a directory): nothing to copy
         };
-        let meta = rustix::fs::fstat(&source).map_err(|e| EngineError::io(Path::new(target), e.into()))?;
-        debug_assert_eq!(FileType::from_raw_mode(meta.st_mode), FileType::Directory);
-        let (reader, writer) = std::io::pipe().map_err(|e| EngineError::io(&data, e))?;
-        let packer = std::thread::spawn(move || {
-            lindocker_storage::pack::pack_fd(source, lindocker_storage::pack::Source::Plain, &[], writer)
-        });
-        let unpacked = lindocker_storage::unpack::unpack_layer(reader, &data);
-        let packed = packer
-            .join()
-            .map_err(|_| EngineError::Invalid("copying the image's content into a volume failed".into()))?;
-        packed.map_err(|e| EngineError::io(Path::new(target), e))?;
-        unpacked?;
-        // The volume's root takes the owner and mode of the image's directory.
-        let _ = rustix::fs::chown(
-            &data,
-            Some(rustix::fs::Uid::from_raw(meta.st_uid)),
-            Some(rustix::fs::Gid::from_raw(meta.st_gid)),
-        );
-        let _ = rustix::fs::chmod(&data, Mode::from_raw_mode(meta.st_mode & 0o7777));
+        crate::copy::copy_contents(&source, &data).map_err(|e| EngineError::Invalid(e.to_string()))?;
         Ok(())
     }
 }

@@ -394,12 +394,9 @@ fn add_archived(
     layers: &[std::path::PathBuf],
     expected_blobs: Option<&[String]>,
 ) -> Result<ImageRecord, ImageError> {
-    let config: Value =
-        serde_json::from_slice(config_bytes).map_err(|e| ImageError::Invalid(format!("image config: {e}")))?;
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|ids| ids.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
+    // Typed, before anything is stored.
+    let config = crate::config::parse(config_bytes)?;
+    let diff_ids: Vec<String> = config.rootfs().diff_ids().clone();
     if diff_ids.len() != layers.len() {
         return Err(ImageError::Invalid(format!(
             "the config lists {} layers, the archive {}",
@@ -446,7 +443,7 @@ fn add_archived(
         digests: Vec::new(),
         layers: chain,
         size,
-        created: config["created"].as_str().map(str::to_owned),
+        created: config.created().clone(),
     };
     store.add(record, None)
 }

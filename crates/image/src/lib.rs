@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod auth;
 pub mod changes;
+pub mod config;
 pub mod lock;
 pub mod progress;
 pub mod reference;

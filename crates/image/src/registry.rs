@@ -180,7 +180,7 @@ async fn pull_async(
     if image_id != config_descriptor.digest {
         return Err(ImageError::DigestMismatch { expected: config_descriptor.digest, actual: image_id });
     }
-    let config: ImageConfiguration = parse_json(&config_bytes, "image config")?;
+    let config: ImageConfiguration = crate::config::parse(&config_bytes)?;
     let diff_ids = config.rootfs().diff_ids().clone();
     if diff_ids.len() != manifest.layers().len() {
         return Err(ImageError::Invalid(format!(

@@ -5,7 +5,6 @@
 
 pub mod container;
 pub mod digest;
-pub mod inroot;
 pub mod layers;
 pub mod overlay;
 pub mod pack;

@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{Dir, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
 use tar::{EntryType, Header};
 
 use crate::unpack::{OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
@@ -26,18 +28,18 @@ pub enum Source {
 
 /// Writes `dir` as a tar stream to `out`, skipping the relative paths in `exclude`
 /// (and everything beneath them).
+///
+/// The tree may belong to a running container, whose processes can rename and replace
+/// entries while we walk: so the walk goes from descriptor to descriptor by single
+/// names (`O_NOFOLLOW`), never by path strings, and a file is opened for its contents
+/// only through the descriptor that showed it to be a regular file. A directory swapped
+/// for a symlink to a host directory, or a file swapped for a device node or a FIFO,
+/// never brings the host's data into the tar.
 pub fn pack_dir(dir: &Path, source: Source, exclude: &[&Path], out: impl Write) -> io::Result<()> {
-    let fd = rfs::open(dir, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    pack_fd(fd, source, exclude, out)
-}
-
-/// Writes the tree under the open directory `dir` as a tar stream to `out`. The walk
-/// goes from descriptor to descriptor and never follows a symlink, so a tree that a
-/// container controls (and may change while it is read) cannot lead it onto the host.
-pub fn pack_fd(dir: OwnedFd, source: Source, exclude: &[&Path], out: impl Write) -> io::Result<()> {
     let mut packer = Packer { builder: tar::Builder::new(out), source, exclude, links: HashMap::new() };
     packer.builder.follow_symlinks(false);
-    packer.walk(&dir, Path::new(""))?;
+    let root = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    packer.walk(&root, Path::new(""))?;
     packer.builder.into_inner()?.flush()
 }
 
@@ -50,13 +52,14 @@ struct Packer<'a, W: Write> {
 }
 
 impl<W: Write> Packer<'_, W> {
+    /// Packs the entries of the directory `dir` (a descriptor), named `rel` in the tar.
     fn walk(&mut self, dir: &OwnedFd, rel: &Path) -> io::Result<()> {
         let mut names: Vec<OsString> = Vec::new();
-        for entry in rfs::Dir::read_from(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_bytes();
-            if name != b"." && name != b".." {
-                names.push(OsStr::from_bytes(name).to_owned());
+        let mut entries = Dir::read_from(dir)?;
+        while let Some(entry) = entries.read() {
+            let name = OsStr::from_bytes(entry?.file_name().to_bytes()).to_owned();
+            if name != "." && name != ".." {
+                names.push(name);
             }
         }
         names.sort();
@@ -65,64 +68,55 @@ impl<W: Write> Packer<'_, W> {
             if self.exclude.iter().any(|x| rel.starts_with(x)) {
                 continue;
             }
-            let meta = match rfs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(meta) => meta,
-                Err(rustix::io::Errno::NOENT) => continue, // removed while we read
+            let fd = match rustix::fs::openat(
+                dir,
+                &name,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => continue, // removed while we walked
                 Err(e) => return Err(e.into()),
             };
-            let file_type = FileType::from_raw_mode(meta.st_mode);
-            if self.source == Source::OverlayUpper && file_type == FileType::CharacterDevice && meta.st_rdev == 0 {
+            let st = rustix::fs::fstat(&fd)?;
+            let file_type = FileType::from_raw_mode(st.st_mode);
+            if self.source == Source::OverlayUpper && file_type == FileType::CharacterDevice && st.st_rdev == 0 {
                 let mut whiteout = OsString::from(WHITEOUT_PREFIX);
                 whiteout.push(&name);
                 let path = rel.parent().unwrap_or(Path::new("")).join(whiteout);
-                self.empty_file(&path, &meta)?;
+                self.empty_file(&path, &st)?;
                 continue;
             }
-            let xattrs = xattrs(dir, &name)?;
+            let mut header = header_from(&st);
             match file_type {
                 FileType::Directory => {
-                    // NOFOLLOW: if a symlink took the directory's place since the stat,
-                    // the open fails rather than walking wherever it points.
-                    let sub = rfs::openat(
-                        dir,
-                        &name,
-                        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    let dir_fd = rustix::fs::openat(
+                        &fd,
+                        ".",
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
                         Mode::empty(),
                     )?;
-                    let meta = rfs::fstat(&sub)?;
-                    let mut header = header_from(&meta);
+                    let xattrs = xattrs(&dir_fd)?;
                     header.set_entry_type(EntryType::Directory);
                     header.set_size(0);
                     self.append(&mut header, &with_slash(&rel), &xattrs, io::empty())?;
                     if self.source == Source::OverlayUpper
-                        && rfs::fgetxattr(&sub, OVERLAY_OPAQUE_XATTR, &mut [0u8; 8]).is_ok_and(|n| n > 0)
+                        && rustix::fs::fgetxattr(&dir_fd, OVERLAY_OPAQUE_XATTR, &mut [0u8; 8]).is_ok_and(|n| n > 0)
                     {
-                        self.empty_file(&rel.join(OPAQUE_MARKER), &meta)?;
+                        self.empty_file(&rel.join(OPAQUE_MARKER), &st)?;
                     }
-                    self.walk(&sub, &rel)?;
+                    self.walk(&dir_fd, &rel)?;
                 }
                 FileType::Symlink => {
-                    let mut header = header_from(&meta);
                     header.set_entry_type(EntryType::Symlink);
                     header.set_size(0);
-                    let target = rfs::readlinkat(dir, &name, Vec::new())?;
-                    self.append_pax(&xattrs)?;
-                    self.builder.append_link(&mut header, &rel, Path::new(OsStr::from_bytes(target.to_bytes())))?;
+                    let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
+                    let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+                    self.builder.append_link(&mut header, &rel, &target)?;
                 }
                 FileType::RegularFile => {
-                    let file = File::from(rfs::openat(
-                        dir,
-                        &name,
-                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?);
-                    let meta = rfs::fstat(&file)?;
-                    if FileType::from_raw_mode(meta.st_mode) != FileType::RegularFile {
-                        continue; // replaced by something else while we read
-                    }
-                    let mut header = header_from(&meta);
-                    if meta.st_nlink > 1 {
-                        let key = (meta.st_dev, meta.st_ino);
+                    if st.st_nlink > 1 {
+                        let key = (st.st_dev, st.st_ino);
                         if let Some(first) = self.links.get(&key).cloned() {
                             header.set_entry_type(EntryType::Link);
                             header.set_size(0);
@@ -131,22 +125,31 @@ impl<W: Write> Packer<'_, W> {
                         }
                         self.links.insert(key, rel.clone());
                     }
+                    // The same inode the descriptor showed to be a regular file.
+                    let file = File::from(rustix::fs::open(
+                        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+                        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )?);
+                    let xattrs = xattrs(&file)?;
+                    let size = st.st_size as u64;
                     header.set_entry_type(EntryType::Regular);
-                    header.set_size(meta.st_size as u64);
-                    // At most the announced size, even if the file grows meanwhile.
-                    self.append(&mut header, &rel, &xattrs, io::Read::take(file, meta.st_size as u64))?;
+                    header.set_size(size);
+                    // Exactly the size in the header, even if the file changes meanwhile.
+                    let data = file.take(size).chain(io::repeat(0)).take(size);
+                    self.append(&mut header, &rel, &xattrs, data)?;
                 }
                 FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
-                    let mut header = header_from(&meta);
-                    header.set_entry_type(match file_type {
+                    let kind = match file_type {
                         FileType::CharacterDevice => EntryType::Char,
                         FileType::BlockDevice => EntryType::Block,
                         _ => EntryType::Fifo,
-                    });
+                    };
+                    header.set_entry_type(kind);
                     header.set_size(0);
-                    header.set_device_major(rfs::major(meta.st_rdev))?;
-                    header.set_device_minor(rfs::minor(meta.st_rdev))?;
-                    self.append(&mut header, &rel, &xattrs, io::empty())?;
+                    header.set_device_major(rustix::fs::major(st.st_rdev))?;
+                    header.set_device_minor(rustix::fs::minor(st.st_rdev))?;
+                    self.append(&mut header, &rel, &[], io::empty())?;
                 }
                 _ => {} // sockets have no place in a layer
             }
@@ -191,25 +194,21 @@ fn with_slash(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn header_from(meta: &Stat) -> Header {
+fn header_from(st: &Stat) -> Header {
     let mut header = Header::new_gnu();
-    header.set_mode(meta.st_mode & 0o7777);
-    header.set_uid(meta.st_uid.into());
-    header.set_gid(meta.st_gid.into());
-    header.set_mtime(meta.st_mtime.max(0) as u64);
+    header.set_mode(st.st_mode & 0o7777);
+    header.set_uid(st.st_uid.into());
+    header.set_gid(st.st_gid.into());
+    header.set_mtime(st.st_mtime.max(0) as u64);
     header
 }
 
-/// The attributes a layer carries: everything but overlayfs' own bookkeeping. Read
-/// without following `name` (the l* calls) through our own descriptor of its directory,
-/// the one way to reach a symlink's or a device's attributes without opening it.
-fn xattrs(dir: &impl AsFd, name: &OsStr) -> io::Result<Vec<(String, Vec<u8>)>> {
-    use std::os::fd::AsRawFd;
-    let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_fd().as_raw_fd())).join(name);
+/// The attributes a layer carries: everything but overlayfs' own bookkeeping.
+fn xattrs(fd: &impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut names = vec![0u8; 4096];
-    let n = match rustix::fs::llistxattr(&path, &mut names) {
+    let n = match rustix::fs::flistxattr(fd, &mut names) {
         Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+        Err(Errno::NOTSUP) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
     let mut out = Vec::new();
@@ -219,7 +218,7 @@ fn xattrs(dir: &impl AsFd, name: &OsStr) -> io::Result<Vec<(String, Vec<u8>)>> {
             continue;
         }
         let mut value = vec![0u8; 64 * 1024];
-        let len = rustix::fs::lgetxattr(&path, name.as_str(), &mut value)?;
+        let len = rustix::fs::fgetxattr(fd, name.as_str(), &mut value)?;
         value.truncate(len);
         out.push((name, value));
     }

@@ -137,9 +137,31 @@ fn udp(args: &[String]) -> Option<i32> {
     }
 }
 
+/// A hostile container's race for TOCTOU tests: `--swap-on-open WATCHED DIR TARGET`
+/// waits until something opens WATCHED, then moves DIR away (to DIR.old) and puts a
+/// symlink to TARGET in its place, as fast as it can.
+fn swap_on_open(args: &[String]) -> Option<i32> {
+    let [mode, watched, dir, target] = args else { return None };
+    if mode != "--swap-on-open" {
+        return None;
+    }
+    use rustix::fs::inotify;
+    let fd = inotify::init(inotify::CreateFlags::CLOEXEC).ok()?;
+    inotify::add_watch(&fd, watched.as_str(), inotify::WatchFlags::OPEN).ok()?;
+    println!("watching");
+    let mut buf = [0u8; 4096];
+    rustix::io::read(&fd, &mut buf).ok()?;
+    fs::rename(dir, format!("{dir}.old")).ok()?;
+    std::os::unix::fs::symlink(target, dir).ok()?;
+    Some(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(code) = udp(&args) {
+        std::process::exit(code);
+    }
+    if let Some(code) = swap_on_open(&args) {
         std::process::exit(code);
     }
     let mut reads = serde_json::Map::new();

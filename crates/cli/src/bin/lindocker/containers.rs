@@ -115,12 +115,7 @@ pub enum ContainerCommand {
     /// Change a container's limits.
     Update(Lazy<UpdateArgs>),
     /// Copy files between a container and the host (CONTAINER:PATH on one side).
-    Cp {
-        /// Source.
-        source: String,
-        /// Destination.
-        destination: String,
-    },
+    Cp(Lazy<CpArgs>),
     /// Make an image from a container's changes.
     Commit(Lazy<CommitArgs>),
     /// Write a container's filesystem as a tar.
@@ -291,6 +286,21 @@ pub struct UpdateArgs {
     pub containers: Vec<String>,
 }
 
+/// `cp` flags.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Always follow a symlink given as the source (inside the container's root).
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Archive mode: keep the owners of what is copied.
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Source.
+    pub source: String,
+    /// Destination.
+    pub destination: String,
+}
+
 /// `commit` flags.
 #[derive(Debug, Args)]
 pub struct CommitArgs {
@@ -456,7 +466,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             Ok(())
         }),
         ContainerCommand::Update(a) => crate::stats::update(&engine, a),
-        ContainerCommand::Cp { source, destination } => crate::files::cp(&engine, source, destination),
+        ContainerCommand::Cp(a) => crate::files::cp(&engine, a),
         ContainerCommand::Commit(a) => crate::files::commit(&engine, a),
         ContainerCommand::Export { output, container } => crate::files::export(&engine, container, output.as_deref()),
         ContainerCommand::Diff { container } => crate::files::diff(&engine, container),

@@ -30,18 +30,27 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         }
         _ => return Err(Failure::new(1, format!("container {} is not running", record.id)).into()),
     }
-    let rootfs = engine.records.dir(&id).join("merged");
     let user = a.user.clone().unwrap_or_else(|| record.config.user.clone());
-    let (uid, gid, additional) = bundle::resolve_user(&rootfs, &user).map_err(|e| Failure::new(126, e.to_string()))?;
+    // The container's own view of /etc (a volume or tmpfs may lie over it), resolved
+    // inside its root; its filesystem if its process cannot be opened.
+    let resolved = match lindocker_engine::inroot::running_root(record.state.pid, &record.id) {
+        Ok(root) => lindocker_engine::users::resolve_at(&root, &user),
+        Err(_) => bundle::resolve_user(&engine.records.dir(&id).join("merged"), &user),
+    };
+    let (uid, gid, additional) = resolved.map_err(|e| Failure::new(126, e.to_string()))?;
     let mut env = record.config.env.clone();
     env.push(format!("HOSTNAME={}", record.config.hostname));
     if a.tty {
         env.push("TERM=xterm".into());
     }
-    for pair in &a.env {
+    for value in &a.env {
+        let Some(pair) = lindocker_engine::options::parse_env(value).map_err(|e| Failure::new(125, e.to_string()))?
+        else {
+            continue;
+        };
         let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
         env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-        env.push(pair.clone());
+        env.push(pair);
     }
     let h = &record.host_config;
     let caps = bundle::capabilities(&h.cap_add, &h.cap_drop, h.privileged);

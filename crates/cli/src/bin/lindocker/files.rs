@@ -3,67 +3,37 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lindocker_engine::Engine;
+use lindocker_engine::copy::{self, CopyError, CopyOptions};
+use lindocker_engine::inroot;
 use lindocker_engine::options::MountSpec;
 use lindocker_engine::record::{Record, Status};
 use lindocker_image::archive::{self, NewImage};
 use lindocker_image::reference;
 use lindocker_storage::container::ContainerFs;
-use lindocker_storage::pack::{Source, pack_dir};
-use lindocker_storage::unpack::unpack_layer;
 use serde_json::{Map, json};
 
-use crate::containers::CommitArgs;
+use crate::containers::{CommitArgs, CpArgs};
 
 fn record(engine: &Engine, name: &str) -> Result<Record> {
     let id = engine.records.resolve(name)?;
     Ok(engine.reconcile(engine.records.read(&id)?))
 }
 
-/// A container path resolved under `root` without letting `..` or a symlink climb out:
-/// the path (or, for one not there yet, its parent) is opened with `RESOLVE_IN_ROOT` and
-/// named through /proc/self/fd while the returned descriptor lives.
-fn inside(root: &Path, path: &str) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> {
-    use std::os::fd::AsRawFd;
-    let relative: PathBuf = Path::new(path).components().filter(|c| matches!(c, Component::Normal(_))).collect();
-    if relative.as_os_str().is_empty() {
-        return Ok((root.to_owned(), None));
-    }
-    let dirfd =
-        rustix::fs::open(root, rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty())?;
-    let open = |p: &Path| {
-        rustix::fs::openat2(
-            &dirfd,
-            p,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-            rustix::fs::ResolveFlags::IN_ROOT,
-        )
-    };
-    if let Ok(fd) = open(&relative) {
-        return Ok((PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())), Some(fd)));
-    }
-    let name = relative.file_name().expect("a normal last component").to_owned();
-    let parent = relative.parent().unwrap_or(Path::new(""));
-    let fd = if parent.as_os_str().is_empty() {
-        rustix::fs::openat(&dirfd, ".", rustix::fs::OFlags::PATH, rustix::fs::Mode::empty())
-    } else {
-        open(parent)
-    }
-    .map_err(|_| anyhow::anyhow!("no such directory in the container: /{}", parent.display()))?;
-    Ok((PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())).join(name), Some(fd)))
-}
-
-/// The directory a container path is found under, and the path relative to it. A
+/// The descriptor a container path is resolved from, and the path relative to it. A
 /// running container's own view (`/proc/PID/root`) shows its volumes, binds and tmpfs
 /// mounts; a stopped one's path lies in the bind or volume mounted deepest over it, or
-/// else in its filesystem `merged`.
-fn base_of(engine: &Engine, record: &Record, merged: &Path, path: &str) -> (PathBuf, String) {
+/// else in its filesystem `merged`. Only engine-made or admin-given host paths are
+/// opened here; the container path is resolved inside the descriptor by the caller.
+fn base_of(engine: &Engine, record: &Record, merged: &Path, path: &str) -> Result<(OwnedFd, String)> {
     if record.state.status.is_live() && record.state.pid > 0 {
-        return (PathBuf::from(format!("/proc/{}/root", record.state.pid)), path.to_owned());
+        let root = inroot::running_root(record.state.pid, &record.id)
+            .with_context(|| format!("opening the root of container {}", record.id))?;
+        return Ok((root, path.to_owned()));
     }
     let wanted: PathBuf = Path::new(path).components().filter(|c| matches!(c, Component::Normal(_))).collect();
     let mut best: Option<(usize, PathBuf, String)> = None;
@@ -80,33 +50,28 @@ fn base_of(engine: &Engine, record: &Record, merged: &Path, path: &str) -> (Path
             MountSpec::Volume { name, .. } => engine.volumes.data_dir(name),
             MountSpec::Tmpfs { .. } => continue, // empty while stopped: the image's files show
         };
-        best = Some((depth, host, rest.display().to_string()));
+        // Keep what the user wrote after the mount point (`/.`, a trailing `/`).
+        let mut rest = rest.display().to_string();
+        if path.ends_with("/.") {
+            rest.push_str("/.");
+        } else if path.ends_with('/') {
+            rest.push('/');
+        }
+        best = Some((depth, host, rest));
     }
-    match best {
+    let (host, rest) = match best {
         Some((_, host, rest)) => (host, rest),
         None => (merged.to_owned(), path.to_owned()),
-    }
+    };
+    let root = inroot::open_dir(&host).with_context(|| format!("opening {}", host.display()))?;
+    Ok((root, rest))
 }
 
-fn copy_tree(source: &Path, destination: &Path) -> Result<()> {
-    let meta = std::fs::symlink_metadata(source)
-        .with_context(|| format!("{}: no such file or directory", source.display()))?;
-    if meta.is_dir() {
-        std::fs::create_dir_all(destination)?;
-        let (reader, writer) = io::pipe()?;
-        let src = source.to_owned();
-        let packer = std::thread::spawn(move || pack_dir(&src, Source::Plain, &[], writer));
-        let unpacked = unpack_layer(reader, destination);
-        packer.join().map_err(|_| anyhow::anyhow!("copy failed"))??;
-        unpacked?;
-    } else {
-        std::fs::copy(source, destination).with_context(|| format!("copying to {}", destination.display()))?;
-    }
-    Ok(())
-}
-
-/// `lindocker cp`: `CONTAINER:PATH HOSTPATH` or `HOSTPATH CONTAINER:PATH`.
-pub fn cp(engine: &Engine, source: &str, destination: &str) -> Result<u8> {
+/// `lindocker cp`: `CONTAINER:PATH HOSTPATH` or `HOSTPATH CONTAINER:PATH`. Every
+/// container path is resolved inside the container's root, through descriptors
+/// (`lindocker_engine::copy`).
+pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
+    let (source, destination) = (a.source.as_str(), a.destination.as_str());
     let split = |s: &str| -> Option<(String, String)> {
         let (c, p) = s.split_once(':')?;
         if c.is_empty() || c.contains('/') { None } else { Some((c.to_owned(), p.to_owned())) }
@@ -121,27 +86,24 @@ pub fn cp(engine: &Engine, source: &str, destination: &str) -> Result<u8> {
     let fs = ContainerFs::at(engine.records.dir(&record.id));
     let was_mounted = record.state.status.is_live();
     let merged = engine.mount_rootfs(&record)?;
-    let (base, path) = base_of(engine, &record, &merged, &container.1);
+    let options = CopyOptions { follow_link: a.follow_link, archive: a.archive };
     let result = (|| -> Result<()> {
-        if into_container {
-            let host = Path::new(source);
-            let (target, _fd) = inside(&base, &path)?;
-            let target =
-                if target.is_dir() { target.join(host.file_name().context("source has no name")?) } else { target };
-            copy_tree(host, &target)
+        let (root, path) = base_of(engine, &record, &merged, &container.1)?;
+        let copied = if into_container {
+            copy::copy_in(Path::new(source), &root, &path, options)
         } else {
-            let (from, _fd) = inside(&base, &path)?;
-            if !from.exists() {
-                bail!("Could not find the file {} in container {}", container.1, container.0);
+            copy::copy_out(&root, &path, Path::new(destination), options)
+        };
+        let copied = copied.map_err(|e| match e {
+            CopyError::NotFound(_) => {
+                anyhow::anyhow!("Could not find the file {} in container {}", container.1, container.0)
             }
-            let dest = Path::new(destination);
-            let dest = if dest.is_dir() {
-                dest.join(Path::new(&container.1).file_name().unwrap_or_default())
-            } else {
-                dest.to_owned()
-            };
-            copy_tree(&from, &dest)
+            e => e.into(),
+        })?;
+        for skipped in copied.skipped {
+            eprintln!("lindocker: skipped {} (device nodes and sockets are not copied)", skipped.display());
         }
+        Ok(())
     })();
     if !was_mounted {
         let _ = fs.unmount();

@@ -207,6 +207,9 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             }
         }
         NetworkCommand::Connect { ip, ip6, alias, network, container } => {
+            for a in alias {
+                lindocker_engine::options::parse_alias("--alias", a)?;
+            }
             let id = engine.records.resolve(container)?;
             let record = engine.reconcile(engine.records.read(&id)?);
             if record.network.mode != "bridge" {

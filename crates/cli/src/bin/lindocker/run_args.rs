@@ -225,11 +225,12 @@ impl CreateArgs {
         }
         let mut env = Vec::new();
         for file in &self.env_file {
-            env.extend(options::parse_env_file(
-                &std::fs::read_to_string(file).with_context(|| format!("--env-file {file}"))?,
-            ));
+            let text = std::fs::read_to_string(file).with_context(|| format!("--env-file {file}"))?;
+            env.extend(options::parse_env_file(&text).with_context(|| format!("--env-file {file}"))?);
         }
-        env.extend(self.env.iter().cloned());
+        for value in &self.env {
+            env.extend(options::parse_env(value)?);
+        }
         let mut mounts = Vec::new();
         for v in &self.volume {
             mounts.push(options::parse_volume(v)?);
@@ -254,7 +255,7 @@ impl CreateArgs {
             env,
             workdir: self.workdir.clone(),
             user: self.user.clone(),
-            hostname: self.hostname.clone(),
+            hostname: self.hostname.as_deref().map(options::parse_hostname).transpose()?,
             tty: self.tty,
             stdin: self.interactive,
             labels,
@@ -288,6 +289,9 @@ impl CreateArgs {
             .map(|ip| ip.parse::<std::net::Ipv6Addr>().with_context(|| format!("--ip6 {ip:?}: not an IPv6 address")))
             .transpose()?;
         let mac = self.mac_address.as_deref().map(parse_mac).transpose()?;
+        for alias in &self.network_alias {
+            options::parse_alias("--network-alias", alias)?;
+        }
         let mut config = NetworkConfig::default();
         if special(&names[0]) {
             config.mode = names[0].clone();
@@ -315,9 +319,7 @@ impl CreateArgs {
             config.dns.push(d.clone());
         }
         for h in &self.add_host {
-            let (name, ip) = h.split_once(':').with_context(|| format!("--add-host {h:?}: expected NAME:IP"))?;
-            ip.parse::<std::net::IpAddr>().with_context(|| format!("--add-host {h:?}: {ip:?} is not an IP address"))?;
-            config.extra_hosts.push(format!("{ip}\t{name}"));
+            config.extra_hosts.push(options::parse_add_host(h)?);
         }
         Ok(config)
     }
