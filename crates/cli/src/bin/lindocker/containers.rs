@@ -760,39 +760,34 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
     let record = find(engine, &a.container)?;
     let path = engine.records.dir(&record.id).join("log.json");
     let since = a.since.as_deref().map(parse_since).transpose()?;
-    let mut entries = logs::read_all(&path);
-    if let Some(since) = since {
-        entries.retain(|e| entry_time(e) >= since);
-    }
-    if let Some(tail) = a.tail.as_deref().filter(|t| *t != "all") {
-        let n: usize = tail.parse().with_context(|| format!("--tail {tail:?}: expected a number or all"))?;
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
-    let print = |e: &logs::Entry| {
-        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
+    let tail = match a.tail.as_deref().filter(|t| *t != "all") {
+        Some(tail) => {
+            Some(tail.parse::<usize>().with_context(|| format!("--tail {tail:?}: expected a number or all"))?)
+        }
+        None => None,
+    };
+    // Streamed, never the whole log in memory: `--tail` reads from the end.
+    let mut reader = logs::LogReader::open(&path, tail);
+    let mut print = |e: logs::Entry| {
+        if since.is_some_and(|since| entry_time(&e) < since) {
+            return;
+        }
+        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
         if e.stream == "stderr" {
             let _ = io::stderr().write_all(line.as_bytes());
         } else {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
+            let _ = io::stdout().lock().write_all(line.as_bytes());
         }
     };
-    entries.iter().for_each(print);
+    reader.read_new(&mut print);
+    let _ = io::stdout().flush();
     if a.follow {
-        let mut seen = logs::read_all(&path).len();
         loop {
             let live =
                 engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
             std::thread::sleep(Duration::from_millis(100));
-            let now = logs::read_all(&path);
-            // A rotation shrinks the list; start over from the current file then.
-            if now.len() < seen {
-                seen = 0;
-            }
-            now[seen..].iter().for_each(print);
-            seen = now.len();
+            reader.read_new(&mut print);
+            let _ = io::stdout().flush();
             if !live {
                 break;
             }

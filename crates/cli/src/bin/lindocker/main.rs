@@ -110,6 +110,8 @@ pub fn report(e: &anyhow::Error) {
 }
 
 fn main() -> ExitCode {
+    // Output into a closed pipe (`lindocker inspect x | head -c1`) ends us quietly.
+    lindocker_sys::default_sigpipe();
     let args: Vec<String> = std::env::args().collect();
     if args.first().is_some_and(|a| a == lindocker_engine::bundle::INIT_PATH) {
         let rest: Vec<String> = args[1..].iter().skip_while(|a| *a == "--").cloned().collect();
