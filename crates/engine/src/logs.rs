@@ -361,4 +361,28 @@ mod tests {
         assert!(w.partial[0].len() < LINE_MAX && w.partial[1].is_empty());
         assert_eq!(w.dropped(), 1000 * 1000 - w.partial[0].len() as u64);
     }
+
+    #[test]
+    fn what_was_lost_is_noted_once_writes_work_again() {
+        let dir = std::env::temp_dir().join(format!("lindocker-logs-lost-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.json");
+        let mut w = LogWriter::open(&path, None, 1).unwrap();
+        w.write(1, b"before\n");
+        let good = std::mem::replace(&mut w.file, OpenOptions::new().append(true).open("/dev/full").unwrap());
+        w.write(1, b"lost 1\nlost 2\n");
+        assert_eq!(w.dropped(), 14);
+        w.file = good;
+        w.write(1, b"after\n");
+        let mut reader = LogReader::open(&path, None);
+        let mut got = Vec::new();
+        reader.read_new(|e| got.push((e.stream, e.log)));
+        let streams: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(streams, ["stdout", "stderr", "stdout"]);
+        assert_eq!(got[0].1, "before\n");
+        assert!(got[1].1.contains("14 bytes of output lost"), "{}", got[1].1);
+        assert_eq!(got[2].1, "after\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

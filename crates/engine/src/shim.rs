@@ -163,13 +163,44 @@ fn supervise(
     let _ = std::fs::remove_file(&listener_path);
     let listener = UnixListener::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
     listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
+    let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
+    let mut current = None;
+    let result = starts(engine, id, &listener, &mut clients, &mut current, network_attached);
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            broadcast(&mut clients, Kind::Error, e.to_string().as_bytes());
+            broadcast(&mut clients, Kind::Exit, b"125");
+            drain(&mut clients);
+            let _ = std::fs::remove_file(&listener_path);
+            return Err(e);
+        }
+    };
+    let _ = std::fs::remove_file(&listener_path);
+    if let Some(record) = current.filter(|r| r.host_config.auto_remove) {
+        let _ = engine.remove_now(&record, true);
+    }
+    broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
+    drain(&mut clients);
+    Ok(())
+}
+
+/// Starts the container and relays it, again as its restart policy says, until it ends
+/// for good; returns its last exit code.
+fn starts(
+    engine: &Engine,
+    id: &str,
+    listener: &UnixListener,
+    clients: &mut Vec<Client>,
+    current: &mut Option<Record>,
+    network_attached: bool,
+) -> Result<i32, EngineError> {
+    let listener_path = engine.attach_socket(id);
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let my_start = process_start(me).unwrap_or(0);
-    let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
-    let mut current = None;
-    let result = loop {
+    loop {
         let record: &Record = current.insert(engine.records.read(id)?);
         let log_path = engine.records.dir(id).join("log.json");
         let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
@@ -206,8 +237,8 @@ fn supervise(
                 st.error = message.clone();
                 st.exit_code = 125;
             })?;
-            broadcast(&mut clients, Kind::Error, message.as_bytes());
-            break Ok(125);
+            broadcast(clients, Kind::Error, message.as_bytes());
+            return Ok(125);
         }
         // One runtime call creates and starts (`run --detach`, as runc and crun have it).
         let (stdin, stdout, stderr) = stdio.child_ends()?;
@@ -237,16 +268,16 @@ fn supervise(
                 st.exit_code = code;
                 st.finished_at = Some(crate::now());
             })?;
-            broadcast(&mut clients, Kind::Error, message.as_bytes());
-            break Ok(code);
+            broadcast(clients, Kind::Error, message.as_bytes());
+            return Ok(code);
         }
         let pid = started.unwrap_or(0);
         let Some(pid_nz) = Pid::from_raw(pid) else {
-            break Err(EngineError::Runtime("the runtime wrote no pid file".into()));
+            return Err(EngineError::Runtime("the runtime wrote no pid file".into()));
         };
         let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
             .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
-        engine.records.update_state(id, |st| {
+        let recorded = engine.records.update_state(id, |st| {
             st.status = Status::Running;
             st.pid = pid;
             st.shim_pid = me;
@@ -256,15 +287,21 @@ fn supervise(
             st.error.clear();
             st.oom_killed = false;
             st.stopped_by_user = false;
-        })?;
-        broadcast(&mut clients, Kind::Started, b"");
-        if first {
-            // What stays beside the container runs little of what started it.
-            let _ = lindocker_sys::release_startup_text();
+        });
+        if let Err(e) = recorded {
+            // A container its record cannot show running (a full disk) is not left
+            // running: nobody could stop it.
+            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+            let _ = reap(pid);
+            runtime.delete_force(id);
+            engine.detach_network(record);
+            engine.unmount_rootfs(record);
+            return Err(e);
         }
+        broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
 
-        let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
+        let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first)?;
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -272,7 +309,7 @@ fn supervise(
             // Its files go while the runtime forgets it.
             let _ = engine.remove_filesystem(record);
             deleting.finish();
-            break Ok(code);
+            return Ok(code);
         }
         let oom = engine.oom_killed(record);
         let deleting = runtime.delete_in_background(id);
@@ -305,13 +342,13 @@ fn supervise(
                 // down, and whoever reads the record next finds its shim gone.
                 engine.unmount_rootfs(record);
                 deleting.finish();
-                break Err(e);
+                return Err(e);
             }
         };
         if !restart {
             engine.unmount_rootfs(record);
             deleting.finish();
-            break Ok(code);
+            return Ok(code);
         }
         deleting.finish();
         // Docker's back-off: doubling from 100 ms, reset after 10 s of good running.
@@ -323,27 +360,10 @@ fn supervise(
         if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
             engine.unmount_rootfs(record);
             engine.records.update_state(id, |st| st.status = Status::Exited)?;
-            break Ok(code);
+            return Ok(code);
         }
         first = false;
-    };
-    let code = match result {
-        Ok(code) => code,
-        Err(e) => {
-            broadcast(&mut clients, Kind::Error, e.to_string().as_bytes());
-            broadcast(&mut clients, Kind::Exit, b"125");
-            drain(&mut clients);
-            let _ = std::fs::remove_file(&listener_path);
-            return Err(e);
-        }
-    };
-    let _ = std::fs::remove_file(&listener_path);
-    if let Some(record) = current.filter(|r| r.host_config.auto_remove) {
-        let _ = engine.remove_now(&record, true);
     }
-    broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
-    drain(&mut clients);
-    Ok(())
 }
 
 fn broadcast(clients: &mut Vec<Client>, kind: Kind, payload: &[u8]) {
@@ -459,6 +479,7 @@ fn receive_master(listener: &UnixListener) -> io::Result<OwnedFd> {
 /// Moves bytes until the container's init exits; returns its exit code (128+signal for a
 /// signal, as shells report it). Every descriptor is non-blocking: a container that does
 /// not read its input, or a client that does not read its output, holds up nothing else.
+#[allow(clippy::too_many_arguments)] // one loop, one call site: a struct would only rename them
 fn relay(
     listener: &UnixListener,
     clients: &mut Vec<Client>,
@@ -467,6 +488,7 @@ fn relay(
     pidfd: &OwnedFd,
     pid: i32,
     log: &mut LogWriter,
+    mut release_text: bool,
 ) -> Result<i32, EngineError> {
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("stdin"), e));
     // Where input goes: the terminal, or our end of the stdin pipe (closed when a client
@@ -628,6 +650,12 @@ fn relay(
         {
             log.flush_partial();
             return Ok(code);
+        }
+        if release_text {
+            // What stays beside the container runs little of what started it: once the
+            // loop has run, only its own code faults back in.
+            let _ = lindocker_sys::release_startup_text();
+            release_text = false;
         }
     }
 }

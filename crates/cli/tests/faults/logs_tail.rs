@@ -88,5 +88,37 @@ fn output_into_a_closed_pipe_ends_quietly() {
             out.status
         );
     }
-    engine.ok(&["rm", "talked"]);
+    // `logs -f` of a container that keeps talking ends too.
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talking",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "while :; do echo hi; sleep 0.1; done",
+    ]);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    drop(reader);
+    let mut cmd = engine.cmd();
+    cmd.args(["logs", "-f", "talking"]).stdout(std::fs::File::from(writer)).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("logs -f into a closed pipe did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.is_empty(), "logs -f into a closed pipe said: {err}");
+    assert!(status.success() || status.signal() == Some(libc::SIGPIPE), "logs -f: {status:?}");
+    engine.ok(&["rm", "-f", "talked", "talking"]);
 }

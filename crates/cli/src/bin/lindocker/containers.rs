@@ -773,27 +773,35 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
             return;
         }
         let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
-        if e.stream == "stderr" {
-            let _ = io::stderr().write_all(line.as_bytes());
+        let written = if e.stream == "stderr" {
+            io::stderr().write_all(line.as_bytes())
         } else {
-            let _ = io::stdout().lock().write_all(line.as_bytes());
-        }
+            io::stdout().lock().write_all(line.as_bytes())
+        };
+        quiet_if_broken(written);
     };
     reader.read_new(&mut print);
-    let _ = io::stdout().flush();
+    quiet_if_broken(io::stdout().flush());
     if a.follow {
         loop {
             let live =
                 engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
             std::thread::sleep(Duration::from_millis(100));
             reader.read_new(&mut print);
-            let _ = io::stdout().flush();
+            quiet_if_broken(io::stdout().flush());
             if !live {
                 break;
             }
         }
     }
     Ok(0)
+}
+
+/// Ends the CLI quietly if its output went into a closed pipe.
+fn quiet_if_broken(written: io::Result<()>) {
+    if written.is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+        crate::broken_pipe();
+    }
 }
 
 /// Docker-shaped JSON for a container.
