@@ -52,6 +52,9 @@ fn exec_and_run_without_t_never_hand_over_the_terminal() {
     let fds = under_pty(&engine, &["exec", "-i", "box", "sh", "-c", SHOW]);
     no_host_terminal("exec -i", &fds);
     assert!(fds[0].starts_with("pipe:") || fds[0].starts_with("socket:"), "exec -i: stdin is {}", fds[0]);
+    // With -t it gets a terminal: the container's own, which we relay.
+    let fds = under_pty(&engine, &["exec", "-t", "box", "sh", "-c", SHOW]);
+    assert!(fds.len() == 3 && fds.iter().all(|f| f.starts_with("/dev/pts/")), "exec -t: {fds:?}");
     no_host_terminal("run", &under_pty(&engine, &["run", "--rm", "localhost/busybox", "sh", "-c", SHOW]));
     no_host_terminal("run -i", &under_pty(&engine, &["run", "--rm", "-i", "localhost/busybox", "sh", "-c", SHOW]));
     engine.ok(&["create", "--name", "starter", "localhost/busybox", "sh", "-c", SHOW]);

@@ -67,7 +67,9 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     if a.detach {
         cmd.arg("--detach");
     }
-    let console = dir.join(format!("exec-{}.tty", &suffix[..suffix.len().min(8)]));
+    // In the state directory, as the shim's: a socket's path must be short (108 bytes),
+    // and the container's directory under a data root may be too deep for it.
+    let console = engine.state.join(format!("exec-{}-{suffix}.tty", &id[..12]));
     let listener = if a.tty {
         let _ = std::fs::remove_file(&console);
         let listener = UnixListener::bind(&console).with_context(|| format!("binding {}", console.display()))?;
@@ -85,6 +87,9 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     } else if !a.tty {
         let input = if a.interactive { Stdio::piped() } else { Stdio::null() };
         cmd.stdin(input).stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        // The process gets the pty; what we type goes there through us.
+        cmd.stdin(Stdio::null());
     }
     let result = (|| -> Result<u8> {
         let mut child = cmd.spawn().context("starting the OCI runtime")?;
