@@ -546,7 +546,9 @@ impl Engine {
             )));
         }
         let signal = crate::options::parse_signal("--signal", signal)?.to_string();
-        self.records.update_state(id, |st| st.stopped_by_user = true)?;
+        // Best effort: a state that cannot be written (a full disk) must not keep the
+        // container alive.
+        let _ = self.records.update_state(id, |st| st.stopped_by_user = true);
         self.runtime_for(&record)?.run(&["kill", "--", id, &signal])?;
         Ok(())
     }
@@ -557,7 +559,8 @@ impl Engine {
         if !record.state.status.is_live() {
             return Ok(());
         }
-        self.records.update_state(id, |st| st.stopped_by_user = true)?;
+        // Best effort, as for `kill`.
+        let _ = self.records.update_state(id, |st| st.stopped_by_user = true);
         let runtime = self.runtime_for(&record)?;
         if record.state.status == Status::Paused {
             let _ = runtime.run(&["resume", "--", id]);
@@ -600,17 +603,22 @@ impl Engine {
                     record.id
                 )));
             }
-            self.records.update(id, |r| {
+            // Best effort, as for `kill`; a `--rm` container that could not be told
+            // removes itself (below, it is then gone).
+            let _ = self.records.update(id, |r| {
                 r.state.stopped_by_user = true;
                 r.host_config.auto_remove = false;
-            })?;
+            });
             let stream = UnixStream::connect(self.attach_socket(id)).ok();
             let runtime = self.runtime_for(&record)?;
             let _ = runtime.run(&["resume", "--", id]);
             let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             self.wait_exit(stream, Duration::from_secs(10));
         }
-        let record = self.records.read(id)?;
+        let record = match self.records.read(id) {
+            Err(EngineError::NoSuchContainer(_)) if record.host_config.auto_remove => return Ok(()),
+            other => other?,
+        };
         self.remove_now(&record, volumes)
     }
 

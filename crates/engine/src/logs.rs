@@ -3,8 +3,8 @@
 //! `max-file` files (`log.json`, `log.json.1`, ...).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,12 @@ pub struct Entry {
     pub time: String,
 }
 
-/// Appends entries to a container's log, rotating it.
+/// The longest line kept whole: a longer one is cut into entries of this size.
+const LINE_MAX: usize = 16 * 1024;
+
+/// Appends entries to a container's log, rotating it. It never holds more than a partial
+/// line per stream: what cannot be written (a full disk) is dropped and counted, and the
+/// count is noted in the log as soon as a write succeeds again.
 pub struct LogWriter {
     path: PathBuf,
     file: File,
@@ -28,6 +33,18 @@ pub struct LogWriter {
     max_size: Option<u64>,
     max_files: u32,
     partial: [Vec<u8>; 2],
+    /// Bytes of output lost since the last entry that could be written.
+    dropped: u64,
+    /// The serialized entry, reused.
+    scratch: Vec<u8>,
+}
+
+/// One log line as written, borrowing the text.
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    log: std::borrow::Cow<'a, str>,
+    stream: &'static str,
+    time: String,
 }
 
 impl LogWriter {
@@ -42,52 +59,90 @@ impl LogWriter {
             max_size,
             max_files: max_files.max(1),
             partial: [Vec::new(), Vec::new()],
+            dropped: 0,
+            scratch: Vec::new(),
         })
     }
 
     /// Records `data` from stream 1 (stdout) or 2 (stderr): whole lines become entries,
     /// a partial line waits for its end (or 16 KiB, or [`LogWriter::flush_partial`]).
-    pub fn write(&mut self, stream: u8, data: &[u8]) -> io::Result<()> {
+    /// What cannot be written is dropped (see [`LogWriter::dropped`]).
+    pub fn write(&mut self, stream: u8, mut data: &[u8]) {
         let index = usize::from(stream == 2);
-        self.partial[index].extend_from_slice(data);
-        while let Some(end) = self.partial[index].iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial[index].drain(..=end).collect();
-            self.entry(stream, &line)?;
+        while !data.is_empty() {
+            let room = LINE_MAX - self.partial[index].len();
+            let window = &data[..data.len().min(room)];
+            let (take, complete) = match window.iter().position(|&b| b == b'\n') {
+                Some(end) => (end + 1, true),
+                None => (window.len(), window.len() == room),
+            };
+            if complete && self.partial[index].is_empty() {
+                self.record(stream, &data[..take]);
+            } else {
+                self.partial[index].extend_from_slice(&data[..take]);
+                if complete {
+                    let line = std::mem::take(&mut self.partial[index]);
+                    self.record(stream, &line);
+                    self.partial[index] = line;
+                    self.partial[index].clear();
+                }
+            }
+            data = &data[take..];
         }
-        if self.partial[index].len() >= 16 * 1024 {
-            let line = std::mem::take(&mut self.partial[index]);
-            self.entry(stream, &line)?;
-        }
-        Ok(())
     }
 
     /// Writes out unfinished lines (the container ended).
-    pub fn flush_partial(&mut self) -> io::Result<()> {
+    pub fn flush_partial(&mut self) {
         for (index, stream) in [(0, 1), (1, 2)] {
             let line = std::mem::take(&mut self.partial[index]);
             if !line.is_empty() {
-                self.entry(stream, &line)?;
+                self.record(stream, &line);
             }
         }
-        Ok(())
+    }
+
+    /// Bytes of output lost (a write failed) and not yet noted in the log.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Writes one entry, first the note of what was lost before it, if any.
+    fn record(&mut self, stream: u8, line: &[u8]) {
+        if self.dropped > 0 {
+            let note = format!("[lindocker: {} bytes of output lost: the log could not be written]\n", self.dropped);
+            if self.entry(2, note.as_bytes()).is_err() {
+                self.dropped += line.len() as u64;
+                return;
+            }
+            self.dropped = 0;
+        }
+        if self.entry(stream, line).is_err() {
+            self.dropped += line.len() as u64;
+        }
     }
 
     fn entry(&mut self, stream: u8, line: &[u8]) -> io::Result<()> {
-        let entry = Entry {
-            log: String::from_utf8_lossy(line).into_owned(),
-            stream: if stream == 2 { "stderr" } else { "stdout" }.into(),
+        let entry = EntryOut {
+            log: String::from_utf8_lossy(line),
+            stream: if stream == 2 { "stderr" } else { "stdout" },
             time: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
         };
-        let mut bytes = serde_json::to_vec(&entry).expect("entry serializes");
-        bytes.push(b'\n');
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, &entry).expect("entry serializes");
+        self.scratch.push(b'\n');
+        let len = self.scratch.len() as u64;
         if let Some(max) = self.max_size
             && self.size > 0
-            && self.size + bytes.len() as u64 > max
+            && self.size + len > max
         {
             self.rotate()?;
         }
-        self.file.write_all(&bytes)?;
-        self.size += bytes.len() as u64;
+        if let Err(e) = self.file.write_all(&self.scratch) {
+            // No torn line: what part of it went in comes out again.
+            let _ = self.file.set_len(self.size);
+            return Err(e);
+        }
+        self.size += len;
         Ok(())
     }
 
@@ -113,16 +168,221 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Every entry of the log at `path`, oldest first (rotated files included).
-pub fn read_all(path: &Path) -> Vec<Entry> {
-    let mut files: Vec<PathBuf> = (1..100).map(|n| rotated(path, n)).take_while(|p| p.exists()).collect();
-    files.reverse();
-    files.push(path.to_owned());
-    let mut out = Vec::new();
-    for file in files {
-        if let Ok(f) = File::open(&file) {
-            out.extend(BufReader::new(f).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()));
+/// The longest line a reader takes; a longer one (no log of ours has one) is skipped.
+const READ_LINE_MAX: usize = 1 << 20;
+
+/// Reads a container's log, rotated files included, oldest first, with bounded memory:
+/// `--tail` starts from the end (the files are read backwards in chunks to find the
+/// start of the last lines), and following reads what was added since the last call.
+pub struct LogReader {
+    /// Files still to read before the current one, with the offset to start at; the
+    /// last entry is the current file (`path`).
+    queue: Vec<(PathBuf, u64)>,
+    /// The current file, open, and its inode (a rotation replaces it).
+    current: Option<(BufReader<File>, u64)>,
+    path: PathBuf,
+    /// A line read in part (the writer was in the middle of it).
+    line: Vec<u8>,
+    too_long: bool,
+}
+
+impl LogReader {
+    /// A reader of the log at `path` that starts with its last `tail` entries (lines),
+    /// or at the beginning.
+    pub fn open(path: &Path, tail: Option<usize>) -> LogReader {
+        let mut files: Vec<PathBuf> = (1..100).map(|n| rotated(path, n)).take_while(|p| p.exists()).collect();
+        files.reverse();
+        files.push(path.to_owned());
+        let mut queue: Vec<(PathBuf, u64)> = files.iter().map(|f| (f.clone(), 0)).collect();
+        if let Some(mut need) = tail {
+            for (index, file) in files.iter().enumerate().rev() {
+                let (offset, found) = File::open(file).and_then(|f| tail_offset(&f, need)).unwrap_or((0, 0));
+                if found >= need || index == 0 {
+                    queue.drain(..index);
+                    queue[0].1 = offset;
+                    break;
+                }
+                need -= found;
+            }
+        }
+        LogReader { queue, current: None, path: path.to_owned(), line: Vec::new(), too_long: false }
+    }
+
+    /// Calls `each` for every complete entry up to the log's current end.
+    pub fn read_new(&mut self, mut each: impl FnMut(Entry)) {
+        while self.queue.len() > 1 {
+            let (file, offset) = self.queue.remove(0);
+            if let Ok(mut f) = File::open(&file) {
+                let _ = f.seek(SeekFrom::Start(offset));
+                self.read_to_end(&mut BufReader::with_capacity(64 * 1024, f), &mut each);
+            }
+            self.line.clear();
+        }
+        loop {
+            if self.current.is_none() {
+                let offset = self.queue.first().map_or(0, |q| q.1);
+                let Ok(mut f) = File::open(&self.path) else { return };
+                let ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+                let _ = f.seek(SeekFrom::Start(offset));
+                self.current = Some((BufReader::with_capacity(64 * 1024, f), ino));
+            }
+            let Some((mut reader, ino)) = self.current.take() else { return };
+            self.read_to_end(&mut reader, &mut each);
+            match fs::metadata(&self.path) {
+                // Rotated: what the old file got is read; the new one starts at 0.
+                Ok(m) if m.ino() != ino => {
+                    self.read_to_end(&mut reader, &mut each);
+                    self.line.clear();
+                    self.queue = vec![(self.path.clone(), 0)];
+                }
+                // Cut back to nothing (a single file rotated in place).
+                Ok(m) if reader.stream_position().is_ok_and(|pos| m.len() < pos) => {
+                    self.line.clear();
+                    self.queue = vec![(self.path.clone(), 0)];
+                }
+                _ => {
+                    self.current = Some((reader, ino));
+                    return;
+                }
+            }
         }
     }
-    out
+
+    /// Reads complete lines until the end of `reader`; a partial last line is kept.
+    fn read_to_end(&mut self, reader: &mut BufReader<File>, each: &mut impl FnMut(Entry)) {
+        loop {
+            let Ok(available) = reader.fill_buf() else { return };
+            if available.is_empty() {
+                return;
+            }
+            let (take, complete) = match available.iter().position(|&b| b == b'\n') {
+                Some(end) => (end + 1, true),
+                None => (available.len(), false),
+            };
+            if self.line.len() + take > READ_LINE_MAX {
+                self.too_long = true;
+                self.line.clear();
+            } else if !self.too_long {
+                self.line.extend_from_slice(&available[..take]);
+            }
+            reader.consume(take);
+            if complete {
+                if !self.too_long
+                    && let Ok(entry) = serde_json::from_slice::<Entry>(&self.line)
+                {
+                    each(entry);
+                }
+                self.line.clear();
+                self.too_long = false;
+            }
+        }
+    }
+}
+
+/// Where the last `n` complete lines of `file` begin, read backwards in chunks; and how
+/// many lines there are from there (fewer than `n` if the file has fewer).
+fn tail_offset(file: &File, n: usize) -> io::Result<(u64, usize)> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    if n == 0 {
+        return Ok((len, 0));
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut end = len;
+    // The first newline from the end closes the last complete line; each one before it
+    // closes a line too, and the (n+1)-th closes the line before the last n.
+    let mut newlines = 0;
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        for (i, &b) in chunk.iter().enumerate().rev() {
+            if b == b'\n' {
+                newlines += 1;
+                if newlines == n + 1 {
+                    return Ok((start + i as u64 + 1, n));
+                }
+            }
+        }
+        end = start;
+    }
+    Ok((0, newlines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(reader: &mut LogReader) -> Vec<String> {
+        let mut out = Vec::new();
+        reader.read_new(|e| out.push(e.log.trim_end().to_owned()));
+        out
+    }
+
+    #[test]
+    fn tail_follow_and_rotation() {
+        let dir = std::env::temp_dir().join(format!("lindocker-logs-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.json");
+        let mut w = LogWriter::open(&path, Some(400), 3).unwrap();
+        for i in 0..10 {
+            w.write(1, format!("line {i}\n").as_bytes());
+        }
+        assert!(rotated(&path, 1).exists(), "rotated");
+        let all: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
+        assert_eq!(texts(&mut LogReader::open(&path, None)), all);
+        for n in [0, 1, 2, 5, 9, 10, 50] {
+            let want = &all[all.len().saturating_sub(n)..];
+            assert_eq!(texts(&mut LogReader::open(&path, Some(n))), want, "tail {n}");
+        }
+        let mut follow = LogReader::open(&path, Some(1));
+        assert_eq!(texts(&mut follow), ["line 9"]);
+        assert!(texts(&mut follow).is_empty());
+        // A partial line waits for its end; a rotation in between loses nothing.
+        w.write(1, b"line 1");
+        assert!(texts(&mut follow).is_empty());
+        w.write(1, b"0\n");
+        for i in 11..14 {
+            w.write(2, format!("line {i}\n").as_bytes());
+        }
+        let want: Vec<String> = (10..14).map(|i| format!("line {i}")).collect();
+        assert_eq!(texts(&mut follow), want);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_drops_and_counts() {
+        // /dev/full fails every write with ENOSPC.
+        let mut w = LogWriter::open(Path::new("/dev/full"), None, 1).unwrap();
+        for _ in 0..1000 {
+            w.write(1, &[b'x'; 1000]);
+        }
+        assert!(w.partial[0].len() < LINE_MAX && w.partial[1].is_empty());
+        assert_eq!(w.dropped(), 1000 * 1000 - w.partial[0].len() as u64);
+    }
+
+    #[test]
+    fn what_was_lost_is_noted_once_writes_work_again() {
+        let dir = std::env::temp_dir().join(format!("lindocker-logs-lost-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.json");
+        let mut w = LogWriter::open(&path, None, 1).unwrap();
+        w.write(1, b"before\n");
+        let good = std::mem::replace(&mut w.file, OpenOptions::new().append(true).open("/dev/full").unwrap());
+        w.write(1, b"lost 1\nlost 2\n");
+        assert_eq!(w.dropped(), 14);
+        w.file = good;
+        w.write(1, b"after\n");
+        let mut reader = LogReader::open(&path, None);
+        let mut got = Vec::new();
+        reader.read_new(|e| got.push((e.stream, e.log)));
+        let streams: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(streams, ["stdout", "stderr", "stdout"]);
+        assert_eq!(got[0].1, "before\n");
+        assert!(got[1].1.contains("14 bytes of output lost"), "{}", got[1].1);
+        assert_eq!(got[2].1, "after\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -17,7 +17,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use rustix::process::{Pid, PidfdFlags, WaitOptions};
 
-use crate::attach::{Kind, read_frame, write_frame};
+use crate::attach::{FrameParser, Input, Kind, read_frame};
 use crate::lifecycle::GO_ATTACHED;
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
@@ -82,17 +82,72 @@ fn log_to(path: &Path) {
     }));
 }
 
+/// Most output a client may have waiting: one that falls further behind is dropped (a
+/// client that stops reading must not stop the log).
+const CLIENT_BACKLOG: usize = 1 << 20;
+/// Most input waiting for the container: while it is full, no client is read (back-
+/// pressure to whoever sends it), and the container's output still flows.
+const STDIN_BACKLOG: usize = 64 * 1024;
+/// How long a client may make no progress reading the last frames before it is dropped.
+const CLIENT_STALL: Duration = Duration::from_secs(2);
+
+/// An attached CLI, on a non-blocking socket: frames for it wait in `out`, its own
+/// frames are parsed as they come.
 struct Client {
     stream: UnixStream,
+    out: Vec<u8>,
+    sent: usize,
+    parser: FrameParser,
+    gone: bool,
 }
 
 impl Client {
-    /// A client that cannot hold the shim up: a CLI that stops reading for a second is
-    /// dropped rather than stalling the container's output.
     fn new(stream: UnixStream) -> Client {
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        Client { stream }
+        let gone = stream.set_nonblocking(true).is_err();
+        Client { stream, out: Vec::new(), sent: 0, parser: FrameParser::default(), gone }
+    }
+
+    fn pending(&self) -> bool {
+        self.sent < self.out.len()
+    }
+
+    /// Queues a frame and writes what the socket takes; a client too far behind is gone.
+    fn send(&mut self, kind: Kind, payload: &[u8]) {
+        if self.gone {
+            return;
+        }
+        if self.out.len() - self.sent + payload.len() + 5 > CLIENT_BACKLOG {
+            self.gone = true;
+            return;
+        }
+        if self.sent > 0 && self.sent * 2 >= self.out.len() {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        self.out.push(kind as u8);
+        self.out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        self.out.extend_from_slice(payload);
+        self.flush();
+    }
+
+    /// Writes what the socket takes now.
+    fn flush(&mut self) {
+        while self.pending() && !self.gone {
+            match (&self.stream).write(&self.out[self.sent..]) {
+                Ok(0) => self.gone = true,
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.gone = true,
+            }
+        }
+        if !self.pending() {
+            self.out.clear();
+            self.sent = 0;
+            if self.out.capacity() > 64 * 1024 {
+                self.out.shrink_to(64 * 1024);
+            }
+        }
     }
 }
 
@@ -107,13 +162,45 @@ fn supervise(
     let listener_path = engine.attach_socket(id);
     let _ = std::fs::remove_file(&listener_path);
     let listener = UnixListener::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
+    listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
+    let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
+    let mut current = None;
+    let result = starts(engine, id, &listener, &mut clients, &mut current, network_attached);
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            broadcast(&mut clients, Kind::Error, e.to_string().as_bytes());
+            broadcast(&mut clients, Kind::Exit, b"125");
+            drain(&mut clients);
+            let _ = std::fs::remove_file(&listener_path);
+            return Err(e);
+        }
+    };
+    let _ = std::fs::remove_file(&listener_path);
+    if let Some(record) = current.filter(|r| r.host_config.auto_remove) {
+        let _ = engine.remove_now(&record, true);
+    }
+    broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
+    drain(&mut clients);
+    Ok(())
+}
+
+/// Starts the container and relays it, again as its restart policy says, until it ends
+/// for good; returns its last exit code.
+fn starts(
+    engine: &Engine,
+    id: &str,
+    listener: &UnixListener,
+    clients: &mut Vec<Client>,
+    current: &mut Option<Record>,
+    network_attached: bool,
+) -> Result<i32, EngineError> {
+    let listener_path = engine.attach_socket(id);
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let my_start = process_start(me).unwrap_or(0);
-    let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
-    let mut current = None;
-    let result = loop {
+    loop {
         let record: &Record = current.insert(engine.records.read(id)?);
         let log_path = engine.records.dir(id).join("log.json");
         let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
@@ -126,7 +213,6 @@ fn supervise(
         if first && clients.is_empty() {
             // The CLI that started us attaches first, so it sees every byte.
             let deadline = Instant::now() + ATTACH_WAIT;
-            listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
             while clients.is_empty() && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => clients.push(Client::new(stream)),
@@ -151,8 +237,8 @@ fn supervise(
                 st.error = message.clone();
                 st.exit_code = 125;
             })?;
-            broadcast(&mut clients, Kind::Error, message.as_bytes());
-            break Ok(125);
+            broadcast(clients, Kind::Error, message.as_bytes());
+            return Ok(125);
         }
         // One runtime call creates and starts (`run --detach`, as runc and crun have it).
         let (stdin, stdout, stderr) = stdio.child_ends()?;
@@ -182,16 +268,16 @@ fn supervise(
                 st.exit_code = code;
                 st.finished_at = Some(crate::now());
             })?;
-            broadcast(&mut clients, Kind::Error, message.as_bytes());
-            break Ok(code);
+            broadcast(clients, Kind::Error, message.as_bytes());
+            return Ok(code);
         }
         let pid = started.unwrap_or(0);
         let Some(pid_nz) = Pid::from_raw(pid) else {
-            break Err(EngineError::Runtime("the runtime wrote no pid file".into()));
+            return Err(EngineError::Runtime("the runtime wrote no pid file".into()));
         };
         let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
             .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
-        engine.records.update_state(id, |st| {
+        let recorded = engine.records.update_state(id, |st| {
             st.status = Status::Running;
             st.pid = pid;
             st.shim_pid = me;
@@ -201,15 +287,21 @@ fn supervise(
             st.error.clear();
             st.oom_killed = false;
             st.stopped_by_user = false;
-        })?;
-        broadcast(&mut clients, Kind::Started, b"");
-        if first {
-            // What stays beside the container runs little of what started it.
-            let _ = lindocker_sys::release_startup_text();
+        });
+        if let Err(e) = recorded {
+            // A container its record cannot show running (a full disk) is not left
+            // running: nobody could stop it.
+            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+            let _ = reap(pid);
+            runtime.delete_force(id);
+            engine.detach_network(record);
+            engine.unmount_rootfs(record);
+            return Err(e);
         }
+        broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
 
-        let code = relay(&listener, &mut clients, &stdio, master.as_ref(), &pidfd, pid, &mut log)?;
+        let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first)?;
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -217,13 +309,13 @@ fn supervise(
             // Its files go while the runtime forgets it.
             let _ = engine.remove_filesystem(record);
             deleting.finish();
-            break Ok(code);
+            return Ok(code);
         }
         let oom = engine.oom_killed(record);
         let deleting = runtime.delete_in_background(id);
         engine.detach_network(record);
         // Exited, or straight to restarting: no reader sees an exit the policy undoes.
-        let (_, restart) = engine.records.update_state_by(id, |host, st| {
+        let recorded = engine.records.update_state_by(id, |host, st| {
             st.exit_code = code;
             st.pid = 0;
             st.oom_killed = oom;
@@ -242,11 +334,21 @@ fn supervise(
                 st.status = Status::Exited;
             }
             restart
-        })?;
+        });
+        let restart = match recorded {
+            Ok((_, restart)) => restart,
+            Err(e) => {
+                // No state could be written (a full disk): the container still goes
+                // down, and whoever reads the record next finds its shim gone.
+                engine.unmount_rootfs(record);
+                deleting.finish();
+                return Err(e);
+            }
+        };
         if !restart {
             engine.unmount_rootfs(record);
             deleting.finish();
-            break Ok(code);
+            return Ok(code);
         }
         deleting.finish();
         // Docker's back-off: doubling from 100 ms, reset after 10 s of good running.
@@ -258,29 +360,45 @@ fn supervise(
         if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
             engine.unmount_rootfs(record);
             engine.records.update_state(id, |st| st.status = Status::Exited)?;
-            break Ok(code);
+            return Ok(code);
         }
         first = false;
-    };
-    let code = match result {
-        Ok(code) => code,
-        Err(e) => {
-            broadcast(&mut clients, Kind::Error, e.to_string().as_bytes());
-            broadcast(&mut clients, Kind::Exit, b"125");
-            let _ = std::fs::remove_file(&listener_path);
-            return Err(e);
-        }
-    };
-    let _ = std::fs::remove_file(&listener_path);
-    if let Some(record) = current.filter(|r| r.host_config.auto_remove) {
-        let _ = engine.remove_now(&record, true);
     }
-    broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
-    Ok(())
 }
 
 fn broadcast(clients: &mut Vec<Client>, kind: Kind, payload: &[u8]) {
-    clients.retain_mut(|c| write_frame(&mut c.stream, kind, payload).is_ok());
+    for c in clients.iter_mut() {
+        c.send(kind, payload);
+    }
+    clients.retain(|c| !c.gone);
+}
+
+/// Writes out what clients still have waiting (the last frames), dropping a client that
+/// makes no progress for [`CLIENT_STALL`].
+fn drain(clients: &mut Vec<Client>) {
+    let mut progress = Instant::now();
+    loop {
+        clients.retain(|c| !c.gone);
+        let waiting: Vec<usize> = (0..clients.len()).filter(|&i| clients[i].pending()).collect();
+        if waiting.is_empty() || progress.elapsed() > CLIENT_STALL {
+            return;
+        }
+        let mut fds: Vec<PollFd<'_>> =
+            waiting.iter().map(|&i| PollFd::new(&clients[i].stream, PollFlags::OUT)).collect();
+        let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+        let _ = poll(&mut fds, Some(&timeout));
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        for (&i, ready) in waiting.iter().zip(ready) {
+            if ready {
+                let before = clients[i].sent;
+                clients[i].flush();
+                if clients[i].sent != before || !clients[i].pending() {
+                    progress = Instant::now();
+                }
+            }
+        }
+    }
 }
 
 /// The container's stdio as the shim holds it.
@@ -359,7 +477,9 @@ fn receive_master(listener: &UnixListener) -> io::Result<OwnedFd> {
 }
 
 /// Moves bytes until the container's init exits; returns its exit code (128+signal for a
-/// signal, as shells report it).
+/// signal, as shells report it). Every descriptor is non-blocking: a container that does
+/// not read its input, or a client that does not read its output, holds up nothing else.
+#[allow(clippy::too_many_arguments)] // one loop, one call site: a struct would only rename them
 fn relay(
     listener: &UnixListener,
     clients: &mut Vec<Client>,
@@ -368,21 +488,30 @@ fn relay(
     pidfd: &OwnedFd,
     pid: i32,
     log: &mut LogWriter,
+    mut release_text: bool,
 ) -> Result<i32, EngineError> {
-    let mut input = stdio
-        .input
-        .as_ref()
-        .map(|fd| fd.try_clone())
-        .transpose()
-        .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("stdin"), e));
+    // Where input goes: the terminal, or our end of the stdin pipe (closed when a client
+    // closes input).
+    let mut input = match master {
+        Some(m) => Some(dup(m)?),
+        None => stdio.input.as_ref().map(dup).transpose()?,
+    };
     let sources: Vec<(BorrowedFd<'_>, u8)> = match master {
         Some(m) => vec![(m.as_fd(), 1)],
         None => vec![(stdio.out.as_ref().expect("pipes").as_fd(), 1), (stdio.err.as_ref().expect("pipes").as_fd(), 2)],
     };
+    for fd in sources.iter().map(|(fd, _)| *fd).chain(input.as_ref().map(|i| i.as_fd())) {
+        set_nonblocking(fd).map_err(|e| EngineError::io(Path::new("fcntl"), e.into()))?;
+    }
     let mut open: Vec<bool> = vec![true; sources.len()];
     let mut buf = vec![0u8; 64 * 1024];
+    let mut pending_in: Vec<u8> = Vec::new();
+    let mut close_input = false;
     let mut exit: Option<i32> = None;
     loop {
+        // Clients are read only while their input has room to wait in.
+        let room = if input.is_some() { STDIN_BACKLOG.saturating_sub(pending_in.len()) } else { buf.len() };
         let mut fds: Vec<PollFd<'_>> = Vec::new();
         for (i, (fd, _)) in sources.iter().enumerate() {
             if open[i] {
@@ -392,9 +521,23 @@ fn relay(
         let n_sources = fds.len();
         fds.push(PollFd::new(pidfd, PollFlags::IN));
         fds.push(PollFd::new(listener, PollFlags::IN));
-        let client_fds: Vec<BorrowedFd<'_>> = clients.iter().map(|c| c.stream.as_fd()).collect();
-        for fd in &client_fds {
-            fds.push(PollFd::new(fd, PollFlags::IN));
+        if let Some(fd) = input.as_ref().filter(|_| !pending_in.is_empty()) {
+            fds.push(PollFd::new(fd, PollFlags::OUT));
+        }
+        let first_client = fds.len();
+        let mut polled = Vec::new();
+        for (i, c) in clients.iter().enumerate() {
+            let mut events = PollFlags::empty();
+            if room > 0 {
+                events |= PollFlags::IN;
+            }
+            if c.pending() {
+                events |= PollFlags::OUT;
+            }
+            if !events.is_empty() {
+                fds.push(PollFd::new(&c.stream, events));
+                polled.push(i);
+            }
         }
         // Once the init has exited, only drain what is already buffered.
         let timeout = if exit.is_some() {
@@ -408,42 +551,67 @@ fn relay(
         }
         let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
         drop(fds);
-        // Clients first, while `ready` still lines up with them; output may drop some.
-        let mut gone = Vec::new();
-        for (i, events) in ready[n_sources + 2..].iter().enumerate() {
+        for (k, &i) in polled.iter().enumerate() {
+            let events = ready[first_client + k];
             if events.is_empty() {
                 continue;
             }
-            match read_frame(&mut clients[i].stream) {
-                Ok(Some((Kind::Stdin, data))) => {
-                    let target = master.map(|m| m.as_fd()).or(input.as_ref().map(|i| i.as_fd()));
-                    if let Some(fd) = target {
-                        let _ = write_all(fd, &data);
+            let client = &mut clients[i];
+            if client.pending() {
+                client.flush();
+            }
+            if room == 0 {
+                continue;
+            }
+            let want = room.min(STDIN_BACKLOG.saturating_sub(pending_in.len())).clamp(1, buf.len());
+            match (&client.stream).read(&mut buf[..want]) {
+                Ok(0) => client.gone = true,
+                Ok(n) => {
+                    let accepting = input.is_some();
+                    let fed = client.parser.feed(&buf[..n], |event| match event {
+                        Input::Stdin(data) if accepting => pending_in.extend_from_slice(data),
+                        Input::Stdin(_) => {}
+                        Input::StdinClose => close_input = true,
+                        Input::Resize { rows, cols } => {
+                            if let Some(m) = master {
+                                let size =
+                                    rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+                                let _ = rustix::termios::tcsetwinsize(m, size);
+                            }
+                        }
+                    });
+                    if fed.is_err() {
+                        client.gone = true;
                     }
                 }
-                Ok(Some((Kind::StdinClose, _))) => input = None,
-                Ok(Some((Kind::Resize, data))) if data.len() == 4 => {
-                    if let Some(m) = master {
-                        let size = rustix::termios::Winsize {
-                            ws_row: u16::from_be_bytes([data[0], data[1]]),
-                            ws_col: u16::from_be_bytes([data[2], data[3]]),
-                            ws_xpixel: 0,
-                            ws_ypixel: 0,
-                        };
-                        let _ = rustix::termios::tcsetwinsize(m, size);
-                    }
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => gone.push(i),
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                Err(_) => client.gone = true,
             }
         }
-        for i in gone.into_iter().rev() {
-            clients.remove(i);
-        }
+        clients.retain(|c| !c.gone);
         if !ready[n_sources + 1].is_empty()
             && let Ok((stream, _)) = listener.accept()
         {
             clients.push(Client::new(stream));
+        }
+        // Input goes in as far as the container takes it.
+        if let Some(fd) = &input
+            && !pending_in.is_empty()
+        {
+            match rustix::io::write(fd, &pending_in) {
+                Ok(n) => {
+                    pending_in.drain(..n);
+                }
+                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
+                // The container closed its input (or its terminal): what waits is lost.
+                Err(_) => {
+                    pending_in = Vec::new();
+                    input = None;
+                }
+            }
+        }
+        if close_input && pending_in.is_empty() {
+            input = None;
         }
         let mut any_output = false;
         let mut source_index = 0;
@@ -460,7 +628,7 @@ fn relay(
                 Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
                 Ok(n) => {
                     any_output = true;
-                    let _ = log.write(*stream, &buf[..n]);
+                    log.write(*stream, &buf[..n]);
                     broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
                 }
                 Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
@@ -480,18 +648,21 @@ fn relay(
         if let Some(code) = exit
             && (!any_output || !open.iter().any(|o| *o))
         {
-            let _ = log.flush_partial();
+            log.flush_partial();
             return Ok(code);
+        }
+        if release_text {
+            // What stays beside the container runs little of what started it: once the
+            // loop has run, only its own code faults back in.
+            let _ = lindocker_sys::release_startup_text();
+            release_text = false;
         }
     }
 }
 
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        let n = rustix::io::write(fd, data)?;
-        data = &data[n..];
-    }
-    Ok(())
+fn set_nonblocking(fd: BorrowedFd<'_>) -> rustix::io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
 }
 
 /// Waits for `pid` and returns its exit code.
@@ -511,21 +682,5 @@ fn exit_code(status: rustix::process::WaitStatus) -> i32 {
         128 + sig
     } else {
         255
-    }
-}
-
-impl Write for Client {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
-}
-
-impl Read for Client {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
     }
 }

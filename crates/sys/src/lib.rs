@@ -72,6 +72,14 @@ pub fn exit_immediately(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Gives `SIGPIPE` its default action back (Rust ignores it): a command-line program
+/// whose output goes into a closed pipe (`lindocker ps | head -1`) then ends quietly, as
+/// other Unix tools do, instead of failing (or panicking) on EPIPE.
+pub fn default_sigpipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler and touches no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Starts the program `argv[0]` (a path) with `stdin` as its standard input, /dev/null
 /// as its output, in a process group of its own, and returns its pid without waiting for
 /// its exec. `posix_spawn` (what `std::process::Command` uses) holds the caller until

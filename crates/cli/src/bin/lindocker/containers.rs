@@ -770,45 +770,48 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
     let record = find(engine, &a.container)?;
     let path = engine.records.dir(&record.id).join("log.json");
     let since = a.since.as_deref().map(parse_since).transpose()?;
-    let mut entries = logs::read_all(&path);
-    if let Some(since) = since {
-        entries.retain(|e| entry_time(e) >= since);
-    }
-    if let Some(tail) = a.tail.as_deref().filter(|t| *t != "all") {
-        let n: usize = tail.parse().with_context(|| format!("--tail {tail:?}: expected a number or all"))?;
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
-    let print = |e: &logs::Entry| {
-        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
-        if e.stream == "stderr" {
-            let _ = io::stderr().write_all(line.as_bytes());
-        } else {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
+    let tail = match a.tail.as_deref().filter(|t| *t != "all") {
+        Some(tail) => {
+            Some(tail.parse::<usize>().with_context(|| format!("--tail {tail:?}: expected a number or all"))?)
         }
+        None => None,
     };
-    entries.iter().for_each(print);
+    // Streamed, never the whole log in memory: `--tail` reads from the end.
+    let mut reader = logs::LogReader::open(&path, tail);
+    let mut print = |e: logs::Entry| {
+        if since.is_some_and(|since| entry_time(&e) < since) {
+            return;
+        }
+        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
+        let written = if e.stream == "stderr" {
+            io::stderr().write_all(line.as_bytes())
+        } else {
+            io::stdout().lock().write_all(line.as_bytes())
+        };
+        quiet_if_broken(written);
+    };
+    reader.read_new(&mut print);
+    quiet_if_broken(io::stdout().flush());
     if a.follow {
-        let mut seen = logs::read_all(&path).len();
         loop {
             let live =
                 engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
             std::thread::sleep(Duration::from_millis(100));
-            let now = logs::read_all(&path);
-            // A rotation shrinks the list; start over from the current file then.
-            if now.len() < seen {
-                seen = 0;
-            }
-            now[seen..].iter().for_each(print);
-            seen = now.len();
+            reader.read_new(&mut print);
+            quiet_if_broken(io::stdout().flush());
             if !live {
                 break;
             }
         }
     }
     Ok(0)
+}
+
+/// Ends the CLI quietly if its output went into a closed pipe.
+fn quiet_if_broken(written: io::Result<()>) {
+    if written.is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+        crate::broken_pipe();
+    }
 }
 
 /// Docker-shaped JSON for a container.

@@ -76,7 +76,9 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     if a.detach {
         cmd.arg("--detach");
     }
-    let console = dir.join(format!("exec-{}.tty", &suffix[..suffix.len().min(8)]));
+    // In the state directory, as the shim's: a socket's path must be short (108 bytes),
+    // and the container's directory under a data root may be too deep for it.
+    let console = engine.state.join(format!("exec-{}-{suffix}.tty", &id[..12]));
     let listener = if a.tty {
         let _ = std::fs::remove_file(&console);
         let listener = UnixListener::bind(&console).with_context(|| format!("binding {}", console.display()))?;
@@ -86,7 +88,16 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         None
     };
     cmd.arg("--").arg(&id);
-    if !a.interactive && !a.tty {
+    // Without a terminal the process gets pipes that we relay (input only with `-i`),
+    // never our own descriptors: a process it leaves behind must not read what is typed
+    // at our terminal next, or write into it. Detached, it gets /dev/null.
+    if a.detach && !a.tty {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    } else if !a.tty {
+        let input = if a.interactive { Stdio::piped() } else { Stdio::null() };
+        cmd.stdin(input).stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        // The process gets the pty; what we type goes there through us.
         cmd.stdin(Stdio::null());
     }
     let result = (|| -> Result<u8> {
@@ -97,11 +108,12 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
             let status = relay_terminal(master, &mut child, a.interactive)?;
             return finish(status, &log);
         }
-        if !a.detach {
-            // Spawned first: the runtime must not inherit a blocked signal mask.
-            crate::signals::forward_to_process(child.id());
+        if a.detach {
+            return finish(child.wait()?, &log);
         }
-        let status = child.wait()?;
+        // Spawned first: the runtime must not inherit a blocked signal mask.
+        crate::signals::forward_to_process(child.id());
+        let status = relay_pipes(&mut child)?;
         finish(status, &log)
     })();
     let _ = std::fs::remove_file(&process_file);
@@ -123,6 +135,75 @@ fn finish(status: std::process::ExitStatus, log: &std::path::Path) -> Result<u8>
         return Err(Failure::new(runtime::start_failure_code(&message) as u8, message).into());
     }
     Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
+}
+
+/// Copies the process's output pipes to ours (and, with `-i`, our input to its pipe)
+/// until the runtime ends and what the process wrote is read; returns the runtime's
+/// status (the process's exit code).
+fn relay_pipes(child: &mut std::process::Child) -> Result<std::process::ExitStatus> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    if let Some(mut input) = child.stdin.take() {
+        // Its end closes at our end of input, so the process sees it too.
+        std::thread::spawn(move || {
+            let _ = io::copy(&mut io::stdin().lock(), &mut input);
+        });
+    }
+    let out = child.stdout.take().context("the runtime's stdout")?;
+    let err = child.stderr.take().context("the runtime's stderr")?;
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).context("the runtime's pid")?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
+    let mut open = [true, true];
+    let mut ended = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    while open.iter().any(|o| *o) {
+        let sources = [out.as_fd(), err.as_fd()];
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
+        let mut which = Vec::with_capacity(2);
+        for (i, fd) in sources.iter().enumerate() {
+            if open[i] {
+                fds.push(PollFd::new(fd, PollFlags::IN));
+                which.push(i);
+            }
+        }
+        if !ended {
+            fds.push(PollFd::new(&pidfd, PollFlags::IN));
+        }
+        // Once the runtime has ended, only what is already written is read: a process
+        // the exec'd one left running may hold the pipes for good.
+        let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        match poll(&mut fds, if ended { Some(&zero) } else { None }) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(io::Error::from(e).into()),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        let mut got = false;
+        for (k, &i) in which.iter().enumerate() {
+            if !ready[k] {
+                continue;
+            }
+            match rustix::io::read(sources[i], &mut buf) {
+                Ok(0) => open[i] = false,
+                Ok(n) => {
+                    got = true;
+                    let _ = if i == 0 {
+                        let mut stdout = io::stdout().lock();
+                        stdout.write_all(&buf[..n]).and_then(|()| stdout.flush())
+                    } else {
+                        io::stderr().write_all(&buf[..n])
+                    };
+                }
+                Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
+                Err(_) => open[i] = false,
+            }
+        }
+        if !ended && ready.get(which.len()).copied().unwrap_or(false) {
+            ended = true;
+        } else if ended && !got {
+            break;
+        }
+    }
+    Ok(child.wait()?)
 }
 
 fn relay_terminal(

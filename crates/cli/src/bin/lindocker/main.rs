@@ -109,7 +109,38 @@ pub fn report(e: &anyhow::Error) {
     eprintln!("Error: {e:#}");
 }
 
+/// Ends the CLI as a broken pipe ends other tools (`lindocker inspect x | head -c1`):
+/// quietly, killed by SIGPIPE, as Docker's CLI is.
+pub fn broken_pipe() -> ! {
+    lindocker_sys::default_sigpipe();
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::PIPE);
+    // SIGPIPE was blocked (a foreground `run` or `exec` forwards signals): the same code.
+    std::process::exit(141)
+}
+
+/// Rust ignores SIGPIPE, so output into a closed pipe is an error, and `println!` turns it
+/// into a panic. Its default action instead would also end the CLI for a pipe to a child
+/// (`nft -f -`) or a socket to a shim, halfway through a change; so only the panic of a
+/// print to our stdout or stderr ends us, as Go ends Docker's CLI on EPIPE of fd 1 or 2.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            broken_pipe();
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    // Output into a closed pipe (`lindocker inspect x | head -c1`) ends us quietly.
+    quiet_on_broken_pipe();
     let args: Vec<String> = std::env::args().collect();
     if args.first().is_some_and(|a| a == lindocker_engine::bundle::INIT_PATH) {
         let rest: Vec<String> = args[1..].iter().skip_while(|a| *a == "--").cloned().collect();
