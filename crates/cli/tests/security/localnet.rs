@@ -14,6 +14,16 @@ fn wget(host: &FakeHost, url: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A process of the test's, killed (by its pid) when the test ends, passed or not.
+struct Service(std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_container_cannot_reach_the_hosts_loopback_services() {
     let host = FakeHost::new("localnet");
@@ -21,11 +31,14 @@ fn a_container_cannot_reach_the_hosts_loopback_services() {
     // A service of the (fake) host bound to 127.0.0.1 only.
     let www = temp_dir("localnet-www");
     std::fs::write(www.join("index.html"), "host secret\n").unwrap();
-    let mut service = host
-        .command("busybox")
-        .args(["httpd", "-f", "-p", "127.0.0.1:4444", "-h", www.to_str().unwrap()])
-        .spawn()
-        .unwrap();
+    let _service = Service(
+        host.command("busybox")
+            .args(["httpd", "-f", "-p", "127.0.0.1:4444", "-h", www.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut up = false;
     for _ in 0..50 {
         if wget(&host, "http://127.0.0.1:4444/").as_deref() == Some("host secret\n") {
@@ -87,7 +100,5 @@ fn a_container_cannot_reach_the_hosts_loopback_services() {
     assert_eq!(report["answer"], "none", "a container reached a port published on 127.0.0.1: {report}");
 
     engine.ok(&["rm", "-f", "web"]);
-    let _ = service.kill();
-    let _ = service.wait();
     std::fs::remove_dir_all(&www).unwrap();
 }
