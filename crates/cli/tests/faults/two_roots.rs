@@ -57,10 +57,10 @@ fn two_data_roots_keep_their_own_rules() {
     let host = FakeHost::new("tworoots");
     let a = Engine::in_host(BIN, "roota", &host);
     let b = Engine::in_host(BIN, "rootb", &host);
-    let www_a = web(&a, "a", 8081);
-    let www_b = web(&b, "b", 8082);
-    assert_eq!(wget(&host, "http://127.0.0.1:8082/").as_deref(), Some("hello from b\n"));
-    assert_eq!(wget(&host, "http://127.0.0.1:8081/").as_deref(), Some("hello from a\n"), "b's rules wiped a's");
+    let www_a = web(&a, "web-a", 8081);
+    let www_b = web(&b, "web-b", 8082);
+    assert_eq!(wget(&host, "http://127.0.0.1:8082/").as_deref(), Some("hello from web-b\n"));
+    assert_eq!(wget(&host, "http://127.0.0.1:8081/").as_deref(), Some("hello from web-a\n"), "b's rules wiped a's");
 
     // Two default networks: two bridges, two subnets.
     let (bridge_a, subnet_a) = default_network(&a);
@@ -72,13 +72,13 @@ fn two_data_roots_keep_their_own_rules() {
     // A host port one root publishes is taken for the other.
     let err = b.fails(&["run", "-d", "--name", "steal", "-p", "8081:80", "localhost/busybox", "sleep", "100"], 125);
     assert!(err.contains("already allocated"), "{err}");
-    assert_eq!(wget(&host, "http://127.0.0.1:8081/").as_deref(), Some("hello from a\n"));
+    assert_eq!(wget(&host, "http://127.0.0.1:8081/").as_deref(), Some("hello from web-a\n"));
 
     // Removing one root's containers and networks leaves the other's rules.
-    a.ok(&["rm", "-f", "a"]);
+    a.ok(&["rm", "-f", "web-a"]);
     a.ok(&["network", "rm", "bridge"]);
-    assert_eq!(wget(&host, "http://127.0.0.1:8082/").as_deref(), Some("hello from b\n"));
-    b.ok(&["rm", "-f", "b"]);
+    assert_eq!(wget(&host, "http://127.0.0.1:8082/").as_deref(), Some("hello from web-b\n"));
+    b.ok(&["rm", "-f", "web-b"]);
     b.ok(&["network", "rm", "bridge"]);
     let ruleset = host.ruleset();
     assert!(!ruleset.contains("lindocker"), "rules left behind:\n{ruleset}");
