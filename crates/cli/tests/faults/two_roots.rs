@@ -1,7 +1,8 @@
 //! Two data roots (`--root`) on one host: each has its own nftables table and default
 //! bridge, so neither one's rules wipe the other's published ports; a host port one
-//! publishes is refused to the other; the default subnets differ; removing one's
-//! networks leaves the other's rules.
+//! publishes is refused to the other; the default subnets differ, and a subnet the other
+//! took while a bridge was gone is refused; removing one's networks leaves the other's
+//! rules.
 
 use lindocker_testkit::{Engine, FakeHost, temp_dir};
 use serde_json::Value;
@@ -73,6 +74,19 @@ fn two_data_roots_keep_their_own_rules() {
     let err = b.fails(&["run", "-d", "--name", "steal", "-p", "8081:80", "localhost/busybox", "sleep", "100"], 125);
     assert!(err.contains("already allocated"), "{err}");
     assert_eq!(wget(&host, "http://127.0.0.1:8081/").as_deref(), Some("hello from web-a\n"));
+
+    // A subnet another root took while this root's bridge was gone (a reboot takes every
+    // bridge; networks.json stays) is refused with a clear error, not shared.
+    a.ok(&["network", "create", "--subnet", "10.77.0.0/24", "mine"]);
+    let info: Value = serde_json::from_str(&a.ok(&["network", "inspect", "mine"])).unwrap();
+    let bridge = info[0]["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_owned();
+    host.ip(&["link", "del", &bridge]);
+    b.ok(&["network", "create", "--subnet", "10.77.0.0/24", "theirs"]);
+    let err = a.fails(&["run", "--rm", "--network", "mine", "localhost/busybox", "true"], 125);
+    assert!(err.contains("10.77.0.0/24") && err.contains("in use on this host"), "{err}");
+    b.ok(&["run", "--rm", "--network", "theirs", "localhost/busybox", "true"]);
+    a.ok(&["network", "rm", "mine"]);
+    b.ok(&["network", "rm", "theirs"]);
 
     // Removing one root's containers and networks leaves the other's rules.
     a.ok(&["rm", "-f", "web-a"]);
