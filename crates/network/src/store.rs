@@ -146,7 +146,18 @@ impl Network {
 struct State {
     networks: Vec<Network>,
     endpoints: Vec<Endpoint>,
+    /// The [`RULES`] generation the table was last written with.
+    #[serde(default)]
+    rules: u32,
+    /// A bridge was made again (after a reboot, which takes the table too): the table
+    /// must be written before a container runs.
+    #[serde(skip)]
+    rules_stale: bool,
 }
+
+/// The generation of the ruleset's shape: a table written by an older lindocker (say,
+/// without the loopback guard) is rewritten on the next attach.
+const RULES: u32 = 2;
 
 /// The networks under a data root.
 #[derive(Debug, Clone)]
@@ -417,7 +428,7 @@ impl Networks {
         extra_hosts: &[String],
     ) -> Result<Vec<Endpoint>, NetworkError> {
         // The default network comes into being on first use.
-        let mut rules_changed = false;
+        let mut rules_changed = state.rules != RULES;
         if attachments.iter().any(|a| a.network == DEFAULT_NETWORK)
             && !state.networks.iter().any(|n| n.name == DEFAULT_NETWORK)
         {
@@ -446,8 +457,9 @@ impl Networks {
         state.endpoints.extend(endpoints.iter().cloned());
         // The per-network rules exist since the network does; only published ports are
         // per container (nft takes milliseconds to start: no call when nothing changes).
-        if rules_changed || !mapped.is_empty() {
+        if rules_changed || state.rules_stale || !mapped.is_empty() {
             firewall::apply(&self.table, &state.networks, &state.endpoints)?;
+            state.rules = RULES;
         }
         Ok(endpoints)
     }
@@ -539,6 +551,7 @@ fn join(
     netns_path: &Path,
 ) -> Result<Endpoint, NetworkError> {
     let id = who.id;
+    let stale = &mut state.rules_stale;
     let network = state
         .networks
         .iter_mut()
@@ -555,6 +568,7 @@ fn join(
                 other: format!("{other}, in use on this host (by another data root or the host itself)"),
             });
         }
+        *stale = true;
     }
     let ip = network.pool.allocate(id, a.ip, &network.name)?;
     let ip6 = match &mut network.pool6 {
@@ -643,6 +657,10 @@ impl Networks {
             }
         };
         state.endpoints.push(endpoint.clone());
+        if state.rules_stale {
+            firewall::apply(&self.table, &state.networks, &state.endpoints)?;
+            state.rules = RULES;
+        }
         self.save(&state)?;
         self.rewrite_hosts(&state);
         Ok(endpoint)

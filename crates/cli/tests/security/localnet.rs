@@ -100,5 +100,17 @@ fn a_container_cannot_reach_the_hosts_loopback_services() {
     assert_eq!(report["answer"], "none", "a container reached a port published on 127.0.0.1: {report}");
 
     engine.ok(&["rm", "-f", "web"]);
+
+    // A reboot takes the bridge and the table; the bridge comes back with the next
+    // container (with route_localnet), and so must the guard.
+    let ruleset = host.ruleset();
+    let table = ruleset.lines().find_map(|l| l.strip_prefix("table inet ")).unwrap().trim_end_matches(" {").to_owned();
+    let info: Value = serde_json::from_str(&engine.ok(&["network", "inspect", "bridge"])).unwrap();
+    let bridge = info[0]["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_owned();
+    let out = host.run("nft", &["delete", "table", "inet", &table]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    host.ip(&["link", "del", &bridge]);
+    let report = probe("127.0.0.1:4444");
+    assert_eq!(report["answer"], "none", "after a reboot, a container reached the host's 127.0.0.1:4444: {report}");
     std::fs::remove_dir_all(&www).unwrap();
 }
