@@ -487,6 +487,54 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ports_read_back_from_nft_listings() {
+        // Two rules of an `output` chain as `nft -j list` shows them.
+        let rule: Value = serde_json::from_str(
+            r#"[{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "127.0.0.1"}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 5353}},
+                {"dnat": {"family": "ip", "addr": "172.18.0.2", "port": 53}}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            published_port(&rule),
+            Some(PortMapping {
+                host_ip: Ipv4Addr::LOCALHOST,
+                host_port: 5353,
+                container_port: 53,
+                protocol: Protocol::Udp
+            })
+        );
+        let rule: Value = serde_json::from_str(
+            r#"[{"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
+                {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
+                {"dnat": {"family": "ip", "addr": "172.18.0.2", "port": 80}}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            published_port(&rule),
+            Some(PortMapping {
+                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_port: 8080,
+                container_port: 80,
+                protocol: Protocol::Tcp
+            })
+        );
+        // What we render reads back the same.
+        let n = network("bridge", "lindocker0", "172.17.0.0/16", false);
+        let p = PortMapping {
+            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_port: 8443,
+            container_port: 443,
+            protocol: Protocol::Tcp,
+        };
+        let e = endpoint("bridge", Ipv4Addr::new(172, 17, 0, 2), None, vec![p.clone()]);
+        let r = json(&render("lindocker", &[n], &[e]).unwrap());
+        assert_eq!(published_port(&chain(&r, "output")[0]), Some(p));
+        assert_eq!(published_port(&serde_json::json!([{"masquerade": null}])), None);
+    }
+
+    #[test]
     fn names_that_are_not_ours_are_refused() {
         for bad in ["", "x y", "@set", "a\"b", "}", "abcdefghijklmnop", "-lead"] {
             let n = network("n", bad, "10.1.0.0/24", false);

@@ -725,31 +725,22 @@ fn unique_local_subnet() -> Ipv6Net {
 }
 
 /// The ports other data roots publish on this host, read from their tables (named
-/// `lindocker*`, see [`names_for`]) in the kernel.
+/// `lindocker*`, see [`names_for`]) in the kernel, in one `nft -j list ruleset inet`.
 fn foreign_ports(own: &str) -> Result<Vec<PortMapping>, NetworkError> {
-    let list = |args: &[&str]| -> Result<serde_json::Value, NetworkError> {
-        let text = nftables::helper::get_current_ruleset_raw(nftables::helper::DEFAULT_NFT, args)
-            .map_err(|e| NetworkError::Firewall(format!("cannot list the host's tables: {e}")))?;
-        serde_json::from_str(&text).map_err(|e| NetworkError::Firewall(format!("nft -j: {e}")))
-    };
-    let objects = |v: serde_json::Value| match v {
-        serde_json::Value::Object(mut o) => match o.remove("nftables") {
-            Some(serde_json::Value::Array(a)) => a,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    };
-    let mut out = Vec::new();
-    for t in objects(list(&["list", "tables", "inet"])?) {
-        let Some(name) = t["table"]["name"].as_str() else { continue };
-        if name == own || !name.starts_with(firewall::TABLE) || !firewall::valid_table(name) {
-            continue;
-        }
-        for rule in objects(list(&["list", "chain", "inet", name, "output"])?) {
-            out.extend(firewall::published_port(&rule["rule"]["expr"]));
-        }
-    }
-    Ok(out)
+    let text = nftables::helper::get_current_ruleset_raw(nftables::helper::DEFAULT_NFT, ["list", "ruleset", "inet"])
+        .map_err(|e| NetworkError::Firewall(format!("cannot list the host's rules: {e}")))?;
+    let listing: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| NetworkError::Firewall(format!("nft -j: {e}")))?;
+    let objects = listing["nftables"].as_array().map(Vec::as_slice).unwrap_or_default();
+    Ok(objects
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| {
+            let table = r["table"].as_str().unwrap_or_default();
+            r["chain"] == "output" && table != own && table.starts_with(firewall::TABLE) && firewall::valid_table(table)
+        })
+        .filter_map(|r| firewall::published_port(&r["expr"]))
+        .collect())
 }
 
 /// Checks a host port is free (ours, other data roots' and the host's), or picks one
