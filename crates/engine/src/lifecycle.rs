@@ -356,16 +356,21 @@ impl Engine {
             }
         }
         if request.publish_all {
-            for port in ic.exposed_ports().clone().unwrap_or_default() {
-                let (number, proto) = port.split_once('/').unwrap_or((&port, "tcp"));
-                if let Ok(container_port) = number.parse::<u16>()
-                    && !network.ports.iter().any(|p| p.container_port == container_port && p.protocol == proto)
+            // The keys are the image author's text: typed here, or the run is refused.
+            for key in ic.exposed_ports().clone().unwrap_or_default() {
+                let parsed = lindocker_network::ports::parse_exposed(&key).map_err(|e| EngineError::BadOption {
+                    option: "-P".into(),
+                    value: request.image.clone(),
+                    reason: e.to_string(),
+                })?;
+                if let Some((container_port, protocol)) = parsed
+                    && !network.ports.iter().any(|p| p.container_port == container_port && p.protocol == protocol)
                 {
                     network.ports.push(lindocker_network::ports::PortSpec {
                         host_ip: std::net::Ipv4Addr::UNSPECIFIED,
                         host_port: 0,
                         container_port,
-                        protocol: proto.to_owned(),
+                        protocol,
                     });
                 }
             }

@@ -9,6 +9,7 @@
 //! runtime only sees the namespace's path) and [`Networks::detach`] when it ends.
 
 pub mod firewall;
+pub mod hostlock;
 pub mod ipam;
 pub mod links;
 pub mod netns;

@@ -1,10 +1,39 @@
-//! `-p [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|/udp]` and `-P`.
+//! Published ports, typed where they enter: `-p [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|/udp]`,
+//! `-P` (the keys of an image's `ExposedPorts`, written by the image's author), so that
+//! only a protocol of [`Protocol`], addresses and port numbers ever reach a rule.
 
+use std::fmt;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::NetworkError;
+
+/// A transport protocol lindocker publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// Its name as nft and Docker write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A port published to the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,19 +45,28 @@ pub struct PortSpec {
     /// The container's port.
     pub container_port: u16,
     /// `tcp` or `udp`.
-    pub protocol: String,
+    pub protocol: Protocol,
+}
+
+/// A port number 1-65535 in decimal digits only (`u16::from_str` would take `+80`).
+fn port_number(text: &str) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u16>().ok().filter(|n| *n > 0)
 }
 
 /// Parses one `-p` value.
 pub fn parse(spec: &str) -> Result<PortSpec, NetworkError> {
     let bad = |why: &str| NetworkError::invalid("-p", spec, why);
     let (rest, protocol) = match spec.rsplit_once('/') {
-        Some((rest, proto)) if proto == "tcp" || proto == "udp" => (rest, proto.to_owned()),
+        Some((rest, "tcp")) => (rest, Protocol::Tcp),
+        Some((rest, "udp")) => (rest, Protocol::Udp),
         Some(_) => return Err(bad("the protocol is tcp or udp")),
-        None => (spec, "tcp".to_owned()),
+        None => (spec, Protocol::Tcp),
     };
     let parts: Vec<&str> = rest.split(':').collect();
-    let port = |p: &str| p.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(|| bad("a port is 1-65535"));
+    let port = |p: &str| port_number(p).ok_or_else(|| bad("a port is 1-65535"));
     let (host_ip, host_port, container_port) = match parts.as_slice() {
         [c] => (Ipv4Addr::UNSPECIFIED, 0, port(c)?),
         [h, c] => (Ipv4Addr::UNSPECIFIED, port(h)?, port(c)?),
@@ -42,6 +80,21 @@ pub fn parse(spec: &str) -> Result<PortSpec, NetworkError> {
     Ok(PortSpec { host_ip, host_port, container_port, protocol })
 }
 
+/// Parses one key of an image's `ExposedPorts` (`PORT[/tcp|/udp|/sctp]`, as Docker
+/// writes them). `None` for an SCTP port, which lindocker does not publish; an error
+/// for anything else that is not a port and a protocol.
+pub fn parse_exposed(key: &str) -> Result<Option<(u16, Protocol)>, NetworkError> {
+    let bad = || NetworkError::invalid("ExposedPorts key of the image", key, "expected PORT[/tcp|/udp|/sctp]");
+    let (number, protocol) = key.split_once('/').unwrap_or((key, "tcp"));
+    let port = port_number(number).ok_or_else(bad)?;
+    match protocol {
+        "tcp" => Ok(Some((port, Protocol::Tcp))),
+        "udp" => Ok(Some((port, Protocol::Udp))),
+        "sctp" => Ok(None),
+        _ => Err(bad()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,12 +104,65 @@ mod tests {
         assert_eq!(parse("80").unwrap().host_port, 0);
         let p = parse("127.0.0.1:8080:80/udp").unwrap();
         assert_eq!(
-            (p.host_ip, p.host_port, p.container_port, p.protocol.as_str()),
-            (Ipv4Addr::LOCALHOST, 8080, 80, "udp")
+            (p.host_ip, p.host_port, p.container_port, p.protocol),
+            (Ipv4Addr::LOCALHOST, 8080, 80, Protocol::Udp)
         );
         assert_eq!(parse("8080:80").unwrap().host_port, 8080);
-        for bad in ["", "x", "80/sctp", "1:2:3:4", "0", "70000", "a.b:1:2"] {
+        assert_eq!(parse("127.0.0.1::80").unwrap().host_port, 0);
+        for bad in ["", "x", "80/sctp", "1:2:3:4", "0", "70000", "a.b:1:2", "+80", "80/tcp dport 9 accept", "80/TCP"] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exposed_keys() {
+        assert_eq!(parse_exposed("80/tcp").unwrap(), Some((80, Protocol::Tcp)));
+        assert_eq!(parse_exposed("53/udp").unwrap(), Some((53, Protocol::Udp)));
+        assert_eq!(parse_exposed("8080").unwrap(), Some((8080, Protocol::Tcp)));
+        assert_eq!(parse_exposed("7/sctp").unwrap(), None);
+        for bad in ["", "/tcp", "80/", "80/tcp dport 9 accept\n}\n}\ntable inet x {", "0/tcp", "65536/udp", "-1/tcp"] {
+            let err = parse_exposed(bad).unwrap_err().to_string();
+            assert!(err.contains("ExposedPorts"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn protocols_serialize_as_before() {
+        // Records and networks.json written before the enum hold "tcp"/"udp".
+        assert_eq!(serde_json::to_string(&Protocol::Udp).unwrap(), r#""udp""#);
+        assert_eq!(serde_json::from_str::<Protocol>(r#""tcp""#).unwrap(), Protocol::Tcp);
+        assert!(serde_json::from_str::<Protocol>(r#""tcp dport 1 accept""#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any string: a clean error or a spec whose parts print back into a valid `-p`
+        /// made of digits, dots, colons and a protocol name; never a panic.
+        #[test]
+        fn port_specs_are_typed_or_refused(spec in "\\PC{0,40}|[0-9.:/a-z ]{0,30}") {
+            if let Ok(p) = parse(&spec) {
+                prop_assert!(p.container_port > 0);
+                let again = parse(&format!("{}:{}:{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol));
+                if p.host_port != 0 {
+                    prop_assert_eq!(again.unwrap(), p);
+                }
+            }
+        }
+
+        /// Any key: a clean error naming `ExposedPorts`, or a port and a protocol.
+        #[test]
+        fn exposed_keys_are_typed_or_refused(key in "\\PC{0,40}|[0-9]{1,6}/[a-z\\n{} ]{0,12}") {
+            match parse_exposed(&key) {
+                Ok(Some((port, _))) => prop_assert!(port > 0),
+                Ok(None) => prop_assert!(key.ends_with("/sctp")),
+                Err(e) => prop_assert!(e.to_string().contains("ExposedPorts")),
+            }
         }
     }
 }

@@ -13,13 +13,15 @@ use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
 use crate::ipam::Pool;
-use crate::ports::PortSpec;
-use crate::{NetworkError, firewall, links, netns};
+use crate::ports::{PortSpec, Protocol};
+use crate::{NetworkError, firewall, hostlock, links, netns};
 
 /// The network containers join when they name none.
 pub const DEFAULT_NETWORK: &str = "bridge";
-/// Its bridge.
+/// Its bridge, under the default data root.
 pub const DEFAULT_BRIDGE: &str = "lindocker0";
+/// The default data root: its table and default bridge keep the plain names.
+pub const DEFAULT_ROOT: &str = "/var/lib/lindocker";
 
 /// One bridge network.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,7 +55,7 @@ pub struct PortMapping {
     /// Container port.
     pub container_port: u16,
     /// `tcp` or `udp`.
-    pub protocol: String,
+    pub protocol: Protocol,
 }
 
 /// A container on a network.
@@ -144,16 +146,50 @@ impl Network {
 struct State {
     networks: Vec<Network>,
     endpoints: Vec<Endpoint>,
+    /// The [`RULES`] generation the table was last written with.
+    #[serde(default)]
+    rules: u32,
+    /// A bridge was made again (after a reboot, which takes the table too): the table
+    /// must be written before a container runs.
+    #[serde(skip)]
+    rules_stale: bool,
 }
+
+/// The generation of the ruleset's shape: a table written by an older lindocker (say,
+/// without the loopback guard) is rewritten on the next attach.
+const RULES: u32 = 2;
 
 /// The networks under a data root.
 #[derive(Debug, Clone)]
 pub struct Networks {
     dir: PathBuf,
+    /// Our nftables table (one per data root).
+    table: String,
+    /// The default network's bridge (one per data root).
+    default_bridge: String,
 }
 
+/// The data root's lock, then the host's (see [`hostlock`]), always in that order.
 struct Locked {
     _file: File,
+    _host: hostlock::HostLock,
+}
+
+/// The nftables table and the default network's bridge of data root `root`: `lindocker`
+/// and `lindocker0` for the default root; for any other one, the same with a hash of its
+/// path, so that two roots on one host never rewrite each other's rules (a bridge name
+/// has at most 15 characters).
+pub fn names_for(root: &Path) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::ffi::OsStrExt;
+    let canonical = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let default = fs::canonicalize(DEFAULT_ROOT).unwrap_or_else(|_| PathBuf::from(DEFAULT_ROOT));
+    if canonical == default {
+        return (firewall::TABLE.to_owned(), DEFAULT_BRIDGE.to_owned());
+    }
+    let hash = Sha256::digest(canonical.as_os_str().as_bytes());
+    let hex: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    (format!("{}-{hex}", firewall::TABLE), format!("ld0-{hex}"))
 }
 
 fn new_id() -> String {
@@ -183,7 +219,13 @@ impl Networks {
     pub fn open(root: &Path) -> Result<Networks, NetworkError> {
         let dir = root.join("network");
         fs::create_dir_all(&dir).map_err(|e| NetworkError::io(&dir, e))?;
-        Ok(Networks { dir })
+        let (table, default_bridge) = names_for(root);
+        Ok(Networks { dir, table, default_bridge })
+    }
+
+    /// Our nftables table.
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     fn lock(&self) -> Result<Locked, NetworkError> {
@@ -195,7 +237,7 @@ impl Networks {
             .open(&path)
             .map_err(|e| NetworkError::io(&path, e))?;
         flock(&file, FlockOperation::LockExclusive).map_err(|e| NetworkError::io(&path, e.into()))?;
-        Ok(Locked { _file: file })
+        Ok(Locked { _file: file, _host: hostlock::HostLock::take()? })
     }
 
     fn load(&self) -> Result<State, NetworkError> {
@@ -246,7 +288,8 @@ impl Networks {
         // The bridge exists from the start, as Docker's does.
         links::ensure_bridge(&network.bridge, &network.gateway_addresses())?;
         state.networks.push(network.clone());
-        if let Err(e) = self.save(&state).and_then(|()| firewall::apply(&state.networks, &state.endpoints)) {
+        if let Err(e) = self.save(&state).and_then(|()| firewall::apply(&self.table, &state.networks, &state.endpoints))
+        {
             let _ = links::delete(&network.bridge);
             return Err(e);
         }
@@ -306,7 +349,7 @@ impl Networks {
             None
         };
         let id = new_id();
-        let bridge = if name == DEFAULT_NETWORK { DEFAULT_BRIDGE.to_owned() } else { format!("ld-{}", &id[..12]) };
+        let bridge = if name == DEFAULT_NETWORK { self.default_bridge.clone() } else { format!("ld-{}", &id[..12]) };
         Ok(Network {
             name: name.into(),
             id,
@@ -331,7 +374,7 @@ impl Networks {
         }
         state.networks.retain(|n| n.name != network.name);
         links::delete(&network.bridge)?;
-        firewall::apply(&state.networks, &state.endpoints)?;
+        firewall::apply(&self.table, &state.networks, &state.endpoints)?;
         self.save(&state)
     }
 
@@ -363,7 +406,7 @@ impl Networks {
                 let _ = links::delete(&veth_name(id, &a.network));
             }
             netns::remove(netns_path);
-            let _ = firewall::apply(&state.networks, &state.endpoints);
+            let _ = firewall::apply(&self.table, &state.networks, &state.endpoints);
         }
         self.save(&state)?;
         let endpoints = result?;
@@ -385,7 +428,7 @@ impl Networks {
         extra_hosts: &[String],
     ) -> Result<Vec<Endpoint>, NetworkError> {
         // The default network comes into being on first use.
-        let mut rules_changed = false;
+        let mut rules_changed = state.rules != RULES;
         if attachments.iter().any(|a| a.network == DEFAULT_NETWORK)
             && !state.networks.iter().any(|n| n.name == DEFAULT_NETWORK)
         {
@@ -394,8 +437,13 @@ impl Networks {
             rules_changed = true;
         }
         let mut mapped = Vec::new();
-        for p in ports {
-            mapped.push(reserve_port(state, p)?);
+        if !ports.is_empty() {
+            // Ports other data roots publish on this host are taken too.
+            let foreign = foreign_ports(&self.table)?;
+            for p in ports {
+                let m = reserve_port(state, &foreign, p)?;
+                mapped.push(m);
+            }
         }
         netns::create(netns_path)?;
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
@@ -409,8 +457,9 @@ impl Networks {
         state.endpoints.extend(endpoints.iter().cloned());
         // The per-network rules exist since the network does; only published ports are
         // per container (nft takes milliseconds to start: no call when nothing changes).
-        if rules_changed || !mapped.is_empty() {
-            firewall::apply(&state.networks, &state.endpoints)?;
+        if rules_changed || state.rules_stale || !mapped.is_empty() {
+            firewall::apply(&self.table, &state.networks, &state.endpoints)?;
+            state.rules = RULES;
         }
         Ok(endpoints)
     }
@@ -428,7 +477,7 @@ impl Networks {
         // grace period each; the kernel tears the namespace down in the background.
         netns::remove(netns_path);
         let had_ports = gone.iter().any(|e| !e.ports.is_empty());
-        let applied = if had_ports { firewall::apply(&state.networks, &state.endpoints) } else { Ok(()) };
+        let applied = if had_ports { firewall::apply(&self.table, &state.networks, &state.endpoints) } else { Ok(()) };
         self.save(&state)?;
         self.rewrite_hosts(&state);
         applied
@@ -502,11 +551,25 @@ fn join(
     netns_path: &Path,
 ) -> Result<Endpoint, NetworkError> {
     let id = who.id;
+    let stale = &mut state.rules_stale;
     let network = state
         .networks
         .iter_mut()
         .find(|n| n.name == a.network || n.id.starts_with(&a.network))
         .ok_or_else(|| NetworkError::NoSuchNetwork(a.network.clone()))?;
+    if !links::exists(&network.bridge)? {
+        // A network whose bridge is gone (after a reboot) gets it back only if no one
+        // took its subnet meanwhile (another data root, the host's own addresses).
+        let subnet = IpNet::V4(network.pool.subnet);
+        let host = links::host_networks()?;
+        if let Some(other) = host.iter().find(|h| h.contains(&subnet.network()) || subnet.contains(&h.network())) {
+            return Err(NetworkError::Overlap {
+                subnet: format!("{subnet} of network {}", network.name),
+                other: format!("{other}, in use on this host (by another data root or the host itself)"),
+            });
+        }
+        *stale = true;
+    }
     let ip = network.pool.allocate(id, a.ip, &network.name)?;
     let ip6 = match &mut network.pool6 {
         Some(p6) => Some(p6.allocate(id, a.ip6, &network.name)?),
@@ -594,6 +657,10 @@ impl Networks {
             }
         };
         state.endpoints.push(endpoint.clone());
+        if state.rules_stale {
+            firewall::apply(&self.table, &state.networks, &state.endpoints)?;
+            state.rules = RULES;
+        }
         self.save(&state)?;
         self.rewrite_hosts(&state);
         Ok(endpoint)
@@ -613,7 +680,7 @@ impl Networks {
         }
         links::delete(&gone.host_veth)?;
         if !gone.ports.is_empty() {
-            firewall::apply(&state.networks, &state.endpoints)?;
+            firewall::apply(&self.table, &state.networks, &state.endpoints)?;
         }
         self.save(&state)?;
         self.rewrite_hosts(&state);
@@ -657,10 +724,30 @@ fn unique_local_subnet() -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::from(octets), 64).expect("valid")
 }
 
-/// Checks a host port is free (ours and the host's), or picks one for port 0.
-fn reserve_port(state: &State, p: &PortSpec) -> Result<PortMapping, NetworkError> {
+/// The ports other data roots publish on this host, read from their tables (named
+/// `lindocker*`, see [`names_for`]) in the kernel, in one `nft -j list ruleset inet`.
+fn foreign_ports(own: &str) -> Result<Vec<PortMapping>, NetworkError> {
+    let text = nftables::helper::get_current_ruleset_raw(nftables::helper::DEFAULT_NFT, ["list", "ruleset", "inet"])
+        .map_err(|e| NetworkError::Firewall(format!("cannot list the host's rules: {e}")))?;
+    let listing: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| NetworkError::Firewall(format!("nft -j: {e}")))?;
+    let objects = listing["nftables"].as_array().map(Vec::as_slice).unwrap_or_default();
+    Ok(objects
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| {
+            let table = r["table"].as_str().unwrap_or_default();
+            r["chain"] == "output" && table != own && table.starts_with(firewall::TABLE) && firewall::valid_table(table)
+        })
+        .filter_map(|r| firewall::published_port(&r["expr"]))
+        .collect())
+}
+
+/// Checks a host port is free (ours, other data roots' and the host's), or picks one
+/// for port 0.
+fn reserve_port(state: &State, foreign: &[PortMapping], p: &PortSpec) -> Result<PortMapping, NetworkError> {
     let ours = |port: u16| {
-        state.endpoints.iter().flat_map(|e| &e.ports).any(|m| {
+        state.endpoints.iter().flat_map(|e| &e.ports).chain(foreign).any(|m| {
             m.host_port == port
                 && m.protocol == p.protocol
                 && (m.host_ip.is_unspecified() || p.host_ip.is_unspecified() || m.host_ip == p.host_ip)
@@ -668,9 +755,9 @@ fn reserve_port(state: &State, p: &PortSpec) -> Result<PortMapping, NetworkError
     };
     let free = |port: u16| {
         !ours(port)
-            && match p.protocol.as_str() {
-                "udp" => UdpSocket::bind((p.host_ip, port)).is_ok(),
-                _ => TcpListener::bind((p.host_ip, port)).is_ok(),
+            && match p.protocol {
+                Protocol::Udp => UdpSocket::bind((p.host_ip, port)).is_ok(),
+                Protocol::Tcp => TcpListener::bind((p.host_ip, port)).is_ok(),
             }
     };
     let host_port = if p.host_port == 0 {
@@ -682,5 +769,5 @@ fn reserve_port(state: &State, p: &PortSpec) -> Result<PortMapping, NetworkError
     } else {
         return Err(NetworkError::PortTaken { address: p.host_ip.to_string(), port: p.host_port });
     };
-    Ok(PortMapping { host_ip: p.host_ip, host_port, container_port: p.container_port, protocol: p.protocol.clone() })
+    Ok(PortMapping { host_ip: p.host_ip, host_port, container_port: p.container_port, protocol: p.protocol })
 }

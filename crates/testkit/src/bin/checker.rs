@@ -1,13 +1,16 @@
 //! The in-container checker: run as a container's process, it reports what it sees as
 //! one JSON document on stdout, so tests check the container from inside.
 //!
-//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`, or the UDP helpers
-//! `--udp-recv PORT` and `--udp-send ADDR:PORT TEXT`.
+//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`, the UDP helpers
+//! `--udp-recv PORT` and `--udp-send ADDR:PORT TEXT`, or the raw SYN prober
+//! `--syn VIA ADDR:PORT`.
 //!
-//! Statically linked, no dependencies beyond serde_json: it runs in any rootfs.
+//! Statically linked, no dependencies beyond serde_json and rustix: it runs in any rootfs.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -156,9 +159,98 @@ fn swap_on_open(args: &[String]) -> Option<i32> {
     Some(0)
 }
 
+/// The Internet checksum (RFC 1071) of `data`.
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An IPv4 packet holding a TCP SYN from `src:sport` to `dst:dport`.
+fn syn_packet(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
+    let mut tcp = Vec::with_capacity(20);
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&0x1234_5678u32.to_be_bytes()); // sequence number
+    tcp.extend_from_slice(&[0, 0, 0, 0]); // acknowledgment number
+    tcp.extend_from_slice(&[5 << 4, 0x02]); // 20-byte header; SYN
+    tcp.extend_from_slice(&64240u16.to_be_bytes()); // window
+    tcp.extend_from_slice(&[0, 0, 0, 0]); // checksum (below), urgent pointer
+    let mut pseudo = Vec::with_capacity(32);
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&[0, 6, 0, tcp.len() as u8]);
+    pseudo.extend_from_slice(&tcp);
+    let sum = checksum(&pseudo);
+    tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+    let mut ip = vec![0x45, 0, 0, 40, 0x42, 0x42, 0x40, 0, 64, 6, 0, 0];
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    let sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    ip.extend_from_slice(&tcp);
+    ip
+}
+
+/// `--syn VIA ADDR:PORT`: the CVE-2020-8558 probe. A raw IP packet (IP_HDRINCL, which
+/// CAP_NET_RAW allows) whose destination is ADDR (e.g. 127.0.0.1) is routed as if it
+/// went to VIA, an address beyond the default gateway: it leaves in a frame for the
+/// gateway's MAC with ADDR inside. The answer is watched on an AF_PACKET socket, which
+/// sees frames before this kernel drops a source of 127.0.0.1 as a martian. Prints
+/// `{"answer": "synack" | "rst" | "none"}`.
+fn syn_probe(args: &[String]) -> Option<i32> {
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType, eth, ipproto, recv, sendto, socket, sockopt};
+    let [mode, via, target] = args else { return None };
+    if mode != "--syn" {
+        return None;
+    }
+    let via: Ipv4Addr = via.parse().expect("--syn VIA: an IPv4 address");
+    let target: std::net::SocketAddrV4 = target.parse().expect("--syn ADDR:PORT");
+    // Our own address: the one the kernel picks for VIA (a UDP connect sends nothing).
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    probe.connect((via, 9)).expect("a route towards VIA");
+    let std::net::SocketAddr::V4(own) = probe.local_addr().expect("local address") else { return Some(2) };
+    let own = *own.ip();
+    let sport = 40000 + (std::process::id() % 20000) as u16;
+    let rx = socket(AddressFamily::PACKET, SocketType::DGRAM, Some(eth::IP)).expect("AF_PACKET socket");
+    sockopt::set_socket_timeout(&rx, sockopt::Timeout::Recv, Some(Duration::from_millis(100))).expect("timeout");
+    let tx = socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::RAW)).expect("raw socket");
+    let packet = syn_packet(own, *target.ip(), sport, target.port());
+    let mut answer = "none";
+    let mut buf = [0u8; 2048];
+    'tries: for _ in 0..6 {
+        sendto(&tx, &packet, SendFlags::empty(), &std::net::SocketAddrV4::new(via, 0)).expect("send the SYN");
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            let Ok((n, _)) = recv(&rx, &mut buf, RecvFlags::empty()) else { continue };
+            let p = &buf[..n.min(buf.len())];
+            if p.len() < 40 || p[0] >> 4 != 4 || p[9] != 6 || p[16..20] != own.octets() {
+                continue;
+            }
+            let tcp = &p[usize::from(p[0] & 0x0f) * 4..];
+            if tcp.len() < 14
+                || u16::from_be_bytes([tcp[0], tcp[1]]) != target.port()
+                || u16::from_be_bytes([tcp[2], tcp[3]]) != sport
+            {
+                continue;
+            }
+            answer = match tcp[13] {
+                f if f & 0x12 == 0x12 => "synack",
+                f if f & 0x04 != 0 => "rst",
+                _ => continue,
+            };
+            break 'tries;
+        }
+    }
+    println!("{}", json!({ "answer": answer }));
+    Some(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(code) = udp(&args) {
+    if let Some(code) = udp(&args).or_else(|| syn_probe(&args)) {
         std::process::exit(code);
     }
     if let Some(code) = swap_on_open(&args) {
