@@ -5,10 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path};
 
 use lindocker_storage::unpack::{HashingReader, decompress};
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 use serde_json::{Map, Value, json};
 
 use crate::store::{ImageRecord, Store};
@@ -230,10 +234,11 @@ fn load_from(store: &Store, input: impl Read, scratch: &Path) -> Result<Vec<Load
     let mut archive = tar::Archive::new(decompress(input)?);
     archive.set_preserve_permissions(false);
     archive.unpack(scratch).map_err(not_archive)?;
-    if scratch.join("manifest.json").is_file() {
-        load_docker(store, scratch)
-    } else if scratch.join("index.json").is_file() {
-        load_oci(store, scratch)
+    let unpacked = Unpacked::open(scratch)?;
+    if let Some(manifest) = unpacked.file("manifest.json")? {
+        load_docker(store, &unpacked, manifest)
+    } else if let Some(index) = unpacked.file("index.json")? {
+        load_oci(store, &unpacked, index)
     } else {
         Err(ImageError::Invalid(
             "not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)".into(),
@@ -241,29 +246,69 @@ fn load_from(store: &Store, input: impl Read, scratch: &Path) -> Result<Vec<Load
     }
 }
 
-fn read_json(path: &Path) -> Result<Value, ImageError> {
-    let bytes = fs::read(path).map_err(|e| ImageError::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| ImageError::Invalid(format!("{}: {e}", path.display())))
+/// An unpacked archive. Its symlinks may point anywhere (absolute, or up and out), so its
+/// files are opened only on its directory with `RESOLVE_IN_ROOT`, never by host path.
+struct Unpacked {
+    root: OwnedFd,
 }
 
-/// A path inside the archive, refused if it leaves it.
-fn inside(scratch: &Path, relative: &str) -> Result<std::path::PathBuf, ImageError> {
-    let path = Path::new(relative);
-    if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(ImageError::Invalid(format!("archive refers to {relative:?}, outside itself")));
+impl Unpacked {
+    fn open(dir: &Path) -> Result<Unpacked, ImageError> {
+        let root = rfs::open(dir, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ImageError::io(dir, e.into()))?;
+        Ok(Unpacked { root })
     }
-    Ok(scratch.join(path))
+
+    /// The regular file at `relative` in the archive, `None` if there is nothing there.
+    fn file(&self, relative: &str) -> Result<Option<File>, ImageError> {
+        let path = Path::new(relative);
+        if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(ImageError::Invalid(format!("archive refers to {relative:?}, outside itself")));
+        }
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let file = match rfs::openat2(
+            &self.root,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(ImageError::Invalid(format!("archive file {relative:?}: {e}"))),
+        };
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => Ok(Some(file)),
+            Ok(_) => Err(ImageError::Invalid(format!("archive file {relative:?} is not a regular file"))),
+            Err(e) => Err(ImageError::Invalid(format!("archive file {relative:?}: {e}"))),
+        }
+    }
+
+    /// Like [`Unpacked::file`], for a file the archive must have.
+    fn require(&self, relative: &str) -> Result<File, ImageError> {
+        self.file(relative)?.ok_or_else(|| ImageError::Invalid(format!("archive has no file {relative:?}")))
+    }
 }
 
-fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
-    let manifest = read_json(&scratch.join("manifest.json"))?;
+fn read_all(mut file: &File, what: &str) -> Result<Vec<u8>, ImageError> {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|e| ImageError::Invalid(format!("{what}: {e}")))?;
+    Ok(bytes)
+}
+
+fn read_json(file: &File, what: &str) -> Result<Value, ImageError> {
+    serde_json::from_slice(&read_all(file, what)?).map_err(|e| ImageError::Invalid(format!("{what}: {e}")))
+}
+
+fn load_docker(store: &Store, unpacked: &Unpacked, manifest: File) -> Result<Vec<Loaded>, ImageError> {
+    let manifest = read_json(&manifest, "manifest.json")?;
     let entries = manifest.as_array().ok_or_else(|| ImageError::Invalid("manifest.json is not a list".into()))?;
     let mut loaded = Vec::new();
     for entry in entries {
         let field =
             |key: &str| entry.get(key).ok_or_else(|| ImageError::Invalid(format!("manifest.json entry without {key}")));
-        let config_path = inside(scratch, field("Config")?.as_str().unwrap_or_default())?;
-        let config_bytes = fs::read(&config_path).map_err(|e| ImageError::io(&config_path, e))?;
+        let config_path = field("Config")?.as_str().unwrap_or_default();
+        let config_bytes = read_all(&unpacked.require(config_path)?, config_path)?;
         let layer_paths: Vec<&str> =
             field("Layers")?.as_array().map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let names: Vec<String> = entry
@@ -272,7 +317,10 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
             .map(|tags| tags.iter().filter_map(Value::as_str).map(|t| reference::parse(t).map(|r| r.whole())).collect())
             .transpose()?
             .unwrap_or_default();
-        let layers = layer_paths.iter().map(|p| inside(scratch, p)).collect::<Result<Vec<_>, _>>()?;
+        let layers = layer_paths
+            .iter()
+            .map(|p| unpacked.require(p).map(|file| (p.to_string(), file)))
+            .collect::<Result<Vec<_>, ImageError>>()?;
         let image = add_archived(store, &config_bytes, &layers, None)?;
         let mut image = image;
         for name in &names {
@@ -283,9 +331,13 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
     Ok(loaded)
 }
 
-fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
-    let index = read_json(&scratch.join("index.json"))?;
-    let blob = |digest: &str| inside(scratch, &format!("blobs/{}", digest.replacen(':', "/", 1)));
+fn load_oci(store: &Store, unpacked: &Unpacked, index: File) -> Result<Vec<Loaded>, ImageError> {
+    let index = read_json(&index, "index.json")?;
+    let blob = |digest: &str| -> Result<(String, File), ImageError> {
+        let path = format!("blobs/{}", digest.replacen(':', "/", 1));
+        let file = unpacked.require(&path)?;
+        Ok((path, file))
+    };
     let mut loaded = Vec::new();
     let mut pending: Vec<(Value, Option<String>)> =
         index["manifests"].as_array().cloned().unwrap_or_default().into_iter().map(|m| (m, None)).collect();
@@ -300,7 +352,7 @@ fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
             .map(|n| reference::parse(n).map(|r| r.whole()))
             .transpose()?
             .or(inherited_name);
-        let bytes = fs::read(blob(&digest)?).map_err(|e| ImageError::Invalid(format!("manifest {digest}: {e}")))?;
+        let bytes = read_all(&blob(&digest)?.1, &format!("manifest {digest}"))?;
         check_digest(&bytes, &digest)?;
         let manifest: Value =
             serde_json::from_slice(&bytes).map_err(|e| ImageError::Invalid(format!("manifest {digest}: {e}")))?;
@@ -314,8 +366,7 @@ fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
             continue;
         }
         let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
-        let config_bytes =
-            fs::read(blob(config_digest)?).map_err(|e| ImageError::Invalid(format!("config {config_digest}: {e}")))?;
+        let config_bytes = read_all(&blob(config_digest)?.1, &format!("config {config_digest}"))?;
         check_digest(&config_bytes, config_digest)?;
         let layer_digests: Vec<String> = manifest["layers"]
             .as_array()
@@ -341,11 +392,12 @@ fn check_digest(bytes: &[u8], digest: &str) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// Stores an image whose config and layer files sit in an unpacked archive.
+/// Stores an image whose config and layer files (named as in the archive) sit in an
+/// unpacked archive.
 fn add_archived(
     store: &Store,
     config_bytes: &[u8],
-    layers: &[std::path::PathBuf],
+    layers: &[(String, File)],
     expected_blobs: Option<&[String]>,
 ) -> Result<ImageRecord, ImageError> {
     let config: Value =
@@ -364,10 +416,10 @@ fn add_archived(
     let chain = lindocker_storage::layers::chain_ids(&diff_ids);
     let mut descriptors = Vec::new();
     let mut size = 0;
-    for (i, path) in layers.iter().enumerate() {
-        let file = File::open(path).map_err(|e| ImageError::Invalid(format!("layer {}: {e}", path.display())))?;
+    for (i, (name, file)) in layers.iter().enumerate() {
+        let path = Path::new(name);
         let mut magic = [0u8; 4];
-        let _ = File::open(path).and_then(|mut f| f.read(&mut magic));
+        let _ = file.read_at(&mut magic, 0);
         let mut hashing = HashingReader::new(file);
         let parent = i.checked_sub(1).map(|p| chain[p].as_str());
         let info = if store.layers().exists(&chain[i]) {
@@ -383,12 +435,7 @@ fn add_archived(
         {
             return Err(ImageError::DigestMismatch { expected: expected[i].clone(), actual: digest });
         }
-        // The archive's file becomes the blob: same filesystem, so a rename, not a copy.
-        let target = store.blob_path(&digest);
-        File::open(path).and_then(|f| f.sync_all()).map_err(|e| ImageError::io(path, e))?;
-        fs::rename(path, &target)
-            .or_else(|_| fs::copy(path, &target).map(|_| ()))
-            .map_err(|e| ImageError::io(&target, e))?;
+        adopt_blob(store, file, &digest)?;
         descriptors.push(json!({ "mediaType": layer_media_type(&magic), "digest": digest, "size": hashing.count() }));
         size += info.size;
     }
@@ -403,6 +450,22 @@ fn add_archived(
         created: config["created"].as_str().map(str::to_owned),
     };
     store.add(record, None)
+}
+
+/// Makes the archive's open `file`, whose content hashes to `digest`, a blob: the same
+/// file, linked into the store (same filesystem, so no copy) by descriptor rather than by
+/// name, which may go through the archive's symlinks; copied where a link is refused.
+fn adopt_blob(store: &Store, mut file: &File, digest: &str) -> Result<(), ImageError> {
+    let target = store.blob_path(digest);
+    file.sync_all().map_err(|e| ImageError::io(&target, e))?;
+    match rfs::linkat(file, "", rfs::CWD, &target, AtFlags::EMPTY_PATH) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(_) => {
+            let mut writer = store.blob_writer()?;
+            file.rewind().and_then(|()| io::copy(&mut file, &mut writer)).map_err(|e| ImageError::io(&target, e))?;
+            writer.commit(Some(digest)).map(|_| ())
+        }
+    }
 }
 
 /// `lindocker save`: the images named in `names` as one archive that is both a
