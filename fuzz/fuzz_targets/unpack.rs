@@ -29,8 +29,10 @@ fn state(parent: &Path) -> Vec<(String, u32, u64, u64, i64, i64)> {
         let meta = std::fs::symlink_metadata(parent.join(name)).expect("sentinel");
         out.push((name.to_owned(), meta.mode(), meta.nlink(), meta.size(), meta.mtime(), meta.ctime()));
     }
-    out.push(("entries".into(), 0, std::fs::read_dir(parent.join("outside")).expect("outside").count() as u64, 0, 0, 0));
-    out.push(("dir".into(), 0, std::fs::read_dir(parent.join("outside/dir")).expect("dir").count() as u64, 0, 0, 0));
+    for dir in ["outside", "outside/dir"] {
+        let entries = std::fs::read_dir(parent.join(dir)).expect("sentinel dir").count() as u64;
+        out.push((format!("{dir} entries"), 0, entries, 0, 0, 0));
+    }
     out
 }
 
