@@ -397,6 +397,19 @@ fn valid_archives_load() {
     }
 }
 
+/// Older `docker save` archives link a layer shared by two images (`../other/layer.tar`):
+/// symlinks that stay inside the archive still work.
+#[test]
+fn symlinks_inside_the_archive_are_followed() {
+    let files = BTreeMap::from([("f".to_owned(), b"x".to_vec())]);
+    let mut items = valid_archive(false, &[files]);
+    let layer = items.remove("l0/layer.tar").unwrap();
+    items.insert("shared/layer.tar".into(), layer);
+    items.insert("l0/layer.tar".into(), Item::Symlink("../shared/layer.tar".into()));
+    let (items, copies) = bent(items, &[], Path::new("/nonexistent"));
+    assert_eq!(load_leaves_outside_alone(&archive_bytes(&items), &copies, "shared"), Ok(1));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
