@@ -397,6 +397,57 @@ fn valid_archives_load() {
     }
 }
 
+/// A config's diff id is a path in the layer store. `sha256:<layer>/diff/evil`, where an
+/// earlier image's layer holds `evil/layer.json` and `evil/diff -> /host/dir`, made an
+/// image whose layer was the host directory (mounted as a container's lower layer).
+#[test]
+fn diff_ids_are_digests() {
+    let parent = aim("diffid");
+    let _ = fs::remove_dir_all(&parent);
+    let outside = parent.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("secret"), "host secret").unwrap();
+    let store = Store::open(&parent.join("root")).unwrap();
+
+    let mut builder = tar::Builder::new(Vec::new());
+    let info = br#"{"diff_id":"sha256:x","parent":null,"size":0}"#;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(info.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    builder.append_data(&mut header, "evil/layer.json", info.as_slice()).unwrap();
+    let mut link = tar::Header::new_gnu();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.set_size(0);
+    link.set_mode(0o777);
+    link.set_mtime(0);
+    link.set_uid(0);
+    link.set_gid(0);
+    builder.append_link(&mut link, "evil/diff", &outside).unwrap();
+    let planted = archive::import(&store, builder.into_inner().unwrap().as_slice(), None, &Default::default()).unwrap();
+    let hex = planted.layers[0].trim_start_matches("sha256:");
+
+    let files = BTreeMap::from([("f".to_owned(), b"x".to_vec())]);
+    let mut items = valid_archive(false, &[files]);
+    let config = json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{hex}/diff/evil")]},
+    });
+    items.insert("config.json".into(), Item::File(serde_json::to_vec(&config).unwrap()));
+    let (items, _) = bent(items, &[], Path::new("/nonexistent"));
+    let result = archive::load(&store, archive_bytes(&items).as_slice());
+    let layer_dirs: Vec<PathBuf> = match &result {
+        Ok(loaded) => loaded[0].image.layers.iter().map(|c| store.layers().diff_dir(c)).collect(),
+        Err(_) => Vec::new(),
+    };
+    let host_dir_is_a_layer = layer_dirs.iter().any(|d| d.join("secret").exists());
+    fs::remove_dir_all(&parent).unwrap();
+    assert!(!host_dir_is_a_layer, "an image's layer is a host directory: {layer_dirs:?}");
+    assert!(result.is_err(), "a config with a diff id that is not a digest loaded: {result:?}");
+}
+
 /// Older `docker save` archives link a layer shared by two images (`../other/layer.tar`):
 /// symlinks that stay inside the archive still work.
 #[test]
