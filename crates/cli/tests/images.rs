@@ -415,6 +415,66 @@ fn layers_cannot_write_outside_themselves() {
     fs::remove_dir_all(&outside).unwrap();
 }
 
+/// A config's diff id names a directory of the layer store. An image whose diff id is
+/// `<chain id of an earlier layer>/diff/evil`, where that layer holds `evil/layer.json`
+/// and `evil/diff -> /host/dir`, pulled "from cache" with the host directory as its layer.
+#[test]
+fn pull_refuses_a_diff_id_that_is_a_path() {
+    let registry = Registry::start("diffid", None);
+    let engine = Engine::new(BIN, "diffid");
+    let outside = temp_dir("diffid-outside");
+    fs::write(outside.join("secret"), "host secret").unwrap();
+    let target: &'static str = Box::leak(outside.display().to_string().into_boxed_str());
+
+    // An image whose layer looks like a layer directory of the store, `diff` a host dir.
+    let info = br#"{"diff_id":"sha256:x","parent":null,"size":0}"#.to_vec();
+    let planted =
+        image::layer(&[Entry::File("evil/layer.json".into(), info, 0o644), Entry::Symlink("evil/diff", target)]);
+    let layout = engine.root.join("planted");
+    let desc = image::image(&layout, &[(planted.clone(), planted.clone())], json!({}), "amd64");
+    image::finish_layout(&layout, "t", vec![desc]);
+    registry.push(&layout, "test/planted", "t");
+    engine.ok(&["pull", &format!("{}/test/planted:t", registry.addr)]);
+
+    // The same layer blob under a config whose diff id points into it.
+    let layout = engine.root.join("pointer");
+    let blobs = layout.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8], media_type: &str| {
+        let digest = image::digest(data);
+        fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).unwrap();
+        json!({ "mediaType": media_type, "digest": digest, "size": data.len() })
+    };
+    let diff_id = format!("{}/diff/evil", image::digest(&planted));
+    let config = json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+    });
+    let config = put(&serde_json::to_vec(&config).unwrap(), "application/vnd.oci.image.config.v1+json");
+    let layer = put(&planted, "application/vnd.oci.image.layer.v1.tar");
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config, "layers": [layer],
+    });
+    let mut desc = put(&serde_json::to_vec(&manifest).unwrap(), "application/vnd.oci.image.manifest.v1+json");
+    desc["platform"] = json!({ "os": "linux", "architecture": "amd64" });
+    image::finish_layout(&layout, "t", vec![desc]);
+    registry.push(&layout, "test/pointer", "t");
+
+    let name = format!("{}/test/pointer:t", registry.addr);
+    let out = engine.run(&["pull", &name]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() {
+        let chain = inspect(&engine, &name)["Storage"]["ChainIDs"][0].as_str().unwrap().to_owned();
+        let layer = LayerStore::open(engine.root.join("layers")).unwrap().diff_dir(&chain).unwrap_or_default();
+        let host_dir = layer.join("secret").exists();
+        fs::remove_dir_all(&outside).unwrap();
+        panic!("pulled an image whose layer {} is a host directory: {host_dir}", layer.display());
+    }
+    fs::remove_dir_all(&outside).unwrap();
+    assert!(stderr.contains("is not a sha256 digest"), "{stderr}");
+}
+
 #[test]
 fn concurrent_pulls_store_shared_layers_once() {
     let registry = Registry::start("shared", None);

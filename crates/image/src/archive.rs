@@ -5,10 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path};
 
 use lindocker_storage::unpack::{HashingReader, decompress};
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 use serde_json::{Map, Value, json};
 
 use crate::store::{ImageRecord, Store};
@@ -230,11 +234,11 @@ fn load_from(store: &Store, input: impl Read, scratch: &Path) -> Result<Vec<Load
     let mut archive = tar::Archive::new(decompress(input)?);
     archive.set_preserve_permissions(false);
     archive.unpack(scratch).map_err(not_archive)?;
-    let present = |name: &str| fs::symlink_metadata(scratch.join(name)).is_ok();
-    if present("manifest.json") {
-        load_docker(store, scratch)
-    } else if present("index.json") {
-        load_oci(store, scratch)
+    let unpacked = Unpacked::open(scratch)?;
+    if let Some(manifest) = unpacked.file("manifest.json")? {
+        load_docker(store, &unpacked, manifest)
+    } else if let Some(index) = unpacked.file("index.json")? {
+        load_oci(store, &unpacked, index)
     } else {
         Err(ImageError::Invalid(
             "not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)".into(),
@@ -242,71 +246,76 @@ fn load_from(store: &Store, input: impl Read, scratch: &Path) -> Result<Vec<Load
     }
 }
 
+/// An unpacked archive. Its symlinks may point anywhere (absolute, or up and out), so its
+/// files are opened only on its directory with `RESOLVE_IN_ROOT`, never by host path.
+struct Unpacked {
+    root: OwnedFd,
+}
+
+impl Unpacked {
+    fn open(dir: &Path) -> Result<Unpacked, ImageError> {
+        let root = rfs::open(dir, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ImageError::io(dir, e.into()))?;
+        Ok(Unpacked { root })
+    }
+
+    /// The regular file at `relative` in the archive, `None` if there is nothing there.
+    fn file(&self, relative: &str) -> Result<Option<File>, ImageError> {
+        let path = Path::new(relative);
+        if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(ImageError::Invalid(format!("archive refers to {relative:?}, outside itself")));
+        }
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let file = match rfs::openat2(
+            &self.root,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(ImageError::Invalid(format!("archive file {relative:?}: {e}"))),
+        };
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => Ok(Some(file)),
+            Ok(_) => Err(ImageError::Invalid(format!("archive file {relative:?} is not a regular file"))),
+            Err(e) => Err(ImageError::Invalid(format!("archive file {relative:?}: {e}"))),
+        }
+    }
+
+    /// Like [`Unpacked::file`], for a file the archive must have.
+    fn require(&self, relative: &str) -> Result<File, ImageError> {
+        self.file(relative)?.ok_or_else(|| ImageError::Invalid(format!("archive has no file {relative:?}")))
+    }
+}
+
 /// The most a JSON member of an archive (a manifest, a config, an index) may hold.
 const MAX_JSON: u64 = 16 << 20;
 
-/// Opens `path`, a member of the archive unpacked at `scratch`: reached without any
-/// symlink (the archive made them all: one to `/dev/zero`, a FIFO or a host file must
-/// not be read) and a regular file.
-fn open_member(scratch: &Path, path: &Path) -> Result<File, ImageError> {
-    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
-    let bad = |why: String| ImageError::Invalid(format!("archive member {}: {why}", path.display()));
-    let rel = path.strip_prefix(scratch).map_err(|_| bad("outside the archive".into()))?;
-    let root = rustix::fs::open(scratch, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| ImageError::io(scratch, e.into()))?;
-    let fd = loop {
-        match rustix::fs::openat2(
-            &root,
-            rel,
-            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        ) {
-            Err(rustix::io::Errno::AGAIN) => continue,
-            Err(rustix::io::Errno::LOOP) => return Err(bad("a symlink, not a file".into())),
-            other => break other.map_err(|e| bad(e.to_string()))?,
-        }
-    };
-    let st = rustix::fs::fstat(&fd).map_err(|e| bad(e.to_string()))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(bad("not a regular file".into()));
-    }
-    Ok(File::from(fd))
-}
-
-/// The bytes of a small member of the archive (see [`open_member`]), at most [`MAX_JSON`].
-fn read_member(scratch: &Path, path: &Path) -> Result<Vec<u8>, ImageError> {
+/// The bytes of a small member of the archive, at most [`MAX_JSON`].
+fn read_all(file: &File, what: &str) -> Result<Vec<u8>, ImageError> {
     let mut bytes = Vec::new();
-    open_member(scratch, path)?.take(MAX_JSON + 1).read_to_end(&mut bytes).map_err(|e| ImageError::io(path, e))?;
+    file.take(MAX_JSON + 1).read_to_end(&mut bytes).map_err(|e| ImageError::Invalid(format!("{what}: {e}")))?;
     if bytes.len() as u64 > MAX_JSON {
-        return Err(ImageError::Invalid(format!("archive member {}: larger than {MAX_JSON} bytes", path.display())));
+        return Err(ImageError::Invalid(format!("{what}: larger than {MAX_JSON} bytes")));
     }
     Ok(bytes)
 }
 
-fn read_json(scratch: &Path, path: &Path) -> Result<Value, ImageError> {
-    let bytes = read_member(scratch, path)?;
-    serde_json::from_slice(&bytes).map_err(|e| ImageError::Invalid(format!("{}: {e}", path.display())))
+fn read_json(file: &File, what: &str) -> Result<Value, ImageError> {
+    serde_json::from_slice(&read_all(file, what)?).map_err(|e| ImageError::Invalid(format!("{what}: {e}")))
 }
 
-/// A path inside the archive, refused if it leaves it.
-fn inside(scratch: &Path, relative: &str) -> Result<std::path::PathBuf, ImageError> {
-    let path = Path::new(relative);
-    if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(ImageError::Invalid(format!("archive refers to {relative:?}, outside itself")));
-    }
-    Ok(scratch.join(path))
-}
-
-fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
-    let manifest = read_json(scratch, &scratch.join("manifest.json"))?;
+fn load_docker(store: &Store, unpacked: &Unpacked, manifest: File) -> Result<Vec<Loaded>, ImageError> {
+    let manifest = read_json(&manifest, "manifest.json")?;
     let entries = manifest.as_array().ok_or_else(|| ImageError::Invalid("manifest.json is not a list".into()))?;
     let mut loaded = Vec::new();
     for entry in entries {
         let field =
             |key: &str| entry.get(key).ok_or_else(|| ImageError::Invalid(format!("manifest.json entry without {key}")));
-        let config_path = inside(scratch, field("Config")?.as_str().unwrap_or_default())?;
-        let config_bytes = read_member(scratch, &config_path)?;
+        let config_path = field("Config")?.as_str().unwrap_or_default();
+        let config_bytes = read_all(&unpacked.require(config_path)?, config_path)?;
         let layer_paths: Vec<&str> =
             field("Layers")?.as_array().map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let names: Vec<String> = entry
@@ -315,8 +324,11 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
             .map(|tags| tags.iter().filter_map(Value::as_str).map(|t| reference::parse(t).map(|r| r.whole())).collect())
             .transpose()?
             .unwrap_or_default();
-        let layers = layer_paths.iter().map(|p| inside(scratch, p)).collect::<Result<Vec<_>, _>>()?;
-        let image = add_archived(store, scratch, &config_bytes, &layers, None)?;
+        let layers = layer_paths
+            .iter()
+            .map(|p| unpacked.require(p).map(|file| (p.to_string(), file)))
+            .collect::<Result<Vec<_>, ImageError>>()?;
+        let image = add_archived(store, &config_bytes, &layers, None)?;
         let mut image = image;
         for name in &names {
             image = store.add(image, Some(name))?;
@@ -326,11 +338,13 @@ fn load_docker(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError>
     Ok(loaded)
 }
 
-fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
-    let index = read_json(scratch, &scratch.join("index.json"))?;
-    // Only a checked digest names a file: `sha256:../../x` is not one.
-    let blob = |digest: &str| -> Result<std::path::PathBuf, ImageError> {
-        Ok(scratch.join("blobs/sha256").join(lindocker_storage::digest::Digest::parse(digest)?.hex()))
+fn load_oci(store: &Store, unpacked: &Unpacked, index: File) -> Result<Vec<Loaded>, ImageError> {
+    let index = read_json(&index, "index.json")?;
+    let blob = |digest: &str| -> Result<(String, File), ImageError> {
+        // Only a checked digest names a file: `sha256:../../x` is not one.
+        let path = format!("blobs/sha256/{}", lindocker_storage::digest::Digest::parse(digest)?.hex());
+        let file = unpacked.require(&path)?;
+        Ok((path, file))
     };
     let mut loaded = Vec::new();
     let mut pending: Vec<(Value, Option<String>)> =
@@ -346,7 +360,7 @@ fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
             .map(|n| reference::parse(n).map(|r| r.whole()))
             .transpose()?
             .or(inherited_name);
-        let bytes = read_member(scratch, &blob(&digest)?)?;
+        let bytes = read_all(&blob(&digest)?.1, &format!("manifest {digest}"))?;
         check_digest(&bytes, &digest)?;
         let manifest: Value =
             serde_json::from_slice(&bytes).map_err(|e| ImageError::Invalid(format!("manifest {digest}: {e}")))?;
@@ -360,14 +374,14 @@ fn load_oci(store: &Store, scratch: &Path) -> Result<Vec<Loaded>, ImageError> {
             continue;
         }
         let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
-        let config_bytes = read_member(scratch, &blob(config_digest)?)?;
+        let config_bytes = read_all(&blob(config_digest)?.1, &format!("config {config_digest}"))?;
         check_digest(&config_bytes, config_digest)?;
         let layer_digests: Vec<String> = manifest["layers"]
             .as_array()
             .map(|l| l.iter().filter_map(|d| d["digest"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         let layers = layer_digests.iter().map(|d| blob(d)).collect::<Result<Vec<_>, _>>()?;
-        let mut image = add_archived(store, scratch, &config_bytes, &layers, Some(&layer_digests))?;
+        let mut image = add_archived(store, &config_bytes, &layers, Some(&layer_digests))?;
         let names: Vec<String> = name.into_iter().collect();
         for name in &names {
             image = store.add(image, Some(name))?;
@@ -386,17 +400,18 @@ fn check_digest(bytes: &[u8], digest: &str) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// Stores an image whose config and layer files sit in an unpacked archive.
+/// Stores an image whose config and layer files (named as in the archive) sit in an
+/// unpacked archive.
 fn add_archived(
     store: &Store,
-    scratch: &Path,
     config_bytes: &[u8],
-    layers: &[std::path::PathBuf],
+    layers: &[(String, File)],
     expected_blobs: Option<&[String]>,
 ) -> Result<ImageRecord, ImageError> {
     // Typed, before anything is stored.
     let config = crate::config::parse(config_bytes)?;
     let diff_ids: Vec<String> = config.rootfs().diff_ids().clone();
+    check_diff_ids(&diff_ids)?;
     if diff_ids.len() != layers.len() {
         return Err(ImageError::Invalid(format!(
             "the config lists {} layers, the archive {}",
@@ -407,11 +422,11 @@ fn add_archived(
     let chain = lindocker_storage::layers::chain_ids(&diff_ids)?;
     let mut descriptors = Vec::new();
     let mut size = 0;
-    for (i, path) in layers.iter().enumerate() {
-        let file = open_member(scratch, path)?;
+    for (i, (name, file)) in layers.iter().enumerate() {
+        let path = Path::new(name);
         let mut magic = [0u8; 4];
-        let _ = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0);
-        let mut hashing = HashingReader::new(&file);
+        let _ = file.read_at(&mut magic, 0);
+        let mut hashing = HashingReader::new(file);
         let parent = i.checked_sub(1).map(|p| chain[p].as_str());
         let info = if store.layers().exists(&chain[i]) {
             io::copy(&mut hashing, &mut io::sink()).map_err(|e| ImageError::io(path, e))?;
@@ -426,12 +441,7 @@ fn add_archived(
         {
             return Err(ImageError::DigestMismatch { expected: expected[i].clone(), actual: digest });
         }
-        // The archive's file becomes the blob: same filesystem, so a rename, not a copy.
-        let target = store.blob_path(&digest)?;
-        file.sync_all().map_err(|e| ImageError::io(path, e))?;
-        fs::rename(path, &target)
-            .or_else(|_| fs::copy(path, &target).map(|_| ()))
-            .map_err(|e| ImageError::io(&target, e))?;
+        adopt_blob(store, file, &digest)?;
         descriptors.push(json!({ "mediaType": layer_media_type(&magic), "digest": digest, "size": hashing.count() }));
         size += info.size;
     }
@@ -446,6 +456,35 @@ fn add_archived(
         created: config.created().clone(),
     };
     store.add(record, None)
+}
+
+/// Refuses diff ids that are not `sha256:` and 64 hex digits: the first one is a chain
+/// id, which names a directory of the layer store (a path such as `sha256:x/diff/y`
+/// would name one of an earlier layer's directories, or through its symlinks a host's).
+pub(crate) fn check_diff_ids(diff_ids: &[String]) -> Result<(), ImageError> {
+    for id in diff_ids {
+        let hex = id.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(ImageError::Invalid(format!("image config: diff id {id:?} is not a sha256 digest")));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the archive's open `file`, whose content hashes to `digest`, a blob: the same
+/// file, linked into the store (same filesystem, so no copy) by descriptor rather than by
+/// name, which may go through the archive's symlinks; copied where a link is refused.
+fn adopt_blob(store: &Store, mut file: &File, digest: &str) -> Result<(), ImageError> {
+    let target = store.blob_path(digest)?;
+    file.sync_all().map_err(|e| ImageError::io(&target, e))?;
+    match rfs::linkat(file, "", rfs::CWD, &target, AtFlags::EMPTY_PATH) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(_) => {
+            let mut writer = store.blob_writer()?;
+            file.rewind().and_then(|()| io::copy(&mut file, &mut writer)).map_err(|e| ImageError::io(&target, e))?;
+            writer.commit(Some(digest)).map(|_| ())
+        }
+    }
 }
 
 /// `lindocker save`: the images named in `names` as one archive that is both a

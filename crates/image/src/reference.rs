@@ -162,3 +162,127 @@ mod tests {
         }
     }
 }
+
+/// Property tests: any text either parses into a reference whose parts obey the grammar
+/// (and print back to something that parses to the same reference) or is refused; none
+/// panics.
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A repository path component: lowercase alphanumerics joined by separators.
+    fn component() -> impl Strategy<Value = String> {
+        "[a-z0-9]{1,6}((\\.|_|__|-{1,3})[a-z0-9]{1,6}){0,2}"
+    }
+
+    fn host() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("localhost".to_owned()),
+            "[a-z0-9]{1,8}(-[a-z0-9]{1,4})?\\.[a-z]{2,5}",
+            "[a-z0-9]{1,8}\\.[a-z0-9]{1,8}\\.[a-z]{2,4}",
+        ]
+        .prop_flat_map(|h| (Just(h), proptest::option::of(1u16..)))
+        .prop_map(|(h, port)| match port {
+            Some(p) => format!("{h}:{p}"),
+            None => h,
+        })
+    }
+
+    /// Characters that matter to the grammar, plus a few that must never pass.
+    fn noisy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::char::range('a', 'z'),
+                1 => proptest::char::range('A', 'Z'),
+                2 => proptest::char::range('0', '9'),
+                3 => proptest::sample::select(vec![':', '/', '@', '.', '_', '-', ' ', '\n', '\0', 'é', '\u{202e}']),
+            ],
+            0..80,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    fn assert_well_formed(r: &Reference) {
+        assert!(valid_host(r.registry()), "registry {:?}", r.registry());
+        assert!(r.repository().split('/').all(valid_path_component), "repository {:?}", r.repository());
+        if let Some(tag) = r.tag() {
+            assert!(!tag.is_empty() && tag.len() <= 128, "tag {tag:?}");
+            assert!(tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)), "tag {tag:?}");
+            assert!(!tag.starts_with(['.', '-']), "tag {tag:?}");
+        }
+        if let Some(digest) = r.digest() {
+            let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+            assert!(hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        }
+        assert!(r.tag().is_some() || r.digest().is_some(), "a tag or a digest");
+    }
+
+    /// Parsing what a reference prints gives the same reference (when it fits in 255).
+    fn assert_round_trip(r: &Reference) {
+        let whole = r.whole();
+        if whole.len() <= 255 {
+            let again = parse(&whole).unwrap_or_else(|e| panic!("{whole:?} does not parse back: {e}"));
+            assert_eq!(again.whole(), whole);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,300}") {
+            if let Ok(r) = parse(&text) {
+                assert_well_formed(&r);
+                assert_round_trip(&r);
+            }
+        }
+
+        #[test]
+        fn grammar_noise_parses_or_is_refused(text in noisy()) {
+            if let Ok(r) = parse(&text) {
+                assert_well_formed(&r);
+                assert_round_trip(&r);
+                prop_assert!(!text.contains([' ', '\n', '\0', 'é', '\u{202e}']), "{text:?} was accepted");
+            }
+        }
+
+        #[test]
+        fn valid_references_keep_their_parts(
+            host in proptest::option::of(host()),
+            path in proptest::collection::vec(component(), 1..4),
+            tag in proptest::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}"),
+            digest in proptest::option::of("[0-9a-f]{64}"),
+        ) {
+            let mut path = path;
+            if host.is_none() && path.len() > 1 {
+                // Without a host, a first component with a dot would name one.
+                path[0] = path[0].replace('.', "-");
+            }
+            let path = path.join("/");
+            let mut text = host.clone().map(|h| format!("{h}/{path}")).unwrap_or(path.clone());
+            if let Some(tag) = &tag {
+                text = format!("{text}:{tag}");
+            }
+            if let Some(hex) = &digest {
+                text = format!("{text}@sha256:{hex}");
+            }
+            let r = parse(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_well_formed(&r);
+            assert_round_trip(&r);
+            let registry = host.unwrap_or_else(|| "docker.io".into());
+            prop_assert_eq!(r.registry(), registry.as_str());
+            let expected_path = if registry == "docker.io" && !path.contains('/') { format!("library/{path}") } else { path };
+            prop_assert_eq!(r.repository(), expected_path.as_str());
+            match (&digest, &tag) {
+                (Some(hex), _) => {
+                    let expected = format!("sha256:{hex}");
+                    prop_assert_eq!(r.digest(), Some(expected.as_str()));
+                }
+                (None, Some(tag)) => prop_assert_eq!(r.tag(), Some(tag.as_str())),
+                (None, None) => prop_assert_eq!(r.tag(), Some("latest")),
+            }
+        }
+    }
+}

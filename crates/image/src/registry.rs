@@ -182,6 +182,7 @@ async fn pull_async(
     }
     let config: ImageConfiguration = crate::config::parse(&config_bytes)?;
     let diff_ids = config.rootfs().diff_ids().clone();
+    crate::archive::check_diff_ids(&diff_ids)?;
     if diff_ids.len() != manifest.layers().len() {
         return Err(ImageError::Invalid(format!(
             "manifest lists {} layers but the config {}",
@@ -534,5 +535,195 @@ mod insecure_tests {
         assert!(!realm_allowed("https", "http://auth.example/token"));
         assert!(!realm_allowed("https", "HTTP://auth.example/token"));
         assert!(realm_allowed("http", "http://127.0.0.1:5000/token"));
+    }
+}
+
+/// Property tests: what a registry sends as an index, a manifest or a config parses or is
+/// refused, never panics; what parses prints back to the same document; picking a
+/// platform names one of the index's own manifests.
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn digest(n: u8) -> String {
+        format!("sha256:{}", format!("{n:02x}").repeat(32))
+    }
+
+    fn manifest() -> Value {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(1), "size": 7023},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(2), "size": 32654},
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": digest(3), "size": 16724,
+                 "annotations": {"a": "b"}},
+            ],
+        })
+    }
+
+    fn index() -> Value {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(4), "size": 7143,
+                 "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(5), "size": 7682,
+                 "platform": {"architecture": "amd64", "os": "linux"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(6), "size": 100,
+                 "platform": {"architecture": "unknown", "os": "unknown"}},
+            ],
+        })
+    }
+
+    fn config() -> Value {
+        json!({
+            "created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "ExposedPorts": {"80/tcp": {}}, "User": "1000",
+                       "Labels": {"a": "b"}, "WorkingDir": "/srv", "Volumes": {"/data": {}}},
+            "rootfs": {"type": "layers", "diff_ids": [digest(7), digest(8)]},
+            "history": [{"created_by": "x", "empty_layer": true}],
+        })
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just(digest(9)),
+                Just("sha256:".to_owned()),
+                Just("sha256:../../etc".to_owned()),
+                Just("sha512:ab".to_owned()),
+                Just("linux".to_owned()),
+                Just("amd64".to_owned()),
+                "\\PC{0,16}",
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (proptest::sample::select(vec!["digest", "size", "platform", "os", "architecture", "x"]), inner),
+                    0..3
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            ]
+        })
+    }
+
+    /// Replaces the value at `path` (indices modulo each level's size), or drops it.
+    fn mutate(doc: &mut Value, path: &[usize], new: Option<Value>) {
+        let Some((&first, rest)) = path.split_first() else {
+            if let Some(new) = new {
+                *doc = new;
+            }
+            return;
+        };
+        match doc {
+            Value::Object(m) if !m.is_empty() => {
+                let key = m.keys().nth(first % m.len()).expect("in range").clone();
+                if rest.is_empty() && new.is_none() {
+                    m.remove(&key);
+                } else {
+                    mutate(m.get_mut(&key).expect("present"), rest, new);
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let i = first % a.len();
+                if rest.is_empty() && new.is_none() {
+                    a.remove(i);
+                } else {
+                    mutate(&mut a[i], rest, new);
+                }
+            }
+            _ => {
+                if let Some(new) = new {
+                    *doc = new;
+                }
+            }
+        }
+    }
+
+    fn mutations() -> impl Strategy<Value = Vec<(Vec<usize>, Option<Value>)>> {
+        proptest::collection::vec(
+            (proptest::collection::vec(any::<usize>(), 0..5), proptest::option::weighted(0.8, json_value())),
+            0..4,
+        )
+    }
+
+    /// Parses `bytes` as `T`; what parses must print back to the same value.
+    fn parse_round_trip<T>(bytes: &[u8]) -> Option<T>
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
+    {
+        let parsed: T = parse_json(bytes, "document").ok()?;
+        let again: T = parse_json(&serde_json::to_vec(&parsed).expect("serializes"), "again")
+            .unwrap_or_else(|e| panic!("{} does not parse back: {e}", String::from_utf8_lossy(bytes)));
+        assert_eq!(again, parsed);
+        Some(parsed)
+    }
+
+    fn mutated(mut doc: Value, changes: &[(Vec<usize>, Option<Value>)]) -> Vec<u8> {
+        for (path, new) in changes {
+            mutate(&mut doc, path, new.clone());
+        }
+        serde_json::to_vec(&doc).expect("json")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_bytes_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = media_type(&bytes);
+            let _ = parse_round_trip::<ImageManifest>(&bytes);
+            let _ = parse_round_trip::<ImageIndex>(&bytes);
+            let _ = parse_round_trip::<ImageConfiguration>(&bytes);
+        }
+
+        #[test]
+        fn mutated_manifests(changes in mutations()) {
+            let bytes = mutated(manifest(), &changes);
+            let _ = media_type(&bytes);
+            if let Some(m) = parse_round_trip::<ImageManifest>(&bytes) {
+                for layer in m.layers() {
+                    let d = descriptor(layer);
+                    prop_assert!(d.digest.starts_with("sha256:") || d.digest.contains(':'), "{}", d.digest);
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_indexes_pick_their_own_manifests(changes in mutations(), arch in "amd64|arm64|unknown|s390x", variant in proptest::option::of("v7|v8")) {
+            let bytes = mutated(index(), &changes);
+            let _ = media_type(&bytes);
+            if let Some(index) = parse_round_trip::<ImageIndex>(&bytes) {
+                let wanted = Platform { os: "linux".into(), architecture: arch, variant };
+                if let Ok(digest) = select_platform(&index, &wanted) {
+                    prop_assert!(index.manifests().iter().any(|m| m.digest().to_string() == digest));
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_configs(changes in mutations()) {
+            let _ = parse_round_trip::<ImageConfiguration>(&mutated(config(), &changes));
+        }
+
+        #[test]
+        fn platforms_parse_or_are_refused(text in "[a-z0-9/]{0,20}") {
+            if let Ok(p) = Platform::parse(&text) {
+                prop_assert_eq!(p.to_string(), text);
+            }
+        }
     }
 }

@@ -278,3 +278,220 @@ mod tests {
         assert!(err(&j).contains("linux.uidMappings[1]: overlaps"), "{}", err(&j));
     }
 }
+
+/// Property tests: whatever `config.json` holds, loading it ends in a spec or an error
+/// naming a field, never a panic; a spec that loads prints back to the same spec.
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::default_spec::DEFAULT_SPEC;
+
+    fn default_value() -> Value {
+        serde_json::from_str(DEFAULT_SPEC).expect("default spec is JSON")
+    }
+
+    /// Every key of the default spec, and a few it lacks: mutations then hit fields the
+    /// parser knows rather than ones it ignores.
+    fn keys() -> Vec<String> {
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        out.push(k.clone());
+                        walk(v, out);
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&default_value(), &mut out);
+        out.extend(
+            ["hooks", "prestart", "uidMappings", "gidMappings", "containerID", "hostID", "size", "path", "timeOffsets"]
+                .map(String::from),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just(String::new()),
+                Just("/".to_owned()),
+                Just("mount".to_owned()),
+                Just("user".to_owned()),
+                Just("CAP_SYS_ADMIN".to_owned()),
+                Just("1.0.0".to_owned()),
+                "\\PC{0,16}",
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(keys()), inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// One change at a place chosen by `path` (indices taken modulo each level's size).
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Replace(Vec<usize>, Value),
+        Remove(Vec<usize>),
+        Insert(Vec<usize>, String, Value),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let path = proptest::collection::vec(any::<usize>(), 0..5);
+        prop_oneof![
+            (path.clone(), json_value()).prop_map(|(p, v)| Mutation::Replace(p, v)),
+            path.clone().prop_map(Mutation::Remove),
+            (path, proptest::sample::select(keys()), json_value()).prop_map(|(p, k, v)| Mutation::Insert(p, k, v)),
+        ]
+    }
+
+    /// The container (object or array) at `path`, and the index of the child chosen in it.
+    fn locate<'a>(mut v: &'a mut Value, path: &[usize]) -> Option<(&'a mut Value, usize)> {
+        for (depth, &i) in path.iter().enumerate() {
+            let len = match v {
+                Value::Object(m) => m.len(),
+                Value::Array(a) => a.len(),
+                _ => 0,
+            };
+            if len == 0 {
+                return None;
+            }
+            let last = depth + 1 == path.len();
+            let descend = match v {
+                Value::Object(m) => m.values().nth(i % len).is_some_and(|c| c.is_object() || c.is_array()),
+                Value::Array(a) => a[i % len].is_object() || a[i % len].is_array(),
+                _ => false,
+            };
+            if last || !descend {
+                return Some((v, i % len));
+            }
+            v = match v {
+                Value::Object(m) => m.values_mut().nth(i % len).expect("in range"),
+                Value::Array(a) => &mut a[i % len],
+                _ => unreachable!(),
+            };
+        }
+        None
+    }
+
+    fn apply(doc: &mut Value, m: &Mutation) {
+        match m {
+            Mutation::Replace(path, new) => match locate(doc, path) {
+                Some((Value::Object(map), i)) => {
+                    let key = map.keys().nth(i).expect("in range").clone();
+                    map.insert(key, new.clone());
+                }
+                Some((Value::Array(a), i)) => a[i] = new.clone(),
+                _ => *doc = new.clone(),
+            },
+            Mutation::Remove(path) => match locate(doc, path) {
+                Some((Value::Object(map), i)) => {
+                    let key = map.keys().nth(i).expect("in range").clone();
+                    map.remove(&key);
+                }
+                Some((Value::Array(a), i)) => {
+                    a.remove(i);
+                }
+                _ => {}
+            },
+            Mutation::Insert(path, key, new) => match locate(doc, path) {
+                Some((Value::Object(map), _)) => {
+                    map.insert(key.clone(), new.clone());
+                }
+                Some((Value::Array(a), i)) => a.insert(i, new.clone()),
+                _ => {}
+            },
+        }
+    }
+
+    /// Loading `bytes` as a bundle's config: parse, then the checks `create` makes.
+    fn load(bytes: &[u8]) -> Option<Spec> {
+        let path = Path::new("config.json");
+        let spec = parse(path, bytes).ok()?;
+        let _ = check(path, Path::new("/"), &spec);
+        Some(spec)
+    }
+
+    /// A loaded spec written out and read again is the same spec.
+    fn assert_round_trip(spec: &Spec) {
+        let text = serde_json::to_vec(spec).expect("a spec serializes");
+        let again = parse(Path::new("config.json"), &text)
+            .unwrap_or_else(|e| panic!("{} does not parse back: {e}", String::from_utf8_lossy(&text)));
+        assert_eq!(&again, spec);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_bytes_are_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = load(&bytes);
+        }
+
+        #[test]
+        fn mutated_specs_load_or_fail_cleanly(mutations in proptest::collection::vec(mutation(), 1..6)) {
+            let mut doc = default_value();
+            // A root that exists, so the checks go past it.
+            doc["root"]["path"] = json!("/");
+            for m in &mutations {
+                apply(&mut doc, m);
+            }
+            if let Some(spec) = load(&serde_json::to_vec(&doc).expect("json")) {
+                assert_round_trip(&spec);
+            }
+        }
+
+        #[test]
+        fn truncated_specs_are_an_error(cut in 0..DEFAULT_SPEC.trim_end().len()) {
+            prop_assert!(load(&DEFAULT_SPEC.as_bytes()[..cut]).is_none());
+        }
+
+        #[test]
+        fn valid_specs_round_trip_and_pass(
+            args in proptest::collection::vec("\\PC{1,12}", 1..4),
+            env in proptest::collection::vec("[A-Z_]{1,8}=\\PC{0,12}", 0..4),
+            cwd in "(/[a-z]{1,6}){0,3}",
+            uid in any::<u32>(),
+            hostname in "[a-z0-9-]{0,20}",
+            base in 0u32..1_000_000,
+            size in 1u32..65_536,
+        ) {
+            let mut doc = default_value();
+            doc["root"]["path"] = json!("/");
+            doc["process"]["args"] = json!(args);
+            doc["process"]["env"] = json!(env);
+            doc["process"]["cwd"] = json!(if cwd.is_empty() { "/".to_owned() } else { cwd });
+            doc["process"]["user"]["uid"] = json!(uid);
+            doc["hostname"] = json!(hostname);
+            doc["linux"]["namespaces"].as_array_mut().expect("namespaces").push(json!({"type": "user"}));
+            for field in ["uidMappings", "gidMappings"] {
+                doc["linux"][field] = json!([
+                    {"containerID": 0, "hostID": base, "size": size},
+                    {"containerID": size, "hostID": base + size, "size": 1},
+                ]);
+            }
+            let path = Path::new("config.json");
+            let spec = parse(path, &serde_json::to_vec(&doc).expect("json")).expect("a valid spec parses");
+            check(path, Path::new("/"), &spec).expect("a valid spec passes the checks");
+            assert_round_trip(&spec);
+        }
+    }
+}

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
+use crate::template::render_template;
 use crate::terminal::{DetachKeys, RawTerminal};
 use crate::{Cli, Failure, format};
 
@@ -928,33 +929,4 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>)
         None => println!("{}", serde_json::to_string_pretty(&out)?),
     }
     Ok(status)
-}
-
-/// The subset of Go templates scripts use with `inspect -f`: `{{.A.B}}` and
-/// `{{json .A}}`, anything else copied as is.
-pub fn render_template(template: &str, value: &Value) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else { break };
-        let expr = rest[start + 2..start + end].trim();
-        let (as_json, path) = match expr.strip_prefix("json ") {
-            Some(p) => (true, p.trim()),
-            None => (false, expr),
-        };
-        let mut v = value;
-        for key in path.trim_start_matches('.').split('.').filter(|k| !k.is_empty()) {
-            v = &v[key];
-        }
-        out.push_str(&match (as_json, v) {
-            (true, v) => v.to_string(),
-            (false, Value::String(s)) => s.clone(),
-            (false, Value::Null) => "<no value>".into(),
-            (false, v) => v.to_string(),
-        });
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out
 }

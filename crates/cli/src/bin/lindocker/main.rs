@@ -12,6 +12,7 @@ mod run_args;
 mod signals;
 mod stats;
 mod system;
+mod template;
 mod terminal;
 mod volumes;
 
