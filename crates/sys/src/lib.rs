@@ -7,6 +7,8 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::RawFd;
 
+pub mod keys;
+
 /// Clones the calling process like `fork(2)`, entering the new namespaces in `flags`
 /// (`CLONE_NEW*`) at the same time, so the child starts life inside them.
 ///

@@ -1,10 +1,11 @@
 //! The in-container checker: run as a container's process, it reports what it sees as
 //! one JSON document on stdout, so tests check the container from inside.
 //!
-//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`, or the UDP helpers
+//! `lindocker-checker [--read PATH]... [--write PATH]... [--keyctl DESC] [--exit N]`, or the UDP helpers
 //! `--udp-recv PORT` and `--udp-send ADDR:PORT TEXT`.
 //!
-//! Statically linked, no dependencies beyond serde_json: it runs in any rootfs.
+//! Statically linked, no dependencies beyond serde_json and lindocker-sys (for system
+//! calls std lacks, such as keyctl): it runs in any rootfs.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -137,6 +138,28 @@ fn udp(args: &[String]) -> Option<i32> {
     }
 }
 
+/// `--keyctl DESC`: the user keyring's id, then search, read and unlink of the `user`
+/// key DESC in it; each step's result (`ok` or the errno) under `keyctl-STEP`.
+fn keyctl(desc: &str, out: &mut serde_json::Map<String, Value>) {
+    use lindocker_sys::keys;
+    let res = |r: std::io::Result<Value>| match r {
+        Ok(v) => v,
+        Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+    };
+    let name = std::ffi::CString::new(desc).expect("no NUL");
+    out.insert("keyctl-id".into(), res(keys::keyring_id(keys::USER_KEYRING).map(|k| json!(k))));
+    let found = keys::search_user_key(keys::USER_KEYRING, &name);
+    let key = found.as_ref().ok().copied();
+    out.insert("keyctl-search".into(), res(found.map(|k| json!(k))));
+    if let Some(key) = key {
+        out.insert(
+            "keyctl-read".into(),
+            res(keys::read_key(key).map(|p| json!(String::from_utf8_lossy(&p).into_owned()))),
+        );
+        out.insert("keyctl-unlink".into(), res(keys::unlink_key(key, keys::USER_KEYRING).map(|()| json!("ok"))));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(code) = udp(&args) {
@@ -187,6 +210,12 @@ fn main() {
                         Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
                     },
                 );
+            }
+            "--keyctl" => {
+                // Reach for the user keyring and a key named DESC in it, the way a
+                // container found and unlinked a key of the host's root.
+                let desc = it.next().expect("--keyctl DESC");
+                keyctl(desc, &mut writes);
             }
             "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             other => panic!("unknown argument {other}"),
