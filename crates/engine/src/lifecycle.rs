@@ -118,7 +118,8 @@ impl Engine {
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
             networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
-            self_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
+            self_exe: lindocker_runtime::sealed_exe::program_path()
+                .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
             netops,
         })
     }

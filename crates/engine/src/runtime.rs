@@ -51,8 +51,10 @@ impl OciRuntime {
         let bin = if name.contains('/') {
             PathBuf::from(name)
         } else {
-            let beside =
-                std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(name))).filter(|p| p.is_file());
+            let beside = lindocker_runtime::sealed_exe::program_path()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join(name)))
+                .filter(|p| p.is_file());
             beside.or_else(|| find_in_path(name)).ok_or_else(|| EngineError::NoRuntime(name.into()))?
         };
         if !bin.is_file() {
@@ -68,7 +70,7 @@ impl OciRuntime {
     /// and call the library instead of exec'ing the binary. Only for a single-threaded
     /// caller (the shim): a fork keeps only the calling thread.
     pub fn forking(mut self) -> OciRuntime {
-        let ours = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(DEFAULT)));
+        let ours = lindocker_runtime::sealed_exe::program_path().ok().and_then(|e| e.parent().map(|d| d.join(DEFAULT)));
         self.forked = ours.is_some_and(|ours| ours == self.bin);
         self
     }

@@ -109,6 +109,32 @@ pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd
     Ok(pid)
 }
 
+/// Replaces this process with the program open at `fd` (`execveat(fd, "", AT_EMPTY_PATH)`,
+/// which needs no /proc), with arguments `argv` and environment `envp`. Returns only on
+/// failure. Signal mask and dispositions pass to the new program as with any exec.
+pub fn exec_fd(fd: std::os::fd::BorrowedFd<'_>, argv: &[std::ffi::CString], envp: &[std::ffi::CString]) -> io::Error {
+    use std::os::fd::AsRawFd;
+    let mut args: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    args.push(std::ptr::null());
+    let mut env: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    env.push(std::ptr::null());
+    // SAFETY: both arrays are NULL-terminated arrays of pointers to NUL-terminated
+    // strings, all owned by the caller or this frame and alive across the call; the path
+    // is an empty C string literal; `fd` is open (borrowed). execveat returns only on
+    // failure.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            args.as_ptr(),
+            env.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    io::Error::last_os_error()
+}
+
 /// Drops this process's page-table entries for its own program's read-only pages (text,
 /// constants), so that its resident size is again only what it uses from then on: a
 /// long-lived process (the shim) stops counting the pages its start-up ran. The pages
