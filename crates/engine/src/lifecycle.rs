@@ -482,7 +482,14 @@ impl Engine {
             c(self.cgroup_parent.as_ref())?,
             c(id.as_ref())?,
         ];
-        lindocker_sys::spawn_detached(&argv, std::os::fd::AsFd::as_fd(&theirs))
+        // The shim's fork becomes the container's init: it runs from a sealed image of
+        // its binary (CVE-2019-5736), made in the spawned child, so that the shim need
+        // not re-execute itself. Without one, the shim seals itself.
+        use lindocker_runtime::sealed_exe;
+        let sealed = sealed_exe::overlay_params(&shim).and_then(|(l, n)| Ok((l, n, sealed_exe::sealed_env(&shim)?)));
+        let image =
+            sealed.as_ref().ok().map(|(lowerdir, name, envp)| lindocker_sys::SealedImage { lowerdir, name, envp });
+        lindocker_sys::spawn_detached(&argv, std::os::fd::AsFd::as_fd(&theirs), image.as_ref())
             .map_err(|e| EngineError::io(&shim, e))?;
         Ok(PendingShim(ours))
     }

@@ -88,6 +88,25 @@ impl OciRuntime {
         c
     }
 
+    /// A command for a runtime call whose processes enter the container (`exec`): our own
+    /// `lindocker-runtime` starts from a sealed image of its binary (CVE-2019-5736, see
+    /// `lindocker_runtime::sealed_exe`), which it would otherwise make and re-execute
+    /// itself from (an exec more, ~1 ms). The descriptor must stay open until the command
+    /// is spawned.
+    pub fn entering_command(&self) -> (Command, Option<std::os::fd::OwnedFd>) {
+        use std::os::unix::process::CommandExt;
+        let ours = lindocker_runtime::sealed_exe::program_path()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.join(DEFAULT)))
+            .is_some_and(|ours| ours == self.bin);
+        let sealed = if ours { lindocker_runtime::sealed_exe::seal(&self.bin).ok() } else { None };
+        let Some(fd) = sealed else { return (self.command(), None) };
+        let mut c = Command::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)));
+        c.arg0(&self.bin).env(lindocker_runtime::sealed_exe::ORIGIN_ENV, &self.bin);
+        c.arg("--root").arg(&self.root).arg("--log").arg(&self.log).arg("--log-format").arg("json");
+        (c, Some(fd))
+    }
+
     /// Runs a runtime command that must succeed; its error message otherwise.
     pub fn run(&self, args: &[&str]) -> Result<String, EngineError> {
         let out = self.command().args(args).stdin(Stdio::null()).output().map_err(|e| EngineError::io(&self.bin, e))?;

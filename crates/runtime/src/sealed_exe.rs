@@ -88,16 +88,7 @@ pub fn ensure() -> io::Result<()> {
     let sealed = seal(&exe)?;
     let c = |s: OsString| CString::new(s.into_vec()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
     let argv = std::env::args_os().map(c).collect::<io::Result<Vec<_>>>()?;
-    let mut envp = Vec::new();
-    for (key, value) in std::env::vars_os() {
-        if key != ORIGIN_ENV && key != PID_ENV {
-            let mut pair = key;
-            pair.push("=");
-            pair.push(value);
-            envp.push(c(pair)?);
-        }
-    }
-    envp.push(c(format!("{ORIGIN_ENV}={}", exe.display()).into())?);
+    let mut envp = sealed_env(&exe)?;
     envp.push(c(format!("{PID_ENV}={pid}").into())?);
     Err(lindocker_sys::exec_fd(sealed.as_fd(), &argv, &envp))
 }
@@ -107,11 +98,11 @@ pub fn seal(binary: &Path) -> io::Result<OwnedFd> {
     overlay(binary).or_else(|_| memfd_copy())
 }
 
-/// `binary` seen through a private, read-only overlayfs (an `O_PATH` descriptor).
-fn overlay(binary: &Path) -> io::Result<OwnedFd> {
-    let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) else {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    };
+/// The overlay's `lowerdir` option for `binary` (its directory over an empty one, on top
+/// so nothing in the other layer can shadow it) and the binary's name in it.
+pub fn overlay_params(binary: &Path) -> io::Result<(CString, CString)> {
+    let invalid = || io::Error::from(io::ErrorKind::InvalidInput);
+    let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) else { return Err(invalid()) };
     let empty = empty_layer()?;
     // overlayfs splits lowerdir at ':' and takes '\' as an escape.
     let escape = |p: &Path| {
@@ -124,11 +115,33 @@ fn overlay(binary: &Path) -> io::Result<OwnedFd> {
         }
         out
     };
-    // The binary's directory on top, so nothing in the other layer can shadow it.
     let mut lower = escape(dir);
     lower.push(b':');
     lower.extend(escape(Path::new(empty)));
-    let lower = CString::new(lower).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    Ok((CString::new(lower).map_err(|_| invalid())?, CString::new(name.as_bytes()).map_err(|_| invalid())?))
+}
+
+/// This process's environment for a sealed image of `binary`: [`ORIGIN_ENV`] names it.
+pub fn sealed_env(binary: &Path) -> io::Result<Vec<CString>> {
+    let c = |s: OsString| CString::new(s.into_vec()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
+    let mut envp = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        if key != ORIGIN_ENV && key != PID_ENV {
+            let mut pair = key;
+            pair.push("=");
+            pair.push(value);
+            envp.push(c(pair)?);
+        }
+    }
+    let mut origin = OsString::from(format!("{ORIGIN_ENV}="));
+    origin.push(binary.as_os_str());
+    envp.push(c(origin)?);
+    Ok(envp)
+}
+
+/// `binary` seen through a private, read-only overlayfs (an `O_PATH` descriptor).
+fn overlay(binary: &Path) -> io::Result<OwnedFd> {
+    let (lower, name) = overlay_params(binary)?;
     let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
     rustix::mount::fsconfig_set_string(&fs, "lowerdir", lower.as_c_str())?;
     // Spares the kernel log a notice when the layers are on different file systems.
@@ -140,7 +153,7 @@ fn overlay(binary: &Path) -> io::Result<OwnedFd> {
         MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOSUID,
     )?;
     // The mount lives as long as a descriptor or a process's program holds it.
-    Ok(rustix::fs::openat(&mnt, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?)
+    Ok(rustix::fs::openat(&mnt, name.as_c_str(), OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?)
 }
 
 /// The empty directory for the overlay's second layer: made if missing, and only used if
