@@ -55,6 +55,8 @@ pub fn running_sealed() -> bool {
     if rustix::fs::fcntl_get_seals(&exe).is_ok_and(|s| s.contains(memfd_seals())) {
         return true;
     }
+    // `f_type`'s integer type differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
     let overlay = rustix::fs::fstatfs(&exe).is_ok_and(|s| s.f_type as i64 == OVERLAYFS_SUPER_MAGIC);
     overlay && rustix::fs::fstatvfs(&exe).is_ok_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
