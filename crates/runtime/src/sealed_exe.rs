@@ -18,8 +18,16 @@
 //! - if that fails (no overlayfs, a file system overlayfs refuses), a copy in a memfd
 //!   sealed against writing, growing and shrinking (runc's and crun's older method).
 //!
+//! The engine starts the shim (in the spawned child) and the runtime for `exec` from such
+//! an image already, so that [`ensure`] finds them sealed and no second exec is needed;
+//! any other caller (an admin, containerd) gets the re-exec.
+//!
 //! The original path travels in `LINDOCKER_SEALED_FROM`, trusted only by a process that
 //! runs sealed, for code that looks for the binaries installed beside it.
+//!
+//! As with runc's overlay, the host's file itself is not write-locked while a sealed
+//! process runs it (no ETXTBSY for the host's root): replace an installed binary by
+//! renaming a new file over it, as installers do, not by writing into it.
 
 use std::ffi::{CString, OsString};
 use std::io;
