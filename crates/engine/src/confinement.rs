@@ -1,15 +1,18 @@
 //! Docker's default confinement as data: its capability set, and its default seccomp
 //! profile converted from Docker's file format to an OCI `linux.seccomp`.
 //!
-//! The profile is the Docker-format default profile as containers/common ships it
-//! (Apache-2.0; Debian's golang-github-containers-common installs the same file as
-//! `/usr/share/containers/seccomp.json`), built into the binary so an install needs no
-//! other file; this module applies Docker's rules (`includes`/`excludes` by capability,
-//! architecture and kernel version) for this host and the container's capabilities.
+//! The profile is Docker's own default, `seccomp-default.json`: moby's
+//! `profiles/seccomp/default.json` (github.com/moby/profiles/seccomp v0.2.3, as vendored
+//! by moby/moby at b985e2313a86; Apache-2.0), unmodified and built into the binary so an
+//! install needs no other file. It refuses, among others, `keyctl`, `add_key` and
+//! `request_key` (the kernel's keyrings are not namespaced: a container's root would reach
+//! the host root's keys), which the containers/common profile used before allowed. This
+//! module applies Docker's rules (`includes`/`excludes` by capability, architecture and
+//! kernel version) for this host and the container's capabilities.
 
 use serde_json::{Value, json};
 
-/// The Docker-format default profile (containers/common's `seccomp.json`).
+/// Docker's default profile (moby's `profiles/seccomp/default.json`).
 const PROFILE: &str = include_str!("seccomp-default.json");
 
 /// The capabilities Docker gives a container by default.
@@ -143,5 +146,22 @@ mod tests {
         assert_eq!(out["defaultErrnoRet"], 1);
         assert!(kernel_at_least("6.18.44-fc", "5.8"));
         assert!(!kernel_at_least("4.19.0", "5.8"));
+    }
+
+    /// Docker's profile gives a default container no way to the kernel's keyrings (they
+    /// are not namespaced): no rule allows them, and the default action is EPERM.
+    #[test]
+    fn the_builtin_profile_refuses_the_keyring_calls() {
+        let out = docker_seccomp_for(DOCKER_CAPS);
+        assert_eq!(out["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(out["defaultErrnoRet"], 1);
+        for rule in out["syscalls"].as_array().unwrap() {
+            for name in ["keyctl", "add_key", "request_key"] {
+                assert!(
+                    rule["action"] != "SCMP_ACT_ALLOW" || !strings(&rule["names"]).iter().any(|n| n == name),
+                    "{name} is allowed by {rule}"
+                );
+            }
+        }
     }
 }

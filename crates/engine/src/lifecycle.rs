@@ -119,7 +119,8 @@ impl Engine {
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
             networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
-            self_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
+            self_exe: lindocker_runtime::sealed_exe::program_path()
+                .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
             netops,
         })
     }
@@ -502,7 +503,14 @@ impl Engine {
             c(self.cgroup_parent.as_ref())?,
             c(id.as_ref())?,
         ];
-        lindocker_sys::spawn_detached(&argv, std::os::fd::AsFd::as_fd(&theirs))
+        // The shim's fork becomes the container's init: it runs from a sealed image of
+        // its binary (CVE-2019-5736), made in the spawned child, so that the shim need
+        // not re-execute itself. Without one, the shim seals itself.
+        use lindocker_runtime::sealed_exe;
+        let sealed = sealed_exe::overlay_params(&shim).and_then(|(l, n)| Ok((l, n, sealed_exe::sealed_env(&shim)?)));
+        let image =
+            sealed.as_ref().ok().map(|(lowerdir, name, envp)| lindocker_sys::SealedImage { lowerdir, name, envp });
+        lindocker_sys::spawn_detached(&argv, std::os::fd::AsFd::as_fd(&theirs), image.as_ref())
             .map_err(|e| EngineError::io(&shim, e))?;
         Ok(PendingShim(ours))
     }

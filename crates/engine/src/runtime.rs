@@ -51,8 +51,10 @@ impl OciRuntime {
         let bin = if name.contains('/') {
             PathBuf::from(name)
         } else {
-            let beside =
-                std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(name))).filter(|p| p.is_file());
+            let beside = lindocker_runtime::sealed_exe::program_path()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join(name)))
+                .filter(|p| p.is_file());
             beside.or_else(|| find_in_path(name)).ok_or_else(|| EngineError::NoRuntime(name.into()))?
         };
         if !bin.is_file() {
@@ -68,7 +70,7 @@ impl OciRuntime {
     /// and call the library instead of exec'ing the binary. Only for a single-threaded
     /// caller (the shim): a fork keeps only the calling thread.
     pub fn forking(mut self) -> OciRuntime {
-        let ours = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(DEFAULT)));
+        let ours = lindocker_runtime::sealed_exe::program_path().ok().and_then(|e| e.parent().map(|d| d.join(DEFAULT)));
         self.forked = ours.is_some_and(|ours| ours == self.bin);
         self
     }
@@ -84,6 +86,25 @@ impl OciRuntime {
         let mut c = Command::new(&self.bin);
         c.arg("--root").arg(&self.root).arg("--log").arg(&self.log).arg("--log-format").arg("json");
         c
+    }
+
+    /// A command for a runtime call whose processes enter the container (`exec`): our own
+    /// `lindocker-runtime` starts from a sealed image of its binary (CVE-2019-5736, see
+    /// `lindocker_runtime::sealed_exe`), which it would otherwise make and re-execute
+    /// itself from (an exec more, ~1 ms). The descriptor must stay open until the command
+    /// is spawned.
+    pub fn entering_command(&self) -> (Command, Option<std::os::fd::OwnedFd>) {
+        use std::os::unix::process::CommandExt;
+        let ours = lindocker_runtime::sealed_exe::program_path()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.join(DEFAULT)))
+            .is_some_and(|ours| ours == self.bin);
+        let sealed = if ours { lindocker_runtime::sealed_exe::seal(&self.bin).ok() } else { None };
+        let Some(fd) = sealed else { return (self.command(), None) };
+        let mut c = Command::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)));
+        c.arg0(&self.bin).env(lindocker_runtime::sealed_exe::ORIGIN_ENV, &self.bin);
+        c.arg("--root").arg(&self.root).arg("--log").arg(&self.log).arg("--log-format").arg("json");
+        (c, Some(fd))
     }
 
     /// Runs a runtime command that must succeed; its error message otherwise.

@@ -155,6 +155,15 @@ fn create_with(
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
         let entry = Entry::open(&cgroup)?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
+        // The init is non-dumpable from its first instant (the flag passes to a clone),
+        // out of reach of container processes until it execs (see
+        // `init::hide_runtime_binary`). In a user namespace it still has to write its own
+        // /proc files as that namespace's root, which non-dumpable forbids: it hides
+        // itself once it has.
+        if !plan.in_user_ns() {
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+                .context(|| "make the runtime non-dumpable".into())?;
+        }
         let pid = lindocker_sys::clone_process_into(flags as u64, entry.unified())
             .context(|| "clone the container process".into())?;
         if pid == 0 {
@@ -793,6 +802,10 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         if opts.detach { None } else { Some(lindocker_sys::block_all_signals().context(|| "block signals".into())?) };
     let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
     let entry = cgroup.as_ref().map(Entry::open).transpose()?;
+    // The child is non-dumpable from its first instant (the flag passes to a fork), out of
+    // reach of the container's processes until it execs.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context(|| "make the runtime non-dumpable".into())?;
     let pid = lindocker_sys::clone_process_into(0, entry.as_ref().and_then(Entry::unified))
         .context(|| "fork the exec process".into())?;
     if pid == 0 {

@@ -20,6 +20,7 @@ mod hooks;
 mod init;
 mod namespaces;
 mod paths;
+pub mod sealed_exe;
 mod seccomp;
 pub mod signal;
 pub mod spec;

@@ -8,6 +8,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 pub mod bpf;
+pub mod keys;
 
 /// Clones the calling process like `fork(2)`, entering the new namespaces in `flags`
 /// (`CLONE_NEW*`) at the same time, so the child starts life inside them.
@@ -80,13 +81,30 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
+/// A program to run from a private, read-only overlayfs (see `spawn_detached`): the
+/// overlay's `lowerdir` option and the program's name in it.
+pub struct SealedImage<'a> {
+    /// `lowerdir=` value: the program's directory over an empty one, escaped.
+    pub lowerdir: &'a CStr,
+    /// The program's file name in its directory.
+    pub name: &'a CStr,
+    /// The environment to exec it with (then it need not trust our own).
+    pub envp: &'a [std::ffi::CString],
+}
+
 /// Starts the program `argv[0]` (a path) with `stdin` as its standard input, /dev/null
 /// as its output, in a process group of its own, and returns its pid without waiting for
 /// its exec. `posix_spawn` (what `std::process::Command` uses) holds the caller until
 /// the child has exec'd, ~0.4 ms here; a plain fork lets the exec run on another CPU.
-/// A program that cannot be exec'd exits 127. Any caller may use it, threads or not: the
-/// child makes only async-signal-safe calls before it execs.
-pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd<'_>) -> io::Result<libc::pid_t> {
+/// With `sealed`, the child execs the program as seen through a read-only overlayfs
+/// mount it makes (a few system calls, in the child, so not on the caller's time), or,
+/// if that fails, by its path. A program that cannot be exec'd exits 127. Any caller may
+/// use it, threads or not: the child makes only async-signal-safe calls before it execs.
+pub fn spawn_detached(
+    argv: &[std::ffi::CString],
+    stdin: std::os::fd::BorrowedFd<'_>,
+    sealed: Option<&SealedImage<'_>>,
+) -> io::Result<libc::pid_t> {
     use std::os::fd::AsRawFd;
     if argv.is_empty() {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -94,15 +112,18 @@ pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd
     // Everything the child uses is made before the fork: it only makes system calls.
     let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
+    let mut env: Vec<*const libc::c_char> = sealed.iter().flat_map(|s| s.envp).map(|a| a.as_ptr()).collect();
+    env.push(std::ptr::null());
     let null = std::fs::File::options().read(true).write(true).open("/dev/null")?;
     let (stdin, null) = (stdin.as_raw_fd(), null.as_raw_fd());
     let pid = clone_process(0)?;
     if pid == 0 {
         // SAFETY: in the forked child only async-signal-safe calls are made (dup2,
-        // setpgid, signal, execv, _exit: no allocation, no lock another thread of the
-        // parent could have held), with descriptors that are open and a
-        // NULL-terminated array of pointers to NUL-terminated strings that outlive the call
-        // (execv only returns on failure).
+        // setpgid, signal, the raw mount-API system calls, openat, execveat, execv,
+        // _exit: no allocation, no lock another thread of the parent could have held),
+        // with descriptors that are open, C strings and NULL-terminated arrays of
+        // pointers to NUL-terminated strings that outlive the calls (exec only returns on
+        // failure).
         unsafe {
             if libc::dup2(stdin, 0) < 0 || libc::dup2(null, 1) < 0 || libc::dup2(null, 2) < 0 {
                 libc::_exit(127);
@@ -110,11 +131,78 @@ pub fn spawn_detached(argv: &[std::ffi::CString], stdin: std::os::fd::BorrowedFd
             libc::setpgid(0, 0);
             // Rust ignores SIGPIPE, and an ignored signal stays ignored across exec.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            if let Some(image) = sealed {
+                const FSOPEN_CLOEXEC: libc::c_long = 1;
+                const FSCONFIG_SET_STRING: libc::c_long = 1;
+                const FSCONFIG_CMD_CREATE: libc::c_long = 6;
+                const FSMOUNT_CLOEXEC: libc::c_long = 1;
+                let attrs = (mount_attr::RDONLY | mount_attr::NOSUID | mount_attr::NODEV) as libc::c_long;
+                let fs = libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC);
+                if fs >= 0
+                    && libc::syscall(
+                        libc::SYS_fsconfig,
+                        fs,
+                        FSCONFIG_SET_STRING,
+                        c"lowerdir".as_ptr(),
+                        image.lowerdir.as_ptr(),
+                        0,
+                    ) == 0
+                    && libc::syscall(libc::SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0) == 0
+                {
+                    let mnt = libc::syscall(libc::SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+                    if mnt >= 0 {
+                        let fd = libc::openat(
+                            mnt as i32,
+                            image.name.as_ptr(),
+                            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                        );
+                        if fd >= 0 {
+                            libc::syscall(
+                                libc::SYS_execveat,
+                                fd,
+                                c"".as_ptr(),
+                                pointers.as_ptr(),
+                                env.as_ptr(),
+                                libc::AT_EMPTY_PATH,
+                            );
+                        }
+                    }
+                }
+                // No overlay here: the program seals itself.
+                libc::execve(pointers[0], pointers.as_ptr(), env.as_ptr());
+                libc::_exit(127);
+            }
             libc::execv(pointers[0], pointers.as_ptr());
             libc::_exit(127);
         }
     }
     Ok(pid)
+}
+
+/// Replaces this process with the program open at `fd` (`execveat(fd, "", AT_EMPTY_PATH)`,
+/// which needs no /proc), with arguments `argv` and environment `envp`. Returns only on
+/// failure. Signal mask and dispositions pass to the new program as with any exec.
+pub fn exec_fd(fd: std::os::fd::BorrowedFd<'_>, argv: &[std::ffi::CString], envp: &[std::ffi::CString]) -> io::Error {
+    use std::os::fd::AsRawFd;
+    let mut args: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    args.push(std::ptr::null());
+    let mut env: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    env.push(std::ptr::null());
+    // SAFETY: both arrays are NULL-terminated arrays of pointers to NUL-terminated
+    // strings, all owned by the caller or this frame and alive across the call; the path
+    // is an empty C string literal; `fd` is open (borrowed). execveat returns only on
+    // failure.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            args.as_ptr(),
+            env.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    io::Error::last_os_error()
 }
 
 /// Drops this process's page-table entries for its own program's read-only pages (text,

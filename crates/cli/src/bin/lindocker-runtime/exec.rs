@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use lindocker_runtime::container::{self, ExecOptions};
 use lindocker_runtime::state::Store;
-use oci_spec::runtime::{Capabilities, Capability, Process};
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilitiesBuilder, Process};
 
 use crate::args::ExecArgs;
 
@@ -14,8 +14,15 @@ pub fn options(store: &Store, a: ExecArgs) -> Result<ExecOptions> {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
             let de = &mut serde_json::Deserializer::from_slice(&text);
-            serde_path_to_error::deserialize::<_, Process>(de)
-                .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.path(), e.inner()))?
+            let mut p = serde_path_to_error::deserialize::<_, Process>(de)
+                .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.path(), e.inner()))?;
+            // No capabilities in process.json: the container's (as runc does), which
+            // are none if its config lists none; never the runtime's own.
+            if p.capabilities().is_none() {
+                let spec = container::container_spec(store, &a.id)?;
+                p.set_capabilities(spec.process().as_ref().and_then(|c| c.capabilities().clone()));
+            }
+            p
         }
         None => from_flags(store, &a)?,
     };
@@ -66,7 +73,11 @@ fn from_flags(store: &Store, a: &ExecArgs) -> Result<Process> {
         p.set_user(u);
     }
     if !a.cap.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
+        // Absent means empty (not oci-spec's default of three capabilities).
+        let mut caps = p
+            .capabilities()
+            .clone()
+            .unwrap_or_else(|| LinuxCapabilitiesBuilder::default().build().expect("no required fields"));
         for name in &a.cap {
             let cap: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
                 .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;

@@ -67,6 +67,12 @@ fn run(cli: Cli, logger: &Logger) -> Result<u8> {
     if cli.systemd_cgroup {
         logger.warn("--systemd-cgroup: the systemd cgroup driver is not implemented; cgroups are managed through the cgroup file system");
     }
+    // The processes these commands start enter the container: the code they run must not
+    // be a writable host file (CVE-2019-5736).
+    if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
+        lindocker_runtime::sealed_exe::ensure()
+            .context("re-execute the runtime from a sealed image of its binary (CVE-2019-5736)")?;
+    }
     let store = || Store::new(&cli.root);
     match command {
         Command::Create(a) => {

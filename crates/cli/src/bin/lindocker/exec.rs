@@ -71,7 +71,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         .with_context(|| format!("writing {}", process_file.display()))?;
     let log = dir.join(format!("exec-{suffix}.log"));
     let rt = engine.runtime_for(&record)?.with_log(log.clone());
-    let mut cmd = rt.command();
+    let (mut cmd, _sealed) = rt.entering_command();
     cmd.arg("exec").arg("--process").arg(&process_file);
     if a.detach {
         cmd.arg("--detach");
