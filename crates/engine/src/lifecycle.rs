@@ -221,6 +221,7 @@ impl Engine {
     /// nothing of it remains.
     pub fn create(&self, request: &CreateRequest) -> Result<Record, EngineError> {
         let image = self.images.find(&request.image)?;
+        test_pause("create-after-resolve");
         let image_config = self.images.config(&image)?;
         let ic = image_config.config().clone().unwrap_or_default();
         let id = request.id.clone().unwrap_or_else(ids::new_id);
@@ -680,6 +681,17 @@ impl Engine {
     pub fn stats(&self, record: &Record) -> Result<Value, EngineError> {
         let out = self.runtime_for(record)?.run(&["events", "--stats", &record.id])?;
         serde_json::from_str(&out).map_err(|e| EngineError::Runtime(format!("events --stats: {e}")))
+    }
+}
+
+/// A test-only pause: with `LINDOCKER_TEST_PAUSE_AT=<point>` in the environment, the
+/// command sleeps `LINDOCKER_TEST_PAUSE_MS` (default 500) at `point`, so that a fault test
+/// can race another command against that exact moment (`crates/cli/tests/faults`).
+/// Points: `create-after-resolve` (the image is resolved, no record written yet).
+fn test_pause(point: &str) {
+    if std::env::var_os("LINDOCKER_TEST_PAUSE_AT").is_some_and(|at| at == point) {
+        let ms = std::env::var("LINDOCKER_TEST_PAUSE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 
