@@ -1,6 +1,14 @@
 //! Container records: `containers/<id>/record.json`, written atomically under the
-//! container's lock; names claimed as files under `containers/names/` with O_EXCL, so of
-//! two CLIs racing for a name exactly one wins.
+//! container's lock; names claimed as symlinks `containers/names/<name> -> <id>` (one
+//! `symlink(2)`: it exists whole or not at all, even on a full disk), so of two CLIs
+//! racing for a name exactly one wins.
+//!
+//! Crash safety: `create` claims the name first, then makes the directory and writes
+//! `record.json` last (the commit point); removal unlinks `record.json` first. So a name
+//! whose container has no `record.json` belongs to a `create` in progress or to a wreck
+//! a crash left; which one, the container's busy lock tells (`Engine::hold_busy`). A
+//! wreck's name may be reclaimed, and its directory removed, by the next command that
+//! meets it (under `names.lock`, so that two reclaimers do not undo each other).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -141,6 +149,13 @@ pub struct State {
     pub stopped_by_user: bool,
     /// Restarts so far.
     pub restart_count: u32,
+    /// Set while the container is being set up to run (filesystem mounted, network
+    /// attached) and nothing watches it yet; cleared once its shim runs it or has cleaned
+    /// up after a failed start. Found set while nobody holds the container's busy lock
+    /// (see `Engine::hold_busy`), it means that the CLI or shim doing it was killed:
+    /// the next command settles it (see `Engine::settle`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starting: bool,
 }
 
 /// How a container is networked.
@@ -213,22 +228,93 @@ impl Records {
         self.dir.join(id)
     }
 
-    /// Claims `name` for `id`; fails if it is taken.
-    pub fn claim_name(&self, name: &str, id: &str) -> Result<(), EngineError> {
-        let path = self.dir.join("names").join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => file.write_all(id.as_bytes()).map_err(|e| EngineError::io(&path, e)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let owner = fs::read_to_string(&path).unwrap_or_default();
-                Err(EngineError::NameInUse { name: name.into(), id: owner })
-            }
+    fn name_path(&self, name: &str) -> PathBuf {
+        self.dir.join("names").join(name)
+    }
+
+    /// The id `name` is claimed for, if it is.
+    pub fn name_owner(&self, name: &str) -> Option<String> {
+        read_name(&self.name_path(name))
+    }
+
+    /// Whether container `id` has a record (a name pointing at one without is stale, or
+    /// being claimed by a `create` in progress).
+    pub fn has_record(&self, id: &str) -> bool {
+        !id.is_empty() && self.dir.join(id).join("record.json").exists()
+    }
+
+    /// Claims `name` for `id`; fails if it is taken. A name whose owner has no record
+    /// and for which `abandoned(owner)` says nobody works on it any more is a crash's
+    /// leftover and is reclaimed; `abandoned` also clears what is left of the owner.
+    pub fn claim_name(&self, name: &str, id: &str, abandoned: &dyn Fn(&str) -> bool) -> Result<(), EngineError> {
+        let path = self.name_path(name);
+        let in_use = |owner: String| Err(EngineError::NameInUse { name: name.into(), id: owner });
+        match std::os::unix::fs::symlink(id, &path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(EngineError::io(&path, e)),
+        }
+        let owner = read_name(&path).unwrap_or_default();
+        if self.has_record(&owner) {
+            return in_use(owner);
+        }
+        // Stale, or a create in progress: decide under the names lock.
+        let _names = self.names_lock()?;
+        let owner = read_name(&path).unwrap_or_default();
+        if self.has_record(&owner) || (!owner.is_empty() && !abandoned(&owner)) {
+            return in_use(owner);
+        }
+        if read_name(&path).unwrap_or_default() == owner {
+            let _ = fs::remove_file(&path);
+        }
+        match std::os::unix::fs::symlink(id, &path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => in_use(read_name(&path).unwrap_or_default()),
             Err(e) => Err(EngineError::io(&path, e)),
         }
     }
 
-    /// Gives up `name`.
-    pub fn release_name(&self, name: &str) {
-        let _ = fs::remove_file(self.dir.join("names").join(name));
+    fn names_lock(&self) -> Result<File, EngineError> {
+        lock_file(&self.dir.join("names.lock"))
+    }
+
+    /// Gives up `name` if `id` holds it (a name reclaimed by another container stays).
+    pub fn release_name(&self, name: &str, id: &str) {
+        let path = self.name_path(name);
+        // Unlocked first look: most names are released by their owner, unchallenged.
+        if read_name(&path).as_deref() != Some(id) {
+            return;
+        }
+        // Without the lock (a full disk may refuse to make its file) the name still goes.
+        let _names = self.names_lock().ok();
+        if read_name(&path).as_deref() == Some(id) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+
+    /// Every name, with the id it points at.
+    pub fn names(&self) -> Vec<(String, String)> {
+        let names = self.dir.join("names");
+        fs::read_dir(&names)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                Some((name, read_name(&e.path())?))
+            })
+            .collect()
+    }
+
+    /// Container directories without a record: creates in progress, or wrecks.
+    pub fn unrecorded(&self) -> Vec<String> {
+        fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|id| is_id(id) && !self.has_record(id))
+            .collect()
     }
 
     /// Takes the container's lock (waiting for it).
@@ -336,8 +422,8 @@ impl Records {
     /// The id of the container `name_or_id` names: a name, a full id or a unique prefix.
     pub fn resolve(&self, name_or_id: &str) -> Result<String, EngineError> {
         let name = name_or_id.trim_start_matches('/');
-        if let Ok(id) = fs::read_to_string(self.dir.join("names").join(name))
-            && self.dir.join(&id).join("record.json").exists()
+        if let Some(id) = read_name(&self.name_path(name))
+            && self.has_record(&id)
         {
             return Ok(id);
         }
@@ -352,29 +438,52 @@ impl Records {
         Err(EngineError::NoSuchContainer(name_or_id.into()))
     }
 
-    /// Removes the container's directory and name.
+    /// Removes the container's record, name and directory, in that order: once the
+    /// record is gone the container is gone, and a crash after that leaves only a stale
+    /// name and a directory that the next command clears.
     pub fn remove(&self, record: &Record) -> Result<(), EngineError> {
         let dir = self.dir.join(&record.id);
+        let path = dir.join("record.json");
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EngineError::io(&path, e)),
+        }
+        self.release_name(&record.name, &record.id);
         fs::remove_dir_all(&dir)
             .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(|e| EngineError::io(&dir, e))?;
-        self.release_name(&record.name);
-        Ok(())
+            .map_err(|e| EngineError::io(&dir, e))
     }
 
     /// Renames a container (its name file moves; the new one must be free).
     pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
-        self.claim_name(new_name, id)?;
+        self.claim_name(new_name, id, &|_| false)?;
         match self.update(id, |r| std::mem::replace(&mut r.name, new_name.to_owned())) {
             Ok((_, old)) => {
-                self.release_name(&old);
+                self.release_name(&old, id);
                 Ok(())
             }
             Err(e) => {
-                self.release_name(new_name);
+                self.release_name(new_name, id);
                 Err(e)
             }
         }
+    }
+}
+
+/// Whether `s` has the form of a container id (64 hex digits), as directory names under
+/// `containers/` other than `names` do.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The id a name file points at: a symlink's target, or (as older versions wrote them)
+/// a regular file's content.
+fn read_name(path: &Path) -> Option<String> {
+    match fs::read_link(path) {
+        Ok(target) => target.into_os_string().into_string().ok(),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => fs::read_to_string(path).ok(),
+        Err(_) => None,
     }
 }
 

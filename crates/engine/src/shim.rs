@@ -33,12 +33,20 @@ const ATTACH_WAIT: Duration = Duration::from_secs(30);
 pub fn run(engine: &Engine, id: &str) -> i32 {
     let _ = rustix::process::setsid();
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    // Held for our whole life, taken before anything else: while we live, no other
+    // command takes a start in progress for an abandoned one (see `Engine::settle`).
+    let Ok(_busy) = engine.hold_busy(id) else { return 1 };
     let first_client = client_on_stdin();
     let network_attached = match first_client.as_ref().map(read_frame) {
         None => false,
         Some(Ok(Some((Kind::Go, payload)))) => payload == GO_ATTACHED,
         // The CLI that started us could not make the container: nothing is ours.
-        Some(_) => return 0,
+        Some(_) => {
+            if !engine.records.has_record(id) {
+                engine.forget_busy(id);
+            }
+            return 0;
+        }
     };
     log_to(&engine.records.dir(id).join("shim.log"));
     match supervise(engine, id, first_client, network_attached) {
@@ -114,7 +122,13 @@ fn supervise(
     let mut backoff = Duration::from_millis(100);
     let mut current = None;
     let result = loop {
-        let record: &Record = current.insert(engine.records.read(id)?);
+        let mut record = engine.records.read(id)?;
+        if first && !record.state.starting {
+            // `start` (`run` marked it when it made it): from here on it holds mounts and
+            // a network that must be undone if we die before it runs.
+            record = engine.records.update_state(id, |st| st.starting = true)?.0;
+        }
+        let record: &Record = current.insert(record);
         let log_path = engine.records.dir(id).join("log.json");
         let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
             .map_err(|e| EngineError::io(&log_path, e))?;
@@ -134,7 +148,8 @@ fn supervise(
                 }
             }
         }
-        let attached = if first && network_attached {
+        // (Unless a command that found the CLI dead undid it before we got here.)
+        let attached = if first && network_attached && engine.netns_path(id).exists() {
             Ok(())
         } else {
             // A CLI killed between attaching and starting us may have left one behind.
@@ -150,6 +165,7 @@ fn supervise(
                 st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
                 st.error = message.clone();
                 st.exit_code = 125;
+                st.starting = false;
             })?;
             broadcast(&mut clients, Kind::Error, message.as_bytes());
             break Ok(125);
@@ -181,6 +197,7 @@ fn supervise(
                 st.error = message.clone();
                 st.exit_code = code;
                 st.finished_at = Some(crate::now());
+                st.starting = false;
             })?;
             broadcast(&mut clients, Kind::Error, message.as_bytes());
             break Ok(code);
@@ -201,6 +218,7 @@ fn supervise(
             st.error.clear();
             st.oom_killed = false;
             st.stopped_by_user = false;
+            st.starting = false;
         })?;
         broadcast(&mut clients, Kind::Started, b"");
         if first {

@@ -54,8 +54,20 @@ fn mounted(path: &Path) -> bool {
     info.lines().any(|l| l.split(' ').nth(4) == Some(path.as_str()))
 }
 
-/// `ps -a` works, and what it lists as not running holds no mount and no network.
+/// `ps -a` works, and what it lists as not running holds no mount and no network (a
+/// start the shim is still making is given two seconds to end).
 fn ps_settles(engine: &Engine, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match unsettled(engine, what) {
+            None => return,
+            Some(problem) if Instant::now() > deadline => panic!("{problem}"),
+            Some(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn unsettled(engine: &Engine, what: &str) -> Option<String> {
     let out = engine.run(&["ps", "-a", "--no-trunc", "--format", "json"]);
     assert!(out.status.success(), "{what}: ps -a failed: {}", String::from_utf8_lossy(&out.stderr));
     for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -72,13 +84,17 @@ fn ps_settles(engine: &Engine, what: &str) {
             .map(|e| e.path());
         let Some(dir) = dir else { continue };
         let id = dir.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(!mounted(&dir.join("merged")), "{what}: {state} container {} still has its root mounted", c["Names"]);
-        assert!(
-            !engine.state.join("netns").join(&id).exists(),
-            "{what}: {state} container {} still has its network namespace",
-            c["Names"]
-        );
+        let record = std::fs::read_to_string(dir.join("state.json"))
+            .or_else(|_| std::fs::read_to_string(dir.join("record.json")))
+            .unwrap_or_default();
+        if mounted(&dir.join("merged")) {
+            return Some(format!("{what}: {state} container {} still has its root mounted: {record}", c["Names"]));
+        }
+        if engine.state.join("netns").join(&id).exists() {
+            return Some(format!("{what}: {state} container {} still has its network namespace: {record}", c["Names"]));
+        }
     }
+    None
 }
 
 /// `rm -f NAME` removes it or finds nothing.
