@@ -153,7 +153,7 @@ fn killed_container_commands_strand_nothing() {
     let links = host.links();
     let rules = host.ruleset();
     let mut rng = Rng::new("killed_container_commands_strand_nothing");
-    let ops: [(&str, u64); 4] = [("run-d", 80), ("run-rm", 80), ("create", 40), ("rm", 60)];
+    let ops: [(&str, u64); 4] = [("run-d", 150), ("run-rm", 150), ("create", 60), ("rm", 200)];
     for (op, max_ms) in ops {
         for i in 0..TRIES {
             let name = format!("{op}{i}");
