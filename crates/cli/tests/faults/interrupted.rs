@@ -136,6 +136,13 @@ fn nothing_left(engine: &Engine, network: &str) {
     assert_eq!(std::fs::read_dir(engine.state.join("netns")).map(|d| d.count()).unwrap_or(0), 0, "netns left");
     let left = engine.leftovers();
     assert!(left.is_empty(), "{left:?}");
+    let locks: Vec<String> = std::fs::read_dir(&engine.state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".busy"))
+        .collect();
+    assert_eq!(locks, Vec::<String>::new(), "busy locks of removed containers left");
     let out = engine.run(&["run", "--rm", "--network", network, "localhost/busybox", "true"]);
     assert!(out.status.success(), "the store no longer runs containers: {}", String::from_utf8_lossy(&out.stderr));
     for image in engine.ok(&["images", "-q"]).lines() {
