@@ -512,3 +512,52 @@ pub fn process_start(pid: i32) -> Option<u64> {
 pub fn alive(pid: i32, start: u64) -> bool {
     pid > 0 && process_start(pid) == Some(start)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(name: &str) -> (Records, PathBuf) {
+        let root = std::env::temp_dir().join(format!("lindocker-record-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        (Records::open(&root).unwrap(), root)
+    }
+
+    #[test]
+    fn a_name_is_claimed_once_and_read_back() {
+        let (records, root) = records("claim");
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        records.claim_name("x", &a, &|_| true).unwrap();
+        assert_eq!(records.name_owner("x").as_deref(), Some(a.as_str()));
+        // `a` is being created (no record yet) and its creator is alive: the name holds.
+        let err = records.claim_name("x", &b, &|_| false).unwrap_err();
+        assert!(matches!(err, EngineError::NameInUse { id, .. } if id == a));
+        // With a record, the name holds whatever `abandoned` would say.
+        fs::create_dir_all(records.dir(&a)).unwrap();
+        fs::write(records.dir(&a).join("record.json"), "{}").unwrap();
+        assert!(records.claim_name("x", &b, &|_| true).is_err());
+        // Releasing by another id does nothing; by the owner, frees it.
+        records.release_name("x", &b);
+        assert!(records.name_owner("x").is_some());
+        records.release_name("x", &a);
+        assert_eq!(records.name_owner("x"), None);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_stale_name_is_reclaimed_old_and_new_layouts() {
+        let (records, root) = records("stale");
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        // New layout: a symlink to a container without a record whose creator died.
+        records.claim_name("x", &a, &|_| true).unwrap();
+        records.claim_name("x", &b, &|owner| owner == a).unwrap();
+        assert_eq!(records.name_owner("x").as_deref(), Some(b.as_str()));
+        // Old layout: a regular file, here empty as a full disk left it.
+        fs::write(records.name_path("y"), "").unwrap();
+        records.claim_name("y", &a, &|_| false).unwrap();
+        assert_eq!(records.name_owner("y").as_deref(), Some(a.as_str()));
+        fs::write(records.name_path("z"), &b).unwrap();
+        assert_eq!(records.name_owner("z").as_deref(), Some(b.as_str()));
+        fs::remove_dir_all(root).unwrap();
+    }
+}
