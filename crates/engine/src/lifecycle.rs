@@ -240,7 +240,15 @@ impl Engine {
                         reason: "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed".into(),
                     });
                 }
-                self.records.claim_name(name, &id, &abandoned)?;
+                match self.records.claim_name(name, &id, &abandoned) {
+                    // The holder may be a `--rm` container a crash ended: settled, it goes.
+                    Err(EngineError::NameInUse { id: owner, .. })
+                        if self.records.read(&owner).is_ok_and(|r| self.settle(r).is_none()) =>
+                    {
+                        self.records.claim_name(name, &id, &abandoned)?
+                    }
+                    other => other?,
+                }
                 name.clone()
             }
             None => {
@@ -265,6 +273,11 @@ impl Engine {
         result
     }
 
+    /// Renames container `id` (a name a crash stranded may be taken).
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
+        self.records.rename(id, new_name, &|owner| self.clear_if_abandoned(owner))
+    }
+
     /// Where container `id`'s busy lock lives: `<state>/<id>.busy` (the state directory,
     /// since `run` takes it before the container's directory exists).
     fn busy_path(&self, id: &str) -> PathBuf {
@@ -277,15 +290,21 @@ impl Engine {
     /// made or started knows that the process doing it is dead.
     pub fn hold_busy(&self, id: &str) -> Result<std::fs::File, EngineError> {
         let path = self.busy_path(id);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
-            .map_err(|e| EngineError::io(&path, e.into()))?;
-        Ok(file)
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| EngineError::io(&path, e))?;
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+                .map_err(|e| EngineError::io(&path, e.into()))?;
+            // A sweep (`Engine::sweep_wrecks`) may have removed the file between our open
+            // and our lock: a lock on a file nobody else can find is no lock.
+            if rustix::fs::fstat(&file).is_ok_and(|st| st.st_nlink > 0) {
+                return Ok(file);
+            }
+        }
     }
 
     /// Removes container `id`'s busy lock file (the container is gone).
@@ -356,6 +375,17 @@ impl Engine {
             // (A name whose container has no directory yet may be a create's in progress.)
             if !self.records.has_record(&id) && self.clear_if_abandoned(&id) {
                 self.records.release_name(&name, &id);
+            }
+        }
+        // Busy locks of containers that never got a directory (a `run` killed at once).
+        for entry in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = file.strip_suffix(".busy")
+                && !self.records.dir(id).exists()
+                && self.try_abandoned(id).is_some()
+                && !self.records.dir(id).exists()
+            {
+                self.forget_busy(id);
             }
         }
         cleared.sort();
@@ -681,7 +711,14 @@ impl Engine {
 
     /// Removes a container; a live one only with `force` (killed first).
     pub fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
-        let record = self.reconcile(self.records.read(id)?);
+        let mut record = self.reconcile(self.records.read(id)?);
+        // A start in progress (its CLI or shim alive) is let finish first: removing the
+        // container under it would leave what it makes next to nobody.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while record.state.starting && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            record = self.reconcile(self.records.read(id)?);
+        }
         if record.state.status.is_live() {
             if !force {
                 return Err(EngineError::State(format!(

@@ -456,8 +456,9 @@ impl Records {
     }
 
     /// Renames a container (its name file moves; the new one must be free).
-    pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
-        self.claim_name(new_name, id, &|_| false)?;
+    /// `abandoned` is as for [`Records::claim_name`].
+    pub fn rename(&self, id: &str, new_name: &str, abandoned: &dyn Fn(&str) -> bool) -> Result<(), EngineError> {
+        self.claim_name(new_name, id, abandoned)?;
         match self.update(id, |r| std::mem::replace(&mut r.name, new_name.to_owned())) {
             Ok((_, old)) => {
                 self.release_name(&old, id);

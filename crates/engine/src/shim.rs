@@ -33,9 +33,6 @@ const ATTACH_WAIT: Duration = Duration::from_secs(30);
 pub fn run(engine: &Engine, id: &str) -> i32 {
     let _ = rustix::process::setsid();
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    // Held for our whole life, taken before anything else: while we live, no other
-    // command takes a start in progress for an abandoned one (see `Engine::settle`).
-    let Ok(_busy) = engine.hold_busy(id) else { return 1 };
     let first_client = client_on_stdin();
     let network_attached = match first_client.as_ref().map(read_frame) {
         None => false,
@@ -48,6 +45,15 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
             return 0;
         }
     };
+    // Held for the rest of our life: while we live, no other command takes the start we
+    // make for an abandoned one (see `Engine::settle`). The CLI holds it until we have
+    // it; if it died first, a command may have settled the container meanwhile: that
+    // is why the record is read only now.
+    let Ok(_busy) = engine.hold_busy(id) else { return 1 };
+    if !engine.records.has_record(id) {
+        engine.forget_busy(id);
+        return 0;
+    }
     log_to(&engine.records.dir(id).join("shim.log"));
     match supervise(engine, id, first_client, network_attached) {
         Ok(()) => 0,

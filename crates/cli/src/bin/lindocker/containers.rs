@@ -451,7 +451,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             if !lindocker_engine::ids::valid_name(new_name) {
                 bail!("invalid container name {new_name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
             }
-            engine.records.rename(&record.id, new_name)?;
+            engine.rename(&record.id, new_name)?;
             Ok(0)
         }
         ContainerCommand::Pause { containers } => each(containers, |name| {
