@@ -223,7 +223,17 @@ impl Engine {
         let id = request.id.clone().unwrap_or_else(ids::new_id);
         // Held until the record is written: a crash before that leaves a wreck that the
         // next command can tell from a create in progress.
-        let _busy = self.hold_busy(&id)?;
+        let busy = self.hold_busy(&id)?;
+        let result = self.create_as(request, &id);
+        if result.is_err() {
+            self.forget_busy(&id);
+        }
+        drop(busy);
+        result
+    }
+
+    fn create_as(&self, request: &CreateRequest, id: &str) -> Result<Record, EngineError> {
+        let id = id.to_owned();
         // The image's layers must not be collected before the record naming them exists.
         let _content = self.images.content_guard()?;
         let image = self.images.find(&request.image)?;

@@ -99,6 +99,11 @@ fn a_create_that_fails_on_a_full_disk_leaves_the_name_free() {
             assert!(!err.contains("Conflict") && !err.contains("already in use"), "the name was stranded: {err}");
             assert_eq!(names(&engine), Vec::<String>::new(), "a failed create left a name ({err})");
             assert_eq!(container_dirs(&engine), Vec::<String>::new(), "a failed create left a directory ({err})");
+            let busy = fs::read_dir(&engine.state)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().extension() == Some("busy".as_ref()));
+            assert_eq!(busy.count(), 0, "a failed create left its busy lock ({err})");
         }
         let Some(page) = pages.pop() else { break };
         fs::remove_file(page).unwrap();
