@@ -820,6 +820,7 @@ impl Engine {
 
     /// [`Engine::settle`]: the record as it is now, and whether the container still exists.
     fn settle_record(&self, record: Record) -> (Record, bool) {
+        let record = self.thaw_abandoned(record);
         let (current, settled) = self.stop_tracking(record);
         let Some(was_live) = settled else { return (current, true) };
         if current.host_config.auto_remove {
@@ -859,6 +860,7 @@ impl Engine {
         self.detach_network(&current);
         current.state.pid = 0;
         current.state.starting = false;
+        current.state.paused_by = None;
         if was_live {
             current.state.status = Status::Exited;
             if current.state.exit_code == 0 {
@@ -888,6 +890,59 @@ impl Engine {
         self.runtime_for(&record)?.run(&[verb, id])?;
         self.records.update_state(id, |st| st.status = if pause { Status::Paused } else { Status::Running })?;
         Ok(())
+    }
+
+    /// Freezes a running container for the time of a `commit`, marked as ours first:
+    /// if we are killed before [`Engine::resume_after_commit`], the next command that
+    /// reads the record thaws it (see [`Engine::settle`]).
+    pub fn pause_for_commit(&self, id: &str) -> Result<(), EngineError> {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let mark = crate::record::process_start(me).map(|start| (me, start));
+        let (record, running) = self.records.update_state(id, |st| {
+            let running = st.status == Status::Running;
+            if running {
+                st.paused_by = mark;
+            }
+            running
+        })?;
+        if !running {
+            return Err(EngineError::State(format!("container {} is not running", record.name)));
+        }
+        if let Err(e) = self.pause(id, true) {
+            let _ = self.records.update_state(id, |st| st.paused_by = None);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Thaws what [`Engine::pause_for_commit`] froze.
+    pub fn resume_after_commit(&self, id: &str) {
+        let _ = self.pause(id, false);
+        let _ = self.records.update_state(id, |st| st.paused_by = None);
+    }
+
+    /// A container frozen by a `commit` whose CLI died is thawed.
+    fn thaw_abandoned(&self, record: Record) -> Record {
+        let abandoned = |r: &Record| r.state.paused_by.is_some_and(|(pid, start)| !alive(pid, start));
+        if !abandoned(&record) {
+            return record;
+        }
+        let Ok(_lock) = self.records.lock(&record.id) else { return record };
+        let Ok(mut current) = self.records.read(&record.id) else { return record };
+        if !abandoned(&current) {
+            return current;
+        }
+        if current.state.status.is_live()
+            && let Ok(runtime) = self.runtime_for(&current)
+        {
+            let _ = runtime.run(&["resume", &current.id]);
+            if current.state.status == Status::Paused {
+                current.state.status = Status::Running;
+            }
+        }
+        current.state.paused_by = None;
+        let _ = self.records.write_state(&current);
+        current
     }
 
     /// The runtime's `events --stats` for a running container.

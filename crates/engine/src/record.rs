@@ -156,6 +156,10 @@ pub struct State {
     /// the next command settles it (see `Engine::settle`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub starting: bool,
+    /// The process (pid, start time) that froze the container for the time of a
+    /// `commit`; if it died before thawing it, the next command does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_by: Option<(i32, u64)>,
 }
 
 /// How a container is networked.

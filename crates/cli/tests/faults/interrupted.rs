@@ -230,7 +230,25 @@ fn killed_image_commands_keep_the_store_usable() {
         reusable(&engine, &format!("commit{i}"), "none", &what);
         let _ = engine.run(&["rmi", &image]);
     }
-    engine.ok(&["rm", "-f", "src"]);
+    // `commit` freezes a running container while it packs: a kill must not leave it frozen.
+    // (16 MiB in its layer, so that packing it, frozen, takes a while.)
+    let script = "dd if=/dev/urandom of=/big bs=1M count=16 2>/dev/null; touch /ready; sleep 1000";
+    engine.ok(&["run", "-d", "--network", "none", "--name", "live", "localhost/busybox", "sh", "-c", script]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !engine.run(&["exec", "live", "test", "-e", "/ready"]).status.success() {
+        assert!(Instant::now() < deadline, "the container did not write its file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in 0..TRIES {
+        let what = format!("commit of a running container try {i}");
+        let image = format!("localhost/live:{i}");
+        kill_at_random(&engine, &mut rng, 300, &["commit", "live", &image]);
+        ps_settles(&engine, &what);
+        let status = engine.ok(&["inspect", "--format", "{{.State.Status}}", "live"]);
+        assert_eq!(status.trim(), "running", "{what}: the container was left {status}");
+        let _ = engine.run(&["rmi", &image]);
+    }
+    engine.ok(&["rm", "-f", "src", "live"]);
     engine.ok(&["image", "prune", "-f"]);
     nothing_left(&engine, "none");
 }
