@@ -288,6 +288,17 @@ impl Engine {
         self.records.rename(id, new_name, &|owner| self.clear_if_abandoned(owner))
     }
 
+    /// Every container, each settled (see [`Engine::settle`]); directories a crashed
+    /// `create` left without a record are cleared on the way (the same pass over
+    /// `containers/` finds them: no cost when there are none).
+    pub fn settled_all(&self) -> Result<Vec<Record>, EngineError> {
+        let (ids, unrecorded) = self.records.scan()?;
+        for id in unrecorded {
+            self.clear_if_abandoned(&id);
+        }
+        Ok(ids.iter().filter_map(|id| self.records.read(id).ok()).filter_map(|r| self.settle(r)).collect())
+    }
+
     /// Where container `id`'s busy lock lives: `<state>/<id>.busy` (the state directory,
     /// since `run` takes it before the container's directory exists).
     fn busy_path(&self, id: &str) -> PathBuf {
@@ -379,8 +390,8 @@ impl Engine {
     /// Clears every wreck: container directories without a record that nobody is making,
     /// and names that point at nothing. Returns the ids cleared.
     pub fn sweep_wrecks(&self) -> Vec<String> {
-        let mut cleared: Vec<String> =
-            self.records.unrecorded().into_iter().filter(|id| self.clear_if_abandoned(id)).collect();
+        let unrecorded = self.records.scan().map(|(_, wrecks)| wrecks).unwrap_or_default();
+        let mut cleared: Vec<String> = unrecorded.into_iter().filter(|id| self.clear_if_abandoned(id)).collect();
         for (name, id) in self.records.names() {
             // (A name whose container has no directory yet may be a create's in progress.)
             if !self.records.has_record(&id) && self.clear_if_abandoned(&id) {

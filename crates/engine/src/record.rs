@@ -310,17 +310,6 @@ impl Records {
             .collect()
     }
 
-    /// Container directories without a record: creates in progress, or wrecks.
-    pub fn unrecorded(&self) -> Vec<String> {
-        fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|id| is_id(id) && !self.has_record(id))
-            .collect()
-    }
-
     /// Takes the container's lock (waiting for it).
     pub fn lock(&self, id: &str) -> Result<ContainerLock, EngineError> {
         Ok(ContainerLock { _file: lock_file(&self.dir.join(id).join("lock"))? })
@@ -408,14 +397,22 @@ impl Records {
 
     /// Every container id.
     pub fn ids(&self) -> Result<Vec<String>, EngineError> {
-        let mut out = Vec::new();
+        Ok(self.scan()?.0)
+    }
+
+    /// In one pass over `containers/`: the ids of containers (with a record), and of
+    /// directories without one (a create in progress, or a wreck).
+    pub fn scan(&self) -> Result<(Vec<String>, Vec<String>), EngineError> {
+        let (mut ids, mut unrecorded) = (Vec::new(), Vec::new());
         for entry in fs::read_dir(&self.dir).map_err(|e| EngineError::io(&self.dir, e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.len() == 64 && entry.path().join("record.json").exists() {
-                out.push(name);
+                ids.push(name);
+            } else if is_id(&name) {
+                unrecorded.push(name);
             }
         }
-        Ok(out)
+        Ok((ids, unrecorded))
     }
 
     /// Every record (unreadable ones skipped: a container being made or removed).

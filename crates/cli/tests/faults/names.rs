@@ -143,7 +143,6 @@ fn what_a_killed_run_left_is_cleared_by_rm_prune_and_reuse() {
     let a = plant_wreck(&engine, "wreck-a", 0xa1);
     let b = plant_wreck(&engine, "wreck-b", 0xb2);
     let c = plant_wreck(&engine, "wreck-c", 0xc3);
-    assert!(!engine.ok(&["ps", "-a"]).contains("wreck"), "a container without a record is none");
 
     // `rm -f NAME` of the wreck works, and takes its directory and mount.
     let out = engine.ok(&["rm", "-f", "wreck-a"]);
@@ -162,6 +161,14 @@ fn what_a_killed_run_left_is_cleared_by_rm_prune_and_reuse() {
     assert!(!engine.root.join("containers").join(&c).exists());
     assert_eq!(names(&engine), Vec::<String>::new());
     assert_eq!(container_dirs(&engine), Vec::<String>::new());
+
+    // So does `ps`, which reads every container directory anyway; the name stays
+    // claimable.
+    let d = plant_wreck(&engine, "wreck-d", 0xd4);
+    assert!(!engine.ok(&["ps", "-a"]).contains("wreck"), "a container without a record is none");
+    assert!(!engine.root.join("containers").join(&d).exists(), "ps left the wreck's directory");
+    engine.ok(&["create", "--network", "none", "--name", "wreck-d", "localhost/busybox", "true"]);
+    engine.ok(&["rm", "wreck-d"]);
     engine.ok(&["create", "--network", "none", "--name", "wreck-c", "localhost/busybox", "true"]);
     engine.ok(&["rm", "wreck-c"]);
     let left = engine.leftovers();

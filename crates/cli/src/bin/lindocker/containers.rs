@@ -688,7 +688,7 @@ fn matches_filter(record: &Record, filter: &str) -> Result<bool> {
 }
 
 fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
-    let mut records: Vec<Record> = engine.records.all()?.into_iter().filter_map(|r| engine.settle(r)).collect();
+    let mut records: Vec<Record> = engine.settled_all()?;
     records.sort_by(|x, y| y.created.cmp(&x.created));
     let explicit_status = a.filter.iter().any(|f| f.starts_with("status="));
     if !a.all && a.last.is_none() && !explicit_status {
