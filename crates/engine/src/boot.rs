@@ -53,13 +53,14 @@ impl Engine {
         let mut to_start = Vec::new();
         for (id, record) in self.records_and_wrecks()? {
             let Some(record) = record else {
-                self.remove_wreck(&id);
+                self.remove_torn(&id);
                 done.removed.push(id);
                 continue;
             };
             let was_live = record.state.status.is_live();
-            let record = self.reconcile(record);
-            if was_live && record.host_config.auto_remove {
+            let (record, settled) = self.stop_tracking(record);
+            // `--rm` ones the crash ended, running or being started.
+            if (was_live || settled.is_some()) && record.host_config.auto_remove {
                 let _ = self.remove_now(&record, true);
                 done.removed.push(record.name);
             } else if restarts_at_boot(&record, was_live) {
@@ -95,15 +96,13 @@ impl Engine {
         Ok(out)
     }
 
-    /// Removes a container whose record a crash tore: its mount, directory and name.
-    fn remove_wreck(&self, id: &str) {
-        let dir = self.records.dir(id);
-        let _ = rustix::mount::unmount(dir.join("merged"), rustix::mount::UnmountFlags::DETACH);
-        let _ = fs::remove_dir_all(&dir);
-        let names = self.root.join("containers").join("names");
-        for entry in fs::read_dir(&names).into_iter().flatten().flatten() {
-            if fs::read_to_string(entry.path()).is_ok_and(|owner| owner == id) {
-                let _ = fs::remove_file(entry.path());
+    /// Removes a container whose record a crash tore (or never wrote): its mount,
+    /// directory and names.
+    fn remove_torn(&self, id: &str) {
+        self.clear_wreck(id);
+        for (name, owner) in self.records.names() {
+            if owner == id {
+                self.records.release_name(&name, id);
             }
         }
     }
@@ -112,7 +111,7 @@ impl Engine {
 /// Docker's rule when its daemon starts: `always` comes back, `unless-stopped` unless the
 /// user stopped it, `on-failure` if the crash ended it (and retries are left). Only
 /// containers that ran before.
-fn restarts_at_boot(record: &Record, was_live: bool) -> bool {
+pub(crate) fn restarts_at_boot(record: &Record, was_live: bool) -> bool {
     let st = &record.state;
     st.started_at.is_some()
         && match record.host_config.restart {

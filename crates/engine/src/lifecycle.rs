@@ -223,10 +223,27 @@ impl Engine {
     /// Makes a container: record, name, filesystem, volumes, bundle. On any failure
     /// nothing of it remains.
     pub fn create(&self, request: &CreateRequest) -> Result<Record, EngineError> {
+        let id = request.id.clone().unwrap_or_else(ids::new_id);
+        // Held until the record is written: a crash before that leaves a wreck that the
+        // next command can tell from a create in progress.
+        let busy = self.hold_busy(&id)?;
+        let result = self.create_as(request, &id);
+        if result.is_err() {
+            self.forget_busy(&id);
+        }
+        drop(busy);
+        result
+    }
+
+    fn create_as(&self, request: &CreateRequest, id: &str) -> Result<Record, EngineError> {
+        let id = id.to_owned();
+        // The image's layers must not be collected before the record naming them exists.
+        let _content = self.images.content_guard()?;
         let image = self.images.find(&request.image)?;
+        test_pause("create-after-resolve");
         let image_config = self.images.config(&image)?;
         let ic = image_config.config().clone().unwrap_or_default();
-        let id = request.id.clone().unwrap_or_else(ids::new_id);
+        let abandoned = |owner: &str| self.clear_if_abandoned(owner);
         let name = match &request.name {
             Some(name) => {
                 if !ids::valid_name(name) {
@@ -236,14 +253,22 @@ impl Engine {
                         reason: "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed".into(),
                     });
                 }
-                self.records.claim_name(name, &id)?;
+                match self.records.claim_name(name, &id, &abandoned) {
+                    // The holder may be a `--rm` container a crash ended: settled, it goes.
+                    Err(EngineError::NameInUse { id: owner, .. })
+                        if self.records.read(&owner).is_ok_and(|r| self.settle(r).is_none()) =>
+                    {
+                        self.records.claim_name(name, &id, &abandoned)?
+                    }
+                    other => other?,
+                }
                 name.clone()
             }
             None => {
                 let mut attempt = 0;
                 loop {
                     let candidate = ids::generated_name(&id, attempt);
-                    match self.records.claim_name(&candidate, &id) {
+                    match self.records.claim_name(&candidate, &id, &abandoned) {
                         Ok(()) => break candidate,
                         Err(EngineError::NameInUse { .. }) if attempt < 100 => attempt += 1,
                         Err(e) => return Err(e),
@@ -256,9 +281,139 @@ impl Engine {
             let dir = self.records.dir(&id);
             let _ = ContainerFs::at(&dir).remove();
             let _ = std::fs::remove_dir_all(&dir);
-            self.records.release_name(&name);
+            self.records.release_name(&name, &id);
         }
         result
+    }
+
+    /// Renames container `id` (a name a crash stranded may be taken).
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
+        self.records.rename(id, new_name, &|owner| self.clear_if_abandoned(owner))
+    }
+
+    /// Every container, each settled (see [`Engine::settle`]); directories a crashed
+    /// `create` left without a record are cleared on the way (the same pass over
+    /// `containers/` finds them: no cost when there are none).
+    pub fn settled_all(&self) -> Result<Vec<Record>, EngineError> {
+        let (ids, unrecorded) = self.records.scan()?;
+        for id in unrecorded {
+            self.clear_if_abandoned(&id);
+        }
+        Ok(ids.iter().filter_map(|id| self.records.read(id).ok()).filter_map(|r| self.settle(r)).collect())
+    }
+
+    /// Where container `id`'s busy lock lives: `<state>/<id>.busy` (the state directory,
+    /// since `run` takes it before the container's directory exists).
+    fn busy_path(&self, id: &str) -> PathBuf {
+        self.state.join(format!("{id}.busy"))
+    }
+
+    /// Takes container `id`'s busy lock, shared, for as long as the file is kept: held by
+    /// a CLI while it creates (and with `run`, starts) the container and by its shim for
+    /// its whole life. Whoever finds it free while the record says the container is being
+    /// made or started knows that the process doing it is dead.
+    pub fn hold_busy(&self, id: &str) -> Result<std::fs::File, EngineError> {
+        let path = self.busy_path(id);
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| EngineError::io(&path, e))?;
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+                .map_err(|e| EngineError::io(&path, e.into()))?;
+            // A sweep (`Engine::sweep_wrecks`) may have removed the file between our open
+            // and our lock: a lock on a file nobody else can find is no lock.
+            if rustix::fs::fstat(&file).is_ok_and(|st| st.st_nlink > 0) {
+                return Ok(file);
+            }
+        }
+    }
+
+    /// Removes container `id`'s busy lock file (the container is gone).
+    pub(crate) fn forget_busy(&self, id: &str) {
+        let _ = std::fs::remove_file(self.busy_path(id));
+    }
+
+    /// Container `id`'s busy lock, taken exclusively if nobody holds it (then nobody can
+    /// take it up while the caller settles what was left); `None` while someone works on
+    /// the container.
+    fn try_abandoned(&self, id: &str) -> Option<std::fs::File> {
+        let path = self.busy_path(id);
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).ok()?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
+        Some(file)
+    }
+
+    /// If container `id` has no record and nobody is making it, clears what a crashed
+    /// `create` left of it (mount, directory) and returns true. Its name is the caller's.
+    fn clear_if_abandoned(&self, id: &str) -> bool {
+        if !crate::record::is_id(id) {
+            return true; // a name file that points at no container at all
+        }
+        let Some(_busy) = self.try_abandoned(id) else { return false };
+        if self.records.has_record(id) {
+            return false;
+        }
+        self.clear_wreck(id);
+        true
+    }
+
+    /// Removes the directory (mount included) of a container that has no record.
+    pub(crate) fn clear_wreck(&self, id: &str) {
+        let dir = self.records.dir(id);
+        let _ = ContainerFs::at(&dir).remove();
+        let _ = rustix::mount::unmount(dir.join("merged"), rustix::mount::UnmountFlags::DETACH);
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(self.busy_path(id));
+    }
+
+    /// `rm` of what a crash left under `name_or_id` where no container is: a name that
+    /// points at a container without a record, or such a container's directory by id.
+    /// Returns whether there was such a wreck (and it is gone now).
+    pub fn remove_wreck(&self, name_or_id: &str) -> bool {
+        let name = name_or_id.trim_start_matches('/');
+        let (id, named) = match self.records.name_owner(name) {
+            Some(id) if !self.records.has_record(&id) => (id, true),
+            _ if crate::record::is_id(name) && self.records.dir(name).exists() && !self.records.has_record(name) => {
+                (name.to_owned(), false)
+            }
+            _ => return false,
+        };
+        if !self.clear_if_abandoned(&id) {
+            return false;
+        }
+        if named {
+            self.records.release_name(name, &id);
+        }
+        true
+    }
+
+    /// Clears every wreck: container directories without a record that nobody is making,
+    /// and names that point at nothing. Returns the ids cleared.
+    pub fn sweep_wrecks(&self) -> Vec<String> {
+        let unrecorded = self.records.scan().map(|(_, wrecks)| wrecks).unwrap_or_default();
+        let mut cleared: Vec<String> = unrecorded.into_iter().filter(|id| self.clear_if_abandoned(id)).collect();
+        for (name, id) in self.records.names() {
+            // (A name whose container has no directory yet may be a create's in progress.)
+            if !self.records.has_record(&id) && self.clear_if_abandoned(&id) {
+                self.records.release_name(&name, &id);
+            }
+        }
+        // Busy locks of containers that never got a directory (a `run` killed at once).
+        for entry in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = file.strip_suffix(".busy")
+                && !self.records.dir(id).exists()
+                && self.try_abandoned(id).is_some()
+                && !self.records.dir(id).exists()
+            {
+                self.forget_busy(id);
+            }
+        }
+        cleared.sort();
+        cleared
     }
 
     fn create_claimed(
@@ -439,7 +594,6 @@ impl Engine {
             ("etc/hostname", format!("{hostname}\n").as_bytes()),
             ("etc/resolv.conf", resolv.as_bytes()),
         ])?;
-        self.records.write(&record)?;
         let rootfs = self.mount_rootfs(&record)?;
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, .. } = m {
@@ -467,9 +621,14 @@ impl Engine {
         .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(&spec).expect("spec serializes")))
         .map_err(|e| EngineError::io(&config, e))?;
         // Mounted again by the shim at start; a created container holds no mount.
-        if !request.start_now {
+        let mut record = record;
+        if request.start_now {
+            record.state.starting = true;
+        } else {
             self.unmount_rootfs(&record);
         }
+        // Last: the record makes the container exist (see the `record` module).
+        self.records.write(&record)?;
         Ok(record)
     }
 
@@ -608,7 +767,14 @@ impl Engine {
 
     /// Removes a container; a live one only with `force` (killed first).
     pub fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
-        let record = self.reconcile(self.records.read(id)?);
+        let mut record = self.reconcile(self.records.read(id)?);
+        // A start in progress (its CLI or shim alive) is let finish first: removing the
+        // container under it would leave what it makes next to nobody.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while record.state.starting && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            record = self.reconcile(self.records.read(id)?);
+        }
         if record.state.status.is_live() {
             if !force {
                 return Err(EngineError::State(format!(
@@ -641,20 +807,7 @@ impl Engine {
         let _lock = self.records.lock(&record.id)?;
         // The runtime forgets a container when its shim sees it end; a container that ran
         // without one (a crash between create and start) still needs telling.
-        let runtime_state = self.state.join("runtime").join(
-            Path::new(if record.host_config.runtime.is_empty() {
-                "lindocker-runtime"
-            } else {
-                &record.host_config.runtime
-            })
-            .file_name()
-            .unwrap_or_default(),
-        );
-        if runtime_state.join(&record.id).exists()
-            && let Ok(runtime) = self.runtime_for(record)
-        {
-            runtime.delete_force(&record.id);
-        }
+        self.forget_in_runtime(record);
         // The shim detaches when the container ends; only a container left half-made (or
         // whose shim died) still has a namespace to take down here.
         if self.netns_path(&record.id).exists() {
@@ -670,34 +823,108 @@ impl Engine {
         }
         let _ = std::fs::remove_file(self.attach_socket(&record.id));
         let _ = std::fs::remove_file(self.console_socket(&record.id));
-        self.records.remove(record)
+        self.records.remove(record)?;
+        let _ = std::fs::remove_file(self.busy_path(&record.id));
+        Ok(())
     }
 
-    /// If the record says a shim watches the container but the shim is gone (killed,
-    /// or the machine restarted), cleans up and marks the container exited.
+    /// Tells the runtime to forget the container if it knows it (killing what runs).
+    fn forget_in_runtime(&self, record: &Record) {
+        let runtime_state = self.state.join("runtime").join(
+            Path::new(if record.host_config.runtime.is_empty() {
+                "lindocker-runtime"
+            } else {
+                &record.host_config.runtime
+            })
+            .file_name()
+            .unwrap_or_default(),
+        );
+        if runtime_state.join(&record.id).exists()
+            && let Ok(runtime) = self.runtime_for(record)
+        {
+            runtime.delete_force(&record.id);
+        }
+    }
+
+    /// [`Engine::settle`], for callers that need a record either way: a container that
+    /// settling removed comes back as `Removing`.
     pub fn reconcile(&self, record: Record) -> Record {
-        if !record.state.status.is_live() || alive(record.state.shim_pid, record.state.shim_start) {
-            return record;
+        let (mut record, exists) = self.settle_record(record);
+        if !exists {
+            record.state.status = Status::Removing;
         }
-        let Ok(_lock) = self.records.lock(&record.id) else { return record };
-        let Ok(mut current) = self.records.read(&record.id) else { return record };
-        if !current.state.status.is_live() || alive(current.state.shim_pid, current.state.shim_start) {
-            return current;
+        record
+    }
+
+    /// Brings a record in line with what runs, the way the first command after a boot
+    /// does (see `boot`), for one container a crash left behind: if its shim is gone
+    /// (killed) the container is cleaned up and marked exited, then removed (`--rm`) or
+    /// started again (its restart policy); if the CLI or shim that was starting it died
+    /// (the record says `starting` and nobody holds its busy lock) what it had set up is
+    /// undone and it is left created, or removed (`--rm`). `None`: it was removed.
+    ///
+    /// Cheap for everything else: one look at the record, no system call.
+    pub fn settle(&self, record: Record) -> Option<Record> {
+        let (record, exists) = self.settle_record(record);
+        exists.then_some(record)
+    }
+
+    /// [`Engine::settle`]: the record as it is now, and whether the container still exists.
+    fn settle_record(&self, record: Record) -> (Record, bool) {
+        let record = self.thaw_abandoned(record);
+        let (current, settled) = self.stop_tracking(record);
+        let Some(was_live) = settled else { return (current, true) };
+        if current.host_config.auto_remove {
+            let _ = self.remove_now(&current, true);
+            return (current, false);
         }
-        if let Ok(runtime) = self.runtime_for(&current) {
-            runtime.delete_force(&current.id);
+        if was_live && crate::boot::restarts_at_boot(&current, true) {
+            if let Ok(mut stream) = self.start(&current.id) {
+                let _ = Engine::wait_started(&mut stream);
+            }
+            return (self.records.read(&current.id).unwrap_or(current), true);
         }
+        (current, true)
+    }
+
+    /// The clean-up part of [`Engine::settle`], no policy: `Some(was_live)` if it did
+    /// something (a dead shim's container marked exited, or an abandoned start undone).
+    pub(crate) fn stop_tracking(&self, record: Record) -> (Record, Option<bool>) {
+        let shim_dead = |r: &Record| r.state.status.is_live() && !alive(r.state.shim_pid, r.state.shim_start);
+        if !shim_dead(&record) && !record.state.starting {
+            return (record, None);
+        }
+        // A start in progress holds the busy lock; held for the time of the clean-up.
+        let abandoned = if shim_dead(&record) { None } else { self.try_abandoned(&record.id) };
+        if !shim_dead(&record) && abandoned.is_none() {
+            return (record, None);
+        }
+        let Ok(_lock) = self.records.lock(&record.id) else { return (record, None) };
+        let Ok(mut current) = self.records.read(&record.id) else { return (record, None) };
+        let was_live = current.state.status.is_live();
+        let start_abandoned = current.state.starting && !was_live && abandoned.is_some();
+        if !shim_dead(&current) && !start_abandoned {
+            return (current, None);
+        }
+        self.forget_in_runtime(&current);
         self.unmount_rootfs(&current);
         self.detach_network(&current);
-        current.state.status = Status::Exited;
         current.state.pid = 0;
-        if current.state.exit_code == 0 {
-            current.state.exit_code = 137;
+        current.state.starting = false;
+        current.state.paused_by = None;
+        if was_live {
+            current.state.status = Status::Exited;
+            if current.state.exit_code == 0 {
+                current.state.exit_code = 137;
+            }
+            current.state.finished_at = Some(crate::now());
+            current.state.error = "the container's monitor (shim) died; the container was stopped".into();
+        } else {
+            current.state.status = Status::Created;
+            current.state.error = "the command starting the container was killed before it ran".into();
         }
-        current.state.finished_at = Some(crate::now());
-        current.state.error = "the container's monitor (shim) died; the container was stopped".into();
         let _ = self.records.write_state(&current);
-        current
+        (current, Some(was_live))
     }
 
     /// Freezes or thaws the container.
@@ -716,10 +943,74 @@ impl Engine {
         Ok(())
     }
 
+    /// Freezes a running container for the time of a `commit`, marked as ours first:
+    /// if we are killed before [`Engine::resume_after_commit`], the next command that
+    /// reads the record thaws it (see [`Engine::settle`]).
+    pub fn pause_for_commit(&self, id: &str) -> Result<(), EngineError> {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let mark = crate::record::process_start(me).map(|start| (me, start));
+        let (record, running) = self.records.update_state(id, |st| {
+            let running = st.status == Status::Running;
+            if running {
+                st.paused_by = mark;
+            }
+            running
+        })?;
+        if !running {
+            return Err(EngineError::State(format!("container {} is not running", record.name)));
+        }
+        if let Err(e) = self.pause(id, true) {
+            let _ = self.records.update_state(id, |st| st.paused_by = None);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Thaws what [`Engine::pause_for_commit`] froze.
+    pub fn resume_after_commit(&self, id: &str) {
+        let _ = self.pause(id, false);
+        let _ = self.records.update_state(id, |st| st.paused_by = None);
+    }
+
+    /// A container frozen by a `commit` whose CLI died is thawed.
+    fn thaw_abandoned(&self, record: Record) -> Record {
+        let abandoned = |r: &Record| r.state.paused_by.is_some_and(|(pid, start)| !alive(pid, start));
+        if !abandoned(&record) {
+            return record;
+        }
+        let Ok(_lock) = self.records.lock(&record.id) else { return record };
+        let Ok(mut current) = self.records.read(&record.id) else { return record };
+        if !abandoned(&current) {
+            return current;
+        }
+        if current.state.status.is_live()
+            && let Ok(runtime) = self.runtime_for(&current)
+        {
+            let _ = runtime.run(&["resume", &current.id]);
+            if current.state.status == Status::Paused {
+                current.state.status = Status::Running;
+            }
+        }
+        current.state.paused_by = None;
+        let _ = self.records.write_state(&current);
+        current
+    }
+
     /// The runtime's `events --stats` for a running container.
     pub fn stats(&self, record: &Record) -> Result<Value, EngineError> {
         let out = self.runtime_for(record)?.run(&["events", "--stats", "--", &record.id])?;
         serde_json::from_str(&out).map_err(|e| EngineError::Runtime(format!("events --stats: {e}")))
+    }
+}
+
+/// A test-only pause: with `LINDOCKER_TEST_PAUSE_AT=<point>` in the environment, the
+/// command sleeps `LINDOCKER_TEST_PAUSE_MS` (default 500) at `point`, so that a fault test
+/// can race another command against that exact moment (`crates/cli/tests/faults`).
+/// Points: `create-after-resolve` (the image is resolved, no record written yet).
+fn test_pause(point: &str) {
+    if std::env::var_os("LINDOCKER_TEST_PAUSE_AT").is_some_and(|at| at == point) {
+        let ms = std::env::var("LINDOCKER_TEST_PAUSE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 

@@ -1,6 +1,14 @@
 //! Container records: `containers/<id>/record.json`, written atomically under the
-//! container's lock; names claimed as files under `containers/names/` with O_EXCL, so of
-//! two CLIs racing for a name exactly one wins.
+//! container's lock; names claimed as symlinks `containers/names/<name> -> <id>` (one
+//! `symlink(2)`: it exists whole or not at all, even on a full disk), so of two CLIs
+//! racing for a name exactly one wins.
+//!
+//! Crash safety: `create` claims the name first, then makes the directory and writes
+//! `record.json` last (the commit point); removal unlinks `record.json` first. So a name
+//! whose container has no `record.json` belongs to a `create` in progress or to a wreck
+//! a crash left; which one, the container's busy lock tells (`Engine::hold_busy`). A
+//! wreck's name may be reclaimed, and its directory removed, by the next command that
+//! meets it (under `names.lock`, so that two reclaimers do not undo each other).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -141,6 +149,17 @@ pub struct State {
     pub stopped_by_user: bool,
     /// Restarts so far.
     pub restart_count: u32,
+    /// Set while the container is being set up to run (filesystem mounted, network
+    /// attached) and nothing watches it yet; cleared once its shim runs it or has cleaned
+    /// up after a failed start. Found set while nobody holds the container's busy lock
+    /// (see `Engine::hold_busy`), it means that the CLI or shim doing it was killed:
+    /// the next command settles it (see `Engine::settle`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starting: bool,
+    /// The process (pid, start time) that froze the container for the time of a
+    /// `commit`; if it died before thawing it, the next command does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_by: Option<(i32, u64)>,
 }
 
 /// How a container is networked.
@@ -213,22 +232,82 @@ impl Records {
         self.dir.join(id)
     }
 
-    /// Claims `name` for `id`; fails if it is taken.
-    pub fn claim_name(&self, name: &str, id: &str) -> Result<(), EngineError> {
-        let path = self.dir.join("names").join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => file.write_all(id.as_bytes()).map_err(|e| EngineError::io(&path, e)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let owner = fs::read_to_string(&path).unwrap_or_default();
-                Err(EngineError::NameInUse { name: name.into(), id: owner })
-            }
+    fn name_path(&self, name: &str) -> PathBuf {
+        self.dir.join("names").join(name)
+    }
+
+    /// The id `name` is claimed for, if it is.
+    pub fn name_owner(&self, name: &str) -> Option<String> {
+        read_name(&self.name_path(name))
+    }
+
+    /// Whether container `id` has a record (a name pointing at one without is stale, or
+    /// being claimed by a `create` in progress).
+    pub fn has_record(&self, id: &str) -> bool {
+        !id.is_empty() && self.dir.join(id).join("record.json").exists()
+    }
+
+    /// Claims `name` for `id`; fails if it is taken. A name whose owner has no record
+    /// and for which `abandoned(owner)` says nobody works on it any more is a crash's
+    /// leftover and is reclaimed; `abandoned` also clears what is left of the owner.
+    pub fn claim_name(&self, name: &str, id: &str, abandoned: &dyn Fn(&str) -> bool) -> Result<(), EngineError> {
+        let path = self.name_path(name);
+        let in_use = |owner: String| Err(EngineError::NameInUse { name: name.into(), id: owner });
+        match std::os::unix::fs::symlink(id, &path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(EngineError::io(&path, e)),
+        }
+        let owner = read_name(&path).unwrap_or_default();
+        if self.has_record(&owner) {
+            return in_use(owner);
+        }
+        // Stale, or a create in progress: decide under the names lock.
+        let _names = self.names_lock()?;
+        let owner = read_name(&path).unwrap_or_default();
+        if self.has_record(&owner) || (!owner.is_empty() && !abandoned(&owner)) {
+            return in_use(owner);
+        }
+        if read_name(&path).unwrap_or_default() == owner {
+            let _ = fs::remove_file(&path);
+        }
+        match std::os::unix::fs::symlink(id, &path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => in_use(read_name(&path).unwrap_or_default()),
             Err(e) => Err(EngineError::io(&path, e)),
         }
     }
 
-    /// Gives up `name`.
-    pub fn release_name(&self, name: &str) {
-        let _ = fs::remove_file(self.dir.join("names").join(name));
+    fn names_lock(&self) -> Result<File, EngineError> {
+        lock_file(&self.dir.join("names.lock"))
+    }
+
+    /// Gives up `name` if `id` holds it (a name reclaimed by another container stays).
+    pub fn release_name(&self, name: &str, id: &str) {
+        let path = self.name_path(name);
+        // Unlocked first look: most names are released by their owner, unchallenged.
+        if read_name(&path).as_deref() != Some(id) {
+            return;
+        }
+        // Without the lock (a full disk may refuse to make its file) the name still goes.
+        let _names = self.names_lock().ok();
+        if read_name(&path).as_deref() == Some(id) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+
+    /// Every name, with the id it points at.
+    pub fn names(&self) -> Vec<(String, String)> {
+        let names = self.dir.join("names");
+        fs::read_dir(&names)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                Some((name, read_name(&e.path())?))
+            })
+            .collect()
     }
 
     /// Takes the container's lock (waiting for it).
@@ -324,14 +403,22 @@ impl Records {
 
     /// Every container id.
     pub fn ids(&self) -> Result<Vec<String>, EngineError> {
-        let mut out = Vec::new();
+        Ok(self.scan()?.0)
+    }
+
+    /// In one pass over `containers/`: the ids of containers (with a record), and of
+    /// directories without one (a create in progress, or a wreck).
+    pub fn scan(&self) -> Result<(Vec<String>, Vec<String>), EngineError> {
+        let (mut ids, mut unrecorded) = (Vec::new(), Vec::new());
         for entry in fs::read_dir(&self.dir).map_err(|e| EngineError::io(&self.dir, e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.len() == 64 && entry.path().join("record.json").exists() {
-                out.push(name);
+                ids.push(name);
+            } else if is_id(&name) {
+                unrecorded.push(name);
             }
         }
-        Ok(out)
+        Ok((ids, unrecorded))
     }
 
     /// Every record (unreadable ones skipped: a container being made or removed).
@@ -342,8 +429,8 @@ impl Records {
     /// The id of the container `name_or_id` names: a name, a full id or a unique prefix.
     pub fn resolve(&self, name_or_id: &str) -> Result<String, EngineError> {
         let name = name_or_id.trim_start_matches('/');
-        if let Ok(id) = fs::read_to_string(self.dir.join("names").join(name))
-            && self.dir.join(&id).join("record.json").exists()
+        if let Some(id) = read_name(&self.name_path(name))
+            && self.has_record(&id)
         {
             return Ok(id);
         }
@@ -358,29 +445,53 @@ impl Records {
         Err(EngineError::NoSuchContainer(name_or_id.into()))
     }
 
-    /// Removes the container's directory and name.
+    /// Removes the container's record, name and directory, in that order: once the
+    /// record is gone the container is gone, and a crash after that leaves only a stale
+    /// name and a directory that the next command clears.
     pub fn remove(&self, record: &Record) -> Result<(), EngineError> {
         let dir = self.dir.join(&record.id);
+        let path = dir.join("record.json");
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EngineError::io(&path, e)),
+        }
+        self.release_name(&record.name, &record.id);
         fs::remove_dir_all(&dir)
             .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(|e| EngineError::io(&dir, e))?;
-        self.release_name(&record.name);
-        Ok(())
+            .map_err(|e| EngineError::io(&dir, e))
     }
 
     /// Renames a container (its name file moves; the new one must be free).
-    pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
-        self.claim_name(new_name, id)?;
+    /// `abandoned` is as for [`Records::claim_name`].
+    pub fn rename(&self, id: &str, new_name: &str, abandoned: &dyn Fn(&str) -> bool) -> Result<(), EngineError> {
+        self.claim_name(new_name, id, abandoned)?;
         match self.update(id, |r| std::mem::replace(&mut r.name, new_name.to_owned())) {
             Ok((_, old)) => {
-                self.release_name(&old);
+                self.release_name(&old, id);
                 Ok(())
             }
             Err(e) => {
-                self.release_name(new_name);
+                self.release_name(new_name, id);
                 Err(e)
             }
         }
+    }
+}
+
+/// Whether `s` has the form of a container id (64 hex digits), as directory names under
+/// `containers/` other than `names` do.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The id a name file points at: a symlink's target, or (as older versions wrote them)
+/// a regular file's content.
+fn read_name(path: &Path) -> Option<String> {
+    match fs::read_link(path) {
+        Ok(target) => target.into_os_string().into_string().ok(),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => fs::read_to_string(path).ok(),
+        Err(_) => None,
     }
 }
 
@@ -408,4 +519,53 @@ pub fn process_start(pid: i32) -> Option<u64> {
 /// Whether the process `pid` that started at `start` still runs.
 pub fn alive(pid: i32, start: u64) -> bool {
     pid > 0 && process_start(pid) == Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(name: &str) -> (Records, PathBuf) {
+        let root = std::env::temp_dir().join(format!("lindocker-record-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        (Records::open(&root).unwrap(), root)
+    }
+
+    #[test]
+    fn a_name_is_claimed_once_and_read_back() {
+        let (records, root) = records("claim");
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        records.claim_name("x", &a, &|_| true).unwrap();
+        assert_eq!(records.name_owner("x").as_deref(), Some(a.as_str()));
+        // `a` is being created (no record yet) and its creator is alive: the name holds.
+        let err = records.claim_name("x", &b, &|_| false).unwrap_err();
+        assert!(matches!(err, EngineError::NameInUse { id, .. } if id == a));
+        // With a record, the name holds whatever `abandoned` would say.
+        fs::create_dir_all(records.dir(&a)).unwrap();
+        fs::write(records.dir(&a).join("record.json"), "{}").unwrap();
+        assert!(records.claim_name("x", &b, &|_| true).is_err());
+        // Releasing by another id does nothing; by the owner, frees it.
+        records.release_name("x", &b);
+        assert!(records.name_owner("x").is_some());
+        records.release_name("x", &a);
+        assert_eq!(records.name_owner("x"), None);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_stale_name_is_reclaimed_old_and_new_layouts() {
+        let (records, root) = records("stale");
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        // New layout: a symlink to a container without a record whose creator died.
+        records.claim_name("x", &a, &|_| true).unwrap();
+        records.claim_name("x", &b, &|owner| owner == a).unwrap();
+        assert_eq!(records.name_owner("x").as_deref(), Some(b.as_str()));
+        // Old layout: a regular file, here empty as a full disk left it.
+        fs::write(records.name_path("y"), "").unwrap();
+        records.claim_name("y", &a, &|_| false).unwrap();
+        assert_eq!(records.name_owner("y").as_deref(), Some(a.as_str()));
+        fs::write(records.name_path("z"), &b).unwrap();
+        assert_eq!(records.name_owner("z").as_deref(), Some(b.as_str()));
+        fs::remove_dir_all(root).unwrap();
+    }
 }

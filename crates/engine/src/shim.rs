@@ -38,8 +38,22 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
         None => false,
         Some(Ok(Some((Kind::Go, payload)))) => payload == GO_ATTACHED,
         // The CLI that started us could not make the container: nothing is ours.
-        Some(_) => return 0,
+        Some(_) => {
+            if !engine.records.has_record(id) {
+                engine.forget_busy(id);
+            }
+            return 0;
+        }
     };
+    // Held for the rest of our life: while we live, no other command takes the start we
+    // make for an abandoned one (see `Engine::settle`). The CLI holds it until we have
+    // it; if it died first, a command may have settled the container meanwhile: that
+    // is why the record is read only now.
+    let Ok(_busy) = engine.hold_busy(id) else { return 1 };
+    if !engine.records.has_record(id) {
+        engine.forget_busy(id);
+        return 0;
+    }
     log_to(&engine.records.dir(id).join("shim.log"));
     match supervise(engine, id, first_client, network_attached) {
         Ok(()) => 0,
@@ -201,7 +215,13 @@ fn starts(
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let record: &Record = current.insert(engine.records.read(id)?);
+        let mut record = engine.records.read(id)?;
+        if first && !record.state.starting {
+            // `start` (`run` marked it when it made it): from here on it holds mounts and
+            // a network that must be undone if we die before it runs.
+            record = engine.records.update_state(id, |st| st.starting = true)?.0;
+        }
+        let record: &Record = current.insert(record);
         let log_path = engine.records.dir(id).join("log.json");
         let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
             .map_err(|e| EngineError::io(&log_path, e))?;
@@ -220,7 +240,8 @@ fn starts(
                 }
             }
         }
-        let attached = if first && network_attached {
+        // (Unless a command that found the CLI dead undid it before we got here.)
+        let attached = if first && network_attached && engine.netns_path(id).exists() {
             Ok(())
         } else {
             // A CLI killed between attaching and starting us may have left one behind.
@@ -236,6 +257,7 @@ fn starts(
                 st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
                 st.error = message.clone();
                 st.exit_code = 125;
+                st.starting = false;
             })?;
             broadcast(clients, Kind::Error, message.as_bytes());
             return Ok(125);
@@ -267,6 +289,7 @@ fn starts(
                 st.error = message.clone();
                 st.exit_code = code;
                 st.finished_at = Some(crate::now());
+                st.starting = false;
             })?;
             broadcast(clients, Kind::Error, message.as_bytes());
             return Ok(code);
@@ -287,6 +310,7 @@ fn starts(
             st.error.clear();
             st.oom_killed = false;
             st.stopped_by_user = false;
+            st.starting = false;
         });
         if let Err(e) = recorded {
             // A container its record cannot show running (a full disk) is not left

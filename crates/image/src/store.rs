@@ -255,11 +255,19 @@ impl Store {
         self.write_index(&index)
     }
 
+    /// Takes the garbage collection's lock exclusively: no pull, load, commit or
+    /// `create` (they hold [`Store::content_guard`] until their content is named by an
+    /// image or a container record) is half-way while it is held. What is in use must be
+    /// read after taking it, and the collection done before dropping it.
+    pub fn gc_lock(&self) -> Result<Lock, ImageError> {
+        Lock::exclusive(&self.dir.join("gc.lock"))
+    }
+
     /// Removes blobs and layers no image refers to, and what interrupted operations left
-    /// in `tmp/`. `keep_layers` are chain ids still used by containers. Returns the bytes
-    /// freed.
-    pub fn collect(&self, keep_layers: &[String]) -> Result<u64, ImageError> {
-        let _gc = Lock::exclusive(&self.dir.join("gc.lock"))?;
+    /// in `tmp/`. `keep_layers` are chain ids still used by containers, read while
+    /// holding `gc` (from [`Store::gc_lock`]). Returns the bytes freed.
+    pub fn collect(&self, gc: &Lock, keep_layers: &[String]) -> Result<u64, ImageError> {
+        let _ = gc;
         let _lock = self.index_lock()?;
         let images = self.read_index()?.images;
         let mut blobs = std::collections::HashSet::new();

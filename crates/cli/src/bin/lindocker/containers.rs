@@ -344,7 +344,8 @@ pub fn engine_as_is(cli: &Cli) -> Result<Engine> {
 
 fn find(engine: &Engine, name: &str) -> Result<Record> {
     let id = engine.records.resolve(name)?;
-    Ok(engine.reconcile(engine.records.read(&id)?))
+    // Settling may remove it (a `--rm` container a crash ended).
+    Ok(engine.settle(engine.records.read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()))?)
 }
 
 /// Runs a container command.
@@ -433,7 +434,15 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             Ok(())
         }),
         ContainerCommand::Rm { force, volumes, containers } => each(containers, |name| {
-            let record = find(&engine, name)?;
+            let record = match find(&engine, name) {
+                Ok(record) => record,
+                // What a crash left under that name (or id) goes too.
+                Err(_) if engine.remove_wreck(name) => {
+                    println!("{name}");
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             engine.remove(&record.id, *force, *volumes)?;
             println!("{name}");
             Ok(())
@@ -453,7 +462,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             if !lindocker_engine::ids::valid_name(new_name) {
                 bail!("invalid container name {new_name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
             }
-            engine.records.rename(&record.id, new_name)?;
+            engine.rename(&record.id, new_name)?;
             Ok(0)
         }
         ContainerCommand::Pause { containers } => each(containers, |name| {
@@ -479,9 +488,9 @@ pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
     let engine = engine(cli)?;
     match command {
         ContainerGroup::Prune { .. } => {
-            let mut freed = Vec::new();
+            let mut freed = engine.sweep_wrecks();
             for record in engine.records.all()? {
-                let record = engine.reconcile(record);
+                let Some(record) = engine.settle(record) else { continue };
                 if !record.state.status.is_live() {
                     engine.remove(&record.id, false, false)?;
                     freed.push(record.id);
@@ -539,6 +548,9 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
     // The shim starts first: its start-up goes on while the container is made. The network
     // is attached here, where the netlink code is, rather than by the shim's helper.
     let id = lindocker_engine::ids::new_id();
+    // Held until we exit; the shim takes it too: a command that finds the container
+    // still `starting` with nobody holding it knows that we were killed half-way.
+    let _busy = engine.hold_busy(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let record = create(cli, engine, &a.create, a.rm, Some(&id))?;
     let attached = engine.attach_network(&record).is_ok();
@@ -687,7 +699,7 @@ fn matches_filter(record: &Record, filter: &str) -> Result<bool> {
 }
 
 fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
-    let mut records: Vec<Record> = engine.records.all()?.into_iter().map(|r| engine.reconcile(r)).collect();
+    let mut records: Vec<Record> = engine.settled_all()?;
     records.sort_by(|x, y| y.created.cmp(&x.created));
     let explicit_status = a.filter.iter().any(|f| f.starts_with("status="));
     if !a.all && a.last.is_none() && !explicit_status {
@@ -906,10 +918,13 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>)
     let mut status = 0;
     for name in names {
         match engine.records.resolve(name) {
-            Ok(id) => {
-                let record = engine.reconcile(engine.records.read(&id)?);
-                out.push(inspect_json(engine, &record));
-            }
+            Ok(id) => match engine.settle(engine.records.read(&id)?) {
+                Some(record) => out.push(inspect_json(engine, &record)),
+                None => {
+                    eprintln!("Error: No such object: {name}");
+                    status = 1;
+                }
+            },
             Err(EngineError::NoSuchContainer(_)) => match crate::images::inspect_value(cli, name) {
                 Ok(image) => out.push(image),
                 Err(_) => {

@@ -120,7 +120,7 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<u8> {
         lindocker_image::changes::apply(&mut scratch, change)?;
     }
     let base = engine.images.find(&record.image).ok();
-    let paused = a.pause && record.state.status == Status::Running && engine.pause(&record.id, true).is_ok();
+    let paused = a.pause && record.state.status == Status::Running && engine.pause_for_commit(&record.id).is_ok();
     let fs = ContainerFs::at(engine.records.dir(&record.id));
     let (reader, writer) = io::pipe()?;
     let packer = std::thread::spawn(move || fs.commit(writer));
@@ -129,7 +129,7 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<u8> {
     let layer = archive::store_layer(&engine.images, parent, None, reader);
     let packed = packer.join().map_err(|_| anyhow::anyhow!("commit failed"));
     if paused {
-        let _ = engine.pause(&record.id, false);
+        engine.resume_after_commit(&record.id);
     }
     packed??;
     let layer = layer?;

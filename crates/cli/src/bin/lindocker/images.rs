@@ -395,6 +395,9 @@ pub fn in_use(cli: &Cli) -> (Vec<String>, Vec<String>) {
 
 fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
     let store = store(cli)?;
+    // First the lock, then what is in use: a `create` holds the content guard until its
+    // record (naming the image and its layers) is written.
+    let gc = store.gc_lock()?;
     let (used_images, used_layers) = in_use(cli);
     let mut status = 0;
     let mut removed_any = false;
@@ -432,13 +435,14 @@ fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
         }
     }
     if removed_any {
-        store.collect(&used_layers)?;
+        store.collect(&gc, &used_layers)?;
     }
     Ok(status)
 }
 
 fn prune(cli: &Cli, all: bool) -> Result<u8> {
     let store = store(cli)?;
+    let gc = store.gc_lock()?; // before reading what is in use (see `rmi`)
     let (used_images, used_layers) = in_use(cli);
     let mut deleted = Vec::new();
     for image in store.images()? {
@@ -448,7 +452,7 @@ fn prune(cli: &Cli, all: bool) -> Result<u8> {
         store.forget(&image.id)?;
         deleted.push(image);
     }
-    let freed = store.collect(&used_layers)?;
+    let freed = store.collect(&gc, &used_layers)?;
     if !deleted.is_empty() {
         println!("Deleted Images:");
         for image in &deleted {
