@@ -33,6 +33,11 @@ const MANIFEST_TYPES: [&str; 4] = [
 
 /// How many times a layer download starts over after the connection drops.
 const ATTEMPTS: u32 = 3;
+/// The most an image config may hold (Docker's and containerd's configs are kilobytes).
+const MAX_CONFIG: u64 = 16 << 20;
+/// Layers downloaded at once, as Docker's default `max-concurrent-downloads`: a manifest
+/// with thousands of layers must not open thousands of connections.
+const CONCURRENT_LAYERS: usize = 3;
 
 /// A platform, `os/arch[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,8 +179,10 @@ async fn pull_async(
     let manifest: ImageManifest = parse_json(&manifest_bytes, "image manifest")?;
 
     let config_descriptor = descriptor(manifest.config());
-    let mut config_bytes = Vec::new();
-    client.pull_blob(&reference, &config_descriptor, &mut config_bytes).await.map_err(registry_error)?;
+    let config_bytes = pull_config(&client, &reference, &config_descriptor).await.map_err(|e| match e {
+        Failure::Transfer(reason) => ImageError::Registry { registry: reference.registry().into(), reason },
+        Failure::Fatal(e) => e,
+    })?;
     let image_id = sha256(&config_bytes);
     if image_id != config_descriptor.digest {
         return Err(ImageError::DigestMismatch { expected: config_descriptor.digest, actual: image_id });
@@ -193,6 +200,7 @@ async fn pull_async(
     let chain = lindocker_storage::layers::chain_ids(&diff_ids)?;
 
     let mut tasks = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LAYERS));
     for (i, layer) in manifest.layers().iter().enumerate() {
         let layer = descriptor(layer);
         let bar = progress.layer(&layer.digest, layer.size.max(0) as u64);
@@ -209,7 +217,11 @@ async fn pull_async(
             store: store.clone(),
             bar,
         };
-        tasks.spawn(job.run());
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.map_err(|e| ImageError::Invalid(e.to_string()))?;
+            job.run().await
+        });
     }
     let mut first_error = None;
     while let Some(result) = tasks.join_next().await {
@@ -301,9 +313,22 @@ impl LayerJob {
         let unpack = tokio::task::spawn_blocking(move || store_and_unpack(&store, parent, &diff_id, &digest, rx));
         let mut stream = response.stream;
         let mut transfer_error = None;
+        // A registry that sends more than the descriptor says would fill the disk before
+        // the digest could be checked.
+        let limit = u64::try_from(self.descriptor.size).unwrap_or(0);
+        let mut received = 0u64;
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(bytes) => {
+                    received += bytes.len() as u64;
+                    if received > limit {
+                        drop(tx);
+                        let _ = unpack.await;
+                        return Err(Failure::Fatal(ImageError::Invalid(format!(
+                            "blob {}: the registry sent more than its descriptor's {limit} bytes",
+                            self.descriptor.digest
+                        ))));
+                    }
                     self.bar.advance(bytes.len() as u64);
                     if tx.send(Ok(bytes)).await.is_err() {
                         break; // the unpacker gave up; its error says why
@@ -335,6 +360,31 @@ impl LayerJob {
 enum Failure {
     Transfer(String),
     Fatal(ImageError),
+}
+
+/// The image config, at most its descriptor's size (and never more than [`MAX_CONFIG`]).
+async fn pull_config(client: &Client, reference: &Reference, config: &OciDescriptor) -> Result<Vec<u8>, Failure> {
+    let limit = u64::try_from(config.size).unwrap_or(0);
+    if limit > MAX_CONFIG {
+        return Err(Failure::Fatal(ImageError::Invalid(format!(
+            "image config {}: {limit} bytes, more than the {MAX_CONFIG} allowed",
+            config.digest
+        ))));
+    }
+    let response = client.pull_blob_stream(reference, config).await.map_err(|e| Failure::Transfer(e.to_string()))?;
+    let mut stream = response.stream;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Failure::Transfer(e.to_string()))?;
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(Failure::Fatal(ImageError::Invalid(format!(
+                "image config {}: the registry sent more than its descriptor's {limit} bytes",
+                config.digest
+            ))));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Runs on a blocking thread: writes the blob and unpacks the layer from one stream.

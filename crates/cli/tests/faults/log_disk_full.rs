@@ -16,7 +16,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
 /// A line of 100 bytes, printed as fast as a shell loop can.
 const TALK: &str = "sleep 1; while :; do echo 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456; done";
 
-/// An engine whose data root is a tmpfs of `mib` MiB.
+/// An engine whose data root is a tmpfs with `mib` MiB free once the busybox test image
+/// (whose size depends on the build: it carries the checker) is imported.
 struct SmallDisk {
     engine: Engine,
     _mount: Unmount,
@@ -36,17 +37,20 @@ impl SmallDisk {
     fn new(name: &str, mib: u32) -> SmallDisk {
         let host = FakeHost::new(name);
         let mut engine = Engine::new(BIN, name);
+        let scratch = lindocker_testkit::temp_dir(&format!("{name}-scratch"));
+        let tar = scratch.join("busybox.tar");
+        let layer = lindocker_testkit::image::busybox_layer(&scratch);
+        std::fs::write(&tar, &layer).unwrap();
+        // The image takes its size twice (the blob and the unpacked layer).
+        let size = mib as usize + 2 * (layer.len() >> 20) + 2;
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0711"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={size}m,mode=0711"), "tmpfs"])
             .arg(&engine.root)
             .status()
             .unwrap();
         assert!(status.success(), "mount tmpfs");
         let mount = Unmount(engine.root.clone());
         engine.netns = Some(host.path.clone());
-        let scratch = lindocker_testkit::temp_dir(&format!("{name}-scratch"));
-        let tar = scratch.join("busybox.tar");
-        std::fs::write(&tar, lindocker_testkit::image::busybox_layer(&scratch)).unwrap();
         engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
         std::fs::remove_dir_all(&scratch).unwrap();
         SmallDisk { engine, _mount: mount, _host: host }

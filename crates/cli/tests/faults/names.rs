@@ -69,15 +69,19 @@ fn fill(dir: &Path, pages: usize) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_create_that_fails_on_a_full_disk_leaves_the_name_free() {
     let engine = Engine::new(BIN, "enospc");
+    let scratch = temp_dir("enospc-scratch");
+    let tar = scratch.join("busybox.tar");
+    let layer = image::busybox_layer(&scratch);
+    fs::write(&tar, &layer).unwrap();
+    // Room for the image (its blob and its unpacked layer; the checker in it makes its
+    // size depend on the build) and a little more, which `fill` then takes.
+    let size = 2 * (layer.len() >> 20) + 8;
     let out = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m,mode=0711", "ld-enospc"])
+        .args(["-t", "tmpfs", "-o", &format!("size={size}m,mode=0711"), "ld-enospc"])
         .arg(&engine.root)
         .output()
         .unwrap();
     assert!(out.status.success(), "mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
-    let scratch = temp_dir("enospc-scratch");
-    let tar = scratch.join("busybox.tar");
-    fs::write(&tar, image::busybox_layer(&scratch)).unwrap();
     engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
     fs::remove_dir_all(&scratch).unwrap();
     engine.ok(&["ps", "-a"]);

@@ -198,6 +198,8 @@ fn engine_exec_of_a_proc_self_exe_script_and_the_shims_image() {
         assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{exe}: {err}");
     }
     engine.ok(&["rm", "-f", "evilbox"]);
+    // The shim ends just after it reported the exit that `rm -f` waited for.
+    wait_for("the shim to end", Duration::from_secs(10), || engine.shims().is_empty());
     copies.assert_unchanged();
     let _ = std::fs::remove_dir_all(&shared);
     assert_eq!(engine.leftovers(), Vec::<String>::new());

@@ -14,6 +14,7 @@ mod localnet;
 mod nft_injection;
 mod passwd;
 mod permissions;
+mod registry_limits;
 mod stop_signal;
 mod terminal;
 mod volume_copy_up;
