@@ -2,8 +2,8 @@
 //! a container's writes. The shims stay small, `stop`, `kill` and `rm -f` still work,
 //! nothing is stranded, and once space is freed the image store runs containers again.
 //!
-//! The root is a size-limited tmpfs: it fails writes with ENOSPC exactly as a full ext4
-//! does (same calls, same error), without an image file and a loop device to clean up.
+//! The root is a small ext4 on a loop device (without a journal, as this machine's `/`:
+//! freed blocks count as free at once), made and removed by the test.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -16,20 +16,26 @@ const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
 /// A line of 100 bytes, printed as fast as a shell loop can.
 const TALK: &str = "sleep 1; while :; do echo 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456; done";
 
-/// An engine whose data root is a tmpfs with `mib` MiB free once the busybox test image
-/// (whose size depends on the build: it carries the checker) is imported.
+/// An engine whose data root is a loop-mounted ext4 with about `mib` MiB free once the
+/// busybox test image (whose size depends on the build: it carries the checker) is
+/// imported.
 struct SmallDisk {
     engine: Engine,
     _mount: Unmount,
     _host: FakeHost,
 }
 
-/// Unmounts our tmpfs (the engine's drop has usually done it already).
-struct Unmount(PathBuf);
+/// Unmounts our file system (the engine's drop has usually done it already; the loop
+/// device goes with it, `mount -o loop` sets it to clear itself) and removes its image.
+struct Unmount {
+    root: PathBuf,
+    image_dir: PathBuf,
+}
 
 impl Drop for Unmount {
     fn drop(&mut self) {
-        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+        let _ = rustix::mount::unmount(&self.root, rustix::mount::UnmountFlags::DETACH);
+        let _ = std::fs::remove_dir_all(&self.image_dir);
     }
 }
 
@@ -41,15 +47,21 @@ impl SmallDisk {
         let tar = scratch.join("busybox.tar");
         let layer = lindocker_testkit::image::busybox_layer(&scratch);
         std::fs::write(&tar, &layer).unwrap();
-        // The image takes its size twice (the blob and the unpacked layer).
-        let size = mib as usize + 2 * (layer.len() >> 20) + 2;
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}m,mode=0711"), "tmpfs"])
-            .arg(&engine.root)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount tmpfs");
-        let mount = Unmount(engine.root.clone());
+        // The image takes its size twice (the blob and the unpacked layer); ext4's own
+        // metadata takes a few MiB.
+        let size = mib as u64 + 2 * (layer.len() as u64 >> 20) + 6;
+        let image_dir = lindocker_testkit::temp_dir(&format!("{name}-disk"));
+        let image = image_dir.join("disk.ext4");
+        std::fs::File::create(&image).unwrap().set_len(size << 20).unwrap();
+        let mkfs = Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", "0", "-O", "^has_journal"])
+            .arg(&image)
+            .output()
+            .expect("mkfs.ext4 (e2fsprogs)");
+        assert!(mkfs.status.success(), "mkfs.ext4: {}", String::from_utf8_lossy(&mkfs.stderr));
+        let status = Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&engine.root).status().unwrap();
+        assert!(status.success(), "mount -o loop");
+        let mount = Unmount { root: engine.root.clone(), image_dir };
         engine.netns = Some(host.path.clone());
         engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
         std::fs::remove_dir_all(&scratch).unwrap();
