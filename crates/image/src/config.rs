@@ -30,8 +30,36 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfiguration, ImageError> {
                 return Err(invalid(format!("config.Cmd/Entrypoint: {arg:?} contains a NUL byte")));
             }
         }
+        // `create` parses these for real; here, what could never be one is refused where
+        // it enters (a stop signal once reached the runtime's command line as an option).
+        if let Some(signal) = inner.stop_signal()
+            && !plausible_signal(signal)
+        {
+            return Err(invalid(format!("config.StopSignal: {signal:?} is not a signal name or number")));
+        }
+        for port in inner.exposed_ports().iter().flatten() {
+            if !plausible_port(port) {
+                return Err(invalid(format!("config.ExposedPorts: {port:?} is not PORT[/tcp|/udp|/sctp]")));
+            }
+        }
     }
     Ok(config)
+}
+
+/// `SIGTERM`, `term`, `RTMIN+3`, `15`: letters, digits and `+` only.
+fn plausible_signal(signal: &str) -> bool {
+    !signal.is_empty() && signal.len() <= 16 && signal.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+')
+}
+
+/// `80`, `80/tcp`, `53/udp`, `8000-8010/tcp`.
+fn plausible_port(key: &str) -> bool {
+    let (ports, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let number = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let ports_ok = match ports.split_once('-') {
+        Some((low, high)) => number(low) && number(high),
+        None => number(ports),
+    };
+    ports_ok && matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp")
 }
 
 #[cfg(test)]
@@ -58,5 +86,24 @@ mod tests {
             parse(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["../x"]}}"#).is_err()
         );
         assert!(parse(b"[]").is_err());
+    }
+
+    #[test]
+    fn stop_signals_and_ports_that_could_never_be_are_refused() {
+        for ok in [r#"{"StopSignal":"SIGTERM"}"#, r#"{"StopSignal":"9"}"#, r#"{"StopSignal":"RTMIN+3"}"#] {
+            assert!(parse(config(ok).as_bytes()).is_ok(), "{ok}");
+        }
+        let err = parse(config(r#"{"StopSignal":"--root=/x"}"#).as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("config.StopSignal"), "{err}");
+        assert!(parse(config(r#"{"StopSignal":"TERM\n"}"#).as_bytes()).is_err());
+        for ok in ["80", "80/tcp", "53/UDP", "9/sctp", "8000-8010/tcp"] {
+            let inner = format!(r#"{{"ExposedPorts":{{"{ok}":{{}}}}}}"#);
+            assert!(parse(config(&inner).as_bytes()).is_ok(), "{ok}");
+        }
+        for bad in ["80/tcp dport 9 accept\n}", "x/tcp", "80/icmp", "", "/tcp"] {
+            let inner = format!(r#"{{"ExposedPorts":{{"{bad}":{{}}}}}}"#);
+            let err = parse(config(&inner).as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("config.ExposedPorts"), "{bad}: {err}");
+        }
     }
 }

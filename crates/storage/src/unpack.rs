@@ -340,8 +340,12 @@ fn xattrs<R: Read>(entry: &mut tar::Entry<R>) -> Result<Vec<(String, Vec<u8>)>, 
     if let Some(extensions) = entry.pax_extensions().map_err(StorageError::BadLayer)? {
         for extension in extensions {
             let extension = extension.map_err(StorageError::BadLayer)?;
+            // overlayfs' own attributes (redirect, metacopy, origin, ...) steer how the
+            // kernel reads the layers; a layer may not set them (the opaque marker comes
+            // from `.wh..wh..opq`, set by us).
             if let Ok(key) = extension.key()
                 && let Some(name) = key.strip_prefix("SCHILY.xattr.")
+                && !name.starts_with("trusted.overlay.")
             {
                 out.push((name.to_owned(), extension.value_bytes().to_vec()));
             }
@@ -483,6 +487,46 @@ mod tests {
         assert_eq!(fifo, 0o1751);
         assert_eq!(mode, 0o600, "the host file's mode changed");
         assert!(result.is_err(), "a symlink where the node was is an error");
+    }
+
+    #[test]
+    fn overlayfs_attributes_from_a_layer_are_dropped() {
+        let record = |key: &str, value: &str| {
+            let body = format!(" {key}={value}\n");
+            let mut len = body.len() + 1;
+            while format!("{len}").len() + body.len() != len {
+                len += 1;
+            }
+            format!("{len}{body}")
+        };
+        let pax = record("SCHILY.xattr.trusted.overlay.redirect", "/etc") + &record("SCHILY.xattr.user.kept", "yes");
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(pax.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "PaxHeader", pax.as_bytes()).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o755);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, "d", io::empty()).unwrap();
+        let layer = b.into_inner().unwrap();
+        let dir = std::env::temp_dir().join(format!("lindocker-unpack-xattr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        unpack_layer(layer.as_slice(), &dir).unwrap();
+        let redirect = rfs::getxattr(dir.join("d"), "trusted.overlay.redirect", &mut [0u8; 64]);
+        let mut kept = [0u8; 8];
+        let kept_len = rfs::getxattr(dir.join("d"), "user.kept", &mut kept);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(redirect, Err(Errno::NODATA), "an overlayfs attribute came from the layer");
+        assert_eq!(&kept[..kept_len.unwrap()], b"yes");
     }
 
     #[test]

@@ -22,6 +22,8 @@ fn a_stop_signal_that_is_an_option_never_reaches_the_runtime() {
     let tar = image::busybox_layer(&engine.root);
     let layout = engine.root.join("layout");
     let config = json!({ "Cmd": ["sleep", "1000"], "StopSignal": format!("--root={}", made.display()) });
+    let rootfs = engine.root.join("rootfs.tar");
+    fs::write(&rootfs, &tar).unwrap();
     let desc = image::image(&layout, &[(tar.clone(), tar)], config, host_arch());
     image::finish_layout(&layout, "localhost/stopsig:1", vec![desc]);
     let archive = engine.root.join("image.tar");
@@ -29,8 +31,13 @@ fn a_stop_signal_that_is_an_option_never_reaches_the_runtime() {
     b.append_dir_all(".", &layout).unwrap();
     b.into_inner().unwrap();
     fs::remove_dir_all(&layout).unwrap();
-    let loaded = engine.run(&["load", "-i", archive.to_str().unwrap()]).status.success();
-    if loaded {
+    let load = engine.run(&["load", "-i", archive.to_str().unwrap()]);
+    let loaded = load.status.success();
+    if !loaded {
+        // Refused where it enters (the config's StopSignal is no signal), saying why.
+        let err = String::from_utf8_lossy(&load.stderr);
+        assert!(err.contains("StopSignal"), "{err}");
+    } else {
         let out = engine.run(&["run", "-d", "--network", "none", "--name", "cc", "localhost/stopsig:1"]);
         if out.status.success() {
             let _ = engine.run(&["stop", "-t", "1", "cc"]);
@@ -46,7 +53,7 @@ fn a_stop_signal_that_is_an_option_never_reaches_the_runtime() {
     // The admin's --stop-signal and kill -s: refused as well.
     let evil = format!("--root={}", made.display());
     if !loaded {
-        engine.ok(&["import", "-c", r#"CMD ["sleep", "1000"]"#, archive.to_str().unwrap(), "localhost/stopsig:1"]);
+        engine.ok(&["import", "-c", r#"CMD ["sleep", "1000"]"#, rootfs.to_str().unwrap(), "localhost/stopsig:1"]);
     }
     let err = engine.fails(&["create", "--network", "none", "--stop-signal", &evil, "localhost/stopsig:1"], 125);
     assert!(err.to_lowercase().contains("signal"), "{err}");
