@@ -794,11 +794,23 @@ impl Engine {
             let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             self.wait_exit(stream, Duration::from_secs(10));
         }
+        // The shim still writes the container's last state (and, on a full disk, gives up
+        // on its log) after it reports the exit: the directory goes once it has let go.
+        self.wait_for_shim(id, Duration::from_secs(10));
         let record = match self.records.read(id) {
             Err(EngineError::NoSuchContainer(_)) if record.host_config.auto_remove => return Ok(()),
             other => other?,
         };
         self.remove_now(&record, volumes)
+    }
+
+    /// Waits, at most `timeout`, until nobody holds container `id`'s busy lock: its shim
+    /// (and any CLI starting it) has ended.
+    fn wait_for_shim(&self, id: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.try_abandoned(id).is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Tears down and deletes what a container has, without asking. A volume goes with
