@@ -21,7 +21,7 @@ const LINDOCKER: &str = env!("CARGO_BIN_EXE_lindocker");
 const EVIL: &str = "/bin/evil";
 /// The attack's script, and the watcher, started in the container.
 const SETUP: &str = "printf '#!/proc/self/exe\\n' > /bin/evil && chmod 755 /bin/evil && \
-                     exec checker --exe-attack 30 /bin/evil /shared > /shared/report.json";
+                     exec checker --exe-attack 10 /bin/evil /shared > /shared/report.json";
 
 /// Copies of lindocker, lindocker-shim and lindocker-runtime in a temp dir of their own.
 struct Copies {
@@ -181,26 +181,42 @@ fn runtime_init_of_a_proc_self_exe_script() {
 fn engine_exec_of_a_proc_self_exe_script_and_the_shims_image() {
     let copies = Copies::install("exeow-engine");
     let engine = Engine::with_busybox(&copies.path("lindocker"), "exeow-engine");
-    let shared = lindocker_testkit::temp_dir("exeow-engine-shared");
-    let volume = format!("{}:/shared", shared.display());
-    engine.ok(&["run", "-d", "--name", "evilbox", "-v", &volume, "localhost/busybox", "sh", "-c", SETUP]);
-    let mut cmd = engine.cmd();
-    cmd.args(["exec", "evilbox", EVIL]);
-    let r = attack(&shared, cmd);
-    assert_held(&r, &copies);
-    // The shim (whose fork becomes the init) runs from a sealed image: its program
-    // cannot be opened for writing, even by the host's root, while it runs or after.
-    let shims = engine.shims();
-    assert!(!shims.is_empty(), "no shim");
-    for pid in shims {
-        let exe = format!("/proc/{pid}/exe");
-        let err = std::fs::OpenOptions::new().write(true).open(&exe).expect_err("the shim's image opened for writing");
-        assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{exe}: {err}");
+    // `lindocker exec` relays the process's output through pipes of its own, so the
+    // evil process is not held up by our full pipe and may end before the watcher finds
+    // it on a loaded machine: a few tries, each a new container and watcher; every try
+    // must hold, and one must have reached the process.
+    let mut reached = false;
+    for attempt in 0..5 {
+        let shared = lindocker_testkit::temp_dir(&format!("exeow-engine-shared-{attempt}"));
+        let volume = format!("{}:/shared", shared.display());
+        let name = format!("evilbox{attempt}");
+        engine.ok(&["run", "-d", "--name", &name, "-v", &volume, "localhost/busybox", "sh", "-c", SETUP]);
+        // The shim (whose fork becomes the init) runs from a sealed image: its program
+        // cannot be opened for writing, even by the host's root, while it runs or after.
+        let shims = engine.shims();
+        assert!(!shims.is_empty(), "no shim");
+        for pid in shims {
+            let exe = format!("/proc/{pid}/exe");
+            let err =
+                std::fs::OpenOptions::new().write(true).open(&exe).expect_err("the shim's image opened for writing");
+            assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{exe}: {err}");
+        }
+        let mut cmd = engine.cmd();
+        cmd.args(["exec", &name, EVIL]);
+        let r = attack(&shared, cmd);
+        assert_ne!(r["open-write"], "ok", "the runtime's binary was opened for writing from the container: {r}");
+        assert!(r.get("write").is_none(), "{r}");
+        copies.assert_unchanged();
+        engine.ok(&["rm", "-f", &name]);
+        let _ = std::fs::remove_dir_all(&shared);
+        if r["open-path"] == "ok" {
+            reached = true;
+            break;
+        }
     }
-    engine.ok(&["rm", "-f", "evilbox"]);
+    assert!(reached, "in five tries the watcher never reached the runtime's process");
     // The shim ends just after it reported the exit that `rm -f` waited for.
     wait_for("the shim to end", Duration::from_secs(10), || engine.shims().is_empty());
     copies.assert_unchanged();
-    let _ = std::fs::remove_dir_all(&shared);
     assert_eq!(engine.leftovers(), Vec::<String>::new());
 }
