@@ -13,9 +13,9 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfiguration, ImageError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let config: ImageConfiguration =
         serde_path_to_error::deserialize(de).map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
+    // The first diff id is a chain id, which names a directory of the layer store.
     for id in config.rootfs().diff_ids() {
-        let hex = id.strip_prefix("sha256:").unwrap_or_default();
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if lindocker_storage::digest::Digest::parse(id).is_err() {
             return Err(invalid(format!("rootfs.diff_ids: {id:?} is not a sha256 digest")));
         }
     }

@@ -189,7 +189,6 @@ async fn pull_async(
     }
     let config: ImageConfiguration = crate::config::parse(&config_bytes)?;
     let diff_ids = config.rootfs().diff_ids().clone();
-    crate::archive::check_diff_ids(&diff_ids)?;
     if diff_ids.len() != manifest.layers().len() {
         return Err(ImageError::Invalid(format!(
             "manifest lists {} layers but the config {}",
