@@ -52,6 +52,20 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 /// process's root. The check and the open go through one descriptor of `/proc/PID`,
 /// which stops working (ESRCH) once that process is gone, even if the pid is reused.
 pub fn running_root(pid: i32, id: &str) -> io::Result<OwnedFd> {
+    let proc_dir = running_proc(pid, id)?;
+    // Following the `root` magic link is the point here: it is the container's `/`.
+    let root =
+        rustix::fs::openat(&proc_dir, "root", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    // Still the same process after the open (ESRCH otherwise).
+    rustix::fs::statat(&proc_dir, "cgroup", rustix::fs::AtFlags::empty())?;
+    Ok(root)
+}
+
+/// An `O_PATH` descriptor of `/proc/PID` for the running process `pid`, checked to be
+/// container `id`'s as for [`running_root`]. Lookups under it fail once that process is
+/// gone, so what is opened through it is that process's, even if the pid is reused;
+/// callers check again (`statat(.., "cgroup")`) after their open.
+pub fn running_proc(pid: i32, id: &str) -> io::Result<OwnedFd> {
     if pid <= 0 {
         return Err(io::Error::other(format!("container {id} has no process")));
     }
@@ -68,12 +82,7 @@ pub fn running_root(pid: i32, id: &str) -> io::Result<OwnedFd> {
     if !ours {
         return Err(io::Error::other(format!("process {pid} is not container {id}'s")));
     }
-    // Following the `root` magic link is the point here: it is the container's `/`.
-    let root =
-        rustix::fs::openat(&proc_dir, "root", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    // Still the same process after the open (ESRCH otherwise).
-    rustix::fs::statat(&proc_dir, "cgroup", rustix::fs::AtFlags::empty())?;
-    Ok(root)
+    Ok(proc_dir)
 }
 
 /// Opens the file `fd` (an `O_PATH` descriptor) refers to again, for reading or writing,

@@ -19,6 +19,7 @@ pub mod options;
 pub mod record;
 pub mod runtime;
 pub mod shim;
+pub mod usage;
 pub mod userns;
 pub mod users;
 pub mod volumes;

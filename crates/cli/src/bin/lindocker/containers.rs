@@ -61,17 +61,7 @@ pub enum ContainerCommand {
         containers: Vec<String>,
     },
     /// Remove containers.
-    Rm {
-        /// Remove running containers too (killed first).
-        #[arg(short, long)]
-        force: bool,
-        /// Remove the anonymous volumes the containers made.
-        #[arg(short, long)]
-        volumes: bool,
-        /// Containers.
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Rm(Lazy<RmArgs>),
     /// Show containers (or images) in detail.
     Inspect {
         /// A Go-template-like format: {{.State.Status}}, {{json .Config}}.
@@ -87,12 +77,13 @@ pub enum ContainerCommand {
         container: String,
     },
     /// Show containers' resource use.
-    Stats {
-        /// Print one sample and exit.
-        #[arg(long)]
-        no_stream: bool,
-        /// Containers (default: all running).
-        containers: Vec<String>,
+    Stats(Lazy<StatsArgs>),
+    /// List a container's published ports, or the host address of one.
+    Port {
+        /// The container.
+        container: String,
+        /// PRIVATE_PORT[/PROTO] (default proto tcp).
+        private_port: Option<String>,
     },
     /// Rename a container.
     Rename {
@@ -134,23 +125,58 @@ pub enum ContainerCommand {
     },
 }
 
-/// `lindocker container SUBCOMMAND`.
+/// `lindocker container SUBCOMMAND`: every container command under its own name, the
+/// same flags (one definition), and the ones Docker has only here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ContainerGroup {
+    #[command(flatten)]
+    Common(ContainerCommand),
+    /// List containers.
+    #[command(alias = "list")]
+    Ls(Lazy<PsArgs>),
+    /// Remove containers.
+    Remove(Lazy<RmArgs>),
     /// Remove every stopped container.
     Prune {
         /// Accepted for Docker compatibility: lindocker never asks.
         #[arg(short, long)]
         force: bool,
     },
-    /// List containers.
-    Ls(Lazy<PsArgs>),
-    /// Show containers in detail.
-    Inspect {
-        /// Names or ids.
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+}
+
+/// `rm` flags.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove running containers too (killed first).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove the anonymous volumes the containers made.
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `stats` flags.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default: running ones).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print one sample and exit.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Full ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (default), `table TEMPLATE`, `json` or a template: {{.Name}} {{.CPUPerc}}
+    /// {{.MemUsage}} {{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} {{.ID}} {{.Container}}.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Containers (default: all running).
+    pub containers: Vec<String>,
 }
 
 /// `run` flags.
@@ -433,21 +459,8 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             println!("{}", engine.wait(&record.id)?);
             Ok(())
         }),
-        ContainerCommand::Rm { force, volumes, containers } => each(containers, |name| {
-            let record = match find(&engine, name) {
-                Ok(record) => record,
-                // What a crash left under that name (or id) goes too.
-                Err(_) if engine.remove_wreck(name) => {
-                    println!("{name}");
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            engine.remove(&record.id, *force, *volumes)?;
-            println!("{name}");
-            Ok(())
-        }),
-        ContainerCommand::Inspect { format, names } => inspect(cli, &engine, names, format.as_deref()),
+        ContainerCommand::Rm(a) => rm(&engine, a),
+        ContainerCommand::Inspect { format, names } => inspect(cli, &engine, names, format.as_deref(), true),
         ContainerCommand::Top { container } => {
             let record = find(&engine, container)?;
             if record.state.status != Status::Running && record.state.status != Status::Paused {
@@ -456,7 +469,10 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             print!("{}", engine.runtime_for(&record)?.run(&["ps", "--", &record.id])?);
             Ok(0)
         }
-        ContainerCommand::Stats { no_stream, containers } => crate::stats::stats(&engine, containers, *no_stream),
+        ContainerCommand::Stats(a) => crate::stats::stats(&engine, a),
+        ContainerCommand::Port { container, private_port } => {
+            crate::networks::port(&engine, container, private_port.as_deref())
+        }
         ContainerCommand::Rename { container, new_name } => {
             let record = find(&engine, container)?;
             if !lindocker_engine::ids::valid_name(new_name) {
@@ -485,8 +501,17 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
 
 /// Runs `lindocker container SUBCOMMAND`.
 pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
+    let command = match command {
+        // `container inspect` looks for containers only, as Docker's does.
+        ContainerGroup::Common(ContainerCommand::Inspect { format, names }) => {
+            return inspect(cli, &engine(cli)?, names, format.as_deref(), false);
+        }
+        ContainerGroup::Common(command) => return run(cli, command),
+        other => other,
+    };
     let engine = engine(cli)?;
     match command {
+        ContainerGroup::Common(_) => unreachable!("run above"),
         ContainerGroup::Prune { .. } => {
             let mut freed = engine.sweep_wrecks();
             for record in engine.records.all()? {
@@ -503,8 +528,26 @@ pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
             Ok(0)
         }
         ContainerGroup::Ls(a) => ps(&engine, a),
-        ContainerGroup::Inspect { names } => inspect(cli, &engine, names, None),
+        ContainerGroup::Remove(a) => rm(&engine, a),
     }
+}
+
+/// `rm`: each container removed (what a crash left of one too).
+fn rm(engine: &Engine, a: &RmArgs) -> Result<u8> {
+    each(&a.containers, |name| {
+        let record = match find(engine, name) {
+            Ok(record) => record,
+            // What a crash left under that name (or id) goes too.
+            Err(_) if engine.remove_wreck(name) => {
+                println!("{name}");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        engine.remove(&record.id, a.force, a.volumes)?;
+        println!("{name}");
+        Ok(())
+    })
 }
 
 /// Runs `f` for each name, reporting errors as it goes; 1 if any failed.
@@ -913,7 +956,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
     })
 }
 
-fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>) -> Result<u8> {
+fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>, images_too: bool) -> Result<u8> {
     let mut out = Vec::new();
     let mut status = 0;
     for name in names {
@@ -925,6 +968,10 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>)
                     status = 1;
                 }
             },
+            Err(EngineError::NoSuchContainer(_)) if !images_too => {
+                eprintln!("Error: No such container: {name}");
+                status = 1;
+            }
             Err(EngineError::NoSuchContainer(_)) => match crate::images::inspect_value(cli, name) {
                 Ok(image) => out.push(image),
                 Err(_) => {

@@ -13,30 +13,18 @@ use lindocker_image::registry::{self, Platform, PullOptions};
 use lindocker_image::{ImageRecord, Store, auth, reference};
 use serde_json::{Value, json};
 
+use crate::listing::Listing;
 use crate::{Cli, format};
 
 /// The image commands at the top level (`lindocker pull`, `lindocker images`, ...).
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// Download an image from a registry.
-    Pull(Lazy<PullArgs>),
+    #[command(flatten)]
+    Both(ImageShared),
     /// List images.
     Images(Lazy<ListArgs>),
-    /// Give an image another name.
-    Tag {
-        /// The image.
-        source: String,
-        /// The new name.
-        target: String,
-    },
     /// Remove images.
     Rmi(Lazy<RmiArgs>),
-    /// Make an image from a root filesystem tar.
-    Import(Lazy<ImportArgs>),
-    /// Load images from a `docker save` or OCI archive.
-    Load(Lazy<LoadArgs>),
-    /// Write images to an archive that `docker load` and `podman load` read.
-    Save(Lazy<SaveArgs>),
     /// Store credentials for a registry.
     Login(Lazy<LoginArgs>),
     /// Forget the credentials for a registry.
@@ -46,10 +34,35 @@ pub enum ImageCommand {
     },
 }
 
+/// The image commands with the same name at the top level and under `image`
+/// (`lindocker pull` = `lindocker image pull`): one definition for both.
+#[derive(Debug, Subcommand)]
+pub enum ImageShared {
+    /// Download an image from a registry.
+    Pull(Lazy<PullArgs>),
+    /// Give an image another name.
+    Tag {
+        /// The image.
+        source: String,
+        /// The new name.
+        target: String,
+    },
+    /// Show the steps an image was built by, newest first.
+    History(Lazy<HistoryArgs>),
+    /// Make an image from a root filesystem tar.
+    Import(Lazy<ImportArgs>),
+    /// Load images from a `docker save` or OCI archive.
+    Load(Lazy<LoadArgs>),
+    /// Write images to an archive that `docker load` and `podman load` read.
+    Save(Lazy<SaveArgs>),
+}
+
 /// `lindocker image SUBCOMMAND`.
 #[derive(Debug, Subcommand)]
 #[command(name = "image")]
 pub enum ImageSubcommand {
+    #[command(flatten)]
+    Both(ImageShared),
     /// Show images in detail (JSON).
     Inspect {
         /// Images by name or id.
@@ -60,6 +73,7 @@ pub enum ImageSubcommand {
     #[command(alias = "list")]
     Ls(Lazy<ListArgs>),
     /// Remove images.
+    #[command(alias = "remove")]
     Rm(Lazy<RmiArgs>),
     /// Remove dangling images and the layers and blobs nothing uses.
     Prune {
@@ -70,21 +84,27 @@ pub enum ImageSubcommand {
         #[arg(short, long)]
         force: bool,
     },
-    /// Download an image.
-    Pull(Lazy<PullArgs>),
-    /// Give an image another name.
-    Tag {
-        /// The image.
-        source: String,
-        /// The new name.
-        target: String,
-    },
-    /// Make an image from a root filesystem tar.
-    Import(Lazy<ImportArgs>),
-    /// Load images from an archive.
-    Load(Lazy<LoadArgs>),
-    /// Write images to an archive.
-    Save(Lazy<SaveArgs>),
+}
+
+/// `history` options.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Sizes and dates for people (`-H=false`: bytes and RFC 3339 times).
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    human: bool,
+    /// Full ids and commands.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only the ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// `table` (default), `table TEMPLATE`, `json` or a template: {{.ID}} {{.CreatedSince}}
+    /// {{.CreatedAt}} {{.CreatedBy}} {{.Size}} {{.Comment}}.
+    #[arg(long)]
+    format: Option<String>,
+    /// The image.
+    image: String,
 }
 
 /// `pull` options.
@@ -194,16 +214,9 @@ fn store(cli: &Cli) -> Result<Store> {
 /// Runs a top-level image command.
 pub fn run(cli: &Cli, command: &ImageCommand) -> Result<u8> {
     match command {
-        ImageCommand::Pull(a) => pull(cli, a),
+        ImageCommand::Both(command) => run_shared(cli, command),
         ImageCommand::Images(a) => list(cli, a),
-        ImageCommand::Tag { source, target } => {
-            store(cli)?.tag(source, target)?;
-            Ok(0)
-        }
         ImageCommand::Rmi(a) => rmi(cli, a),
-        ImageCommand::Import(a) => import(cli, a),
-        ImageCommand::Load(a) => load(cli, a),
-        ImageCommand::Save(a) => save(cli, a),
         ImageCommand::Login(a) => login(cli, a),
         ImageCommand::Logout { registry } => {
             let registry = registry.as_deref().unwrap_or("docker.io");
@@ -220,19 +233,90 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<u8> {
 /// Runs `lindocker image SUBCOMMAND`.
 pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
     match command {
+        ImageSubcommand::Both(command) => run_shared(cli, command),
         ImageSubcommand::Inspect { images } => inspect(cli, images),
         ImageSubcommand::Ls(a) => list(cli, a),
         ImageSubcommand::Rm(a) => rmi(cli, a),
         ImageSubcommand::Prune { all, .. } => prune(cli, *all),
-        ImageSubcommand::Pull(a) => pull(cli, a),
-        ImageSubcommand::Tag { source, target } => {
+    }
+}
+
+/// Runs a command that has the same name at the top level and under `image`.
+fn run_shared(cli: &Cli, command: &ImageShared) -> Result<u8> {
+    match command {
+        ImageShared::Pull(a) => pull(cli, a),
+        ImageShared::Tag { source, target } => {
             store(cli)?.tag(source, target)?;
             Ok(0)
         }
-        ImageSubcommand::Import(a) => import(cli, a),
-        ImageSubcommand::Load(a) => load(cli, a),
-        ImageSubcommand::Save(a) => save(cli, a),
+        ImageShared::History(a) => history(cli, a),
+        ImageShared::Import(a) => import(cli, a),
+        ImageShared::Load(a) => load(cli, a),
+        ImageShared::Save(a) => save(cli, a),
     }
+}
+
+/// Docker's `history` columns.
+const HISTORY: Listing = Listing {
+    default: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    headers: &[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ],
+};
+
+/// `history`: the steps of the image's config, newest first, each with the size of the
+/// layer it made (`lindocker_image::history`).
+fn history(cli: &Cli, a: &HistoryArgs) -> Result<u8> {
+    let store = store(cli)?;
+    let image = store.find(&a.image)?;
+    let steps = lindocker_image::history::history(&store, &image)?;
+    let id = |step: &lindocker_image::history::Step| match &step.id {
+        Some(id) if a.no_trunc => id.clone(),
+        Some(id) => id.trim_start_matches("sha256:").chars().take(12).collect(),
+        None => "<missing>".to_owned(),
+    };
+    if a.quiet {
+        for step in &steps {
+            println!("{}", id(step));
+        }
+        return Ok(0);
+    }
+    let rows: Vec<serde_json::Map<String, Value>> = steps
+        .iter()
+        .map(|step| {
+            let when = step.created.as_deref().and_then(|t| {
+                humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z')).ok()
+            });
+            let created_at = when.map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_default();
+            let since = if a.human { format::ago(step.created.as_deref()) } else { created_at.clone() };
+            // Docker shows a step's tabs as spaces, and cuts long commands to 45 characters.
+            let by = step.created_by.replace('\t', " ");
+            let by = if !a.no_trunc && by.chars().count() > 45 {
+                format!("{}…", by.chars().take(44).collect::<String>())
+            } else {
+                by
+            };
+            let size = if a.human { format::size(step.size) } else { step.size.to_string() };
+            [
+                ("ID", id(step)),
+                ("CreatedSince", since),
+                ("CreatedAt", created_at),
+                ("CreatedBy", by),
+                ("Size", size),
+                ("Comment", step.comment.clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect()
+        })
+        .collect();
+    HISTORY.print(a.format.as_deref(), &rows);
+    Ok(0)
 }
 
 fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {

@@ -7,6 +7,7 @@ mod format;
 mod images;
 mod init;
 mod lazy;
+mod listing;
 mod networks;
 mod run_args;
 mod signals;
@@ -68,11 +69,6 @@ enum Command {
         verb: String,
         /// The container id.
         id: String,
-    },
-    /// List a container's published ports.
-    Port {
-        /// The container.
-        container: String,
     },
     /// Disk use and clean-up.
     #[command(subcommand)]
@@ -159,7 +155,10 @@ fn main() -> ExitCode {
     };
     // `run` and `create` fail with 125 when the engine is at fault, as Docker's do.
     let default_code = match &cli.command {
-        Command::Container(containers::ContainerCommand::Run(_) | containers::ContainerCommand::Create(_)) => 125,
+        Command::Container(containers::ContainerCommand::Run(_) | containers::ContainerCommand::Create(_))
+        | Command::ContainerGroup(lazy::Lazy(containers::ContainerGroup::Common(
+            containers::ContainerCommand::Run(_) | containers::ContainerCommand::Create(_),
+        ))) => 125,
         _ => 1,
     };
     let result = match &cli.command {
@@ -177,7 +176,6 @@ fn main() -> ExitCode {
             }
             Ok(0)
         }),
-        Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
         Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
             containers::engine_as_is(&cli).and_then(|e| system::boot(&e))

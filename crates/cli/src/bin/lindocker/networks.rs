@@ -1,12 +1,13 @@
 //! `lindocker network create/ls/inspect/rm/prune/connect/disconnect` and `port`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use lindocker_engine::Engine;
 use lindocker_engine::record::Status;
-use lindocker_network::{Attachment, Endpoint, Network};
+use lindocker_network::{Attachment, Endpoint, Network, PortMapping};
 use serde_json::{Value, json};
 
 use crate::format;
@@ -253,17 +254,45 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
     Ok(0)
 }
 
-/// `lindocker port CONTAINER`: its published ports.
-pub fn port(engine: &Engine, container: &str) -> Result<u8> {
+/// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: every published port as
+/// `80/tcp -> 0.0.0.0:8080`, or the host addresses of one (`0.0.0.0:8080`), as Docker's.
+/// A port that is not published (or a container that is not running, which publishes
+/// nothing) is an error naming it.
+pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Result<u8> {
     let id = engine.records.resolve(container)?;
     let record = engine.reconcile(engine.records.read(&id)?);
-    if record.state.status != Status::Running && record.state.status != Status::Paused {
-        return Ok(0);
-    }
-    for e in engine.networks.endpoints_of(&id)? {
-        for p in &e.ports {
-            println!("{}/{} -> {}:{}", p.container_port, p.protocol, p.host_ip, p.host_port);
+    let wanted = match private_port {
+        Some(text) => {
+            let (number, proto) = text.split_once('/').unwrap_or((text, "tcp"));
+            let number: u16 = number.parse().map_err(|_| anyhow::anyhow!("invalid port ({number})"))?;
+            Some((number, proto.to_ascii_lowercase()))
         }
+        None => None,
+    };
+    let mut ports = Vec::new();
+    if matches!(record.state.status, Status::Running | Status::Paused) {
+        for e in engine.networks.endpoints_of(&id)? {
+            ports.extend(e.ports);
+        }
+    }
+    ports.sort_by_key(|p| (p.container_port, p.protocol, p.host_ip, p.host_port));
+    let host = |p: &PortMapping| SocketAddrV4::new(p.host_ip, p.host_port).to_string();
+    let lines: Vec<String> = match &wanted {
+        None => ports.iter().map(|p| format!("{}/{} -> {}", p.container_port, p.protocol, host(p))).collect(),
+        Some((number, proto)) => {
+            let lines: Vec<String> = ports
+                .iter()
+                .filter(|p| p.container_port == *number && p.protocol.as_str() == proto)
+                .map(host)
+                .collect();
+            if lines.is_empty() {
+                bail!("No public port '{}' published for {container}", private_port.unwrap_or_default());
+            }
+            lines
+        }
+    };
+    for line in lines {
+        println!("{line}");
     }
     Ok(0)
 }

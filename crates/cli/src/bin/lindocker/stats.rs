@@ -1,37 +1,47 @@
 //! `stats` (resource use from the runtime's cgroup statistics) and `update` (limits
 //! changed on a live container).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use lindocker_engine::Engine;
 use lindocker_engine::options::{self, RestartPolicy};
 use lindocker_engine::record::{Record, Status};
-use serde_json::Value;
+use lindocker_engine::usage::Usage;
+use serde_json::{Map, Value};
 
-use crate::containers::UpdateArgs;
+use crate::containers::{StatsArgs, UpdateArgs};
 use crate::format;
+use crate::listing::Listing;
 
+/// Docker's `stats` columns.
+const STATS: Listing = Listing {
+    default: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+    headers: &[
+        ("Container", "CONTAINER"),
+        ("ID", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ],
+};
+
+/// A sample and when it was taken.
 struct Sample {
-    cpu_ns: u64,
+    usage: Usage,
     at: Instant,
-    memory: u64,
-    limit: u64,
-    pids: u64,
 }
 
 fn sample(engine: &Engine, record: &Record) -> Option<Sample> {
-    let stats: Value = engine.stats(record).ok()?;
-    let data = &stats["data"];
-    let limit = data["memory"]["usage"]["limit"].as_u64().unwrap_or(0);
-    Some(Sample {
-        cpu_ns: data["cpu"]["usage"]["total"].as_u64().unwrap_or(0),
-        at: Instant::now(),
-        memory: data["memory"]["usage"]["usage"].as_u64().unwrap_or(0),
-        // No limit shows as the machine's memory, as Docker shows it.
-        limit: if limit == 0 || limit >= i64::MAX as u64 / 2 { host_memory() } else { limit },
-        pids: data["pids"]["current"].as_u64().unwrap_or(0),
-    })
+    if record.state.status != Status::Running {
+        return None;
+    }
+    engine.usage(record).ok().map(|usage| Sample { usage, at: Instant::now() })
 }
 
 fn host_memory() -> u64 {
@@ -45,6 +55,8 @@ fn host_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Bytes in binary units with four significant digits, as Docker's `units.BytesSize`:
+/// `1.5MiB`, `7.629GiB`, `512B`.
 fn binary_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
@@ -53,62 +65,115 @@ fn binary_size(bytes: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    format!("{v:.2}{}", UNITS[u])
+    let decimals = if v >= 1000.0 {
+        0
+    } else if v >= 100.0 {
+        1
+    } else if v >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text };
+    format!("{text}{}", UNITS[u])
 }
 
-/// `lindocker stats`: CPU %, memory, pids per running container (one sample with
-/// `--no-stream`, else refreshed every second).
-pub fn stats(engine: &Engine, names: &[String], no_stream: bool) -> Result<u8> {
-    loop {
-        let records: Vec<Record> = if names.is_empty() {
-            engine
-                .records
-                .all()?
-                .into_iter()
-                .map(|r| engine.reconcile(r))
-                .filter(|r| r.state.status == Status::Running)
-                .collect()
-        } else {
-            names
-                .iter()
-                .map(|n| Ok(engine.reconcile(engine.records.read(&engine.records.resolve(n)?)?)))
-                .collect::<Result<_>>()?
-        };
-        let first: Vec<Option<Sample>> = records.iter().map(|r| sample(engine, r)).collect();
-        std::thread::sleep(Duration::from_millis(500));
-        let mut rows =
-            vec![["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"].map(String::from).to_vec()];
-        for (record, before) in records.iter().zip(first) {
-            let (Some(before), Some(after)) = (before, sample(engine, record)) else {
-                rows.push(vec![
-                    record.id[..12].into(),
-                    record.name.clone(),
-                    "--".into(),
-                    "-- / --".into(),
-                    "--".into(),
-                    "--".into(),
-                ]);
-                continue;
-            };
+/// The containers to show: those named, or every running one (every one with `--all`),
+/// looked up again on each refresh so that new ones appear.
+fn containers(engine: &Engine, a: &StatsArgs) -> Result<Vec<(String, Record)>> {
+    if a.containers.is_empty() {
+        let mut records: Vec<Record> = engine
+            .records
+            .all()?
+            .into_iter()
+            .map(|r| engine.reconcile(r))
+            .filter(|r| a.all || r.state.status == Status::Running)
+            .collect();
+        records.sort_by(|x, y| y.created.cmp(&x.created));
+        return Ok(records.into_iter().map(|r| (r.id.clone(), r)).collect());
+    }
+    a.containers
+        .iter()
+        .map(|n| Ok((n.clone(), engine.reconcile(engine.records.read(&engine.records.resolve(n)?)?))))
+        .collect()
+}
+
+/// One row: Docker's fields, `--` where nothing could be read (a stopped container).
+fn row(
+    a: &StatsArgs,
+    given: &str,
+    record: &Record,
+    before: Option<&Sample>,
+    after: Option<&Sample>,
+) -> Map<String, Value> {
+    let id = if a.no_trunc { record.id.clone() } else { record.id[..12].to_owned() };
+    let mut fields = vec![("Container", given.to_owned()), ("ID", id), ("Name", record.name.clone())];
+    match (before, after) {
+        (Some(before), Some(after)) => {
+            let u = &after.usage;
             let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
-            let cpu = after.cpu_ns.saturating_sub(before.cpu_ns) as f64 / wall * 100.0;
-            let mem_pct = if after.limit > 0 { after.memory as f64 / after.limit as f64 * 100.0 } else { 0.0 };
-            rows.push(vec![
-                record.id[..12].into(),
-                record.name.clone(),
-                format!("{cpu:.2}%"),
-                format!("{} / {}", binary_size(after.memory), binary_size(after.limit)),
-                format!("{mem_pct:.2}%"),
-                after.pids.to_string(),
+            let cpu = u.cpu_ns.saturating_sub(before.usage.cpu_ns) as f64 / wall * 100.0;
+            // No limit shows as the machine's memory, as Docker shows it.
+            let limit = if u.memory_limit == 0 { host_memory() } else { u.memory_limit };
+            let mem_pct = if limit > 0 { u.memory as f64 / limit as f64 * 100.0 } else { 0.0 };
+            fields.extend([
+                ("CPUPerc", format!("{cpu:.2}%")),
+                ("MemUsage", format!("{} / {}", binary_size(u.memory), binary_size(limit))),
+                ("MemPerc", format!("{mem_pct:.2}%")),
+                ("NetIO", format!("{} / {}", format::size(u.net_rx), format::size(u.net_tx))),
+                ("BlockIO", format!("{} / {}", format::size(u.block_read), format::size(u.block_write))),
+                ("PIDs", u.pids.to_string()),
             ]);
         }
-        if !no_stream {
+        _ => fields.extend([
+            ("CPUPerc", "--".to_owned()),
+            ("MemUsage", "-- / --".to_owned()),
+            ("MemPerc", "--".to_owned()),
+            ("NetIO", "--".to_owned()),
+            ("BlockIO", "--".to_owned()),
+            ("PIDs", "--".to_owned()),
+        ]),
+    }
+    fields.into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
+}
+
+/// `lindocker stats`: CPU %, memory, network and block I/O, pids per container; one
+/// sample with `--no-stream`, else redrawn every second until interrupted, as Docker's.
+pub fn stats(engine: &Engine, a: &StatsArgs) -> Result<u8> {
+    // CPU % needs two samples: the last one of each container is kept between refreshes.
+    let mut last: HashMap<String, Sample> = HashMap::new();
+    let mut first = true;
+    loop {
+        let shown = containers(engine, a)?;
+        if first {
+            for (_, record) in &shown {
+                if let Some(s) = sample(engine, record) {
+                    last.insert(record.id.clone(), s);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            first = false;
+        }
+        let mut rows = Vec::new();
+        let mut now = HashMap::new();
+        for (given, record) in &shown {
+            let after = sample(engine, record);
+            rows.push(row(a, given, record, last.get(&record.id), after.as_ref()));
+            if let Some(after) = after {
+                now.insert(record.id.clone(), after);
+            }
+        }
+        last = now;
+        if !a.no_stream {
+            // Docker's CLI clears the screen and redraws from the top.
             print!("\x1b[2J\x1b[H");
         }
-        format::table(&rows);
-        if no_stream {
+        STATS.print(a.format.as_deref(), &rows);
+        if a.no_stream {
             return Ok(0);
         }
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 
