@@ -352,3 +352,79 @@ fn stats_shows_network_and_block_io() {
     engine.ok(&["rm", "-f", "st"]);
     clean(&engine);
 }
+
+/// A cgroup file of container `id` on the host (cgroup v1 or v2).
+fn cgroup_file(engine: &Engine, id: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let one = format!("/sys/fs/cgroup/{controller}{}/{id}/{v1}", engine.cgroup_parent);
+    let two = format!("/sys/fs/cgroup{}/{id}/{v2}", engine.cgroup_parent);
+    fs::read_to_string(&one).or_else(|_| fs::read_to_string(&two)).unwrap_or_else(|e| panic!("{one}: {e}"))
+}
+
+/// Flags and commands the parity table lists as supported that no other test used:
+/// each checked where a Docker user would look.
+#[test]
+fn table_rows_without_other_tests() {
+    let engine = Engine::with_busybox(BIN, "rows");
+    assert!(engine.ok(&["version"]).contains("lindocker"));
+    // --cap-add: the capability is in the container's effective set (bit 12 NET_ADMIN).
+    let caps = |extra: &[&str]| -> u64 {
+        let mut args = vec!["run", "--rm"];
+        args.extend(extra);
+        args.extend(["localhost/busybox", "grep", "CapEff", "/proc/self/status"]);
+        let out = engine.ok(&args);
+        u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(caps(&[]) >> 12 & 1, 0);
+    assert_eq!(caps(&["--cap-add", "NET_ADMIN"]) >> 12 & 1, 1);
+    // -c/--cpu-shares, --stop-timeout, --mac-address, --net, --publish, --workdir, --volume.
+    let vol = engine.root.join("vol");
+    fs::create_dir_all(&vol).unwrap();
+    fs::write(vol.join("f"), "from the host\n").unwrap();
+    let id = engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rows",
+        "-c",
+        "512",
+        "--stop-timeout",
+        "3",
+        "--mac-address",
+        "92:d0:c6:0a:29:33",
+        "--net",
+        "bridge",
+        "--publish",
+        "8083:80",
+        "--workdir",
+        "/tmp",
+        "--volume",
+        &format!("{}:/v:ro", vol.display()),
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    let id = id.trim();
+    let shares = cgroup_file(&engine, id, "cpu", "cpu.shares", "cpu.weight");
+    // cgroup v2 holds the weight runc converts 512 shares to.
+    assert!(shares.trim() == "512" || shares.trim() == "20", "{shares}");
+    assert_eq!(engine.ok(&["inspect", "-f", "{{.Config.StopTimeout}}", "rows"]), "3\n");
+    assert!(engine.ok(&["exec", "rows", "cat", "/sys/class/net/eth0/address"]).starts_with("92:d0:c6:0a:29:33"));
+    assert_eq!(engine.ok(&["port", "rows"]), "80/tcp -> 0.0.0.0:8083\n");
+    assert_eq!(engine.ok(&["exec", "rows", "pwd"]), "/tmp\n");
+    assert_eq!(engine.ok(&["exec", "rows", "cat", "/v/f"]), "from the host\n");
+    engine.fails(&["exec", "rows", "touch", "/v/g"], 1);
+    assert_eq!(engine.ok(&["restart", "-t", "1", "rows"]), "rows\n");
+    engine.ok(&["rm", "-f", "rows"]);
+    // volume create/prune, network prune, system prune.
+    assert_eq!(engine.ok(&["volume", "create", "spare"]), "spare\n");
+    assert!(engine.ok(&["volume", "ls"]).contains("spare"));
+    engine.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(!engine.ok(&["volume", "ls"]).contains("spare"));
+    engine.ok(&["network", "create", "spare-net"]);
+    engine.ok(&["network", "prune", "-f"]);
+    assert!(!engine.ok(&["network", "ls"]).contains("spare-net"));
+    engine.ok(&["create", "--name", "leftover", "localhost/busybox", "true"]);
+    engine.ok(&["system", "prune", "-f"]);
+    assert_eq!(engine.ok(&["ps", "-a", "-q"]), "");
+    clean(&engine);
+}
