@@ -72,8 +72,15 @@ fn container_management_forms() {
     let pruned = engine.ok(&["container", "prune", "-f"]);
     assert!(pruned.starts_with("Deleted Containers:"), "{pruned}");
     assert_eq!(engine.ok(&["container", "ls", "-a", "-q"]), "");
-    // A container command's flags are checked as at the top level: exit 125.
+    // A container command's flags are checked as at the top level: exit 125; `run` and
+    // `create` fail with 125 when the engine is at fault, as at the top level.
     engine.fails(&["container", "ls", "--nope"], 125);
+    let err = engine.fails(&["container", "run", "--rm", "--pull", "never", "localhost/nothere", "true"], 125);
+    assert!(err.contains("No such image"), "{err}");
+    engine.fails(&["container", "create", "--pull", "never", "localhost/nothere"], 125);
+    // `container inspect` looks for containers only.
+    let err = engine.fails(&["container", "inspect", "localhost/busybox"], 1);
+    assert!(err.contains("No such container"), "{err}");
     engine.ok(&["image", "rm", "localhost/mc:1"]);
     clean(&engine);
 }
@@ -208,6 +215,15 @@ fn history_shows_each_step_with_its_layer() {
     // -q: the ids alone, as Docker prints them.
     let quiet = engine.ok(&["history", "-q", "localhost/hist:1"]);
     assert_eq!(quiet, format!("{}\n<missing>\n<missing>\n<missing>\n<missing>\n", &id[7..19]));
+    // --format: a template per step, `table` with Docker's headers, or JSON.
+    let sizes = engine.ok(&["history", "--format", "{{.ID}} {{.Size}}", "localhost/hist:1"]);
+    assert_eq!(sizes.lines().nth(2).unwrap(), format!("<missing> {}", human(app)), "{sizes}");
+    let table = engine.ok(&["history", "--format", "table {{.CreatedBy}}\t{{.Comment}}", "localhost/hist:1"]);
+    assert_eq!(cells(table.lines().next().unwrap()), ["CREATED BY", "COMMENT"], "{table}");
+    let json_out = engine.ok(&["history", "--format", "json", "localhost/hist:1"]);
+    let top: Value = serde_json::from_str(json_out.lines().next().unwrap()).unwrap();
+    assert_eq!(top["CreatedBy"], "LABEL x=y");
+    assert_eq!(top["Size"], "0B");
     let err = engine.fails(&["history", "localhost/nothing"], 1);
     assert!(err.contains("No such image"), "{err}");
     engine.ok(&["rmi", "localhost/hist:1"]);
@@ -366,6 +382,7 @@ fn cgroup_file(engine: &Engine, id: &str, controller: &str, v1: &str, v2: &str) 
 fn table_rows_without_other_tests() {
     let engine = Engine::with_busybox(BIN, "rows");
     assert!(engine.ok(&["version"]).contains("lindocker"));
+    assert!(engine.ok(&["run", "--help"]).contains("Usage: lindocker run"));
     // --cap-add: the capability is in the container's effective set (bit 12 NET_ADMIN).
     let caps = |extra: &[&str]| -> u64 {
         let mut args = vec!["run", "--rm"];

@@ -135,7 +135,8 @@ pub enum ContainerGroup {
     /// List containers.
     #[command(alias = "list")]
     Ls(Lazy<PsArgs>),
-    /// Remove containers.
+    /// Remove containers (Docker's alias of `container rm`).
+    #[command(hide = true)]
     Remove(Lazy<RmArgs>),
     /// Remove every stopped container.
     Prune {
