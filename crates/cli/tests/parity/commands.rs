@@ -119,11 +119,10 @@ fn image_and_system_management_forms() {
     clean(&engine);
 }
 
-/// Writes an OCI layout of two layers whose config has a history of five steps (two
-/// made no layer), tars it up and loads it as `localhost/hist:1`; returns its id and
-/// the two layers' tar sizes.
-fn load_image_with_history(engine: &Engine) -> (String, [u64; 2]) {
-    let dir = engine.root.join("hist-layout");
+/// Writes an OCI layout of `layers` (uncompressed tars) whose config has `history`,
+/// tars it up and loads it as `tag`; returns the image id.
+fn load_image(engine: &Engine, tag: &str, layers: &[&[u8]], history: Value) -> String {
+    let dir = engine.root.join("layout");
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).unwrap();
     let put = |data: &[u8]| -> String {
@@ -131,38 +130,30 @@ fn load_image_with_history(engine: &Engine) -> (String, [u64; 2]) {
         fs::write(blobs.join(&digest[7..]), data).unwrap();
         digest
     };
-    let base = image::layer(&[Entry::File("base.txt".into(), vec![b'b'; 3000], 0o644)]);
-    let app = image::layer(&[Entry::File("app.txt".into(), vec![b'a'; 20_000], 0o644)]);
-    let long = "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends ca-certificates curl";
     let config = json!({
         "architecture": "amd64", "os": "linux", "created": "2024-01-03T00:00:00Z",
         "config": { "Cmd": ["sh"] },
-        "rootfs": { "type": "layers", "diff_ids": [image::digest(&base), image::digest(&app)] },
-        "history": [
-            { "created": "2024-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:base in /" },
-            { "created": "2024-01-01T00:00:01Z", "created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": true },
-            { "created": "2024-01-02T00:00:00Z", "created_by": long, "comment": "buildkit.dockerfile.v0" },
-            { "created": "2024-01-02T00:00:01Z", "created_by": "ENV\tA=1", "empty_layer": true },
-            { "created": "2024-01-03T00:00:00Z", "created_by": "LABEL x=y", "empty_layer": true },
-        ],
+        "rootfs": { "type": "layers", "diff_ids": layers.iter().map(|l| image::digest(l)).collect::<Vec<_>>() },
+        "history": history,
     });
     let config_bytes = serde_json::to_vec(&config).unwrap();
+    let layer_descs: Vec<Value> = layers
+        .iter()
+        .map(|l| json!({ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": put(l), "size": l.len() }))
+        .collect();
     let manifest = json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(&config_bytes), "size": config_bytes.len() },
-        "layers": [
-            { "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": put(&base), "size": base.len() },
-            { "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": put(&app), "size": app.len() },
-        ],
+        "layers": layer_descs,
     });
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
     let index = json!({ "schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(&manifest_bytes),
-        "size": manifest_bytes.len(), "annotations": { "org.opencontainers.image.ref.name": "localhost/hist:1" },
+        "size": manifest_bytes.len(), "annotations": { "org.opencontainers.image.ref.name": tag },
     }]});
     fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let archive = engine.root.join("hist.tar");
+    let archive = engine.root.join("layout.tar");
     let mut builder = tar::Builder::new(fs::File::create(&archive).unwrap());
     builder.append_dir_all(".", &dir).unwrap();
     builder.finish().unwrap();
@@ -170,8 +161,25 @@ fn load_image_with_history(engine: &Engine) -> (String, [u64; 2]) {
     engine.ok(&["load", "-i", archive.to_str().unwrap()]);
     fs::remove_dir_all(&dir).unwrap();
     fs::remove_file(&archive).unwrap();
-    let info: Value = serde_json::from_str(&engine.ok(&["image", "inspect", "localhost/hist:1"])).unwrap();
-    (info[0]["Id"].as_str().unwrap().to_owned(), [base.len() as u64, app.len() as u64])
+    let info: Value = serde_json::from_str(&engine.ok(&["image", "inspect", tag])).unwrap();
+    info[0]["Id"].as_str().unwrap().to_owned()
+}
+
+/// An image of two layers whose history has five steps (two made no layer), as
+/// `localhost/hist:1`; returns its id and the two layers' tar sizes.
+fn load_image_with_history(engine: &Engine) -> (String, [u64; 2]) {
+    let base = image::layer(&[Entry::File("base.txt".into(), vec![b'b'; 3000], 0o644)]);
+    let app = image::layer(&[Entry::File("app.txt".into(), vec![b'a'; 20_000], 0o644)]);
+    let long = "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends ca-certificates curl";
+    let history = json!([
+        { "created": "2024-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:base in /" },
+        { "created": "2024-01-01T00:00:01Z", "created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": true },
+        { "created": "2024-01-02T00:00:00Z", "created_by": long, "comment": "buildkit.dockerfile.v0" },
+        { "created": "2024-01-02T00:00:01Z", "created_by": "ENV\tA=1", "empty_layer": true },
+        { "created": "2024-01-03T00:00:00Z", "created_by": "LABEL x=y", "empty_layer": true },
+    ]);
+    let id = load_image(engine, "localhost/hist:1", &[&base, &app], history);
+    (id, [base.len() as u64, app.len() as u64])
 }
 
 /// Splits a table row at runs of two or more spaces (Docker's columns are three apart).
@@ -227,6 +235,22 @@ fn history_shows_each_step_with_its_layer() {
     let err = engine.fails(&["history", "localhost/nothing"], 1);
     assert!(err.contains("No such image"), "{err}");
     engine.ok(&["rmi", "localhost/hist:1"]);
+
+    // An image whose history names more layers than it has (the image's word against its
+    // layers): an error, not a row with a made-up size; escapes are shown, not obeyed.
+    let one = image::layer(&[Entry::File("one.txt".into(), vec![b'1'; 100], 0o644)]);
+    let history = json!([
+        { "created_by": "first" },
+        { "created_by": "\u{1b}[2Jsecond", "comment": "a\nb" },
+    ]);
+    load_image(&engine, "localhost/lying:1", &[&one], history);
+    let err = engine.fails(&["history", "localhost/lying:1"], 1);
+    assert!(err.contains("more non-empty steps"), "{err}");
+    let history = json!([{ "created_by": "\u{1b}[2Jfirst", "comment": "a\nb" }]);
+    load_image(&engine, "localhost/escapes:1", &[&one], history);
+    let out = engine.ok(&["history", "--no-trunc", "localhost/escapes:1"]);
+    assert!(!out.contains('\u{1b}') && out.contains("\\u{1b}[2Jfirst") && out.contains("a\\nb"), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
 }
 
 /// Sizes as Docker prints them: three significant digits, decimal units.
