@@ -409,8 +409,8 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             if !record.state.status.is_live() {
                 bail!("You cannot attach to a stopped container, start it first");
             }
-            let stream =
-                UnixStream::connect(engine.attach_socket(&record.id)).context("connecting to the container's shim")?;
+            let stream = lindocker_runtime::socket_path::connect(&engine.attach_socket(&record.id))
+                .context("connecting to the container's shim")?;
             attach_stream(&engine, &record, stream, false)
         }
         ContainerCommand::Stop(a) => each(&a.containers, |name| {
