@@ -2,7 +2,7 @@
 //!
 //! The shell blocks of README.md's "Use" section are read at test time and run, command by
 //! command (`;` separates commands, `cd DIR && ...` moves to DIR), with the binaries of
-//! this build first in PATH, in a fake host of their own, under a data root and state
+//! this build (or `$LINDOCKER_BIN`'s directory) first in PATH, in a fake host of their own, under a data root and state
 //! directory at least as long as the defaults. Substituted, and only these:
 //! `registry.example:5000` becomes a registry on the fake host's loopback (holding
 //! `team/app:1`), `IMAGE` that image, and `lindocker-runtime` gets `--root` in a temp
@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 use lindocker_testkit::image;
 
 use crate::tty_cp::{DeepEngine, under_pty};
-
-const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
 
 /// Corrections of README examples that are wrong (applied only while the README still
 /// has the wrong text; the report to the lead gives the corrected text).
@@ -233,7 +231,7 @@ fn the_readme_examples_work_as_written() {
     let pulled = format!("{}/team/app:1", registry.addr);
 
     // `lindocker-runtime` with its own --root, the binaries of this build first in PATH.
-    let bin_dir = Path::new(BIN).parent().unwrap();
+    let bin_dir = engine.bin.parent().unwrap();
     let wrappers = work.join("wrappers");
     std::fs::create_dir(&wrappers).unwrap();
     let runtime = wrappers.join("lindocker-runtime");

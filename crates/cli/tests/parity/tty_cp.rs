@@ -264,10 +264,11 @@ fn cp_copies_trees_and_tar_streams_as_docker_does() {
     assert_eq!(std::fs::metadata(host.join("plain")).unwrap().uid(), 0);
 
     // `-` as the destination: a tar stream on stdout, no file named `-`.
-    let out = engine.run(&["cp", "cpc:/data", "-"]);
-    let stream = lindocker_testkit::stdout_of_success(&out, "cp c:/data -");
-    drop(stream);
-    assert!(!std::path::Path::new("-").exists(), "cp made a file named -");
+    let mut cmd = engine.cmd();
+    cmd.args(["cp", "cpc:/data", "-"]).current_dir(&host);
+    let out = lindocker_testkit::output_via_files(cmd, &host.join("tar-out"));
+    lindocker_testkit::stdout_of_success(&out, "cp c:/data -");
+    assert!(!host.join("-").exists(), "cp made a file named -");
     let entries = tar_entries(&out.stdout);
     let names: Vec<&str> = entries.iter().map(|e| e.0.trim_end_matches('/')).collect();
     for want in ["data", "data/a", "data/sub", "data/sub/b", "data/link"] {
