@@ -357,3 +357,36 @@ fn cp_copies_trees_and_tar_streams_as_docker_does() {
     std::fs::remove_dir_all(&host).unwrap();
     assert_eq!(engine.leftovers(), Vec::<String>::new());
 }
+
+/// A caller of the runtime (containerd, Podman, our engine) may name a `--console-socket`
+/// deeper than a socket address holds: the runtime still reaches it.
+#[test]
+fn the_runtime_reaches_a_console_socket_of_any_depth() {
+    let rt = lindocker_testkit::Runtime::new(env!("CARGO_BIN_EXE_lindocker-runtime"), "deepsock");
+    let mut b = lindocker_testkit::Bundle::new("deepsock", &["sh", "-c", "echo CONSOLE-$((6*7)) $(tty)"]);
+    b.config["process"]["terminal"] = serde_json::json!(true);
+    b.write();
+    let dir = b.dir.join("d".repeat(60)).join("e".repeat(60));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("console.sock");
+    let listener = lindocker_runtime::socket_path::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        lindocker_runtime::console::receive_fd(&stream).unwrap()
+    });
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), "deep1"]);
+    let master = receiver.join().unwrap();
+    rt.ok(&["start", "deep1"]);
+    let mut out = String::new();
+    let mut f = std::fs::File::from(master);
+    let mut buf = [0u8; 1024];
+    while !out.contains("CONSOLE-42 /dev/pts/") || !out.ends_with('\n') {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(out.contains("CONSOLE-42 /dev/pts/"), "{out:?}");
+    rt.ok(&["delete", "--force", "deep1"]);
+    assert_eq!(lindocker_testkit::leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
