@@ -518,7 +518,73 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// A tar entry as a client may write it: any name, any link target.
+    fn raw(builder: &mut tar::Builder<Vec<u8>>, kind: EntryType, name: &str, link: &str, body: &[u8]) {
+        let mut header = Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(kind);
+        header.set_mode(0o755);
+        header.set_uid(4321);
+        header.set_gid(4321);
+        header.set_size(body.len() as u64);
+        header.set_cksum();
+        builder.append(&header, body).unwrap();
+    }
+
+    /// `cp -`: a hostile tar lands inside its directory, devices and attributes left out,
+    /// owners replaced; `..` is refused.
+    #[test]
+    fn extract_keeps_a_hostile_tar_inside_its_directory() {
+        let base = std::env::temp_dir().join(format!("lindocker-extract-{}", std::process::id()));
+        let (dest, outside) = (base.join("dest"), base.join("outside"));
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "secret").unwrap();
+        let out = outside.display().to_string();
+        let secret = outside.join("secret").display().to_string();
+        let mut b = tar::Builder::new(Vec::new());
+        raw(&mut b, EntryType::Symlink, "up", "..", b"");
+        raw(&mut b, EntryType::Regular, "up/climbed", "", b"x");
+        raw(&mut b, EntryType::Symlink, "out", &out, b"");
+        raw(&mut b, EntryType::Regular, "out/through", "", b"x");
+        raw(&mut b, EntryType::Link, "hard", &secret, b"");
+        raw(&mut b, EntryType::Regular, "/abs", "", b"abs");
+        raw(&mut b, EntryType::Char, "null", "", b"");
+        raw(&mut b, EntryType::Regular, ".wh.plain", "", b"w");
+        let tar = b.into_inner().unwrap();
+        let fd = rfs::open(&dest, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        // Each entry alone: one that fails must not hide what the others do.
+        let mut entries = tar::Archive::new(&tar[..]);
+        let mut results = Vec::new();
+        for entry in entries.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut one = tar::Builder::new(Vec::new());
+            let mut header = entry.header().clone();
+            let mut body = Vec::new();
+            entry.read_to_end(&mut body).unwrap();
+            header.set_cksum();
+            one.append(&header, &body[..]).unwrap();
+            results.push(extract(&one.into_inner().unwrap()[..], &fd, false, (0, 0)).is_ok());
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["secret"], "written outside");
+        assert_eq!(std::fs::metadata(outside.join("secret")).unwrap().nlink(), 1);
+        assert!(!base.join("climbed").exists());
+        assert_eq!(std::fs::read(dest.join("abs")).unwrap(), b"abs");
+        assert!(std::fs::symlink_metadata(dest.join("null")).is_err(), "a device node was made");
+        assert_eq!(std::fs::read(dest.join(".wh.plain")).unwrap(), b"w", "a whiteout name is a plain name");
+        assert_eq!(std::fs::metadata(dest.join("abs")).unwrap().uid(), 0);
+        let mut dotdot = tar::Builder::new(Vec::new());
+        raw(&mut dotdot, EntryType::Regular, "../escaped", "", b"x");
+        assert!(extract(&dotdot.into_inner().unwrap()[..], &fd, false, (0, 0)).is_err());
+        assert!(!base.join("escaped").exists());
+        assert!(results.iter().any(|ok| *ok));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     /// The race a container sharing a volume can run during copy-up: between `mknodat`
     /// and the mode change, it puts a symlink to a host file where the node was. The

@@ -278,6 +278,11 @@ fn cp_copies_trees_and_tar_streams_as_docker_does() {
     assert_eq!((a.3, a.4.as_slice()), (1234, b"one\n".as_slice()));
     let link = entries.iter().find(|e| e.0 == "data/link").unwrap();
     assert_eq!((link.1, link.2.as_str()), (tar::EntryType::Symlink, "a"));
+    let out = engine.run(&["cp", "cpc:/data/.", "-"]);
+    lindocker_testkit::stdout_of_success(&out, "cp c:/data/. -");
+    let names: Vec<String> = tar_entries(&out.stdout).into_iter().map(|e| e.0).collect();
+    assert!(names.iter().any(|n| n.trim_start_matches("./") == "sub/b"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("data")), "{names:?}");
     let out = engine.run(&["cp", "cpc:/data/sub/b", "-"]);
     lindocker_testkit::stdout_of_success(&out, "cp c:/data/sub/b -");
     let entries = tar_entries(&out.stdout);

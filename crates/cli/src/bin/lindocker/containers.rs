@@ -296,9 +296,10 @@ pub struct CpArgs {
     /// Archive mode: keep the owners of what is copied.
     #[arg(short, long)]
     pub archive: bool,
-    /// Source.
+    /// Source: CONTAINER:PATH, a host path, or `-` for a tar stream on stdin.
     pub source: String,
-    /// Destination.
+    /// Destination: CONTAINER:PATH (a directory for `-`), a host path, or `-` for a tar
+    /// stream on stdout.
     pub destination: String,
 }
 
