@@ -83,6 +83,54 @@ pub fn copy_in(source: &Path, root: &OwnedFd, path: &str, opts: CopyOptions) -> 
     Ok(walk.copied)
 }
 
+/// Writes the container's `path` (under `root`) as a tar stream to `out`, named by its
+/// last component (`DIR/.`: the directory's contents), as `cp CONTAINER:PATH -` does.
+pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Write) -> Result<(), CopyError> {
+    let flags = if opts.follow_link { OFlags::PATH } else { OFlags::PATH | OFlags::NOFOLLOW };
+    let src = inroot::open(root, Path::new(path), flags | OFlags::CLOEXEC).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => CopyError::NotFound(path.to_owned()),
+        _ => failed(path, e),
+    })?;
+    let st = rustix::fs::fstat(&src).map_err(|e| failed(path, e))?;
+    let is_dir = file_type(&st) == FileType::Directory;
+    if path.ends_with('/') && !is_dir {
+        return Err(failed(path, "not a directory"));
+    }
+    if inroot::on_pseudo_fs(&src).map_err(|e| failed(path, e))? {
+        return Err(failed(path, "refusing to copy from a kernel pseudo-filesystem"));
+    }
+    let name = match inroot::last_name(Path::new(path)).filter(|_| !path.ends_with("/.")) {
+        Some(name) => PathBuf::from(name),
+        None if is_dir => PathBuf::from("."),
+        None => return Err(failed(path, "no file name")),
+    };
+    lindocker_storage::pack::pack_node(src, &name, out).map_err(|e| failed(path, e))
+}
+
+/// Extracts the tar stream `input` (hostile: a client's) into the container's directory
+/// `path` (under `root`), which must exist, as `cp - CONTAINER:DIR` does. Everything lands
+/// inside that directory (see [`lindocker_storage::unpack::extract`]); owners are the
+/// tar's with `-a`, else root's.
+pub fn tar_in(input: impl io::Read, root: &OwnedFd, path: &str, opts: CopyOptions) -> Result<Copied, CopyError> {
+    let dir = match inroot::open(root, Path::new(path), OFlags::PATH | OFlags::CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(CopyError::Failed(format!("no such directory in the container: {path}")));
+        }
+        Err(e) => return Err(failed(path, e)),
+    };
+    let st = rustix::fs::fstat(&dir).map_err(|e| failed(path, e))?;
+    if file_type(&st) != FileType::Directory {
+        return Err(failed(path, "the destination must be a directory to extract a tar stream into"));
+    }
+    if inroot::on_pseudo_fs(&dir).map_err(|e| failed(path, e))? {
+        return Err(failed(path, "refusing to copy into a kernel pseudo-filesystem"));
+    }
+    let extracted =
+        lindocker_storage::unpack::extract(input, &dir, opts.archive, (0, 0)).map_err(|e| failed(path, e))?;
+    Ok(Copied { skipped: extracted.skipped })
+}
+
 /// Copies the contents of the directory `src` (an `O_PATH` descriptor, resolved inside a
 /// container's or an image's root) into the host directory `dest`, which then takes the
 /// owner, mode and times of `src`: an image's files filling a new volume, owners and

@@ -695,7 +695,7 @@ impl Engine {
     pub fn wait(&self, id: &str) -> Result<i32, EngineError> {
         let record = self.reconcile(self.records.read(id)?);
         if record.state.status.is_live()
-            && let Ok(mut stream) = UnixStream::connect(self.attach_socket(id))
+            && let Ok(mut stream) = lindocker_runtime::socket_path::connect(&self.attach_socket(id))
         {
             while let Ok(Some((kind, payload))) = read_frame(&mut stream) {
                 if kind == Kind::Exit {
@@ -740,11 +740,11 @@ impl Engine {
         // Checked at create; a record an older version wrote may hold anything.
         let signal = crate::options::parse_signal("stop signal", &record.config.stop_signal).unwrap_or(15).to_string();
         let timeout = Duration::from_secs(u64::from(timeout.unwrap_or(record.config.stop_timeout)));
-        let stream = UnixStream::connect(self.attach_socket(id)).ok();
+        let stream = lindocker_runtime::socket_path::connect(&self.attach_socket(id)).ok();
         let _ = runtime.run(&["kill", "--", id, &signal]);
         if !self.wait_exit(stream, timeout) {
             let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
-            let stream = UnixStream::connect(self.attach_socket(id)).ok();
+            let stream = lindocker_runtime::socket_path::connect(&self.attach_socket(id)).ok();
             self.wait_exit(stream, Duration::from_secs(10));
         }
         Ok(())
@@ -788,7 +788,7 @@ impl Engine {
                 r.state.stopped_by_user = true;
                 r.host_config.auto_remove = false;
             });
-            let stream = UnixStream::connect(self.attach_socket(id)).ok();
+            let stream = lindocker_runtime::socket_path::connect(&self.attach_socket(id)).ok();
             let runtime = self.runtime_for(&record)?;
             let _ = runtime.run(&["resume", "--", id]);
             let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);

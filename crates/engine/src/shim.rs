@@ -10,9 +10,10 @@ use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use lindocker_runtime::socket_path::ShortName;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use rustix::process::{Pid, PidfdFlags, WaitOptions};
@@ -175,7 +176,8 @@ fn supervise(
 ) -> Result<(), EngineError> {
     let listener_path = engine.attach_socket(id);
     let _ = std::fs::remove_file(&listener_path);
-    let listener = UnixListener::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
+    let listener =
+        lindocker_runtime::socket_path::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
     listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
     let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
     let mut current = None;
@@ -268,7 +270,7 @@ fn starts(
         let launch = Launch {
             bundle: &bundle,
             pid_file: &pid_file,
-            console_socket: stdio.console_socket.as_deref(),
+            console_socket: stdio.console_socket.as_ref().map(ShortName::path),
             stdio: [stdin, stdout, stderr],
         };
         let started = runtime.run_detached(id, launch);
@@ -433,7 +435,8 @@ struct Stdio3 {
     input: Option<OwnedFd>,
     /// The container's ends, handed to the runtime.
     child: Option<(OwnedFd, OwnedFd, OwnedFd)>,
-    console_socket: Option<PathBuf>,
+    /// Its name for the runtime (which holds its directory open if the path is long).
+    console_socket: Option<ShortName>,
     console_listener: Option<UnixListener>,
 }
 
@@ -445,13 +448,14 @@ impl Stdio3 {
         if record.config.tty {
             let path = engine.console_socket(&record.id);
             let _ = std::fs::remove_file(&path);
-            let listener = UnixListener::bind(&path).map_err(|e| EngineError::io(&path, e))?;
+            let name = ShortName::new(&path).map_err(|e| EngineError::io(&path, e))?;
+            let listener = UnixListener::bind(name.path()).map_err(|e| EngineError::io(&path, e))?;
             return Ok(Stdio3 {
                 out: None,
                 err: None,
                 input: None,
                 child: Some((null()?, null()?, null()?)),
-                console_socket: Some(path),
+                console_socket: Some(name),
                 console_listener: Some(listener),
             });
         }

@@ -62,9 +62,9 @@ fn seccomp_filter(
 /// Connects to the seccomp listener, which receives the notification descriptor.
 fn seccomp_listener(filter: Option<&crate::seccomp::Filter>) -> Result<Option<OwnedFd>> {
     match filter.filter(|f| f.notifies()).and_then(|f| f.listener.as_ref()) {
-        Some(p) => {
-            Ok(Some(UnixStream::connect(p).context(|| format!("connect to seccomp listener {}", p.display()))?.into()))
-        }
+        Some(p) => Ok(Some(
+            crate::socket_path::connect(p).context(|| format!("connect to seccomp listener {}", p.display()))?.into(),
+        )),
         None => Ok(None),
     }
 }
@@ -146,9 +146,9 @@ fn create_with(
         let fifo = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .context(|| format!("open {}", fifo_path.display()))?;
         let console: Option<OwnedFd> = match (&opts.console_socket, console) {
-            (Some(p), _) => {
-                Some(UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into())
-            }
+            (Some(p), _) => Some(
+                crate::socket_path::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into(),
+            ),
             (None, own) => own,
         };
         let listener = seccomp_listener(seccomp.as_ref())?;
@@ -793,9 +793,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         (None, None)
     };
     let console: Option<OwnedFd> = match &opts.console_socket {
-        Some(p) => {
-            Some(UnixStream::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into())
-        }
+        Some(p) => Some(
+            crate::socket_path::connect(p).context(|| format!("connect to console socket {}", p.display()))?.into(),
+        ),
         None => theirs,
     };
     let mask =

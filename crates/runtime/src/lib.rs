@@ -23,6 +23,7 @@ mod paths;
 pub mod sealed_exe;
 mod seccomp;
 pub mod signal;
+pub mod socket_path;
 pub mod spec;
 pub mod state;
 

@@ -43,6 +43,23 @@ pub fn pack_dir(dir: &Path, source: Source, exclude: &[&Path], out: impl Write) 
     packer.builder.into_inner()?.flush()
 }
 
+/// Writes the file `node` (an `O_PATH` descriptor, of any type) as a tar stream named
+/// `name` to `out`, with everything under it if it is a directory: `cp CONTAINER:PATH -`.
+/// The walk is [`pack_dir`]'s, from descriptor to descriptor.
+pub fn pack_node(node: OwnedFd, name: &Path, out: impl Write) -> io::Result<()> {
+    let mut packer =
+        Packer { builder: tar::Builder::new(out), source: Source::Plain, exclude: &[], links: HashMap::new() };
+    packer.builder.follow_symlinks(false);
+    if name == Path::new(".") {
+        // A directory's contents (`DIR/.`), under their own names.
+        let dir = rustix::fs::openat(&node, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        packer.walk(&dir, Path::new(""))?;
+    } else {
+        packer.node(node, name.to_owned())?;
+    }
+    packer.builder.into_inner()?.flush()
+}
+
 struct Packer<'a, W: Write> {
     builder: tar::Builder<W>,
     source: Source,
@@ -78,81 +95,83 @@ impl<W: Write> Packer<'_, W> {
                 Err(Errno::NOENT) => continue, // removed while we walked
                 Err(e) => return Err(e.into()),
             };
-            let st = rustix::fs::fstat(&fd)?;
-            let file_type = FileType::from_raw_mode(st.st_mode);
-            if self.source == Source::OverlayUpper && file_type == FileType::CharacterDevice && st.st_rdev == 0 {
-                let mut whiteout = OsString::from(WHITEOUT_PREFIX);
-                whiteout.push(&name);
-                let path = rel.parent().unwrap_or(Path::new("")).join(whiteout);
-                self.empty_file(&path, &st)?;
-                continue;
+            self.node(fd, rel)?;
+        }
+        Ok(())
+    }
+
+    /// Packs the file `fd` (an `O_PATH` descriptor), named `rel` in the tar, and what is
+    /// under it.
+    fn node(&mut self, fd: OwnedFd, rel: PathBuf) -> io::Result<()> {
+        let name = rel.file_name().unwrap_or_default().to_owned();
+        let st = rustix::fs::fstat(&fd)?;
+        let file_type = FileType::from_raw_mode(st.st_mode);
+        if self.source == Source::OverlayUpper && file_type == FileType::CharacterDevice && st.st_rdev == 0 {
+            let mut whiteout = OsString::from(WHITEOUT_PREFIX);
+            whiteout.push(&name);
+            let path = rel.parent().unwrap_or(Path::new("")).join(whiteout);
+            return self.empty_file(&path, &st);
+        }
+        let mut header = header_from(&st);
+        match file_type {
+            FileType::Directory => {
+                let dir_fd =
+                    rustix::fs::openat(&fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+                let xattrs = xattrs(&dir_fd)?;
+                header.set_entry_type(EntryType::Directory);
+                header.set_size(0);
+                self.append(&mut header, &with_slash(&rel), &xattrs, io::empty())?;
+                if self.source == Source::OverlayUpper
+                    && rustix::fs::fgetxattr(&dir_fd, OVERLAY_OPAQUE_XATTR, &mut [0u8; 8]).is_ok_and(|n| n > 0)
+                {
+                    self.empty_file(&rel.join(OPAQUE_MARKER), &st)?;
+                }
+                self.walk(&dir_fd, &rel)?;
             }
-            let mut header = header_from(&st);
-            match file_type {
-                FileType::Directory => {
-                    let dir_fd = rustix::fs::openat(
-                        &fd,
-                        ".",
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?;
-                    let xattrs = xattrs(&dir_fd)?;
-                    header.set_entry_type(EntryType::Directory);
-                    header.set_size(0);
-                    self.append(&mut header, &with_slash(&rel), &xattrs, io::empty())?;
-                    if self.source == Source::OverlayUpper
-                        && rustix::fs::fgetxattr(&dir_fd, OVERLAY_OPAQUE_XATTR, &mut [0u8; 8]).is_ok_and(|n| n > 0)
-                    {
-                        self.empty_file(&rel.join(OPAQUE_MARKER), &st)?;
-                    }
-                    self.walk(&dir_fd, &rel)?;
-                }
-                FileType::Symlink => {
-                    header.set_entry_type(EntryType::Symlink);
-                    header.set_size(0);
-                    let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
-                    let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
-                    self.builder.append_link(&mut header, &rel, &target)?;
-                }
-                FileType::RegularFile => {
-                    if st.st_nlink > 1 {
-                        let key = (st.st_dev, st.st_ino);
-                        if let Some(first) = self.links.get(&key).cloned() {
-                            header.set_entry_type(EntryType::Link);
-                            header.set_size(0);
-                            self.builder.append_link(&mut header, &rel, &first)?;
-                            continue;
-                        }
-                        self.links.insert(key, rel.clone());
-                    }
-                    // The same inode the descriptor showed to be a regular file.
-                    let file = File::from(rustix::fs::open(
-                        format!("/proc/self/fd/{}", fd.as_raw_fd()),
-                        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?);
-                    let xattrs = xattrs(&file)?;
-                    let size = st.st_size as u64;
-                    header.set_entry_type(EntryType::Regular);
-                    header.set_size(size);
-                    // Exactly the size in the header, even if the file changes meanwhile.
-                    let data = file.take(size).chain(io::repeat(0)).take(size);
-                    self.append(&mut header, &rel, &xattrs, data)?;
-                }
-                FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
-                    let kind = match file_type {
-                        FileType::CharacterDevice => EntryType::Char,
-                        FileType::BlockDevice => EntryType::Block,
-                        _ => EntryType::Fifo,
-                    };
-                    header.set_entry_type(kind);
-                    header.set_size(0);
-                    header.set_device_major(rustix::fs::major(st.st_rdev))?;
-                    header.set_device_minor(rustix::fs::minor(st.st_rdev))?;
-                    self.append(&mut header, &rel, &[], io::empty())?;
-                }
-                _ => {} // sockets have no place in a layer
+            FileType::Symlink => {
+                header.set_entry_type(EntryType::Symlink);
+                header.set_size(0);
+                let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
+                let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+                self.builder.append_link(&mut header, &rel, &target)?;
             }
+            FileType::RegularFile => {
+                if st.st_nlink > 1 {
+                    let key = (st.st_dev, st.st_ino);
+                    if let Some(first) = self.links.get(&key).cloned() {
+                        header.set_entry_type(EntryType::Link);
+                        header.set_size(0);
+                        return self.builder.append_link(&mut header, &rel, &first);
+                    }
+                    self.links.insert(key, rel.clone());
+                }
+                // The same inode the descriptor showed to be a regular file.
+                let file = File::from(rustix::fs::open(
+                    format!("/proc/self/fd/{}", fd.as_raw_fd()),
+                    OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?);
+                let xattrs = xattrs(&file)?;
+                let size = st.st_size as u64;
+                header.set_entry_type(EntryType::Regular);
+                header.set_size(size);
+                // Exactly the size in the header, even if the file changes meanwhile.
+                let data = file.take(size).chain(io::repeat(0)).take(size);
+                self.append(&mut header, &rel, &xattrs, data)?;
+            }
+            FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
+                let kind = match file_type {
+                    FileType::CharacterDevice => EntryType::Char,
+                    FileType::BlockDevice => EntryType::Block,
+                    _ => EntryType::Fifo,
+                };
+                header.set_entry_type(kind);
+                header.set_size(0);
+                header.set_device_major(rustix::fs::major(st.st_rdev))?;
+                header.set_device_minor(rustix::fs::minor(st.st_rdev))?;
+                self.append(&mut header, &rel, &[], io::empty())?;
+            }
+            _ => {} // sockets have no place in a layer
         }
         Ok(())
     }

@@ -43,7 +43,7 @@ pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<Unpacked, StorageEr
     let mut hashing = HashingReader::new(decompress(input)?);
     let root = rfs::open(dest, OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| StorageError::io(dest, e.into()))?;
-    let mut unpacker = Unpacker { root, parent: None, dirs: Vec::new(), buf: vec![0; 128 * 1024], umask: umask() };
+    let mut unpacker = Unpacker::new(root, None);
     {
         let mut archive = tar::Archive::new(&mut hashing);
         let entries = archive.entries().map_err(StorageError::BadLayer)?;
@@ -56,6 +56,45 @@ pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<Unpacked, StorageEr
     io::copy(&mut hashing, &mut io::sink()).map_err(StorageError::BadLayer)?;
     unpacker.finish()?;
     Ok(Unpacked { diff_id: hashing.digest(), size: hashing.count })
+}
+
+/// What [`extract`] left out.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    /// Device nodes in the tar, which are not made.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Extracts a (possibly compressed) tar from `input` into the directory `dest` (a
+/// descriptor), as `cp - CONTAINER:DIR` does: the tar is hostile, so every entry, hard
+/// link target and parent is resolved inside `dest` (`..` refused, symlinks and absolute
+/// names kept inside it), device nodes are skipped, no extended attribute is set, and
+/// `.wh.` names are plain names. Entries get the tar's owners with `keep_owners`, else
+/// `owner`.
+pub fn extract(
+    input: impl Read,
+    dest: &impl AsFd,
+    keep_owners: bool,
+    owner: (u32, u32),
+) -> Result<Extracted, StorageError> {
+    let root = rfs::openat(dest, ".", OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| StorageError::io(Path::new("."), e.into()))?;
+    let owner = (!keep_owners).then(|| (rfs::Uid::from_raw(owner.0), rfs::Gid::from_raw(owner.1)));
+    let mut unpacker = Unpacker::new(root, Some(CopyMode { owner, skipped: Vec::new() }));
+    let mut archive = tar::Archive::new(decompress(input)?);
+    for entry in archive.entries().map_err(StorageError::BadLayer)? {
+        let mut entry = entry.map_err(StorageError::BadLayer)?;
+        unpacker.entry(&mut entry)?;
+    }
+    unpacker.finish()?;
+    Ok(Extracted { skipped: unpacker.copy.map(|c| c.skipped).unwrap_or_default() })
+}
+
+/// How [`extract`] differs from unpacking a layer.
+struct CopyMode {
+    /// The owner of every entry, unless the tar's are kept.
+    owner: Option<(rfs::Uid, rfs::Gid)>,
+    skipped: Vec<PathBuf>,
 }
 
 /// Wraps `input` in the decompressor its first bytes call for.
@@ -113,9 +152,15 @@ struct Unpacker {
     buf: Vec<u8>,
     /// This process's umask, which creation applies.
     umask: u32,
+    /// Extracting for `cp`, not unpacking a layer.
+    copy: Option<CopyMode>,
 }
 
 impl Unpacker {
+    fn new(root: OwnedFd, copy: Option<CopyMode>) -> Unpacker {
+        Unpacker { root, parent: None, dirs: Vec::new(), buf: vec![0; 128 * 1024], umask: umask(), copy }
+    }
+
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), StorageError> {
         let raw = entry.path().map_err(StorageError::BadLayer)?.into_owned();
         let Some(path) = clean(&raw)? else { return Ok(()) };
@@ -130,13 +175,14 @@ impl Unpacker {
             return Ok(());
         }
 
-        if name_bytes == OPAQUE_MARKER.as_bytes() {
+        let layer = self.copy.is_none();
+        if layer && name_bytes == OPAQUE_MARKER.as_bytes() {
             self.make_dirs(&dir)?;
             let dirfd = self.open_dir(&dir)?;
             return rfs::fsetxattr(&dirfd, OVERLAY_OPAQUE_XATTR, b"y", rfs::XattrFlags::empty())
                 .map_err(|e| StorageError::io(&path, e.into()));
         }
-        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()).filter(|_| layer) {
             if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
                 return Ok(()); // aufs bookkeeping (.wh..wh.plnk and the like)
             }
@@ -150,8 +196,19 @@ impl Unpacker {
         let parent = self.parent_of(&dir)?;
         let mode = Mode::from_raw_mode(header.mode().map_err(StorageError::BadLayer)? & 0o7777);
         let mtime = Timespec { tv_sec: header.mtime().unwrap_or(0) as i64, tv_nsec: 0 };
-        let (uid, gid) = owner(&header)?;
-        let xattrs = xattrs(entry)?;
+        let (mut uid, mut gid) = owner(&header)?;
+        let mut xattrs = xattrs(entry)?;
+        if let Some(copy) = &mut self.copy {
+            // A hostile tar sets no attribute (file capabilities, ACLs, security labels).
+            xattrs.clear();
+            if let Some((u, g)) = copy.owner {
+                (uid, gid) = (u, g);
+            }
+            if matches!(kind, EntryType::Char | EntryType::Block) {
+                copy.skipped.push(path);
+                return Ok(());
+            }
+        }
         let err = |e: Errno| StorageError::io(&path, e.into());
 
         match kind {
@@ -461,7 +518,73 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// A tar entry as a client may write it: any name, any link target.
+    fn raw(builder: &mut tar::Builder<Vec<u8>>, kind: EntryType, name: &str, link: &str, body: &[u8]) {
+        let mut header = Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(kind);
+        header.set_mode(0o755);
+        header.set_uid(4321);
+        header.set_gid(4321);
+        header.set_size(body.len() as u64);
+        header.set_cksum();
+        builder.append(&header, body).unwrap();
+    }
+
+    /// `cp -`: a hostile tar lands inside its directory, devices and attributes left out,
+    /// owners replaced; `..` is refused.
+    #[test]
+    fn extract_keeps_a_hostile_tar_inside_its_directory() {
+        let base = std::env::temp_dir().join(format!("lindocker-extract-{}", std::process::id()));
+        let (dest, outside) = (base.join("dest"), base.join("outside"));
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "secret").unwrap();
+        let out = outside.display().to_string();
+        let secret = outside.join("secret").display().to_string();
+        let mut b = tar::Builder::new(Vec::new());
+        raw(&mut b, EntryType::Symlink, "up", "..", b"");
+        raw(&mut b, EntryType::Regular, "up/climbed", "", b"x");
+        raw(&mut b, EntryType::Symlink, "out", &out, b"");
+        raw(&mut b, EntryType::Regular, "out/through", "", b"x");
+        raw(&mut b, EntryType::Link, "hard", &secret, b"");
+        raw(&mut b, EntryType::Regular, "/abs", "", b"abs");
+        raw(&mut b, EntryType::Char, "null", "", b"");
+        raw(&mut b, EntryType::Regular, ".wh.plain", "", b"w");
+        let tar = b.into_inner().unwrap();
+        let fd = rfs::open(&dest, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        // Each entry alone: one that fails must not hide what the others do.
+        let mut entries = tar::Archive::new(&tar[..]);
+        let mut results = Vec::new();
+        for entry in entries.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut one = tar::Builder::new(Vec::new());
+            let mut header = entry.header().clone();
+            let mut body = Vec::new();
+            entry.read_to_end(&mut body).unwrap();
+            header.set_cksum();
+            one.append(&header, &body[..]).unwrap();
+            results.push(extract(&one.into_inner().unwrap()[..], &fd, false, (0, 0)).is_ok());
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["secret"], "written outside");
+        assert_eq!(std::fs::metadata(outside.join("secret")).unwrap().nlink(), 1);
+        assert!(!base.join("climbed").exists());
+        assert_eq!(std::fs::read(dest.join("abs")).unwrap(), b"abs");
+        assert!(std::fs::symlink_metadata(dest.join("null")).is_err(), "a device node was made");
+        assert_eq!(std::fs::read(dest.join(".wh.plain")).unwrap(), b"w", "a whiteout name is a plain name");
+        assert_eq!(std::fs::metadata(dest.join("abs")).unwrap().uid(), 0);
+        let mut dotdot = tar::Builder::new(Vec::new());
+        raw(&mut dotdot, EntryType::Regular, "../escaped", "", b"x");
+        assert!(extract(&dotdot.into_inner().unwrap()[..], &fd, false, (0, 0)).is_err());
+        assert!(!base.join("escaped").exists());
+        assert!(results.iter().any(|ok| *ok));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     /// The race a container sharing a volume can run during copy-up: between `mknodat`
     /// and the mode change, it puts a symlink to a host file where the node was. The

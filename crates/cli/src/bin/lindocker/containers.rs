@@ -323,9 +323,10 @@ pub struct CpArgs {
     /// Archive mode: keep the owners of what is copied.
     #[arg(short, long)]
     pub archive: bool,
-    /// Source.
+    /// Source: CONTAINER:PATH, a host path, or `-` for a tar stream on stdin.
     pub source: String,
-    /// Destination.
+    /// Destination: CONTAINER:PATH (a directory for `-`), a host path, or `-` for a tar
+    /// stream on stdout.
     pub destination: String,
 }
 
@@ -436,8 +437,8 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             if !record.state.status.is_live() {
                 bail!("You cannot attach to a stopped container, start it first");
             }
-            let stream =
-                UnixStream::connect(engine.attach_socket(&record.id)).context("connecting to the container's shim")?;
+            let stream = lindocker_runtime::socket_path::connect(&engine.attach_socket(&record.id))
+                .context("connecting to the container's shim")?;
             attach_stream(&engine, &record, stream, false)
         }
         ContainerCommand::Stop(a) => each(&a.containers, |name| {

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use anyhow::{Context, Result};
 use lindocker_engine::record::Status;
 use lindocker_engine::{Engine, bundle, runtime};
+use lindocker_runtime::socket_path::ShortName;
 use serde_json::json;
 
 use crate::Failure;
@@ -76,16 +77,17 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     if a.detach {
         cmd.arg("--detach");
     }
-    // In the state directory, as the shim's: a socket's path must be short (108 bytes),
-    // and the container's directory under a data root may be too deep for it.
+    // In the state directory, as the shim's. However deep it is, the runtime gets a name
+    // that fits in a socket address (see `socket_path`), valid while `_name` lives.
     let console = engine.state.join(format!("exec-{}-{suffix}.tty", &id[..12]));
-    let listener = if a.tty {
+    let (listener, _name) = if a.tty {
         let _ = std::fs::remove_file(&console);
-        let listener = UnixListener::bind(&console).with_context(|| format!("binding {}", console.display()))?;
-        cmd.arg("--tty").arg("--console-socket").arg(&console);
-        Some(listener)
+        let name = ShortName::new(&console).with_context(|| format!("binding {}", console.display()))?;
+        let listener = UnixListener::bind(name.path()).with_context(|| format!("binding {}", console.display()))?;
+        cmd.arg("--tty").arg("--console-socket").arg(name.path());
+        (Some(listener), Some(name))
     } else {
-        None
+        (None, None)
     };
     cmd.arg("--").arg(&id);
     // Without a terminal the process gets pipes that we relay (input only with `-i`),

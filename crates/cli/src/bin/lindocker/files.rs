@@ -89,8 +89,13 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
     let options = CopyOptions { follow_link: a.follow_link, archive: a.archive };
     let result = (|| -> Result<()> {
         let (root, path) = base_of(engine, &record, &merged, &container.1)?;
-        let copied = if into_container {
+        let copied = if into_container && source == "-" {
+            copy::tar_in(io::stdin().lock(), &root, &path, options)
+        } else if into_container {
             copy::copy_in(Path::new(source), &root, &path, options)
+        } else if destination == "-" {
+            let mut out = io::stdout().lock();
+            copy::tar_out(&root, &path, options, &mut out).map(|()| copy::Copied::default())
         } else {
             copy::copy_out(&root, &path, Path::new(destination), options)
         };
