@@ -17,27 +17,6 @@ use lindocker_testkit::image;
 
 use crate::tty_cp::{DeepEngine, under_pty};
 
-/// Corrections of README examples that are wrong (applied only while the README still
-/// has the wrong text; the report to the lead gives the corrected text).
-const README_FIXES: &[(&str, &str)] = &[
-    // `web` was stopped a line earlier, and is not on `app`: Docker would not find it
-    // either. It joins `app` first, and stops after the ping.
-    (
-        "lindocker ps ; lindocker logs -f web ; lindocker exec -it web sh ; lindocker stop web\n\
-         lindocker network create app ; lindocker run --rm --network app localhost/busybox ping -c1 web\n",
-        "lindocker ps ; lindocker logs -f web ; lindocker exec -it web sh\n\
-         lindocker network create app ; lindocker network connect app web\n\
-         lindocker run --rm --network app localhost/busybox ping -c1 web ; lindocker stop web\n",
-    ),
-    // The default process (`sh`, stdin not a terminal) ends at once, so `c1` is stopped
-    // by the time `kill` signals it, which fails. Its process keeps running instead.
-    (
-        "lindocker-runtime create --bundle . --pid-file pid c1   # the process waits for start\n",
-        "sed -i 's/\"sh\"/\"sh\", \"-c\", \"sleep 60\"/' config.json   # a process that keeps running\n\
-         lindocker-runtime create --bundle . --pid-file pid c1   # the process waits for start\n",
-    ),
-];
-
 /// The ```sh blocks of the README's "Use" section, each a list of lines.
 fn use_blocks(readme: &str) -> Vec<Vec<String>> {
     let section = readme.split("\n## Use\n").nth(1).expect("README has a '## Use' section");
@@ -202,11 +181,7 @@ impl Shell<'_> {
 #[test]
 fn the_readme_examples_work_as_written() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let mut readme = readme.replace("\r\n", "\n");
-    for (wrong, right) in README_FIXES {
-        assert!(readme.contains(wrong) || readme.contains(right), "README_FIXES is stale: {wrong:?}");
-        readme = readme.replace(wrong, right);
-    }
+    let readme = readme.replace("\r\n", "\n");
     let blocks = use_blocks(&readme);
     assert_eq!(blocks.len(), 2, "the Use section has the engine's and the runtime's examples: {blocks:?}");
 
