@@ -13,10 +13,15 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::containers::ExecArgs;
-use crate::terminal::{DetachKeys, RawTerminal};
+use crate::terminal::RawTerminal;
+use lindocker_engine::attach_options::{DetachMatcher, parse_detach_keys};
 
 /// Runs `lindocker exec`; returns the process's exit code.
 pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
+    let keys = DetachMatcher::new(
+        parse_detach_keys(a.detach_keys.as_deref().unwrap_or_default())
+            .map_err(|e| Failure::new(125, e.to_string()))?,
+    );
     let id = engine.records.resolve(&a.container)?;
     let record = engine.reconcile(engine.records.read(&id)?);
     match record.state.status {
@@ -105,7 +110,7 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         if let Some(listener) = &listener {
             let (stream, _) = listener.accept()?;
             let master = lindocker_runtime::console::receive_fd(&stream)?;
-            let status = relay_terminal(master, &mut child, a.interactive)?;
+            let status = relay_terminal(master, &mut child, a.interactive.then_some(keys))?;
             return finish(status, &log);
         }
         if a.detach {
@@ -209,7 +214,7 @@ fn relay_pipes(child: &mut std::process::Child) -> Result<std::process::ExitStat
 fn relay_terminal(
     master: OwnedFd,
     child: &mut std::process::Child,
-    interactive: bool,
+    input: Option<DetachMatcher>,
 ) -> Result<std::process::ExitStatus> {
     if let Ok(size) = rustix::termios::tcgetwinsize(io::stdin()) {
         let _ = rustix::termios::tcsetwinsize(&master, size);
@@ -217,10 +222,9 @@ fn relay_terminal(
     let raw = if io::stdin().is_terminal() { RawTerminal::enter() } else { None };
     let mut out = std::fs::File::from(master.try_clone()?);
     let writer = std::fs::File::from(master);
-    if interactive {
+    if let Some(mut keys) = input {
         let mut writer = writer;
         std::thread::spawn(move || {
-            let mut keys = DetachKeys::default();
             let mut buf = [0u8; 4096];
             let mut stdin = io::stdin().lock();
             while let Ok(n) = stdin.read(&mut buf) {
