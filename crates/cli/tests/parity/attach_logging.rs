@@ -92,12 +92,15 @@ fn attach_only_the_named_streams() {
     let err = engine.fails(&["run", "--rm", "-d", "-a", "stdout", "localhost/busybox", "true"], 125);
     assert!(err.contains("Conflicting options: -a and -d"), "{err}");
     // `create -a` is what inspect shows.
-    engine.ok(&["create", "--name", "made", "-a", "stderr", "localhost/busybox", "true"]);
+    engine.ok(&["create", "--name", "made", "-a", "stderr", "localhost/busybox", "sh", "-c", script]);
     let config = &inspect(&engine, "made")["Config"];
     assert_eq!(
         (&config["AttachStdin"], &config["AttachStdout"], &config["AttachStderr"]),
         (&false.into(), &false.into(), &true.into())
     );
+    // `start -a` attaches both outputs whatever `create -a` said, as Docker's does.
+    let out = engine.run(&["start", "-a", "made"]);
+    assert_eq!((text(&out.stdout), text(&out.stderr)), ("out\n".into(), "err\n".into()));
     engine.ok(&["rm", "made"]);
     assert_eq!(engine.ok(&["ps", "-aq"]), "");
     clean(&engine);
@@ -264,6 +267,7 @@ fn log_drivers_and_rotation() {
     assert!(err.contains("configured logging driver does not support reading"), "{err}");
     assert_eq!(log_files(&container_dir(&engine, "nolog")), Vec::<String>::new());
     assert_eq!(inspect(&engine, "nolog")["HostConfig"]["LogConfig"]["Type"], "none");
+    assert_eq!(inspect(&engine, "nolog")["LogPath"], "");
 
     // json-file: Docker's lines, rotated at max-size keeping max-file files.
     engine.ok(&[

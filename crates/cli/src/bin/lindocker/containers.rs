@@ -613,7 +613,8 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
         // Nothing of the output to show: the id, as Docker prints it.
         println!("{}", record.id);
     }
-    let how = Attach { keys, sig_proxy: a.sig_proxy && !record.config.tty, ..Attach::new(&record) };
+    let streams = AttachStreams { stdin: record.config.open_stdin, ..record.config.attach };
+    let how = Attach { streams, keys, sig_proxy: a.sig_proxy && !record.config.tty };
     attach_stream(engine, &record, stream, how)
 }
 
@@ -631,11 +632,10 @@ struct Attach {
 }
 
 impl Attach {
-    /// As the container was made to be attached (`-a`, `-i`); signals passed on without
-    /// a terminal.
+    /// Docker's `attach` and `start -a`: both outputs, input if the container takes it;
+    /// signals passed on without a terminal. (`run` narrows this to its `-a` streams.)
     fn new(record: &Record) -> Attach {
-        let mut streams = record.config.attach;
-        streams.stdin = record.config.open_stdin;
+        let streams = AttachStreams { stdin: record.config.open_stdin, stdout: true, stderr: true };
         Attach { streams, keys: DEFAULT_DETACH_KEYS.to_vec(), sig_proxy: !record.config.tty }
     }
 }
@@ -981,7 +981,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         "ResolvConfPath": dir.join("init/etc/resolv.conf"),
         "HostnamePath": dir.join("init/etc/hostname"),
         "HostsPath": dir.join("init/etc/hosts"),
-        "LogPath": dir.join("log.json"),
+        "LogPath": if h.log_driver == lindocker_engine::log_config::LogDriver::None { String::new() } else { dir.join("log.json").display().to_string() },
         "Name": format!("/{}", r.name),
         "RestartCount": s.restart_count,
         "Driver": "overlay",
