@@ -207,6 +207,18 @@ fn detach_keys_leave_the_container_running() {
         at_terminal(&engine, &["attach", "--detach-keys", "ctrl-@,a", "dk"], b"echo $((40+3))\n", "43", b"\x00a");
     assert_eq!(code, Some(0));
     assert!(running(&engine, "dk"));
+    // `exec -it`: the keys leave the exec'd process running.
+    let code = at_terminal(
+        &engine,
+        &["exec", "-it", "--detach-keys", "ctrl-x,y", "dk", "sh", "-c", "echo EXECREADY; exec sleep 1234"],
+        b"",
+        "EXECREADY",
+        b"\x18y",
+    );
+    assert_eq!(code, Some(0));
+    std::thread::sleep(Duration::from_millis(500));
+    let top = engine.ok(&["top", "dk", "-o", "pid,args"]);
+    assert!(top.contains("sleep 1234"), "{top}");
     engine.ok(&["stop", "-t", "1", "dk"]);
     // `start -a` takes them too.
     let code =

@@ -69,6 +69,10 @@ enum Command {
         /// The container id.
         id: String,
     },
+    /// Keep a detached `exec -it`'s terminal open, discarding its output, until its
+    /// process ends (started by `exec` on the detach keys; the terminal is stdin).
+    #[command(hide = true)]
+    HoldTerminal,
     /// List a container's published ports.
     Port {
         /// The container.
@@ -177,6 +181,10 @@ fn main() -> ExitCode {
             }
             Ok(0)
         }),
+        Command::HoldTerminal => {
+            exec::hold_terminal();
+            Ok(0)
+        }
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
         Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
