@@ -4,6 +4,7 @@
 //! the records under the data root, under per-container locks.
 
 pub mod attach;
+pub mod attach_options;
 pub mod boot;
 pub mod bundle;
 pub mod confinement;
@@ -13,16 +14,19 @@ pub mod forked;
 pub mod ids;
 pub mod inroot;
 pub mod lifecycle;
+pub mod log_config;
 pub mod logs;
 pub mod netops;
 pub mod options;
 pub mod record;
 pub mod runtime;
 pub mod shim;
+pub mod top;
 pub mod usage;
 pub mod userns;
 pub mod users;
 pub mod volumes;
+pub mod waiting;
 
 use std::path::{Path, PathBuf};
 

@@ -86,6 +86,8 @@ pub struct CreateRequest {
     pub stop_signal: Option<String>,
     /// `--stop-timeout`.
     pub stop_timeout: Option<u32>,
+    /// `-a`: the streams `run` attaches to (what `inspect` shows).
+    pub attach: crate::attach_options::AttachStreams,
     /// `-v`, `--tmpfs`.
     pub mounts: Vec<MountSpec>,
     /// `--network`, `-p`, `--dns`, `--add-host`; `publish_all` is `-P`.
@@ -569,6 +571,7 @@ impl Engine {
                 labels,
                 stop_signal,
                 stop_timeout: request.stop_timeout.unwrap_or(10),
+                attach: request.attach,
             },
             host_config: host,
             mounts,

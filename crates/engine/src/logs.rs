@@ -1,6 +1,7 @@
 //! Container logs as Docker's json-file driver writes them: one JSON object per line,
 //! `{"log": "...\n", "stream": "stdout", "time": "..."}`, rotated at `max-size` keeping
-//! `max-file` files (`log.json`, `log.json.1`, ...).
+//! `max-file` files (`log.json`, `log.json.1`, ...); with `compress`, rotated files are
+//! gzipped (`log.json.1.gz`, ...), as Docker's json-file and local drivers do.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
@@ -8,6 +9,10 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::EngineError;
+use crate::log_config::LogDriver;
 
 /// One log line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +37,7 @@ pub struct LogWriter {
     size: u64,
     max_size: Option<u64>,
     max_files: u32,
+    compress: bool,
     partial: [Vec<u8>; 2],
     /// Bytes of output lost since the last entry that could be written.
     dropped: u64,
@@ -48,8 +54,8 @@ struct EntryOut<'a> {
 }
 
 impl LogWriter {
-    /// Opens (appending) the log at `path`.
-    pub fn open(path: &Path, max_size: Option<u64>, max_files: u32) -> io::Result<LogWriter> {
+    /// Opens (appending) the log at `path`; rotated files are gzipped with `compress`.
+    pub fn open(path: &Path, max_size: Option<u64>, max_files: u32, compress: bool) -> io::Result<LogWriter> {
         let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
@@ -58,6 +64,7 @@ impl LogWriter {
             size,
             max_size,
             max_files: max_files.max(1),
+            compress,
             partial: [Vec::new(), Vec::new()],
             dropped: 0,
             scratch: Vec::new(),
@@ -152,20 +159,103 @@ impl LogWriter {
             self.size = 0;
             return Ok(());
         }
-        for n in (1..self.max_files - 1).rev() {
-            let _ = fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
+        // The oldest goes (whether compressed or not), the others move up one.
+        for n in (1..self.max_files).rev() {
+            if let Some((old, gz)) = rotated_file(&self.path, n) {
+                if n == self.max_files - 1 {
+                    let _ = fs::remove_file(old);
+                } else {
+                    let _ = fs::rename(old, if gz { gzipped(&self.path, n + 1) } else { rotated(&self.path, n + 1) });
+                }
+            }
         }
-        fs::rename(&self.path, rotated(&self.path, 1))?;
+        let first = rotated(&self.path, 1);
+        fs::rename(&self.path, &first)?;
         self.file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
         self.size = 0;
+        if self.compress {
+            // Not compressed (a full disk) stays readable as it is.
+            let _ = compress(&first, &gzipped(&self.path, 1));
+        }
         Ok(())
     }
+}
+
+/// Gzips `from` into `to` (through a temporary file), then removes `from`.
+fn compress(from: &Path, to: &Path) -> io::Result<()> {
+    let mut tmp = to.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut input = File::open(from)?;
+        let out = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
+        let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        io::copy(&mut input, &mut encoder)?;
+        encoder.finish()?;
+        fs::rename(&tmp, to)?;
+        fs::remove_file(from)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn rotated(path: &Path, n: u32) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(format!(".{n}"));
     PathBuf::from(s)
+}
+
+fn gzipped(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}.gz"));
+    PathBuf::from(s)
+}
+
+/// The `n`-th rotated file, compressed (preferred: a plain one beside it is being
+/// compressed) or not, and whether it is compressed.
+fn rotated_file(path: &Path, n: u32) -> Option<(PathBuf, bool)> {
+    let gz = gzipped(path, n);
+    if gz.exists() {
+        return Some((gz, true));
+    }
+    let plain = rotated(path, n);
+    plain.exists().then_some((plain, false))
+}
+
+/// A `--since`/`--until` time as Docker reads it: a duration ago (`10m`, `1h30m`), a Unix
+/// timestamp (`1700000000`, `1700000000.5`), or RFC 3339 (without a zone: UTC).
+pub fn parse_time(text: &str, now: SystemTime) -> Option<SystemTime> {
+    if let Ok(ago) = humantime::parse_duration(text) {
+        return now.checked_sub(ago);
+    }
+    let (secs, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
+        && fraction.len() <= 9
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        let nanos: u32 = format!("{fraction:0<9}").parse().ok()?;
+        return UNIX_EPOCH.checked_add(Duration::new(secs.parse().ok()?, nanos));
+    }
+    humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).ok()
+}
+
+/// An entry's time (its writer's clock; an unreadable one counts as the epoch).
+pub fn entry_time(entry: &Entry) -> SystemTime {
+    humantime::parse_rfc3339(&entry.time).unwrap_or(UNIX_EPOCH)
+}
+
+impl crate::Engine {
+    /// A reader of the container's log (see [`LogReader::open`]); an error if its driver
+    /// keeps none.
+    pub fn log_reader(&self, record: &crate::record::Record, tail: Option<usize>) -> Result<LogReader, EngineError> {
+        if record.host_config.log_driver == LogDriver::None {
+            return Err(EngineError::State("configured logging driver does not support reading".into()));
+        }
+        Ok(LogReader::open(&self.records.dir(&record.id).join("log.json"), tail))
+    }
 }
 
 /// The longest line a reader takes; a longer one (no log of ours has one) is skipped.
@@ -190,13 +280,20 @@ impl LogReader {
     /// A reader of the log at `path` that starts with its last `tail` entries (lines),
     /// or at the beginning.
     pub fn open(path: &Path, tail: Option<usize>) -> LogReader {
-        let mut files: Vec<PathBuf> = (1..100).map(|n| rotated(path, n)).take_while(|p| p.exists()).collect();
+        let mut files: Vec<PathBuf> = (1..100).map_while(|n| rotated_file(path, n)).map(|(f, _)| f).collect();
         files.reverse();
         files.push(path.to_owned());
         let mut queue: Vec<(PathBuf, u64)> = files.iter().map(|f| (f.clone(), 0)).collect();
         if let Some(mut need) = tail {
             for (index, file) in files.iter().enumerate().rev() {
-                let (offset, found) = File::open(file).and_then(|f| tail_offset(&f, need)).unwrap_or((0, 0));
+                let (offset, found) = if is_gz(file) {
+                    // Compressed: counted through, then that many lines skipped.
+                    File::open(file)
+                        .and_then(|f| count_lines(gz_reader(f)))
+                        .map_or((0, 0), |lines| (lines.saturating_sub(need as u64), (lines as usize).min(need)))
+                } else {
+                    File::open(file).and_then(|f| tail_offset(&f, need)).unwrap_or((0, 0))
+                };
                 if found >= need || index == 0 {
                     queue.drain(..index);
                     queue[0].1 = offset;
@@ -213,8 +310,15 @@ impl LogReader {
         while self.queue.len() > 1 {
             let (file, offset) = self.queue.remove(0);
             if let Ok(mut f) = File::open(&file) {
-                let _ = f.seek(SeekFrom::Start(offset));
-                self.read_to_end(&mut BufReader::with_capacity(64 * 1024, f), &mut each);
+                if is_gz(&file) {
+                    let mut reader = gz_reader(f);
+                    if skip_lines(&mut reader, offset).is_ok() {
+                        self.read_to_end(&mut reader, &mut each);
+                    }
+                } else {
+                    let _ = f.seek(SeekFrom::Start(offset));
+                    self.read_to_end(&mut BufReader::with_capacity(64 * 1024, f), &mut each);
+                }
             }
             self.line.clear();
         }
@@ -249,7 +353,7 @@ impl LogReader {
     }
 
     /// Reads complete lines until the end of `reader`; a partial last line is kept.
-    fn read_to_end(&mut self, reader: &mut BufReader<File>, each: &mut impl FnMut(Entry)) {
+    fn read_to_end(&mut self, reader: &mut impl BufRead, each: &mut impl FnMut(Entry)) {
         loop {
             let Ok(available) = reader.fill_buf() else { return };
             if available.is_empty() {
@@ -277,6 +381,48 @@ impl LogReader {
             }
         }
     }
+}
+
+fn is_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+/// A compressed rotated file, decompressed as it is read.
+fn gz_reader(file: File) -> BufReader<flate2::read::GzDecoder<File>> {
+    BufReader::with_capacity(64 * 1024, flate2::read::GzDecoder::new(file))
+}
+
+/// The number of newlines in what `reader` gives, read through in chunks.
+fn count_lines(mut reader: impl BufRead) -> io::Result<u64> {
+    let mut lines = 0;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(lines);
+        }
+        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        let n = chunk.len();
+        reader.consume(n);
+    }
+}
+
+/// Reads past the first `n` lines.
+fn skip_lines(reader: &mut impl BufRead, mut n: u64) -> io::Result<()> {
+    while n > 0 {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let take = match chunk.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                n -= 1;
+                end + 1
+            }
+            None => chunk.len(),
+        };
+        reader.consume(take);
+    }
+    Ok(())
 }
 
 /// Where the last `n` complete lines of `file` begin, read backwards in chunks; and how
@@ -325,7 +471,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("log.json");
-        let mut w = LogWriter::open(&path, Some(400), 3).unwrap();
+        let mut w = LogWriter::open(&path, Some(400), 3, false).unwrap();
         for i in 0..10 {
             w.write(1, format!("line {i}\n").as_bytes());
         }
@@ -352,9 +498,51 @@ mod tests {
     }
 
     #[test]
+    fn times_as_docker_reads_them() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(parse_time("10m", now), Some(now - Duration::from_secs(600)));
+        assert_eq!(parse_time("1h30m", now), Some(now - Duration::from_secs(5400)));
+        assert_eq!(parse_time("1700000000", now), Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        assert_eq!(parse_time("1700000000.5", now), Some(UNIX_EPOCH + Duration::new(1_700_000_000, 500_000_000)));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z", now), Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.000000001Z", now),
+            Some(UNIX_EPOCH + Duration::new(1_700_000_000, 1))
+        );
+        for bad in ["", "yesterday", "1.2.3", "17e8", "1700000000.1234567890"] {
+            assert_eq!(parse_time(bad, now), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn compressed_rotation_reads_across_files() {
+        let dir = std::env::temp_dir().join(format!("lindocker-logs-gz-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.json");
+        let mut w = LogWriter::open(&path, Some(400), 4, true).unwrap();
+        for i in 0..30 {
+            w.write(1, format!("line {i}\n").as_bytes());
+        }
+        let mut names: Vec<String> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["log.json", "log.json.1.gz", "log.json.2.gz", "log.json.3.gz"]);
+        let all = texts(&mut LogReader::open(&path, None));
+        let first: usize = all[0].trim_start_matches("line ").parse().unwrap();
+        let want: Vec<String> = (first..30).map(|i| format!("line {i}")).collect();
+        assert_eq!(all, want);
+        for n in [0, 1, 3, 7, 12, all.len(), 100] {
+            let want = &all[all.len().saturating_sub(n)..];
+            assert_eq!(texts(&mut LogReader::open(&path, Some(n))), want, "tail {n}");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_full_disk_drops_and_counts() {
         // /dev/full fails every write with ENOSPC.
-        let mut w = LogWriter::open(Path::new("/dev/full"), None, 1).unwrap();
+        let mut w = LogWriter::open(Path::new("/dev/full"), None, 1, false).unwrap();
         for _ in 0..1000 {
             w.write(1, &[b'x'; 1000]);
         }
@@ -368,7 +556,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("log.json");
-        let mut w = LogWriter::open(&path, None, 1).unwrap();
+        let mut w = LogWriter::open(&path, None, 1, false).unwrap();
         w.write(1, b"before\n");
         let good = std::mem::replace(&mut w.file, OpenOptions::new().append(true).open("/dev/full").unwrap());
         w.write(1, b"lost 1\nlost 2\n");

@@ -75,6 +75,9 @@ pub struct Config {
     pub stop_signal: String,
     /// Seconds `stop` waits before SIGKILL.
     pub stop_timeout: u32,
+    /// `-a`: the streams `run` attaches to.
+    #[serde(default)]
+    pub attach: crate::attach_options::AttachStreams,
 }
 
 /// How the container is confined and limited.
@@ -121,6 +124,15 @@ pub struct HostConfig {
     pub log_max_size: Option<u64>,
     /// `--log-opt max-file`.
     pub log_max_file: u32,
+    /// `--log-driver`.
+    #[serde(default)]
+    pub log_driver: crate::log_config::LogDriver,
+    /// `--log-opt compress`: rotated files are gzipped.
+    #[serde(default)]
+    pub log_compress: bool,
+    /// `--log-opt` as given.
+    #[serde(default)]
+    pub log_opts: BTreeMap<String, String>,
 }
 
 /// What happened to the container last.

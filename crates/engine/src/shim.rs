@@ -20,6 +20,7 @@ use rustix::process::{Pid, PidfdFlags, WaitOptions};
 
 use crate::attach::{FrameParser, Input, Kind, read_frame};
 use crate::lifecycle::GO_ATTACHED;
+use crate::log_config::LogDriver;
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
 use crate::record::{Record, Status, process_start};
@@ -178,6 +179,7 @@ fn supervise(
     let _ = std::fs::remove_file(&listener_path);
     let listener =
         lindocker_runtime::socket_path::bind(&listener_path).map_err(|e| EngineError::io(&listener_path, e))?;
+    let bound = socket_identity(&listener_path);
     listener.set_nonblocking(true).map_err(|e| EngineError::io(&listener_path, e))?;
     let mut clients: Vec<Client> = first_client.into_iter().map(Client::new).collect();
     let mut current = None;
@@ -188,17 +190,33 @@ fn supervise(
             broadcast(&mut clients, Kind::Error, e.to_string().as_bytes());
             broadcast(&mut clients, Kind::Exit, b"125");
             drain(&mut clients);
-            let _ = std::fs::remove_file(&listener_path);
+            remove_own_socket(bound, &listener_path);
             return Err(e);
         }
     };
-    let _ = std::fs::remove_file(&listener_path);
+    remove_own_socket(bound, &listener_path);
     if let Some(record) = current.filter(|r| r.host_config.auto_remove) {
         let _ = engine.remove_now(&record, true);
     }
     broadcast(&mut clients, Kind::Exit, code.to_string().as_bytes());
     drain(&mut clients);
     Ok(())
+}
+
+/// Removes our listening socket's path, unless it is no longer ours: once the container's
+/// exit is recorded, a `start` may already run the next shim, bound at the same path.
+/// `bound` is the path's identity right after we bound it (a socket's own descriptor
+/// does not tell the file's inode).
+fn remove_own_socket(bound: Option<(u64, u64)>, path: &Path) {
+    if bound.is_some() && socket_identity(path) == bound {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The device and inode of the file at `path`.
+fn socket_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Starts the container and relays it, again as its restart policy says, until it ends
@@ -225,8 +243,14 @@ fn starts(
         }
         let record: &Record = current.insert(record);
         let log_path = engine.records.dir(id).join("log.json");
-        let mut log = LogWriter::open(&log_path, record.host_config.log_max_size, record.host_config.log_max_file)
-            .map_err(|e| EngineError::io(&log_path, e))?;
+        let host = &record.host_config;
+        let mut log = match host.log_driver {
+            LogDriver::None => None,
+            LogDriver::JsonFile | LogDriver::Local => Some(
+                LogWriter::open(&log_path, host.log_max_size, host.log_max_file, host.log_compress)
+                    .map_err(|e| EngineError::io(&log_path, e))?,
+            ),
+        };
         engine.mount_rootfs(record)?;
         let stdio = Stdio3::new(engine, record)?;
         let pid_file = engine.records.dir(id).join("init.pid");
@@ -327,7 +351,7 @@ fn starts(
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
 
-        let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first)?;
+        let code = relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first)?;
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -511,19 +535,19 @@ fn receive_master(listener: &UnixListener) -> io::Result<OwnedFd> {
 fn relay(
     listener: &UnixListener,
     clients: &mut Vec<Client>,
-    stdio: &Stdio3,
+    stdio: &mut Stdio3,
     master: Option<&OwnedFd>,
     pidfd: &OwnedFd,
     pid: i32,
-    log: &mut LogWriter,
+    mut log: Option<&mut LogWriter>,
     mut release_text: bool,
 ) -> Result<i32, EngineError> {
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("stdin"), e));
-    // Where input goes: the terminal, or our end of the stdin pipe (closed when a client
-    // closes input).
+    // Where input goes: the terminal, or our end of the stdin pipe (ours alone: closed
+    // when a client closes input, so the container reads its end).
     let mut input = match master {
         Some(m) => Some(dup(m)?),
-        None => stdio.input.as_ref().map(dup).transpose()?,
+        None => stdio.input.take(),
     };
     let sources: Vec<(BorrowedFd<'_>, u8)> = match master {
         Some(m) => vec![(m.as_fd(), 1)],
@@ -656,7 +680,9 @@ fn relay(
                 Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
                 Ok(n) => {
                     any_output = true;
-                    log.write(*stream, &buf[..n]);
+                    if let Some(log) = log.as_deref_mut() {
+                        log.write(*stream, &buf[..n]);
+                    }
                     broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
                 }
                 Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
@@ -676,7 +702,9 @@ fn relay(
         if let Some(code) = exit
             && (!any_output || !open.iter().any(|o| *o))
         {
-            log.flush_partial();
+            if let Some(log) = log {
+                log.flush_partial();
+            }
             return Ok(code);
         }
         if release_text {

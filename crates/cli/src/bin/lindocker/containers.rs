@@ -8,14 +8,16 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use lindocker_engine::attach::{Kind, read_frame, write_frame};
+use lindocker_engine::attach_options::{AttachStreams, DEFAULT_DETACH_KEYS, DetachMatcher};
 use lindocker_engine::record::{Record, Status};
+use lindocker_engine::waiting::WaitCondition;
 use lindocker_engine::{Engine, EngineError, logs};
 use serde_json::{Value, json};
 
 use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
 use crate::template::render_template;
-use crate::terminal::{DetachKeys, RawTerminal};
+use crate::terminal::RawTerminal;
 use crate::{Cli, Failure, format};
 
 /// Container commands at the top level.
@@ -40,6 +42,15 @@ pub enum ContainerCommand {
     Exec(Lazy<ExecArgs>),
     /// Attach to a running container's output (and input).
     Attach {
+        /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
+        /// Do not attach stdin.
+        #[arg(long)]
+        no_stdin: bool,
+        /// Pass the signals this CLI receives on to the container (without a terminal).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+        sig_proxy: bool,
         /// The container.
         container: String,
     },
@@ -56,6 +67,9 @@ pub enum ContainerCommand {
     },
     /// Wait for containers to end; print their exit codes.
     Wait {
+        /// What to wait for: not-running (default), next-exit or removed.
+        #[arg(long, default_value = "not-running")]
+        condition: String,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
@@ -71,10 +85,13 @@ pub enum ContainerCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Show a container's processes.
+    /// Show a container's processes (ps OPTIONS after it; -ef by default).
     Top {
         /// The container.
         container: String,
+        /// Options for the host's ps.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
     /// Show containers' resource use.
     Stats(Lazy<StatsArgs>),
@@ -189,6 +206,12 @@ pub struct RunArgs {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Pass the signals this CLI receives on to the container (without a terminal).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     #[command(flatten)]
     pub create: CreateArgs,
 }
@@ -199,6 +222,9 @@ pub struct StartArgs {
     /// Attach to the output and wait for the exit.
     #[arg(short, long)]
     pub attach: bool,
+    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     /// Containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -250,9 +276,12 @@ pub struct LogsArgs {
     /// Prefix each line with its time.
     #[arg(short, long)]
     pub timestamps: bool,
-    /// Only lines since a time (RFC 3339) or a duration ago (10s, 5m).
+    /// Only lines since a time (RFC 3339, Unix) or a duration ago (10s, 5m).
     #[arg(long)]
     pub since: Option<String>,
+    /// Only lines up to a time (RFC 3339, Unix) or a duration ago (10s, 5m).
+    #[arg(long)]
+    pub until: Option<String>,
     /// The container.
     pub container: String,
 }
@@ -278,6 +307,9 @@ pub struct ExecArgs {
     /// Working directory.
     #[arg(short, long)]
     pub workdir: Option<String>,
+    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     /// The container.
     pub container: String,
     /// The command.
@@ -387,6 +419,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             Ok(0)
         }
         ContainerCommand::Start(a) => {
+            let keys = detach_keys(a.detach_keys.as_deref())?;
             let mut status = 0;
             for name in &a.containers {
                 let result = (|| -> Result<u8> {
@@ -399,7 +432,8 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                     }
                     let mut stream = engine.start(&record.id)?;
                     if a.attach {
-                        return attach_stream(&engine, &record, stream, true);
+                        let how = Attach { keys: keys.clone(), ..Attach::new(&record) };
+                        return attach_stream(&engine, &record, stream, how);
                     }
                     if let Err((message, code)) = Engine::wait_started(&mut stream) {
                         return Err(Failure::new(
@@ -432,14 +466,17 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
         ContainerCommand::Ps(a) => ps(&engine, a),
         ContainerCommand::Logs(a) => logs_command(&engine, a),
         ContainerCommand::Exec(a) => crate::exec::exec(&engine, a),
-        ContainerCommand::Attach { container } => {
+        ContainerCommand::Attach { detach_keys: keys, no_stdin, sig_proxy, container } => {
+            let keys = detach_keys(keys.as_deref())?;
             let record = find(&engine, container)?;
             if !record.state.status.is_live() {
                 bail!("You cannot attach to a stopped container, start it first");
             }
             let stream = lindocker_runtime::socket_path::connect(&engine.attach_socket(&record.id))
                 .context("connecting to the container's shim")?;
-            attach_stream(&engine, &record, stream, false)
+            let mut how = Attach { keys, sig_proxy: *sig_proxy && !record.config.tty, ..Attach::new(&record) };
+            how.streams.stdin &= !no_stdin;
+            attach_stream(&engine, &record, stream, how)
         }
         ContainerCommand::Stop(a) => each(&a.containers, |name| {
             let record = find(&engine, name)?;
@@ -456,19 +493,23 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                 Ok(())
             })
         }
-        ContainerCommand::Wait { containers } => each(containers, |name| {
-            let record = find(&engine, name)?;
-            println!("{}", engine.wait(&record.id)?);
-            Ok(())
-        }),
+        ContainerCommand::Wait { condition, containers } => {
+            let condition: WaitCondition =
+                condition.parse().map_err(|e: EngineError| Failure::new(125, e.to_string()))?;
+            each(containers, |name| {
+                let record = find(&engine, name)?;
+                println!("{}", engine.wait_for(&record.id, condition)?);
+                Ok(())
+            })
+        }
         ContainerCommand::Rm(a) => rm(&engine, a),
         ContainerCommand::Inspect { format, names } => inspect(cli, &engine, names, format.as_deref(), true),
-        ContainerCommand::Top { container } => {
+        ContainerCommand::Top { container, ps_args } => {
             let record = find(&engine, container)?;
-            if record.state.status != Status::Running && record.state.status != Status::Paused {
-                bail!("container {} is not running", record.name);
-            }
-            print!("{}", engine.runtime_for(&record)?.run(&["ps", "--", &record.id])?);
+            let top = engine.top(&record, ps_args)?;
+            let mut rows = vec![top.titles];
+            rows.extend(top.processes);
+            print!("{}", tab_columns(&rows));
             Ok(0)
         }
         ContainerCommand::Stats(a) => crate::stats::stats(&engine, a),
@@ -590,6 +631,10 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
 }
 
 fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
+    if a.detach && !a.create.attach.is_empty() {
+        return Err(Failure::new(125, "Conflicting options: -a and -d").into());
+    }
+    let keys = detach_keys(a.detach_keys.as_deref())?;
     // The shim starts first: its start-up goes on while the container is made. The network
     // is attached here, where the netlink code is, rather than by the shim's helper.
     let id = lindocker_engine::ids::new_id();
@@ -608,12 +653,63 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
         println!("{}", record.id);
         return Ok(0);
     }
-    attach_stream(engine, &record, stream, true)
+    let streams = record.config.attach;
+    if !streams.stdout && !streams.stderr {
+        // Nothing of the output to show: the id, as Docker prints it.
+        println!("{}", record.id);
+    }
+    let streams = AttachStreams { stdin: record.config.open_stdin, ..record.config.attach };
+    let how = Attach { streams, keys, sig_proxy: a.sig_proxy && !record.config.tty };
+    attach_stream(engine, &record, stream, how)
 }
 
-/// Relays an attached container: its output to ours, our input (with `-i`) to it, our
-/// terminal's size (with `-t`); returns its exit code. Ctrl-P Ctrl-Q detaches.
-fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, starting: bool) -> Result<u8> {
+/// The `--detach-keys` bytes (the default sequence if not given); a bad spec is exit 125.
+fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
+    lindocker_engine::attach_options::parse_detach_keys(spec.unwrap_or_default())
+        .map_err(|e| Failure::new(125, e.to_string()).into())
+}
+
+/// How a CLI attaches: which streams, the detach keys, whether signals are passed on.
+struct Attach {
+    streams: AttachStreams,
+    keys: Vec<u8>,
+    sig_proxy: bool,
+}
+
+impl Attach {
+    /// Docker's `attach` and `start -a`: both outputs, input if the container takes it;
+    /// signals passed on without a terminal. (`run` narrows this to its `-a` streams.)
+    fn new(record: &Record) -> Attach {
+        let streams = AttachStreams { stdin: record.config.open_stdin, stdout: true, stderr: true };
+        Attach { streams, keys: DEFAULT_DETACH_KEYS.to_vec(), sig_proxy: !record.config.tty }
+    }
+}
+
+/// Rows as Docker's `top` prints them (Go's tabwriter: columns at least 20 wide, 3
+/// spaces of padding).
+fn tab_columns(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count() + 3).max().unwrap_or(0).max(20))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}", width = widths[c]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Relays an attached container: its output (the attached streams) to ours, our input
+/// (stdin attached) to it, our terminal's size (with `-t`); returns its exit code. The
+/// detach keys (on a terminal) leave it running and return 0.
+fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, how: Attach) -> Result<u8> {
     let tty = record.config.tty;
     let raw = if tty && io::stdin().is_terminal() { RawTerminal::enter() } else { None };
     if tty && let Some((rows, cols)) = crate::terminal::size() {
@@ -621,14 +717,17 @@ fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, starting:
         size.extend_from_slice(&cols.to_be_bytes());
         let _ = write_frame(&stream, Kind::Resize, &size);
     }
-    if !tty && starting {
+    if how.sig_proxy {
         // Without a terminal, Ctrl-C and friends reach the container as signals. (First,
         // before any thread exists, so every thread has them blocked.)
         crate::signals::forward_to_container(engine.clone(), record.id.clone());
     }
-    if record.config.open_stdin {
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if how.streams.stdin && record.config.open_stdin {
         let input_stream = stream.try_clone()?;
-        std::thread::spawn(move || forward_input(input_stream, tty));
+        let keys = DetachMatcher::new(how.keys.clone());
+        let detached = detached.clone();
+        std::thread::spawn(move || forward_input(input_stream, tty.then_some(keys), &detached));
     }
     if tty {
         let resize_stream = stream.try_clone()?;
@@ -638,19 +737,20 @@ fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, starting:
     let mut message = None;
     let code = loop {
         match read_frame(&mut reader) {
-            Ok(Some((Kind::Stdout, data))) => {
+            Ok(Some((Kind::Stdout, data))) if how.streams.stdout => {
                 let mut out = io::stdout().lock();
                 let _ = out.write_all(&data);
                 let _ = out.flush();
             }
-            Ok(Some((Kind::Stderr, data))) => {
+            Ok(Some((Kind::Stderr, data))) if how.streams.stderr => {
                 let _ = io::stderr().write_all(&data);
             }
             Ok(Some((Kind::Error, text))) => message = Some(String::from_utf8_lossy(&text).into_owned()),
             Ok(Some((Kind::Exit, code))) => break String::from_utf8_lossy(&code).parse::<i32>().unwrap_or(125),
             Ok(Some(_)) => {}
+            Ok(None) | Err(_) if detached.load(std::sync::atomic::Ordering::SeqCst) => break 0,
             Ok(None) | Err(_) => {
-                // The shim went away (detach, or it was killed): the record has the code.
+                // The shim went away (it was killed): the record has the code.
                 break engine.records.read(&record.id).map(|r| r.state.exit_code).unwrap_or(0);
             }
         }
@@ -662,10 +762,11 @@ fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, starting:
     Ok(code.clamp(0, 255) as u8)
 }
 
-fn forward_input(mut stream: UnixStream, tty: bool) {
+/// Our input to the container; on a terminal (`keys`), the detach sequence ends the
+/// attachment (and sets `detached`).
+fn forward_input(mut stream: UnixStream, mut keys: Option<DetachMatcher>, detached: &std::sync::atomic::AtomicBool) {
     let mut stdin = io::stdin().lock();
     let mut buf = [0u8; 8192];
-    let mut keys = DetachKeys::default();
     loop {
         match stdin.read(&mut buf) {
             Ok(0) | Err(_) => {
@@ -673,11 +774,15 @@ fn forward_input(mut stream: UnixStream, tty: bool) {
                 return;
             }
             Ok(n) => {
-                let (data, detach) = if tty { keys.feed(&buf[..n]) } else { (buf[..n].to_vec(), false) };
+                let (data, detach) = match keys.as_mut() {
+                    Some(keys) => keys.feed(&buf[..n]),
+                    None => (buf[..n].to_vec(), false),
+                };
                 if !data.is_empty() && write_frame(&mut stream, Kind::Stdin, &data).is_err() {
                     return;
                 }
                 if detach {
+                    detached.store(true, std::sync::atomic::Ordering::SeqCst);
                     let _ = stream.shutdown(std::net::Shutdown::Both);
                     return;
                 }
@@ -809,25 +914,17 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn parse_since(text: &str) -> Result<SystemTime> {
-    if let Ok(d) = humantime::parse_duration(text) {
-        return Ok(SystemTime::now() - d);
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-    }
-    humantime::parse_rfc3339_weak(text.trim_end_matches('Z'))
-        .with_context(|| format!("--since {text:?}: expected a time or a duration like 10m"))
-}
-
-fn entry_time(entry: &logs::Entry) -> SystemTime {
-    humantime::parse_rfc3339(&entry.time).unwrap_or(SystemTime::UNIX_EPOCH)
+/// A `--since`/`--until` value.
+fn parse_time(flag: &str, text: &str) -> Result<SystemTime> {
+    logs::parse_time(text, SystemTime::now()).with_context(|| {
+        format!("invalid value for \"{flag}\": {text:?}: expected RFC 3339, a Unix timestamp or a duration like 10m")
+    })
 }
 
 fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
+    let since = a.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
+    let until = a.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
     let record = find(engine, &a.container)?;
-    let path = engine.records.dir(&record.id).join("log.json");
-    let since = a.since.as_deref().map(parse_since).transpose()?;
     let tail = match a.tail.as_deref().filter(|t| *t != "all") {
         Some(tail) => {
             Some(tail.parse::<usize>().with_context(|| format!("--tail {tail:?}: expected a number or all"))?)
@@ -835,9 +932,15 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
         None => None,
     };
     // Streamed, never the whole log in memory: `--tail` reads from the end.
-    let mut reader = logs::LogReader::open(&path, tail);
+    let mut reader = engine.log_reader(&record, tail)?;
+    let past_until = std::cell::Cell::new(false);
     let mut print = |e: logs::Entry| {
-        if since.is_some_and(|since| entry_time(&e) < since) {
+        let time = logs::entry_time(&e);
+        if since.is_some_and(|since| time < since) {
+            return;
+        }
+        if until.is_some_and(|until| time > until) {
+            past_until.set(true);
             return;
         }
         let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
@@ -857,7 +960,8 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
             std::thread::sleep(Duration::from_millis(100));
             reader.read_new(&mut print);
             quiet_if_broken(io::stdout().flush());
-            if !live {
+            // Following ends with the container, or once `--until` has passed.
+            if !live || past_until.get() || until.is_some_and(|until| SystemTime::now() > until) {
                 break;
             }
         }
@@ -922,7 +1026,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         "ResolvConfPath": dir.join("init/etc/resolv.conf"),
         "HostnamePath": dir.join("init/etc/hostname"),
         "HostsPath": dir.join("init/etc/hosts"),
-        "LogPath": dir.join("log.json"),
+        "LogPath": if h.log_driver == lindocker_engine::log_config::LogDriver::None { String::new() } else { dir.join("log.json").display().to_string() },
         "Name": format!("/{}", r.name),
         "RestartCount": s.restart_count,
         "Driver": "overlay",
@@ -936,7 +1040,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": r.network.mode,
             "Dns": r.network.dns, "ExtraHosts": r.network.extra_hosts,
             "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
-            "LogConfig": { "Type": "json-file", "Config": { "max-size": h.log_max_size.map(|s| s.to_string()), "max-file": h.log_max_file.to_string() } },
+            "LogConfig": { "Type": h.log_driver.name(), "Config": h.log_opts },
         },
         "GraphDriver": {
             "Name": "overlay",
@@ -953,7 +1057,8 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
             "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
             "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
-            "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdout": true, "AttachStderr": true,
+            "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdin": r.config.attach.stdin,
+            "AttachStdout": r.config.attach.stdout, "AttachStderr": r.config.attach.stderr,
         },
     })
 }

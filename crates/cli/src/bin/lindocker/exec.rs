@@ -4,6 +4,7 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use anyhow::{Context, Result};
@@ -14,10 +15,15 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::containers::ExecArgs;
-use crate::terminal::{DetachKeys, RawTerminal};
+use crate::terminal::RawTerminal;
+use lindocker_engine::attach_options::{DetachMatcher, parse_detach_keys};
 
 /// Runs `lindocker exec`; returns the process's exit code.
 pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
+    let keys = DetachMatcher::new(
+        parse_detach_keys(a.detach_keys.as_deref().unwrap_or_default())
+            .map_err(|e| Failure::new(125, e.to_string()))?,
+    );
     let id = engine.records.resolve(&a.container)?;
     let record = engine.reconcile(engine.records.read(&id)?);
     match record.state.status {
@@ -107,8 +113,11 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         if let Some(listener) = &listener {
             let (stream, _) = listener.accept()?;
             let master = lindocker_runtime::console::receive_fd(&stream)?;
-            let status = relay_terminal(master, &mut child, a.interactive)?;
-            return finish(status, &log);
+            return match relay_terminal(master, &mut child, a.interactive.then_some(keys))? {
+                Some(status) => finish(status, &log),
+                // Detached: the process runs on.
+                None => Ok(0),
+            };
         }
         if a.detach {
             return finish(child.wait()?, &log);
@@ -208,21 +217,27 @@ fn relay_pipes(child: &mut std::process::Child) -> Result<std::process::ExitStat
     Ok(child.wait()?)
 }
 
+/// Relays the process's terminal until it ends (its status) or the detach keys are typed
+/// (`None`: a holder keeps the terminal open, so the process runs on, as Docker's daemon
+/// keeps it).
 fn relay_terminal(
     master: OwnedFd,
     child: &mut std::process::Child,
-    interactive: bool,
-) -> Result<std::process::ExitStatus> {
+    input: Option<DetachMatcher>,
+) -> Result<Option<std::process::ExitStatus>> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     if let Ok(size) = rustix::termios::tcgetwinsize(io::stdin()) {
         let _ = rustix::termios::tcsetwinsize(&master, size);
     }
     let raw = if io::stdin().is_terminal() { RawTerminal::enter() } else { None };
     let mut out = std::fs::File::from(master.try_clone()?);
-    let writer = std::fs::File::from(master);
-    if interactive {
+    let writer = std::fs::File::from(master.try_clone()?);
+    let detached = Arc::new(AtomicBool::new(false));
+    if let Some(mut keys) = input {
         let mut writer = writer;
+        let detached = detached.clone();
         std::thread::spawn(move || {
-            let mut keys = DetachKeys::default();
             let mut buf = [0u8; 4096];
             let mut stdin = io::stdin().lock();
             while let Ok(n) = stdin.read(&mut buf) {
@@ -230,7 +245,11 @@ fn relay_terminal(
                     break;
                 }
                 let (data, detach) = keys.feed(&buf[..n]);
-                if writer.write_all(&data).is_err() || detach {
+                if writer.write_all(&data).is_err() {
+                    break;
+                }
+                if detach {
+                    detached.store(true, Ordering::SeqCst);
                     break;
                 }
             }
@@ -238,6 +257,25 @@ fn relay_terminal(
     }
     let mut buf = [0u8; 16 * 1024];
     loop {
+        if detached.load(Ordering::SeqCst) {
+            // Its own process group: our terminal's signals do not reach it.
+            std::process::Command::new(std::env::current_exe()?)
+                .arg("hold-terminal")
+                .stdin(master)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .context("keeping the detached terminal open")?;
+            drop(raw);
+            return Ok(None);
+        }
+        let mut fds = [rustix::event::PollFd::new(&out, rustix::event::PollFlags::IN)];
+        let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) | Err(_) => {}
+        }
         match out.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
@@ -250,5 +288,13 @@ fn relay_terminal(
     let _ = out.as_fd();
     let status = child.wait()?;
     drop(raw);
-    Ok(status)
+    Ok(Some(status))
+}
+
+/// `hold-terminal`: reads a detached exec's terminal (our stdin) until it closes, so that
+/// its process is not hung up on.
+pub fn hold_terminal() {
+    let mut buf = [0u8; 16 * 1024];
+    let mut stdin = io::stdin().lock();
+    while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
 }

@@ -70,6 +70,10 @@ enum Command {
         /// The container id.
         id: String,
     },
+    /// Keep a detached `exec -it`'s terminal open, discarding its output, until its
+    /// process ends (started by `exec` on the detach keys; the terminal is stdin).
+    #[command(hide = true)]
+    HoldTerminal,
     /// Disk use and clean-up.
     #[command(subcommand)]
     System(lazy::Lazy<system::SystemCommand>),
@@ -176,6 +180,10 @@ fn main() -> ExitCode {
             }
             Ok(0)
         }),
+        Command::HoldTerminal => {
+            exec::hold_terminal();
+            Ok(0)
+        }
         Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
             containers::engine_as_is(&cli).and_then(|e| system::boot(&e))

@@ -3,7 +3,9 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lindocker_engine::CreateRequest;
+use lindocker_engine::attach_options::AttachStreams;
 use lindocker_engine::bundle::cap_name;
+use lindocker_engine::log_config::LogConfig;
 use lindocker_engine::options::{self, RestartPolicy};
 use lindocker_engine::record::HostConfig;
 
@@ -103,9 +105,15 @@ pub struct CreateArgs {
     /// OCI runtime: lindocker-runtime (default), runc, crun or a path.
     #[arg(long)]
     pub runtime: Option<String>,
-    /// Log options: max-size=10m, max-file=3.
+    /// Logging driver: json-file (default), local or none.
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options: max-size=10m, max-file=3, compress=true, ...
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr).
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
     /// Network: bridge (default), none, host, container:OTHER, or a network's name;
     /// repeat to join several.
     #[arg(long = "network", alias = "net")]
@@ -211,18 +219,7 @@ impl CreateArgs {
         if auto_remove && host.restart != RestartPolicy::No {
             bail!("conflicting options: --restart and --rm");
         }
-        for opt in &self.log_opt {
-            match opt.split_once('=') {
-                Some(("max-size", v)) => {
-                    host.log_max_size = Some(options::parse_bytes("--log-opt max-size", v)? as u64)
-                }
-                Some(("max-file", v)) => {
-                    host.log_max_file =
-                        v.parse().ok().filter(|n| *n > 0).context("--log-opt max-file: a positive number")?
-                }
-                _ => bail!("--log-opt {opt:?}: supported are max-size and max-file"),
-            }
-        }
+        LogConfig::parse(self.log_driver.as_deref(), &self.log_opt)?.apply_to(&mut host);
         let mut env = Vec::new();
         for file in &self.env_file {
             let text = std::fs::read_to_string(file).with_context(|| format!("--env-file {file}"))?;
@@ -261,6 +258,7 @@ impl CreateArgs {
             labels,
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
+            attach: AttachStreams::parse(&self.attach, self.interactive)?,
             mounts,
             host,
             start_now: false,

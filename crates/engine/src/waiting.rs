@@ -1,0 +1,126 @@
+//! `wait --condition`: Docker's three things to wait for. `not-running` returns at once
+//! for a container that does not run; `next-exit` waits for the next exit even of one
+//! that does not run now; `removed` waits until the container is gone.
+//!
+//! Daemonless, there is nobody to tell us: the record is read again every 50 ms (cheap:
+//! two small files), and a live container's shim is asked for its exit as well, since a
+//! `--rm` container's last exit code is never written to its record.
+
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::attach::{Kind, read_frame};
+use crate::{Engine, EngineError};
+
+/// What `wait` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitCondition {
+    /// The container does not run (at once if it does not run now).
+    #[default]
+    NotRunning,
+    /// The container's next exit.
+    NextExit,
+    /// The container's removal.
+    Removed,
+}
+
+impl std::str::FromStr for WaitCondition {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<WaitCondition, EngineError> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::BadOption {
+                option: "--condition".into(),
+                value: other.into(),
+                reason: "expected not-running, next-exit or removed".into(),
+            }),
+        }
+    }
+}
+
+/// How often the record is read again.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a shim may take to report an exit after the container's record is gone.
+const SHIM_LAST_WORD: Duration = Duration::from_secs(5);
+
+impl Engine {
+    /// Waits for `condition`; returns the container's (last) exit code.
+    pub fn wait_for(&self, id: &str, condition: WaitCondition) -> Result<i32, EngineError> {
+        if condition == WaitCondition::NotRunning {
+            return self.wait(id);
+        }
+        let first = self.reconcile(self.records.read(id)?);
+        let seen = first.state.finished_at.clone();
+        let mut last_code = first.state.exit_code;
+        // The shim's word on the exit, from a thread that reads its frames.
+        let mut shim: Option<mpsc::Receiver<Option<i32>>> = None;
+        let mut shim_code = None;
+        loop {
+            let record = match self.records.read(id) {
+                Ok(record) => Some(self.reconcile(record)),
+                Err(EngineError::NoSuchContainer(_)) => None,
+                Err(e) => return Err(e),
+            };
+            let Some(record) = record else {
+                // A `--rm` container is gone before its shim tells its exit code.
+                if let Some(rx) = shim.take()
+                    && let Ok(Some(code)) = rx.recv_timeout(SHIM_LAST_WORD)
+                {
+                    shim_code = Some(code);
+                }
+                return match condition {
+                    WaitCondition::Removed => Ok(shim_code.unwrap_or(last_code)),
+                    _ => shim_code.ok_or_else(|| EngineError::NoSuchContainer(id.into())),
+                };
+            };
+            let state = &record.state;
+            if condition == WaitCondition::NextExit && state.finished_at.is_some() && state.finished_at != seen {
+                return Ok(state.exit_code);
+            }
+            if !state.status.is_live() {
+                last_code = state.exit_code;
+            }
+            if shim.is_none()
+                && state.status.is_live()
+                && let Ok(stream) = lindocker_runtime::socket_path::connect(&self.attach_socket(id))
+            {
+                shim = Some(watch_exit(stream));
+            }
+            match shim.as_ref().map(|rx| rx.recv_timeout(POLL)) {
+                Some(Ok(code)) => {
+                    shim = None;
+                    if let Some(code) = code {
+                        if condition == WaitCondition::NextExit {
+                            return Ok(code);
+                        }
+                        shim_code = Some(code);
+                    }
+                }
+                Some(Err(mpsc::RecvTimeoutError::Timeout)) => {}
+                Some(Err(mpsc::RecvTimeoutError::Disconnected)) => shim = None,
+                None => std::thread::sleep(POLL),
+            }
+        }
+    }
+}
+
+/// Reads a shim's frames in a thread of its own; sends the exit code it reports, or
+/// `None` if it goes away without one.
+fn watch_exit(mut stream: UnixStream) -> mpsc::Receiver<Option<i32>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let code = loop {
+            match read_frame(&mut stream) {
+                Ok(Some((Kind::Exit, payload))) => break String::from_utf8_lossy(&payload).parse().ok(),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break None,
+            }
+        };
+        let _ = tx.send(code);
+    });
+    rx
+}
