@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
-use crate::template::render_template;
 use crate::terminal::{DetachKeys, RawTerminal};
 use crate::{Cli, Failure, format};
 
@@ -936,11 +935,7 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>)
         }
     }
     match template {
-        Some(t) => {
-            for v in &out {
-                println!("{}", render_template(t, v));
-            }
-        }
+        Some(t) => crate::formatter::inspect_each(t, &out, crate::formatter::INSPECT_SCHEMA)?,
         None => println!("{}", serde_json::to_string_pretty(&out)?),
     }
     Ok(status)
