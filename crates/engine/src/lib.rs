@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod netops;
 pub mod options;
+pub mod predefined;
 pub mod record;
 pub mod runtime;
 pub mod shim;

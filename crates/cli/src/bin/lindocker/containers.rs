@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
+use crate::template::Val;
 use crate::terminal::{DetachKeys, RawTerminal};
 use crate::{Cli, Failure, format};
 
@@ -73,7 +74,7 @@ pub enum ContainerCommand {
     },
     /// Show containers (or images) in detail.
     Inspect {
-        /// A Go-template-like format: {{.State.Status}}, {{json .Config}}.
+        /// A Go template: {{.State.Status}}, {{json .Config}}, {{range .Mounts}}...
         #[arg(short, long)]
         format: Option<String>,
         /// Names or ids.
@@ -202,7 +203,7 @@ pub struct PsArgs {
     /// Filters: status=, name=, label=K[=V], id=.
     #[arg(short, long)]
     pub filter: Vec<String>,
-    /// `table` (default) or `json`.
+    /// `table` (default), `table TEMPLATE`, `json` or a Go template per container.
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Full ids and commands.
@@ -730,37 +731,83 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
             format!("\"{}…\"", full.chars().take(19).collect::<String>())
         }
     };
-    if a.format == "json" {
-        for r in &records {
-            println!(
-                "{}",
-                json!({
-                    "ID": &r.id[..12], "Image": r.image_name, "Command": command(r), "CreatedAt": r.created,
-                    "Status": status_text(r), "State": r.state.status, "Names": r.name, "Ports": "",
-                    "Labels": r.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                })
-            );
-        }
-        return Ok(0);
-    }
-    if a.format != "table" {
-        bail!("--format: expected table or json");
-    }
-    let mut rows =
-        vec![["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"].map(String::from).to_vec()];
-    for r in &records {
-        rows.push(vec![
-            if a.no_trunc { r.id.clone() } else { r.id[..12].to_owned() },
-            r.image_name.clone(),
-            command(r),
-            format::ago(Some(&r.created)),
-            status_text(r),
-            crate::networks::ports_column(engine, &r.id),
-            r.name.clone(),
-        ]);
-    }
-    format::table(&rows);
+    let with_size = crate::formatter::uses(&a.format, &PS_LISTING, "Size");
+    let rows: Vec<Val> = records.iter().map(|r| ps_row(engine, r, a.no_trunc, with_size, command(r))).collect();
+    crate::formatter::print(&a.format, &PS_LISTING, &rows)?;
     Ok(0)
+}
+
+/// `ps --format`: Docker's default table and the header of each field.
+const PS_LISTING: crate::formatter::Listing<'static> = crate::formatter::Listing {
+    default_table: "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Names", "NAMES"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("State", "STATE"),
+        ("Status", "STATUS"),
+        ("Size", "SIZE"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+        ("Networks", "NETWORKS"),
+    ],
+};
+
+/// One container as `ps --format` sees it (Docker's ContainerContext).
+fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command: String) -> Val {
+    use crate::formatter::text;
+    use lindocker_engine::options::MountSpec;
+    let (labels, label) = crate::formatter::labels(&r.config.labels);
+    let mounts: Vec<String> = r
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Volume { name, .. } => Some(name.clone()),
+            MountSpec::Bind { source, .. } => Some(source.display().to_string()),
+            MountSpec::Tmpfs { .. } => None,
+        })
+        .map(|name| {
+            if no_trunc || name.chars().count() <= 15 {
+                name
+            } else {
+                format!("{}…", name.chars().take(14).collect::<String>())
+            }
+        })
+        .collect();
+    let local_volumes = r.mounts.iter().filter(|m| matches!(m, MountSpec::Volume { .. })).count();
+    let networks = match r.network.mode.as_str() {
+        "bridge" => r.network.attachments.iter().map(|a| a.network.clone()).collect::<Vec<_>>().join(","),
+        other => other.to_owned(),
+    };
+    let size = if with_size {
+        format::size(lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper")))
+    } else {
+        "0B".into()
+    };
+    let state =
+        serde_json::to_value(r.state.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    crate::formatter::row(vec![
+        ("ID", text(if no_trunc { &r.id[..] } else { &r.id[..12] })),
+        ("Image", text(&r.image_name)),
+        ("Command", text(command)),
+        ("CreatedAt", text(crate::formatter::created_at(Some(&r.created)))),
+        ("RunningFor", text(format::ago(Some(&r.created)))),
+        ("Ports", text(crate::networks::ports_column(engine, &r.id))),
+        ("State", text(state)),
+        ("Status", text(status_text(r))),
+        ("Size", text(size)),
+        ("Names", text(&r.name)),
+        ("Labels", labels),
+        ("Label", label),
+        ("Mounts", text(mounts.join(","))),
+        ("LocalVolumes", text(local_volumes.to_string())),
+        ("Networks", text(networks)),
+    ])
 }
 
 fn parse_since(text: &str) -> Result<SystemTime> {
@@ -856,6 +903,14 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             }
         })
         .collect();
+    // `-p` as given: an unset host address or port is "" (Docker's nat.PortMap).
+    let mut port_bindings: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
+    for p in &r.network.ports {
+        port_bindings.entry(format!("{}/{}", p.container_port, p.protocol)).or_default().push(json!({
+            "HostIp": if p.host_ip.is_unspecified() { String::new() } else { p.host_ip.to_string() },
+            "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
+        }));
+    }
     let (restart_name, max_retry) = match h.restart {
         lindocker_engine::options::RestartPolicy::OnFailure(n) => ("on-failure".to_owned(), n),
         other => (other.name(), 0),
@@ -888,6 +943,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "CapAdd": h.cap_add, "CapDrop": h.cap_drop, "Privileged": h.privileged, "ReadonlyRootfs": h.read_only,
             "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retry },
             "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": r.network.mode,
+            "PortBindings": port_bindings,
             "Dns": r.network.dns, "ExtraHosts": r.network.extra_hosts,
             "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
             "LogConfig": { "Type": "json-file", "Config": { "max-size": h.log_max_size.map(|s| s.to_string()), "max-file": h.log_max_file.to_string() } },

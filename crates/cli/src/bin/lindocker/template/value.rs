@@ -12,14 +12,10 @@ pub enum Kind {
     Map,
     /// A Go `map[string]string`: as [`Kind::Map`], and `index` of a missing key is `""`.
     StrMap,
-    /// A Go struct (the default for JSON objects): a missing field is an error.
-    Struct,
     /// A slice: `null` prints `[]`.
     Slice,
     /// A pointer: `null` prints `<nil>`.
     Ptr,
-    /// A string: `null` prints as the empty string.
-    Str,
 }
 
 /// Kinds by path: `["Config.Labels", Kind::StrMap]`; a `*` segment matches any map key
@@ -67,18 +63,6 @@ impl Val {
     pub fn from_json(value: &Value, schema: Schema<'_>) -> Val {
         let mut path = Vec::new();
         convert(value, schema, &mut path)
-    }
-
-    /// A value built by a program (no schema): objects are maps.
-    pub fn from_plain_json(value: &Value) -> Val {
-        match value {
-            Value::Object(m) => Val::Map {
-                entries: m.iter().map(|(k, v)| (k.clone(), Val::from_plain_json(v))).collect(),
-                strings: m.values().all(Value::is_string),
-            },
-            Value::Array(a) => Val::List(a.iter().map(Val::from_plain_json).collect()),
-            other => scalar(other),
-        }
     }
 
     /// The JSON form (`{{json .}}`): nils are `null`, structs and maps objects.
@@ -197,8 +181,7 @@ fn convert<'v>(value: &'v Value, schema: Schema<'_>, path: &mut Vec<&'v str>) ->
             Some(Kind::Map | Kind::StrMap) => Val::Nil(Nil::Map),
             Some(Kind::Slice) => Val::Nil(Nil::Slice),
             Some(Kind::Ptr) => Val::Nil(Nil::Ptr),
-            Some(Kind::Str) => Val::Str(String::new()),
-            Some(Kind::Struct) | None => Val::Nil(Nil::Invalid),
+            None => Val::Nil(Nil::Invalid),
         },
         Value::Object(m) => {
             let mut entries = BTreeMap::new();
