@@ -359,7 +359,7 @@ impl Parser<'_> {
                     self.defines.insert(name.clone(), body);
                     Ok(Node::Template { pos: t.pos, name, pipe: Some(pipe) })
                 }
-                other => Err(self.unexpected(&t, &format!("{other}"))),
+                other => Err(self.unexpected(&t, other)),
             };
         }
         Ok(Node::Action(self.pipeline("command", true)?))

@@ -40,7 +40,7 @@ fn fields_and_printing() {
         render("{{json .Config.Labels}} {{json .Config.Cmd}} {{json .Name}}"),
         r#"{"a":"1","b":"2"} null "/web""#
     );
-    assert_eq!(render("{{.}}").len() > 10, true);
+    assert!(render("{{.}}").len() > 10);
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn control_structures() {
 #[test]
 fn variables_pipelines_comments_trim() {
     assert_eq!(render("{{$x := .Name}}{{$x}} {{$x = \"y\"}}{{$x}}"), "/web y");
-    assert_eq!(render("{{$}}").is_empty(), false);
+    assert!(!render("{{$}}").is_empty());
     assert_eq!(render("{{range .Mounts}}{{$.Name}}{{end}}"), "/web/web");
     assert_eq!(render("{{.Name | printf \"%s!\" | upper}}"), "/WEB!");
     assert_eq!(render("{{(index .Mounts 1).Source}} {{len (index .Config.Env 0)}}"), "/s2 3");

@@ -231,7 +231,7 @@ pub fn float_g(f: f64, prec: Option<usize>, sharp: bool) -> String {
         None => 6,
         Some(p) => {
             let p = p.max(1) as i32;
-            if p > digits.len() as i32 && digits.len() as i32 >= exp + 1 { digits.len() as i32 } else { p }
+            if p > digits.len() as i32 && digits.len() as i32 > exp { digits.len() as i32 } else { p }
         }
     };
     let negative = f.is_sign_negative() && f != 0.0 || (f == 0.0 && f.is_sign_negative());
@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(float_g(1.5, None, false), "1.5");
         assert_eq!(float_g(0.00001, None, false), "1e-05");
         assert_eq!(float_g(-2.25, None, false), "-2.25");
-        assert_eq!(float_g(3.14159, Some(3), false), "3.14");
+        assert_eq!(float_g(1.23456, Some(3), false), "1.23");
         assert_eq!(float_g(100.0, Some(2), false), "1e+02");
     }
 
