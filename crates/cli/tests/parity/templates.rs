@@ -178,6 +178,18 @@ fn ps_formats_and_ports() {
     assert_eq!(f(&engine, "{{.HostConfig.PortBindings}}", "web"), "map[80/tcp:[{ 8080}]]\n");
     let full: Value = serde_json::from_str(&engine.ok(&["inspect", "web"])).unwrap();
     assert_eq!(full[0]["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], "8080");
+    // `stats`, `info` and `version` take templates too.
+    assert_eq!(
+        engine.ok(&["stats", "--no-stream", "--format", r"table {{.Name}}\t{{.Container}}", "web"]),
+        "NAME      CONTAINER\nweb       web\n"
+    );
+    assert_eq!(
+        engine.ok(&["info", "--format", "{{.ContainersRunning}}/{{.Containers}} {{.Driver}} {{.OSType}}"]),
+        "1/1 overlay linux\n"
+    );
+    let version = engine.ok(&["version", "--format", "{{.Server.Version}}|{{.Client.Version}}|{{json .Client.Os}}"]);
+    let parts: Vec<&str> = version.trim_end().split('|').collect();
+    assert!(!parts[0].is_empty() && parts[0] == parts[1] && parts[2] == "\"linux\"", "{version}");
     engine.ok(&["rm", "-f", "web"]);
 }
 

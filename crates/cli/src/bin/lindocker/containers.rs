@@ -91,6 +91,9 @@ pub enum ContainerCommand {
         /// Print one sample and exit.
         #[arg(long)]
         no_stream: bool,
+        /// `table` (default), `table TEMPLATE`, `json` or a Go template per container.
+        #[arg(long, default_value = "table")]
+        format: String,
         /// Containers (default: all running).
         containers: Vec<String>,
     },
@@ -456,7 +459,9 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             print!("{}", engine.runtime_for(&record)?.run(&["ps", "--", &record.id])?);
             Ok(0)
         }
-        ContainerCommand::Stats { no_stream, containers } => crate::stats::stats(&engine, containers, *no_stream),
+        ContainerCommand::Stats { no_stream, format, containers } => {
+            crate::stats::stats(&engine, containers, *no_stream, format)
+        }
         ContainerCommand::Rename { container, new_name } => {
             let record = find(&engine, container)?;
             if !lindocker_engine::ids::valid_name(new_name) {

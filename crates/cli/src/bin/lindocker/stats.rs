@@ -10,7 +10,23 @@ use lindocker_engine::record::{Record, Status};
 use serde_json::Value;
 
 use crate::containers::UpdateArgs;
-use crate::format;
+use crate::formatter::{Listing, row, text};
+
+/// `stats --format`: Docker's default table and headers.
+const STATS_LISTING: Listing<'static> = Listing {
+    default_table: "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.PIDs}}",
+    headers: &[
+        ("Container", "CONTAINER"),
+        ("Name", "NAME"),
+        ("ID", "CONTAINER ID"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ],
+};
 
 struct Sample {
     cpu_ns: u64,
@@ -58,7 +74,7 @@ fn binary_size(bytes: u64) -> String {
 
 /// `lindocker stats`: CPU %, memory, pids per running container (one sample with
 /// `--no-stream`, else refreshed every second).
-pub fn stats(engine: &Engine, names: &[String], no_stream: bool) -> Result<u8> {
+pub fn stats(engine: &Engine, names: &[String], no_stream: bool, format: &str) -> Result<u8> {
     loop {
         let records: Vec<Record> = if names.is_empty() {
             engine
@@ -74,38 +90,42 @@ pub fn stats(engine: &Engine, names: &[String], no_stream: bool) -> Result<u8> {
                 .map(|n| Ok(engine.reconcile(engine.records.read(&engine.records.resolve(n)?)?)))
                 .collect::<Result<_>>()?
         };
+        // Docker's `.Container`: the name or id as given, else the short id.
+        let given: Vec<String> =
+            if names.is_empty() { records.iter().map(|r| r.id[..12].to_owned()).collect() } else { names.to_vec() };
         let first: Vec<Option<Sample>> = records.iter().map(|r| sample(engine, r)).collect();
         std::thread::sleep(Duration::from_millis(500));
-        let mut rows =
-            vec![["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"].map(String::from).to_vec()];
-        for (record, before) in records.iter().zip(first) {
-            let (Some(before), Some(after)) = (before, sample(engine, record)) else {
-                rows.push(vec![
-                    record.id[..12].into(),
-                    record.name.clone(),
-                    "--".into(),
-                    "-- / --".into(),
-                    "--".into(),
-                    "--".into(),
-                ]);
-                continue;
+        let mut rows = Vec::new();
+        for (record, (given, before)) in records.iter().zip(given.iter().zip(first)) {
+            let (cpu, mem_usage, mem_pct, pids) = match (before, sample(engine, record)) {
+                (Some(before), Some(after)) => {
+                    let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
+                    let cpu = after.cpu_ns.saturating_sub(before.cpu_ns) as f64 / wall * 100.0;
+                    let mem_pct = if after.limit > 0 { after.memory as f64 / after.limit as f64 * 100.0 } else { 0.0 };
+                    (
+                        format!("{cpu:.2}%"),
+                        format!("{} / {}", binary_size(after.memory), binary_size(after.limit)),
+                        format!("{mem_pct:.2}%"),
+                        after.pids.to_string(),
+                    )
+                }
+                _ => ("--".into(), "-- / --".into(), "--".into(), "--".into()),
             };
-            let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
-            let cpu = after.cpu_ns.saturating_sub(before.cpu_ns) as f64 / wall * 100.0;
-            let mem_pct = if after.limit > 0 { after.memory as f64 / after.limit as f64 * 100.0 } else { 0.0 };
-            rows.push(vec![
-                record.id[..12].into(),
-                record.name.clone(),
-                format!("{cpu:.2}%"),
-                format!("{} / {}", binary_size(after.memory), binary_size(after.limit)),
-                format!("{mem_pct:.2}%"),
-                after.pids.to_string(),
-            ]);
+            rows.push(row(vec![
+                ("Container", text(given)),
+                ("Name", text(&record.name)),
+                ("ID", text(&record.id[..12])),
+                ("CPUPerc", text(cpu)),
+                ("MemUsage", text(mem_usage)),
+                ("MemPerc", text(mem_pct)),
+                ("PIDs", text(pids)),
+            ]));
         }
+        let out = crate::formatter::render(format, &STATS_LISTING, &rows)?;
         if !no_stream {
             print!("\x1b[2J\x1b[H");
         }
-        format::table(&rows);
+        print!("{out}");
         if no_stream {
             return Ok(0);
         }
