@@ -234,6 +234,9 @@ fn listings_and_predefined_networks() {
     engine.ok(&["create", "--network", "none", "--name", "quiet", "localhost/busybox", "true"]);
     assert_eq!(engine.ok(&["network", "inspect", "-f", "{{range .Containers}}{{.Name}}{{end}}", "none"]), "quiet\n");
     assert_eq!(engine.ok(&["run", "--rm", "--network", "none", "localhost/busybox", "ls", "/sys/class/net"]), "lo\n");
+    let df = engine.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}/{{.Active}}"]);
+    assert_eq!(df, "Images=1/1\nContainers=1/0\nLocal Volumes=1/0\n");
+    assert!(engine.ok(&["system", "df"]).starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n"));
     let err = engine.fails(&["network", "rm", "host"], 1);
     assert!(err.contains("pre-defined network"), "{err}");
     assert!(engine.ok(&["network", "ls", "-q"]).lines().count() >= 2);

@@ -187,7 +187,9 @@ fn main() -> ExitCode {
             Ok(0)
         }),
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
-        Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
+        Command::System(lazy::Lazy(system::SystemCommand::Df { format })) => {
+            containers::engine(&cli).and_then(|e| system::df(&e, format))
+        }
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
             containers::engine_as_is(&cli).and_then(|e| system::boot(&e))
         }

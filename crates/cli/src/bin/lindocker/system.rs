@@ -11,7 +11,11 @@ use crate::format;
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Disk used by images, containers and volumes.
-    Df,
+    Df {
+        /// `table` (default), `table TEMPLATE`, `json` or a Go template per type.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Remove stopped containers, dangling images, unused layers and volumes.
     Prune {
         /// Also images without containers, not only dangling ones.
@@ -213,42 +217,80 @@ pub fn version(template: Option<&str>) -> Result<u8> {
     Ok(0)
 }
 
+/// `system df --format`: Docker's default table and headers.
+const DF_LISTING: crate::formatter::Listing<'static> = crate::formatter::Listing {
+    default_table: "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}",
+    headers: &[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ],
+};
+
+/// Docker's RECLAIMABLE: `1.2MB (40%)`.
+fn reclaimable(bytes: u64, total: u64) -> String {
+    match (bytes * 100).checked_div(total) {
+        Some(percent) => format!("{} ({percent}%)", format::size(bytes)),
+        None => format::size(bytes),
+    }
+}
+
 /// `lindocker system df`.
-pub fn df(engine: &Engine) -> Result<u8> {
+pub fn df(engine: &Engine, format_: &str) -> Result<u8> {
+    use crate::formatter::{row, text};
     let images = engine.images.images()?;
     let records = engine.records.all()?;
     let used: Vec<&str> = records.iter().map(|r| r.image.as_str()).collect();
-    let layer_bytes: u64 = engine.images.layers().list()?.iter().map(|c| engine.images.layers().disk_usage(c)).sum();
-    let container_bytes: u64 =
-        records.iter().map(|r| lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper"))).sum();
+    let layers = engine.images.layers();
+    let layer_bytes: u64 = layers.list()?.iter().map(|c| layers.disk_usage(c)).sum();
+    // Layers of images some container uses stay; the rest could go.
+    let kept: std::collections::BTreeSet<&String> =
+        images.iter().filter(|i| used.contains(&i.id.as_str())).flat_map(|i| &i.layers).collect();
+    let kept_bytes: u64 = kept.iter().map(|c| layers.disk_usage(c)).sum();
+    let container_size =
+        |r: &lindocker_engine::record::Record| lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper"));
+    let container_bytes: u64 = records.iter().map(container_size).sum();
+    let idle_container_bytes: u64 = records.iter().filter(|r| !r.state.status.is_live()).map(container_size).sum();
     let volumes = engine.volumes.list()?;
-    let volume_bytes: u64 = volumes.iter().map(|v| lindocker_storage::layers::du(&v.mountpoint)).sum();
-    let active_volumes = volumes
-        .iter()
-        .filter(|v| {
-            records.iter().any(|r| {
-                r.mounts
-                    .iter()
-                    .any(|m| matches!(m, lindocker_engine::options::MountSpec::Volume { name, .. } if *name == v.name))
-            })
+    let in_use = |name: &str| {
+        records.iter().any(|r| {
+            r.mounts
+                .iter()
+                .any(|m| matches!(m, lindocker_engine::options::MountSpec::Volume { name: n, .. } if n == name))
         })
-        .count();
+    };
+    let volume_bytes: u64 = volumes.iter().map(|v| lindocker_storage::layers::du(&v.mountpoint)).sum();
+    let idle_volume_bytes: u64 =
+        volumes.iter().filter(|v| !in_use(&v.name)).map(|v| lindocker_storage::layers::du(&v.mountpoint)).sum();
+    let active_volumes = volumes.iter().filter(|v| in_use(&v.name)).count();
+    let line = |kind: &str, total: usize, active: usize, size: u64, free: u64| {
+        row(vec![
+            ("Type", text(kind)),
+            ("TotalCount", text(total.to_string())),
+            ("Active", text(active.to_string())),
+            ("Size", text(format::size(size))),
+            ("Reclaimable", text(reclaimable(free, size))),
+        ])
+    };
     let rows = vec![
-        vec!["TYPE".into(), "TOTAL".into(), "ACTIVE".into(), "SIZE".into()],
-        vec![
-            "Images".into(),
-            images.len().to_string(),
-            images.iter().filter(|i| used.contains(&i.id.as_str())).count().to_string(),
-            format::size(layer_bytes),
-        ],
-        vec![
-            "Containers".into(),
-            records.len().to_string(),
-            records.iter().filter(|r| r.state.status.is_live()).count().to_string(),
-            format::size(container_bytes),
-        ],
-        vec!["Local Volumes".into(), volumes.len().to_string(), active_volumes.to_string(), format::size(volume_bytes)],
+        line(
+            "Images",
+            images.len(),
+            images.iter().filter(|i| used.contains(&i.id.as_str())).count(),
+            layer_bytes,
+            layer_bytes.saturating_sub(kept_bytes),
+        ),
+        line(
+            "Containers",
+            records.len(),
+            records.iter().filter(|r| r.state.status.is_live()).count(),
+            container_bytes,
+            idle_container_bytes,
+        ),
+        line("Local Volumes", volumes.len(), active_volumes, volume_bytes, idle_volume_bytes),
     ];
-    format::table(&rows);
+    crate::formatter::print(format_, &DF_LISTING, &rows)?;
     Ok(0)
 }
