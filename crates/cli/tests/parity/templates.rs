@@ -85,6 +85,15 @@ fn inspect_templates() {
         f(&engine, "{{lt 1 2}} {{ge .State.ExitCode 0}} {{ne .Name \"/x\"}} {{print 1 2 \"s\"}}", "web"),
         "true true true 1 2s\n"
     );
+    // Fields of Docker's types that are nil print as Go prints them, not `<no value>`.
+    assert_eq!(
+        f(
+            &engine,
+            "{{.State.Health}}|{{.Config.Volumes}}|{{.HostConfig.Tmpfs}}|{{.HostConfig.DnsSearch}}|{{json .HostConfig.Tmpfs}}",
+            "web"
+        ),
+        "<nil>|map[]|map[]|[]|null\n"
+    );
     // One line per object.
     assert_eq!(engine.ok(&["inspect", "-f", "{{.Name}}", "web", "web"]), "/web\n/web\n");
 }
@@ -206,8 +215,14 @@ fn listings_and_predefined_networks() {
     let image: Value = serde_json::from_str(&engine.ok(&["images", "--format", "json"])).unwrap();
     assert_eq!(image["Repository"], "localhost/busybox");
     assert_eq!(
-        engine.ok(&["image", "inspect", "-f", "{{index .RepoTags 0}}", "localhost/busybox"]),
-        "localhost/busybox:latest\n"
+        engine.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .RepoTags 0}} {{.Config.Labels}} {{.Config.Cmd}}",
+            "localhost/busybox"
+        ]),
+        "localhost/busybox:latest map[] [sh]\n"
     );
 
     engine.ok(&["volume", "create", "--label", "a=b", "data"]);

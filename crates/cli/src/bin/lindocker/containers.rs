@@ -979,14 +979,14 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>)
     for name in names {
         match engine.records.resolve(name) {
             Ok(id) => match engine.settle(engine.records.read(&id)?) {
-                Some(record) => out.push(inspect_json(engine, &record)),
+                Some(record) => out.push((inspect_json(engine, &record), crate::formatter::CONTAINER_SCHEMA)),
                 None => {
                     eprintln!("Error: No such object: {name}");
                     status = 1;
                 }
             },
             Err(EngineError::NoSuchContainer(_)) => match crate::images::inspect_value(cli, name) {
-                Ok(image) => out.push(image),
+                Ok(image) => out.push((image, crate::formatter::IMAGE_SCHEMA)),
                 Err(_) => {
                     eprintln!("Error: No such object: {name}");
                     status = 1;
@@ -996,8 +996,8 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>)
         }
     }
     match template {
-        Some(t) => crate::formatter::inspect_each(t, &out, crate::formatter::INSPECT_SCHEMA)?,
-        None => println!("{}", serde_json::to_string_pretty(&out)?),
+        Some(t) => crate::formatter::inspect_each(t, &out)?,
+        None => println!("{}", serde_json::to_string_pretty(&out.iter().map(|(v, _)| v).collect::<Vec<_>>())?),
     }
     Ok(status)
 }

@@ -9,9 +9,9 @@ use serde_json::Value;
 use crate::Failure;
 use crate::template::{Kind, Schema, Template, Val};
 
-/// Go types of Docker's inspect objects (containers, images, networks, volumes) where
-/// JSON cannot tell: maps, and what a `null` is.
-pub const INSPECT_SCHEMA: Schema<'static> = &[
+/// Go types of Docker's container inspect object where JSON cannot tell (maps, and
+/// what a `null` or a missing field is: `<nil>`, `[]`, `map[]`).
+pub const CONTAINER_SCHEMA: Schema<'static> = &[
     ("Args", Kind::Slice),
     ("ExecIDs", Kind::Slice),
     ("Mounts", Kind::Slice),
@@ -24,9 +24,7 @@ pub const INSPECT_SCHEMA: Schema<'static> = &[
     ("Config.Shell", Kind::Slice),
     ("Config.OnBuild", Kind::Slice),
     ("Config.ExposedPorts", Kind::Map),
-    ("Config.ExposedPorts.*", Kind::Map),
     ("Config.Volumes", Kind::Map),
-    ("Config.Volumes.*", Kind::Map),
     ("Config.Healthcheck", Kind::Ptr),
     ("Config.Healthcheck.Test", Kind::Slice),
     ("HostConfig.Binds", Kind::Slice),
@@ -61,27 +59,48 @@ pub const INSPECT_SCHEMA: Schema<'static> = &[
     ("NetworkSettings.Networks.*.DNSNames", Kind::Slice),
     ("NetworkSettings.Networks.*.DriverOpts", Kind::StrMap),
     ("NetworkSettings.Networks.*.IPAMConfig", Kind::Ptr),
+];
+
+/// Docker's image inspect object.
+pub const IMAGE_SCHEMA: Schema<'static> = &[
     ("RepoTags", Kind::Slice),
     ("RepoDigests", Kind::Slice),
+    ("Config", Kind::Ptr),
+    ("Config.Labels", Kind::StrMap),
+    ("Config.Env", Kind::Slice),
+    ("Config.Cmd", Kind::Slice),
+    ("Config.Entrypoint", Kind::Slice),
+    ("Config.Shell", Kind::Slice),
+    ("Config.OnBuild", Kind::Slice),
+    ("Config.ExposedPorts", Kind::Map),
+    ("Config.Volumes", Kind::Map),
+    ("Config.Healthcheck", Kind::Ptr),
     ("RootFS.Layers", Kind::Slice),
+    ("GraphDriver.Data", Kind::StrMap),
+];
+
+/// Docker's network inspect object.
+pub const NETWORK_SCHEMA: Schema<'static> = &[
     ("Labels", Kind::StrMap),
     ("Options", Kind::StrMap),
     ("Containers", Kind::Map),
     ("IPAM.Config", Kind::Slice),
     ("IPAM.Options", Kind::StrMap),
-    ("Status", Kind::Map),
 ];
+
+/// Docker's volume inspect object.
+pub const VOLUME_SCHEMA: Schema<'static> = &[("Labels", Kind::StrMap), ("Options", Kind::StrMap)];
 
 fn template_error(e: impl std::fmt::Display) -> anyhow::Error {
     Failure::new(125, format!("template parsing error: {e}")).into()
 }
 
-/// `inspect -f`: the template over each object, one line each; nothing is printed if
-/// the template fails on any of them (as Docker's).
-pub fn inspect_each(template: &str, values: &[Value], schema: Schema<'_>) -> Result<()> {
+/// `inspect -f`: the template over each object (typed by its schema), one line each;
+/// nothing is printed if the template fails on any of them (as Docker's).
+pub fn inspect_each(template: &str, values: &[(Value, Schema<'_>)]) -> Result<()> {
     let t = Template::parse(template).map_err(template_error)?;
     let mut out = String::new();
-    for v in values {
+    for (v, schema) in values {
         out.push_str(&t.execute(&Val::from_json(v, schema)).map_err(template_error)?);
         out.push('\n');
     }

@@ -390,7 +390,10 @@ fn inspect(cli: &Cli, names: &[String], template: Option<&str>) -> Result<u8> {
         }
     }
     match template {
-        Some(t) => crate::formatter::inspect_each(t, &out, crate::formatter::INSPECT_SCHEMA)?,
+        Some(t) => {
+            let typed: Vec<_> = out.into_iter().map(|v| (v, crate::formatter::IMAGE_SCHEMA)).collect();
+            crate::formatter::inspect_each(t, &typed)?
+        }
         None => println!("{}", serde_json::to_string_pretty(&out)?),
     }
     Ok(status)

@@ -272,7 +272,10 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 }
             }
             match format {
-                Some(t) => crate::formatter::inspect_each(t, &out, crate::formatter::INSPECT_SCHEMA)?,
+                Some(t) => {
+                    let typed: Vec<_> = out.into_iter().map(|v| (v, crate::formatter::NETWORK_SCHEMA)).collect();
+                    crate::formatter::inspect_each(t, &typed)?
+                }
                 None => println!("{}", serde_json::to_string_pretty(&out)?),
             }
         }

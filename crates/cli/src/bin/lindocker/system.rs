@@ -139,7 +139,7 @@ pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
             "DefaultRuntime": "lindocker-runtime", "Labels": [],
             "Warnings": missing.iter().map(|m| format!("WARNING: missing {m}")).collect::<Vec<_>>(),
         });
-        crate::formatter::inspect_each(template, &[data], SYSTEM_SCHEMA)?;
+        crate::formatter::inspect_each(template, &[(data, SYSTEM_SCHEMA)])?;
         return Ok(0);
     }
     println!("Containers: {}", records.len());
@@ -208,7 +208,7 @@ pub fn version(template: Option<&str>) -> Result<u8> {
                 "KernelVersion": uname.release().to_string_lossy(),
             },
         });
-        crate::formatter::inspect_each(template, &[data], SYSTEM_SCHEMA)?;
+        crate::formatter::inspect_each(template, &[(data, SYSTEM_SCHEMA)])?;
         return Ok(0);
     }
     println!("Client/Engine: lindocker {}", env!("CARGO_PKG_VERSION"));

@@ -126,8 +126,11 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
             let infos = names.iter().map(|n| engine.volumes.inspect(n)).collect::<Result<Vec<_>, _>>()?;
             match format {
                 Some(t) => {
-                    let values = infos.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>()?;
-                    crate::formatter::inspect_each(t, &values, crate::formatter::INSPECT_SCHEMA)?;
+                    let values = infos
+                        .iter()
+                        .map(|i| Ok((serde_json::to_value(i)?, crate::formatter::VOLUME_SCHEMA)))
+                        .collect::<Result<Vec<_>>>()?;
+                    crate::formatter::inspect_each(t, &values)?;
                 }
                 None => println!("{}", serde_json::to_string_pretty(&infos)?),
             }

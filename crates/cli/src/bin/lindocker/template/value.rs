@@ -174,6 +174,19 @@ fn kind_of(schema: Schema<'_>, path: &[&str]) -> Option<Kind> {
     })
 }
 
+/// The fields the schema names directly under `path` (`A.B` under `A`).
+fn fields_of<'s>(schema: Schema<'s>, path: &[&str]) -> Vec<(&'s str, Kind)> {
+    schema
+        .iter()
+        .filter_map(|(pattern, kind)| {
+            let segments: Vec<&str> = pattern.split('.').collect();
+            let (last, prefix) = segments.split_last()?;
+            let under = prefix.len() == path.len() && prefix.iter().zip(path).all(|(s, p)| *s == "*" || s == p);
+            (under && *last != "*").then_some((*last, *kind))
+        })
+        .collect()
+}
+
 fn convert<'v>(value: &'v Value, schema: Schema<'_>, path: &mut Vec<&'v str>) -> Val {
     let kind = kind_of(schema, path);
     match value {
@@ -193,7 +206,17 @@ fn convert<'v>(value: &'v Value, schema: Schema<'_>, path: &mut Vec<&'v str>) ->
             match kind {
                 Some(Kind::Map) => Val::Map { entries, strings: false },
                 Some(Kind::StrMap) => Val::Map { entries, strings: true },
-                _ => Val::Struct(entries),
+                _ => {
+                    // A struct has its fields even when the JSON left them out.
+                    for (field, kind) in fields_of(schema, path) {
+                        entries.entry(field.to_owned()).or_insert(Val::Nil(match kind {
+                            Kind::Map | Kind::StrMap => Nil::Map,
+                            Kind::Slice => Nil::Slice,
+                            Kind::Ptr => Nil::Ptr,
+                        }));
+                    }
+                    Val::Struct(entries)
+                }
             }
         }
         Value::Array(a) => Val::List(
@@ -286,5 +309,8 @@ mod tests {
         assert_eq!(a["Health"].print(), "<nil>");
         assert_eq!(a["Other"].print(), "<no value>");
         assert_eq!(top["L"].print(), "[{map[]}]");
+        // Fields the schema knows are there even when the JSON leaves them out.
+        let v = Val::from_json(&json!({"A": {}, "L": [{}]}), schema);
+        assert_eq!(v.print(), "{{[] <nil> map[]} [{map[]}]}");
     }
 }
