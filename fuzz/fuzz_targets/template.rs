@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
 #[path = "../../crates/cli/src/bin/lindocker/template/mod.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod template;
 
 fuzz_target!(|data: &[u8]| {

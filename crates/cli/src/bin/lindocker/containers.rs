@@ -150,6 +150,9 @@ pub enum ContainerGroup {
     Ls(Lazy<PsArgs>),
     /// Show containers in detail.
     Inspect {
+        /// A Go template: {{.State.Status}}, {{json .Config}}, {{range .Mounts}}...
+        #[arg(short, long)]
+        format: Option<String>,
         /// Names or ids.
         #[arg(required = true)]
         names: Vec<String>,
@@ -508,7 +511,7 @@ pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
             Ok(0)
         }
         ContainerGroup::Ls(a) => ps(&engine, a),
-        ContainerGroup::Inspect { names } => inspect(cli, &engine, names, None),
+        ContainerGroup::Inspect { format, names } => inspect(cli, &engine, names, format.as_deref()),
     }
 }
 

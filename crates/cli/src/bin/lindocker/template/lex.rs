@@ -212,7 +212,8 @@ pub fn lex(text: &str) -> Result<Vec<Token>, Error> {
                     i = number(text, i);
                     let word = &text[pos..i];
                     if text[i..].chars().next().is_some_and(is_alnum) || word == "+" || word == "-" {
-                        return Err(err(pos, format!("bad number syntax: {:?}", &text[pos..=i.min(b.len() - 1)])));
+                        let next = text[i..].chars().next().map(String::from).unwrap_or_default();
+                        return Err(err(pos, format!("bad number syntax: \"{word}{next}\"")));
                     }
                     out.push(Token { kind: Tok::Number(word.to_owned()), pos });
                 }
@@ -355,5 +356,9 @@ mod tests {
         assert_eq!(kinds(r#"{{"a\tb"}}"#)[1], Tok::Str("a\tb".into(), r#""a\tb""#.into()));
         assert!(matches!(lex("{{.A"), Err(Error::Parse { msg, .. }) if msg == "unclosed action"));
         assert!(matches!(lex("x\n{{\"a}}"), Err(Error::Parse { line: 2, .. })));
+        // Found by the property tests: a bad number before a multi-byte character.
+        assert!(
+            matches!(lex("{{-2M\u{1EE61}}}"), Err(Error::Parse { msg, .. }) if msg == "bad number syntax: \"-2M\u{1EE61}\"")
+        );
     }
 }

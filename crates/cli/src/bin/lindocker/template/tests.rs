@@ -165,3 +165,122 @@ fn recursion_is_bounded() {
     assert!(render(r#"{{define "a"}}{{template "a"}}{{end}}{{template "a"}}"#).contains("maximum template depth"));
     assert!(render(&"{{if 1}}".repeat(1000)).contains("max expression depth exceeded"));
 }
+
+/// Property tests: any template over any value parses and runs without panicking or
+/// hanging; text without actions comes out as it went in.
+mod prop {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::super::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            "\\PC{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[abAB]{1,2}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    /// Template-ish text: delimiters, keywords, fields, functions and literals.
+    fn template() -> impl Strategy<Value = String> {
+        let parts: Vec<&'static str> = vec![
+            "{{",
+            "}}",
+            "{{- ",
+            " -}}",
+            "{{/*",
+            "*/}}",
+            ".",
+            ".a",
+            ".A.b",
+            "$",
+            "$x",
+            ":=",
+            "=",
+            "|",
+            "(",
+            ")",
+            ",",
+            " ",
+            "if ",
+            "else ",
+            "end",
+            "range ",
+            "with ",
+            "break",
+            "continue",
+            "define \"t\"",
+            "template \"t\" ",
+            "block \"b\" .",
+            "len ",
+            "index ",
+            "slice ",
+            "printf \"%v %d %5.2f %q\" ",
+            "print ",
+            "println ",
+            "eq ",
+            "lt ",
+            "and ",
+            "or ",
+            "not ",
+            "json ",
+            "join ",
+            "split ",
+            "upper ",
+            "title ",
+            "truncate ",
+            "pad ",
+            "html ",
+            "js ",
+            "urlquery ",
+            "call ",
+            "1",
+            "-2",
+            "3.5",
+            "0x1F",
+            "'a'",
+            "\"s\"",
+            "`r`",
+            "nil",
+            "true",
+        ];
+        proptest::collection::vec(
+            prop_oneof![proptest::sample::select(parts).prop_map(str::to_owned), "\\PC{1,3}"],
+            0..24,
+        )
+        .prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn never_panics(t in template(), v in value()) {
+            let _ = render_template(&t, &v);
+            if let Ok(parsed) = Template::parse(&t) {
+                let _ = parsed.execute_header(&Val::from_json(&v, &[]));
+            }
+        }
+
+        #[test]
+        fn text_without_actions_is_copied(t in "[^{]{0,40}(\\{[^{]{0,5})?", v in value()) {
+            prop_assert_eq!(render_template(&t, &v), Ok(t));
+        }
+
+        #[test]
+        fn fields_render_their_value(a in "[abAB]{1,2}", s in "[^{}]{0,10}") {
+            let v = json!({ a.clone(): s.clone() });
+            prop_assert_eq!(render_template(&format!("<{{{{.{a}}}}}>"), &v), Ok(format!("<{s}>")));
+        }
+    }
+}
