@@ -252,6 +252,17 @@ fn listings_and_predefined_networks() {
     let df = engine.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}/{{.Active}}"]);
     assert_eq!(df, "Images=1/1\nContainers=1/0\nLocal Volumes=1/0\n");
     assert!(engine.ok(&["system", "df"]).starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n"));
+    // `--network host` is the (fake) host's own network namespace.
+    let host_ns = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(engine.netns.as_ref().unwrap()).unwrap());
+    let seen = engine.ok(&["run", "--rm", "--network", "host", "localhost/busybox", "readlink", "/proc/self/ns/net"]);
+    assert_eq!(seen, format!("net:[{host_ns}]\n"));
+    engine.ok(&["create", "--network", "host", "--name", "shared", "localhost/busybox", "true"]);
+    assert_eq!(
+        engine.ok(&["network", "inspect", "-f", "{{range $id, $c := .Containers}}{{$c.Name}}{{end}}", "host"]),
+        "shared\n"
+    );
+    assert_eq!(engine.ok(&["ps", "-a", "--format", "{{.Names}}:{{.Networks}}"]), "shared:host\nquiet:none\n");
+    engine.ok(&["rm", "shared"]);
     let err = engine.fails(&["network", "rm", "host"], 1);
     assert!(err.contains("pre-defined network"), "{err}");
     assert!(engine.ok(&["network", "ls", "-q"]).lines().count() >= 2);
