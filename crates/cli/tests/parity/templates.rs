@@ -107,6 +107,10 @@ fn template_errors() {
         ("{{.Nope}}", r#"template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope""#),
         ("{{.State.Nope.X}}", r#"template: :1:8: executing "" at <.State.Nope.X>: map has no entry for key "Nope""#),
         ("{{.State.Status", "template: :1: unclosed action"),
+        (
+            "{{.State.Health.Status}}",
+            r#"template: :1:8: executing "" at <.State.Health.Status>: map has no entry for key "Health""#,
+        ),
         ("{{nope .Id}}", r#"template: :1: function "nope" not defined"#),
         ("{{if .Id}}x", "template: :1: unexpected EOF"),
         (

@@ -20,6 +20,9 @@ const VOLUMES_LISTING: Listing<'static> = Listing {
         ("Labels", "LABELS"),
         ("Links", "LINKS"),
         ("Size", "SIZE"),
+        ("Availability", "AVAILABILITY"),
+        ("Group", "GROUP"),
+        ("Status", "STATUS"),
     ],
 };
 
@@ -116,6 +119,9 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
                             ("Label", label),
                             ("Links", text("N/A")),
                             ("Size", text("N/A")),
+                            ("Availability", text("N/A")),
+                            ("Group", text("N/A")),
+                            ("Status", text("N/A")),
                         ])
                     })
                     .collect();

@@ -267,6 +267,11 @@ impl State<'_> {
     ) -> Result<Val, Error> {
         let mut v = receiver;
         for (i, name) in names.iter().enumerate() {
+            // Docker's inspect leaves nil pointers (`State.Health`) out of its JSON and
+            // then reports the missing key: so do we.
+            if let (Val::Nil(Nil::Ptr), Some(prev)) = (&v, i.checked_sub(1).map(|p| &names[p])) {
+                return Err(self.error(pos, node, format!("map has no entry for key {prev:?}")));
+            }
             let last = i + 1 == names.len();
             let has_args = last && (cmd.args.len() > 1 || final_.is_some());
             v = match v {

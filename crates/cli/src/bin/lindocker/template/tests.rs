@@ -116,7 +116,7 @@ fn errors_have_positions() {
     assert_eq!(render("{{.Nope}}"), r#"ERR template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope""#);
     assert_eq!(
         render("{{.State.Health.Status}}"),
-        r#"ERR template: :1:8: executing "" at <.State.Health.Status>: nil pointer evaluating interface {}.Status"#
+        r#"ERR template: :1:8: executing "" at <.State.Health.Status>: map has no entry for key "Health""#
     );
     assert_eq!(render("{{.Name"), "ERR template: :1: unclosed action");
     assert_eq!(render("{{nope .Name}}"), r#"ERR template: :1: function "nope" not defined"#);
