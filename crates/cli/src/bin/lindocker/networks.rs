@@ -164,7 +164,6 @@ const NETWORKS_LISTING: Listing<'static> = Listing {
 };
 
 /// One network as `network ls --format` sees it.
-#[allow(clippy::too_many_arguments)]
 fn network_row(
     id: &str,
     name: &str,
@@ -173,11 +172,10 @@ fn network_row(
     internal: bool,
     labels: &BTreeMap<String, String>,
     created: Option<&str>,
-    no_trunc: bool,
 ) -> Val {
     let (labels, label) = crate::formatter::labels(labels);
     row(vec![
-        ("ID", text(if no_trunc { id } else { &id[..12.min(id.len())] })),
+        ("ID", text(&id[..12.min(id.len())])),
         ("Name", text(name)),
         ("Driver", text(driver)),
         ("Scope", text("local")),
@@ -243,13 +241,12 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                         n.internal,
                         &n.labels,
                         Some(&n.created),
-                        false,
                     );
                     (n.name.clone(), row)
                 })
                 .collect();
             rows.extend(PREDEFINED.iter().map(|p| {
-                (p.name.to_owned(), network_row(p.id, p.name, p.driver, false, false, &BTreeMap::new(), None, false))
+                (p.name.to_owned(), network_row(p.id, p.name, p.driver, false, false, &BTreeMap::new(), None))
             }));
             // Docker lists networks by name.
             rows.sort_by(|a, b| a.0.cmp(&b.0));
