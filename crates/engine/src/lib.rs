@@ -18,6 +18,7 @@ pub mod log_config;
 pub mod logs;
 pub mod netops;
 pub mod options;
+pub mod predefined;
 pub mod record;
 pub mod runtime;
 pub mod shim;

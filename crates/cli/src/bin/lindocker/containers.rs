@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
-use crate::template::render_template;
+use crate::template::Val;
 use crate::terminal::RawTerminal;
 use crate::{Cli, Failure, format};
 
@@ -78,7 +78,7 @@ pub enum ContainerCommand {
     Rm(Lazy<RmArgs>),
     /// Show containers (or images) in detail.
     Inspect {
-        /// A Go-template-like format: {{.State.Status}}, {{json .Config}}.
+        /// A Go template: {{.State.Status}}, {{json .Config}}, {{range .Mounts}}...
         #[arg(short, long)]
         format: Option<String>,
         /// Names or ids.
@@ -256,7 +256,7 @@ pub struct PsArgs {
     /// Filters: status=, name=, label=K[=V], id=.
     #[arg(short, long)]
     pub filter: Vec<String>,
-    /// `table` (default) or `json`.
+    /// `table` (default), `table TEMPLATE`, `json` or a Go template per container.
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Full ids and commands.
@@ -881,36 +881,9 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
             format!("\"{}…\"", full.chars().take(19).collect::<String>())
         }
     };
-    if a.format == "json" {
-        for r in &records {
-            println!(
-                "{}",
-                json!({
-                    "ID": &r.id[..12], "Image": r.image_name, "Command": command(r), "CreatedAt": r.created,
-                    "Status": status_text(r), "State": r.state.status, "Names": r.name, "Ports": "",
-                    "Labels": r.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                })
-            );
-        }
-        return Ok(0);
-    }
-    if a.format != "table" {
-        bail!("--format: expected table or json");
-    }
-    let mut rows =
-        vec![["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"].map(String::from).to_vec()];
-    for r in &records {
-        rows.push(vec![
-            if a.no_trunc { r.id.clone() } else { r.id[..12].to_owned() },
-            r.image_name.clone(),
-            command(r),
-            format::ago(Some(&r.created)),
-            status_text(r),
-            crate::networks::ports_column(engine, &r.id),
-            r.name.clone(),
-        ]);
-    }
-    format::table(&rows);
+    let with_size = crate::formatter::uses(&a.format, &PS_LISTING, "Size");
+    let rows: Vec<Val> = records.iter().map(|r| ps_row(engine, r, a.no_trunc, with_size, command(r))).collect();
+    crate::formatter::print(&a.format, &PS_LISTING, &rows)?;
     Ok(0)
 }
 
@@ -919,6 +892,79 @@ fn parse_time(flag: &str, text: &str) -> Result<SystemTime> {
     logs::parse_time(text, SystemTime::now()).with_context(|| {
         format!("invalid value for \"{flag}\": {text:?}: expected RFC 3339, a Unix timestamp or a duration like 10m")
     })
+}
+
+/// `ps --format`: Docker's default table and the header of each field.
+const PS_LISTING: crate::formatter::Listing<'static> = crate::formatter::Listing {
+    default_table: "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Names", "NAMES"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("State", "STATE"),
+        ("Status", "STATUS"),
+        ("Size", "SIZE"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+        ("Networks", "NETWORKS"),
+    ],
+};
+
+/// One container as `ps --format` sees it (Docker's ContainerContext).
+fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command: String) -> Val {
+    use crate::formatter::text;
+    use lindocker_engine::options::MountSpec;
+    let (labels, label) = crate::formatter::labels(&r.config.labels);
+    let mounts: Vec<String> = r
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Volume { name, .. } => Some(name.clone()),
+            MountSpec::Bind { source, .. } => Some(source.display().to_string()),
+            MountSpec::Tmpfs { .. } => None,
+        })
+        .map(|name| {
+            if no_trunc || name.chars().count() <= 15 {
+                name
+            } else {
+                format!("{}…", name.chars().take(14).collect::<String>())
+            }
+        })
+        .collect();
+    let local_volumes = r.mounts.iter().filter(|m| matches!(m, MountSpec::Volume { .. })).count();
+    let networks = match r.network.mode.as_str() {
+        "bridge" => r.network.attachments.iter().map(|a| a.network.clone()).collect::<Vec<_>>().join(","),
+        other => other.to_owned(),
+    };
+    let size = if with_size {
+        format::size(lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper")))
+    } else {
+        "0B".into()
+    };
+    let state =
+        serde_json::to_value(r.state.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    crate::formatter::row(vec![
+        ("ID", text(if no_trunc { &r.id[..] } else { &r.id[..12] })),
+        ("Image", text(&r.image_name)),
+        ("Command", text(command)),
+        ("CreatedAt", text(crate::formatter::created_at(Some(&r.created)))),
+        ("RunningFor", text(format::ago(Some(&r.created)))),
+        ("Ports", text(crate::networks::ports_column(engine, &r.id))),
+        ("State", text(state)),
+        ("Status", text(status_text(r))),
+        ("Size", text(size)),
+        ("Names", text(&r.name)),
+        ("Labels", labels),
+        ("Label", label),
+        ("Mounts", text(mounts.join(","))),
+        ("LocalVolumes", text(local_volumes.to_string())),
+        ("Networks", text(networks)),
+    ])
 }
 
 fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
@@ -1006,6 +1052,14 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             }
         })
         .collect();
+    // `-p` as given: an unset host address or port is "" (Docker's nat.PortMap).
+    let mut port_bindings: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
+    for p in &r.network.ports {
+        port_bindings.entry(format!("{}/{}", p.container_port, p.protocol)).or_default().push(json!({
+            "HostIp": if p.host_ip.is_unspecified() { String::new() } else { p.host_ip.to_string() },
+            "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
+        }));
+    }
     let (restart_name, max_retry) = match h.restart {
         lindocker_engine::options::RestartPolicy::OnFailure(n) => ("on-failure".to_owned(), n),
         other => (other.name(), 0),
@@ -1038,6 +1092,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "CapAdd": h.cap_add, "CapDrop": h.cap_drop, "Privileged": h.privileged, "ReadonlyRootfs": h.read_only,
             "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retry },
             "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": r.network.mode,
+            "PortBindings": port_bindings,
             "Dns": r.network.dns, "ExtraHosts": r.network.extra_hosts,
             "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
             "LogConfig": { "Type": h.log_driver.name(), "Config": h.log_opts },
@@ -1069,7 +1124,7 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>,
     for name in names {
         match engine.records.resolve(name) {
             Ok(id) => match engine.settle(engine.records.read(&id)?) {
-                Some(record) => out.push(inspect_json(engine, &record)),
+                Some(record) => out.push((inspect_json(engine, &record), crate::formatter::CONTAINER_SCHEMA)),
                 None => {
                     eprintln!("Error: No such object: {name}");
                     status = 1;
@@ -1080,7 +1135,7 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>,
                 status = 1;
             }
             Err(EngineError::NoSuchContainer(_)) => match crate::images::inspect_value(cli, name) {
-                Ok(image) => out.push(image),
+                Ok(image) => out.push((image, crate::formatter::IMAGE_SCHEMA)),
                 Err(_) => {
                     eprintln!("Error: No such object: {name}");
                     status = 1;
@@ -1090,12 +1145,8 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>,
         }
     }
     match template {
-        Some(t) => {
-            for v in &out {
-                println!("{}", render_template(t, v));
-            }
-        }
-        None => println!("{}", serde_json::to_string_pretty(&out)?),
+        Some(t) => crate::formatter::inspect_each(t, &out)?,
+        None => println!("{}", serde_json::to_string_pretty(&out.iter().map(|(v, _)| v).collect::<Vec<_>>())?),
     }
     Ok(status)
 }

@@ -13,7 +13,8 @@ use lindocker_image::registry::{self, Platform, PullOptions};
 use lindocker_image::{ImageRecord, Store, auth, reference};
 use serde_json::{Value, json};
 
-use crate::listing::Listing;
+use crate::formatter::{Listing, row, text};
+use crate::template::Val;
 use crate::{Cli, format};
 
 /// The image commands at the top level (`lindocker pull`, `lindocker images`, ...).
@@ -65,6 +66,9 @@ pub enum ImageSubcommand {
     Both(ImageShared),
     /// Show images in detail (JSON).
     Inspect {
+        /// A Go template: {{.Id}}, {{json .Config}}, {{range .RepoTags}}...
+        #[arg(short, long)]
+        format: Option<String>,
         /// Images by name or id.
         #[arg(required = true)]
         images: Vec<String>,
@@ -135,7 +139,7 @@ pub struct ListArgs {
     /// Print full ids.
     #[arg(long)]
     no_trunc: bool,
-    /// `table` (default) or `json`.
+    /// `table` (default), `table TEMPLATE`, `json` or a Go template per image.
     #[arg(long, default_value = "table")]
     format: String,
     /// Only images of this repository.
@@ -234,7 +238,7 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<u8> {
 pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
     match command {
         ImageSubcommand::Both(command) => run_shared(cli, command),
-        ImageSubcommand::Inspect { images } => inspect(cli, images),
+        ImageSubcommand::Inspect { format, images } => inspect(cli, images, format.as_deref()),
         ImageSubcommand::Ls(a) => list(cli, a),
         ImageSubcommand::Rm(a) => rmi(cli, a),
         ImageSubcommand::Prune { all, .. } => prune(cli, *all),
@@ -257,8 +261,8 @@ fn run_shared(cli: &Cli, command: &ImageShared) -> Result<u8> {
 }
 
 /// Docker's `history` columns.
-const HISTORY: Listing = Listing {
-    default: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+const HISTORY: Listing<'static> = Listing {
+    default_table: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
     headers: &[
         ("ID", "IMAGE"),
         ("CreatedSince", "CREATED"),
@@ -286,7 +290,7 @@ fn history(cli: &Cli, a: &HistoryArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let rows: Vec<serde_json::Map<String, Value>> = steps
+    let rows: Vec<Val> = steps
         .iter()
         .map(|step| {
             let when = step.created.as_deref().and_then(|t| {
@@ -302,20 +306,17 @@ fn history(cli: &Cli, a: &HistoryArgs) -> Result<u8> {
                 by
             };
             let size = if a.human { format::size(step.size) } else { step.size.to_string() };
-            [
-                ("ID", id(step)),
-                ("CreatedSince", since),
-                ("CreatedAt", created_at),
-                ("CreatedBy", by),
-                ("Size", size),
-                ("Comment", step.comment.clone()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Value::String(v)))
-            .collect()
+            row(vec![
+                ("ID", text(id(step))),
+                ("CreatedSince", text(since)),
+                ("CreatedAt", text(created_at)),
+                ("CreatedBy", text(by)),
+                ("Size", text(size)),
+                ("Comment", text(&step.comment)),
+            ])
         })
         .collect();
-    HISTORY.print(a.format.as_deref(), &rows);
+    crate::formatter::print(a.format.as_deref().unwrap_or(""), &HISTORY, &rows)?;
     Ok(0)
 }
 
@@ -375,20 +376,6 @@ fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
             rows.push((image.clone(), repo, tag, digest.clone()));
         }
     }
-    if a.format == "json" {
-        for (image, repo, tag, digest) in &rows {
-            let line = json!({
-                "ID": short_id(&image.id), "Repository": repo, "Tag": tag, "Digest": digest,
-                "CreatedAt": image.created, "CreatedSince": format::ago(image.created.as_deref()),
-                "Size": format::size(image.size),
-            });
-            println!("{line}");
-        }
-        return Ok(0);
-    }
-    if a.format != "table" {
-        bail!("--format: expected `table` or `json`, got {:?}", a.format);
-    }
     if a.quiet {
         let mut seen = std::collections::HashSet::new();
         for (image, ..) in &rows {
@@ -398,28 +385,55 @@ fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let mut table = vec![
-        if a.digests {
-            vec!["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
-        } else {
-            vec!["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
-        }
+    let listing = if a.digests { &IMAGES_DIGESTS_LISTING } else { &IMAGES_LISTING };
+    let rows: Vec<Val> = rows
         .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>(),
-    ];
-    for (image, repo, tag, digest) in rows {
-        let id = if a.no_trunc { image.id.clone() } else { short_id(&image.id).to_owned() };
-        let mut row = vec![repo, tag];
-        if a.digests {
-            row.push(digest);
-        }
-        row.extend([id, format::ago(image.created.as_deref()), format::size(image.size)]);
-        table.push(row);
-    }
-    format::table(&table);
+        .map(|(image, repo, tag, digest)| {
+            let id = if a.no_trunc { image.id.clone() } else { short_id(&image.id).to_owned() };
+            row(vec![
+                ("ID", text(id)),
+                ("Repository", text(repo)),
+                ("Tag", text(tag)),
+                ("Digest", text(digest)),
+                ("CreatedSince", text(format::ago(image.created.as_deref()))),
+                ("CreatedAt", text(crate::formatter::created_at(image.created.as_deref()))),
+                ("Size", text(format::size(image.size))),
+                ("VirtualSize", text(format::size(image.size))),
+                ("SharedSize", text("N/A")),
+                ("UniqueSize", text("N/A")),
+                ("Containers", text("N/A")),
+            ])
+        })
+        .collect();
+    crate::formatter::print(&a.format, listing, &rows)?;
     Ok(0)
 }
+
+const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+];
+
+/// `images --format`: Docker's default table and headers.
+const IMAGES_LISTING: Listing<'static> = Listing {
+    default_table: "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}",
+    headers: IMAGE_HEADERS,
+};
+
+/// `images --digests`.
+const IMAGES_DIGESTS_LISTING: Listing<'static> = Listing {
+    default_table: "table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}",
+    headers: IMAGE_HEADERS,
+};
 
 /// Docker-shaped JSON for an image.
 pub fn inspect_value(cli: &Cli, name: &str) -> Result<Value> {
@@ -443,7 +457,7 @@ pub fn inspect_value(cli: &Cli, name: &str) -> Result<Value> {
     }))
 }
 
-fn inspect(cli: &Cli, names: &[String]) -> Result<u8> {
+fn inspect(cli: &Cli, names: &[String], template: Option<&str>) -> Result<u8> {
     let mut out = Vec::new();
     let mut status = 0;
     for name in names {
@@ -455,7 +469,13 @@ fn inspect(cli: &Cli, names: &[String]) -> Result<u8> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    match template {
+        Some(t) => {
+            let typed: Vec<_> = out.into_iter().map(|v| (v, crate::formatter::IMAGE_SCHEMA)).collect();
+            crate::formatter::inspect_each(t, &typed)?
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+    }
     Ok(status)
 }
 

@@ -4,10 +4,10 @@ mod containers;
 mod exec;
 mod files;
 mod format;
+mod formatter;
 mod images;
 mod init;
 mod lazy;
-mod listing;
 mod networks;
 mod run_args;
 mod signals;
@@ -78,9 +78,17 @@ enum Command {
     #[command(subcommand)]
     System(lazy::Lazy<system::SystemCommand>),
     /// What this host offers and lacks.
-    Info,
+    Info {
+        /// A Go template over Docker's info object: {{.ServerVersion}}, {{json .}}.
+        #[arg(short, long)]
+        format: Option<String>,
+    },
     /// Version information.
-    Version,
+    Version {
+        /// A Go template over Docker's version object: {{.Server.Version}}, {{json .}}.
+        #[arg(short, long)]
+        format: Option<String>,
+    },
 }
 
 /// An error with the exit code Docker gives it (125 engine, 126/127 command).
@@ -184,17 +192,19 @@ fn main() -> ExitCode {
             exec::hold_terminal();
             Ok(0)
         }
-        Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
+        Command::System(lazy::Lazy(system::SystemCommand::Df { format })) => {
+            containers::engine(&cli).and_then(|e| system::df(&e, format))
+        }
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
             containers::engine_as_is(&cli).and_then(|e| system::boot(&e))
         }
-        Command::System(lazy::Lazy(system::SystemCommand::Info)) | Command::Info => {
-            containers::engine(&cli).and_then(|e| system::info(&e))
+        Command::System(lazy::Lazy(system::SystemCommand::Info { format })) | Command::Info { format } => {
+            containers::engine(&cli).and_then(|e| system::info(&e, format.as_deref()))
         }
         Command::System(lazy::Lazy(system::SystemCommand::Prune { all, volumes, .. })) => {
             system_prune(&cli, *all, *volumes)
         }
-        Command::Version => system::version(),
+        Command::Version { format } => system::version(format.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

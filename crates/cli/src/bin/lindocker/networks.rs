@@ -6,11 +6,13 @@ use std::net::SocketAddrV4;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use lindocker_engine::Engine;
+use lindocker_engine::predefined::{self, PREDEFINED, Predefined};
 use lindocker_engine::record::Status;
 use lindocker_network::{Attachment, Endpoint, Network, PortMapping};
 use serde_json::{Value, json};
 
-use crate::format;
+use crate::formatter::{Listing, row, text};
+use crate::template::Val;
 
 /// Network commands.
 #[derive(Debug, Subcommand)]
@@ -48,12 +50,15 @@ pub enum NetworkCommand {
         /// Only names... ids, as Docker.
         #[arg(short, long)]
         quiet: bool,
-        /// `table` or `json`.
+        /// `table` (default), `table TEMPLATE`, `json` or a Go template per network.
         #[arg(long, default_value = "table")]
         format: String,
     },
     /// Show networks in detail.
     Inspect {
+        /// A Go template: {{.Driver}}, {{range .IPAM.Config}}{{.Subnet}}{{end}}...
+        #[arg(short, long)]
+        format: Option<String>,
         /// Names.
         #[arg(required = true)]
         names: Vec<String>,
@@ -118,12 +123,69 @@ fn network_json(n: &Network, endpoints: &[Endpoint]) -> Value {
         config.push(json!({ "Subnet": p6.subnet.to_string(), "Gateway": p6.gateway.to_string() }));
     }
     json!({
-        "Name": n.name, "Id": n.id, "Driver": "bridge", "Scope": "local", "Internal": n.internal,
-        "EnableIPv6": n.pool6.is_some(),
+        "Name": n.name, "Id": n.id, "Created": n.created, "Driver": "bridge", "Scope": "local", "Internal": n.internal,
+        "EnableIPv6": n.pool6.is_some(), "Attachable": false, "Ingress": false, "ConfigOnly": false,
+        "ConfigFrom": { "Network": "" },
         "IPAM": { "Driver": "default", "Config": config },
         "Options": { "com.docker.network.bridge.name": n.bridge },
         "Labels": n.labels, "Containers": containers,
     })
+}
+
+/// Docker's inspect JSON for `host` or `none`.
+fn predefined_json(engine: &Engine, p: Predefined) -> Value {
+    let containers: BTreeMap<String, Value> = engine
+        .predefined_members(p.name)
+        .into_iter()
+        .map(|(id, name)| {
+            (id, json!({ "Name": name, "EndpointID": "", "MacAddress": "", "IPv4Address": "", "IPv6Address": "" }))
+        })
+        .collect();
+    json!({
+        "Name": p.name, "Id": p.id, "Created": "0001-01-01T00:00:00Z", "Scope": "local", "Driver": p.driver,
+        "EnableIPv6": false, "IPAM": { "Driver": "default", "Options": null, "Config": [] },
+        "Internal": false, "Attachable": false, "Ingress": false, "ConfigFrom": { "Network": "" }, "ConfigOnly": false,
+        "Containers": containers, "Options": {}, "Labels": {},
+    })
+}
+
+/// `network ls --format`: Docker's default table and headers.
+const NETWORKS_LISTING: Listing<'static> = Listing {
+    default_table: "table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}",
+    headers: &[
+        ("ID", "NETWORK ID"),
+        ("Name", "NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("IPv6", "IPV6"),
+        ("Internal", "INTERNAL"),
+        ("Labels", "LABELS"),
+        ("CreatedAt", "CREATED"),
+    ],
+};
+
+/// One network as `network ls --format` sees it.
+fn network_row(
+    id: &str,
+    name: &str,
+    driver: &str,
+    ipv6: bool,
+    internal: bool,
+    labels: &BTreeMap<String, String>,
+    created: Option<&str>,
+) -> Val {
+    let (labels, label) = crate::formatter::labels(labels);
+    row(vec![
+        ("ID", text(&id[..12.min(id.len())])),
+        ("Name", text(name)),
+        ("Driver", text(driver)),
+        ("Scope", text("local")),
+        ("IPv6", text(ipv6.to_string())),
+        ("Internal", text(internal.to_string())),
+        ("Labels", labels),
+        ("Label", label),
+        ("CreatedAt", text(crate::formatter::created_at(created))),
+    ])
 }
 
 /// Runs a network command.
@@ -131,6 +193,9 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
     let nets = &engine.networks;
     match command {
         NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, name } => {
+            if predefined::find(name).is_some_and(|p| p.name == name) {
+                bail!("network with name {name} already exists");
+            }
             if driver != "bridge" {
                 bail!("--driver {driver}: only bridge networks exist");
             }
@@ -165,32 +230,61 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             println!("{}", network.id);
         }
         NetworkCommand::Ls { quiet, format: fmt } => {
-            let list = nets.list()?;
+            let mut rows: Vec<(String, Val)> = nets
+                .list()?
+                .iter()
+                .map(|n| {
+                    let row = network_row(
+                        &n.id,
+                        &n.name,
+                        "bridge",
+                        n.pool6.is_some(),
+                        n.internal,
+                        &n.labels,
+                        Some(&n.created),
+                    );
+                    (n.name.clone(), row)
+                })
+                .collect();
+            rows.extend(PREDEFINED.iter().map(|p| {
+                (p.name.to_owned(), network_row(p.id, p.name, p.driver, false, false, &BTreeMap::new(), None))
+            }));
+            // Docker lists networks by name.
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            let rows: Vec<Val> = rows.into_iter().map(|(_, r)| r).collect();
             if *quiet {
-                list.iter().for_each(|n| println!("{}", &n.id[..12]));
-            } else if fmt == "json" {
-                for n in &list {
-                    println!("{}", json!({ "ID": &n.id[..12], "Name": n.name, "Driver": "bridge", "Scope": "local" }));
-                }
+                crate::formatter::print("{{.ID}}", &NETWORKS_LISTING, &rows)?;
             } else {
-                let mut rows = vec![["NETWORK ID", "NAME", "DRIVER", "SCOPE"].map(String::from).to_vec()];
-                rows.extend(
-                    list.iter().map(|n| vec![n.id[..12].to_owned(), n.name.clone(), "bridge".into(), "local".into()]),
-                );
-                format::table(&rows);
+                crate::formatter::print(fmt, &NETWORKS_LISTING, &rows)?;
             }
         }
-        NetworkCommand::Inspect { names } => {
+        NetworkCommand::Inspect { format, names } => {
             let mut out = Vec::new();
             for name in names {
-                let (n, endpoints) = nets.inspect(name)?;
-                out.push(network_json(&n, &endpoints));
+                match predefined::find(name) {
+                    Some(p) => out.push(predefined_json(engine, p)),
+                    None => {
+                        let (n, endpoints) = nets.inspect(name)?;
+                        out.push(network_json(&n, &endpoints));
+                    }
+                }
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            match format {
+                Some(t) => {
+                    let typed: Vec<_> = out.into_iter().map(|v| (v, crate::formatter::NETWORK_SCHEMA)).collect();
+                    crate::formatter::inspect_each(t, &typed)?
+                }
+                None => println!("{}", serde_json::to_string_pretty(&out)?),
+            }
         }
         NetworkCommand::Rm { names } => {
             let mut status = 0;
             for name in names {
+                if let Some(p) = predefined::find(name) {
+                    eprintln!("Error response from daemon: {} is a pre-defined network and cannot be removed", p.name);
+                    status = 1;
+                    continue;
+                }
                 match nets.remove(name) {
                     Ok(()) => println!("{name}"),
                     Err(e) => {

@@ -9,15 +9,15 @@ use lindocker_engine::Engine;
 use lindocker_engine::options::{self, RestartPolicy};
 use lindocker_engine::record::{Record, Status};
 use lindocker_engine::usage::Usage;
-use serde_json::{Map, Value};
 
 use crate::containers::{StatsArgs, UpdateArgs};
 use crate::format;
-use crate::listing::Listing;
+use crate::formatter::{Listing, row, text};
+use crate::template::Val;
 
 /// Docker's `stats` columns.
-const STATS: Listing = Listing {
-    default: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+const STATS: Listing<'static> = Listing {
+    default_table: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
     headers: &[
         ("Container", "CONTAINER"),
         ("ID", "CONTAINER ID"),
@@ -100,13 +100,13 @@ fn containers(engine: &Engine, a: &StatsArgs) -> Result<Vec<(String, Record)>> {
 }
 
 /// One row: Docker's fields, `--` where nothing could be read (a stopped container).
-fn row(
+fn stats_row(
     a: &StatsArgs,
     given: &str,
     record: &Record,
     before: Option<&Sample>,
     after: Option<&Sample>,
-) -> Map<String, Value> {
+) -> Val {
     let id = if a.no_trunc { record.id.clone() } else { record.id[..12].to_owned() };
     let mut fields = vec![("Container", given.to_owned()), ("ID", id), ("Name", record.name.clone())];
     match (before, after) {
@@ -135,7 +135,7 @@ fn row(
             ("PIDs", "--".to_owned()),
         ]),
     }
-    fields.into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
+    row(fields.into_iter().map(|(k, v)| (k, text(v))).collect())
 }
 
 /// `lindocker stats`: CPU %, memory, network and block I/O, pids per container; one
@@ -159,17 +159,18 @@ pub fn stats(engine: &Engine, a: &StatsArgs) -> Result<u8> {
         let mut now = HashMap::new();
         for (given, record) in &shown {
             let after = sample(engine, record);
-            rows.push(row(a, given, record, last.get(&record.id), after.as_ref()));
+            rows.push(stats_row(a, given, record, last.get(&record.id), after.as_ref()));
             if let Some(after) = after {
                 now.insert(record.id.clone(), after);
             }
         }
         last = now;
+        let out = crate::formatter::render(a.format.as_deref().unwrap_or(""), &STATS, &rows)?;
         if !a.no_stream {
             // Docker's CLI clears the screen and redraws from the top.
             print!("\x1b[2J\x1b[H");
         }
-        STATS.print(a.format.as_deref(), &rows);
+        print!("{out}");
         if a.no_stream {
             return Ok(0);
         }

@@ -6,6 +6,25 @@ use lindocker_engine::Engine;
 use lindocker_engine::options::MountSpec;
 
 use crate::format;
+use crate::formatter::{Listing, row, text};
+use crate::template::Val;
+
+/// `volume ls --format`: Docker's default table and headers.
+const VOLUMES_LISTING: Listing<'static> = Listing {
+    default_table: "table {{.Driver}}\\t{{.Name}}",
+    headers: &[
+        ("Name", "VOLUME NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Labels", "LABELS"),
+        ("Links", "LINKS"),
+        ("Size", "SIZE"),
+        ("Availability", "AVAILABILITY"),
+        ("Group", "GROUP"),
+        ("Status", "STATUS"),
+    ],
+};
 
 /// Volume commands.
 #[derive(Debug, Subcommand)]
@@ -24,12 +43,15 @@ pub enum VolumeCommand {
         /// Only names.
         #[arg(short, long)]
         quiet: bool,
-        /// `table` or `json`.
+        /// `table` (default), `table TEMPLATE`, `json` or a Go template per volume.
         #[arg(long, default_value = "table")]
         format: String,
     },
     /// Show volumes in detail.
     Inspect {
+        /// A Go template: {{.Mountpoint}}, {{json .Labels}}...
+        #[arg(short, long)]
+        format: Option<String>,
         /// Names.
         #[arg(required = true)]
         names: Vec<String>,
@@ -83,22 +105,41 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
             let volumes = engine.volumes.list()?;
             if *quiet {
                 volumes.iter().for_each(|v| println!("{}", v.name));
-            } else if fmt == "json" {
-                for v in &volumes {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Labels": v.labels })
-                    );
-                }
             } else {
-                let mut rows = vec![vec!["DRIVER".to_owned(), "VOLUME NAME".to_owned()]];
-                rows.extend(volumes.iter().map(|v| vec![v.driver.clone(), v.name.clone()]));
-                format::table(&rows);
+                let rows: Vec<Val> = volumes
+                    .iter()
+                    .map(|v| {
+                        let (labels, label) = crate::formatter::labels(&v.labels);
+                        row(vec![
+                            ("Name", text(&v.name)),
+                            ("Driver", text(&v.driver)),
+                            ("Scope", text("local")),
+                            ("Mountpoint", text(v.mountpoint.display().to_string())),
+                            ("Labels", labels),
+                            ("Label", label),
+                            ("Links", text("N/A")),
+                            ("Size", text("N/A")),
+                            ("Availability", text("N/A")),
+                            ("Group", text("N/A")),
+                            ("Status", text("N/A")),
+                        ])
+                    })
+                    .collect();
+                crate::formatter::print(fmt, &VOLUMES_LISTING, &rows)?;
             }
         }
-        VolumeCommand::Inspect { names } => {
+        VolumeCommand::Inspect { format, names } => {
             let infos = names.iter().map(|n| engine.volumes.inspect(n)).collect::<Result<Vec<_>, _>>()?;
-            println!("{}", serde_json::to_string_pretty(&infos)?);
+            match format {
+                Some(t) => {
+                    let values = infos
+                        .iter()
+                        .map(|i| Ok((serde_json::to_value(i)?, crate::formatter::VOLUME_SCHEMA)))
+                        .collect::<Result<Vec<_>>>()?;
+                    crate::formatter::inspect_each(t, &values)?;
+                }
+                None => println!("{}", serde_json::to_string_pretty(&infos)?),
+            }
         }
         VolumeCommand::Rm { names, .. } => {
             let users = users(engine)?;
