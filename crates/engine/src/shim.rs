@@ -324,8 +324,12 @@ fn starts(
         }
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
+        // Its health check, if it has one, runs beside the relay until it ends.
+        let mut health = crate::health::Monitor::new(&engine.records, runtime.clone(), record);
 
-        let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first)?;
+        let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first, &mut health)?;
+        // No check outlives the container (its process went with the container's).
+        drop(health);
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -513,6 +517,7 @@ fn relay(
     pid: i32,
     log: &mut LogWriter,
     mut release_text: bool,
+    health: &mut Option<crate::health::Monitor>,
 ) -> Result<i32, EngineError> {
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("stdin"), e));
     // Where input goes: the terminal, or our end of the stdin pipe (closed when a client
@@ -548,6 +553,10 @@ fn relay(
         if let Some(fd) = input.as_ref().filter(|_| !pending_in.is_empty()) {
             fds.push(PollFd::new(fd, PollFlags::OUT));
         }
+        let health_at = fds.len();
+        if let Some(fd) = health.as_ref().and_then(|h| h.fd()) {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
         let first_client = fds.len();
         let mut polled = Vec::new();
         for (i, c) in clients.iter().enumerate() {
@@ -567,7 +576,8 @@ fn relay(
         let timeout = if exit.is_some() {
             rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }
         } else {
-            rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 }
+            let wait = health.as_ref().map_or(Duration::from_secs(1), |h| h.due_in().min(Duration::from_secs(1)));
+            rustix::event::Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: i64::from(wait.subsec_nanos()) }
         };
         match poll(&mut fds, Some(&timeout)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -575,6 +585,13 @@ fn relay(
         }
         let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
         drop(fds);
+        // Not once the container is ending: a result then is no result.
+        if let Some(h) = health.as_mut()
+            && exit.is_none()
+            && ready[n_sources].is_empty()
+        {
+            h.service(first_client > health_at && !ready[health_at].is_empty());
+        }
         for (k, &i) in polled.iter().enumerate() {
             let events = ready[first_client + k];
             if events.is_empty() {

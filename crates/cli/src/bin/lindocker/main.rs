@@ -4,6 +4,7 @@ mod containers;
 mod exec;
 mod files;
 mod format;
+mod health_args;
 mod images;
 mod init;
 mod lazy;

@@ -134,6 +134,9 @@ pub struct CreateArgs {
     /// MAC address of the first interface.
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
+    /// `--health-*`, `--no-healthcheck`.
+    #[command(flatten)]
+    pub health: crate::health_args::HealthArgs,
     /// Pull the image: missing (default), always, never.
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -263,6 +266,7 @@ impl CreateArgs {
             stop_timeout: self.stop_timeout,
             mounts,
             host,
+            healthcheck: self.health.healthcheck()?,
             start_now: false,
             id: None,
             network,
