@@ -343,6 +343,9 @@ impl Monitor {
         let _changed = self.health.record(result, self.retries, in_start_period);
         let _ = write(&self.dir, &self.health);
         self.next = Instant::now() + self.wait();
+        // The shim's resident size stays what its relay uses: the program pages this
+        // check ran (forking, the JSON) are let go again, as after the start.
+        let _ = lindocker_sys::release_startup_text();
     }
 
     /// Stops the check under way, if any (the container has ended): its fork is killed,

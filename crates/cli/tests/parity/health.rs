@@ -247,3 +247,15 @@ fn bad_health_flags_are_refused_and_nothing_is_made() {
     }
     clean(&e);
 }
+
+#[test]
+fn a_check_runs_under_another_runtime_too() {
+    let e = Engine::with_busybox(BIN, "hc-runc");
+    #[rustfmt::skip]
+    e.ok(&["run", "-d", "--name", "other", "--network", "none", "--runtime", "runc", "--health-cmd",
+        "echo via $(cat /proc/1/comm)", "--health-interval", "1s", "localhost/busybox", "sleep", "300"]);
+    wait_for("healthy under runc", 20, || health(&e, "other")["Status"] == "healthy");
+    assert_eq!(health(&e, "other")["Log"][0]["Output"], "via sleep\n", "the check ran in the container");
+    e.ok(&["rm", "-f", "other"]);
+    clean(&e);
+}
