@@ -259,3 +259,22 @@ fn a_check_runs_under_another_runtime_too() {
     e.ok(&["rm", "-f", "other"]);
     clean(&e);
 }
+
+#[test]
+fn a_checks_output_is_cut_at_4096_bytes() {
+    let e = Engine::with_busybox(BIN, "hc-loud");
+    #[rustfmt::skip]
+    e.ok(&["run", "-d", "--name", "loud", "--network", "none", "--health-cmd", "yes x | head -c 100000",
+        "--health-interval", "1s", "localhost/busybox", "sleep", "300"]);
+    #[rustfmt::skip]
+    e.ok(&["run", "-d", "--name", "endless", "--network", "none", "--health-cmd", "yes y",
+        "--health-timeout", "1s", "--health-interval", "1s", "localhost/busybox", "sleep", "300"]);
+    wait_for("loud healthy", 20, || health(&e, "loud")["Status"] == "healthy");
+    assert_eq!(health(&e, "loud")["Log"][0]["Output"], format!("{}...", "x\n".repeat(2048)));
+    wait_for("an endless check ended", 20, || log_len(&health(&e, "endless")) >= 1);
+    let first = health(&e, "endless")["Log"][0].clone();
+    assert_eq!(first["ExitCode"], -1);
+    assert_eq!(first["Output"], format!("Health check exceeded timeout (1s): {}...", "y\n".repeat(2048)));
+    e.ok(&["rm", "-f", "loud", "endless"]);
+    clean(&e);
+}
