@@ -355,6 +355,7 @@ impl Monitor {
             end(&check);
         }
         let _ = std::fs::remove_file(self.dir.join("health.pid"));
+        let _ = std::fs::remove_file(self.dir.join("health.log"));
     }
 }
 
@@ -405,9 +406,16 @@ fn spawn_check(
     timeout: Duration,
     pid_file: &Path,
 ) -> io::Result<(Pid, OwnedFd)> {
-    let (runtime, id, argv, pid_file) = (runtime.clone(), id.to_owned(), argv.to_vec(), pid_file.to_path_buf());
-    let forked = crate::forked::Forked::call(&runtime.log.clone(), None, move || {
-        run_check(&runtime, &id, &argv, timeout, &pid_file).map_err(|e| lindocker_runtime::Error::Init(e.to_string()))
+    // A runtime binary's errors go to a log of this check alone (read, then removed);
+    // the answer carries them. Nothing is appended per check to a log that would grow.
+    let log = pid_file.with_extension("log");
+    let runtime = runtime.clone().with_log(log.clone());
+    let (id, argv, pid_file) = (id.to_owned(), argv.to_vec(), pid_file.to_path_buf());
+    let forked = crate::forked::Forked::call(Path::new("/dev/null"), None, move || {
+        let _ = std::fs::remove_file(&log);
+        let answer = run_check(&runtime, &id, &argv, timeout, &pid_file);
+        let _ = std::fs::remove_file(&log);
+        answer.map_err(|e| lindocker_runtime::Error::Init(e.to_string()))
     })?;
     Ok(forked.into_parts())
 }

@@ -278,3 +278,33 @@ fn a_checks_output_is_cut_at_4096_bytes() {
     e.ok(&["rm", "-f", "loud", "endless"]);
     clean(&e);
 }
+
+#[test]
+fn a_check_that_cannot_start_fails_with_the_runtimes_message() {
+    let e = Engine::with_busybox(BIN, "hc-missing");
+    // `import --change` takes a HEALTHCHECK as `commit --change` does.
+    let tar = e.root.join("bb.tar");
+    std::fs::write(&tar, image::busybox_layer(&e.root)).unwrap();
+    #[rustfmt::skip]
+    e.ok(&["import", "-c", r#"CMD ["sleep", "300"]"#, "-c", r#"HEALTHCHECK --interval=1s --retries=2 CMD ["/no/such"]"#,
+        tar.to_str().unwrap(), "localhost/missing"]);
+    std::fs::remove_file(&tar).unwrap();
+    let id = e.ok(&["run", "-d", "--name", "missing", "--network", "none", "localhost/missing"]).trim().to_owned();
+    assert_eq!(
+        inspect(&e, "missing")["Config"]["Healthcheck"],
+        json!({ "Test": ["CMD", "/no/such"], "Interval": 1_000_000_000, "Retries": 2 })
+    );
+    wait_for("unhealthy", 20, || health(&e, "missing")["Status"] == "unhealthy");
+    let h = health(&e, "missing");
+    assert_eq!(h["Log"][0]["ExitCode"], -1, "{h}");
+    assert!(h["Log"][0]["Output"].as_str().unwrap().contains("/no/such"), "{h}");
+    // Failing checks leave nothing behind in the container's directory.
+    let dir = e.root.join("containers").join(&id);
+    let names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().flatten().map(|d| d.file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.starts_with("health.") && n != "health.json"), "{names:?}");
+    let log = std::fs::read_to_string(dir.join("runtime.log")).unwrap_or_default();
+    assert!(!log.contains("/no/such"), "checks do not fill the runtime's log: {log}");
+    e.ok(&["rm", "-f", "missing"]);
+    clean(&e);
+}
