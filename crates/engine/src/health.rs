@@ -283,16 +283,27 @@ impl Monitor {
             }
         }
         if now >= check.give_up {
+            if self.paused() {
+                // Frozen with the container: Docker drops a check the pause interrupts.
+                if let Some(check) = self.check.take() {
+                    end(&check);
+                }
+                self.next = Instant::now() + self.interval;
+                return;
+            }
             let message = format!("timed out starting health check for container {}", self.id);
             self.finish(Err(message));
         }
     }
 
+    fn paused(&self) -> bool {
+        self.records.read(&self.id).is_ok_and(|r| r.state.status == Status::Paused)
+    }
+
     /// Starts a check in a fork, unless the container is paused (Docker checks only a
     /// running container).
     fn start_check(&mut self) {
-        let paused = self.records.read(&self.id).is_ok_and(|r| r.state.status == Status::Paused);
-        if paused {
+        if self.paused() {
             self.next = Instant::now() + self.interval;
             return;
         }

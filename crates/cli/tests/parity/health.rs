@@ -38,6 +38,21 @@ fn clean(engine: &Engine) {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// Live processes in container `id`'s cgroup, seen from the host.
+fn processes_in(engine: &Engine, id: &str) -> usize {
+    let mark = format!("{}/{id}", engine.cgroup_parent);
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| p.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+        .filter(|p| std::fs::read_to_string(p.path().join("cgroup")).is_ok_and(|cg| cg.contains(&mark)))
+        .count()
+}
+
 fn log_len(h: &Value) -> usize {
     h["Log"].as_array().map_or(0, Vec::len)
 }
@@ -306,5 +321,33 @@ fn a_check_that_cannot_start_fails_with_the_runtimes_message() {
     let log = std::fs::read_to_string(dir.join("runtime.log")).unwrap_or_default();
     assert!(!log.contains("/no/such"), "checks do not fill the runtime's log: {log}");
     e.ok(&["rm", "-f", "missing"]);
+    clean(&e);
+}
+
+#[test]
+fn a_paused_container_is_not_checked() {
+    let e = Engine::with_busybox(BIN, "hc-pause");
+    #[rustfmt::skip]
+    e.ok(&["run", "-d", "--name", "frozen", "--network", "none", "--health-cmd", "echo ok",
+        "--health-interval", "1s", "localhost/busybox", "sleep", "300"]);
+    let last_end = |h: &Value| h["Log"][log_len(h) - 1]["End"].as_str().unwrap_or_default().to_owned();
+    wait_for("five checks", 30, || log_len(&health(&e, "frozen")) == 5);
+    e.ok(&["pause", "frozen"]);
+    let before = last_end(&health(&e, "frozen"));
+    let line = ps_line(&e, &[], "frozen").unwrap();
+    assert!(line.contains("(Paused)") && !line.contains("healthy"), "{line}");
+    std::thread::sleep(Duration::from_secs(4));
+    let h = health(&e, "frozen");
+    // At most a check that had ended as it froze came in since; none started.
+    let since = h["Log"].as_array().unwrap().iter().filter(|r| r["End"].as_str().unwrap() > before.as_str()).count();
+    assert!(since <= 1, "{h}");
+    assert_eq!(h["Status"], "healthy");
+    // No check was started into the frozen container: its init is all it holds.
+    let id = inspect(&e, "frozen")["Id"].as_str().unwrap().to_owned();
+    assert_eq!(processes_in(&e, &id), 1);
+    let paused_end = last_end(&h);
+    e.ok(&["unpause", "frozen"]);
+    wait_for("checks again", 20, || last_end(&health(&e, "frozen")) > paused_end);
+    e.ok(&["rm", "-f", "frozen"]);
     clean(&e);
 }
