@@ -237,7 +237,15 @@ fn the_images_healthcheck_runs_and_flags_override_it() {
     assert!(ps_line(&e, &["--filter", "health=none"], "off").is_some());
     assert!(ps_line(&e, &["--filter", "health=none"], "img").is_none());
     assert!(ps_line(&e, &["--filter", "health=healthy"], "img").is_some());
+    let image_config = |name: &str| -> Value {
+        serde_json::from_str::<Value>(&e.ok(&["image", "inspect", name])).unwrap()[0]["Config"]["Healthcheck"].clone()
+    };
+    assert_eq!(image_config("localhost/hc:1"), inspect(&e, "img")["Config"]["Healthcheck"]);
+    // `commit` keeps the container's check, as Docker's does.
+    e.ok(&["commit", "flag", "localhost/committed"]);
+    assert_eq!(image_config("localhost/committed"), inspect(&e, "flag")["Config"]["Healthcheck"]);
     e.ok(&["rm", "-f", "img", "flag", "off"]);
+    e.ok(&["rmi", "localhost/committed"]);
     clean(&e);
 }
 
