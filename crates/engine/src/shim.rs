@@ -322,10 +322,11 @@ fn starts(
             engine.unmount_rootfs(record);
             return Err(e);
         }
+        // Its health check, if it has one, runs beside the relay until it ends; `starting`
+        // is written before anyone hears of the start.
+        let mut health = crate::health::Monitor::new(&engine.records, runtime.clone(), record);
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
-        // Its health check, if it has one, runs beside the relay until it ends.
-        let mut health = crate::health::Monitor::new(&engine.records, runtime.clone(), record);
 
         let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first, &mut health)?;
         // No check outlives the container (its process went with the container's).

@@ -118,6 +118,11 @@ fn a_failing_check_makes_it_unhealthy_and_it_keeps_running() {
     // Only the last five results are kept.
     wait_for("six failures", 30, || health(&e, "bad")["FailingStreak"].as_u64() >= Some(6));
     assert_eq!(log_len(&health(&e, "bad")), 5);
+    // A start begins again at `starting`, the streak at 0; the results are kept.
+    e.ok(&["restart", "-t", "1", "bad"]);
+    let h = health(&e, "bad");
+    assert_eq!((&h["Status"], &h["FailingStreak"], log_len(&h)), (&json!("starting"), &json!(0), 5), "{h}");
+    wait_for("unhealthy again", 20, || health(&e, "bad")["Status"] == "unhealthy");
     e.ok(&["rm", "-f", "bad"]);
     clean(&e);
 }
