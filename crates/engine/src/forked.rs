@@ -73,9 +73,15 @@ impl Forked {
         }
     }
 
+    /// The child's pid and the read end of the pipe it answers through, for a caller
+    /// that polls rather than waits (a health check, see `health`).
+    pub(crate) fn into_parts(self) -> (Pid, OwnedFd) {
+        (self.pid, self.message)
+    }
+
     /// Forks; the child runs `f` with `stdio` as its 0, 1 and 2, writes what it returns
     /// (or its error) to the pipe, and exits.
-    fn call(
+    pub(crate) fn call(
         log: &Path,
         stdio: Option<[OwnedFd; 3]>,
         f: impl FnOnce() -> lindocker_runtime::Result<String>,

@@ -11,6 +11,7 @@ pub mod confinement;
 pub mod copy;
 pub mod dataroot;
 pub mod forked;
+pub mod health;
 pub mod ids;
 pub mod inroot;
 pub mod lifecycle;

@@ -96,6 +96,8 @@ pub struct CreateRequest {
     pub publish_all: bool,
     /// Limits and confinement.
     pub host: HostConfig,
+    /// `--health-*` (laid over the image's check) or `--no-healthcheck`.
+    pub healthcheck: Option<lindocker_image::health::Healthcheck>,
     /// The caller starts the container right away (`run`): its filesystem stays mounted.
     pub start_now: bool,
     /// The id, chosen by the caller (`run` starts the shim before the container exists);
@@ -547,6 +549,7 @@ impl Engine {
             }
             (None, None) => "SIGTERM".into(),
         };
+        let healthcheck = self.healthcheck(request, image)?;
         let mut host = request.host.clone();
         if host.runtime.is_empty() {
             host.runtime = "lindocker-runtime".into();
@@ -572,6 +575,7 @@ impl Engine {
                 stop_signal,
                 stop_timeout: request.stop_timeout.unwrap_or(10),
                 attach: request.attach,
+                healthcheck,
             },
             host_config: host,
             mounts,
@@ -633,6 +637,28 @@ impl Engine {
         // Last: the record makes the container exist (see the `record` module).
         self.records.write(&record)?;
         Ok(record)
+    }
+
+    /// The container's health check: the flags' laid over the image's, as Docker merges
+    /// them (a field the flags leave zero is the image's), checked as Docker checks it.
+    fn healthcheck(
+        &self,
+        request: &CreateRequest,
+        image: &lindocker_image::ImageRecord,
+    ) -> Result<Option<lindocker_image::health::Healthcheck>, EngineError> {
+        let config = self.images.read_blob(&image.id)?;
+        // Typed at `load`/`pull`; an image stored before that was checked is checked now.
+        let from_image = lindocker_image::health::from_image_config(&config).map_err(|reason| {
+            EngineError::BadOption { option: "the image's HEALTHCHECK".into(), value: request.image.clone(), reason }
+        })?;
+        let merged = match (request.healthcheck.clone(), from_image) {
+            (Some(flags), Some(image)) => Some(flags.over(&image)),
+            (flags, image) => flags.or(image),
+        };
+        if let Some(check) = &merged {
+            check.check().map_err(EngineError::Invalid)?;
+        }
+        Ok(merged)
     }
 
     /// Starts the container's shim and attaches to it; the caller reads the frames

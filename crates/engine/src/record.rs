@@ -78,6 +78,10 @@ pub struct Config {
     /// `-a`: the streams `run` attaches to.
     #[serde(default)]
     pub attach: crate::attach_options::AttachStreams,
+    /// The health check: the image's with `--health-*` laid over it (Docker's
+    /// `Config.Healthcheck`); `Test: ["NONE"]` for `--no-healthcheck`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<lindocker_image::health::Healthcheck>,
 }
 
 /// How the container is confined and limited.
@@ -172,6 +176,10 @@ pub struct State {
     /// `commit`; if it died before thawing it, the next command does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_by: Option<(i32, u64)>,
+    /// The container's health, for one with a check that has started: read from the
+    /// file its shim keeps (see `health`), never stored with the state.
+    #[serde(skip)]
+    pub health: Option<crate::health::Health>,
 }
 
 /// How a container is networked.
@@ -342,6 +350,9 @@ impl Records {
             fs::read(dir.join("state.json")).map_err(|_| ()).and_then(|b| serde_json::from_slice(&b).map_err(|_| ()))
         {
             record.state = state;
+        }
+        if record.config.healthcheck.as_ref().is_some_and(|h| h.probe().is_some()) {
+            record.state.health = crate::health::read(&dir);
         }
         Ok(record)
     }

@@ -75,6 +75,12 @@ impl OciRuntime {
         self
     }
 
+    /// Whether this is our own runtime, linked in and called in a fork (see
+    /// [`OciRuntime::forking`]).
+    pub fn links_library(&self) -> bool {
+        self.forked
+    }
+
     /// The same runtime, writing its errors to `log`.
     pub fn with_log(mut self, log: PathBuf) -> OciRuntime {
         self.log = log;

@@ -348,10 +348,16 @@ fn starts(
             engine.unmount_rootfs(record);
             return Err(e);
         }
+        // Its health check, if it has one, runs beside the relay until it ends; `starting`
+        // is written before anyone hears of the start.
+        let mut health = crate::health::Monitor::new(&engine.records, runtime.clone(), record);
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
 
-        let code = relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first)?;
+        let code =
+            relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first, &mut health)?;
+        // No check outlives the container (its process went with the container's).
+        drop(health);
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -541,6 +547,7 @@ fn relay(
     pid: i32,
     mut log: Option<&mut LogWriter>,
     mut release_text: bool,
+    health: &mut Option<crate::health::Monitor>,
 ) -> Result<i32, EngineError> {
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("stdin"), e));
     // Where input goes: the terminal, or our end of the stdin pipe (ours alone: closed
@@ -576,6 +583,10 @@ fn relay(
         if let Some(fd) = input.as_ref().filter(|_| !pending_in.is_empty()) {
             fds.push(PollFd::new(fd, PollFlags::OUT));
         }
+        let health_at = fds.len();
+        if let Some(fd) = health.as_ref().and_then(|h| h.fd()) {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
         let first_client = fds.len();
         let mut polled = Vec::new();
         for (i, c) in clients.iter().enumerate() {
@@ -595,7 +606,8 @@ fn relay(
         let timeout = if exit.is_some() {
             rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }
         } else {
-            rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 }
+            let wait = health.as_ref().map_or(Duration::from_secs(1), |h| h.due_in().min(Duration::from_secs(1)));
+            rustix::event::Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: i64::from(wait.subsec_nanos()) }
         };
         match poll(&mut fds, Some(&timeout)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -603,6 +615,13 @@ fn relay(
         }
         let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
         drop(fds);
+        // Not once the container is ending: a result then is no result.
+        if let Some(h) = health.as_mut()
+            && exit.is_none()
+            && ready[n_sources].is_empty()
+        {
+            h.service(first_client > health_at && !ready[health_at].is_empty());
+        }
         for (k, &i) in polled.iter().enumerate() {
             let events = ready[first_client + k];
             if events.is_empty() {

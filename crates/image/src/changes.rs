@@ -77,9 +77,56 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<(), ImageE
                 labels[k.trim_matches('"')] = json!(v.trim_matches('"'));
             }
         }
-        _ => return Err(bad("supported: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")),
+        "HEALTHCHECK" => {
+            let check = healthcheck(rest).map_err(|r| bad(&r))?;
+            config.insert("Healthcheck".into(), serde_json::to_value(check).expect("a check serializes"));
+        }
+        _ => {
+            return Err(bad(
+                "supported: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR",
+            ));
+        }
     }
     Ok(())
+}
+
+/// `HEALTHCHECK NONE` or `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D]
+/// [--start-interval=D] [--retries=N] CMD command` (exec or shell form), as a Dockerfile has it.
+fn healthcheck(text: &str) -> Result<crate::health::Healthcheck, String> {
+    use crate::health::{Healthcheck, parse_go_duration};
+    let mut check = Healthcheck::default();
+    let mut rest = text.trim();
+    while let Some(option) = rest.strip_prefix("--") {
+        let (option, after) = option.split_once(char::is_whitespace).unwrap_or((option, ""));
+        let (name, value) = option.split_once('=').ok_or_else(|| format!("--{option}: expected --NAME=VALUE"))?;
+        let duration = || parse_go_duration(value).map_err(|e| format!("--{name}: {e}"));
+        match name {
+            "interval" => check.interval = duration()?,
+            "timeout" => check.timeout = duration()?,
+            "start-period" => check.start_period = duration()?,
+            "start-interval" => check.start_interval = duration()?,
+            "retries" => check.retries = value.parse().map_err(|_| format!("--retries={value}: not a number"))?,
+            _ => return Err(format!("unknown option --{name}")),
+        }
+        rest = after.trim_start();
+    }
+    let (kind, command_text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match kind.to_ascii_uppercase().as_str() {
+        "NONE" if command_text.trim().is_empty() => check.test = vec!["NONE".into()],
+        "CMD" => {
+            let command_text = command_text.trim();
+            check.test = if command_text.starts_with('[') {
+                let list: Vec<String> =
+                    serde_json::from_str(command_text).map_err(|e| format!("not a JSON list of strings: {e}"))?;
+                std::iter::once("CMD".to_owned()).chain(list).collect()
+            } else {
+                vec!["CMD-SHELL".into(), command_text.to_owned()]
+            };
+        }
+        _ => return Err("expected NONE or CMD command".into()),
+    }
+    check.check()?;
+    Ok(check)
 }
 
 /// The exec form (`["a","b"]`) as it is; the shell form wrapped in `/bin/sh -c`.
@@ -113,5 +160,19 @@ mod tests {
         assert!(apply(&mut c, "CMD [bad").is_err());
         assert!(apply(&mut c, "FROM x").is_err());
         assert!(apply(&mut c, "EXPOSE http").is_err());
+        apply(&mut c, "HEALTHCHECK --interval=1s --retries=2 CMD wget -q localhost || exit 1").unwrap();
+        assert_eq!(
+            c["Healthcheck"],
+            json!({"Test": ["CMD-SHELL", "wget -q localhost || exit 1"], "Interval": 1_000_000_000, "Retries": 2})
+        );
+        apply(&mut c, r#"HEALTHCHECK CMD ["true"]"#).unwrap();
+        assert_eq!(c["Healthcheck"], json!({"Test": ["CMD", "true"]}));
+        apply(&mut c, "HEALTHCHECK NONE").unwrap();
+        assert_eq!(c["Healthcheck"], json!({"Test": ["NONE"]}));
+        for bad in
+            ["HEALTHCHECK --interval=1 CMD true", "HEALTHCHECK CMD", "HEALTHCHECK --x=1 CMD true", "HEALTHCHECK x"]
+        {
+            assert!(apply(&mut c, bad).is_err(), "{bad}");
+        }
     }
 }

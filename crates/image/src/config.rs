@@ -43,6 +43,12 @@ pub fn parse(bytes: &[u8]) -> Result<ImageConfiguration, ImageError> {
             }
         }
     }
+    // Docker's extension, which the OCI type does not carry: typed and checked here too.
+    if let Some(check) =
+        crate::health::from_image_config(bytes).map_err(|e| invalid(format!("config.Healthcheck: {e}")))?
+    {
+        check.check().map_err(|e| invalid(format!("config.Healthcheck: {e}")))?;
+    }
     Ok(config)
 }
 
@@ -86,6 +92,15 @@ mod tests {
             parse(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["../x"]}}"#).is_err()
         );
         assert!(parse(b"[]").is_err());
+        assert!(parse(config(r#"{"Healthcheck":{"Test":["CMD","true"],"Interval":1000000}}"#).as_bytes()).is_ok());
+        for bad in [
+            r#"{"Healthcheck":{"Interval":-5}}"#,
+            r#"{"Healthcheck":{"Test":"true"}}"#,
+            r#"{"Healthcheck":{"Retries":-1}}"#,
+        ] {
+            let err = parse(config(bad).as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("config.Healthcheck"), "{bad}: {err}");
+        }
     }
 
     #[test]

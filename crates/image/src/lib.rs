@@ -5,6 +5,7 @@ pub mod archive;
 pub mod auth;
 pub mod changes;
 pub mod config;
+pub mod health;
 pub mod history;
 pub mod lock;
 pub mod progress;

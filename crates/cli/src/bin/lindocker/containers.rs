@@ -819,7 +819,10 @@ pub fn status_text(record: &Record) -> String {
     };
     match record.state.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", since(&record.state.started_at)),
+        Status::Running => match &record.state.health {
+            Some(h) => format!("Up {} ({})", since(&record.state.started_at), h.status.ps_text()),
+            None => format!("Up {}", since(&record.state.started_at)),
+        },
         Status::Paused => format!("Up {} (Paused)", since(&record.state.started_at)),
         Status::Restarting => {
             format!("Restarting ({}) {} ago", record.state.exit_code, since(&record.state.finished_at))
@@ -844,7 +847,13 @@ fn matches_filter(record: &Record, filter: &str) -> Result<bool> {
         },
         "ancestor" => record.image_name == value || record.image.contains(value),
         "exited" => record.state.status == Status::Exited && record.state.exit_code.to_string() == value,
-        _ => bail!("bad filter {key:?}: supported are status, name, id, label, ancestor, exited"),
+        "health" => {
+            if !matches!(value, "starting" | "healthy" | "unhealthy" | "none") {
+                bail!("Unrecognised filter value for health: {value}");
+            }
+            record.state.health.as_ref().map_or("none", |h| h.status.as_str()) == value
+        }
+        _ => bail!("bad filter {key:?}: supported are status, name, id, label, ancestor, exited, health"),
     })
 }
 
@@ -1064,18 +1073,32 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         lindocker_engine::options::RestartPolicy::OnFailure(n) => ("on-failure".to_owned(), n),
         other => (other.name(), 0),
     };
+    let mut state = json!({
+        "Status": s.status, "Running": matches!(s.status, Status::Running | Status::Paused),
+        "Paused": s.status == Status::Paused, "Restarting": s.status == Status::Restarting,
+        "OOMKilled": s.oom_killed, "Dead": false, "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
+        "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+        "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+    });
+    if let Some(health) = &s.health {
+        state["Health"] = json!(health);
+    }
+    let mut config = json!({
+        "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
+        "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
+        "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
+        "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdin": r.config.attach.stdin,
+        "AttachStdout": r.config.attach.stdout, "AttachStderr": r.config.attach.stderr,
+    });
+    if let Some(check) = &r.config.healthcheck {
+        config["Healthcheck"] = json!(check);
+    }
     json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.config.args.first(),
         "Args": r.config.args.iter().skip(1).collect::<Vec<_>>(),
-        "State": {
-            "Status": s.status, "Running": matches!(s.status, Status::Running | Status::Paused),
-            "Paused": s.status == Status::Paused, "Restarting": s.status == Status::Restarting,
-            "OOMKilled": s.oom_killed, "Dead": false, "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
-            "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-        },
+        "State": state,
         "Image": r.image,
         "ResolvConfPath": dir.join("init/etc/resolv.conf"),
         "HostnamePath": dir.join("init/etc/hostname"),
@@ -1108,13 +1131,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         },
         "Mounts": mounts,
         "NetworkSettings": crate::networks::settings(engine, &r.id),
-        "Config": {
-            "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
-            "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
-            "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
-            "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdin": r.config.attach.stdin,
-            "AttachStdout": r.config.attach.stdout, "AttachStderr": r.config.attach.stderr,
-        },
+        "Config": config,
     })
 }
 

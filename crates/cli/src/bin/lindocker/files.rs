@@ -147,6 +147,9 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<u8> {
     config.insert("User".into(), json!(c.user));
     config.insert("Labels".into(), json!(c.labels));
     config.insert("StopSignal".into(), json!(c.stop_signal));
+    if let Some(check) = &c.healthcheck {
+        config.insert("Healthcheck".into(), json!(check));
+    }
     let details = NewImage {
         changes: &a.changes,
         comment: a.message.as_deref(),

@@ -5,6 +5,7 @@ mod exec;
 mod files;
 mod format;
 mod formatter;
+mod health_args;
 mod images;
 mod init;
 mod lazy;

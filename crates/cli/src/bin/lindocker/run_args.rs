@@ -142,6 +142,9 @@ pub struct CreateArgs {
     /// MAC address of the first interface.
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
+    /// `--health-*`, `--no-healthcheck`.
+    #[command(flatten)]
+    pub health: crate::health_args::HealthArgs,
     /// Pull the image: missing (default), always, never.
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -261,6 +264,7 @@ impl CreateArgs {
             attach: AttachStreams::parse(&self.attach, self.interactive)?,
             mounts,
             host,
+            healthcheck: self.health.healthcheck()?,
             start_now: false,
             id: None,
             network,

@@ -100,13 +100,7 @@ fn containers(engine: &Engine, a: &StatsArgs) -> Result<Vec<(String, Record)>> {
 }
 
 /// One row: Docker's fields, `--` where nothing could be read (a stopped container).
-fn stats_row(
-    a: &StatsArgs,
-    given: &str,
-    record: &Record,
-    before: Option<&Sample>,
-    after: Option<&Sample>,
-) -> Val {
+fn stats_row(a: &StatsArgs, given: &str, record: &Record, before: Option<&Sample>, after: Option<&Sample>) -> Val {
     let id = if a.no_trunc { record.id.clone() } else { record.id[..12].to_owned() };
     let mut fields = vec![("Container", given.to_owned()), ("ID", id), ("Name", record.name.clone())];
     match (before, after) {
