@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod confinement;
 pub mod copy;
 pub mod dataroot;
+pub mod events;
 pub mod forked;
 pub mod ids;
 pub mod inroot;

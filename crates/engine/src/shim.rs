@@ -18,6 +18,7 @@ use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use rustix::process::{Pid, PidfdFlags, WaitOptions};
 
 use crate::attach::{FrameParser, Input, Kind, read_frame};
+use crate::events::Event;
 use crate::lifecycle::GO_ATTACHED;
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
@@ -322,10 +323,18 @@ fn starts(
             engine.unmount_rootfs(record);
             return Err(e);
         }
+        engine.events.emit(Event::container(record, "start", &[]));
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
 
         let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first)?;
+        // Docker's order: `oom` (the kernel's report), then `die`.
+        let oom = engine.oom_killed(record);
+        if oom {
+            engine.events.emit(Event::container(record, "oom", &[]));
+        }
+        let died = [("exitCode", code.to_string()), ("execDuration", started.elapsed().as_secs().to_string())];
+        engine.events.emit(Event::container(record, "die", &died));
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -335,7 +344,6 @@ fn starts(
             deleting.finish();
             return Ok(code);
         }
-        let oom = engine.oom_killed(record);
         let deleting = runtime.delete_in_background(id);
         engine.detach_network(record);
         // Exited, or straight to restarting: no reader sees an exit the policy undoes.

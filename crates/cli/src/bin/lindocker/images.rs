@@ -14,6 +14,7 @@ use lindocker_image::{ImageRecord, Store, auth, reference};
 use serde_json::{Value, json};
 
 use crate::{Cli, format};
+use lindocker_engine::events::{Event, EventType, Journal};
 
 /// The image commands at the top level (`lindocker pull`, `lindocker images`, ...).
 #[derive(Debug, Subcommand)]
@@ -196,10 +197,7 @@ pub fn run(cli: &Cli, command: &ImageCommand) -> Result<u8> {
     match command {
         ImageCommand::Pull(a) => pull(cli, a),
         ImageCommand::Images(a) => list(cli, a),
-        ImageCommand::Tag { source, target } => {
-            store(cli)?.tag(source, target)?;
-            Ok(0)
-        }
+        ImageCommand::Tag { source, target } => tag(cli, source, target),
         ImageCommand::Rmi(a) => rmi(cli, a),
         ImageCommand::Import(a) => import(cli, a),
         ImageCommand::Load(a) => load(cli, a),
@@ -225,14 +223,26 @@ pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
         ImageSubcommand::Rm(a) => rmi(cli, a),
         ImageSubcommand::Prune { all, .. } => prune(cli, *all),
         ImageSubcommand::Pull(a) => pull(cli, a),
-        ImageSubcommand::Tag { source, target } => {
-            store(cli)?.tag(source, target)?;
-            Ok(0)
-        }
+        ImageSubcommand::Tag { source, target } => tag(cli, source, target),
         ImageSubcommand::Import(a) => import(cli, a),
         ImageSubcommand::Load(a) => load(cli, a),
         ImageSubcommand::Save(a) => save(cli, a),
     }
+}
+
+/// Journals an image event as Docker does: `id` the image's id (or, for `pull`, the
+/// reference), `name` its attribute.
+pub fn image_event(cli: &Cli, action: &str, id: &str, name: &str) {
+    let event = Event::with(EventType::Image, action, id, &[("name", name)]);
+    Journal::open(&cli.root).emit(event);
+}
+
+fn tag(cli: &Cli, source: &str, target: &str) -> Result<u8> {
+    let image = store(cli)?.tag(source, target)?;
+    let name =
+        reference::parse(target).map(|r| reference::familiar(&r.whole()).to_owned()).unwrap_or_else(|_| target.into());
+    image_event(cli, "tag", &image.id, &name);
+    Ok(0)
 }
 
 fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
@@ -244,6 +254,9 @@ fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
     let progress = Progress::for_terminal(a.quiet);
     let image = registry::pull(&store(cli)?, &a.name, &options, &progress)?;
     let reference = reference::parse(&a.name)?;
+    let whole = reference.whole();
+    let familiar = reference::familiar(&whole);
+    image_event(cli, "pull", familiar, familiar.split([':', '@']).next().unwrap_or_default());
     println!(
         "{}",
         if reference.tag().is_some() { reference.whole() } else { image.digests.first().cloned().unwrap_or(image.id) }
@@ -421,9 +434,11 @@ fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
             let after = store.untag(name)?;
             for gone in image.names.iter().filter(|n| !after.names.contains(n)) {
                 println!("Untagged: {}", reference::familiar(gone));
+                image_event(cli, "untag", &image.id, &image.id);
             }
             if after.names.is_empty() && !used_images.contains(&image.id) {
                 store.forget(&image.id)?;
+                image_event(cli, "delete", &image.id, &image.id);
                 println!("Deleted: {}", image.id);
                 removed_any = true;
             }
@@ -450,6 +465,10 @@ fn prune(cli: &Cli, all: bool) -> Result<u8> {
             continue;
         }
         store.forget(&image.id)?;
+        for _ in &image.names {
+            image_event(cli, "untag", &image.id, &image.id);
+        }
+        image_event(cli, "delete", &image.id, &image.id);
         deleted.push(image);
     }
     let freed = store.collect(&gc, &used_layers)?;
@@ -479,6 +498,7 @@ fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
     let input = open_input(&a.file)?;
     let details = NewImage { changes: &a.changes, comment: a.message.as_deref(), ..NewImage::default() };
     let image = archive::import(&store(cli)?, input, a.name.as_deref(), &details)?;
+    image_event(cli, "import", &image.id, &image.id);
     println!("{}", image.id);
     Ok(0)
 }
@@ -490,6 +510,9 @@ fn load(cli: &Cli, a: &LoadArgs) -> Result<u8> {
         None => open_input("-")?,
     };
     let loaded = archive::load(&store(cli)?, input)?;
+    for image in &loaded {
+        image_event(cli, "load", &image.image.id, &image.image.id);
+    }
     if !a.quiet {
         for image in loaded {
             if image.names.is_empty() {
@@ -526,6 +549,11 @@ fn save(cli: &Cli, a: &SaveArgs) -> Result<u8> {
                 bail!("cowardly refusing to write an archive to a terminal (use -o FILE or redirect)");
             }
             archive::save(&store, &a.images, io::BufWriter::new(stdout.lock()))?;
+        }
+    }
+    for name in &a.images {
+        if let Ok(image) = store.find(name) {
+            image_event(cli, "save", &image.id, &image.id);
         }
     }
     Ok(0)

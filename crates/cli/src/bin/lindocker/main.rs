@@ -1,6 +1,7 @@
 //! `lindocker`: the Docker-like command line.
 
 mod containers;
+mod events;
 mod exec;
 mod files;
 mod format;
@@ -74,6 +75,8 @@ enum Command {
         /// The container.
         container: String,
     },
+    /// Get real time events from the engine (its journal).
+    Events(events::EventsArgs),
     /// Disk use and clean-up.
     #[command(subcommand)]
     System(lazy::Lazy<system::SystemCommand>),
@@ -94,6 +97,11 @@ impl Failure {
     /// An error ending the command with `code`.
     pub fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure { code, message: message.into() }
+    }
+
+    /// The exit code it ends the command with.
+    pub fn code(&self) -> u8 {
+        self.code
     }
 }
 
@@ -178,6 +186,7 @@ fn main() -> ExitCode {
             Ok(0)
         }),
         Command::Port { container } => containers::engine(&cli).and_then(|e| networks::port(&e, container)),
+        Command::Events(a) | Command::System(lazy::Lazy(system::SystemCommand::Events(a))) => events::events(&cli, a),
         Command::System(lazy::Lazy(system::SystemCommand::Df)) => containers::engine(&cli).and_then(|e| system::df(&e)),
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
             containers::engine_as_is(&cli).and_then(|e| system::boot(&e))

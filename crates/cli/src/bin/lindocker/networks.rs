@@ -1,5 +1,6 @@
 //! `lindocker network create/ls/inspect/rm/prune/connect/disconnect` and `port`.
 
+use lindocker_engine::events::{Event, EventType};
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
@@ -125,6 +126,11 @@ fn network_json(n: &Network, endpoints: &[Endpoint]) -> Value {
     })
 }
 
+/// Journals a network event (the actor is the network's id).
+fn network_event(engine: &Engine, action: &str, id: &str, attributes: &[(&str, &str)]) {
+    engine.events.emit(Event::with(EventType::Network, action, id, attributes));
+}
+
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
     let nets = &engine.networks;
@@ -161,6 +167,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                 .collect();
             let network = nets.create(name, &spec)?;
+            network_event(engine, "create", &network.id, &[("name", &network.name), ("type", "bridge")]);
             println!("{}", network.id);
         }
         NetworkCommand::Ls { quiet, format: fmt } => {
@@ -190,8 +197,14 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Rm { names } => {
             let mut status = 0;
             for name in names {
+                let known = nets.inspect(name).ok().map(|(n, _)| n);
                 match nets.remove(name) {
-                    Ok(()) => println!("{name}"),
+                    Ok(()) => {
+                        if let Some(n) = known {
+                            network_event(engine, "destroy", &n.id, &[("name", &n.name), ("type", "bridge")]);
+                        }
+                        println!("{name}")
+                    }
                     Err(e) => {
                         eprintln!("Error: {e}");
                         status = 1;
@@ -202,7 +215,11 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         }
         NetworkCommand::Prune { .. } => {
             println!("Deleted Networks:");
+            let before = nets.list()?;
             for name in nets.prune()? {
+                if let Some(n) = before.iter().find(|n| n.name == name) {
+                    network_event(engine, "destroy", &n.id, &[("name", &n.name), ("type", "bridge")]);
+                }
                 println!("{name}");
             }
         }
@@ -236,6 +253,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 bail!("invalid address {ip}: not in {}", n.pool.subnet);
             }
             engine.records.update(&id, |r| r.network.attachments.push(attachment))?;
+            network_event(engine, "connect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
         }
         NetworkCommand::Disconnect { network, container } => {
             let id = engine.records.resolve(container)?;
@@ -248,6 +266,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 nets.disconnect(&id, &n.name)?;
             }
             engine.records.update(&id, |r| r.network.attachments.retain(|a| a.network != n.name))?;
+            network_event(engine, "disconnect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
         }
     }
     Ok(0)

@@ -26,6 +26,8 @@ pub enum SystemCommand {
     },
     /// Same as `lindocker info`.
     Info,
+    /// Same as `lindocker events`.
+    Events(crate::events::EventsArgs),
     /// Settle what a reboot left: mark dead containers exited, remove `--rm` ones, start
     /// those whose restart policy says so. The first command after a boot does it too;
     /// this is for an init system to run at boot.

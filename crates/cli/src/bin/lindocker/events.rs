@@ -1,0 +1,95 @@
+//! `lindocker events` (and `system events`): the engine's event journal, filtered,
+//! printed as Docker prints it; followed live unless `--until` ends it.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use lindocker_engine::events::{Event, Filters, Journal, format_time, parse_time};
+
+use crate::{Cli, Failure};
+
+/// `lindocker events` flags.
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Show events created since this time (RFC 3339, unix seconds, or a duration like 10m).
+    #[arg(long)]
+    since: Option<String>,
+    /// Stream events until this time, then exit.
+    #[arg(long)]
+    until: Option<String>,
+    /// Filter (container=, image=, event=, type=, label=, network=, volume=); repeatable.
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// `json`, or a Go template over each event (`{{.Action}} {{.Actor.ID}}`).
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// How often the journal is looked at while following it.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs `events`: prints matching stored events (with `--since`/`--until`), then new ones
+/// as they come, until `--until` passes or we are interrupted.
+pub fn events(cli: &Cli, a: &EventsArgs) -> Result<u8> {
+    let bad = |e: String| Failure::new(125, e);
+    let now = SystemTime::now();
+    let since = a.since.as_deref().map(|t| parse_time(t, now).map_err(|e| bad(format!("--since: {e}")))).transpose()?;
+    let until = a.until.as_deref().map(|t| parse_time(t, now).map_err(|e| bad(format!("--until: {e}")))).transpose()?;
+    let filters = Filters::parse(&a.filter).map_err(bad)?;
+    let journal = Journal::open(&cli.root);
+    // Without a time, only what happens from now on (as Docker).
+    let mut follower =
+        if since.is_some() || until.is_some() { journal.follow_from_start() } else { journal.follow_from_end() };
+    let stdout = std::io::stdout();
+    loop {
+        let polled_at = now_nanos();
+        let mut out = stdout.lock();
+        for event in follower.poll() {
+            if since.is_some_and(|s| event.time_nano < s) || until.is_some_and(|u| event.time_nano > u) {
+                continue;
+            }
+            if filters.matches(&event) {
+                // A closed stdout ends us (SIGPIPE, see `crate::broken_pipe`).
+                if out.write_all(render(&event, a.format.as_deref()).as_bytes()).is_err() {
+                    crate::broken_pipe();
+                }
+            }
+        }
+        if out.flush().is_err() {
+            crate::broken_pipe();
+        }
+        drop(out);
+        if until.is_some_and(|u| polled_at > u) {
+            return Ok(0);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn now_nanos() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// One event as Docker's CLI prints it: its text line, its JSON, or the template's text.
+fn render(event: &Event, format: Option<&str>) -> String {
+    match format.map(str::trim) {
+        None | Some("") => {
+            let mut line =
+                format!("{} {} {} {}", format_time(event.time_nano), event.kind.as_str(), event.action, event.actor.id);
+            if !event.actor.attributes.is_empty() {
+                let attrs: Vec<String> = event.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                line.push_str(&format!(" ({})", attrs.join(", ")));
+            }
+            line.push('\n');
+            line
+        }
+        Some("json") | Some("{{json .}}") => {
+            format!("{}\n", serde_json::to_string(event).expect("an event serializes"))
+        }
+        Some(_) => {
+            let template = format.unwrap_or_default();
+            format!("{}\n", crate::template::render_template(template, &event.template_value()))
+        }
+    }
+}
