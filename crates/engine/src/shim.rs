@@ -328,13 +328,16 @@ fn starts(
         let started = Instant::now();
 
         let code = relay(listener, clients, &stdio, master.as_ref(), &pidfd, pid, &mut log, first)?;
-        // Docker's order: `oom` (the kernel's report), then `die`.
+        // Docker's order: `oom` (the kernel's report), then `die`; under the name it has
+        // now (a `rename` while it ran).
         let oom = engine.oom_killed(record);
+        let named = engine.records.read(id).ok();
+        let named = named.as_ref().unwrap_or(record);
         if oom {
-            engine.events.emit(Event::container(record, "oom", &[]));
+            engine.events.emit(Event::container(named, "oom", &[]));
         }
         let died = [("exitCode", code.to_string()), ("execDuration", started.elapsed().as_secs().to_string())];
-        engine.events.emit(Event::container(record, "die", &died));
+        engine.events.emit(Event::container(named, "die", &died));
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);

@@ -13,10 +13,10 @@ use crate::{Cli, Failure};
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {
     /// Show events created since this time (RFC 3339, unix seconds, or a duration like 10m).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     since: Option<String>,
     /// Stream events until this time, then exit.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     until: Option<String>,
     /// Filter (container=, image=, event=, type=, label=, network=, volume=); repeatable.
     #[arg(short, long = "filter")]
