@@ -127,6 +127,29 @@ impl Event {
         Event::new(EventType::Container, action, &record.id, attributes)
     }
 
+    /// Docker's volume `mount` (at start) or `unmount` (at exit) of each volume `record`
+    /// has: the volume's name as the actor, the container and destination as attributes.
+    pub fn volume_mounts(record: &Record, action: &str) -> Vec<Event> {
+        record
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                crate::options::MountSpec::Volume { name, target, readonly, .. } => {
+                    let mut attributes = BTreeMap::new();
+                    attributes.insert("container".to_owned(), record.id.clone());
+                    attributes.insert("driver".to_owned(), "local".to_owned());
+                    if action == "mount" {
+                        attributes.insert("destination".to_owned(), target.clone());
+                        attributes.insert("propagation".to_owned(), String::new());
+                        attributes.insert("read/write".to_owned(), (!readonly).to_string());
+                    }
+                    Some(Event::new(EventType::Volume, action, name, attributes))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// An event with the attributes given as pairs.
     pub fn with(kind: EventType, action: &str, id: &str, attributes: &[(&str, &str)]) -> Event {
         let attributes = attributes.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -427,8 +450,8 @@ impl Filters {
     }
 }
 
-/// `name:tag` -> `name` (a registry's port is not a tag).
-fn strip_tag(image: &str) -> &str {
+/// `name:tag` -> `name` (a registry's port is not a tag), as Docker's events name images.
+pub fn strip_tag(image: &str) -> &str {
     let image = image.split('@').next().unwrap_or(image);
     match image.rsplit_once(':') {
         Some((name, tag)) if !tag.contains('/') => name,

@@ -323,6 +323,7 @@ fn starts(
             engine.unmount_rootfs(record);
             return Err(e);
         }
+        Event::volume_mounts(record, "mount").into_iter().for_each(|e| engine.events.emit(e));
         engine.events.emit(Event::container(record, "start", &[]));
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
@@ -338,6 +339,7 @@ fn starts(
         }
         let died = [("exitCode", code.to_string()), ("execDuration", started.elapsed().as_secs().to_string())];
         engine.events.emit(Event::container(named, "die", &died));
+        Event::volume_mounts(record, "unmount").into_iter().for_each(|e| engine.events.emit(e));
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);

@@ -7,7 +7,8 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use lindocker_testkit::Engine;
+use lindocker_testkit::image::{self, Entry};
+use lindocker_testkit::{Engine, Registry};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
@@ -130,8 +131,72 @@ fn container_lifecycle_is_journaled_in_order() {
     assert_eq!(attr(&events[1], "exitCode"), "137");
     engine.ok(&["rm", "hog"]);
 
+    // Networks and volumes around a container's life; `restart`.
+    let t3 = stamp();
+    engine.ok(&["network", "create", "evnet"]);
+    let id2 = engine
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "svc",
+            "--network",
+            "evnet",
+            "-v",
+            "vol1:/data",
+            "localhost/busybox",
+            "sleep",
+            "100",
+        ])
+        .trim()
+        .to_owned();
+    engine.ok(&["restart", "-t", "0", "svc"]);
+    engine.ok(&["rm", "-f", "svc"]);
+    engine.ok(&["network", "rm", "evnet"]);
+    engine.ok(&["volume", "rm", "vol1"]);
+    let events = journal(&engine, &t3, &[]);
+    let seen: Vec<String> = events
+        .iter()
+        .filter(|e| e["Action"] != "kill")
+        .map(|e| format!("{} {}", e["Type"].as_str().unwrap(), e["Action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "network create",
+            "volume create",
+            "container create",
+            "network connect",
+            "volume mount",
+            "container start",
+            // restart
+            "container die",
+            "volume unmount",
+            "network disconnect",
+            "container stop",
+            "network connect",
+            "volume mount",
+            "container start",
+            "container restart",
+            // rm -f
+            "container die",
+            "volume unmount",
+            "network disconnect",
+            "container destroy",
+            "network destroy",
+            "volume destroy",
+        ],
+        "{events:#?}"
+    );
+    let connect = events.iter().find(|e| e["Action"] == "connect").unwrap();
+    assert_eq!((attr(connect, "container"), attr(connect, "name")), (id2.as_str(), "evnet"));
+    let mount = events.iter().find(|e| e["Action"] == "mount").unwrap();
+    assert_eq!(mount["Actor"]["ID"], "vol1");
+    assert_eq!((attr(mount, "container"), attr(mount, "destination")), (id2.as_str(), "/data"));
+    assert_eq!(attr(mount, "read/write"), "true");
+
     // Docker's text line: time with nine digits, type, action, id, sorted attributes.
-    let until = stamp();
+    let until = t3;
     let text = engine.ok(&["events", "--since", &t0, "--until", &until, "--filter", &format!("container={id}")]);
     let first = text.lines().next().unwrap();
     let (time, rest) = first.split_once(' ').unwrap();
@@ -420,5 +485,56 @@ fn journal_stays_bounded_and_concurrent_writers_keep_lines_whole() {
     assert!(kept.len() < 80, "old events are gone: {}", kept.len());
     assert_eq!(kept.last().unwrap()["Actor"]["ID"], "r39");
     assert_eq!(kept.last().unwrap()["Action"], "destroy");
+    clean(&engine);
+}
+
+#[test]
+fn image_events_are_journaled() {
+    // In this namespace: the registry listens on loopback. No container here has a network.
+    let registry = Registry::start("evimg", None);
+    let engine = Engine::new(BIN, "evimg");
+    let t0 = stamp();
+    let tar = engine.root.join("busybox.tar");
+    std::fs::write(&tar, image::busybox_layer(&engine.root)).unwrap();
+    let imported = engine.ok(&["import", tar.to_str().unwrap(), "localhost/busybox"]).trim().to_owned();
+    let layout = engine.root.join("layout");
+    let layer = image::layer(&[Entry::Dir("etc")]);
+    let desc = image::image(&layout, &[(layer.clone(), layer)], serde_json::json!({ "Cmd": ["sh"] }), "amd64");
+    image::finish_layout(&layout, "v1", vec![desc]);
+    registry.push(&layout, "test/ev", "v1");
+    let name = format!("{}/test/ev:v1", registry.addr);
+    engine.ok(&["pull", "-q", &name]);
+    engine.ok(&["tag", "localhost/busybox", "localhost/bb:v2"]);
+    let archive = engine.root.join("saved.tar");
+    engine.ok(&["save", "-o", archive.to_str().unwrap(), "localhost/bb:v2"]);
+    engine.ok(&["rmi", "localhost/bb:v2"]);
+    engine.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    engine.ok(&["create", "--network", "none", "--name", "cm", "localhost/busybox", "true"]);
+    let committed = engine.ok(&["commit", "-m", "snap", "cm", "localhost/snap:1"]).trim().to_owned();
+    engine.ok(&["rm", "cm"]);
+    engine.ok(&["rmi", "localhost/snap:1"]);
+    let events = journal(&engine, &t0, &["--filter", "type=image"]);
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!("{} {} {}", e["Action"].as_str().unwrap(), e["Actor"]["ID"].as_str().unwrap(), attr(e, "name"))
+        })
+        .collect();
+    let want = [
+        format!("import {imported} {imported}"),
+        format!("pull {name} {}/test/ev", registry.addr),
+        format!("tag {imported} localhost/bb:v2"),
+        format!("save {imported} {imported}"),
+        format!("untag {imported} {imported}"),
+        format!("load {imported} {imported}"),
+        format!("untag {committed} {committed}"),
+        format!("delete {committed} {committed}"),
+    ];
+    assert_eq!(seen, want, "{events:#?}");
+    let commit = journal(&engine, &t0, &["--filter", "event=commit"]);
+    assert_eq!(commit.len(), 1);
+    assert_eq!(commit[0]["Type"], "container");
+    assert_eq!((attr(&commit[0], "imageID"), attr(&commit[0], "comment")), (committed.as_str(), "snap"));
+    assert_eq!(attr(&commit[0], "imageRef"), "localhost/snap:1");
     clean(&engine);
 }

@@ -549,7 +549,7 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
     registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
     if let Ok(reference) = lindocker_image::reference::parse(image) {
         let whole = reference.whole();
-        let name = lindocker_image::reference::familiar(&whole).split([':', '@']).next().unwrap_or_default();
+        let name = lindocker_engine::events::strip_tag(lindocker_image::reference::familiar(&whole));
         crate::images::image_event(cli, "pull", lindocker_image::reference::familiar(&whole), name);
     }
     Ok(())

@@ -256,7 +256,7 @@ fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
     let reference = reference::parse(&a.name)?;
     let whole = reference.whole();
     let familiar = reference::familiar(&whole);
-    image_event(cli, "pull", familiar, familiar.split([':', '@']).next().unwrap_or_default());
+    image_event(cli, "pull", familiar, lindocker_engine::events::strip_tag(familiar));
     println!(
         "{}",
         if reference.tag().is_some() { reference.whole() } else { image.digests.first().cloned().unwrap_or(image.id) }
