@@ -5,10 +5,13 @@
 //!
 //! Bounded: when the journal would grow past its limit it is renamed to `journal.1`
 //! (replacing the older one) and a new one begun, so two files at most. Writers append
-//! under an exclusive `flock` of `events/lock`, opening the journal only while they hold
-//! it (so nobody writes into a file that was just rotated away), one `write` per record.
-//! A writer that died mid-write leaves a torn line: the next writer starts on a new line
-//! and readers skip any line that does not parse.
+//! with one `write` per record to the journal opened `O_APPEND` (the kernel serialises
+//! appends to a file: records never interleave); a rotation happens under an exclusive
+//! `flock` of `events/lock`, which readers take shared to open both files as one
+//! snapshot. A record a writer appends to a file just rotated away lands in `journal.1`
+//! (a live follower that already moved on misses it). A writer that died mid-write
+//! leaves a torn line: the next writer starts on a new line and readers skip any line
+//! that does not parse.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -237,33 +240,57 @@ impl Journal {
         Ok(file)
     }
 
-    /// Appends `event`. Callers treat a failure as harmless (the action itself happened).
+    fn open_current(&self) -> io::Result<File> {
+        std::fs::OpenOptions::new().append(true).read(true).create(true).mode(0o600).open(self.path())
+    }
+
+    /// Appends `event` with one `write` to the journal opened `O_APPEND`: the kernel
+    /// places each whole at the end, whoever else appends at the same time. Callers treat
+    /// a failure as harmless (the action itself happened).
     pub fn append(&self, event: &Event) -> io::Result<()> {
         let line = event.to_line();
-        match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        let _lock = self.lock(true)?;
-        let open = || std::fs::OpenOptions::new().append(true).read(true).create(true).mode(0o600).open(self.path());
-        let mut file = open()?;
+        let mut file = match self.open_current() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The first event of this data root.
+                match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+                self.open_current()?
+            }
+            other => other?,
+        };
         let mut size = file.metadata()?.len();
+        let mut _rotating = None;
         if size > 0 && size + line.len() as u64 > self.max_bytes {
-            std::fs::rename(self.path(), self.older_path())?;
-            file = open()?;
+            // One rotation at a time, and not while a reader opens its snapshot.
+            _rotating = Some(self.lock(true)?);
+            let ours = file.metadata()?.ino();
+            // Another writer may have rotated it since we opened ours.
+            if std::fs::metadata(self.path()).is_ok_and(|m| m.ino() == ours) {
+                std::fs::rename(self.path(), self.older_path())?;
+            }
+            file = self.open_current()?;
             size = file.metadata()?.len();
         }
         let mut record = Vec::with_capacity(line.len() + 1);
         if size > 0 {
             // A writer killed mid-line left no newline: ours starts on a line of its own.
+            // (Seeing another's record half-copied costs at most an empty line.)
             let mut last = [0u8; 1];
             if rustix::io::pread(&file, &mut last, size - 1)? == 1 && last[0] != b'\n' {
                 record.push(b'\n');
             }
         }
         record.extend_from_slice(&line);
-        file.write_all(&record)
+        // One call: a second one for a remainder could land after another's record. A
+        // short write (a full disk) leaves a torn line that readers skip.
+        let written = file.write(&record)?;
+        if written < record.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "the event journal took part of a record"));
+        }
+        Ok(())
     }
 
     /// Appends `event`, ignoring failures (an event that cannot be written must not fail
@@ -328,8 +355,7 @@ impl Follower {
         // Rotated (or made) since we opened ours?
         let now = std::fs::metadata(self.journal.path()).ok().map(|m| m.ino());
         if now.is_some() && now != self.current.as_ref().map(|(ino, _)| *ino) {
-            // Writers open the journal only under the lock: once we hold it, ours is
-            // complete (nobody writes into a rotated file).
+            // The rest of ours first (the lock: no rotation while we switch).
             let _lock = self.journal.lock(false);
             if let Some((_, file)) = &mut self.current {
                 read_lines(file, &mut self.partial, &mut out);
