@@ -244,6 +244,10 @@ fn filters_and_times_as_docker_combines_them() {
     let net = engine.ok(&["network", "create", "evnet"]).trim().to_owned();
     engine.ok(&["tag", "localhost/busybox", "localhost/bb:v1"]);
     engine.ok(&["rmi", "localhost/bb:v1"]);
+    engine.ok(&["update", "--restart", "always", "ca"]);
+    let exported = engine.root.join("ca.tar");
+    engine.ok(&["export", "-o", exported.to_str().unwrap(), "ca"]);
+    std::fs::remove_file(&exported).unwrap();
     engine.ok(&["rm", "ca", "cb"]);
     engine.ok(&["volume", "rm", "data"]);
     engine.ok(&["network", "rm", "evnet"]);
@@ -259,7 +263,7 @@ fn filters_and_times_as_docker_combines_them() {
     };
     assert_eq!(
         names(&journal(&engine, &t0, &["--filter", "container=ca"])),
-        ["container create ca", "container destroy ca"]
+        ["container create ca", "container update ca", "container export ca", "container destroy ca"]
     );
     // One key's values are alternatives; different keys must all hold.
     assert_eq!(
@@ -292,7 +296,7 @@ fn filters_and_times_as_docker_combines_them() {
     assert_eq!(attr(&images[0], "name"), "localhost/bb:v1");
     assert!(images[0]["Actor"]["ID"].as_str().unwrap().starts_with("sha256:"));
     // `image=` matches a container's image too.
-    assert_eq!(journal(&engine, &t0, &["--filter", "image=localhost/busybox", "--filter", "type=container"]).len(), 4);
+    assert_eq!(journal(&engine, &t0, &["--filter", "image=localhost/busybox", "--filter", "type=container"]).len(), 6);
     assert_eq!(journal(&engine, &t0, &["--filter", "image=localhost/nothing"]).len(), 0);
 
     // Times: unix seconds, RFC 3339, and durations before now.
@@ -310,7 +314,7 @@ fn filters_and_times_as_docker_combines_them() {
     };
     let until = stamp();
     let all = engine.ok(&["events", "--since", "10m", "--until", &until, "--filter", "container=ca"]);
-    assert_eq!(all.lines().count(), 2, "{all}");
+    assert_eq!(all.lines().count(), 4, "{all}");
     let before = engine.ok(&["events", "--since", "10m", "--until", &t_mid, "--filter", "type=container"]);
     assert_eq!(before.lines().count(), 1, "only ca's create is before t_mid: {before}");
     let from_rfc = engine.ok(&["events", "--since", &rfc(&t0), "--until", &until, "--filter", "container=cb"]);

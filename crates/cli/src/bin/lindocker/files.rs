@@ -177,6 +177,7 @@ pub fn export(engine: &Engine, name: &str, output: Option<&str>) -> Result<u8> {
             out.flush()?;
         }
     }
+    engine.events.emit(lindocker_engine::events::Event::container(&record, "export", &[]));
     Ok(0)
 }
 
