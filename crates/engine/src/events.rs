@@ -371,6 +371,9 @@ impl Follower {
     }
 }
 
+/// The longest incomplete line a reader keeps waiting for its end.
+const MAX_PARTIAL: usize = 1 << 20;
+
 /// Reads `file` to its end, parsing complete lines into `out`; an incomplete last line
 /// waits in `partial`.
 fn read_lines(file: &mut File, partial: &mut Vec<u8>, out: &mut Vec<Event>) {
@@ -383,7 +386,13 @@ fn read_lines(file: &mut File, partial: &mut Vec<u8>, out: &mut Vec<Event>) {
             Err(_) => break,
         }
     }
-    let Some(end) = partial.iter().rposition(|&b| b == b'\n') else { return };
+    let Some(end) = partial.iter().rposition(|&b| b == b'\n') else {
+        // No record is this long: a torn line that never ends is dropped.
+        if partial.len() > MAX_PARTIAL {
+            partial.clear();
+        }
+        return;
+    };
     for line in partial[..end].split(|&b| b == b'\n') {
         if let Ok(event) = serde_json::from_slice::<Event>(line) {
             out.push(event);

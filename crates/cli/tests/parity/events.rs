@@ -239,7 +239,17 @@ fn filters_and_times_as_docker_combines_them() {
     engine.ok(&["create", "--name", "ca", "localhost/busybox", "true"]);
     std::thread::sleep(Duration::from_millis(50));
     let t_mid = stamp();
-    engine.ok(&["create", "--name", "cb", "--label", "x=1", "localhost/busybox", "true"]);
+    engine.ok(&[
+        "create",
+        "--name",
+        "cb",
+        "--label",
+        "x=1",
+        "--label",
+        "evil=a\n2024-01-01 fake",
+        "localhost/busybox",
+        "true",
+    ]);
     engine.ok(&["volume", "create", "data"]);
     let net = engine.ok(&["network", "create", "evnet"]).trim().to_owned();
     engine.ok(&["tag", "localhost/busybox", "localhost/bb:v1"]);
@@ -318,7 +328,8 @@ fn filters_and_times_as_docker_combines_them() {
     let before = engine.ok(&["events", "--since", "10m", "--until", &t_mid, "--filter", "type=container"]);
     assert_eq!(before.lines().count(), 1, "only ca's create is before t_mid: {before}");
     let from_rfc = engine.ok(&["events", "--since", &rfc(&t0), "--until", &until, "--filter", "container=cb"]);
-    assert_eq!(from_rfc.lines().count(), 2, "{from_rfc}");
+    assert_eq!(from_rfc.lines().count(), 2, "a label's newline forges no line: {from_rfc}");
+    assert!(from_rfc.contains("evil=a\\n2024-01-01 fake"), "{from_rfc}");
     assert_eq!(engine.ok(&["events", "--since", "-1h", "--until", &until]), "", "since is in the future");
 
     // Bad input: exit 125, said clearly.

@@ -75,10 +75,16 @@ fn now_nanos() -> i64 {
 fn render(event: &Event, format: Option<&str>) -> String {
     match format.map(str::trim) {
         None | Some("") => {
-            let mut line =
-                format!("{} {} {} {}", format_time(event.time_nano), event.kind.as_str(), event.action, event.actor.id);
+            let mut line = format!(
+                "{} {} {} {}",
+                format_time(event.time_nano),
+                event.kind.as_str(),
+                visible(&event.action),
+                visible(&event.actor.id)
+            );
             if !event.actor.attributes.is_empty() {
-                let attrs: Vec<String> = event.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let attrs: Vec<String> =
+                    event.actor.attributes.iter().map(|(k, v)| format!("{}={}", visible(k), visible(v))).collect();
                 line.push_str(&format!(" ({})", attrs.join(", ")));
             }
             line.push('\n');
@@ -92,4 +98,16 @@ fn render(event: &Event, format: Option<&str>) -> String {
             format!("{}\n", crate::template::render_template(template, &event.template_value()))
         }
     }
+}
+
+/// `text` with control characters escaped: a label an image chose (or an exec's command)
+/// must not forge a line of its own, or drive the terminal.
+fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
 }
