@@ -465,6 +465,12 @@ fn journal_stays_bounded_and_concurrent_writers_keep_lines_whole() {
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"status\":\"create\",\"id\":\"torn"))
         .unwrap();
     spawn_all(&|i| vec!["volume".into(), "rm".into(), format!("v{i}")], 24);
+    // Names, labels and commands are root's to read, as the records are.
+    use std::os::unix::fs::PermissionsExt;
+    for path in [dir.clone(), dir.join("journal")] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} has mode {mode:o}", path.display());
+    }
     let raw = std::fs::read_to_string(dir.join("journal")).unwrap();
     let torn = raw.lines().filter(|l| serde_json::from_str::<Value>(l).is_err()).count();
     assert_eq!(torn, 1, "only the line we tore: {raw}");
