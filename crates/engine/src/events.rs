@@ -205,7 +205,8 @@ pub struct Journal {
     max_bytes: u64,
 }
 
-/// The default size of one journal file: two are kept.
+/// The default size of one journal file: two are kept. (Writers racing a rotation may
+/// each add one record past it.)
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 20;
 /// Overrides [`DEFAULT_MAX_BYTES`] (bytes, at least 1024): for tests and small hosts.
 pub const MAX_BYTES_ENV: &str = "LINDOCKER_EVENTS_MAX_SIZE";

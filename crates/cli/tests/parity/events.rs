@@ -430,7 +430,19 @@ fn live_events_follow_the_journal() {
     let got: Vec<String> = rx.try_iter().collect();
     assert!(got.last().is_some_and(|l| l == "create late"), "{got:?}");
     engine.ok(&["volume", "rm", "late"]);
+
+    // --since without --until: what is stored since then, then what comes.
+    let mut follow = engine.cmd();
+    follow
+        .args(["events", "--since", "1m", "--filter", "container=before", "--format", "{{.Action}}"])
+        .stdout(Stdio::piped());
+    let mut child = follow.spawn().unwrap();
+    let rx = lines_of(child.stdout.take().unwrap());
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).as_deref(), Ok("create"), "the stored event first");
     engine.ok(&["rm", "before"]);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).as_deref(), Ok("destroy"), "then the new one");
+    child.kill().unwrap();
+    child.wait().unwrap();
     clean(&engine);
 }
 
