@@ -157,6 +157,8 @@ pub struct Monitor {
     id: String,
     dir: PathBuf,
     records: Records,
+    /// Where a changed status is journaled (`health_status: <status>`).
+    events: crate::events::Journal,
     runtime: OciRuntime,
     argv: Vec<String>,
     interval: Duration,
@@ -187,7 +189,12 @@ struct Check {
 impl Monitor {
     /// The monitor for `record`, which has just started, if it has a check to run; the
     /// container is `starting` from now (its earlier results kept, as Docker does).
-    pub fn new(records: &Records, runtime: OciRuntime, record: &Record) -> Option<Monitor> {
+    pub fn new(
+        records: &Records,
+        events: &crate::events::Journal,
+        runtime: OciRuntime,
+        record: &Record,
+    ) -> Option<Monitor> {
         let config: &Healthcheck = record.config.healthcheck.as_ref()?;
         let argv = config.probe()?;
         let dir = records.dir(&record.id);
@@ -200,6 +207,7 @@ impl Monitor {
             id: record.id.clone(),
             dir,
             records: records.clone(),
+            events: events.clone(),
             runtime,
             argv,
             interval: duration_or(config.interval, DEFAULT_INTERVAL),
@@ -350,9 +358,14 @@ impl Monitor {
     fn record(&mut self, start: String, started: Instant, exit_code: i32, output: String) {
         let result = HealthResult { start, end: crate::now(), exit_code, output };
         let in_start_period = started.saturating_duration_since(self.started) < self.start_period;
-        // A changed status is what Docker logs as a `health_status: <status>` event.
-        let _changed = self.health.record(result, self.retries, in_start_period);
+        let changed = self.health.record(result, self.retries, in_start_period);
         let _ = write(&self.dir, &self.health);
+        // A changed status is journaled as Docker's `health_status: <status>` event,
+        // under the name the container has now.
+        if let (Some(status), Ok(record)) = (changed, self.records.read(&self.id)) {
+            let action = format!("health_status: {}", status.as_str());
+            self.events.emit(crate::events::Event::container(&record, &action, &[]));
+        }
         self.next = Instant::now() + self.wait();
         // The shim's resident size stays what its relay uses: the program pages this
         // check ran (forking, the JSON) are let go again, as after the start.

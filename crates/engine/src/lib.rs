@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod confinement;
 pub mod copy;
 pub mod dataroot;
+pub mod events;
 pub mod forked;
 pub mod health;
 pub mod ids;

@@ -11,6 +11,7 @@ use lindocker_storage::container::ContainerFs;
 use serde_json::Value;
 
 use crate::attach::{Kind, read_frame, write_frame};
+use crate::events::Event;
 use crate::options::MountSpec;
 use crate::record::{Config, HostConfig, Record, Records, State, Status, alive};
 use crate::runtime::OciRuntime;
@@ -38,6 +39,8 @@ pub struct Engine {
     pub self_exe: PathBuf,
     /// How networks are set up: in this process, or by a helper (from the shim).
     pub netops: &'static dyn crate::netops::NetworkOps,
+    /// The event journal (`docker events`).
+    pub events: crate::events::Journal,
 }
 
 /// A shim waiting for its container (see [`Engine::spawn_shim`]).
@@ -126,6 +129,7 @@ impl Engine {
             self_exe: lindocker_runtime::sealed_exe::program_path()
                 .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
             netops,
+            events: crate::events::Journal::open(root),
         })
     }
 
@@ -232,8 +236,9 @@ impl Engine {
         // next command can tell from a create in progress.
         let busy = self.hold_busy(&id)?;
         let result = self.create_as(request, &id);
-        if result.is_err() {
-            self.forget_busy(&id);
+        match &result {
+            Ok(record) => self.events.emit(Event::container(record, "create", &[])),
+            Err(_) => self.forget_busy(&id),
         }
         drop(busy);
         result
@@ -292,7 +297,12 @@ impl Engine {
 
     /// Renames container `id` (a name a crash stranded may be taken).
     pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
-        self.records.rename(id, new_name, &|owner| self.clear_if_abandoned(owner))
+        let old_name = self.records.read(id)?.name;
+        self.records.rename(id, new_name, &|owner| self.clear_if_abandoned(owner))?;
+        if let Ok(record) = self.records.read(id) {
+            self.events.emit(Event::container(&record, "rename", &[("oldName", old_name)]));
+        }
+        Ok(())
     }
 
     /// Every container, each settled (see [`Engine::settle`]); directories a crashed
@@ -750,6 +760,8 @@ impl Engine {
         // Best effort: a state that cannot be written (a full disk) must not keep the
         // container alive.
         let _ = self.records.update_state(id, |st| st.stopped_by_user = true);
+        // Before the signal: the shim reports the death it causes (`die`) after it.
+        self.events.emit(Event::container(&record, "kill", &[("signal", signal.clone())]));
         self.runtime_for(&record)?.run(&["kill", "--", id, &signal])?;
         Ok(())
     }
@@ -770,12 +782,15 @@ impl Engine {
         let signal = crate::options::parse_signal("stop signal", &record.config.stop_signal).unwrap_or(15).to_string();
         let timeout = Duration::from_secs(u64::from(timeout.unwrap_or(record.config.stop_timeout)));
         let stream = lindocker_runtime::socket_path::connect(&self.attach_socket(id)).ok();
+        self.events.emit(Event::container(&record, "kill", &[("signal", signal.clone())]));
         let _ = runtime.run(&["kill", "--", id, &signal]);
         if !self.wait_exit(stream, timeout) {
+            self.events.emit(Event::container(&record, "kill", &[("signal", "9".into())]));
             let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             let stream = lindocker_runtime::socket_path::connect(&self.attach_socket(id)).ok();
             self.wait_exit(stream, Duration::from_secs(10));
         }
+        self.events.emit(Event::container(&record, "stop", &[]));
         Ok(())
     }
 
@@ -820,6 +835,7 @@ impl Engine {
             let stream = lindocker_runtime::socket_path::connect(&self.attach_socket(id)).ok();
             let runtime = self.runtime_for(&record)?;
             let _ = runtime.run(&["resume", "--", id]);
+            self.events.emit(Event::container(&record, "kill", &[("signal", "9".into())]));
             let _ = runtime.run(&["kill", "--all", "--", id, "KILL"]);
             self.wait_exit(stream, Duration::from_secs(10));
         }
@@ -866,6 +882,7 @@ impl Engine {
         let _ = std::fs::remove_file(self.console_socket(&record.id));
         self.records.remove(record)?;
         let _ = std::fs::remove_file(self.busy_path(&record.id));
+        self.events.emit(Event::container(record, "destroy", &[]));
         Ok(())
     }
 
@@ -965,6 +982,10 @@ impl Engine {
             current.state.error = "the command starting the container was killed before it ran".into();
         }
         let _ = self.records.write_state(&current);
+        if was_live {
+            // Its shim, which would have said so, is dead.
+            self.events.emit(Event::container(&current, "die", &[("exitCode", current.state.exit_code.to_string())]));
+        }
         (current, Some(was_live))
     }
 
@@ -981,6 +1002,7 @@ impl Engine {
         }
         self.runtime_for(&record)?.run(&[verb, "--", id])?;
         self.records.update_state(id, |st| st.status = if pause { Status::Paused } else { Status::Running })?;
+        self.events.emit(Event::container(&record, if pause { "pause" } else { "unpause" }, &[]));
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use std::process::{Command, Stdio};
 
+use crate::events::{Event, EventType};
 use crate::record::Record;
 use crate::{Engine, EngineError};
 
@@ -36,12 +37,28 @@ impl NetworkOps for Direct {
                 &hosts,
                 &n.extra_hosts,
             )
-            .map(|_| ())
+            .map(|endpoints| network_events(engine, record, "connect", &endpoints))
             .map_err(|e| EngineError::Network(e.to_string()))
     }
 
     fn detach(&self, engine: &Engine, record: &Record) {
-        let _ = engine.networks.detach(&record.id, &engine.netns_path(&record.id));
+        let gone = engine.networks.endpoints_of(&record.id).unwrap_or_default();
+        if engine.networks.detach(&record.id, &engine.netns_path(&record.id)).is_ok() {
+            network_events(engine, record, "disconnect", &gone);
+        }
+    }
+}
+
+/// Journals Docker's `network connect`/`disconnect` of `record` for each endpoint.
+fn network_events(engine: &Engine, record: &Record, action: &str, endpoints: &[lindocker_network::Endpoint]) {
+    if endpoints.is_empty() {
+        return;
+    }
+    let networks = engine.networks.list().unwrap_or_default();
+    for e in endpoints {
+        let id = networks.iter().find(|n| n.name == e.network).map_or(e.network.as_str(), |n| n.id.as_str());
+        let attributes = [("container", record.id.as_str()), ("name", e.network.as_str()), ("type", "bridge")];
+        engine.events.emit(Event::with(EventType::Network, action, id, &attributes));
     }
 }
 

@@ -19,6 +19,7 @@ use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use rustix::process::{Pid, PidfdFlags, WaitOptions};
 
 use crate::attach::{FrameParser, Input, Kind, read_frame};
+use crate::events::Event;
 use crate::lifecycle::GO_ATTACHED;
 use crate::log_config::LogDriver;
 use crate::logs::LogWriter;
@@ -350,7 +351,9 @@ fn starts(
         }
         // Its health check, if it has one, runs beside the relay until it ends; `starting`
         // is written before anyone hears of the start.
-        let mut health = crate::health::Monitor::new(&engine.records, runtime.clone(), record);
+        let mut health = crate::health::Monitor::new(&engine.records, &engine.events, runtime.clone(), record);
+        Event::volume_mounts(record, "mount").into_iter().for_each(|e| engine.events.emit(e));
+        engine.events.emit(Event::container(record, "start", &[]));
         broadcast(clients, Kind::Started, b"");
         let started = Instant::now();
 
@@ -358,6 +361,17 @@ fn starts(
             relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first, &mut health)?;
         // No check outlives the container (its process went with the container's).
         drop(health);
+        // Docker's order: `oom` (the kernel's report), then `die`; under the name it has
+        // now (a `rename` while it ran).
+        let oom = engine.oom_killed(record);
+        let named = engine.records.read(id).ok();
+        let named = named.as_ref().unwrap_or(record);
+        if oom {
+            engine.events.emit(Event::container(named, "oom", &[]));
+        }
+        let died = [("exitCode", code.to_string()), ("execDuration", started.elapsed().as_secs().to_string())];
+        engine.events.emit(Event::container(named, "die", &died));
+        Event::volume_mounts(record, "unmount").into_iter().for_each(|e| engine.events.emit(e));
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -367,7 +381,6 @@ fn starts(
             deleting.finish();
             return Ok(code);
         }
-        let oom = engine.oom_killed(record);
         let deleting = runtime.delete_in_background(id);
         engine.detach_network(record);
         // Exited, or straight to restarting: no reader sees an exit the policy undoes.

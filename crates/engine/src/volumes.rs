@@ -9,6 +9,7 @@ use rustix::fs::OFlags;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
+use crate::events::{Event, EventType};
 
 /// What `volume inspect` shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +48,7 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
 #[derive(Debug, Clone)]
 pub struct Volumes {
     dir: PathBuf,
+    events: crate::events::Journal,
 }
 
 impl Volumes {
@@ -54,7 +56,7 @@ impl Volumes {
     pub fn open(root: &Path) -> Result<Volumes, EngineError> {
         let dir = root.join("volumes");
         fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
-        Ok(Volumes { dir })
+        Ok(Volumes { dir, events: crate::events::Journal::open(root) })
     }
 
     /// The directory mounted into containers.
@@ -87,7 +89,10 @@ impl Volumes {
         fs::write(tmp.join("volume.json"), serde_json::to_vec_pretty(&info).expect("serializes"))
             .map_err(|e| EngineError::io(&tmp, e))?;
         match fs::rename(&tmp, &dir) {
-            Ok(()) => Ok(info),
+            Ok(()) => {
+                self.events.emit(Event::with(EventType::Volume, "create", name, &[("driver", "local")]));
+                Ok(info)
+            }
             Err(_) if dir.join("volume.json").exists() => {
                 let _ = fs::remove_dir_all(&tmp);
                 self.inspect(name)
@@ -121,7 +126,9 @@ impl Volumes {
     pub fn remove(&self, name: &str) -> Result<(), EngineError> {
         self.inspect(name)?;
         let dir = self.dir.join(name);
-        fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))
+        fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        self.events.emit(Event::with(EventType::Volume, "destroy", name, &[("driver", "local")]));
+        Ok(())
     }
 
     /// Copies what the image has at `target` (a path inside the mounted root filesystem

@@ -94,6 +94,19 @@ fn a_passing_check_shows_healthy_in_ps_and_inspect() {
     assert!(ps_line(&e, &["--filter", "health=none"], "web").is_none());
     let err = e.fails(&["ps", "--filter", "health=fine"], 1);
     assert!(err.contains("Unrecognised filter value for health: fine"), "{err}");
+    // The change is journaled as Docker's event, once.
+    let events = e.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert_eq!(events, "health_status: healthy web\n");
 
     e.ok(&["rm", "-f", "web"]);
     assert!(!e.root.join("containers").read_dir().unwrap().flatten().any(|d| d.file_name().len() == 64));

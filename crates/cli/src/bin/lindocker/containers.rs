@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use lindocker_engine::attach::{Kind, read_frame, write_frame};
 use lindocker_engine::attach_options::{AttachStreams, DEFAULT_DETACH_KEYS, DetachMatcher};
+use lindocker_engine::events::Event;
 use lindocker_engine::record::{Record, Status};
 use lindocker_engine::waiting::WaitCondition;
 use lindocker_engine::{Engine, EngineError, logs};
@@ -430,6 +431,9 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                         }
                         return Ok(0);
                     }
+                    if a.attach {
+                        engine.events.emit(Event::container(&record, "attach", &[]));
+                    }
                     let mut stream = engine.start(&record.id)?;
                     if a.attach {
                         let how = Attach { keys: keys.clone(), ..Attach::new(&record) };
@@ -460,6 +464,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
             engine.stop(&record.id, a.time)?;
             let mut stream = engine.start(&record.id)?;
             Engine::wait_started(&mut stream).map_err(|(m, _)| anyhow::anyhow!("failed to start {name}: {m}"))?;
+            engine.events.emit(Event::container(&record, "restart", &[]));
             println!("{name}");
             Ok(())
         }),
@@ -476,6 +481,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                 .context("connecting to the container's shim")?;
             let mut how = Attach { keys, sig_proxy: *sig_proxy && !record.config.tty, ..Attach::new(&record) };
             how.streams.stdin &= !no_stdin;
+            engine.events.emit(Event::container(&record, "attach", &[]));
             attach_stream(&engine, &record, stream, how)
         }
         ContainerCommand::Stop(a) => each(&a.containers, |name| {
@@ -627,6 +633,11 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
     eprintln!("Unable to find image '{image}' locally");
     let options = PullOptions { platform: Platform::host(), insecure: cli.insecure_registries.clone() };
     registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
+    if let Ok(reference) = lindocker_image::reference::parse(image) {
+        let whole = reference.whole();
+        let name = lindocker_engine::events::strip_tag(lindocker_image::reference::familiar(&whole));
+        crate::images::image_event(cli, "pull", lindocker_image::reference::familiar(&whole), name);
+    }
     Ok(())
 }
 
@@ -643,6 +654,9 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
     let _busy = engine.hold_busy(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let record = create(cli, engine, &a.create, a.rm, Some(&id))?;
+    if !a.detach {
+        engine.events.emit(Event::container(&record, "attach", &[]));
+    }
     let attached = engine.attach_network(&record).is_ok();
     // If it failed here, the shim tries again and reports the error as for `start`.
     let mut stream = shim.go(attached).map_err(|e| Failure::new(125, e.to_string()))?;

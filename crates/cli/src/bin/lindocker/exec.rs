@@ -8,6 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use anyhow::{Context, Result};
+use lindocker_engine::events::Event;
 use lindocker_engine::record::Status;
 use lindocker_engine::{Engine, bundle, runtime};
 use lindocker_runtime::socket_path::ShortName;
@@ -108,8 +109,18 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         // The process gets the pty; what we type goes there through us.
         cmd.stdin(Stdio::null());
     }
+    // Docker's exec events: the command in the action, the exec's own id attribute.
+    let exec_id = lindocker_engine::ids::new_id();
+    let command = a.command.join(" ");
+    let exec_event = |action: String, extra: Option<(&'static str, String)>| {
+        let mut attrs = vec![("execID", exec_id.clone())];
+        attrs.extend(extra);
+        engine.events.emit(Event::container(&record, &action, &attrs));
+    };
+    exec_event(format!("exec_create: {command}"), None);
     let result = (|| -> Result<u8> {
         let mut child = cmd.spawn().context("starting the OCI runtime")?;
+        exec_event(format!("exec_start: {command}"), None);
         if let Some(listener) = &listener {
             let (stream, _) = listener.accept()?;
             let master = lindocker_runtime::console::receive_fd(&stream)?;
@@ -130,6 +141,14 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
     let _ = std::fs::remove_file(&process_file);
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(&console);
+    // (A detached process's end is nobody's to see.)
+    if !a.detach {
+        let code = match &result {
+            Ok(code) => i32::from(*code),
+            Err(e) => e.downcast_ref::<Failure>().map_or(126, |f| i32::from(f.code())),
+        };
+        exec_event("exec_die".into(), Some(("exitCode", code.to_string())));
+    }
     result
 }
 

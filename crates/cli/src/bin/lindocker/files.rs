@@ -157,6 +157,12 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<u8> {
         config: Some(config),
     };
     let image = archive::new_image(&engine.images, base.as_ref(), &layer, &details, name.as_deref())?;
+    let attributes = [
+        ("comment", a.message.clone().unwrap_or_default()),
+        ("imageID", image.id.clone()),
+        ("imageRef", name.as_deref().map(|n| reference::familiar(n).to_owned()).unwrap_or_default()),
+    ];
+    engine.events.emit(lindocker_engine::events::Event::container(&record, "commit", &attributes));
     println!("{}", image.id);
     Ok(0)
 }
@@ -179,6 +185,7 @@ pub fn export(engine: &Engine, name: &str, output: Option<&str>) -> Result<u8> {
             out.flush()?;
         }
     }
+    engine.events.emit(lindocker_engine::events::Event::container(&record, "export", &[]));
     Ok(0)
 }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::formatter::{Listing, row, text};
 use crate::template::Val;
 use crate::{Cli, format};
+use lindocker_engine::events::{Event, EventType, Journal};
 
 /// The image commands at the top level (`lindocker pull`, `lindocker images`, ...).
 #[derive(Debug, Subcommand)]
@@ -249,15 +250,27 @@ pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
 fn run_shared(cli: &Cli, command: &ImageShared) -> Result<u8> {
     match command {
         ImageShared::Pull(a) => pull(cli, a),
-        ImageShared::Tag { source, target } => {
-            store(cli)?.tag(source, target)?;
-            Ok(0)
-        }
+        ImageShared::Tag { source, target } => tag(cli, source, target),
         ImageShared::History(a) => history(cli, a),
         ImageShared::Import(a) => import(cli, a),
         ImageShared::Load(a) => load(cli, a),
         ImageShared::Save(a) => save(cli, a),
     }
+}
+
+/// Journals an image event as Docker does: `id` the image's id (or, for `pull`, the
+/// reference), `name` its attribute.
+pub fn image_event(cli: &Cli, action: &str, id: &str, name: &str) {
+    let event = Event::with(EventType::Image, action, id, &[("name", name)]);
+    Journal::open(&cli.root).emit(event);
+}
+
+fn tag(cli: &Cli, source: &str, target: &str) -> Result<u8> {
+    let image = store(cli)?.tag(source, target)?;
+    let name =
+        reference::parse(target).map(|r| reference::familiar(&r.whole()).to_owned()).unwrap_or_else(|_| target.into());
+    image_event(cli, "tag", &image.id, &name);
+    Ok(0)
 }
 
 /// Docker's `history` columns.
@@ -329,6 +342,9 @@ fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
     let progress = Progress::for_terminal(a.quiet);
     let image = registry::pull(&store(cli)?, &a.name, &options, &progress)?;
     let reference = reference::parse(&a.name)?;
+    let whole = reference.whole();
+    let familiar = reference::familiar(&whole);
+    image_event(cli, "pull", familiar, lindocker_engine::events::strip_tag(familiar));
     println!(
         "{}",
         if reference.tag().is_some() { reference.whole() } else { image.digests.first().cloned().unwrap_or(image.id) }
@@ -525,9 +541,11 @@ fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
             let after = store.untag(name)?;
             for gone in image.names.iter().filter(|n| !after.names.contains(n)) {
                 println!("Untagged: {}", reference::familiar(gone));
+                image_event(cli, "untag", &image.id, &image.id);
             }
             if after.names.is_empty() && !used_images.contains(&image.id) {
                 store.forget(&image.id)?;
+                image_event(cli, "delete", &image.id, &image.id);
                 println!("Deleted: {}", image.id);
                 removed_any = true;
             }
@@ -554,6 +572,10 @@ fn prune(cli: &Cli, all: bool) -> Result<u8> {
             continue;
         }
         store.forget(&image.id)?;
+        for _ in &image.names {
+            image_event(cli, "untag", &image.id, &image.id);
+        }
+        image_event(cli, "delete", &image.id, &image.id);
         deleted.push(image);
     }
     let freed = store.collect(&gc, &used_layers)?;
@@ -583,6 +605,7 @@ fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
     let input = open_input(&a.file)?;
     let details = NewImage { changes: &a.changes, comment: a.message.as_deref(), ..NewImage::default() };
     let image = archive::import(&store(cli)?, input, a.name.as_deref(), &details)?;
+    image_event(cli, "import", &image.id, &image.id);
     println!("{}", image.id);
     Ok(0)
 }
@@ -594,6 +617,9 @@ fn load(cli: &Cli, a: &LoadArgs) -> Result<u8> {
         None => open_input("-")?,
     };
     let loaded = archive::load(&store(cli)?, input)?;
+    for image in &loaded {
+        image_event(cli, "load", &image.image.id, &image.image.id);
+    }
     if !a.quiet {
         for image in loaded {
             if image.names.is_empty() {
@@ -630,6 +656,11 @@ fn save(cli: &Cli, a: &SaveArgs) -> Result<u8> {
                 bail!("cowardly refusing to write an archive to a terminal (use -o FILE or redirect)");
             }
             archive::save(&store, &a.images, io::BufWriter::new(stdout.lock()))?;
+        }
+    }
+    for name in &a.images {
+        if let Ok(image) = store.find(name) {
+            image_event(cli, "save", &image.id, &image.id);
         }
     }
     Ok(0)

@@ -1,6 +1,7 @@
 //! `lindocker`: the Docker-like command line.
 
 mod containers;
+mod events;
 mod exec;
 mod files;
 mod format;
@@ -75,6 +76,8 @@ enum Command {
     /// process ends (started by `exec` on the detach keys; the terminal is stdin).
     #[command(hide = true)]
     HoldTerminal,
+    /// Get real time events from the engine (its journal).
+    Events(events::EventsArgs),
     /// Disk use and clean-up.
     #[command(subcommand)]
     System(lazy::Lazy<system::SystemCommand>),
@@ -103,6 +106,11 @@ impl Failure {
     /// An error ending the command with `code`.
     pub fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure { code, message: message.into() }
+    }
+
+    /// The exit code it ends the command with.
+    pub fn code(&self) -> u8 {
+        self.code
     }
 }
 
@@ -196,6 +204,7 @@ fn main() -> ExitCode {
         Command::System(lazy::Lazy(system::SystemCommand::Df { format })) => {
             containers::engine(&cli).and_then(|e| system::df(&e, format))
         }
+        Command::Events(a) | Command::System(lazy::Lazy(system::SystemCommand::Events(a))) => events::events(&cli, a),
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
             containers::engine_as_is(&cli).and_then(|e| system::boot(&e))
         }

@@ -1,5 +1,6 @@
 //! `lindocker network create/ls/inspect/rm/prune/connect/disconnect` and `port`.
 
+use lindocker_engine::events::{Event, EventType};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
@@ -188,6 +189,11 @@ fn network_row(
     ])
 }
 
+/// Journals a network event (the actor is the network's id).
+fn network_event(engine: &Engine, action: &str, id: &str, attributes: &[(&str, &str)]) {
+    engine.events.emit(Event::with(EventType::Network, action, id, attributes));
+}
+
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
     let nets = &engine.networks;
@@ -227,6 +233,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                 .collect();
             let network = nets.create(name, &spec)?;
+            network_event(engine, "create", &network.id, &[("name", &network.name), ("type", "bridge")]);
             println!("{}", network.id);
         }
         NetworkCommand::Ls { quiet, format: fmt } => {
@@ -285,8 +292,14 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                     status = 1;
                     continue;
                 }
+                let known = nets.inspect(name).ok().map(|(n, _)| n);
                 match nets.remove(name) {
-                    Ok(()) => println!("{name}"),
+                    Ok(()) => {
+                        if let Some(n) = known {
+                            network_event(engine, "destroy", &n.id, &[("name", &n.name), ("type", "bridge")]);
+                        }
+                        println!("{name}")
+                    }
                     Err(e) => {
                         eprintln!("Error: {e}");
                         status = 1;
@@ -297,7 +310,11 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         }
         NetworkCommand::Prune { .. } => {
             println!("Deleted Networks:");
+            let before = nets.list()?;
             for name in nets.prune()? {
+                if let Some(n) = before.iter().find(|n| n.name == name) {
+                    network_event(engine, "destroy", &n.id, &[("name", &n.name), ("type", "bridge")]);
+                }
                 println!("{name}");
             }
         }
@@ -331,6 +348,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 bail!("invalid address {ip}: not in {}", n.pool.subnet);
             }
             engine.records.update(&id, |r| r.network.attachments.push(attachment))?;
+            network_event(engine, "connect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
         }
         NetworkCommand::Disconnect { network, container } => {
             let id = engine.records.resolve(container)?;
@@ -343,6 +361,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 nets.disconnect(&id, &n.name)?;
             }
             engine.records.update(&id, |r| r.network.attachments.retain(|a| a.network != n.name))?;
+            network_event(engine, "disconnect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
         }
     }
     Ok(0)

@@ -253,6 +253,9 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
                     h.restart = r;
                 }
             })?;
+            if let Ok(updated) = engine.records.read(&id) {
+                engine.events.emit(lindocker_engine::events::Event::container(&updated, "update", &[]));
+            }
             println!("{name}");
             Ok(())
         })();

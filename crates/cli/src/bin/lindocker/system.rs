@@ -34,6 +34,8 @@ pub enum SystemCommand {
         #[arg(short, long)]
         format: Option<String>,
     },
+    /// Same as `lindocker events`.
+    Events(crate::events::EventsArgs),
     /// Settle what a reboot left: mark dead containers exited, remove `--rm` ones, start
     /// those whose restart policy says so. The first command after a boot does it too;
     /// this is for an init system to run at boot.
