@@ -148,7 +148,12 @@ pub fn spec(
 ) -> Result<Value, EngineError> {
     let c = &record.config;
     let h = &record.host_config;
-    let (uid, gid, additional) = resolve_user(rootfs, &c.user)?;
+    let (uid, gid, mut additional) = resolve_user(rootfs, &c.user)?;
+    for extra in crate::users::resolve_groups(rootfs, &h.group_add)? {
+        if !additional.contains(&extra) {
+            additional.push(extra);
+        }
+    }
     let mut env = c.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
@@ -188,7 +193,7 @@ pub fn spec(
         json!({ "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_options }),
         json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"] }),
         json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] }),
-        json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"] }),
+        json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", h.shm_size.unwrap_or(crate::record::DEFAULT_SHM_SIZE))] }),
     ];
     if h.init {
         mounts.push(json!({ "destination": INIT_PATH, "type": "bind", "source": self_exe, "options": ["rbind", "ro", "nosuid", "nodev"] }));
@@ -202,8 +207,8 @@ pub fn spec(
     }
     for m in &record.mounts {
         mounts.push(match m {
-            MountSpec::Bind { source, target, readonly } => {
-                let mut options = vec!["rbind", "rprivate"];
+            MountSpec::Bind { source, target, readonly, propagation } => {
+                let mut options = vec!["rbind", propagation.as_deref().unwrap_or("rprivate")];
                 if *readonly {
                     options.push("ro");
                 }
@@ -227,6 +232,15 @@ pub fn spec(
     let mut resources = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
     if h.privileged {
         resources["devices"] = json!([{ "allow": true, "access": "rwm" }]);
+    }
+    let mut devices = Vec::new();
+    for mapping in &h.devices {
+        let (nodes, rules) = crate::devices::resolve(mapping)?;
+        devices.extend(nodes);
+        resources["devices"].as_array_mut().expect("a list").extend(rules);
+    }
+    for rule in &h.device_cgroup_rules {
+        resources["devices"].as_array_mut().expect("a list").push(crate::devices::parse_rule(rule)?.to_oci());
     }
     if let Some(limit) = h.memory {
         resources["memory"] = json!({ "limit": limit });
@@ -274,6 +288,12 @@ pub fn spec(
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), record.id),
         "resources": resources,
     });
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
+    }
+    if !h.sysctls.is_empty() {
+        linux["sysctl"] = json!(h.sysctls);
+    }
     if h.user_ns {
         let (uids, gids) = crate::userns::ranges();
         linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uids.host, "size": uids.size }]);

@@ -241,52 +241,46 @@ fn devices_list(engine: &Engine, id: &str) -> String {
 
 #[test]
 fn devices_and_device_cgroup_rules_are_enforced() {
-    if !Path::new("/sys/fs/cgroup/devices").exists() || !Path::new("/dev/net/tun").exists() {
-        eprintln!("skipped: needs the v1 devices controller and /dev/net/tun");
+    if !Path::new("/sys/fs/cgroup/devices").exists() || !Path::new("/dev/fuse").exists() {
+        eprintln!("skipped: needs the v1 devices controller and /dev/fuse");
         return;
     }
     let engine = Engine::with_busybox(BIN, "pdev");
+    // /dev/fuse: not among runc's default device rules (/dev/net/tun is).
     // --device with read permission only: the node is there, reads open, writes do not.
-    let script = "ls -l /dev/mytun; exec 3</dev/mytun && echo read-ok; exec 4>/dev/mytun || echo write-denied";
-    let out = engine.run(&["run", "--rm", "--device", "/dev/net/tun:/dev/mytun:r", BUSYBOX, "sh", "-c", script]);
+    let script = "ls -l /dev/mytun; (exec 3</dev/mytun) && echo read-ok; (exec 4>/dev/mytun) || echo write-denied";
+    let out = engine.run(&["run", "--rm", "--device", "/dev/fuse:/dev/mytun:r", BUSYBOX, "sh", "-c", script]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("crw") && stdout.contains("10, 200"), "{stdout}");
+    assert!(stdout.starts_with("crw") && stdout.contains("10, 229"), "{stdout}");
     assert!(stdout.contains("read-ok\n") && stdout.ends_with("write-denied\n"), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"), "{out:?}");
     // Same path in the container by default, rwm by default.
-    let out = engine.ok(&[
-        "run",
-        "--rm",
-        "--device",
-        "/dev/net/tun",
-        BUSYBOX,
-        "sh",
-        "-c",
-        "exec 4>/dev/net/tun && echo write-ok",
-    ]);
+    let out =
+        engine.ok(&["run", "--rm", "--device", "/dev/fuse", BUSYBOX, "sh", "-c", "exec 4>/dev/fuse && echo write-ok"]);
     assert_eq!(out, "write-ok\n");
     // The kernel's rule, on the host.
     let id = engine.ok(&[
         "run",
         "-d",
         "--device",
-        "/dev/net/tun:/dev/t:rw",
+        "/dev/fuse:/dev/t:rw",
         "--device-cgroup-rule",
-        "c 10:229 rm",
+        "c 10:237 rm",
         BUSYBOX,
         "sleep",
         "60",
     ]);
     let list = devices_list(&engine, id.trim());
-    assert!(list.lines().any(|l| l == "c 10:200 rw"), "{list}");
-    assert!(list.lines().any(|l| l == "c 10:229 rm"), "{list}");
+    assert!(list.lines().any(|l| l == "c 10:229 rw"), "{list}");
+    assert!(list.lines().any(|l| l == "c 10:237 rm"), "{list}");
     engine.ok(&["rm", "-f", id.trim()]);
 
     // --device-cgroup-rule: a node the container makes itself opens only if a rule allows.
-    let script = "mknod /dev/own c 10 200 && exec 3</dev/own && echo read-ok; exec 4>/dev/own || echo write-denied";
+    let script =
+        "mknod /dev/own c 10 229 || exit 9; (exec 3</dev/own) && echo read-ok; (exec 4>/dev/own) || echo write-denied";
     let out = engine.run(&["run", "--rm", BUSYBOX, "sh", "-c", script]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "write-denied\n", "{out:?}");
-    let out = engine.run(&["run", "--rm", "--device-cgroup-rule", "c 10:200 r", BUSYBOX, "sh", "-c", script]);
+    let out = engine.run(&["run", "--rm", "--device-cgroup-rule", "c 10:229 r", BUSYBOX, "sh", "-c", script]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "read-ok\nwrite-denied\n", "{out:?}");
     let out = engine.run(&["run", "--rm", "--device-cgroup-rule", "c 10:* rw", BUSYBOX, "sh", "-c", script]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "read-ok\n", "{out:?}");
@@ -296,17 +290,17 @@ fn devices_and_device_cgroup_rules_are_enforced() {
         "--name",
         "shown",
         "--device",
-        "/dev/net/tun:/dev/t:r",
+        "/dev/fuse:/dev/t:r",
         "--device-cgroup-rule",
-        "c 10:200 r",
+        "c 10:229 r",
         BUSYBOX,
     ]);
     let host_config = &inspect(&engine, "shown")["HostConfig"];
     assert_eq!(
         host_config["Devices"],
-        serde_json::json!([{ "PathOnHost": "/dev/net/tun", "PathInContainer": "/dev/t", "CgroupPermissions": "r" }])
+        serde_json::json!([{ "PathOnHost": "/dev/fuse", "PathInContainer": "/dev/t", "CgroupPermissions": "r" }])
     );
-    assert_eq!(host_config["DeviceCgroupRules"], serde_json::json!(["c 10:200 r"]));
+    assert_eq!(host_config["DeviceCgroupRules"], serde_json::json!(["c 10:229 r"]));
     engine.ok(&["rm", "shown"]);
 
     // Hostile or malformed values: exit 125, nothing made.
@@ -328,9 +322,9 @@ fn devices_and_device_cgroup_rules_are_enforced() {
     for (device, message) in [
         ("/dev/no-such-device", "error gathering device information"),
         ("/etc/passwd", "not a device node"),
-        ("/dev/net/tun:/dev/t:rwz", "bad mode specified: rwz"),
-        ("/dev/net/tun:relative", "bad format for path"),
-        ("/dev/net/tun:/dev/../etc/x", "bad format for path"),
+        ("/dev/fuse:/dev/t:rwz", "bad mode specified: rwz"),
+        ("/dev/fuse:relative", "bad format for path"),
+        ("/dev/fuse:/dev/../etc/x", "bad format for path"),
         ("relative/tun", "bad format for path"),
     ] {
         let err = engine.fails(&["run", "--rm", "--device", device, BUSYBOX, "true"], 125);
