@@ -218,12 +218,14 @@ fn create_with(
 }
 
 /// A spec's device rules usually start with "deny all": like runc, let the container
-/// still use the devices every container has, and make (not use) any device node. The
-/// nodes `linux.devices` creates get only the access the spec's own rules give them
-/// (runc's rule too: `--device /dev/x:r` must stay read-only).
+/// still use the devices every container has. Unlike runc, making other nodes (`m`) is
+/// not allowed by default (a node for the host's disk is refused at mknod already).
+/// The nodes `linux.devices` creates may be made (`m`, the init makes them inside the
+/// cgroup) but get only the access the spec's own rules give them, as with runc:
+/// `--device /dev/x:r` must stay read-only.
 fn with_default_device_rules(
     resources: &oci_spec::runtime::LinuxResources,
-    _linux: &oci_spec::runtime::Linux,
+    linux: &oci_spec::runtime::Linux,
 ) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType as T};
     let Some(rules) = resources.devices() else { return resources.clone() };
@@ -233,13 +235,18 @@ fn with_default_device_rules(
         r
     };
     let mut all = rules.clone();
-    // mknod of any node; opening one is what the rules below (or the spec's) decide.
-    all.push(rule(T::C, None, None, "m"));
-    all.push(rule(T::B, None, None, "m"));
     for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
         all.push(rule(T::C, Some(major), Some(minor), "rwm"));
     }
     all.push(rule(T::C, Some(136), None, "rwm")); // every /dev/pts/N
+    for d in linux.devices().iter().flatten() {
+        let typ = match d.typ() {
+            T::P => continue,
+            T::B => T::B,
+            _ => T::C,
+        };
+        all.push(rule(typ, Some(d.major()), Some(d.minor()), "m"));
+    }
     let mut out = resources.clone();
     out.set_devices(Some(all));
     out
