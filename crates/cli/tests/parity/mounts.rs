@@ -445,3 +445,42 @@ fn cidfile_is_written_once_and_never_overwritten() {
     clean(&engine);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A sysctl is written where the kernel keeps it, never where the container's tree
+/// points: here a directory mounted over /proc/sys/net/ipv4 holds a symlink named
+/// `ip_forward` (content a container could have planted in a volume).
+#[test]
+fn sysctls_are_not_redirected_by_the_containers_tree() {
+    let engine = Engine::with_busybox(BIN, "psysredir");
+    let trap = temp_dir("psysredir-trap");
+    std::os::unix::fs::symlink("/tmp/redirected", trap.join("ip_forward")).unwrap();
+    let bind = format!("{}:/proc/sys/net/ipv4", trap.display());
+    let out = engine.run(&[
+        "run",
+        "-d",
+        "--name",
+        "sysredir",
+        "-v",
+        &bind,
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        BUSYBOX,
+        "sleep",
+        "60",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    // Set in the container's network namespace, and nothing written through the link.
+    let pid = inspect(&engine, "sysredir")["State"]["Pid"].as_i64().unwrap();
+    let netns = format!("--net=/proc/{pid}/ns/net");
+    let value = std::process::Command::new("nsenter")
+        .args([netns.as_str(), "cat", "/proc/sys/net/ipv4/ip_forward"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&value.stdout), "1\n", "{value:?}");
+    let planted = engine.run(&["exec", "sysredir", "cat", "/tmp/redirected"]);
+    assert!(!planted.status.success(), "the sysctl went through the container's symlink");
+    engine.ok(&["rm", "-f", "sysredir"]);
+    assert!(!trap.join("redirected").exists());
+    clean(&engine);
+    fs::remove_dir_all(&trap).unwrap();
+}
