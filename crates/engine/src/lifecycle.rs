@@ -528,7 +528,13 @@ impl Engine {
                 });
             }
         }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         for m in &mounts {
+            if let MountSpec::Bind { source, propagation: Some(p), .. } = m
+                && source.exists()
+            {
+                crate::mountflag::check_propagation(&mountinfo, source, p)?;
+            }
             if let MountSpec::Bind { source, .. } = m
                 && !source.exists()
             {
@@ -655,7 +661,16 @@ impl Engine {
         let rootfs = self.mount_rootfs(&record)?;
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, nocopy, .. } = m {
-                self.volumes.create(name, BTreeMap::new(), *anonymous)?;
+                // `--mount volume-label=` labels a volume this makes.
+                let labels = record
+                    .host_config
+                    .mounts
+                    .iter()
+                    .find(|r| r.typ == "volume" && r.target == *target)
+                    .and_then(|r| r.volume_options.as_ref())
+                    .map(|v| v.labels.clone())
+                    .unwrap_or_default();
+                self.volumes.create(name, labels, *anonymous)?;
                 if !nocopy {
                     self.volumes.fill_from(name, &rootfs, target)?;
                 }

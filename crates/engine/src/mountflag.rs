@@ -335,6 +335,44 @@ impl MountRequest {
     }
 }
 
+/// Docker's check of a bind's propagation against its source's mount (`mountinfo`: the
+/// text of `/proc/self/mountinfo`): `shared`/`rshared` need the mount holding `source`
+/// to be shared, `slave`/`rslave` shared or a slave; else the propagation could not
+/// happen and Docker refuses.
+pub fn check_propagation(mountinfo: &str, source: &Path, propagation: &str) -> Result<(), EngineError> {
+    let needs_shared = matches!(propagation, "shared" | "rshared");
+    if !needs_shared && !matches!(propagation, "slave" | "rslave") {
+        return Ok(());
+    }
+    // The mount holding `source`: the last one (in mount order) whose mount point is the
+    // longest prefix of it.
+    let mut best: Option<(usize, &str, Vec<&str>)> = None;
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(point) = fields.get(4) else { continue };
+        let optional: Vec<&str> = fields.iter().skip(6).take_while(|f| **f != "-").copied().collect();
+        if source.starts_with(point) && best.as_ref().is_none_or(|(len, _, _)| point.len() >= *len) {
+            best = Some((point.len(), point, optional));
+        }
+    }
+    let Some((_, point, optional)) = best else { return Ok(()) };
+    let shared = optional.iter().any(|o| o.starts_with("shared:"));
+    let slave = optional.iter().any(|o| o.starts_with("master:"));
+    if needs_shared && !shared {
+        return Err(EngineError::Invalid(format!(
+            "path {} is mounted on {point} but it is not a shared mount",
+            source.display()
+        )));
+    }
+    if !needs_shared && !shared && !slave {
+        return Err(EngineError::Invalid(format!(
+            "path {} is mounted on {point} but it is not a shared or slave mount",
+            source.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `source` made absolute against `cwd` if it is relative (Docker's CLI: a host path
 /// starting with `.`), without `.` and `..` parts.
 pub fn absolute(source: &str, cwd: &Path) -> PathBuf {
@@ -404,6 +442,22 @@ mod tests {
         ] {
             assert!(parse_mount(bad, cwd).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn propagation_needs_a_fitting_source() {
+        let info = "27 1 254:0 / / rw - ext4 /dev/vda rw\n30 27 0:5 / /srv rw shared:7 - tmpfs t rw\n31 27 0:6 / /mnt rw master:3 - tmpfs t rw\n";
+        assert!(check_propagation(info, Path::new("/tmp/x"), "rprivate").is_ok());
+        assert!(
+            check_propagation(info, Path::new("/tmp/x"), "rshared")
+                .unwrap_err()
+                .to_string()
+                .contains("mounted on / but it is not a shared mount")
+        );
+        assert!(check_propagation(info, Path::new("/tmp/x"), "slave").is_err());
+        assert!(check_propagation(info, Path::new("/srv/x"), "rshared").is_ok());
+        assert!(check_propagation(info, Path::new("/mnt/x"), "rslave").is_ok());
+        assert!(check_propagation(info, Path::new("/mnt/x"), "shared").is_err());
     }
 
     #[test]

@@ -60,6 +60,29 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
     let quoted = format!("type=bind,\"source={}\",destination=/c", comma.display());
     assert_eq!(engine.ok(&["run", "--rm", "--mount", &quoted, BUSYBOX, "cat", "/c/g"]), "quoted\n");
 
+    // bind-propagation: the container's mount is private by default; rshared needs a
+    // shared source mount (Docker refuses it otherwise).
+    let info = |p: &str| {
+        let bind = format!("type=bind,src={src},dst=/b,bind-propagation={p}");
+        engine.run(&["run", "--rm", "--mount", &bind, BUSYBOX, "grep", " /b ", "/proc/self/mountinfo"])
+    };
+    let private = String::from_utf8_lossy(&info("rprivate").stdout).into_owned();
+    assert!(private.contains(" /b ") && !private.contains("shared:") && !private.contains("master:"), "{private}");
+    let ours = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let source_mount = ours
+        .lines()
+        .filter(|l| host.starts_with(l.split(' ').nth(4).unwrap()))
+        .max_by_key(|l| l.split(' ').nth(4).unwrap().len())
+        .unwrap()
+        .to_owned();
+    let shared = info("rshared");
+    if source_mount.contains(" shared:") {
+        assert!(String::from_utf8_lossy(&shared.stdout).contains("shared:"), "{shared:?}");
+    } else {
+        assert_eq!(shared.status.code(), Some(125), "{shared:?}");
+        assert!(String::from_utf8_lossy(&shared.stderr).contains("but it is not a shared mount"), "{shared:?}");
+    }
+
     // volume (the default type): filled by one container, read-only in the next.
     engine.ok(&[
         "run",
@@ -75,6 +98,9 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
         engine.run(&["run", "--rm", "--mount", "src=pvol,dst=/v,ro", BUSYBOX, "sh", "-c", "cat /v/k; touch /v/y"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kept\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Read-only file system"), "{out:?}");
+    engine.ok(&["run", "--rm", "--mount", "src=plabel,dst=/v,volume-label=team=web", BUSYBOX, "true"]);
+    let labels: Value = serde_json::from_str(&engine.ok(&["volume", "inspect", "plabel"])).unwrap();
+    assert_eq!(labels[0]["Labels"]["team"], "web", "{labels}");
     // volume-nocopy: a new volume over a directory of the image stays empty.
     let ls = engine.ok(&[
         "run",
@@ -121,7 +147,7 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
     assert_eq!(engine.ok(&["ps", "-aq"]), before);
 
     // inspect: HostConfig.Mounts as Docker names them.
-    let bind = format!("type=bind,src={src},dst=/b,ro,bind-propagation=rslave");
+    let bind = format!("type=bind,src={src},dst=/b,ro,bind-propagation=private");
     engine.ok(&["create", "--name", "shown", "--mount", &bind, "--mount", "type=tmpfs,dst=/t,tmpfs-size=2m", BUSYBOX]);
     let info = inspect(&engine, "shown");
     let mounts = info["HostConfig"]["Mounts"].as_array().unwrap();
@@ -129,14 +155,14 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
     assert_eq!(mounts[0]["Source"], src);
     assert_eq!(mounts[0]["Target"], "/b");
     assert_eq!(mounts[0]["ReadOnly"], true);
-    assert_eq!(mounts[0]["BindOptions"]["Propagation"], "rslave");
+    assert_eq!(mounts[0]["BindOptions"]["Propagation"], "private");
     assert_eq!(mounts[1]["Type"], "tmpfs");
     assert_eq!(mounts[1]["TmpfsOptions"]["SizeBytes"], 2 << 20);
     assert!(
-        info["Mounts"].as_array().unwrap().iter().any(|m| m["Destination"] == "/b" && m["Propagation"] == "rslave")
+        info["Mounts"].as_array().unwrap().iter().any(|m| m["Destination"] == "/b" && m["Propagation"] == "private")
     );
     engine.ok(&["rm", "shown"]);
-    engine.ok(&["volume", "rm", "pvol", "pnocopy", "pcopy"]);
+    engine.ok(&["volume", "rm", "pvol", "pnocopy", "pcopy", "plabel"]);
     clean(&engine);
     fs::remove_dir_all(&host).unwrap();
 }
