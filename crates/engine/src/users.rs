@@ -77,7 +77,15 @@ pub fn resolve_groups(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, Engi
         return Ok(Vec::new());
     }
     let root = inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
-    let file = read(&root, "/etc/group")?;
+    resolve_groups_at(&root, groups)
+}
+
+/// Like [`resolve_groups`], in the root `root` (a running container's own view).
+pub fn resolve_groups_at(root: &OwnedFd, groups: &[String]) -> Result<Vec<u32>, EngineError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let file = read(root, "/etc/group")?;
     let mut out = Vec::new();
     for g in groups {
         let gid = match g.parse::<u32>() {

@@ -435,6 +435,9 @@ fn shm_size_sysctls_and_group_add() {
     let out =
         engine.ok(&["run", "--rm", "-u", "nobody", "--group-add", "nogroup", "--group-add", "7", BUSYBOX, "id", "-G"]);
     assert_eq!(out, "65534 7\n");
+    engine.ok(&["run", "-d", "--name", "grouped", "--group-add", "tty", BUSYBOX, "sleep", "60"]);
+    assert_eq!(engine.ok(&["exec", "grouped", "id", "-G"]), "0 5\n");
+    engine.ok(&["rm", "-f", "grouped"]);
     for group in ["audio", "nosuchgroup", "a:b"] {
         let err = engine.fails(&["run", "--rm", "--group-add", group, BUSYBOX, "true"], 125);
         assert!(err.contains("nable to find group"), "--group-add {group}: {err}");
