@@ -144,6 +144,8 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
         let err = engine.fails(&["run", "--rm", "--mount", mount, BUSYBOX, "true"], 125);
         assert!(err.contains(message), "--mount {mount}: {err}");
     }
+    let err = engine.fails(&["run", "--rm", "-v", "/tmp:/b", "--mount", "type=tmpfs,dst=/b", BUSYBOX, "true"], 125);
+    assert!(err.contains("Duplicate mount point: /b"), "{err}");
     assert_eq!(engine.ok(&["ps", "-aq"]), before);
 
     // inspect: HostConfig.Mounts as Docker names them.
