@@ -283,6 +283,28 @@ mod tests {
     }
 
     #[test]
+    fn sysctls_need_their_namespace() {
+        let with = |ns: &str, key: &str| {
+            err(&format!(
+                r#"{{"ociVersion":"1.0.2",{BASE},"linux":{{"namespaces":[{{"type":"mount"}}{ns}],"sysctl":{{"{key}":"1"}}}}}}"#
+            ))
+        };
+        assert_eq!(with(r#",{"type":"network"}"#, "net.ipv4.ip_forward"), "ok");
+        assert!(with("", "net.ipv4.ip_forward").contains("not allowed in host network namespace"));
+        let ours = r#",{"type":"network","path":"/proc/self/ns/net"}"#;
+        assert!(with(ours, "net.ipv4.ip_forward").contains("host network namespace"));
+        assert_eq!(with(r#",{"type":"ipc"}"#, "kernel.shmmax"), "ok");
+        assert_eq!(with(r#",{"type":"ipc"}"#, "fs.mqueue.msg_max"), "ok");
+        assert!(with("", "kernel.shmmax").contains("host's ipc namespace"));
+        assert_eq!(with(r#",{"type":"uts"}"#, "kernel.domainname"), "ok");
+        assert!(with(r#",{"type":"uts"}"#, "kernel.hostname").contains("hostname field"));
+        assert!(
+            with(r#",{"type":"ipc"},{"type":"uts"}"#, "kernel.panic").contains("not in a separate kernel namespace")
+        );
+        assert!(with(r#",{"type":"network"}"#, "vm.swappiness").contains("not in a separate kernel namespace"));
+    }
+
+    #[test]
     fn unknown_namespace_names_the_field() {
         let e = err(&format!(
             r#"{{"ociVersion":"1.0.2",{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"bogus"}}]}}}}"#
