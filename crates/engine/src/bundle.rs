@@ -215,11 +215,28 @@ pub fn spec(
                 json!({ "destination": target, "type": "bind", "source": source, "options": options })
             }
             MountSpec::Volume { name, target, readonly, .. } => {
-                let mut options = vec!["rbind", "rprivate"];
+                let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
                 if *readonly {
-                    options.push("ro");
+                    options.push("ro".into());
                 }
-                json!({ "destination": target, "type": "bind", "source": volumes.data_dir(name), "options": options })
+                let local = match volumes.inspect(name) {
+                    Ok(info) => crate::volumes::local_mount(&info.options)?,
+                    Err(_) => None,
+                };
+                match local {
+                    None => json!({ "destination": target, "type": "bind", "source": volumes.data_dir(name), "options": options }),
+                    Some(crate::volumes::LocalMount::Bind(dir)) => {
+                        json!({ "destination": target, "type": "bind", "source": dir, "options": options })
+                    }
+                    Some(crate::volumes::LocalMount::Tmpfs(extra)) => {
+                        let mut all = vec!["nosuid".to_owned(), "nodev".to_owned()];
+                        all.extend(extra);
+                        if *readonly {
+                            all.push("ro".into());
+                        }
+                        json!({ "destination": target, "type": "tmpfs", "source": "tmpfs", "options": all })
+                    }
+                }
             }
             MountSpec::Tmpfs { target, options } => {
                 let mut all = vec!["nosuid".to_owned(), "nodev".to_owned()];

@@ -661,16 +661,23 @@ impl Engine {
         let rootfs = self.mount_rootfs(&record)?;
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, nocopy, .. } = m {
-                // `--mount volume-label=` labels a volume this makes.
-                let labels = record
+                // `--mount volume-label=` and `volume-opt=` go to a volume this makes.
+                let options = record
                     .host_config
                     .mounts
                     .iter()
                     .find(|r| r.typ == "volume" && r.target == *target)
-                    .and_then(|r| r.volume_options.as_ref())
-                    .map(|v| v.labels.clone())
+                    .and_then(|r| r.volume_options.clone())
                     .unwrap_or_default();
-                self.volumes.create(name, labels, *anonymous)?;
+                let info = self.volumes.create_with_options(
+                    name,
+                    options.labels,
+                    *anonymous,
+                    options.driver_config.options,
+                )?;
+                if !info.options.is_empty() {
+                    continue; // its files are elsewhere: nothing to copy up, nothing to hand over
+                }
                 if !nocopy {
                     self.volumes.fill_from(name, &rootfs, target)?;
                 }

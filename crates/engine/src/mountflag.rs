@@ -280,13 +280,7 @@ pub fn parse_mount(value: &str, cwd: &Path) -> Result<MountRequest, EngineError>
                         v.driver_config.name
                     )));
                 }
-                if let Some(key) = v.driver_config.options.keys().next() {
-                    // The local driver's options (type, device, o) mount a file system
-                    // at each start: not built.
-                    return Err(config(format!(
-                        "volume-opt {key:?}: the local driver's mount options are not supported"
-                    )));
-                }
+                crate::volumes::local_mount(&v.driver_config.options)?;
             }
         }
         "tmpfs" => {

@@ -101,6 +101,18 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
     engine.ok(&["run", "--rm", "--mount", "src=plabel,dst=/v,volume-label=team=web", BUSYBOX, "true"]);
     let labels: Value = serde_json::from_str(&engine.ok(&["volume", "inspect", "plabel"])).unwrap();
     assert_eq!(labels[0]["Labels"]["team"], "web", "{labels}");
+    // volume-opt: the local driver's bind and tmpfs volumes (quoted: `o` has commas).
+    let opts = format!("src=pbindvol,dst=/v,volume-opt=type=none,volume-opt=o=bind,volume-opt=device={src}");
+    assert_eq!(engine.ok(&["run", "--rm", "--mount", &opts, BUSYBOX, "cat", "/v/f"]), "from host\n");
+    let shown: Value = serde_json::from_str(&engine.ok(&["volume", "inspect", "pbindvol"])).unwrap();
+    assert_eq!(shown[0]["Options"]["device"], src, "{shown}");
+    let opts = "src=ptmpvol,dst=/v,volume-opt=type=tmpfs,volume-opt=device=tmpfs,\"volume-opt=o=size=1m,mode=700\"";
+    let line = mount_line(&engine, &["--mount", opts], " /v ");
+    assert!(line.contains("tmpfs /v tmpfs") && line.contains("size=1024k") && line.contains("mode=700"), "{line}");
+    for opts in ["src=pbad,dst=/v,volume-opt=type=nfs,volume-opt=device=:/x", "src=pbad,dst=/v,volume-opt=foo=bar"] {
+        let err = engine.fails(&["run", "--rm", "--mount", opts, BUSYBOX, "true"], 125);
+        assert!(err.contains("volume-opt"), "{err}");
+    }
     // volume-nocopy: a new volume over a directory of the image stays empty.
     let ls = engine.ok(&[
         "run",
@@ -164,7 +176,7 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
         info["Mounts"].as_array().unwrap().iter().any(|m| m["Destination"] == "/b" && m["Propagation"] == "private")
     );
     engine.ok(&["rm", "shown"]);
-    engine.ok(&["volume", "rm", "pvol", "pnocopy", "pcopy", "plabel"]);
+    engine.ok(&["volume", "rm", "pvol", "pnocopy", "pcopy", "plabel", "pbindvol", "ptmpvol"]);
     clean(&engine);
     fs::remove_dir_all(&host).unwrap();
 }
