@@ -207,8 +207,9 @@ pub fn spec(
     }
     for m in &record.mounts {
         mounts.push(match m {
-            MountSpec::Bind { source, target, readonly, propagation } => {
-                let mut options = vec!["rbind", propagation.as_deref().unwrap_or("rprivate")];
+            MountSpec::Bind { source, target, readonly, propagation, nonrecursive } => {
+                let mut options =
+                    vec![if *nonrecursive { "bind" } else { "rbind" }, propagation.as_deref().unwrap_or("rprivate")];
                 if *readonly {
                     options.push("ro");
                 }

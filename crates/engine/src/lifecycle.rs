@@ -305,9 +305,13 @@ impl Engine {
         let mut out = Vec::new();
         for m in source.mounts {
             match m {
-                MountSpec::Bind { source, target, readonly, propagation } => {
-                    out.push(MountSpec::Bind { source, target, readonly: mode.unwrap_or(readonly), propagation })
-                }
+                MountSpec::Bind { source, target, readonly, propagation, nonrecursive } => out.push(MountSpec::Bind {
+                    source,
+                    target,
+                    readonly: mode.unwrap_or(readonly),
+                    propagation,
+                    nonrecursive,
+                }),
                 MountSpec::Volume { name, target, readonly, .. } => out.push(MountSpec::Volume {
                     name,
                     target,

@@ -46,6 +46,9 @@ pub struct BindOptions {
     /// `private`, `rprivate`, `shared`, `rshared`, `slave` or `rslave`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub propagation: String,
+    /// `bind-recursive=disabled` or `bind-nonrecursive`: a plain (not recursive) bind.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub non_recursive: bool,
 }
 
 /// Docker's `VolumeOptions`.
@@ -190,6 +193,7 @@ pub fn parse_mount(value: &str, cwd: &Path) -> Result<MountRequest, EngineError>
             match field.as_str() {
                 "readonly" | "ro" => m.read_only = true,
                 "volume-nocopy" => m.volume_options.get_or_insert_with(Default::default).no_copy = true,
+                "bind-nonrecursive" => m.bind_options.get_or_insert_with(Default::default).non_recursive = true,
                 _ => return Err(invalid(format!("invalid field '{field}' must be a key=value pair"))),
             }
             continue;
@@ -204,6 +208,17 @@ pub fn parse_mount(value: &str, cwd: &Path) -> Result<MountRequest, EngineError>
                 m.bind_options.get_or_insert_with(Default::default).propagation = val.to_ascii_lowercase()
             }
             "volume-nocopy" => m.volume_options.get_or_insert_with(Default::default).no_copy = parse_bool(key, val)?,
+            "bind-nonrecursive" => {
+                m.bind_options.get_or_insert_with(Default::default).non_recursive = parse_bool(key, val)?
+            }
+            "bind-recursive" => {
+                m.bind_options.get_or_insert_with(Default::default).non_recursive = match val {
+                    "enabled" => false,
+                    "disabled" => true,
+                    // (Docker's writable/readonly need recursive read-only mounts: not built.)
+                    _ => return Err(invalid(format!("invalid value for {key}: {val} (enabled or disabled)"))),
+                }
+            }
             "volume-label" => {
                 let (k, v) = val.split_once('=').unwrap_or((val, ""));
                 if !k.is_empty() {
@@ -302,6 +317,7 @@ impl MountRequest {
                 target: self.target.clone(),
                 readonly: self.read_only,
                 propagation: self.bind_options.as_ref().map(|b| b.propagation.clone()).filter(|p| !p.is_empty()),
+                nonrecursive: self.bind_options.as_ref().is_some_and(|b| b.non_recursive),
             },
             "tmpfs" => {
                 let mut options = Vec::new();
@@ -415,6 +431,10 @@ mod tests {
         assert_eq!(m.source, "/home/u/app/data");
         assert!(m.read_only);
         assert_eq!(parse_mount("type=bind,src=..,dst=/x", cwd).unwrap().source, "/home/u");
+        for flat in ["type=bind,src=/a,dst=/x,bind-nonrecursive", "type=bind,src=/a,dst=/x,bind-recursive=disabled"] {
+            assert!(matches!(parse_mount(flat, cwd).unwrap().to_spec(), MountSpec::Bind { nonrecursive: true, .. }));
+        }
+        assert!(parse_mount("type=bind,src=/a,dst=/x,bind-recursive=readonly", cwd).is_err());
         let v = parse_mount("source=data,target=/v,volume-nocopy", cwd).unwrap();
         assert_eq!(v.typ, "volume");
         assert!(matches!(v.to_spec(), MountSpec::Volume { nocopy: true, anonymous: false, .. }));

@@ -20,6 +20,10 @@ pub enum MountSpec {
         /// `--mount bind-propagation=`: `rprivate` (Docker's default) unless given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         propagation: Option<String>,
+        /// `--mount bind-recursive=disabled` (or `bind-nonrecursive`): mounts under the
+        /// source are not carried along.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        nonrecursive: bool,
     },
     /// `-v NAME:/ctr[:ro]` (named) or an image volume / `-v /ctr` (anonymous).
     Volume {
@@ -79,9 +83,13 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec, EngineError> {
             anonymous: true,
             nocopy: false,
         },
-        Some(source) if source.starts_with('/') => {
-            MountSpec::Bind { source: source.into(), target: target.into(), readonly, propagation: None }
-        }
+        Some(source) if source.starts_with('/') => MountSpec::Bind {
+            source: source.into(),
+            target: target.into(),
+            readonly,
+            propagation: None,
+            nonrecursive: false,
+        },
         Some(source) if source.starts_with('.') || source.contains('/') => {
             return Err(bad("a host path must be absolute; a volume name has no '/'"));
         }
@@ -477,7 +485,13 @@ mod tests {
     fn volumes() {
         assert_eq!(
             parse_volume("/h:/c:ro").unwrap(),
-            MountSpec::Bind { source: "/h".into(), target: "/c".into(), readonly: true, propagation: None }
+            MountSpec::Bind {
+                source: "/h".into(),
+                target: "/c".into(),
+                readonly: true,
+                propagation: None,
+                nonrecursive: false
+            }
         );
         assert!(matches!(parse_volume("data:/c").unwrap(), MountSpec::Volume { anonymous: false, .. }));
         assert!(matches!(parse_volume("/c").unwrap(), MountSpec::Volume { anonymous: true, .. }));

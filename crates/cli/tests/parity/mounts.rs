@@ -36,6 +36,23 @@ fn mount_line(engine: &Engine, args: &[&str], target: &str) -> String {
     engine.ok(&all)
 }
 
+/// A tmpfs mounted at a host path for the life of the value.
+struct Submount(std::path::PathBuf);
+
+impl Submount {
+    fn new(at: &Path) -> Submount {
+        let ok = std::process::Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(at).status().unwrap();
+        assert!(ok.success());
+        Submount(at.to_owned())
+    }
+}
+
+impl Drop for Submount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
 #[test]
 fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
     let engine = Engine::with_busybox(BIN, "pmount");
@@ -59,6 +76,22 @@ fn mount_flag_binds_volumes_and_tmpfs_as_docker() {
     assert!(host.join("written").exists());
     let quoted = format!("type=bind,\"source={}\",destination=/c", comma.display());
     assert_eq!(engine.ok(&["run", "--rm", "--mount", &quoted, BUSYBOX, "cat", "/c/g"]), "quoted\n");
+
+    // Recursive by default: a mount under the source comes along, not with
+    // bind-recursive=disabled (or the older bind-nonrecursive).
+    {
+        let sub = host.join("sub");
+        fs::create_dir(&sub).unwrap();
+        let _mounted = Submount::new(&sub);
+        fs::write(sub.join("inner"), "submount\n").unwrap();
+        let rec = format!("type=bind,src={src},dst=/b");
+        assert_eq!(engine.ok(&["run", "--rm", "--mount", &rec, BUSYBOX, "cat", "/b/sub/inner"]), "submount\n");
+        for flat in [format!("{rec},bind-recursive=disabled"), format!("{rec},bind-nonrecursive")] {
+            let out = engine.run(&["run", "--rm", "--mount", &flat, BUSYBOX, "ls", "-A", "/b/sub"]);
+            assert!(out.status.success() && out.stdout.is_empty(), "{flat}: {out:?}");
+        }
+    }
+    fs::remove_dir(host.join("sub")).unwrap();
 
     // bind-propagation: the container's mount is private by default; rshared needs a
     // shared source mount (Docker refuses it otherwise).

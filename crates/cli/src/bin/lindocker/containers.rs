@@ -856,7 +856,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         .mounts
         .iter()
         .map(|m| match m {
-            lindocker_engine::options::MountSpec::Bind { source, target, readonly, propagation } => json!({
+            lindocker_engine::options::MountSpec::Bind { source, target, readonly, propagation, .. } => json!({
                 "Type": "bind", "Source": source, "Destination": target, "Mode": "", "RW": !readonly,
                 "Propagation": propagation.as_deref().unwrap_or("rprivate"),
             }),
