@@ -148,7 +148,12 @@ pub fn spec(
 ) -> Result<Value, EngineError> {
     let c = &record.config;
     let h = &record.host_config;
-    let (uid, gid, additional) = resolve_user(rootfs, &c.user)?;
+    let (uid, gid, mut additional) = resolve_user(rootfs, &c.user)?;
+    for extra in crate::users::resolve_groups(rootfs, &h.group_add)? {
+        if !additional.contains(&extra) {
+            additional.push(extra);
+        }
+    }
     let mut env = c.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
@@ -188,7 +193,7 @@ pub fn spec(
         json!({ "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_options }),
         json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"] }),
         json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] }),
-        json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"] }),
+        json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", h.shm_size.unwrap_or(crate::record::DEFAULT_SHM_SIZE))] }),
     ];
     if h.init {
         mounts.push(json!({ "destination": INIT_PATH, "type": "bind", "source": self_exe, "options": ["rbind", "ro", "nosuid", "nodev"] }));
@@ -202,19 +207,37 @@ pub fn spec(
     }
     for m in &record.mounts {
         mounts.push(match m {
-            MountSpec::Bind { source, target, readonly } => {
-                let mut options = vec!["rbind", "rprivate"];
+            MountSpec::Bind { source, target, readonly, propagation, nonrecursive } => {
+                let mut options =
+                    vec![if *nonrecursive { "bind" } else { "rbind" }, propagation.as_deref().unwrap_or("rprivate")];
                 if *readonly {
                     options.push("ro");
                 }
                 json!({ "destination": target, "type": "bind", "source": source, "options": options })
             }
             MountSpec::Volume { name, target, readonly, .. } => {
-                let mut options = vec!["rbind", "rprivate"];
+                let mut options = vec!["rbind".to_owned(), "rprivate".to_owned()];
                 if *readonly {
-                    options.push("ro");
+                    options.push("ro".into());
                 }
-                json!({ "destination": target, "type": "bind", "source": volumes.data_dir(name), "options": options })
+                let local = match volumes.inspect(name) {
+                    Ok(info) => crate::volumes::local_mount(&info.options)?,
+                    Err(_) => None,
+                };
+                match local {
+                    None => json!({ "destination": target, "type": "bind", "source": volumes.data_dir(name), "options": options }),
+                    Some(crate::volumes::LocalMount::Bind(dir)) => {
+                        json!({ "destination": target, "type": "bind", "source": dir, "options": options })
+                    }
+                    Some(crate::volumes::LocalMount::Tmpfs(extra)) => {
+                        let mut all = vec!["nosuid".to_owned(), "nodev".to_owned()];
+                        all.extend(extra);
+                        if *readonly {
+                            all.push("ro".into());
+                        }
+                        json!({ "destination": target, "type": "tmpfs", "source": "tmpfs", "options": all })
+                    }
+                }
             }
             MountSpec::Tmpfs { target, options } => {
                 let mut all = vec!["nosuid".to_owned(), "nodev".to_owned()];
@@ -227,6 +250,15 @@ pub fn spec(
     let mut resources = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
     if h.privileged {
         resources["devices"] = json!([{ "allow": true, "access": "rwm" }]);
+    }
+    let mut devices = Vec::new();
+    for mapping in &h.devices {
+        let (nodes, rules) = crate::devices::resolve(mapping)?;
+        devices.extend(nodes);
+        resources["devices"].as_array_mut().expect("a list").extend(rules);
+    }
+    for rule in &h.device_cgroup_rules {
+        resources["devices"].as_array_mut().expect("a list").push(crate::devices::parse_rule(rule)?.to_oci());
     }
     if let Some(limit) = h.memory {
         resources["memory"] = json!({ "limit": limit });
@@ -274,6 +306,12 @@ pub fn spec(
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), record.id),
         "resources": resources,
     });
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
+    }
+    if !h.sysctls.is_empty() {
+        linux["sysctl"] = json!(h.sysctls);
+    }
     if h.user_ns {
         let (uids, gids) = crate::userns::ranges();
         linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uids.host, "size": uids.size }]);

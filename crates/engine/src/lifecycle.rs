@@ -295,6 +295,45 @@ impl Engine {
         result
     }
 
+    /// The mounts `--volumes-from C[:ro|rw]` gives: C's binds and volumes (not its
+    /// tmpfs), read-only with `ro`, writable with `rw`, else as C has them. A volume C
+    /// made for itself stays C's: the borrower's `rm -v` leaves it.
+    fn volumes_from(&self, value: &str) -> Result<Vec<MountSpec>, EngineError> {
+        let bad = |reason: &str| EngineError::BadOption {
+            option: "--volumes-from".into(),
+            value: value.into(),
+            reason: reason.into(),
+        };
+        let (name, mode) = match value.split_once(':') {
+            None => (value, None),
+            Some((name, "ro")) => (name, Some(true)),
+            Some((name, "rw")) => (name, Some(false)),
+            Some(_) => return Err(bad("expected CONTAINER[:ro|rw]")),
+        };
+        let source = self.records.read(&self.records.resolve(name)?)?;
+        let mut out = Vec::new();
+        for m in source.mounts {
+            match m {
+                MountSpec::Bind { source, target, readonly, propagation, nonrecursive } => out.push(MountSpec::Bind {
+                    source,
+                    target,
+                    readonly: mode.unwrap_or(readonly),
+                    propagation,
+                    nonrecursive,
+                }),
+                MountSpec::Volume { name, target, readonly, .. } => out.push(MountSpec::Volume {
+                    name,
+                    target,
+                    readonly: mode.unwrap_or(readonly),
+                    anonymous: false,
+                    nocopy: true,
+                }),
+                MountSpec::Tmpfs { .. } => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// Renames container `id` (a name a crash stranded may be taken).
     pub fn rename(&self, id: &str, new_name: &str) -> Result<(), EngineError> {
         let old_name = self.records.read(id)?.name;
@@ -479,6 +518,18 @@ impl Engine {
             });
         }
         let mut mounts = request.mounts.clone();
+        for (i, m) in mounts.iter().enumerate() {
+            if mounts[..i].iter().any(|earlier| earlier.target() == m.target()) {
+                return Err(EngineError::Invalid(format!("Duplicate mount point: {}", m.target())));
+            }
+        }
+        for from in &request.host.volumes_from {
+            for m in self.volumes_from(from)? {
+                if !mounts.iter().any(|have| have.target() == m.target()) {
+                    mounts.push(m);
+                }
+            }
+        }
         for target in ic.volumes().clone().unwrap_or_default() {
             crate::options::check_mount_target(&target).map_err(|reason| EngineError::BadOption {
                 option: "the image's VOLUME".into(),
@@ -486,18 +537,29 @@ impl Engine {
                 reason,
             })?;
             if !mounts.iter().any(|m| m.target() == target) {
-                mounts.push(MountSpec::Volume { name: ids::new_id(), target, readonly: false, anonymous: true });
+                mounts.push(MountSpec::Volume {
+                    name: ids::new_id(),
+                    target,
+                    readonly: false,
+                    anonymous: true,
+                    nocopy: false,
+                });
             }
         }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         for m in &mounts {
+            if let MountSpec::Bind { source, propagation: Some(p), .. } = m
+                && source.exists()
+            {
+                crate::mountflag::check_propagation(&mountinfo, source, p)?;
+            }
             if let MountSpec::Bind { source, .. } = m
                 && !source.exists()
             {
-                return Err(EngineError::BadOption {
-                    option: "-v".into(),
-                    value: source.display().to_string(),
-                    reason: "bind source path does not exist".into(),
-                });
+                return Err(EngineError::Invalid(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    source.display()
+                )));
             }
         }
         let mut network = request.network.clone();
@@ -544,6 +606,12 @@ impl Engine {
                     });
                 }
             }
+        }
+        if network.mode == "host"
+            && let Some(key) = request.host.sysctls.keys().find(|k| k.starts_with("net."))
+        {
+            // (The runtime checks it too; said here, before anything is made.)
+            return Err(EngineError::Invalid(format!("sysctl {key:?} not allowed in host network namespace")));
         }
         if network.mode != "bridge" && !network.ports.is_empty() {
             return Err(EngineError::BadOption {
@@ -613,9 +681,27 @@ impl Engine {
         ])?;
         let rootfs = self.mount_rootfs(&record)?;
         for m in &record.mounts {
-            if let MountSpec::Volume { name, target, anonymous, .. } = m {
-                self.volumes.create(name, BTreeMap::new(), *anonymous)?;
-                self.volumes.fill_from(name, &rootfs, target)?;
+            if let MountSpec::Volume { name, target, anonymous, nocopy, .. } = m {
+                // `--mount volume-label=` and `volume-opt=` go to a volume this makes.
+                let options = record
+                    .host_config
+                    .mounts
+                    .iter()
+                    .find(|r| r.typ == "volume" && r.target == *target)
+                    .and_then(|r| r.volume_options.clone())
+                    .unwrap_or_default();
+                let info = self.volumes.create_with_options(
+                    name,
+                    options.labels,
+                    *anonymous,
+                    options.driver_config.options,
+                )?;
+                if !info.options.is_empty() {
+                    continue; // its files are elsewhere: nothing to copy up, nothing to hand over
+                }
+                if !nocopy {
+                    self.volumes.fill_from(name, &rootfs, target)?;
+                }
                 if record.host_config.user_ns {
                     crate::userns::hand_over(&self.volumes.data_dir(name))?;
                 }
@@ -873,7 +959,9 @@ impl Engine {
         self.fs(record).remove()?;
         if volumes {
             for m in &record.mounts {
-                if let MountSpec::Volume { name, anonymous: true, .. } = m {
+                if let MountSpec::Volume { name, anonymous: true, .. } = m
+                    && !self.volume_used_by_another(name, &record.id)
+                {
                     let _ = self.volumes.remove(name);
                 }
             }
@@ -884,6 +972,16 @@ impl Engine {
         let _ = std::fs::remove_file(self.busy_path(&record.id));
         self.events.emit(Event::container(record, "destroy", &[]));
         Ok(())
+    }
+
+    /// Whether a container other than `id` mounts volume `name` (`--volumes-from` shares
+    /// anonymous volumes: Docker's `rm -v` keeps those in use).
+    fn volume_used_by_another(&self, name: &str, id: &str) -> bool {
+        let ids = self.records.scan().map(|(ids, _)| ids).unwrap_or_default();
+        ids.iter()
+            .filter(|other| other.as_str() != id)
+            .filter_map(|other| self.records.read(other).ok())
+            .any(|r| r.mounts.iter().any(|m| matches!(m, MountSpec::Volume { name: n, .. } if n == name)))
     }
 
     /// Tells the runtime to forget the container if it knows it (killing what runs).

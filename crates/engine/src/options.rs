@@ -17,6 +17,13 @@ pub enum MountSpec {
         target: String,
         /// Mounted read-only.
         readonly: bool,
+        /// `--mount bind-propagation=`: `rprivate` (Docker's default) unless given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        propagation: Option<String>,
+        /// `--mount bind-recursive=disabled` (or `bind-nonrecursive`): mounts under the
+        /// source are not carried along.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        nonrecursive: bool,
     },
     /// `-v NAME:/ctr[:ro]` (named) or an image volume / `-v /ctr` (anonymous).
     Volume {
@@ -28,6 +35,9 @@ pub enum MountSpec {
         readonly: bool,
         /// Made for this container only; `rm -v` removes it.
         anonymous: bool,
+        /// `--mount volume-nocopy`: a new volume is not filled from the image.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        nocopy: bool,
     },
     /// `--tmpfs /ctr[:options]`.
     Tmpfs {
@@ -66,16 +76,26 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec, EngineError> {
     };
     check_mount_target(target).map_err(|why| bad(&why))?;
     Ok(match source {
-        None => MountSpec::Volume { name: crate::ids::new_id(), target: target.into(), readonly, anonymous: true },
-        Some(source) if source.starts_with('/') => {
-            MountSpec::Bind { source: source.into(), target: target.into(), readonly }
-        }
+        None => MountSpec::Volume {
+            name: crate::ids::new_id(),
+            target: target.into(),
+            readonly,
+            anonymous: true,
+            nocopy: false,
+        },
+        Some(source) if source.starts_with('/') => MountSpec::Bind {
+            source: source.into(),
+            target: target.into(),
+            readonly,
+            propagation: None,
+            nonrecursive: false,
+        },
         Some(source) if source.starts_with('.') || source.contains('/') => {
             return Err(bad("a host path must be absolute; a volume name has no '/'"));
         }
         Some(name) => {
             crate::volumes::check_name(name)?;
-            MountSpec::Volume { name: name.into(), target: target.into(), readonly, anonymous: false }
+            MountSpec::Volume { name: name.into(), target: target.into(), readonly, anonymous: false, nocopy: false }
         }
     })
 }
@@ -465,7 +485,13 @@ mod tests {
     fn volumes() {
         assert_eq!(
             parse_volume("/h:/c:ro").unwrap(),
-            MountSpec::Bind { source: "/h".into(), target: "/c".into(), readonly: true }
+            MountSpec::Bind {
+                source: "/h".into(),
+                target: "/c".into(),
+                readonly: true,
+                propagation: None,
+                nonrecursive: false
+            }
         );
         assert!(matches!(parse_volume("data:/c").unwrap(), MountSpec::Volume { anonymous: false, .. }));
         assert!(matches!(parse_volume("/c").unwrap(), MountSpec::Volume { anonymous: true, .. }));

@@ -137,7 +137,31 @@ pub struct HostConfig {
     /// `--log-opt` as given.
     #[serde(default)]
     pub log_opts: BTreeMap<String, String>,
+    /// `--mount`s as given (each is in the record's mounts too).
+    #[serde(default)]
+    pub mounts: Vec<crate::mountflag::MountRequest>,
+    /// `--volumes-from C[:ro|rw]` as given (the mounts they gave are in the record's).
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
+    /// `--device`s.
+    #[serde(default)]
+    pub devices: Vec<crate::devices::DeviceMapping>,
+    /// `--device-cgroup-rule`s, each checked by [`crate::devices::parse_rule`].
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--shm-size` in bytes (`None`: Docker's 64 MiB).
+    #[serde(default)]
+    pub shm_size: Option<i64>,
+    /// `--sysctl`s, each checked by [`crate::sysctls::parse_sysctl`].
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--group-add`: group names (looked up in the container's /etc/group) or ids.
+    #[serde(default)]
+    pub group_add: Vec<String>,
 }
+
+/// Docker's default size of /dev/shm.
+pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
 /// What happened to the container last.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -69,6 +69,45 @@ pub fn resolve_at(root: &OwnedFd, user: &str) -> Result<(u32, u32, Vec<u32>), En
     Ok((uid, gid, additional))
 }
 
+/// The ids of `--group-add` values in the root filesystem at `rootfs` (a trusted path:
+/// the container's merged directory): a number as it is, a name from the container's
+/// `/etc/group` (read as [`resolve`] reads it); an unknown name is an error.
+pub fn resolve_groups(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, EngineError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
+    resolve_groups_at(&root, groups)
+}
+
+/// Like [`resolve_groups`], in the root `root` (a running container's own view).
+pub fn resolve_groups_at(root: &OwnedFd, groups: &[String]) -> Result<Vec<u32>, EngineError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let file = read(root, "/etc/group")?;
+    let mut out = Vec::new();
+    for g in groups {
+        let gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                match file.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 3 && f[0] == g) {
+                    Some(f) => id(f[2], "gid", "/etc/group", f[0])?,
+                    None => {
+                        return Err(EngineError::Invalid(format!(
+                            "Unable to find group {g}: no matching entries in group file"
+                        )));
+                    }
+                }
+            }
+        };
+        if !out.contains(&gid) {
+            out.push(gid);
+        }
+    }
+    Ok(out)
+}
+
 /// The container's `file`, or nothing if it has none; anything but a regular file of at
 /// most [`LIMIT`] bytes is an error.
 fn read(root: &OwnedFd, file: &str) -> Result<String, EngineError> {
@@ -105,6 +144,9 @@ mod tests {
         assert_eq!(resolve(&dir, "33").unwrap(), (33, 34, vec![50]));
         assert_eq!(resolve(&dir, "1000:web").unwrap(), (1000, 34, vec![]));
         assert_eq!(resolve(&dir, "1000").unwrap(), (1000, 1000, vec![]));
+        assert_eq!(resolve_groups(&dir, &["web".into(), "7".into(), "extra".into()]).unwrap(), [34, 7, 50]);
+        assert!(resolve_groups(&dir, &["broken".into()]).unwrap_err().to_string().contains("invalid gid"));
+        assert!(resolve_groups(&dir, &["sudo".into()]).unwrap_err().to_string().contains("Unable to find group"));
         assert!(resolve(&dir, "bad").unwrap_err().to_string().contains("invalid uid"));
         assert!(resolve(&dir, "www:broken").unwrap_err().to_string().contains("invalid gid"));
         assert!(resolve(&dir, "www:nogroup").is_err());

@@ -29,6 +29,62 @@ pub struct VolumeInfo {
     /// Made for one container's `-v /path` or an image's VOLUME.
     #[serde(default)]
     pub anonymous: bool,
+    /// The local driver's options (`--mount volume-opt=`): `type`, `device`, `o`; see
+    /// [`LocalMount`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// What a volume with local-driver options mounts instead of its `_data` directory:
+/// `type=none,o=bind,device=/host/dir` (a host directory) or `type=tmpfs,device=tmpfs,
+/// o=size=..` (a tmpfs; each container gets its own instance, where Docker's driver
+/// shares one among the containers using it at the same time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalMount {
+    /// Bind the host directory.
+    Bind(PathBuf),
+    /// Mount a tmpfs with these options.
+    Tmpfs(Vec<String>),
+}
+
+/// Checks local-driver options as Docker's local driver takes them (keys `type`,
+/// `device`, `o`); `None` for no options. Only bind and tmpfs mounts are built.
+pub fn local_mount(options: &std::collections::BTreeMap<String, String>) -> Result<Option<LocalMount>, EngineError> {
+    if options.is_empty() {
+        return Ok(None);
+    }
+    let bad = |reason: String| EngineError::BadOption {
+        option: "volume-opt".into(),
+        value: options.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        reason,
+    };
+    if let Some(key) = options.keys().find(|k| !matches!(k.as_str(), "type" | "device" | "o")) {
+        return Err(bad(format!("invalid option key: {key:?}")));
+    }
+    let typ = options.get("type").map(String::as_str).unwrap_or_default();
+    let device = options.get("device").map(String::as_str).unwrap_or_default();
+    let o: Vec<&str> = options.get("o").map(|o| o.split(',').filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+    match typ {
+        "none" | "" if o.iter().any(|x| *x == "bind" || *x == "rbind") => {
+            if !device.starts_with('/') || device.contains('\0') {
+                return Err(bad("a bind needs an absolute device path".into()));
+            }
+            if let Some(other) = o.iter().find(|x| !matches!(**x, "bind" | "rbind")) {
+                return Err(bad(format!("option {other:?} is not supported with o=bind")));
+            }
+            Ok(Some(LocalMount::Bind(device.into())))
+        }
+        "tmpfs" => {
+            for x in &o {
+                let key = x.split_once('=').map_or(*x, |(k, _)| k);
+                if !matches!(key, "size" | "mode" | "uid" | "gid" | "nr_inodes" | "nr_blocks") {
+                    return Err(bad(format!("tmpfs option {x:?} is not supported")));
+                }
+            }
+            Ok(Some(LocalMount::Tmpfs(o.iter().map(|x| (*x).to_owned()).collect())))
+        }
+        _ => Err(bad("only type=none with o=bind, and type=tmpfs, are supported".into())),
+    }
 }
 
 /// Checks a volume name (Docker: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
@@ -71,7 +127,20 @@ impl Volumes {
         labels: std::collections::BTreeMap<String, String>,
         anonymous: bool,
     ) -> Result<VolumeInfo, EngineError> {
+        self.create_with_options(name, labels, anonymous, Default::default())
+    }
+
+    /// Like [`Volumes::create`], with local-driver options (checked by [`local_mount`])
+    /// for a volume this makes; an existing volume keeps its own.
+    pub fn create_with_options(
+        &self,
+        name: &str,
+        labels: std::collections::BTreeMap<String, String>,
+        anonymous: bool,
+        options: std::collections::BTreeMap<String, String>,
+    ) -> Result<VolumeInfo, EngineError> {
         check_name(name)?;
+        local_mount(&options)?;
         if let Ok(info) = self.inspect(name) {
             return Ok(info);
         }
@@ -85,6 +154,7 @@ impl Volumes {
             created_at: crate::now(),
             labels,
             anonymous,
+            options,
         };
         fs::write(tmp.join("volume.json"), serde_json::to_vec_pretty(&info).expect("serializes"))
             .map_err(|e| EngineError::io(&tmp, e))?;
@@ -148,5 +218,37 @@ impl Volumes {
         };
         crate::copy::copy_contents(&source, &data).map_err(|e| EngineError::Invalid(e.to_string()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn local_driver_options() {
+        assert_eq!(local_mount(&BTreeMap::new()).unwrap(), None);
+        assert_eq!(
+            local_mount(&opts(&[("type", "none"), ("o", "bind"), ("device", "/srv/x")])).unwrap(),
+            Some(LocalMount::Bind("/srv/x".into()))
+        );
+        assert_eq!(
+            local_mount(&opts(&[("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m,mode=700")])).unwrap(),
+            Some(LocalMount::Tmpfs(vec!["size=1m".into(), "mode=700".into()]))
+        );
+        for bad in [
+            opts(&[("type", "nfs"), ("device", ":/x")]),
+            opts(&[("type", "none"), ("o", "bind"), ("device", "rel")]),
+            opts(&[("type", "none"), ("o", "bind,exec"), ("device", "/x")]),
+            opts(&[("type", "tmpfs"), ("o", "size=1m,exec")]),
+            opts(&[("foo", "bar")]),
+        ] {
+            assert!(local_mount(&bad).is_err(), "{bad:?}");
+        }
     }
 }

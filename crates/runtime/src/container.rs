@@ -218,32 +218,34 @@ fn create_with(
 }
 
 /// A spec's device rules usually start with "deny all": like runc, let the container
-/// still use the devices every container has, and those `linux.devices` creates.
+/// still use the devices every container has. Unlike runc, making other nodes (`m`) is
+/// not allowed by default (a node for the host's disk is refused at mknod already).
+/// The nodes `linux.devices` creates may be made (`m`, the init makes them inside the
+/// cgroup) but get only the access the spec's own rules give them, as with runc:
+/// `--device /dev/x:r` must stay read-only.
 fn with_default_device_rules(
     resources: &oci_spec::runtime::LinuxResources,
     linux: &oci_spec::runtime::Linux,
 ) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType as T};
     let Some(rules) = resources.devices() else { return resources.clone() };
-    let rule = |typ: T, major: i64, minor: Option<i64>| {
+    let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true).set_typ(Some(typ)).set_major(Some(major)).set_minor(minor).set_access(Some("rwm".into()));
+        r.set_allow(true).set_typ(Some(typ)).set_major(major).set_minor(minor).set_access(Some(access.into()));
         r
     };
     let mut all = rules.clone();
     for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
-        all.push(rule(T::C, major, Some(minor)));
+        all.push(rule(T::C, Some(major), Some(minor), "rwm"));
     }
-    all.push(rule(T::C, 136, None)); // every /dev/pts/N
+    all.push(rule(T::C, Some(136), None, "rwm")); // every /dev/pts/N
     for d in linux.devices().iter().flatten() {
-        let typ = if d.typ() == T::P {
-            continue;
-        } else if d.typ() == T::B {
-            T::B
-        } else {
-            T::C
+        let typ = match d.typ() {
+            T::P => continue,
+            T::B => T::B,
+            _ => T::C,
         };
-        all.push(rule(typ, d.major(), Some(d.minor())));
+        all.push(rule(typ, Some(d.major()), Some(d.minor()), "m"));
     }
     let mut out = resources.clone();
     out.set_devices(Some(all));

@@ -137,6 +137,7 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
             return Err(bad(path, format!("linux.sysctl[{key:?}]"), "not a sysctl name"));
         }
+        check_sysctl_namespace(path, linux, key)?;
     }
     let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -164,6 +165,56 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+/// The IPC-namespaced sysctls runc allows by name (besides `fs.mqueue.*`).
+const IPC_SYSCTLS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// runc's rule: a sysctl is set only where the kernel keeps it per namespace and the
+/// container has that namespace of its own (IPC ones: an ipc namespace; `net.*`: a
+/// network namespace that is not ours; `kernel.domainname`: a new uts namespace).
+fn check_sysctl_namespace(path: &Path, linux: &oci_spec::runtime::Linux, key: &str) -> Result<()> {
+    let field = format!("linux.sysctl[{key:?}]");
+    let entry = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().find(|n| n.typ() == t).cloned();
+    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+        if entry(LinuxNamespaceType::Ipc).is_some() {
+            return Ok(());
+        }
+        return Err(bad(path, field, format!("sysctl {key:?} is not allowed in the host's ipc namespace")));
+    }
+    if key.starts_with("net.") {
+        let host = || Err(bad(path, field.clone(), format!("sysctl {key:?} not allowed in host network namespace")));
+        return match entry(LinuxNamespaceType::Network) {
+            None => host(),
+            Some(ns) => match ns.path() {
+                None => Ok(()),
+                Some(p) => {
+                    use std::os::unix::fs::MetadataExt;
+                    let (theirs, ours) = (std::fs::metadata(p), std::fs::metadata("/proc/self/ns/net"));
+                    match (theirs, ours) {
+                        (Ok(a), Ok(b)) if (a.dev(), a.ino()) != (b.dev(), b.ino()) => Ok(()),
+                        _ => host(),
+                    }
+                }
+            },
+        };
+    }
+    if key == "kernel.domainname" && entry(LinuxNamespaceType::Uts).is_some_and(|n| n.path().is_none()) {
+        return Ok(());
+    }
+    if key == "kernel.hostname" {
+        return Err(bad(path, field, "sysctl kernel.hostname is not allowed; use the hostname field"));
+    }
+    Err(bad(path, field, format!("sysctl {key:?} is not in a separate kernel namespace")))
 }
 
 /// Container ranges must not overlap, nor host ranges (the kernel refuses both, later
@@ -229,6 +280,28 @@ mod tests {
     #[test]
     fn not_json() {
         assert!(err("{oops").contains("config.json: (document)"), "{}", err("{oops"));
+    }
+
+    #[test]
+    fn sysctls_need_their_namespace() {
+        let with = |ns: &str, key: &str| {
+            err(&format!(
+                r#"{{"ociVersion":"1.0.2",{BASE},"linux":{{"namespaces":[{{"type":"mount"}}{ns}],"sysctl":{{"{key}":"1"}}}}}}"#
+            ))
+        };
+        assert_eq!(with(r#",{"type":"network"}"#, "net.ipv4.ip_forward"), "ok");
+        assert!(with("", "net.ipv4.ip_forward").contains("not allowed in host network namespace"));
+        let ours = r#",{"type":"network","path":"/proc/self/ns/net"}"#;
+        assert!(with(ours, "net.ipv4.ip_forward").contains("host network namespace"));
+        assert_eq!(with(r#",{"type":"ipc"}"#, "kernel.shmmax"), "ok");
+        assert_eq!(with(r#",{"type":"ipc"}"#, "fs.mqueue.msg_max"), "ok");
+        assert!(with("", "kernel.shmmax").contains("host's ipc namespace"));
+        assert_eq!(with(r#",{"type":"uts"}"#, "kernel.domainname"), "ok");
+        assert!(with(r#",{"type":"uts"}"#, "kernel.hostname").contains("hostname field"));
+        assert!(
+            with(r#",{"type":"ipc"},{"type":"uts"}"#, "kernel.panic").contains("not in a separate kernel namespace")
+        );
+        assert!(with(r#",{"type":"network"}"#, "vm.swappiness").contains("not in a separate kernel namespace"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod exec;
 mod mount_options;
 mod process;
 mod rootfs;
+mod sysctl;
 
 use std::ffi::CString;
 use std::io::Write;

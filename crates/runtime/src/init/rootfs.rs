@@ -277,9 +277,11 @@ pub fn finish(spec: &Spec, in_user_ns: bool) -> Result<(), Step> {
     let linux = spec.linux().as_ref().expect("checked at load");
     let mut sysctls: Vec<_> = linux.sysctl().iter().flatten().collect();
     sysctls.sort();
-    for (key, value) in sysctls {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(step(format!("set sysctl {key}={value}")))?;
+    if !sysctls.is_empty() {
+        let proc = super::sysctl::open_proc().map_err(step("open procfs for sysctls"))?;
+        for (key, value) in sysctls {
+            super::sysctl::write(&proc, key, value).map_err(step(format!("set sysctl {key}={value}")))?;
+        }
     }
     if let Some(p) = root_propagation(spec).filter(|p| p & libc::MS_PRIVATE == 0) {
         mount(None, "/", None, p, None).map_err(step("set rootfsPropagation"))?;

@@ -614,6 +614,12 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<u8> {
 /// Makes the container; with `start_with`, the id its shim already waits for (`run`).
 fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_with: Option<&str>) -> Result<Record> {
     let mut request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
+    let cidfile = a
+        .cidfile
+        .as_deref()
+        .map(|path| lindocker_engine::cidfile::CidFile::claim(std::path::Path::new(path)))
+        .transpose()
+        .map_err(|e| Failure::new(125, e.to_string()))?;
     request.start_now = start_with.is_some();
     request.id = start_with.map(str::to_owned);
     let missing = engine.images.find(&a.image).is_err();
@@ -624,7 +630,11 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
         "missing" | "never" => {}
         other => return Err(Failure::new(125, format!("--pull {other:?}: expected missing, always or never")).into()),
     }
-    engine.create(&request).map_err(|e| Failure::new(125, e.to_string()).into())
+    let record = engine.create(&request).map_err(|e| Failure::new(125, e.to_string()))?;
+    if let Some(cidfile) = cidfile {
+        cidfile.write(&record.id).map_err(|e| Failure::new(125, e.to_string()))?;
+    }
+    Ok(record)
 }
 
 fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
@@ -1054,7 +1064,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         .mounts
         .iter()
         .filter_map(|m| match m {
-            lindocker_engine::options::MountSpec::Bind { source, target, readonly } => {
+            lindocker_engine::options::MountSpec::Bind { source, target, readonly, .. } => {
                 Some(format!("{}:{target}{}", source.display(), if *readonly { ":ro" } else { "" }))
             }
             _ => None,
@@ -1064,9 +1074,10 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         .mounts
         .iter()
         .map(|m| match m {
-            lindocker_engine::options::MountSpec::Bind { source, target, readonly } => {
-                json!({ "Type": "bind", "Source": source, "Destination": target, "RW": !readonly })
-            }
+            lindocker_engine::options::MountSpec::Bind { source, target, readonly, propagation, .. } => json!({
+                "Type": "bind", "Source": source, "Destination": target, "Mode": "", "RW": !readonly,
+                "Propagation": propagation.as_deref().unwrap_or("rprivate"),
+            }),
             lindocker_engine::options::MountSpec::Volume { name, target, readonly, .. } => json!({
                 "Type": "volume", "Name": name, "Source": engine.volumes.data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
             }),
@@ -1107,7 +1118,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
     if let Some(check) = &r.config.healthcheck {
         config["Healthcheck"] = json!(check);
     }
-    json!({
+    let mut out = json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.config.args.first(),
@@ -1146,7 +1157,18 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         "Mounts": mounts,
         "NetworkSettings": crate::networks::settings(engine, &r.id),
         "Config": config,
-    })
+    });
+    // Docker's names for the mount, device, sysctl and group flags.
+    let extra = json!({
+        "Mounts": h.mounts, "VolumesFrom": h.volumes_from,
+        "Devices": h.devices, "DeviceCgroupRules": h.device_cgroup_rules,
+        "ShmSize": h.shm_size.unwrap_or(lindocker_engine::record::DEFAULT_SHM_SIZE),
+        "Sysctls": h.sysctls, "GroupAdd": h.group_add,
+    });
+    if let (Some(host), Value::Object(extra)) = (out["HostConfig"].as_object_mut(), extra) {
+        host.extend(extra);
+    }
+    out
 }
 
 fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>, images_too: bool) -> Result<u8> {

@@ -45,7 +45,18 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         Ok(root) => lindocker_engine::users::resolve_at(&root, &user),
         Err(_) => bundle::resolve_user(&engine.records.dir(&id).join("merged"), &user),
     };
-    let (uid, gid, additional) = resolved.map_err(|e| Failure::new(126, e.to_string()))?;
+    let (uid, gid, mut additional) = resolved.map_err(|e| Failure::new(126, e.to_string()))?;
+    // `--group-add` holds for exec'd processes too (as Docker's).
+    let groups = &record.host_config.group_add;
+    let extra = match lindocker_engine::inroot::running_root(record.state.pid, &record.id) {
+        Ok(root) => lindocker_engine::users::resolve_groups_at(&root, groups),
+        Err(_) => lindocker_engine::users::resolve_groups(&engine.records.dir(&id).join("merged"), groups),
+    };
+    for gid in extra.map_err(|e| Failure::new(126, e.to_string()))? {
+        if !additional.contains(&gid) {
+            additional.push(gid);
+        }
+    }
     let mut env = record.config.env.clone();
     env.push(format!("HOSTNAME={}", record.config.hostname));
     if a.tty {

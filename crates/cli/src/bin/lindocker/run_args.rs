@@ -8,6 +8,7 @@ use lindocker_engine::bundle::cap_name;
 use lindocker_engine::log_config::LogConfig;
 use lindocker_engine::options::{self, RestartPolicy};
 use lindocker_engine::record::HostConfig;
+use lindocker_engine::{devices, mountflag, sysctls};
 
 /// Flags shared by `run` and `create`.
 #[derive(Debug, Args, Clone)]
@@ -45,6 +46,30 @@ pub struct CreateArgs {
     /// Mount a tmpfs: PATH[:options].
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Attach a filesystem mount: type=bind|volume|tmpfs,source=...,target=...[,readonly].
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount the volumes of another container: CONTAINER[:ro|rw].
+    #[arg(long)]
+    pub volumes_from: Vec<String>,
+    /// Add a host device: HOST[:CONTAINER][:PERMISSIONS] (rwm).
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the device cgroup: 'c 1:3 rwm'.
+    #[arg(long)]
+    pub device_cgroup_rule: Vec<String>,
+    /// Size of /dev/shm (e.g. 128m).
+    #[arg(long)]
+    pub shm_size: Option<String>,
+    /// Namespaced kernel parameters: NAME=VALUE.
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// More groups to join: names (from the container's /etc/group) or ids.
+    #[arg(long)]
+    pub group_add: Vec<String>,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long)]
+    pub cidfile: Option<String>,
     /// Mount the root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
@@ -232,12 +257,43 @@ impl CreateArgs {
             env.extend(options::parse_env(value)?);
         }
         let mut mounts = Vec::new();
+        // Relative host paths are the caller's (Docker's CLI resolves them, not its daemon).
+        let cwd = std::env::current_dir().context("the current directory")?;
         for v in &self.volume {
-            mounts.push(options::parse_volume(v)?);
+            mounts.push(options::parse_volume(&mountflag::resolve_volume_source(v, &cwd))?);
         }
         for t in &self.tmpfs {
             mounts.push(options::parse_tmpfs(t)?);
         }
+        for m in &self.mount {
+            let request = mountflag::parse_mount(m, &cwd)?;
+            mounts.push(request.to_spec());
+            host.mounts.push(request);
+        }
+        host.volumes_from = self.volumes_from.clone();
+        host.devices = self.device.iter().map(|d| devices::parse_device(d)).collect::<Result<_, _>>()?;
+        host.device_cgroup_rules = self
+            .device_cgroup_rule
+            .iter()
+            .map(|r| devices::parse_rule(r).map(|r| r.to_string()))
+            .collect::<Result<_, _>>()?;
+        if let Some(size) = &self.shm_size {
+            let bytes = options::parse_bytes("--shm-size", size)?;
+            if bytes <= 0 {
+                bail!("invalid argument {size:?} for --shm-size: must be greater than 0");
+            }
+            host.shm_size = Some(bytes);
+        }
+        for s in &self.sysctl {
+            let (name, value) = sysctls::parse_sysctl(s)?;
+            host.sysctls.insert(name, value);
+        }
+        for g in &self.group_add {
+            if g.is_empty() || g.contains(['\0', '\n']) {
+                bail!("invalid argument {g:?} for --group-add");
+            }
+        }
+        host.group_add = self.group_add.clone();
         let mut labels = std::collections::BTreeMap::new();
         for l in &self.label {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
