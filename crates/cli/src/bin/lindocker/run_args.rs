@@ -134,6 +134,9 @@ pub struct CreateArgs {
     /// MAC address of the first interface.
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
+    /// Namespaces, finer limits, resolver settings, `--expose`, `--label-file`, `--platform`.
+    #[command(flatten)]
+    pub nsres: crate::run_nsres::NsResourceArgs,
     /// Pull the image: missing (default), always, never.
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -207,6 +210,7 @@ impl CreateArgs {
                 _ => bail!("--security-opt {opt:?}: supported are seccomp=unconfined|FILE and no-new-privileges"),
             }
         }
+        self.nsres.apply(&mut host)?;
         host.restart = RestartPolicy::parse(&self.restart)?;
         if auto_remove && host.restart != RestartPolicy::No {
             bail!("conflicting options: --restart and --rm");
@@ -239,6 +243,7 @@ impl CreateArgs {
             mounts.push(options::parse_tmpfs(t)?);
         }
         let mut labels = std::collections::BTreeMap::new();
+        labels.extend(self.nsres.file_labels()?);
         for l in &self.label {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
             labels.insert(k.to_owned(), v.to_owned());
@@ -267,6 +272,7 @@ impl CreateArgs {
             id: None,
             network,
             publish_all: self.publish_all,
+            expose: self.nsres.exposed()?,
         })
     }
 
@@ -318,6 +324,7 @@ impl CreateArgs {
             d.parse::<std::net::IpAddr>().with_context(|| format!("--dns {d:?}: not an IP address"))?;
             config.dns.push(d.clone());
         }
+        (config.dns_search, config.dns_options) = self.nsres.resolver()?;
         for h in &self.add_host {
             config.extra_hosts.push(options::parse_add_host(h)?);
         }
