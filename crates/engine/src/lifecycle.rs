@@ -837,6 +837,7 @@ impl Engine {
         if self.netns_path(&record.id).exists() {
             self.detach_network(record);
         }
+        self.unmount_shm(&record.id);
         self.fs(record).remove()?;
         if volumes {
             for m in &record.mounts {

@@ -10,6 +10,11 @@
 //! start fails (a pid namespace without its init takes no new process); once Y runs,
 //! `rm -f X` is allowed, as in Docker: for `--pid container:X` the kernel then kills every
 //! process of that pid namespace, Y's too (Y exits 137); an IPC namespace lives on with Y.
+//!
+//! `/dev/shm` goes with the IPC namespace, as in Docker: a `shareable` container's is a
+//! tmpfs the engine mounts on the host side (`containers/<id>/shm`, 64 MiB, from its
+//! first start until its removal), bound into it and into every container that joins it.
+//! `--ipc host` binds the host's `/dev/shm`; `--ipc none` has none.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -121,7 +126,48 @@ pub fn open_container_ns(pid: i32, id: &str, kind: &str) -> std::io::Result<Owne
     Ok(ns)
 }
 
+/// Points the spec's `/dev/shm` at `source` (a bind).
+fn bind_shm(spec: &mut Value, source: &Path) {
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
+            *m = json!({ "destination": "/dev/shm", "type": "bind", "source": source, "options": ["rbind", "rprivate", "nosuid", "noexec", "nodev"] });
+        }
+    }
+}
+
 impl Engine {
+    /// Where a `shareable` container's `/dev/shm` is mounted on the host side.
+    pub fn shm_dir(&self, id: &str) -> std::path::PathBuf {
+        self.records.dir(id).join("shm")
+    }
+
+    /// Mounts a `shareable` container's `/dev/shm` (if it is not).
+    fn mount_shm(&self, id: &str) -> Result<std::path::PathBuf, EngineError> {
+        use rustix::mount::{MountFlags, mount};
+        let dir = self.shm_dir(id);
+        if lindocker_storage::overlay::is_mounted(&dir) {
+            return Ok(dir);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        mount(
+            "shm",
+            &dir,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            c"mode=1777,size=67108864",
+        )
+        .map_err(|e| EngineError::io(&dir, e.into()))?;
+        Ok(dir)
+    }
+
+    /// Unmounts a `shareable` container's `/dev/shm` (at its removal).
+    pub fn unmount_shm(&self, id: &str) {
+        let dir = self.shm_dir(id);
+        if lindocker_storage::overlay::is_mounted(&dir) {
+            let _ = lindocker_storage::overlay::unmount(&dir);
+        }
+    }
+
     /// Resolves `container:NAME` modes to `container:ID` at create (the id stays right if
     /// the name is later given to another container), and checks that the modes fit
     /// together.
@@ -160,7 +206,11 @@ impl Engine {
             .into_iter()
             .filter_map(|(kind, mode)| mode.strip_prefix("container:").map(|id| (kind, id)))
             .collect();
-        if wanted.is_empty() {
+        let mut shm = None;
+        if h.ipc_mode == "shareable" {
+            shm = Some(self.mount_shm(&record.id)?);
+        }
+        if wanted.is_empty() && shm.is_none() {
             return Ok(Joined::default());
         }
         let me = std::process::id();
@@ -188,6 +238,13 @@ impl Engine {
             let fd = open_container_ns(target.state.pid, &target.id, kind).map_err(|e| {
                 EngineError::State(format!("cannot join the {kind} namespace of container {}: {e}", target.name))
             })?;
+            if kind == "ipc" && target.host_config.ipc_mode == "shareable" {
+                let dir = self.shm_dir(&target.id);
+                if !lindocker_storage::overlay::is_mounted(&dir) {
+                    return Err(EngineError::State(format!("container {} has no /dev/shm to share", target.name)));
+                }
+                shm = Some(dir);
+            }
             paths.push((kind, format!("/proc/{me}/fd/{}", fd.as_raw_fd())));
             fds.push(fd);
         }
@@ -201,6 +258,9 @@ impl Engine {
         for (kind, path) in paths {
             namespaces.retain(|ns| ns["type"] != kind);
             namespaces.push(json!({ "type": kind, "path": path }));
+        }
+        if let Some(dir) = shm {
+            bind_shm(&mut spec, &dir);
         }
         crate::bundle::write_config(&config, &spec)?;
         Ok(Joined { _fds: fds })

@@ -107,6 +107,14 @@ fn ipc_modes() {
     let shared_ipc = ns_of(&pid_of(&engine, "shared"), "ipc");
     assert_eq!(inner(&["--ipc", "container:shared"]), shared_ipc);
     assert_eq!(inspect(&engine, "shared")["HostConfig"]["IpcMode"], "shareable");
+    // ... and its /dev/shm.
+    engine.ok(&["exec", "shared", "sh", "-c", "echo from-shared > /dev/shm/note"]);
+    assert_eq!(
+        engine.ok(&["run", "--rm", "--ipc", "container:shared", IMAGE, "cat", "/dev/shm/note"]),
+        "from-shared\n"
+    );
+    let err = engine.fails(&["run", "--rm", IMAGE, "cat", "/dev/shm/note"], 1);
+    assert!(err.contains("No such file"), "{err}");
     // private (the default) may not be joined, as in Docker.
     engine.ok(&["run", "-d", "--name", "private", IMAGE, "sleep", "1000"]);
     let err = engine.fails(&["run", "--rm", "--ipc", "container:private", IMAGE, "true"], 125);
