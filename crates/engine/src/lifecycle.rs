@@ -367,6 +367,7 @@ impl Engine {
         let dir = self.records.dir(id);
         let _ = ContainerFs::at(&dir).remove();
         let _ = rustix::mount::unmount(dir.join("merged"), rustix::mount::UnmountFlags::DETACH);
+        self.unmount_shm(id);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_file(self.busy_path(id));
     }

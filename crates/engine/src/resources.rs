@@ -181,7 +181,7 @@ pub fn check_rt_supported(h: &HostConfig) -> Result<(), EngineError> {
 /// realtime budget for a container asking for `runtime` µs per second: the kernel
 /// refuses a child more than its parent holds, and a new cgroup holds none. Each level
 /// of the parent is raised to what its children hold plus the new one; never lowered.
-pub fn reserve_rt(cgroup_parent: &str, runtime: i64) -> Result<(), EngineError> {
+pub fn reserve_rt(cgroup_parent: &str, runtime: i64, period: u64) -> Result<(), EngineError> {
     if runtime <= 0 {
         return Ok(());
     }
@@ -197,8 +197,14 @@ pub fn reserve_rt(cgroup_parent: &str, runtime: i64) -> Result<(), EngineError> 
     };
     let Some(leaf) = levels.last() else { return Ok(()) };
     std::fs::create_dir_all(leaf).map_err(|e| EngineError::io(leaf, e))?;
-    let read = |dir: &Path| -> i64 {
-        std::fs::read_to_string(dir.join("cpu.rt_runtime_us")).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    let number = |dir: &Path, file: &str| -> i64 {
+        std::fs::read_to_string(dir.join(file)).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    let read = |dir: &Path| number(dir, "cpu.rt_runtime_us");
+    // The kernel compares shares of time: a budget in the period of `dir`.
+    let scaled = |runtime: i64, period: i64, dir: &Path| -> i64 {
+        let parent_period = number(dir, "cpu.rt_period_us").max(1);
+        (runtime * parent_period + period.max(1) - 1) / period.max(1)
     };
     let children_sum = |dir: &Path, except: Option<&Path>| -> i64 {
         std::fs::read_dir(dir)
@@ -206,16 +212,17 @@ pub fn reserve_rt(cgroup_parent: &str, runtime: i64) -> Result<(), EngineError> 
             .flatten()
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && Some(e.path().as_path()) != except)
-            .map(|e| read(&e.path()).max(0))
+            .map(|e| scaled(read(&e.path()).max(0), number(&e.path(), "cpu.rt_period_us"), dir))
             .sum()
     };
     // Bottom-up: what each level must hold.
     let mut needed = vec![0i64; levels.len()];
-    let mut below = children_sum(leaf, None) + runtime;
+    let mut below = children_sum(leaf, None) + scaled(runtime, period as i64, leaf);
     for (i, dir) in levels.iter().enumerate().rev() {
         needed[i] = below.max(read(dir));
         if i > 0 {
-            below = needed[i] + children_sum(&levels[i - 1], Some(dir));
+            let parent = &levels[i - 1];
+            below = scaled(needed[i], number(dir, "cpu.rt_period_us"), parent) + children_sum(parent, Some(dir));
         }
     }
     // Top-down: a parent is raised before its child.

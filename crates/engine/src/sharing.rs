@@ -194,6 +194,12 @@ impl Engine {
                 "--user-ns cannot be combined with joining another container's namespaces".into(),
             ));
         }
+        // A user namespace cannot mount /proc or mqueue for namespaces the host's owns.
+        if h.user_ns && (h.pid_mode == "host" || h.ipc_mode == "host" || h.uts_mode == "host") {
+            return Err(EngineError::Invalid(
+                "--user-ns cannot be combined with the host's pid, ipc or uts namespace".into(),
+            ));
+        }
         Ok(())
     }
 

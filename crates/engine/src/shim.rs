@@ -265,7 +265,9 @@ fn starts(
         // Namespaces of other containers (their current inits) and the realtime budget of
         // our cgroup parent: both as of this start.
         let joined = engine.join_namespaces(record).and_then(|joined| {
-            crate::resources::reserve_rt(&engine.cgroup_parent, record.host_config.cpu_rt_runtime.unwrap_or(0))?;
+            let h = &record.host_config;
+            let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
+            crate::resources::reserve_rt(&engine.cgroup_parent, runtime, period)?;
             Ok(joined)
         });
         let _joined = match joined {

@@ -147,6 +147,8 @@ fn uts_and_userns_host() {
     assert_eq!(map.split_whitespace().collect::<Vec<_>>(), ["0", "0", "4294967295"]);
     let err = engine.fails(&["run", "--rm", "--userns", "host", "--user-ns", IMAGE, "true"], 125);
     assert!(err.contains("--userns"), "{err}");
+    let err = engine.fails(&["run", "--rm", "--user-ns", "--pid", "host", IMAGE, "true"], 125);
+    assert!(err.contains("--user-ns"), "{err}");
     let err = engine.fails(&["run", "--rm", "--userns", "remap", IMAGE, "true"], 125);
     assert!(err.contains("--userns"), "{err}");
     engine.ok(&["create", "--name", "upd", "--userns", "host", "--uts", "host", IMAGE, "true"]);
@@ -263,7 +265,23 @@ fn cpu_quota_period_and_realtime() {
         assert_eq!(cgroup_file(&engine, "rt", "cpu", "cpu.rt_runtime_us").trim(), "10000");
         assert_eq!(cgroup_file(&engine, "rt", "cpu", "cpu.rt_period_us").trim(), "1000000");
         assert_eq!(inspect(&engine, "rt")["HostConfig"]["CpuRealtimeRuntime"], 10000);
-        engine.ok(&["rm", "-f", "rt"]);
+        // A second one beside it, on a shorter period: the parent's budget grows for both.
+        engine.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "rt2",
+            "--cpu-rt-period",
+            "500000",
+            "--cpu-rt-runtime",
+            "20000",
+            IMAGE,
+            "sleep",
+            "1000",
+        ]);
+        assert_eq!(cgroup_file(&engine, "rt2", "cpu", "cpu.rt_runtime_us").trim(), "20000");
+        assert_eq!(cgroup_file(&engine, "rt2", "cpu", "cpu.rt_period_us").trim(), "500000");
+        engine.ok(&["rm", "-f", "rt", "rt2"]);
     } else {
         let err = engine.fails(&rt, 125);
         assert!(err.contains("realtime"), "{err}");
