@@ -244,6 +244,9 @@ impl Engine {
             let fd = open_container_ns(target.state.pid, &target.id, kind).map_err(|e| {
                 EngineError::State(format!("cannot join the {kind} namespace of container {}: {e}", target.name))
             })?;
+            if kind == "ipc" && target.host_config.ipc_mode == "host" {
+                shm = Some("/dev/shm".into());
+            }
             if kind == "ipc" && target.host_config.ipc_mode == "shareable" {
                 let dir = self.shm_dir(&target.id);
                 if !lindocker_storage::overlay::is_mounted(&dir) {

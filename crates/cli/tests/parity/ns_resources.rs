@@ -119,6 +119,20 @@ fn ipc_modes() {
     engine.ok(&["run", "-d", "--name", "private", IMAGE, "sleep", "1000"]);
     let err = engine.fails(&["run", "--rm", "--ipc", "container:private", IMAGE, "true"], 125);
     assert!(err.contains("shareable"), "{err}");
+    // host: the host's namespace and /dev/shm, also for a container joining such a one.
+    let host_shm = std::os::unix::fs::MetadataExt::dev(&fs::metadata("/dev/shm").unwrap()).to_string();
+    let shm_dev = |args: &[&str]| {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[IMAGE, "stat", "-c", "%d", "/dev/shm"]);
+        engine.ok(&all).trim().to_owned()
+    };
+    assert_eq!(shm_dev(&["--ipc", "host"]), host_shm);
+    assert_ne!(shm_dev(&[]), host_shm);
+    engine.ok(&["run", "-d", "--name", "hostipc", "--ipc", "host", IMAGE, "sleep", "1000"]);
+    assert_eq!(inner(&["--ipc", "container:hostipc"]), host_ipc);
+    assert_eq!(shm_dev(&["--ipc", "container:hostipc"]), host_shm);
+    engine.ok(&["rm", "-f", "hostipc"]);
     // none: its own namespace and no /dev/shm.
     let mounts = engine.ok(&["run", "--rm", "--ipc", "none", IMAGE, "cat", "/proc/self/mounts"]);
     assert!(!mounts.contains(" /dev/shm "), "{mounts}");

@@ -93,6 +93,11 @@ impl NsResourceArgs {
             eprintln!("WARNING: Your kernel does not support OomKillDisable. OomKillDisable discarded.");
             host.oom_kill_disable = false;
         }
+        if host.oom_kill_disable && host.memory.is_none() {
+            eprintln!(
+                "WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous."
+            );
+        }
         host.oom_score_adj = self.oom_score_adj.map(resources::check_oom_score_adj).transpose()?;
         host.memory_reservation =
             self.memory_reservation.as_deref().map(|m| options::parse_bytes("--memory-reservation", m)).transpose()?;
