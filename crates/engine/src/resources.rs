@@ -309,6 +309,45 @@ pub fn apply(h: &HostConfig, resources: &mut Value, process: &mut Value) {
     }
 }
 
+impl crate::lifecycle::Engine {
+    /// After `update`: the bundle's `linux.resources` made to say what the record says
+    /// (memory, swap, CPU, pids and this module's values), so the next start keeps the
+    /// new limits, as Docker's do. Device rules and anything else stay as they were.
+    pub fn persist_limits(&self, record: &crate::record::Record) -> Result<(), EngineError> {
+        let config = self.records.dir(&record.id).join("bundle/config.json");
+        let bytes = std::fs::read(&config).map_err(|e| EngineError::io(&config, e))?;
+        let mut spec: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| EngineError::Corrupt { path: config.clone(), reason: e.to_string() })?;
+        let h = &record.host_config;
+        let mut resources = spec["linux"]["resources"].take();
+        if !resources.is_object() {
+            resources = json!({});
+        }
+        if let Some(limit) = h.memory {
+            resources["memory"]["limit"] = json!(limit);
+            resources["memory"]["swap"] = json!(h.memory_swap.unwrap_or(limit * 2));
+        }
+        if let Some(nano) = h.nano_cpus {
+            resources["cpu"]["period"] = json!(100_000);
+            resources["cpu"]["quota"] = json!(nano / 10_000);
+        }
+        if let Some(shares) = h.cpu_shares {
+            resources["cpu"]["shares"] = json!(shares);
+        }
+        if let Some(cpus) = &h.cpuset_cpus {
+            resources["cpu"]["cpus"] = json!(cpus);
+        }
+        if let Some(limit) = h.pids_limit {
+            resources["pids"] = json!({ "limit": limit });
+        }
+        let mut process = spec["process"].take();
+        apply(h, &mut resources, &mut process);
+        spec["linux"]["resources"] = resources;
+        spec["process"] = process;
+        crate::bundle::write_config(&config, &spec)
+    }
+}
+
 /// Docker's `HostConfig` names for these values (`inspect`).
 pub fn inspect(h: &HostConfig) -> serde_json::Map<String, Value> {
     let rates =

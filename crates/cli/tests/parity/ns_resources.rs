@@ -523,6 +523,14 @@ fn update_resource_flags() {
     assert_eq!(h["CpuQuota"], 30000);
     assert_eq!(h["MemoryReservation"], 20971520);
     assert_eq!(h["BlkioWeight"], 400);
+    // The new limits outlive a restart.
+    engine.ok(&["restart", "-t", "0", "upd"]);
+    if is_v1("cpu") {
+        assert_eq!(cgroup_file(&engine, "upd", "cpu", "cpu.cfs_quota_us").trim(), "30000");
+        assert_eq!(cgroup_file(&engine, "upd", "memory", "memory.soft_limit_in_bytes").trim(), "20971520");
+    } else {
+        assert_eq!(cgroup_file(&engine, "upd", "cpu", "cpu.max").trim(), "30000 100000");
+    }
     let err = engine.fails(&["update", "--cpu-quota", "10", "upd"], 125);
     assert!(err.contains("--cpu-quota"), "{err}");
     engine.ok(&["rm", "-f", "upd"]);

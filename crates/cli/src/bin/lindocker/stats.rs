@@ -202,7 +202,7 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
                     engine.runtime_for(&record)?.run(&refs)?;
                 }
             }
-            engine.records.update(&id, |r| {
+            let (updated, ()) = engine.records.update(&id, |r| {
                 let h = &mut r.host_config;
                 if memory.is_some() {
                     h.memory = memory;
@@ -232,6 +232,8 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
                     h.restart = r;
                 }
             })?;
+            // The next start (a restart policy's, or `start`) keeps the new limits.
+            engine.persist_limits(&updated)?;
             println!("{name}");
             Ok(())
         })();
