@@ -173,9 +173,16 @@ impl Manager {
                 });
             };
             let mut path = dir.join(&file);
+            let mut value = value;
             if !path.exists() && file.starts_with("blkio.weight") {
                 // Kernels with only the BFQ scheduler name the weight files after it.
                 path = dir.join(file.replace("blkio.", "blkio.bfq."));
+            }
+            if !path.exists() && file == "io.weight" {
+                // Without io.cost, cgroup v2 weighs IO by BFQ alone, on blkio's 1-1000
+                // scale (as runc does).
+                path = dir.join("io.bfq.weight");
+                value = plan::io_weight_to_bfq_line(&value);
             }
             if !path.exists() {
                 return Err(Error::Unsupported {

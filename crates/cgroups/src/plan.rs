@@ -260,6 +260,21 @@ pub fn blkio_weight_to_io(weight: u16) -> u64 {
     1 + (weight - 10) * 9999 / 990
 }
 
+/// The inverse of [`blkio_weight_to_io`]: the blkio weight (10..1000) an io.weight came
+/// from, for `io.bfq.weight` (which takes blkio's scale).
+pub fn io_weight_to_bfq(weight: u64) -> u16 {
+    (10..=1000u16).find(|w| blkio_weight_to_io(*w) >= weight).unwrap_or(1000)
+}
+
+/// An `io.weight` line (`W`, or `MAJ:MIN W`) as the `io.bfq.weight` line with the same
+/// meaning (`default` is what BFQ calls the cgroup-wide weight).
+pub fn io_weight_to_bfq_line(line: &str) -> String {
+    match line.split_once(' ') {
+        Some((device, w)) => format!("{device} {}", w.parse().map_or(100, io_weight_to_bfq)),
+        None => line.parse().map_or_else(|_| line.to_owned(), |w| io_weight_to_bfq(w).to_string()),
+    }
+}
+
 fn io_max(key: &str, d: &LinuxThrottleDevice) -> String {
     format!("{}:{} {key}={}", d.major(), d.minor(), d.rate())
 }
@@ -378,6 +393,58 @@ mod tests {
                 ("io.weight".into(), "4950".into()),
                 ("io.max".into(), "8:0 rbps=1048576".into()),
                 ("hugetlb.2MB.max".into(), "4194304".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn bfq_weights_round_trip() {
+        for w in [10u16, 11, 99, 300, 500, 999, 1000] {
+            assert_eq!(io_weight_to_bfq(blkio_weight_to_io(w)), w);
+        }
+        assert_eq!(io_weight_to_bfq_line("2930"), "300");
+        assert_eq!(io_weight_to_bfq_line("8:0 4950"), "8:0 500");
+    }
+
+    #[test]
+    fn finer_flags_v1_and_v2() {
+        // What `run --memory-reservation --oom-kill-disable --cpu-quota --cpu-period
+        // --cpu-rt-* --blkio-weight-device --device-write-iops` asks for.
+        let r = resources(
+            r#"{"memory":{"reservation":33554432,"disableOOMKiller":true},
+                "cpu":{"quota":50000,"period":200000,"realtimeRuntime":10000,"realtimePeriod":1000000},
+                "blockIO":{"weightDevice":[{"major":254,"minor":0,"weight":200}],
+                           "throttleWriteIOPSDevice":[{"major":254,"minor":0,"rate":100}],
+                           "throttleWriteBpsDevice":[{"major":254,"minor":0,"rate":2097152}]}}"#,
+        );
+        assert_eq!(
+            files(&v1(&r).unwrap()),
+            vec![
+                ("memory.soft_limit_in_bytes".into(), "33554432".into()),
+                ("memory.oom_control".into(), "1".into()),
+                ("cpu.cfs_period_us".into(), "200000".into()),
+                ("cpu.cfs_quota_us".into(), "50000".into()),
+                ("cpu.rt_period_us".into(), "1000000".into()),
+                ("cpu.rt_runtime_us".into(), "10000".into()),
+                ("blkio.weight_device".into(), "254:0 200".into()),
+                ("blkio.throttle.write_bps_device".into(), "254:0 2097152".into()),
+                ("blkio.throttle.write_iops_device".into(), "254:0 100".into()),
+            ]
+        );
+        // v2 has neither an OOM switch nor realtime budgets: refused, never ignored.
+        assert!(v2(&r).is_err());
+        let r = resources(
+            r#"{"memory":{"reservation":33554432},"cpu":{"quota":50000,"period":200000},
+                "blockIO":{"weightDevice":[{"major":254,"minor":0,"weight":200}],
+                           "throttleWriteIOPSDevice":[{"major":254,"minor":0,"rate":100}]}}"#,
+        );
+        assert_eq!(
+            files(&v2(&r).unwrap()),
+            vec![
+                ("memory.low".into(), "33554432".into()),
+                ("cpu.max".into(), "50000 200000".into()),
+                ("io.weight".into(), "254:0 1920".into()),
+                ("io.max".into(), "254:0 wiops=100".into()),
             ]
         );
     }

@@ -116,6 +116,52 @@ fn memory_knobs_io_throttle_and_relative_path() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// `run --blkio-weight --device-read-bps --device-write-bps --device-read-iops
+/// --device-write-iops`: every throttle on the root disk, and the weight in whichever file
+/// the kernel has (v2: io.weight, or io.bfq.weight on blkio's scale without io.cost; v1:
+/// blkio.weight or blkio.bfq.weight).
+#[test]
+fn block_io_weight_and_every_throttle() {
+    let rt = Runtime::new(BIN, "cgblkio");
+    let mut b = Bundle::new("cgblkio", &["sleep", "1000"]);
+    let dev = root_device();
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let rate = |r: u64| json!([{"major": major, "minor": minor, "rate": r}]);
+    b.config["linux"]["resources"] = json!({
+        "blockIO": {
+            "weight": 300,
+            "throttleReadBpsDevice": rate(1048576),
+            "throttleWriteBpsDevice": rate(2097152),
+            "throttleReadIOPSDevice": rate(200),
+            "throttleWriteIOPSDevice": rate(100),
+        },
+    });
+    b.write();
+    rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), "blkio"]);
+    if unified() {
+        let io = read(&cg_file(&b, "io", "io.max"));
+        assert!(io.contains(&format!("{dev} rbps=1048576 wbps=2097152 riops=200 wiops=100")), "{io}");
+        let weight = cg_file(&b, "io", "io.weight");
+        if weight.exists() {
+            assert_eq!(read(&weight), "default 2930");
+        } else {
+            assert_eq!(read(&cg_file(&b, "io", "io.bfq.weight")), "default 300");
+        }
+    } else {
+        let file = |f: &str| read(&cg_file(&b, "blkio", f));
+        assert_eq!(file("blkio.throttle.read_bps_device"), format!("{dev} 1048576"));
+        assert_eq!(file("blkio.throttle.write_bps_device"), format!("{dev} 2097152"));
+        assert_eq!(file("blkio.throttle.read_iops_device"), format!("{dev} 200"));
+        assert_eq!(file("blkio.throttle.write_iops_device"), format!("{dev} 100"));
+        let weight = cg_file(&b, "blkio", "blkio.weight");
+        let weight = if weight.exists() { read(&weight) } else { file("blkio.bfq.weight") };
+        assert!(weight.split_whitespace().any(|w| w == "300"), "{weight}");
+    }
+    rt.ok(&["delete", "blkio"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
 /// A process that goes over the memory limit is killed by the kernel's OOM killer.
 #[test]
 fn memory_limit_is_enforced() {

@@ -285,6 +285,7 @@ pub fn spec(
     if let Some(limit) = h.pids_limit {
         resources["pids"] = json!({ "limit": limit });
     }
+    crate::resources::apply(h, &mut resources, &mut process);
 
     let mut namespaces = vec![
         json!({ "type": "pid" }),
@@ -342,14 +343,27 @@ pub fn spec(
             None => linux["seccomp"] = confinement::docker_seccomp_for(&cap_refs),
         }
     }
-    Ok(json!({
+    let mut spec = json!({
         "ociVersion": "1.2.0",
         "process": process,
         "root": { "path": rootfs, "readonly": h.read_only },
         "hostname": c.hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    crate::sharing::adjust_spec(record, &mut spec);
+    Ok(spec)
+}
+
+/// Writes a bundle's `config.json`: root's alone (the environment may hold secrets),
+/// whole or not at all (a temporary file renamed over it).
+pub fn write_config(path: &Path, spec: &Value) -> Result<(), EngineError> {
+    let tmp = path.with_extension("json.tmp");
+    std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().write(true).create(true).truncate(true), 0o600)
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(spec).expect("spec serializes")))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| EngineError::io(path, e))
 }
 
 #[cfg(test)]

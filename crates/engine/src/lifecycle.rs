@@ -97,6 +97,8 @@ pub struct CreateRequest {
     pub network: crate::record::NetworkConfig,
     /// `-P`: publish every port the image exposes, on free host ports.
     pub publish_all: bool,
+    /// `--expose`: more `PORT/PROTO` keys for the container's `ExposedPorts` (and `-P`).
+    pub expose: Vec<String>,
     /// Limits and confinement.
     pub host: HostConfig,
     /// `--health-*` (laid over the image's check) or `--no-healthcheck`.
@@ -418,6 +420,7 @@ impl Engine {
         let dir = self.records.dir(id);
         let _ = ContainerFs::at(&dir).remove();
         let _ = rustix::mount::unmount(dir.join("merged"), rustix::mount::UnmountFlags::DETACH);
+        self.unmount_shm(id);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_file(self.busy_path(id));
     }
@@ -587,10 +590,16 @@ impl Engine {
                 network.ports.clear(); // Docker: published ports are discarded in host mode
             }
         }
+        let mut exposed_ports: Vec<String> = ic.exposed_ports().clone().unwrap_or_default();
+        for port in &request.expose {
+            if !exposed_ports.contains(port) {
+                exposed_ports.push(port.clone());
+            }
+        }
         if request.publish_all {
             // The keys are the image author's text: typed here, or the run is refused.
-            for key in ic.exposed_ports().clone().unwrap_or_default() {
-                let parsed = lindocker_network::ports::parse_exposed(&key).map_err(|e| EngineError::BadOption {
+            for key in &exposed_ports {
+                let parsed = lindocker_network::ports::parse_exposed(key).map_err(|e| EngineError::BadOption {
                     option: "-P".into(),
                     value: request.image.clone(),
                     reason: e.to_string(),
@@ -632,7 +641,17 @@ impl Engine {
         if host.runtime.is_empty() {
             host.runtime = "lindocker-runtime".into();
         }
-        let record = Record {
+        crate::resources::check(&host)?;
+        crate::resources::check_rt_supported(&host)?;
+        if host.uts_mode == "host" && request.hostname.is_some() {
+            return Err(EngineError::Invalid("conflicting options: hostname and the UTS mode (--uts host)".into()));
+        }
+        let hostname = if host.uts_mode == "host" {
+            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
+        } else {
+            hostname
+        };
+        let mut record = Record {
             id: id.to_owned(),
             name: name.to_owned(),
             created: crate::now(),
@@ -654,12 +673,14 @@ impl Engine {
                 stop_timeout: request.stop_timeout.unwrap_or(10),
                 attach: request.attach,
                 healthcheck,
+                exposed_ports,
             },
             host_config: host,
             mounts,
             network,
             state: State::default(),
         };
+        self.resolve_modes(&mut record)?;
         self.runtime_for(&record)?;
         let dir = self.records.dir(id);
         std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
@@ -669,11 +690,12 @@ impl Engine {
             hosts.push_str(line);
             hosts.push('\n');
         }
-        let resolv = if record.network.dns.is_empty() {
-            host_resolv_conf()
-        } else {
-            record.network.dns.iter().map(|d| format!("nameserver {d}\n")).collect()
-        };
+        let resolv = crate::resolv::render(
+            &host_resolv_conf(),
+            &record.network.dns,
+            &record.network.dns_search,
+            &record.network.dns_options,
+        );
         self.fs(&record).create(&[
             ("etc/hosts", hosts.as_bytes()),
             ("etc/hostname", format!("{hostname}\n").as_bytes()),
@@ -714,17 +736,8 @@ impl Engine {
         let init = self.records.dir(id).join("init");
         let spec =
             bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe, Some(&init), netns)?;
-        let config = dir.join("bundle/config.json");
-        // Root's alone, as the record: the environment may hold secrets.
-        std::os::unix::fs::OpenOptionsExt::mode(
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true),
-            0o600,
-        )
-        .open(&config)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(&spec).expect("spec serializes")))
-        .map_err(|e| EngineError::io(&config, e))?;
+        bundle::write_config(&dir.join("bundle/config.json"), &spec)?;
         // Mounted again by the shim at start; a created container holds no mount.
-        let mut record = record;
         if request.start_now {
             record.state.starting = true;
         } else {
@@ -956,6 +969,7 @@ impl Engine {
         if self.netns_path(&record.id).exists() {
             self.detach_network(record);
         }
+        self.unmount_shm(&record.id);
         self.fs(record).remove()?;
         if volumes {
             for m in &record.mounts {

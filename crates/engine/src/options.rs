@@ -336,6 +336,27 @@ pub fn parse_env_file(text: &str) -> Result<Vec<String>, EngineError> {
     Ok(out)
 }
 
+/// Parses a `--label-file` as Docker does: blank lines and `#` comments skipped, leading
+/// blanks dropped, `K=V` a label, a bare `K` a label with an empty value. A line without a
+/// name or with a NUL byte is an error naming the line.
+pub fn parse_label_file(text: &str) -> Result<Vec<(String, String)>, EngineError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').unwrap_or((line, ""));
+        if key.is_empty() || line.contains('\0') {
+            return Err(EngineError::Invalid(format!("--label-file line {}: invalid label {line:?}", n + 1)));
+        }
+        out.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
+
 /// Whether `name` is a host name by RFC 1123: dot-separated labels of letters, digits,
 /// `_` and inner hyphens, each 1 to 63 characters, 253 in all. Nothing else may reach
 /// `/etc/hosts` or `/etc/hostname` (a newline there would add lines).
@@ -417,6 +438,14 @@ mod tests {
         for bad in ["=B", "A B=c", "A\0=b", "A=b\0"] {
             assert!(parse_env_file(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn label_files() {
+        let labels = parse_label_file("# c\n\n  a=1\nb=two words\r\nc\n").unwrap();
+        assert_eq!(labels, [("a".into(), "1".into()), ("b".into(), "two words".into()), ("c".into(), String::new())]);
+        assert!(parse_label_file("=x\n").is_err());
+        assert!(parse_label_file("a=\0\n").is_err());
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub struct Config {
     /// `Config.Healthcheck`); `Test: ["NONE"]` for `--no-healthcheck`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<lindocker_image::health::Healthcheck>,
+    /// The image's `ExposedPorts` and `--expose`, as `PORT/PROTO` keys.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
 }
 
 /// How the container is confined and limited.
@@ -158,6 +161,57 @@ pub struct HostConfig {
     /// `--group-add`: group names (looked up in the container's /etc/group) or ids.
     #[serde(default)]
     pub group_add: Vec<String>,
+    /// `--pid`: `` (own namespace), `host`, or `container:ID`.
+    #[serde(default)]
+    pub pid_mode: String,
+    /// `--ipc`: `` (private), `private`, `shareable`, `none`, `host`, or `container:ID`.
+    #[serde(default)]
+    pub ipc_mode: String,
+    /// `--uts`: `` (own namespace) or `host`.
+    #[serde(default)]
+    pub uts_mode: String,
+    /// `--userns`: `` or `host` (explicitly no user namespace).
+    #[serde(default)]
+    pub userns_mode: String,
+    /// `--memory-reservation` in bytes (a soft limit).
+    #[serde(default)]
+    pub memory_reservation: Option<i64>,
+    /// `--oom-kill-disable`.
+    #[serde(default)]
+    pub oom_kill_disable: bool,
+    /// `--oom-score-adj`.
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
+    /// `--cpu-quota` in µs per period (-1: none).
+    #[serde(default)]
+    pub cpu_quota: Option<i64>,
+    /// `--cpu-period` in µs.
+    #[serde(default)]
+    pub cpu_period: Option<u64>,
+    /// `--cpu-rt-period` in µs.
+    #[serde(default)]
+    pub cpu_rt_period: Option<u64>,
+    /// `--cpu-rt-runtime` in µs per realtime period.
+    #[serde(default)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// `--blkio-weight` (10-1000).
+    #[serde(default)]
+    pub blkio_weight: Option<u16>,
+    /// `--blkio-weight-device`.
+    #[serde(default)]
+    pub blkio_weight_device: Vec<crate::resources::DeviceWeight>,
+    /// `--device-read-bps`.
+    #[serde(default)]
+    pub device_read_bps: Vec<crate::resources::DeviceRate>,
+    /// `--device-write-bps`.
+    #[serde(default)]
+    pub device_write_bps: Vec<crate::resources::DeviceRate>,
+    /// `--device-read-iops`.
+    #[serde(default)]
+    pub device_read_iops: Vec<crate::resources::DeviceRate>,
+    /// `--device-write-iops`.
+    #[serde(default)]
+    pub device_write_iops: Vec<crate::resources::DeviceRate>,
 }
 
 /// Docker's default size of /dev/shm.
@@ -220,6 +274,12 @@ pub struct NetworkConfig {
     pub dns: Vec<String>,
     /// `--add-host` as /etc/hosts lines.
     pub extra_hosts: Vec<String>,
+    /// `--dns-search` domains (checked: see [`crate::resolv`]).
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `--dns-option` values (checked: see [`crate::resolv`]).
+    #[serde(default)]
+    pub dns_options: Vec<String>,
 }
 
 /// One container.

@@ -289,6 +289,30 @@ fn starts(
             broadcast(clients, Kind::Error, message.as_bytes());
             return Ok(125);
         }
+        // Namespaces of other containers (their current inits) and the realtime budget of
+        // our cgroup parent: both as of this start.
+        let joined = engine.join_namespaces(record).and_then(|joined| {
+            let h = &record.host_config;
+            let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
+            crate::resources::reserve_rt(&engine.cgroup_parent, runtime, period)?;
+            Ok(joined)
+        });
+        let _joined = match joined {
+            Ok(joined) => joined,
+            Err(e) => {
+                let message = e.to_string();
+                engine.unmount_rootfs(record);
+                engine.detach_network(record);
+                engine.records.update_state(id, |st| {
+                    st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
+                    st.error = message.clone();
+                    st.exit_code = 125;
+                    st.starting = false;
+                })?;
+                broadcast(clients, Kind::Error, message.as_bytes());
+                return Ok(125);
+            }
+        };
         // One runtime call creates and starts (`run --detach`, as runc and crun have it).
         let (stdin, stdout, stderr) = stdio.child_ends()?;
         let bundle = engine.records.dir(id).join("bundle");

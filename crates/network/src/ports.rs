@@ -95,9 +95,38 @@ pub fn parse_exposed(key: &str) -> Result<Option<(u16, Protocol)>, NetworkError>
     }
 }
 
+/// Parses one `--expose` value (`PORT[/PROTO]` or a range `FIRST-LAST[/PROTO]`, the
+/// protocol tcp, udp or sctp) into `ExposedPorts` keys (`8080/tcp`), at most 1024 of them.
+pub fn parse_expose(value: &str) -> Result<Vec<String>, NetworkError> {
+    let bad = |why: &str| NetworkError::invalid("--expose", value, why);
+    let (ports, protocol) = value.split_once('/').unwrap_or((value, "tcp"));
+    if !matches!(protocol, "tcp" | "udp" | "sctp") {
+        return Err(bad("the protocol is tcp, udp or sctp"));
+    }
+    let port = |p: &str| port_number(p).ok_or_else(|| bad("a port is 1-65535"));
+    let (first, last) = match ports.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => (port(ports)?, port(ports)?),
+    };
+    if first > last || last - first >= 1024 {
+        return Err(bad("a range is FIRST-LAST, at most 1024 ports"));
+    }
+    Ok((first..=last).map(|p| format!("{p}/{protocol}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expose_values() {
+        assert_eq!(parse_expose("80").unwrap(), ["80/tcp"]);
+        assert_eq!(parse_expose("53/udp").unwrap(), ["53/udp"]);
+        assert_eq!(parse_expose("9000-9002/udp").unwrap(), ["9000/udp", "9001/udp", "9002/udp"]);
+        for bad in ["http", "0", "70000", "9001-9000", "80/icmp", "1-2000", "+80"] {
+            assert!(parse_expose(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn forms() {

@@ -339,6 +339,18 @@ pub struct UpdateArgs {
     /// Process limit.
     #[arg(long)]
     pub pids_limit: Option<i64>,
+    /// CPU CFS quota in µs per period (-1: none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in µs.
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// Memory soft limit.
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Block IO weight (10 to 1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
     /// Restart policy.
     #[arg(long)]
     pub restart: Option<String>,
@@ -623,12 +635,33 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
     request.start_now = start_with.is_some();
     request.id = start_with.map(str::to_owned);
     let missing = engine.images.find(&a.image).is_err();
+    let platform = a
+        .nsres
+        .platform
+        .as_deref()
+        .map(lindocker_engine::platform::parse)
+        .transpose()
+        .map_err(|e| Failure::new(125, e.to_string()))?;
+    if let Some(p) = &platform
+        && !lindocker_engine::platform::is_host(p)
+        && (a.pull == "always" || (missing && a.pull == "missing"))
+    {
+        let host = lindocker_image::registry::Platform::host();
+        return Err(Failure::new(
+            125,
+            format!("--platform {p}: no image of that platform is here, and lindocker pulls only this host's platform ({host})"),
+        )
+        .into());
+    }
     match a.pull.as_str() {
         "missing" if missing => pull_for_run(cli, engine, &a.image)?,
         "always" => pull_for_run(cli, engine, &a.image)?,
         "never" if missing => return Err(Failure::new(125, format!("No such image: {}", a.image)).into()),
         "missing" | "never" => {}
         other => return Err(Failure::new(125, format!("--pull {other:?}: expected missing, always or never")).into()),
+    }
+    if let Some(p) = &platform {
+        engine.check_platform(&a.image, p).map_err(|e| Failure::new(125, e.to_string()))?;
     }
     let record = engine.create(&request).map_err(|e| Failure::new(125, e.to_string()))?;
     if let Some(cidfile) = cidfile {
@@ -1114,6 +1147,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
         "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdin": r.config.attach.stdin,
         "AttachStdout": r.config.attach.stdout, "AttachStderr": r.config.attach.stderr,
+        "ExposedPorts": (!r.config.exposed_ports.is_empty()).then(|| r.config.exposed_ports.iter().map(|k| (k.clone(), json!({}))).collect::<serde_json::Map<_, _>>()),
     });
     if let Some(check) = &r.config.healthcheck {
         config["Healthcheck"] = json!(check);
@@ -1144,7 +1178,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Dns": r.network.dns, "ExtraHosts": r.network.extra_hosts,
             "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
             "LogConfig": { "Type": h.log_driver.name(), "Config": h.log_opts },
-        },
+                    },
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -1158,15 +1192,19 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         "NetworkSettings": crate::networks::settings(engine, &r.id),
         "Config": config,
     });
-    // Docker's names for the mount, device, sysctl and group flags.
+    // Docker's names for the mount, device, sysctl, group and namespace flags.
     let extra = json!({
         "Mounts": h.mounts, "VolumesFrom": h.volumes_from,
         "Devices": h.devices, "DeviceCgroupRules": h.device_cgroup_rules,
         "ShmSize": h.shm_size.unwrap_or(lindocker_engine::record::DEFAULT_SHM_SIZE),
         "Sysctls": h.sysctls, "GroupAdd": h.group_add,
+        "PidMode": h.pid_mode, "IpcMode": if h.ipc_mode.is_empty() { "private" } else { h.ipc_mode.as_str() },
+        "UTSMode": h.uts_mode, "UsernsMode": h.userns_mode,
+        "DnsSearch": r.network.dns_search, "DnsOptions": r.network.dns_options,
     });
     if let (Some(host), Value::Object(extra)) = (out["HostConfig"].as_object_mut(), extra) {
         host.extend(extra);
+        host.extend(lindocker_engine::resources::inspect(h));
     }
     out
 }

@@ -12,6 +12,7 @@ mod init;
 mod lazy;
 mod networks;
 mod run_args;
+mod run_nsres;
 mod signals;
 mod stats;
 mod system;

@@ -170,6 +170,9 @@ pub struct CreateArgs {
     /// `--health-*`, `--no-healthcheck`.
     #[command(flatten)]
     pub health: crate::health_args::HealthArgs,
+    /// Namespaces, finer limits, resolver settings, `--expose`, `--label-file`, `--platform`.
+    #[command(flatten)]
+    pub nsres: crate::run_nsres::NsResourceArgs,
     /// Pull the image: missing (default), always, never.
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -243,6 +246,7 @@ impl CreateArgs {
                 _ => bail!("--security-opt {opt:?}: supported are seccomp=unconfined|FILE and no-new-privileges"),
             }
         }
+        self.nsres.apply(&mut host)?;
         host.restart = RestartPolicy::parse(&self.restart)?;
         if auto_remove && host.restart != RestartPolicy::No {
             bail!("conflicting options: --restart and --rm");
@@ -295,6 +299,7 @@ impl CreateArgs {
         }
         host.group_add = self.group_add.clone();
         let mut labels = std::collections::BTreeMap::new();
+        labels.extend(self.nsres.file_labels()?);
         for l in &self.label {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
             labels.insert(k.to_owned(), v.to_owned());
@@ -325,6 +330,7 @@ impl CreateArgs {
             id: None,
             network,
             publish_all: self.publish_all,
+            expose: self.nsres.exposed()?,
         })
     }
 
@@ -376,6 +382,7 @@ impl CreateArgs {
             d.parse::<std::net::IpAddr>().with_context(|| format!("--dns {d:?}: not an IP address"))?;
             config.dns.push(d.clone());
         }
+        (config.dns_search, config.dns_options) = self.nsres.resolver()?;
         for h in &self.add_host {
             config.extra_hosts.push(options::parse_add_host(h)?);
         }

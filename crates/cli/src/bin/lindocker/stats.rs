@@ -182,7 +182,19 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
     };
     let cpus = a.cpus.as_deref().map(options::parse_cpus).transpose()?;
     let restart = a.restart.as_deref().map(RestartPolicy::parse).transpose()?;
-    if memory.is_none()
+    let reservation =
+        a.memory_reservation.as_deref().map(|m| options::parse_bytes("--memory-reservation", m)).transpose()?;
+    let blkio_weight = a
+        .blkio_weight
+        .map(|w| lindocker_engine::resources::parse_blkio_weight("--blkio-weight", w))
+        .transpose()?
+        .flatten();
+    let probe =
+        lindocker_engine::record::HostConfig { cpu_quota: a.cpu_quota, cpu_period: a.cpu_period, ..Default::default() };
+    lindocker_engine::resources::check(&probe).map_err(|e| crate::Failure::new(125, e.to_string()))?;
+    let finer = a.cpu_quota.is_some() || a.cpu_period.is_some() || reservation.is_some() || blkio_weight.is_some();
+    if !finer
+        && memory.is_none()
         && swap.is_none()
         && cpus.is_none()
         && a.cpu_shares.is_none()
@@ -197,6 +209,16 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
         let result = (|| -> Result<()> {
             let id = engine.records.resolve(name)?;
             let record = engine.reconcile(engine.records.read(&id)?);
+            // The limits as they will be, checked together (as at create).
+            let mut next = record.host_config.clone();
+            next.memory = memory.or(next.memory);
+            next.cpu_quota = a.cpu_quota.or(next.cpu_quota);
+            next.cpu_period = a.cpu_period.or(next.cpu_period);
+            next.memory_reservation = reservation.or(next.memory_reservation);
+            if cpus.is_some() {
+                next.nano_cpus = cpus;
+            }
+            lindocker_engine::resources::check(&next)?;
             if record.state.status.is_live() {
                 let mut args: Vec<String> = vec!["update".into()];
                 if let Some(m) = memory {
@@ -223,13 +245,24 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
                 if let Some(p) = a.pids_limit {
                     args.extend(["--pids-limit".into(), p.to_string()]);
                 }
+                if a.cpu_quota.is_some() || a.cpu_period.is_some() {
+                    // The period first travels with the quota: cpu.max on v2 holds both.
+                    args.extend(["--cpu-period".into(), next.cpu_period.unwrap_or(100_000).to_string()]);
+                    args.extend(["--cpu-quota".into(), next.cpu_quota.unwrap_or(-1).to_string()]);
+                }
+                if let Some(r) = reservation {
+                    args.extend(["--memory-reservation".into(), r.to_string()]);
+                }
+                if let Some(w) = blkio_weight {
+                    args.extend(["--blkio-weight".into(), w.to_string()]);
+                }
                 if args.len() > 1 {
                     args.push(id.clone());
                     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
                     engine.runtime_for(&record)?.run(&refs)?;
                 }
             }
-            engine.records.update(&id, |r| {
+            let (updated, ()) = engine.records.update(&id, |r| {
                 let h = &mut r.host_config;
                 if memory.is_some() {
                     h.memory = memory;
@@ -249,13 +282,19 @@ pub fn update(engine: &Engine, a: &UpdateArgs) -> Result<u8> {
                 if a.pids_limit.is_some() {
                     h.pids_limit = a.pids_limit;
                 }
+                h.cpu_quota = next.cpu_quota;
+                h.cpu_period = next.cpu_period;
+                h.memory_reservation = next.memory_reservation;
+                if blkio_weight.is_some() {
+                    h.blkio_weight = blkio_weight;
+                }
                 if let Some(r) = restart {
                     h.restart = r;
                 }
             })?;
-            if let Ok(updated) = engine.records.read(&id) {
-                engine.events.emit(lindocker_engine::events::Event::container(&updated, "update", &[]));
-            }
+            // The next start (a restart policy's, or `start`) keeps the new limits.
+            engine.persist_limits(&updated)?;
+            engine.events.emit(lindocker_engine::events::Event::container(&updated, "update", &[]));
             println!("{name}");
             Ok(())
         })();
