@@ -76,6 +76,8 @@ pub struct CreateRequest {
     pub user: Option<String>,
     /// `-h`.
     pub hostname: Option<String>,
+    /// `--domainname`.
+    pub domainname: Option<String>,
     /// `-t`.
     pub tty: bool,
     /// `-i`.
@@ -209,7 +211,8 @@ impl Engine {
 
     /// Whether the kernel's OOM killer ended a process of the container's cgroup.
     pub fn oom_killed(&self, record: &Record) -> bool {
-        let cgroup = format!("{}/{}", self.cgroup_parent.trim_matches('/'), record.id);
+        let cgroup = self.cgroup_of(record);
+        let cgroup = cgroup.trim_start_matches('/');
         let candidates = [
             format!("/sys/fs/cgroup/memory/{cgroup}/memory.oom_control"),
             format!("/sys/fs/cgroup/{cgroup}/memory.events"),
@@ -549,7 +552,7 @@ impl Engine {
         if host.runtime.is_empty() {
             host.runtime = "lindocker-runtime".into();
         }
-        let record = Record {
+        let mut record = Record {
             id: id.to_owned(),
             name: name.to_owned(),
             created: crate::now(),
@@ -569,12 +572,14 @@ impl Engine {
                 labels,
                 stop_signal,
                 stop_timeout: request.stop_timeout.unwrap_or(10),
+                domainname: request.domainname.clone().unwrap_or_default(),
             },
             host_config: host,
             mounts,
             network,
             state: State::default(),
         };
+        self.resolve_links(&mut record)?;
         self.runtime_for(&record)?;
         let dir = self.records.dir(id);
         std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
@@ -609,8 +614,15 @@ impl Engine {
             mode => Some(self.netns_path(mode.strip_prefix("container:").unwrap_or(&record.id))),
         };
         let init = self.records.dir(id).join("init");
-        let spec =
-            bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe, Some(&init), netns)?;
+        let spec = bundle::spec(
+            &record,
+            &rootfs,
+            &self.volumes,
+            &self.cgroup_of(&record),
+            &self.self_exe,
+            Some(&init),
+            netns,
+        )?;
         let config = dir.join("bundle/config.json");
         // Root's alone, as the record: the environment may hold secrets.
         std::os::unix::fs::OpenOptionsExt::mode(
@@ -621,7 +633,6 @@ impl Engine {
         .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(&spec).expect("spec serializes")))
         .map_err(|e| EngineError::io(&config, e))?;
         // Mounted again by the shim at start; a created container holds no mount.
-        let mut record = record;
         if request.start_now {
             record.state.starting = true;
         } else {

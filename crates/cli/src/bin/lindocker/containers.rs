@@ -570,8 +570,8 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
     request.id = start_with.map(str::to_owned);
     let missing = engine.images.find(&a.image).is_err();
     match a.pull.as_str() {
-        "missing" if missing => pull_for_run(cli, engine, &a.image)?,
-        "always" => pull_for_run(cli, engine, &a.image)?,
+        "missing" if missing => pull_for_run(cli, engine, &a.image, a.quiet)?,
+        "always" => pull_for_run(cli, engine, &a.image, a.quiet)?,
         "never" if missing => return Err(Failure::new(125, format!("No such image: {}", a.image)).into()),
         "missing" | "never" => {}
         other => return Err(Failure::new(125, format!("--pull {other:?}: expected missing, always or never")).into()),
@@ -579,10 +579,12 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
     engine.create(&request).map_err(|e| Failure::new(125, e.to_string()).into())
 }
 
-fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
+fn pull_for_run(cli: &Cli, engine: &Engine, image: &str, quiet: bool) -> Result<()> {
     use lindocker_image::progress::Progress;
     use lindocker_image::registry::{self, Platform, PullOptions};
-    eprintln!("Unable to find image '{image}' locally");
+    if !quiet {
+        eprintln!("Unable to find image '{image}' locally");
+    }
     let options = PullOptions { platform: Platform::host(), insecure: cli.insecure_registries.clone() };
     registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
     Ok(())
@@ -905,7 +907,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         lindocker_engine::options::RestartPolicy::OnFailure(n) => ("on-failure".to_owned(), n),
         other => (other.name(), 0),
     };
-    json!({
+    let mut out = json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.config.args.first(),
@@ -949,12 +951,20 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         "Mounts": mounts,
         "NetworkSettings": crate::networks::settings(engine, &r.id),
         "Config": {
-            "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
+            "Hostname": r.config.hostname, "Domainname": r.config.domainname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
             "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
             "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
             "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdout": true, "AttachStderr": true,
         },
-    })
+    });
+    let host = &mut out["HostConfig"];
+    host["Links"] = json!(engine.link_names(r));
+    host["Annotations"] = json!(h.annotations);
+    host["CgroupParent"] = json!(h.cgroup_parent);
+    host["CgroupnsMode"] = json!(if h.cgroupns_host { "host" } else { "private" });
+    host["CpusetMems"] = json!(h.cpuset_mems.clone().unwrap_or_default());
+    host["MemorySwappiness"] = json!(h.memory_swappiness);
+    out
 }
 
 fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>, images_too: bool) -> Result<u8> {
