@@ -8,10 +8,11 @@ fn bad(option: &str, value: &str, reason: &str) -> EngineError {
     EngineError::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
 }
 
-/// Checks `--cgroup-parent`: a path of cgroup names (letters, digits, `_`, `-`, `.`, `@`,
-/// `:`), no `.` or `..` component, no empty one inside, not the root. Absolute paths
-/// are taken from the hierarchy's root as Docker takes them; relative ones go under the
-/// engine's parent ([`container_cgroup`]). Returns it without a trailing `/`.
+/// Checks `--cgroup-parent`: a path of cgroup names (letters, digits, `_`, `-`, `.`,
+/// `@`; no `:`, which a runtime could take for systemd's `slice:prefix:name`), no `.` or
+/// `..` component, no empty one inside, not the root. Absolute paths are taken from the
+/// hierarchy's root as Docker takes them; relative ones go under the engine's parent
+/// ([`container_cgroup`]). Returns it without a trailing `/`.
 pub fn parse_cgroup_parent(value: &str) -> Result<String, EngineError> {
     let reject = |reason: &str| bad("--cgroup-parent", value, reason);
     let trimmed = value.trim_end_matches('/');
@@ -26,8 +27,8 @@ pub fn parse_cgroup_parent(value: &str) -> Result<String, EngineError> {
         if part.is_empty() || part == "." || part == ".." {
             return Err(reject("no empty, '.' or '..' components"));
         }
-        if part.len() > 255 || !part.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b)) {
-            return Err(reject("cgroup names are letters, digits, '_', '-', '.', '@' and ':'"));
+        if part.len() > 255 || !part.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b)) {
+            return Err(reject("cgroup names are letters, digits, '_', '-', '.' and '@'"));
         }
     }
     Ok(trimmed.to_owned())
@@ -117,7 +118,7 @@ mod tests {
         assert_eq!(parse_cgroup_parent("/a/b/").unwrap(), "/a/b");
         assert_eq!(parse_cgroup_parent("team/web").unwrap(), "team/web");
         assert_eq!(parse_cgroup_parent("my.slice").unwrap(), "my.slice");
-        for bad in ["", "/", "//", "../x", "/a/../../b", "a/./b", "a//b", "a b", "a\nb", "a\0b", "a/*"] {
+        for bad in ["", "/", "//", "../x", "/a/../../b", "a/./b", "a//b", "a b", "a\nb", "a\0b", "a/*", "s.slice:p:n"] {
             assert!(parse_cgroup_parent(bad).is_err(), "{bad:?}");
         }
         assert_eq!(container_cgroup("/lindocker/", "", "i"), "/lindocker/i");
