@@ -102,6 +102,60 @@ impl Engine {
         Ok(lines)
     }
 
+    /// Docker's link variables for `record`'s links to running containers, looked up now
+    /// (at create): `ALIAS_NAME=/SELF/ALIAS`; for the linked container's exposed and
+    /// published ports `ALIAS_PORT=proto://IP:PORT` (the lowest),
+    /// `ALIAS_PORT_<PORT>_<PROTO>[_ADDR|_PORT|_PROTO]`; its environment as
+    /// `ALIAS_ENV_<NAME>` (`HOME` and `PATH` left out), as Docker hands it on.
+    pub(crate) fn link_env(&self, record: &Record) -> Vec<String> {
+        let mut env = Vec::new();
+        for link in &record.network.links {
+            let prefix = link.alias.to_ascii_uppercase().replace('-', "_");
+            env.push(format!("{prefix}_NAME=/{}/{}", record.name, link.alias));
+            let Some(other) = self.records.read(&link.container).ok().filter(|o| o.state.status.is_live()) else {
+                continue;
+            };
+            let ip = self.networks.endpoints_of(&other.id).ok().and_then(|endpoints| {
+                endpoints
+                    .into_iter()
+                    .find(|e| record.network.attachments.iter().any(|a| a.network == e.network))
+                    .map(|e| e.ip)
+            });
+            if let Some(ip) = ip {
+                let mut ports: Vec<(u16, &str)> =
+                    other.network.ports.iter().map(|p| (p.container_port, p.protocol.as_str())).collect();
+                let exposed = self.images.find(&other.image).and_then(|i| self.images.config(&i)).ok();
+                let exposed = exposed.and_then(|c| c.config().clone()).and_then(|c| c.exposed_ports().clone());
+                for key in exposed.unwrap_or_default() {
+                    if let Ok(Some((port, protocol))) = lindocker_network::ports::parse_exposed(&key) {
+                        ports.push((port, protocol.as_str()));
+                    }
+                }
+                ports.sort_unstable();
+                ports.dedup();
+                if let Some((port, proto)) = ports.first() {
+                    env.push(format!("{prefix}_PORT={proto}://{ip}:{port}"));
+                }
+                for (port, proto) in &ports {
+                    let var = format!("{prefix}_PORT_{port}_{}", proto.to_ascii_uppercase());
+                    env.push(format!("{var}={proto}://{ip}:{port}"));
+                    env.push(format!("{var}_ADDR={ip}"));
+                    env.push(format!("{var}_PORT={port}"));
+                    env.push(format!("{var}_PROTO={proto}"));
+                }
+            }
+            for entry in &other.config.env {
+                if let Some((name, value)) = entry.split_once('=')
+                    && name != "HOME"
+                    && name != "PATH"
+                {
+                    env.push(format!("{prefix}_ENV_{name}={value}"));
+                }
+            }
+        }
+        env
+    }
+
     /// Docker's `HostConfig.Links`: `/NAME:/SELF/ALIAS`, with the linked container's name
     /// as it is now.
     pub fn link_names(&self, record: &Record) -> Vec<String> {

@@ -580,6 +580,8 @@ impl Engine {
             state: State::default(),
         };
         self.resolve_links(&mut record)?;
+        let link_env = self.link_env(&record);
+        record.config.env.extend(link_env);
         self.runtime_for(&record)?;
         let dir = self.records.dir(id);
         std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;

@@ -237,7 +237,7 @@ fn cpuset_mems_and_swappiness() {
 #[test]
 fn links_name_the_linked_container() {
     let engine = Engine::with_busybox(BIN, "x-links");
-    let db = engine.ok(&["run", "-d", "--name", "db", BUSYBOX, "sleep", "100"]);
+    let db = engine.ok(&["run", "-d", "--name", "db", "-e", "COLOUR=blue", "-p", "5432", BUSYBOX, "sleep", "100"]);
     let db = db.trim().to_owned();
     let ip = engine.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "db"]);
     let ip = ip.trim().to_owned();
@@ -255,6 +255,20 @@ fn links_name_the_linked_container() {
     let line = format!("{ip}\tdatabase {} db", &db[..12]);
     assert!(out.lines().any(|l| l == line), "no {line:?} in {out}");
     assert!(out.ends_with("pinged\n"), "{out}");
+    // Docker's link variables: the name, the linked container's ports and environment.
+    let env = engine.ok(&["run", "--rm", "--name", "app", "--link", "db:database", BUSYBOX, "env"]);
+    for var in [
+        "DATABASE_NAME=/app/database".to_owned(),
+        format!("DATABASE_PORT=tcp://{ip}:5432"),
+        format!("DATABASE_PORT_5432_TCP=tcp://{ip}:5432"),
+        format!("DATABASE_PORT_5432_TCP_ADDR={ip}"),
+        "DATABASE_PORT_5432_TCP_PORT=5432".to_owned(),
+        "DATABASE_PORT_5432_TCP_PROTO=tcp".to_owned(),
+        "DATABASE_ENV_COLOUR=blue".to_owned(),
+    ] {
+        assert!(env.lines().any(|l| l == var), "no {var} in {env}");
+    }
+    assert!(!env.lines().any(|l| l.starts_with("DATABASE_ENV_PATH=")), "{env}");
     let out = engine.ok(&["run", "--rm", "--link", "db", BUSYBOX, "cat", "/etc/hosts"]);
     assert!(out.lines().any(|l| l == format!("{ip}\tdb {}", &db[..12])), "{out}");
     engine.ok(&["create", "--name", "web", "--link", "db:database", BUSYBOX]);
