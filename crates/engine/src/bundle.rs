@@ -136,12 +136,12 @@ pub const INIT_PATH: &str = "/dev/init";
 /// Builds config.json for `record`, whose root filesystem is mounted at `rootfs`.
 /// `init_dir` holds the files bound over /etc/hosts, /etc/hostname, /etc/resolv.conf;
 /// `netns` is the network namespace to join (`None` for a new one, or the host's with
-/// `--network host`).
+/// `--network host`); `cgroup` is the container's cgroup path.
 pub fn spec(
     record: &Record,
     rootfs: &Path,
     volumes: &Volumes,
-    cgroup_parent: &str,
+    cgroup: &str,
     self_exe: &Path,
     init_dir: Option<&Path>,
     netns: Option<std::path::PathBuf>,
@@ -279,6 +279,15 @@ pub fn spec(
     if let Some(cpus) = &h.cpuset_cpus {
         cpu.insert("cpus".into(), json!(cpus));
     }
+    if let Some(mems) = &h.cpuset_mems {
+        cpu.insert("mems".into(), json!(mems));
+    }
+    if let Some(swappiness) = h.memory_swappiness {
+        if resources.get("memory").is_none() {
+            resources["memory"] = json!({});
+        }
+        resources["memory"]["swappiness"] = json!(swappiness);
+    }
     if !cpu.is_empty() {
         resources["cpu"] = Value::Object(cpu);
     }
@@ -287,13 +296,11 @@ pub fn spec(
     }
     crate::resources::apply(h, &mut resources, &mut process);
 
-    let mut namespaces = vec![
-        json!({ "type": "pid" }),
-        json!({ "type": "ipc" }),
-        json!({ "type": "uts" }),
-        json!({ "type": "mount" }),
-        json!({ "type": "cgroup" }),
-    ];
+    let mut namespaces =
+        vec![json!({ "type": "pid" }), json!({ "type": "ipc" }), json!({ "type": "uts" }), json!({ "type": "mount" })];
+    if !h.cgroupns_host {
+        namespaces.push(json!({ "type": "cgroup" }));
+    }
     match (record.network.mode.as_str(), netns) {
         ("host", _) => {}
         (_, Some(path)) => namespaces.push(json!({ "type": "network", "path": path })),
@@ -304,7 +311,7 @@ pub fn spec(
     }
     let mut linux = json!({
         "namespaces": namespaces,
-        "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), record.id),
+        "cgroupsPath": cgroup,
         "resources": resources,
     });
     if !devices.is_empty() {
@@ -351,6 +358,12 @@ pub fn spec(
         "mounts": mounts,
         "linux": linux,
     });
+    if !c.domainname.is_empty() {
+        spec["domainname"] = json!(c.domainname);
+    }
+    if !h.annotations.is_empty() {
+        spec["annotations"] = json!(h.annotations);
+    }
     crate::sharing::adjust_spec(record, &mut spec);
     Ok(spec)
 }

@@ -79,6 +79,8 @@ pub struct CreateRequest {
     pub user: Option<String>,
     /// `-h`.
     pub hostname: Option<String>,
+    /// `--domainname`.
+    pub domainname: Option<String>,
     /// `-t`.
     pub tty: bool,
     /// `-i`.
@@ -219,7 +221,8 @@ impl Engine {
 
     /// Whether the kernel's OOM killer ended a process of the container's cgroup.
     pub fn oom_killed(&self, record: &Record) -> bool {
-        let cgroup = format!("{}/{}", self.cgroup_parent.trim_matches('/'), record.id);
+        let cgroup = self.cgroup_of(record);
+        let cgroup = cgroup.trim_start_matches('/');
         let candidates = [
             format!("/sys/fs/cgroup/memory/{cgroup}/memory.oom_control"),
             format!("/sys/fs/cgroup/{cgroup}/memory.events"),
@@ -674,6 +677,7 @@ impl Engine {
                 attach: request.attach,
                 healthcheck,
                 exposed_ports,
+                domainname: request.domainname.clone().unwrap_or_default(),
             },
             host_config: host,
             mounts,
@@ -681,6 +685,9 @@ impl Engine {
             state: State::default(),
         };
         self.resolve_modes(&mut record)?;
+        self.resolve_links(&mut record)?;
+        let link_env = self.link_env(&record);
+        record.config.env.extend(link_env);
         self.runtime_for(&record)?;
         let dir = self.records.dir(id);
         std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
@@ -734,8 +741,15 @@ impl Engine {
             mode => Some(self.netns_path(mode.strip_prefix("container:").unwrap_or(&record.id))),
         };
         let init = self.records.dir(id).join("init");
-        let spec =
-            bundle::spec(&record, &rootfs, &self.volumes, &self.cgroup_parent, &self.self_exe, Some(&init), netns)?;
+        let spec = bundle::spec(
+            &record,
+            &rootfs,
+            &self.volumes,
+            &self.cgroup_of(&record),
+            &self.self_exe,
+            Some(&init),
+            netns,
+        )?;
         bundle::write_config(&dir.join("bundle/config.json"), &spec)?;
         // Mounted again by the shim at start; a created container holds no mount.
         if request.start_now {

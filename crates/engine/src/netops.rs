@@ -25,6 +25,8 @@ impl NetworkOps for Direct {
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
         let n = &record.network;
         let hosts = engine.records.dir(&record.id).join("init/etc/hosts");
+        let mut extra_hosts = n.extra_hosts.clone();
+        extra_hosts.extend(engine.link_hosts(record)?);
         engine
             .networks
             .attach(
@@ -35,7 +37,7 @@ impl NetworkOps for Direct {
                 &n.ports,
                 &engine.netns_path(&record.id),
                 &hosts,
-                &n.extra_hosts,
+                &extra_hosts,
             )
             .map(|endpoints| network_events(engine, record, "connect", &endpoints))
             .map_err(|e| EngineError::Network(e.to_string()))

@@ -386,6 +386,34 @@ pub fn parse_hostname(value: &str) -> Result<String, EngineError> {
     }
 }
 
+/// `--domainname`: a host name (see [`is_hostname`]) of at most 64 bytes, the kernel's
+/// limit for the NIS domain name.
+pub fn parse_domainname(value: &str) -> Result<String, EngineError> {
+    if is_hostname(value) && value.len() <= 64 {
+        Ok(value.to_owned())
+    } else {
+        Err(EngineError::BadOption {
+            option: "--domainname".into(),
+            value: value.into(),
+            reason: "invalid domain name (RFC 1123 letters, digits, '-' and '.', at most 64)".into(),
+        })
+    }
+}
+
+/// `--annotation KEY[=VALUE]` (the value may be empty, as Docker's): a key without NUL
+/// or whitespace, a value without NUL; they go into the OCI spec as they are.
+pub fn parse_annotation(value: &str) -> Result<(String, String), EngineError> {
+    let (key, val) = value.split_once('=').unwrap_or((value, ""));
+    if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) || val.contains('\0') {
+        return Err(EngineError::BadOption {
+            option: "--annotation".into(),
+            value: value.into(),
+            reason: "expected KEY=VALUE with a key of printable characters".into(),
+        });
+    }
+    Ok((key.to_owned(), val.to_owned()))
+}
+
 /// A network alias (`--network-alias`, `network connect --alias`): a host name, since
 /// it is written into other containers' `/etc/hosts`.
 pub fn parse_alias(option: &str, value: &str) -> Result<String, EngineError> {
@@ -532,6 +560,17 @@ mod tests {
         assert!(parse_volume("data:/./").is_err());
         assert!(parse_tmpfs("/x/../../y").is_err());
         assert!(check_mount_target("/var/lib/..data").is_ok());
+    }
+
+    #[test]
+    fn domainnames_and_annotations() {
+        assert_eq!(parse_domainname("example.org").unwrap(), "example.org");
+        assert!(parse_domainname("bad name").is_err() && parse_domainname(&"x".repeat(65)).is_err());
+        assert_eq!(parse_annotation("a.b=c=d").unwrap(), ("a.b".into(), "c=d".into()));
+        assert_eq!(parse_annotation("k").unwrap(), ("k".into(), String::new()));
+        for bad in ["", "=v", "a b=c", "a\nb=c", "a=\0"] {
+            assert!(parse_annotation(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct Config {
     /// The image's `ExposedPorts` and `--expose`, as `PORT/PROTO` keys.
     #[serde(default)]
     pub exposed_ports: Vec<String>,
+    /// `--domainname`: the UTS namespace's NIS domain name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub domainname: String,
 }
 
 /// How the container is confined and limited.
@@ -125,6 +128,22 @@ pub struct HostConfig {
     pub init: bool,
     /// `--user-ns`: run in a user namespace mapped to an unprivileged range.
     pub user_ns: bool,
+    /// `--annotation`: the OCI spec's annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// `--cgroup-parent` as given (checked): absolute from the hierarchy's root, relative
+    /// under the engine's parent; empty for the engine's parent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
+    /// `--cgroupns host`: no cgroup namespace of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cgroupns_host: bool,
+    /// `--cpuset-mems`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_mems: Option<String>,
+    /// `--memory-swappiness` (cgroup v1 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
     /// The OCI runtime binary.
     pub runtime: String,
     /// `--log-opt max-size` in bytes.
@@ -280,6 +299,9 @@ pub struct NetworkConfig {
     /// `--dns-option` values (checked: see [`crate::resolv`]).
     #[serde(default)]
     pub dns_options: Vec<String>,
+    /// `--link`: legacy links on the default bridge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::legacy::Link>,
 }
 
 /// One container.

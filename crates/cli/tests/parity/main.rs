@@ -5,6 +5,7 @@
 mod attach_logging;
 mod commands;
 mod events;
+mod extras;
 mod health;
 mod mounts;
 mod ns_resources;

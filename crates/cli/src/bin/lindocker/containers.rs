@@ -654,8 +654,8 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
         .into());
     }
     match a.pull.as_str() {
-        "missing" if missing => pull_for_run(cli, engine, &a.image)?,
-        "always" => pull_for_run(cli, engine, &a.image)?,
+        "missing" if missing => pull_for_run(cli, engine, &a.image, a.quiet)?,
+        "always" => pull_for_run(cli, engine, &a.image, a.quiet)?,
         "never" if missing => return Err(Failure::new(125, format!("No such image: {}", a.image)).into()),
         "missing" | "never" => {}
         other => return Err(Failure::new(125, format!("--pull {other:?}: expected missing, always or never")).into()),
@@ -670,10 +670,12 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
     Ok(record)
 }
 
-fn pull_for_run(cli: &Cli, engine: &Engine, image: &str) -> Result<()> {
+fn pull_for_run(cli: &Cli, engine: &Engine, image: &str, quiet: bool) -> Result<()> {
     use lindocker_image::progress::Progress;
     use lindocker_image::registry::{self, Platform, PullOptions};
-    eprintln!("Unable to find image '{image}' locally");
+    if !quiet {
+        eprintln!("Unable to find image '{image}' locally");
+    }
     let options = PullOptions { platform: Platform::host(), insecure: cli.insecure_registries.clone() };
     registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
     if let Ok(reference) = lindocker_image::reference::parse(image) {
@@ -1142,7 +1144,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         state["Health"] = json!(health);
     }
     let mut config = json!({
-        "Hostname": r.config.hostname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
+        "Hostname": r.config.hostname, "Domainname": r.config.domainname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
         "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
         "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
         "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdin": r.config.attach.stdin,
@@ -1206,6 +1208,13 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
         host.extend(extra);
         host.extend(lindocker_engine::resources::inspect(h));
     }
+    let host = &mut out["HostConfig"];
+    host["Links"] = json!(engine.link_names(r));
+    host["Annotations"] = json!(h.annotations);
+    host["CgroupParent"] = json!(h.cgroup_parent);
+    host["CgroupnsMode"] = json!(if h.cgroupns_host { "host" } else { "private" });
+    host["CpusetMems"] = json!(h.cpuset_mems.clone().unwrap_or_default());
+    host["MemorySwappiness"] = json!(h.memory_swappiness);
     out
 }
 

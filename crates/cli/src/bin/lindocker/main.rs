@@ -35,8 +35,9 @@ pub struct Cli {
     /// Where runtime state and the shims' sockets live.
     #[arg(long, global = true, env = "LINDOCKER_STATE", default_value = "/run/lindocker")]
     state: PathBuf,
-    /// The cgroup under which containers' cgroups are made.
-    #[arg(long, global = true, env = "LINDOCKER_CGROUP_PARENT", default_value = "/lindocker")]
+    /// The cgroup under which containers' cgroups are made (before the command: after
+    /// `run`/`create`, `--cgroup-parent` is the container's own, as in Docker).
+    #[arg(long, env = "LINDOCKER_CGROUP_PARENT", default_value = "/lindocker")]
     cgroup_parent: String,
     /// A registry (host[:port]) to reach over plain HTTP; loopback ones always are.
     #[arg(long = "insecure-registry", global = true, env = "LINDOCKER_INSECURE_REGISTRIES", value_delimiter = ',')]

@@ -176,6 +176,30 @@ pub struct CreateArgs {
     /// Pull the image: missing (default), always, never.
     #[arg(long, default_value = "missing")]
     pub pull: String,
+    /// Suppress the pull output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Add an annotation to the container (passed through to the OCI runtime): KEY=VALUE.
+    #[arg(long)]
+    pub annotation: Vec<String>,
+    /// The cgroup under which the container's goes (a relative one under the engine's).
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
+    /// Cgroup namespace: private (default) or host.
+    #[arg(long)]
+    pub cgroupns: Option<String>,
+    /// Memory nodes in which to allow execution (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Tune the container's memory swappiness (0 to 100; -1: the kernel's default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swappiness: Option<String>,
+    /// Container NIS domain name.
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Add a link to another container: NAME[:ALIAS].
+    #[arg(long)]
+    pub link: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -227,6 +251,7 @@ impl CreateArgs {
         {
             bail!("invalid argument {cpus:?} for --cpuset-cpus: expected a list like 0-2,4");
         }
+        self.placement(&mut host)?;
         host.pids_limit = self.pids_limit;
         host.ulimits = self.ulimit.iter().map(|u| options::parse_ulimit(u)).collect::<Result<_, _>>()?;
         host.cap_add = self.cap_add.iter().map(|c| cap_name(c)).collect::<Result<_, _>>()?;
@@ -317,6 +342,7 @@ impl CreateArgs {
             workdir: self.workdir.clone(),
             user: self.user.clone(),
             hostname: self.hostname.as_deref().map(options::parse_hostname).transpose()?,
+            domainname: self.domainname.as_deref().map(options::parse_domainname).transpose()?,
             tty: self.tty,
             stdin: self.interactive,
             labels,
@@ -332,6 +358,31 @@ impl CreateArgs {
             publish_all: self.publish_all,
             expose: self.nsres.exposed()?,
         })
+    }
+
+    /// `--annotation`, `--cgroup-parent`, `--cgroupns`, `--cpuset-mems`,
+    /// `--memory-swappiness`.
+    fn placement(&self, host: &mut HostConfig) -> Result<()> {
+        use lindocker_engine::placement;
+        for a in &self.annotation {
+            let (k, v) = options::parse_annotation(a)?;
+            host.annotations.insert(k, v);
+        }
+        host.cgroup_parent =
+            self.cgroup_parent.as_deref().map(placement::parse_cgroup_parent).transpose()?.unwrap_or_default();
+        host.cgroupns_host = self.cgroupns.as_deref().map(placement::parse_cgroupns).transpose()?.unwrap_or(false);
+        host.cpuset_mems = self.cpuset_mems.as_deref().map(placement::parse_cpuset_mems).transpose()?;
+        if let Some(value) = &self.memory_swappiness {
+            host.memory_swappiness = placement::parse_swappiness(value)?;
+            if host.memory_swappiness.is_some() && !placement::swappiness_supported() {
+                // Docker's words: the cgroup v2 kernel has no per-cgroup swappiness.
+                eprintln!(
+                    "WARNING: Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded."
+                );
+                host.memory_swappiness = None;
+            }
+        }
+        Ok(())
     }
 
     fn network_config(&self) -> Result<lindocker_engine::record::NetworkConfig> {
@@ -385,6 +436,12 @@ impl CreateArgs {
         (config.dns_search, config.dns_options) = self.nsres.resolver()?;
         for h in &self.add_host {
             config.extra_hosts.push(options::parse_add_host(h)?);
+        }
+        for l in &self.link {
+            config.links.push(lindocker_engine::legacy::parse(l)?);
+        }
+        if !config.links.is_empty() && config.mode != "bridge" {
+            bail!("conflicting options: --link needs a bridge network, not --network {}", config.mode);
         }
         Ok(config)
     }
