@@ -7,6 +7,7 @@ mod cp_paths;
 mod devices;
 mod exe_overwrite;
 mod image_paths;
+mod init_fds;
 mod input;
 mod keyring;
 mod load_archive;
