@@ -3,6 +3,7 @@
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
 mod capabilities;
+mod cp_output;
 mod cp_paths;
 mod devices;
 mod exe_overwrite;
