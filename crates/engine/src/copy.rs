@@ -24,7 +24,7 @@ use rustix::io::Errno;
 use crate::inroot;
 
 /// How deep a tree may go: each level holds a few descriptors open.
-const MAX_DEPTH: usize = 128;
+const MAX_DEPTH: usize = lindocker_storage::pack::MAX_DEPTH;
 
 /// `cp` flags.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,7 +85,7 @@ pub fn copy_in(source: &Path, root: &OwnedFd, path: &str, opts: CopyOptions) -> 
 
 /// Writes the container's `path` (under `root`) as a tar stream to `out`, named by its
 /// last component (`DIR/.`: the directory's contents), as `cp CONTAINER:PATH -` does.
-pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Write) -> Result<(), CopyError> {
+pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Write) -> Result<Copied, CopyError> {
     let flags = if opts.follow_link { OFlags::PATH } else { OFlags::PATH | OFlags::NOFOLLOW };
     let src = inroot::open(root, Path::new(path), flags | OFlags::CLOEXEC).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CopyError::NotFound(path.to_owned()),
@@ -104,7 +104,8 @@ pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Writ
         None if is_dir => PathBuf::from("."),
         None => return Err(failed(path, "no file name")),
     };
-    lindocker_storage::pack::pack_node(src, &name, out).map_err(|e| failed(path, e))
+    let skipped = lindocker_storage::pack::pack_node(src, &name, out).map_err(|e| failed(path, e))?;
+    Ok(Copied { skipped })
 }
 
 /// Extracts the tar stream `input` (hostile: a client's) into the container's directory

@@ -98,7 +98,7 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
             copy::copy_in(Path::new(source), &root, &path, options)
         } else if destination == "-" {
             let mut out = io::stdout().lock();
-            copy::tar_out(&root, &path, options, &mut out).map(|()| copy::Copied::default())
+            copy::tar_out(&root, &path, options, &mut out)
         } else {
             copy::copy_out(&root, &path, Path::new(destination), options)
         };
