@@ -45,7 +45,8 @@ pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<Unpacked, StorageEr
         .map_err(|e| StorageError::io(dest, e.into()))?;
     let mut unpacker = Unpacker::new(root, None);
     {
-        let mut archive = tar::Archive::new(&mut hashing);
+        // Headers are checked before the tar reader takes their bodies into memory.
+        let mut archive = tar::Archive::new(crate::tar_guard::TarGuard::new(&mut hashing));
         let entries = archive.entries().map_err(StorageError::BadLayer)?;
         for entry in entries {
             let mut entry = entry.map_err(StorageError::BadLayer)?;
@@ -81,7 +82,7 @@ pub fn extract(
         .map_err(|e| StorageError::io(Path::new("."), e.into()))?;
     let owner = (!keep_owners).then(|| (rfs::Uid::from_raw(owner.0), rfs::Gid::from_raw(owner.1)));
     let mut unpacker = Unpacker::new(root, Some(CopyMode { owner, skipped: Vec::new() }));
-    let mut archive = tar::Archive::new(decompress(input)?);
+    let mut archive = tar::Archive::new(crate::tar_guard::TarGuard::new(decompress(input)?));
     for entry in archive.entries().map_err(StorageError::BadLayer)? {
         let mut entry = entry.map_err(StorageError::BadLayer)?;
         unpacker.entry(&mut entry)?;

@@ -5,6 +5,7 @@
 mod capabilities;
 mod cp_output;
 mod cp_paths;
+mod cp_tar_in;
 mod cp_tar_out;
 mod devices;
 mod exe_overwrite;
