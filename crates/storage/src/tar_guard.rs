@@ -196,6 +196,18 @@ mod tests {
     }
 
     #[test]
+    fn a_sparse_file_larger_than_the_limit_is_refused() {
+        let mut h = tar::Header::new_gnu();
+        h.set_path("s").unwrap();
+        h.set_size(0);
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.as_mut_bytes()[483..495].copy_from_slice(b"77777777777\0");
+        h.set_cksum();
+        let err = TarGuard::new(h.as_bytes().as_slice()).read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("sparse"), "{err}");
+    }
+
+    #[test]
     fn an_ordinary_tar_passes_unchanged() {
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
