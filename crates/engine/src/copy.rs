@@ -111,8 +111,15 @@ pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Writ
 /// Extracts the tar stream `input` (hostile: a client's) into the container's directory
 /// `path` (under `root`), which must exist, as `cp - CONTAINER:DIR` does. Everything lands
 /// inside that directory (see [`lindocker_storage::unpack::extract`]); owners are the
-/// tar's with `-a`, else root's.
-pub fn tar_in(input: impl io::Read, root: &OwnedFd, path: &str, opts: CopyOptions) -> Result<Copied, CopyError> {
+/// tar's with `-a`, else root's; for a `--user-ns` container (`ids`: its uid and gid
+/// ranges), those of its namespace.
+pub fn tar_in(
+    input: impl io::Read,
+    root: &OwnedFd,
+    path: &str,
+    opts: CopyOptions,
+    ids: Option<(crate::userns::IdRange, crate::userns::IdRange)>,
+) -> Result<Copied, CopyError> {
     let dir = match inroot::open(root, Path::new(path), OFlags::PATH | OFlags::CLOEXEC) {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -127,8 +134,9 @@ pub fn tar_in(input: impl io::Read, root: &OwnedFd, path: &str, opts: CopyOption
     if inroot::on_pseudo_fs(&dir).map_err(|e| failed(path, e))? {
         return Err(failed(path, "refusing to copy into a kernel pseudo-filesystem"));
     }
+    let ids = ids.map(|(u, g)| lindocker_storage::unpack::IdMap { uid: (u.host, u.size), gid: (g.host, g.size) });
     let extracted =
-        lindocker_storage::unpack::extract(input, &dir, opts.archive, (0, 0)).map_err(|e| failed(path, e))?;
+        lindocker_storage::unpack::extract(input, &dir, opts.archive, (0, 0), ids).map_err(|e| failed(path, e))?;
     Ok(Copied { skipped: extracted.skipped })
 }
 

@@ -7,6 +7,7 @@ mod cp_output;
 mod cp_paths;
 mod cp_tar_in;
 mod cp_tar_out;
+mod cp_userns;
 mod devices;
 mod exe_overwrite;
 mod image_paths;

@@ -93,7 +93,8 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
     let result = (|| -> Result<()> {
         let (root, path) = base_of(engine, &record, &merged, &container.1)?;
         let copied = if into_container && source == "-" {
-            copy::tar_in(io::stdin().lock(), &root, &path, options)
+            let ids = record.host_config.user_ns.then(lindocker_engine::userns::ranges);
+            copy::tar_in(io::stdin().lock(), &root, &path, options, ids)
         } else if into_container {
             copy::copy_in(Path::new(source), &root, &path, options)
         } else if destination == "-" {
