@@ -104,7 +104,7 @@ pub struct IdMap {
 
 impl IdMap {
     /// The host ids of the namespace's `uid` and `gid`; an error for ids outside it.
-    fn to_host(&self, uid: rfs::Uid, gid: rfs::Gid) -> Result<(rfs::Uid, rfs::Gid), StorageError> {
+    fn to_host(self, uid: rfs::Uid, gid: rfs::Gid) -> Result<(rfs::Uid, rfs::Gid), StorageError> {
         let map = |id: u32, (first, size): (u32, u32)| (id < size).then(|| first.checked_add(id)).flatten();
         match (map(uid.as_raw(), self.uid), map(gid.as_raw(), self.gid)) {
             (Some(u), Some(g)) => Ok((rfs::Uid::from_raw(u), rfs::Gid::from_raw(g))),
