@@ -303,3 +303,37 @@ fn xattrs(fd: &impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_source_keeps_only_user_attributes_and_no_set_id_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lindocker-pack-xattr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        let file = dir.join("d/f");
+        std::fs::write(&file, "x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o6755)).unwrap();
+        rustix::fs::setxattr(&file, "user.kept", b"1", rustix::fs::XattrFlags::empty()).unwrap();
+        rustix::fs::setxattr(&file, "trusted.dropped", b"1", rustix::fs::XattrFlags::empty()).unwrap();
+        let node = rustix::fs::open(dir.join("d"), OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        let mut tar = Vec::new();
+        pack_node(node, Path::new("d"), &mut tar).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            assert_eq!(entry.header().mode().unwrap() & 0o6000, 0, "set-id bits kept");
+            if let Some(pax) = entry.pax_extensions().unwrap() {
+                for ext in pax {
+                    seen.push(ext.unwrap().key().unwrap().to_owned());
+                }
+            }
+        }
+        assert_eq!(seen, ["SCHILY.xattr.user.kept"]);
+    }
+}
