@@ -111,7 +111,7 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
         })?;
         for skipped in copied.skipped {
             eprintln!(
-                "lindocker: skipped {} (device nodes and sockets are not copied)",
+                "lindocker: skipped {} (device nodes, FIFOs and sockets are not copied)",
                 crate::format::printable(&skipped.to_string_lossy())
             );
         }
