@@ -24,7 +24,7 @@ use rustix::io::Errno;
 use crate::inroot;
 
 /// How deep a tree may go: each level holds a few descriptors open.
-const MAX_DEPTH: usize = 128;
+const MAX_DEPTH: usize = lindocker_storage::pack::MAX_DEPTH;
 
 /// `cp` flags.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,7 +85,7 @@ pub fn copy_in(source: &Path, root: &OwnedFd, path: &str, opts: CopyOptions) -> 
 
 /// Writes the container's `path` (under `root`) as a tar stream to `out`, named by its
 /// last component (`DIR/.`: the directory's contents), as `cp CONTAINER:PATH -` does.
-pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Write) -> Result<(), CopyError> {
+pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Write) -> Result<Copied, CopyError> {
     let flags = if opts.follow_link { OFlags::PATH } else { OFlags::PATH | OFlags::NOFOLLOW };
     let src = inroot::open(root, Path::new(path), flags | OFlags::CLOEXEC).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CopyError::NotFound(path.to_owned()),
@@ -104,14 +104,22 @@ pub fn tar_out(root: &OwnedFd, path: &str, opts: CopyOptions, out: impl io::Writ
         None if is_dir => PathBuf::from("."),
         None => return Err(failed(path, "no file name")),
     };
-    lindocker_storage::pack::pack_node(src, &name, out).map_err(|e| failed(path, e))
+    let skipped = lindocker_storage::pack::pack_node(src, &name, out).map_err(|e| failed(path, e))?;
+    Ok(Copied { skipped })
 }
 
 /// Extracts the tar stream `input` (hostile: a client's) into the container's directory
 /// `path` (under `root`), which must exist, as `cp - CONTAINER:DIR` does. Everything lands
 /// inside that directory (see [`lindocker_storage::unpack::extract`]); owners are the
-/// tar's with `-a`, else root's.
-pub fn tar_in(input: impl io::Read, root: &OwnedFd, path: &str, opts: CopyOptions) -> Result<Copied, CopyError> {
+/// tar's with `-a`, else root's; for a `--user-ns` container (`ids`: its uid and gid
+/// ranges), those of its namespace.
+pub fn tar_in(
+    input: impl io::Read,
+    root: &OwnedFd,
+    path: &str,
+    opts: CopyOptions,
+    ids: Option<(crate::userns::IdRange, crate::userns::IdRange)>,
+) -> Result<Copied, CopyError> {
     let dir = match inroot::open(root, Path::new(path), OFlags::PATH | OFlags::CLOEXEC) {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -126,8 +134,9 @@ pub fn tar_in(input: impl io::Read, root: &OwnedFd, path: &str, opts: CopyOption
     if inroot::on_pseudo_fs(&dir).map_err(|e| failed(path, e))? {
         return Err(failed(path, "refusing to copy into a kernel pseudo-filesystem"));
     }
+    let ids = ids.map(|(u, g)| lindocker_storage::unpack::IdMap { uid: (u.host, u.size), gid: (g.host, g.size) });
     let extracted =
-        lindocker_storage::unpack::extract(input, &dir, opts.archive, (0, 0)).map_err(|e| failed(path, e))?;
+        lindocker_storage::unpack::extract(input, &dir, opts.archive, (0, 0), ids).map_err(|e| failed(path, e))?;
     Ok(Copied { skipped: extracted.skipped })
 }
 

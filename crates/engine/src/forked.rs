@@ -94,7 +94,10 @@ impl Forked {
             drop(read);
             let _ = LOG.set(log.to_path_buf());
             let result = match stdio.as_ref().map(set_stdio).transpose() {
-                Ok(_) => f().map_err(|e| e.to_string()),
+                Ok(_) => match close_shim_fds(&write) {
+                    Ok(()) => f().map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("close the shim's descriptors: {e}")),
+                },
                 Err(e) => Err(format!("set up the container's stdio: {e}")),
             };
             let code = match result {
@@ -112,6 +115,16 @@ impl Forked {
         }
         Ok(Forked { pid: Pid::from_raw(pid).expect("a child's pid is positive"), message: read })
     }
+}
+
+/// A fork keeps every descriptor of the shim, close-on-exec or not, and the runtime's
+/// child (the container's init) would inherit them: the shim's sockets, its clients, an
+/// `O_PATH` descriptor of the state directory (a long console socket path's, see
+/// `ShortName`). Only stdio and the answer pipe stay; `stdio`'s originals go too (now
+/// 0-2), and whatever the shim's frame still owns is never dropped here: the child exits
+/// without unwinding.
+fn close_shim_fds(answer: &OwnedFd) -> io::Result<()> {
+    lindocker_sys::close_fds_from(3, &[std::os::fd::AsRawFd::as_raw_fd(answer)])
 }
 
 fn set_stdio([stdin, stdout, stderr]: &[OwnedFd; 3]) -> io::Result<()> {

@@ -116,22 +116,7 @@ pub fn read_regular(root: impl AsFd, path: &Path, limit: u64) -> io::Result<Vec<
 /// `/proc/kmsg` as the host's root would take the host's log and block, writing there
 /// would act on the host.
 pub fn on_pseudo_fs(fd: &impl AsFd) -> io::Result<bool> {
-    const PSEUDO: [i64; 11] = [
-        0x9fa0,      // proc
-        0x6265_6572, // sysfs
-        0x6367_7270, // cgroup2
-        0x0027_e0eb, // cgroup
-        0x6462_6720, // debugfs
-        0x7363_6673, // securityfs
-        0x7472_6163, // tracefs
-        0xcafe_4a11, // bpf
-        0x6265_6570, // configfs
-        0xde5e_81e4, // efivarfs
-        0x6165_676c, // pstore
-    ];
-    let st = rustix::fs::fstatfs(fd)?;
-    #[allow(clippy::unnecessary_cast)]
-    Ok(PSEUDO.contains(&(st.f_type as i64)))
+    lindocker_storage::pack::on_pseudo_fs(fd)
 }
 
 /// The last normal component of `path`, if it has one.

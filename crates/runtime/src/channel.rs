@@ -39,6 +39,12 @@ pub fn pair() -> std::io::Result<(Channel, Channel)> {
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
+impl AsFd for Channel {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl Channel {
     /// Sends one message.
     pub fn send(&self, msg: &Message) -> std::io::Result<()> {

@@ -8,6 +8,7 @@ pub mod digest;
 pub mod layers;
 pub mod overlay;
 pub mod pack;
+pub mod tar_guard;
 pub mod unpack;
 
 use std::path::{Path, PathBuf};

@@ -24,7 +24,17 @@ pub enum Source {
     OverlayUpper,
     /// A plain tree (a merged view, an import): everything is taken as it is.
     Plain,
+    /// A container's files copied out to the admin (`cp CONTAINER:PATH -`), under the
+    /// policy of a copy to a host directory: device nodes, FIFOs and sockets are skipped
+    /// (and reported), set-id bits dropped, only `user.*` attributes kept (never
+    /// `security.capability`), a kernel pseudo-filesystem mounted inside packed as its
+    /// directory alone, and a tree deeper than [`MAX_DEPTH`] an error.
+    Container,
 }
+
+/// The deepest directory a [`Source::Container`] walk descends to, as `cp` to a host
+/// directory: a container can build a tree deep enough to exhaust the walk.
+pub const MAX_DEPTH: usize = 128;
 
 /// Writes `dir` as a tar stream to `out`, skipping the relative paths in `exclude`
 /// (and everything beneath them).
@@ -36,7 +46,8 @@ pub enum Source {
 /// for a symlink to a host directory, or a file swapped for a device node or a FIFO,
 /// never brings the host's data into the tar.
 pub fn pack_dir(dir: &Path, source: Source, exclude: &[&Path], out: impl Write) -> io::Result<()> {
-    let mut packer = Packer { builder: tar::Builder::new(out), source, exclude, links: HashMap::new() };
+    let mut packer =
+        Packer { builder: tar::Builder::new(out), source, exclude, links: HashMap::new(), skipped: Vec::new() };
     packer.builder.follow_symlinks(false);
     let root = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     packer.walk(&root, Path::new(""))?;
@@ -45,10 +56,16 @@ pub fn pack_dir(dir: &Path, source: Source, exclude: &[&Path], out: impl Write) 
 
 /// Writes the file `node` (an `O_PATH` descriptor, of any type) as a tar stream named
 /// `name` to `out`, with everything under it if it is a directory: `cp CONTAINER:PATH -`.
-/// The walk is [`pack_dir`]'s, from descriptor to descriptor.
-pub fn pack_node(node: OwnedFd, name: &Path, out: impl Write) -> io::Result<()> {
-    let mut packer =
-        Packer { builder: tar::Builder::new(out), source: Source::Plain, exclude: &[], links: HashMap::new() };
+/// The walk is [`pack_dir`]'s, from descriptor to descriptor, under the policy of
+/// [`Source::Container`]. Returns the paths it skipped.
+pub fn pack_node(node: OwnedFd, name: &Path, out: impl Write) -> io::Result<Vec<PathBuf>> {
+    let mut packer = Packer {
+        builder: tar::Builder::new(out),
+        source: Source::Container,
+        exclude: &[],
+        links: HashMap::new(),
+        skipped: Vec::new(),
+    };
     packer.builder.follow_symlinks(false);
     if name == Path::new(".") {
         // A directory's contents (`DIR/.`), under their own names.
@@ -57,7 +74,8 @@ pub fn pack_node(node: OwnedFd, name: &Path, out: impl Write) -> io::Result<()> 
     } else {
         packer.node(node, name.to_owned())?;
     }
-    packer.builder.into_inner()?.flush()
+    packer.builder.into_inner()?.flush()?;
+    Ok(packer.skipped)
 }
 
 struct Packer<'a, W: Write> {
@@ -66,6 +84,8 @@ struct Packer<'a, W: Write> {
     exclude: &'a [&'a Path],
     /// (device, inode) -> first path, so later names of a file become hard links.
     links: HashMap<(u64, u64), PathBuf>,
+    /// What a [`Source::Container`] walk left out.
+    skipped: Vec<PathBuf>,
 }
 
 impl<W: Write> Packer<'_, W> {
@@ -112,12 +132,23 @@ impl<W: Write> Packer<'_, W> {
             let path = rel.parent().unwrap_or(Path::new("")).join(whiteout);
             return self.empty_file(&path, &st);
         }
+        let container = self.source == Source::Container;
         let mut header = header_from(&st);
+        if container {
+            header.set_mode(st.st_mode & 0o1777);
+        }
+        let keep = |xattrs: Vec<(String, Vec<u8>)>| match container {
+            true => xattrs.into_iter().filter(|(name, _)| name.starts_with("user.")).collect(),
+            false => xattrs,
+        };
         match file_type {
             FileType::Directory => {
+                if container && rel.components().count() > MAX_DEPTH {
+                    return Err(io::Error::other(format!("more than {MAX_DEPTH} directories deep")));
+                }
                 let dir_fd =
                     rustix::fs::openat(&fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-                let xattrs = xattrs(&dir_fd)?;
+                let xattrs = keep(xattrs(&dir_fd)?);
                 header.set_entry_type(EntryType::Directory);
                 header.set_size(0);
                 self.append(&mut header, &with_slash(&rel), &xattrs, io::empty())?;
@@ -126,7 +157,10 @@ impl<W: Write> Packer<'_, W> {
                 {
                     self.empty_file(&rel.join(OPAQUE_MARKER), &st)?;
                 }
-                self.walk(&dir_fd, &rel)?;
+                // A mount of procfs, sysfs and the like: its directory, not the kernel's files.
+                if !(container && on_pseudo_fs(&dir_fd)?) {
+                    self.walk(&dir_fd, &rel)?;
+                }
             }
             FileType::Symlink => {
                 header.set_entry_type(EntryType::Symlink);
@@ -151,13 +185,16 @@ impl<W: Write> Packer<'_, W> {
                     OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
                     Mode::empty(),
                 )?);
-                let xattrs = xattrs(&file)?;
+                let xattrs = keep(xattrs(&file)?);
                 let size = st.st_size as u64;
                 header.set_entry_type(EntryType::Regular);
                 header.set_size(size);
                 // Exactly the size in the header, even if the file changes meanwhile.
                 let data = file.take(size).chain(io::repeat(0)).take(size);
                 self.append(&mut header, &rel, &xattrs, data)?;
+            }
+            FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo | FileType::Socket if container => {
+                self.skipped.push(rel);
             }
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
                 let kind = match file_type {
@@ -205,6 +242,29 @@ impl<W: Write> Packer<'_, W> {
     }
 }
 
+/// Whether `fd` is on a kernel pseudo-filesystem (procfs, sysfs, cgroupfs, ...), whose
+/// files are the host kernel's interfaces rather than a container's data: reading
+/// `/proc/kmsg` as the host's root would take the host's log and block, writing there
+/// would act on the host.
+pub fn on_pseudo_fs(fd: &impl AsFd) -> io::Result<bool> {
+    const PSEUDO: [i64; 11] = [
+        0x9fa0,      // proc
+        0x6265_6572, // sysfs
+        0x6367_7270, // cgroup2
+        0x0027_e0eb, // cgroup
+        0x6462_6720, // debugfs
+        0x7363_6673, // securityfs
+        0x7472_6163, // tracefs
+        0xcafe_4a11, // bpf
+        0x6265_6570, // configfs
+        0xde5e_81e4, // efivarfs
+        0x6165_676c, // pstore
+    ];
+    let st = rustix::fs::fstatfs(fd)?;
+    #[allow(clippy::unnecessary_cast)]
+    Ok(PSEUDO.contains(&(st.f_type as i64)))
+}
+
 fn with_slash(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     if !s.as_bytes().ends_with(b"/") {
@@ -242,4 +302,38 @@ fn xattrs(fd: &impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
         out.push((name, value));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_source_keeps_only_user_attributes_and_no_set_id_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lindocker-pack-xattr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        let file = dir.join("d/f");
+        std::fs::write(&file, "x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o6755)).unwrap();
+        rustix::fs::setxattr(&file, "user.kept", b"1", rustix::fs::XattrFlags::empty()).unwrap();
+        rustix::fs::setxattr(&file, "trusted.dropped", b"1", rustix::fs::XattrFlags::empty()).unwrap();
+        let node = rustix::fs::open(dir.join("d"), OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        let mut tar = Vec::new();
+        pack_node(node, Path::new("d"), &mut tar).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            assert_eq!(entry.header().mode().unwrap() & 0o6000, 0, "set-id bits kept");
+            if let Some(pax) = entry.pax_extensions().unwrap() {
+                for ext in pax {
+                    seen.push(ext.unwrap().key().unwrap().to_owned());
+                }
+            }
+        }
+        assert_eq!(seen, ["SCHILY.xattr.user.kept"]);
+    }
 }

@@ -45,7 +45,8 @@ pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<Unpacked, StorageEr
         .map_err(|e| StorageError::io(dest, e.into()))?;
     let mut unpacker = Unpacker::new(root, None);
     {
-        let mut archive = tar::Archive::new(&mut hashing);
+        // Headers are checked before the tar reader takes their bodies into memory.
+        let mut archive = tar::Archive::new(crate::tar_guard::TarGuard::new(&mut hashing));
         let entries = archive.entries().map_err(StorageError::BadLayer)?;
         for entry in entries {
             let mut entry = entry.map_err(StorageError::BadLayer)?;
@@ -70,18 +71,19 @@ pub struct Extracted {
 /// link target and parent is resolved inside `dest` (`..` refused, symlinks and absolute
 /// names kept inside it), device nodes are skipped, no extended attribute is set, and
 /// `.wh.` names are plain names. Entries get the tar's owners with `keep_owners`, else
-/// `owner`.
+/// `owner`; with `ids`, those owners are a user namespace's ids and land in its range.
 pub fn extract(
     input: impl Read,
     dest: &impl AsFd,
     keep_owners: bool,
     owner: (u32, u32),
+    ids: Option<IdMap>,
 ) -> Result<Extracted, StorageError> {
     let root = rfs::openat(dest, ".", OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| StorageError::io(Path::new("."), e.into()))?;
     let owner = (!keep_owners).then(|| (rfs::Uid::from_raw(owner.0), rfs::Gid::from_raw(owner.1)));
-    let mut unpacker = Unpacker::new(root, Some(CopyMode { owner, skipped: Vec::new() }));
-    let mut archive = tar::Archive::new(decompress(input)?);
+    let mut unpacker = Unpacker::new(root, Some(CopyMode { owner, ids, skipped: Vec::new() }));
+    let mut archive = tar::Archive::new(crate::tar_guard::TarGuard::new(decompress(input)?));
     for entry in archive.entries().map_err(StorageError::BadLayer)? {
         let mut entry = entry.map_err(StorageError::BadLayer)?;
         unpacker.entry(&mut entry)?;
@@ -90,10 +92,37 @@ pub fn extract(
     Ok(Extracted { skipped: unpacker.copy.map(|c| c.skipped).unwrap_or_default() })
 }
 
+/// A user namespace's ids as the host sees them: its uid `u` is host uid
+/// `uid.0 + u` for `u < uid.1`, and likewise for gids.
+#[derive(Debug, Clone, Copy)]
+pub struct IdMap {
+    /// First host uid and how many.
+    pub uid: (u32, u32),
+    /// First host gid and how many.
+    pub gid: (u32, u32),
+}
+
+impl IdMap {
+    /// The host ids of the namespace's `uid` and `gid`; an error for ids outside it.
+    fn to_host(self, uid: rfs::Uid, gid: rfs::Gid) -> Result<(rfs::Uid, rfs::Gid), StorageError> {
+        let map = |id: u32, (first, size): (u32, u32)| (id < size).then(|| first.checked_add(id)).flatten();
+        match (map(uid.as_raw(), self.uid), map(gid.as_raw(), self.gid)) {
+            (Some(u), Some(g)) => Ok((rfs::Uid::from_raw(u), rfs::Gid::from_raw(g))),
+            _ => Err(StorageError::BadLayer(io::Error::other(format!(
+                "owner {}:{} is outside the container's id range",
+                uid.as_raw(),
+                gid.as_raw()
+            )))),
+        }
+    }
+}
+
 /// How [`extract`] differs from unpacking a layer.
 struct CopyMode {
     /// The owner of every entry, unless the tar's are kept.
     owner: Option<(rfs::Uid, rfs::Gid)>,
+    /// The container's id range, for a container in a user namespace.
+    ids: Option<IdMap>,
     skipped: Vec<PathBuf>,
 }
 
@@ -203,6 +232,9 @@ impl Unpacker {
             xattrs.clear();
             if let Some((u, g)) = copy.owner {
                 (uid, gid) = (u, g);
+            }
+            if let Some(ids) = copy.ids {
+                (uid, gid) = ids.to_host(uid, gid)?;
             }
             if matches!(kind, EntryType::Char | EntryType::Block) {
                 copy.skipped.push(path);
@@ -567,7 +599,7 @@ mod tests {
             entry.read_to_end(&mut body).unwrap();
             header.set_cksum();
             one.append(&header, &body[..]).unwrap();
-            results.push(extract(&one.into_inner().unwrap()[..], &fd, false, (0, 0)).is_ok());
+            results.push(extract(&one.into_inner().unwrap()[..], &fd, false, (0, 0), None).is_ok());
         }
         let mut names: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
@@ -580,7 +612,7 @@ mod tests {
         assert_eq!(std::fs::metadata(dest.join("abs")).unwrap().uid(), 0);
         let mut dotdot = tar::Builder::new(Vec::new());
         raw(&mut dotdot, EntryType::Regular, "../escaped", "", b"x");
-        assert!(extract(&dotdot.into_inner().unwrap()[..], &fd, false, (0, 0)).is_err());
+        assert!(extract(&dotdot.into_inner().unwrap()[..], &fd, false, (0, 0), None).is_err());
         assert!(!base.join("escaped").exists());
         assert!(results.iter().any(|ok| *ok));
         std::fs::remove_dir_all(&base).unwrap();

@@ -401,6 +401,52 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every file descriptor from `first` upwards except those in `keep`, so that no
+/// descriptor a process inherited (a host directory, above all) can be reached through
+/// `/proc/self/fd` by what runs next. `close_range(2)` where the kernel has it, else one
+/// `close` per possible descriptor number.
+pub fn close_fds_from(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= first).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut low = first as libc::c_uint;
+    for &k in &keep {
+        let k = k as libc::c_uint;
+        if low < k {
+            close_range(low, k - 1)?;
+        }
+        low = k + 1;
+    }
+    close_range(low, libc::c_uint::MAX)
+}
+
+/// Closes descriptors `low..=high`.
+fn close_range(low: libc::c_uint, high: libc::c_uint) -> io::Result<()> {
+    // SAFETY: close_range only closes descriptors of this process; the callers own every
+    // descriptor in the range (they are closing what they inherited and never use).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, low, high, 0 as libc::c_uint) };
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
+        return Err(err);
+    }
+    // An old kernel, or a seccomp filter that forbids close_range: every number below
+    // the descriptor limit, one by one.
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct we pass, which is ours.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let end = (limit.rlim_cur.min(1 << 20) as libc::c_uint).min(high.saturating_add(1));
+    for fd in low..end {
+        // SAFETY: as above; EBADF for numbers that are not open is harmless.
+        unsafe { libc::close(fd as libc::c_int) };
+    }
+    Ok(())
+}
+
 /// A set of blocked signals saved by [`block_all_signals`].
 pub struct SignalMask(libc::sigset_t);
 

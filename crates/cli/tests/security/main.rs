@@ -3,10 +3,15 @@
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
 mod capabilities;
+mod cp_output;
 mod cp_paths;
+mod cp_tar_in;
+mod cp_tar_out;
+mod cp_userns;
 mod devices;
 mod exe_overwrite;
 mod image_paths;
+mod init_fds;
 mod input;
 mod keyring;
 mod load_archive;

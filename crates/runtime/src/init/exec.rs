@@ -1,7 +1,7 @@
 //! What the child of `exec` does: enter the namespaces of a running container, become
 //! the process the caller asked for, and exec it.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use lindocker_sys::SignalMask;
 use oci_spec::runtime::Process;
@@ -80,6 +80,10 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     super::hide_runtime_binary()?;
     e.channel.expect(Message::Go).map_err(Step)?;
     join_namespaces(e.namespaces)?;
+    let mut keep = vec![e.channel.as_fd().as_raw_fd()];
+    keep.extend(e.console.map(AsRawFd::as_raw_fd));
+    keep.extend(e.seccomp_listener.map(AsRawFd::as_raw_fd));
+    super::close_inherited(e.preserve_fds, &keep)?;
     if e.user_ns {
         super::become_root()?;
     }

@@ -14,7 +14,7 @@ mod sysctl;
 
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use lindocker_cgroups::{Entry, Manager};
@@ -159,6 +159,10 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     let spec = &init.bundle.spec;
     let process = spec.process().as_ref().expect("checked at load");
     let plan = init.plan;
+    let mut keep = vec![init.channel.as_fd().as_raw_fd(), init.fifo.as_raw_fd()];
+    keep.extend(init.console.map(AsRawFd::as_raw_fd));
+    keep.extend(init.seccomp_listener.map(AsRawFd::as_raw_fd));
+    close_inherited(init.preserve_fds, &keep)?;
     if plan.new_cgroup {
         lindocker_sys::unshare(libc::CLONE_NEWCGROUP).map_err(step("unshare cgroup namespace"))?;
     }
@@ -294,6 +298,14 @@ fn hook_state(init: &Init, pid: i32, status: &str) -> serde_json::Value {
 pub(crate) fn hide_runtime_binary() -> Result<(), Step> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| step("make the runtime's process non-dumpable")(e.into()))
+}
+
+/// Closes every descriptor the runtime's caller left open (the shim's or a host
+/// directory among them) but 0-2, `--preserve-fds` and those in `keep`, before the rootfs
+/// is touched: until exec, `/proc/self/fd/N` in a cwd or program path would lead through
+/// any of them to the host (CVE-2024-21626).
+pub(crate) fn close_inherited(preserve: i32, keep: &[std::os::fd::RawFd]) -> Result<(), Step> {
+    lindocker_sys::close_fds_from(3 + preserve.max(0), keep).map_err(step("close inherited descriptors"))
 }
 
 /// Descriptors 3..3+N go to the container; every other inherited one is closed at exec.

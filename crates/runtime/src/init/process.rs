@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability as Cap, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimitType, Process};
+use rustix::fs::OFlags;
 use rustix::process::{Resource, Rlimit};
 
 use super::{Step, step};
@@ -132,19 +133,37 @@ fn to_caps(set: &Capabilities) -> CapsHashSet {
         .collect()
 }
 
-/// Changes to `process.cwd`, creating it if the image lacks it (as runc does).
+/// Creates `process.cwd` if the image lacks it (as runc does), inside the container's
+/// root (this process's `/` by now): never through a magic link such as `/proc/self/fd/N`.
 pub fn enter_cwd(process: &Process) -> Result<(), Step> {
     let cwd = process.cwd();
-    if !cwd.exists() {
-        std::fs::create_dir_all(cwd).map_err(step(format!("create cwd {}", cwd.display())))?;
+    let root = open_root()?;
+    crate::paths::mkdir_all_in_root(&root, cwd, 0o755)
+        .map_err(|e| step(format!("create cwd {}", cwd.display()))(e.into()))?;
+    Ok(())
+}
+
+/// Changes to the cwd, as the container's user (so permissions are theirs), resolved
+/// inside the root with `openat2`: a cwd through `/proc/self/fd/N`, `/proc/self/cwd` or
+/// any other magic link is refused, and the result must be reachable from the root
+/// (CVE-2024-21626).
+pub fn chdir_cwd(process: &Process) -> Result<(), Step> {
+    let cwd = process.cwd();
+    let what = || format!("chdir to cwd {}", cwd.display());
+    let root = open_root()?;
+    let dir =
+        crate::paths::open_in_root(&root, cwd, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| step(what())(e.into()))?;
+    rustix::process::fchdir(&dir).map_err(|e| step(what())(e.into()))?;
+    let now = rustix::process::getcwd(Vec::new()).map_err(|e| step(what())(e.into()))?;
+    if !now.to_bytes().starts_with(b"/") {
+        return Err(Step(format!("{}: outside the container's root", what())));
     }
     Ok(())
 }
 
-/// `chdir` to the cwd, as the container's user (so permissions are theirs).
-pub fn chdir_cwd(process: &Process) -> Result<(), Step> {
-    rustix::process::chdir(process.cwd())
-        .map_err(|e| step(format!("chdir to cwd {}", process.cwd().display()))(e.into()))
+fn open_root() -> Result<std::os::fd::OwnedFd, Step> {
+    rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, rustix::fs::Mode::empty())
+        .map_err(|e| step("open the container's root")(e.into()))
 }
 
 /// Finds the program the way `execvp` would, with the container's PATH, so a missing

@@ -82,6 +82,9 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
         (Some(_), Some(_)) => bail!("copying between containers is not supported"),
         (None, None) => bail!("one of source and destination must be CONTAINER:PATH"),
     };
+    if !into_container && destination == "-" && io::stdout().is_terminal() {
+        bail!("cowardly refusing to write a tar to a terminal (redirect the output)");
+    }
     let record = record(engine, &container.0)?;
     let fs = ContainerFs::at(engine.records.dir(&record.id));
     let was_mounted = record.state.status.is_live();
@@ -90,12 +93,13 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
     let result = (|| -> Result<()> {
         let (root, path) = base_of(engine, &record, &merged, &container.1)?;
         let copied = if into_container && source == "-" {
-            copy::tar_in(io::stdin().lock(), &root, &path, options)
+            let ids = record.host_config.user_ns.then(lindocker_engine::userns::ranges);
+            copy::tar_in(io::stdin().lock(), &root, &path, options, ids)
         } else if into_container {
             copy::copy_in(Path::new(source), &root, &path, options)
         } else if destination == "-" {
             let mut out = io::stdout().lock();
-            copy::tar_out(&root, &path, options, &mut out).map(|()| copy::Copied::default())
+            copy::tar_out(&root, &path, options, &mut out)
         } else {
             copy::copy_out(&root, &path, Path::new(destination), options)
         };
@@ -106,7 +110,10 @@ pub fn cp(engine: &Engine, a: &CpArgs) -> Result<u8> {
             e => e.into(),
         })?;
         for skipped in copied.skipped {
-            eprintln!("lindocker: skipped {} (device nodes and sockets are not copied)", skipped.display());
+            eprintln!(
+                "lindocker: skipped {} (device nodes, FIFOs and sockets are not copied)",
+                crate::format::printable(&skipped.to_string_lossy())
+            );
         }
         Ok(())
     })();
@@ -194,7 +201,7 @@ pub fn diff(engine: &Engine, name: &str) -> Result<u8> {
     let record = record(engine, name)?;
     let fs = ContainerFs::at(engine.records.dir(&record.id));
     for (kind, path) in fs.diff(engine.images.layers(), &record.layers)? {
-        println!("{kind} {path}");
+        println!("{kind} {}", crate::format::printable(&path));
     }
     Ok(0)
 }

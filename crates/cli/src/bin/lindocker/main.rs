@@ -126,7 +126,11 @@ impl std::error::Error for Failure {}
 
 /// Prints an error as Docker would.
 pub fn report(e: &anyhow::Error) {
-    eprintln!("Error: {e:#}");
+    // Messages quote names from images and containers: their control characters are
+    // escaped, line breaks of multi-line messages kept.
+    let text = format!("{e:#}");
+    let lines: Vec<String> = text.split('\n').map(format::printable).collect();
+    eprintln!("Error: {}", lines.join("\n"));
 }
 
 /// Ends the CLI as a broken pipe ends other tools (`lindocker inspect x | head -c1`):
