@@ -125,3 +125,38 @@ fn network_aliases_are_host_names() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `run` with a bad flag starts nothing, not even for a moment: the flags are checked
+/// before the shim is spawned (a shim that came up and left again could still be seen by
+/// a leak check, or write into a data root being removed).
+#[test]
+fn a_run_with_a_bad_flag_spawns_no_shim() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let engine = Engine::with_busybox(BIN, "badrun");
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut seen = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                seen.extend(engine.shims());
+            }
+            seen
+        });
+        for (flag, value) in [
+            ("--device-cgroup-rule", "c 1:3 rwx"),
+            ("--sysctl", "kernel.core_pattern=|/x"),
+            ("--dns-option", "ndots:1\nnameserver 6.6.6.6"),
+            ("--platform", "not/a/platform/at/all"),
+            ("--health-interval", "-1s"),
+        ] {
+            for _ in 0..4 {
+                let out = engine.run(&["run", "--rm", flag, value, "localhost/busybox", "true"]);
+                assert_eq!(out.status.code(), Some(125), "{flag} {value:?}: {out:?}");
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        watcher.join().unwrap()
+    });
+    assert!(seen.is_empty(), "shims seen while bad runs were refused: {seen:?}");
+    assert!(engine.ok(&["ps", "-a", "-q"]).is_empty());
+}

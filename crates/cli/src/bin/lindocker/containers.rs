@@ -427,7 +427,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
     match command {
         ContainerCommand::Run(a) => run_container(cli, &engine, a),
         ContainerCommand::Create(a) => {
-            let record = create(cli, &engine, a, false, None)?;
+            let record = create(cli, &engine, a, check(a, false)?, None)?;
             println!("{}", record.id);
             Ok(0)
         }
@@ -624,8 +624,27 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<u8> {
 }
 
 /// Makes the container; with `start_with`, the id its shim already waits for (`run`).
-fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_with: Option<&str>) -> Result<Record> {
-    let mut request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
+/// The flags of `create`/`run`, checked before anything is made (for `run`, before its
+/// shim is spawned): a bad flag changes nothing.
+struct Checked {
+    request: lindocker_engine::lifecycle::CreateRequest,
+    platform: Option<lindocker_image::registry::Platform>,
+}
+
+fn check(a: &CreateArgs, auto_remove: bool) -> Result<Checked> {
+    let request = a.request(auto_remove).map_err(|e| Failure::new(125, format!("{e:#}")))?;
+    let platform = a
+        .nsres
+        .platform
+        .as_deref()
+        .map(lindocker_engine::platform::parse)
+        .transpose()
+        .map_err(|e| Failure::new(125, e.to_string()))?;
+    Ok(Checked { request, platform })
+}
+
+fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, checked: Checked, start_with: Option<&str>) -> Result<Record> {
+    let Checked { mut request, platform } = checked;
     let cidfile = a
         .cidfile
         .as_deref()
@@ -635,13 +654,6 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, auto_remove: bool, start_w
     request.start_now = start_with.is_some();
     request.id = start_with.map(str::to_owned);
     let missing = engine.images.find(&a.image).is_err();
-    let platform = a
-        .nsres
-        .platform
-        .as_deref()
-        .map(lindocker_engine::platform::parse)
-        .transpose()
-        .map_err(|e| Failure::new(125, e.to_string()))?;
     if let Some(p) = &platform
         && !lindocker_engine::platform::is_host(p)
         && (a.pull == "always" || (missing && a.pull == "missing"))
@@ -691,6 +703,7 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
         return Err(Failure::new(125, "Conflicting options: -a and -d").into());
     }
     let keys = detach_keys(a.detach_keys.as_deref())?;
+    let checked = check(&a.create, a.rm)?;
     // The shim starts first: its start-up goes on while the container is made. The network
     // is attached here, where the netlink code is, rather than by the shim's helper.
     let id = lindocker_engine::ids::new_id();
@@ -698,7 +711,7 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
     // still `starting` with nobody holding it knows that we were killed half-way.
     let _busy = engine.hold_busy(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
-    let record = create(cli, engine, &a.create, a.rm, Some(&id))?;
+    let record = create(cli, engine, &a.create, checked, Some(&id))?;
     if !a.detach {
         engine.events.emit(Event::container(&record, "attach", &[]));
     }
