@@ -8,6 +8,7 @@ mod devices;
 mod exe_overwrite;
 mod image_paths;
 mod input;
+mod ipc_sysctl;
 mod keyring;
 mod load_archive;
 mod localnet;
