@@ -6,6 +6,7 @@ mod capabilities;
 mod cp_paths;
 mod devices;
 mod exe_overwrite;
+mod health_fds;
 mod image_paths;
 mod input;
 mod ipc_sysctl;
