@@ -294,7 +294,7 @@ fn starts(
         let joined = engine.join_namespaces(record).and_then(|joined| {
             let h = &record.host_config;
             let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
-            crate::resources::reserve_rt(&engine.cgroup_parent, runtime, period)?;
+            crate::resources::reserve_rt(&engine.cgroup_parent, &engine.root.join("cgroups-made"), runtime, period)?;
             Ok(joined)
         });
         let _joined = match joined {

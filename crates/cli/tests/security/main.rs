@@ -17,6 +17,7 @@ mod nft_injection;
 mod passwd;
 mod permissions;
 mod registry_limits;
+mod rt_budget;
 mod stop_signal;
 mod terminal;
 mod volume_copy_up;
