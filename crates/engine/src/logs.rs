@@ -39,6 +39,9 @@ pub struct LogWriter {
     max_files: u32,
     compress: bool,
     partial: [Vec<u8>; 2],
+    /// The child gzipping the last rotated file, if it runs: one at a time, waited for
+    /// before the next rotation renames files under it.
+    compressing: Option<crate::forked::Forked>,
     /// Bytes of output lost since the last entry that could be written.
     dropped: u64,
     /// The serialized entry, reused.
@@ -66,6 +69,7 @@ impl LogWriter {
             max_files: max_files.max(1),
             compress,
             partial: [Vec::new(), Vec::new()],
+            compressing: None,
             dropped: 0,
             scratch: Vec::new(),
         })
@@ -153,7 +157,16 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Waits for the child compressing a rotated file, if one runs (before the next
+    /// rotation, and before the container's end is told: then all is in place).
+    pub fn wait_compressing(&mut self) {
+        if let Some(child) = self.compressing.take() {
+            let _ = child.wait();
+        }
+    }
+
     fn rotate(&mut self) -> io::Result<()> {
+        self.wait_compressing();
         if self.max_files <= 1 {
             self.file.set_len(0)?;
             self.size = 0;
@@ -174,10 +187,29 @@ impl LogWriter {
         self.file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
         self.size = 0;
         if self.compress {
-            // Not compressed (a full disk) stays readable as it is.
-            let _ = compress(&first, &gzipped(&self.path, 1));
+            // Not compressed (a full disk) stays readable as it is. Gzipped in a child:
+            // the relay (output, input, clients) goes on meanwhile.
+            let gz = gzipped(&self.path, 1);
+            let (from, to) = (first.clone(), gz.clone());
+            let job = move || {
+                compress(&from, &to)
+                    .map(|()| String::new())
+                    .map_err(|e| lindocker_runtime::Error::Init(format!("compress {}: {e}", from.display())))
+            };
+            match crate::forked::Forked::call_alone(Path::new("/dev/null"), job) {
+                Ok(child) => self.compressing = Some(child),
+                Err(_) => {
+                    let _ = compress(&first, &gz);
+                }
+            }
         }
         Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.wait_compressing();
     }
 }
 

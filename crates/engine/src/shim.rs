@@ -385,6 +385,9 @@ fn starts(
             relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first, &mut health)?;
         // No check outlives the container (its process went with the container's).
         drop(health);
+        if let Some(log) = log.as_mut() {
+            log.wait_compressing();
+        }
         // Docker's order: `oom` (the kernel's report), then `die`; under the name it has
         // now (a `rename` while it ran).
         let oom = engine.oom_killed(record);
