@@ -297,6 +297,10 @@ mod tests {
         assert_eq!(with(r#",{"type":"ipc"}"#, "kernel.shmmax"), "ok");
         assert_eq!(with(r#",{"type":"ipc"}"#, "fs.mqueue.msg_max"), "ok");
         assert!(with("", "kernel.shmmax").contains("host's ipc namespace"));
+        // Joining the runtime's own IPC namespace (the host's, by a path) is no own one.
+        let ours = r#",{"type":"ipc","path":"/proc/self/ns/ipc"}"#;
+        assert!(with(ours, "kernel.shm_rmid_forced").contains("host's ipc namespace"));
+        assert!(with(ours, "fs.mqueue.msg_max").contains("host's ipc namespace"));
         assert_eq!(with(r#",{"type":"uts"}"#, "kernel.domainname"), "ok");
         assert!(with(r#",{"type":"uts"}"#, "kernel.hostname").contains("hostname field"));
         assert!(
