@@ -47,3 +47,32 @@ fn a_running_check_does_not_keep_the_containers_stdin_open() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "xEOF\n");
     assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
 }
+
+/// The shim dies (kill -9) while a check runs: the container's busy lock is free at once,
+/// so the engine can tell the shim is gone; the check's process held none of it.
+#[test]
+fn a_running_check_does_not_hold_the_busy_lock_of_a_dead_shim() {
+    let engine = Engine::with_busybox(BIN, "healthlock");
+    let args = ["run", "-d", "--health-cmd", "sleep 30", "--health-interval", "10ms", "--health-timeout", "60s"];
+    let mut all = args.to_vec();
+    all.extend_from_slice(&[BUSYBOX, "sleep", "1000"]);
+    let id = engine.ok(&all).trim().to_owned();
+    // A check is under way by then (they start every 10 ms and last 30 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    // The shim, and the fork of it that runs the check (its child).
+    let shims = engine.shims();
+    let ppid = |pid: i32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).and_then(|p| p.parse().ok())
+    };
+    let shim = *shims.iter().find(|&&p| ppid(p).is_none_or(|pp: i32| !shims.contains(&pp))).unwrap();
+    assert!(shims.len() >= 2, "no check under way: {shims:?}");
+    let shim = rustix::process::Pid::from_raw(shim).unwrap();
+    rustix::process::kill_process(shim, rustix::process::Signal::KILL).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = std::fs::OpenOptions::new().write(true).open(engine.state.join(format!("{id}.busy"))).unwrap();
+    let free = rustix::fs::flock(&busy, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
+    drop(busy);
+    let _ = engine.run(&["rm", "-f", &id]);
+    assert!(free, "the busy lock is still held after the shim was killed");
+}
