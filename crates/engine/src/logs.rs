@@ -42,6 +42,9 @@ pub struct LogWriter {
     /// The child gzipping the last rotated file, if it runs: one at a time, waited for
     /// before the next rotation renames files under it.
     compressing: Option<crate::forked::Forked>,
+    /// Whether rotated files are gzipped in a forked child (see
+    /// [`LogWriter::compress_in_child`]) rather than in place.
+    fork_compress: bool,
     /// Bytes of output lost since the last entry that could be written.
     dropped: u64,
     /// The serialized entry, reused.
@@ -70,6 +73,7 @@ impl LogWriter {
             compress,
             partial: [Vec::new(), Vec::new()],
             compressing: None,
+            fork_compress: false,
             dropped: 0,
             scratch: Vec::new(),
         })
@@ -157,6 +161,13 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Gzips rotated files in a forked child, so the caller's loop (the shim's relay)
+    /// goes on meanwhile. Only for a single-threaded caller: the child is a fork.
+    pub fn compress_in_child(mut self) -> LogWriter {
+        self.fork_compress = true;
+        self
+    }
+
     /// Waits for the child compressing a rotated file, if one runs (before the next
     /// rotation, and before the container's end is told: then all is in place).
     pub fn wait_compressing(&mut self) {
@@ -196,9 +207,9 @@ impl LogWriter {
                     .map(|()| String::new())
                     .map_err(|e| lindocker_runtime::Error::Init(format!("compress {}: {e}", from.display())))
             };
-            match crate::forked::Forked::call_alone(Path::new("/dev/null"), job) {
-                Ok(child) => self.compressing = Some(child),
-                Err(_) => {
+            match self.fork_compress.then(|| crate::forked::Forked::call_alone(Path::new("/dev/null"), job)) {
+                Some(Ok(child)) => self.compressing = Some(child),
+                _ => {
                     let _ = compress(&first, &gz);
                 }
             }

@@ -249,6 +249,7 @@ fn starts(
             LogDriver::None => None,
             LogDriver::JsonFile | LogDriver::Local => Some(
                 LogWriter::open(&log_path, host.log_max_size, host.log_max_file, host.log_compress)
+                    .map(LogWriter::compress_in_child)
                     .map_err(|e| EngineError::io(&log_path, e))?,
             ),
         };
