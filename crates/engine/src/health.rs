@@ -435,7 +435,7 @@ fn spawn_check(
     let log = pid_file.with_extension("log");
     let runtime = runtime.clone().with_log(log.clone());
     let (id, argv, pid_file) = (id.to_owned(), argv.to_vec(), pid_file.to_path_buf());
-    let forked = crate::forked::Forked::call(Path::new("/dev/null"), None, move || {
+    let forked = crate::forked::Forked::call_alone(Path::new("/dev/null"), move || {
         let _ = std::fs::remove_file(&log);
         let answer = run_check(&runtime, &id, &argv, timeout, &pid_file);
         let _ = std::fs::remove_file(&log);

@@ -39,6 +39,12 @@ pub struct LogWriter {
     max_files: u32,
     compress: bool,
     partial: [Vec<u8>; 2],
+    /// The child gzipping the last rotated file, if it runs: one at a time, waited for
+    /// before the next rotation renames files under it.
+    compressing: Option<crate::forked::Forked>,
+    /// Whether rotated files are gzipped in a forked child (see
+    /// [`LogWriter::compress_in_child`]) rather than in place.
+    fork_compress: bool,
     /// Bytes of output lost since the last entry that could be written.
     dropped: u64,
     /// The serialized entry, reused.
@@ -66,6 +72,8 @@ impl LogWriter {
             max_files: max_files.max(1),
             compress,
             partial: [Vec::new(), Vec::new()],
+            compressing: None,
+            fork_compress: false,
             dropped: 0,
             scratch: Vec::new(),
         })
@@ -153,7 +161,23 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Gzips rotated files in a forked child, so the caller's loop (the shim's relay)
+    /// goes on meanwhile. Only for a single-threaded caller: the child is a fork.
+    pub fn compress_in_child(mut self) -> LogWriter {
+        self.fork_compress = true;
+        self
+    }
+
+    /// Waits for the child compressing a rotated file, if one runs (before the next
+    /// rotation, and before the container's end is told: then all is in place).
+    pub fn wait_compressing(&mut self) {
+        if let Some(child) = self.compressing.take() {
+            let _ = child.wait();
+        }
+    }
+
     fn rotate(&mut self) -> io::Result<()> {
+        self.wait_compressing();
         if self.max_files <= 1 {
             self.file.set_len(0)?;
             self.size = 0;
@@ -174,10 +198,29 @@ impl LogWriter {
         self.file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
         self.size = 0;
         if self.compress {
-            // Not compressed (a full disk) stays readable as it is.
-            let _ = compress(&first, &gzipped(&self.path, 1));
+            // Not compressed (a full disk) stays readable as it is. Gzipped in a child:
+            // the relay (output, input, clients) goes on meanwhile.
+            let gz = gzipped(&self.path, 1);
+            let (from, to) = (first.clone(), gz.clone());
+            let job = move || {
+                compress(&from, &to)
+                    .map(|()| String::new())
+                    .map_err(|e| lindocker_runtime::Error::Init(format!("compress {}: {e}", from.display())))
+            };
+            match self.fork_compress.then(|| crate::forked::Forked::call_alone(Path::new("/dev/null"), job)) {
+                Some(Ok(child)) => self.compressing = Some(child),
+                _ => {
+                    let _ = compress(&first, &gz);
+                }
+            }
         }
         Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.wait_compressing();
     }
 }
 

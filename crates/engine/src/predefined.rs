@@ -30,6 +30,21 @@ pub fn find(name: &str) -> Option<Predefined> {
 }
 
 impl Engine {
+    /// The predefined network `name` names here, resolved as Docker resolves a network
+    /// reference: an exact name first, then a full id, then an id prefix. A user network
+    /// named `7` (or whose id is or starts with `name`) wins over `host`'s id prefix.
+    pub fn find_predefined(&self, name: &str) -> Option<Predefined> {
+        let found = find(name)?;
+        if found.name == name || found.id == name {
+            return Some(found);
+        }
+        let users = self.networks.list().unwrap_or_default();
+        if users.iter().any(|n| n.name == name || n.id.starts_with(name)) {
+            return None;
+        }
+        Some(found)
+    }
+
     /// Ids and names of the containers that use predefined network `name`.
     pub fn predefined_members(&self, name: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self

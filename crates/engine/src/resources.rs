@@ -181,7 +181,12 @@ pub fn check_rt_supported(h: &HostConfig) -> Result<(), EngineError> {
 /// realtime budget for a container asking for `runtime` µs per second: the kernel
 /// refuses a child more than its parent holds, and a new cgroup holds none. Each level
 /// of the parent is raised to what its children hold plus the new one; never lowered.
-pub fn reserve_rt(cgroup_parent: &str, runtime: i64, period: u64) -> Result<(), EngineError> {
+///
+/// Only levels that are lindocker's are written: the cgroup parent itself, and levels
+/// above it that lindocker made (listed in the file `made`, one per line). A level that
+/// was there before (`system.slice` in `system.slice/lindocker`) belongs to the admin,
+/// who must grant the budget; lacking it, the start is refused saying so.
+pub fn reserve_rt(cgroup_parent: &str, made: &Path, runtime: i64, period: u64) -> Result<(), EngineError> {
     if runtime <= 0 {
         return Ok(());
     }
@@ -196,7 +201,16 @@ pub fn reserve_rt(cgroup_parent: &str, runtime: i64, period: u64) -> Result<(), 
         out
     };
     let Some(leaf) = levels.last() else { return Ok(()) };
+    let mut ours: Vec<String> = std::fs::read_to_string(made).unwrap_or_default().lines().map(String::from).collect();
+    let key = |dir: &Path| dir.strip_prefix(&mount).unwrap_or(dir).display().to_string();
+    let new: Vec<String> = levels.iter().filter(|d| !d.exists()).map(|d| key(d)).collect();
     std::fs::create_dir_all(leaf).map_err(|e| EngineError::io(leaf, e))?;
+    if !new.is_empty() {
+        ours.extend(new);
+        let text: String = ours.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(made, text).map_err(|e| EngineError::io(made, e))?;
+    }
+    let is_ours = |dir: &Path| dir == leaf.as_path() || ours.contains(&key(dir));
     let number = |dir: &Path, file: &str| -> i64 {
         std::fs::read_to_string(dir.join(file)).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     };
@@ -228,6 +242,13 @@ pub fn reserve_rt(cgroup_parent: &str, runtime: i64, period: u64) -> Result<(), 
     // Top-down: a parent is raised before its child.
     for (dir, value) in levels.iter().zip(needed) {
         if read(dir) < value {
+            if !is_ours(dir) {
+                return Err(EngineError::Invalid(format!(
+                    "--cpu-rt-runtime: the cgroup {} (not made by lindocker) holds {} µs of realtime CPU, {value} are needed: ask the admin to raise its cpu.rt_runtime_us",
+                    dir.display(),
+                    read(dir)
+                )));
+            }
             std::fs::write(dir.join("cpu.rt_runtime_us"), value.to_string()).map_err(|e| {
                 EngineError::Invalid(format!(
                     "--cpu-rt-runtime: the host cannot reserve {value} µs of realtime CPU for {}: {e}",

@@ -182,6 +182,17 @@ impl Engine {
                 *mode = format!("container:{other_id}");
             }
         }
+        // IPC sysctls are set in the IPC namespace the container gets: never the host's,
+        // neither directly nor through a container that runs in it.
+        if let Some(key) = h.sysctls.keys().find(|k| crate::sysctls::is_ipc(k)) {
+            let host_ipc = match h.ipc_mode.strip_prefix("container:") {
+                Some(other) => self.records.read(other).is_ok_and(|t| t.host_config.ipc_mode == "host"),
+                None => h.ipc_mode == "host",
+            };
+            if host_ipc {
+                return Err(EngineError::Invalid(format!("sysctl {key:?} is not allowed in the host's ipc namespace")));
+            }
+        }
         if h.userns_mode == "host" && h.user_ns {
             return Err(EngineError::BadOption {
                 option: "--userns".into(),
@@ -245,6 +256,12 @@ impl Engine {
                 EngineError::State(format!("cannot join the {kind} namespace of container {}: {e}", target.name))
             })?;
             if kind == "ipc" && target.host_config.ipc_mode == "host" {
+                if let Some(key) = h.sysctls.keys().find(|k| crate::sysctls::is_ipc(k)) {
+                    return Err(EngineError::Invalid(format!(
+                        "sysctl {key:?} is not allowed in the host's ipc namespace (container {} shares it)",
+                        target.name
+                    )));
+                }
                 shm = Some("/dev/shm".into());
             }
             if kind == "ipc" && target.host_config.ipc_mode == "shareable" {

@@ -249,6 +249,7 @@ fn starts(
             LogDriver::None => None,
             LogDriver::JsonFile | LogDriver::Local => Some(
                 LogWriter::open(&log_path, host.log_max_size, host.log_max_file, host.log_compress)
+                    .map(LogWriter::compress_in_child)
                     .map_err(|e| EngineError::io(&log_path, e))?,
             ),
         };
@@ -294,7 +295,7 @@ fn starts(
         let joined = engine.join_namespaces(record).and_then(|joined| {
             let h = &record.host_config;
             let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
-            crate::resources::reserve_rt(&engine.cgroup_parent, runtime, period)?;
+            crate::resources::reserve_rt(&engine.cgroup_parent, &engine.root.join("cgroups-made"), runtime, period)?;
             Ok(joined)
         });
         let _joined = match joined {
@@ -385,6 +386,9 @@ fn starts(
             relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first, &mut health)?;
         // No check outlives the container (its process went with the container's).
         drop(health);
+        if let Some(log) = log.as_mut() {
+            log.wait_compressing();
+        }
         // Docker's order: `oom` (the kernel's report), then `die`; under the name it has
         // now (a `rename` while it ran).
         let oom = engine.oom_killed(record);

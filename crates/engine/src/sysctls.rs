@@ -37,6 +37,12 @@ pub fn parse_sysctl(value: &str) -> Result<(String, String), EngineError> {
     Ok((name.into(), val.into()))
 }
 
+/// Whether sysctl `name` belongs to the IPC namespace (it must then not be set where the
+/// container shares the host's).
+pub fn is_ipc(name: &str) -> bool {
+    IPC.contains(&name) || name.starts_with("fs.mqueue.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,26 +186,15 @@ fn check_sysctl_namespace(path: &Path, linux: &oci_spec::runtime::Linux, key: &s
     let field = format!("linux.sysctl[{key:?}]");
     let entry = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().find(|n| n.typ() == t).cloned();
     if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
-        if entry(LinuxNamespaceType::Ipc).is_some() {
-            return Ok(());
-        }
-        return Err(bad(path, field, format!("sysctl {key:?} is not allowed in the host's ipc namespace")));
+        return match entry(LinuxNamespaceType::Ipc) {
+            Some(ns) if not_ours(ns.path().as_deref(), "ipc") => Ok(()),
+            _ => Err(bad(path, field, format!("sysctl {key:?} is not allowed in the host's ipc namespace"))),
+        };
     }
     if key.starts_with("net.") {
-        let host = || Err(bad(path, field.clone(), format!("sysctl {key:?} not allowed in host network namespace")));
         return match entry(LinuxNamespaceType::Network) {
-            None => host(),
-            Some(ns) => match ns.path() {
-                None => Ok(()),
-                Some(p) => {
-                    use std::os::unix::fs::MetadataExt;
-                    let (theirs, ours) = (std::fs::metadata(p), std::fs::metadata("/proc/self/ns/net"));
-                    match (theirs, ours) {
-                        (Ok(a), Ok(b)) if (a.dev(), a.ino()) != (b.dev(), b.ino()) => Ok(()),
-                        _ => host(),
-                    }
-                }
-            },
+            Some(ns) if not_ours(ns.path().as_deref(), "net") => Ok(()),
+            _ => Err(bad(path, field, format!("sysctl {key:?} not allowed in host network namespace"))),
         };
     }
     if key == "kernel.domainname" && entry(LinuxNamespaceType::Uts).is_some_and(|n| n.path().is_none()) {
@@ -215,6 +204,18 @@ fn check_sysctl_namespace(path: &Path, linux: &oci_spec::runtime::Linux, key: &s
         return Err(bad(path, field, "sysctl kernel.hostname is not allowed; use the hostname field"));
     }
     Err(bad(path, field, format!("sysctl {key:?} is not in a separate kernel namespace")))
+}
+
+/// Whether a namespace entry of `kind` is not the one this runtime runs in: a new one
+/// (no path), or a joined one whose file is another namespace (same dev/ino is the same
+/// namespace; one that cannot be read counts as ours).
+fn not_ours(joined: Option<&Path>, kind: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(p) = joined else { return true };
+    match (std::fs::metadata(p), std::fs::metadata(format!("/proc/self/ns/{kind}"))) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) != (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// Container ranges must not overlap, nor host ranges (the kernel refuses both, later
@@ -296,6 +297,10 @@ mod tests {
         assert_eq!(with(r#",{"type":"ipc"}"#, "kernel.shmmax"), "ok");
         assert_eq!(with(r#",{"type":"ipc"}"#, "fs.mqueue.msg_max"), "ok");
         assert!(with("", "kernel.shmmax").contains("host's ipc namespace"));
+        // Joining the runtime's own IPC namespace (the host's, by a path) is no own one.
+        let ours = r#",{"type":"ipc","path":"/proc/self/ns/ipc"}"#;
+        assert!(with(ours, "kernel.shm_rmid_forced").contains("host's ipc namespace"));
+        assert!(with(ours, "fs.mqueue.msg_max").contains("host's ipc namespace"));
         assert_eq!(with(r#",{"type":"uts"}"#, "kernel.domainname"), "ok");
         assert!(with(r#",{"type":"uts"}"#, "kernel.hostname").contains("hostname field"));
         assert!(

@@ -185,21 +185,91 @@ impl LayerStore {
 }
 
 /// Apparent size of the regular files under `dir`.
+///
+/// The trees are a container's (its upper layer, its volumes): walked by descriptors,
+/// each directory opened `O_NOFOLLOW` from its parent's, on `dir`'s filesystem only, so
+/// a directory swapped for a symlink (to `/`, say) mid-walk is never followed.
 pub fn du(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => du(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
-            _ => 0,
-        })
-        .sum()
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(top) = rustix::fs::open(dir, flags, Mode::empty()) else { return 0 };
+    let Ok(st) = rustix::fs::fstat(&top) else { return 0 };
+    du_fd(top, st.st_dev)
+}
+
+fn du_fd(dir: std::os::fd::OwnedFd, dev: u64) -> u64 {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let Ok(entries) = rustix::fs::Dir::read_from(&dir) else { return 0 };
+    let mut total = 0;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        if st.st_dev != dev {
+            continue; // another filesystem mounted here
+        }
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => total += st.st_size.max(0) as u64,
+            FileType::Directory => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                // Swapped for a symlink since the stat: the open fails, nothing counted.
+                let Ok(sub) = rustix::fs::openat(&dir, name, flags, Mode::empty()) else { continue };
+                if rustix::fs::fstat(&sub).is_ok_and(|s| s.st_dev == dev) {
+                    total += du_fd(sub, dev);
+                }
+            }
+            _ => {}
+        }
+    }
+    total
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A container swaps a directory of its tree for a symlink to a host directory, again
+    /// and again, while `du` walks it: the host directory is never counted.
+    #[test]
+    fn du_never_follows_a_directory_swapped_for_a_symlink() {
+        use rustix::fs::{CWD, RenameFlags};
+        let dir = std::env::temp_dir().join(format!("du-swap-{}", crate::unique_suffix()));
+        let tree = dir.join("tree");
+        fs::create_dir_all(tree.join("x")).unwrap();
+        fs::write(tree.join("x/f"), [0u8; 100]).unwrap();
+        for i in 0..50 {
+            fs::write(tree.join(format!("pad{i}")), [0u8; 1]).unwrap();
+        }
+        std::os::unix::fs::symlink("/usr", dir.join("link")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swapper = {
+            let (stop, x, link) = (stop.clone(), tree.join("x"), dir.join("link"));
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    rustix::fs::renameat_with(CWD, &x, CWD, &link, RenameFlags::EXCHANGE).unwrap();
+                }
+            })
+        };
+        let most = (0..300).map(|_| du(&tree)).max().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        swapper.join().unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(most <= 150, "du counted {most} bytes: it followed the symlink");
+    }
+
+    #[test]
+    fn du_counts_regular_files_below() {
+        let dir = std::env::temp_dir().join(format!("du-count-{}", crate::unique_suffix()));
+        fs::create_dir_all(dir.join("a/b")).unwrap();
+        fs::write(dir.join("a/b/f"), [0u8; 7]).unwrap();
+        fs::write(dir.join("g"), [0u8; 5]).unwrap();
+        std::os::unix::fs::symlink("/usr", dir.join("a/usr")).unwrap();
+        let n = du(&dir);
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(n, 12);
+    }
 
     #[test]
     fn chain_ids_follow_the_spec() {

@@ -503,3 +503,31 @@ fn top_with_ps_options() {
     engine.ok(&["rm", "-f", "tp"]);
     clean(&engine);
 }
+
+/// Rotated files are gzipped beside the relay (in a child, one at a time): a container
+/// writing on while files rotate and compress loses no line and none comes out of order,
+/// and once it ended every rotated file is compressed.
+#[test]
+fn compression_beside_continuous_output_keeps_every_line_in_order() {
+    let engine = Engine::with_busybox(BIN, "gz-order");
+    engine.ok(&[
+        "run",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=90",
+        "--log-opt",
+        "compress=true",
+        "--name",
+        "gzo",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        &chatter(600),
+    ]);
+    let files = log_files(&container_dir(&engine, "gzo"));
+    assert!(files.len() > 40, "{files:?}");
+    assert!(files.iter().all(|f| f == "log.json" || f.ends_with(".gz")), "{files:?}");
+    assert_eq!(consecutive_to(&engine.ok(&["logs", "gzo"]), 600), 600);
+    engine.ok(&["rm", "gzo"]);
+}

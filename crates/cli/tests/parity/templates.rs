@@ -271,3 +271,19 @@ fn listings_and_predefined_networks() {
     assert!(err.contains("pre-defined network"), "{err}");
     assert!(engine.ok(&["network", "ls", "-q"]).lines().count() >= 2);
 }
+
+/// A user network's name wins over a predefined network's id prefix (Docker resolves
+/// an exact name first, then a full id, then an id prefix): `7` is the user's network,
+/// though `host`'s id starts with 7.
+#[test]
+fn a_networks_name_wins_over_a_predefined_id_prefix() {
+    let engine = Engine::with_busybox(BIN, "tpl-netname");
+    let id = engine.ok(&["network", "create", "7"]).trim().to_owned();
+    assert_eq!(engine.ok(&["network", "inspect", "-f", "{{.Name}} {{.Id}}", "7"]), format!("7 {id}\n"));
+    assert_eq!(engine.ok(&["network", "inspect", "-f", "{{.Name}}", "7318718f"]), "host\n");
+    assert_eq!(engine.ok(&["network", "rm", "7"]), "7\n");
+    assert!(!engine.ok(&["network", "ls", "--format", "{{.Name}}"]).lines().any(|l| l == "7"));
+    // Without such a network the prefix names `host` again.
+    let err = engine.fails(&["network", "rm", "7"], 1);
+    assert!(err.contains("pre-defined network"), "{err}");
+}

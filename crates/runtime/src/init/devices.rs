@@ -106,20 +106,102 @@ fn create(root: &OwnedFd, d: &Device, in_user_ns: bool) -> std::io::Result<()> {
         _ => FileType::CharacterDevice,
     };
     let dev = rustix::fs::makedev(d.major, d.minor);
-    rustix::fs::mknodat(&parent, name, file_type, Mode::from_raw_mode(d.mode), dev)?;
-    // mknod applies the umask: set the mode exactly, then the owner.
-    rustix::fs::chmodat(&parent, name, Mode::from_raw_mode(d.mode), AtFlags::empty())?;
+    make_node(&parent, name, file_type, dev, d, &|| {})
+}
+
+/// mknod `name` in `parent`, then its exact mode and owner. `race` runs right after the
+/// mknod (a test hook: where a process sharing the directory could swap the name).
+fn make_node(
+    parent: &OwnedFd,
+    name: &std::ffi::OsStr,
+    file_type: FileType,
+    dev: rustix::fs::Dev,
+    d: &Device,
+    race: &dyn Fn(),
+) -> std::io::Result<()> {
+    rustix::fs::mknodat(parent, name, file_type, Mode::from_raw_mode(d.mode), dev)?;
+    race();
+    // mknod applies the umask: set the mode exactly, and the owner, through a descriptor
+    // of the node itself (before pivot_root the directory may be a volume a container
+    // shares, so the name could be a symlink to a host file by now).
+    let node = rustix::fs::openat(parent, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let st = rustix::fs::fstat(&node)?;
+    if FileType::from_raw_mode(st.st_mode) != file_type || (file_type != FileType::Fifo && st.st_rdev != dev) {
+        return Err(std::io::Error::other("the device node was replaced while it was made"));
+    }
     rustix::fs::chownat(
-        &parent,
-        name,
+        &node,
+        "",
         Some(rustix::fs::Uid::from_raw(d.uid)),
         Some(rustix::fs::Gid::from_raw(d.gid)),
-        AtFlags::SYMLINK_NOFOLLOW,
+        AtFlags::EMPTY_PATH,
     )?;
+    // An O_PATH descriptor takes no fchmod; its /proc/self/fd link names the very inode.
+    rustix::fs::chmod(fd_path(&node).as_str(), Mode::from_raw_mode(d.mode))?;
     Ok(())
 }
 
 fn lindocker_sys_cstr(p: &Path) -> std::ffi::CString {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// The name is swapped for a symlink to a host file right after the mknod (as a
+    /// container sharing the directory through a volume could): the host file's mode
+    /// and owner stay as they were.
+    #[test]
+    fn a_symlink_swapped_in_after_mknod_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("devnode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "host").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let parent = rustix::fs::open(&dir, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        let d = Device {
+            path: "/dev/node".into(),
+            typ: LinuxDeviceType::P,
+            major: 0,
+            minor: 0,
+            mode: 0o6777,
+            uid: 4242,
+            gid: 4242,
+        };
+        let node = dir.join("node");
+        let swap = || {
+            std::fs::remove_file(&node).unwrap();
+            std::os::unix::fs::symlink(&victim, &node).unwrap();
+        };
+        let made = make_node(&parent, "node".as_ref(), FileType::Fifo, rustix::fs::makedev(0, 0), &d, &swap);
+        let meta = std::fs::metadata(&victim).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o600);
+        assert_eq!((meta.uid(), meta.gid()), (0, 0));
+        assert!(made.is_err(), "a swapped node must not count as made");
+    }
+
+    #[test]
+    fn a_node_gets_its_exact_mode_and_owner() {
+        let dir = std::env::temp_dir().join(format!("devnode-ok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let parent = rustix::fs::open(&dir, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        let d = Device {
+            path: "/dev/node".into(),
+            typ: LinuxDeviceType::P,
+            major: 0,
+            minor: 0,
+            mode: 0o666,
+            uid: 4242,
+            gid: 4343,
+        };
+        make_node(&parent, "node".as_ref(), FileType::Fifo, rustix::fs::makedev(0, 0), &d, &|| {}).unwrap();
+        let meta = std::fs::symlink_metadata(dir.join("node")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o666);
+        assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+    }
 }

@@ -268,7 +268,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Inspect { format, names } => {
             let mut out = Vec::new();
             for name in names {
-                match predefined::find(name) {
+                match engine.find_predefined(name) {
                     Some(p) => out.push(predefined_json(engine, p)),
                     None => {
                         let (n, endpoints) = nets.inspect(name)?;
@@ -287,7 +287,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Rm { names } => {
             let mut status = 0;
             for name in names {
-                if let Some(p) = predefined::find(name) {
+                if let Some(p) = engine.find_predefined(name) {
                     eprintln!("Error response from daemon: {} is a pre-defined network and cannot be removed", p.name);
                     status = 1;
                     continue;
