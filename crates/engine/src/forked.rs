@@ -14,7 +14,7 @@
 //! error) comes back through a pipe rather than a pid file.
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -86,20 +86,19 @@ impl Forked {
         stdio: Option<[OwnedFd; 3]>,
         f: impl FnOnce() -> lindocker_runtime::Result<String>,
     ) -> io::Result<Forked> {
-        Forked::fork(log, stdio, false, f)
+        Forked::fork(log, stdio, f)
     }
 
-    /// As [`Forked::call`] with no stdio, but the child first closes every descriptor it
-    /// inherited except 0, 1, 2 and its answer pipe: a long-lived child (a health check)
-    /// must not hold the shim's (the container's stdin pipe, clients, the log, locks).
+    /// As [`Forked::call`] with no stdio: a long-lived child (a health check, a log
+    /// compression) that holds none of the shim's descriptors (the container's stdin pipe,
+    /// clients, the log, locks), as every fork (see `close_shim_fds`).
     pub(crate) fn call_alone(log: &Path, f: impl FnOnce() -> lindocker_runtime::Result<String>) -> io::Result<Forked> {
-        Forked::fork(log, None, true, f)
+        Forked::fork(log, None, f)
     }
 
     fn fork(
         log: &Path,
         stdio: Option<[OwnedFd; 3]>,
-        alone: bool,
         f: impl FnOnce() -> lindocker_runtime::Result<String>,
     ) -> io::Result<Forked> {
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
@@ -108,17 +107,6 @@ impl Forked {
         let pid = lindocker_sys::clone_process(0)?;
         if pid == 0 {
             drop(read);
-            if alone {
-                // The shim's descriptors are closed by number; the objects owning them
-                // are in frames this child never returns to.
-                let keep = write.as_raw_fd();
-                let closed = lindocker_sys::close_range(3, keep - 1)
-                    .and_then(|()| lindocker_sys::close_range(keep + 1, std::os::fd::RawFd::MAX));
-                if let Err(e) = closed {
-                    let _ = rustix::io::write(&write, format!("close the shim's descriptors: {e}").as_bytes());
-                    lindocker_sys::exit_immediately(1);
-                }
-            }
             let _ = LOG.set(log.to_path_buf());
             let result = match stdio.as_ref().map(set_stdio).transpose() {
                 Ok(_) => match close_shim_fds(&write) {

@@ -727,18 +727,3 @@ pub fn interface_up(name: &str) -> io::Result<()> {
     unsafe { libc::close(fd) };
     result
 }
-
-/// Closes every file descriptor from `first` to `last` inclusive (`close_range(2)`), in a
-/// forked child that must hold nothing of its parent's but what it was given.
-pub fn close_range(first: RawFd, last: RawFd) -> io::Result<()> {
-    if first > last {
-        return Ok(());
-    }
-    // SAFETY: close_range reads no memory of ours; the caller owns the process's
-    // descriptors in this range (a fresh fork that never uses them again).
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, last as libc::c_uint, 0) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
