@@ -375,28 +375,21 @@ pub fn is_hostname(name: &str) -> bool {
 /// `--hostname`: a host name (see [`is_hostname`]) of at most 64 bytes, the kernel's
 /// limit.
 pub fn parse_hostname(value: &str) -> Result<String, EngineError> {
-    if is_hostname(value) && value.len() <= 64 {
-        Ok(value.to_owned())
-    } else {
-        Err(EngineError::BadOption {
-            option: "--hostname".into(),
-            value: value.into(),
-            reason: "invalid hostname format (RFC 1123 letters, digits, '-' and '.')".into(),
-        })
-    }
+    uts_name("--hostname", value, "invalid hostname format (RFC 1123 letters, digits, '-' and '.')")
 }
 
 /// `--domainname`: a host name (see [`is_hostname`]) of at most 64 bytes, the kernel's
 /// limit for the NIS domain name.
 pub fn parse_domainname(value: &str) -> Result<String, EngineError> {
+    uts_name("--domainname", value, "invalid domain name (RFC 1123 letters, digits, '-' and '.', at most 64)")
+}
+
+/// A UTS name (host or NIS domain): RFC 1123, at most 64 bytes.
+fn uts_name(option: &str, value: &str, reason: &str) -> Result<String, EngineError> {
     if is_hostname(value) && value.len() <= 64 {
         Ok(value.to_owned())
     } else {
-        Err(EngineError::BadOption {
-            option: "--domainname".into(),
-            value: value.into(),
-            reason: "invalid domain name (RFC 1123 letters, digits, '-' and '.', at most 64)".into(),
-        })
+        Err(EngineError::BadOption { option: option.into(), value: value.into(), reason: reason.into() })
     }
 }
 

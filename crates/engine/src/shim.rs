@@ -281,12 +281,7 @@ fn starts(
         if let Err(e) = attached {
             let message = e.to_string();
             engine.unmount_rootfs(record);
-            engine.records.update_state(id, |st| {
-                st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
-                st.error = message.clone();
-                st.exit_code = 125;
-                st.starting = false;
-            })?;
+            not_started(engine, id, &message)?;
             broadcast(clients, Kind::Error, message.as_bytes());
             return Ok(125);
         }
@@ -304,12 +299,7 @@ fn starts(
                 let message = e.to_string();
                 engine.unmount_rootfs(record);
                 engine.detach_network(record);
-                engine.records.update_state(id, |st| {
-                    st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
-                    st.error = message.clone();
-                    st.exit_code = 125;
-                    st.starting = false;
-                })?;
+                not_started(engine, id, &message)?;
                 broadcast(clients, Kind::Error, message.as_bytes());
                 return Ok(125);
             }
@@ -578,6 +568,18 @@ fn receive_master(listener: &UnixListener) -> io::Result<OwnedFd> {
 /// Moves bytes until the container's init exits; returns its exit code (128+signal for a
 /// signal, as shells report it). Every descriptor is non-blocking: a container that does
 /// not read its input, or a client that does not read its output, holds up nothing else.
+/// Records a start that failed before the runtime ran (exit 125): back to `created`, or
+/// `exited` for a restart, with the error.
+fn not_started(engine: &Engine, id: &str, message: &str) -> Result<(), EngineError> {
+    engine.records.update_state(id, |st| {
+        st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
+        st.error = message.to_owned();
+        st.exit_code = 125;
+        st.starting = false;
+    })?;
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)] // one loop, one call site: a struct would only rename them
 fn relay(
     listener: &UnixListener,

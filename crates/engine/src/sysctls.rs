@@ -2,19 +2,10 @@
 //! allows them (IPC ones, `fs.mqueue.*`, `net.*`). Whether the container has the
 //! namespace they need is the runtime's check (it sees the final namespaces).
 
-use crate::EngineError;
+// The IPC-namespaced sysctls Docker allows by name are the runtime's list.
+use lindocker_runtime::spec::IPC_SYSCTLS as IPC;
 
-/// The IPC-namespaced sysctls Docker allows by name.
-const IPC: [&str; 8] = [
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-];
+use crate::EngineError;
 
 /// Parses and checks `--sysctl NAME=VALUE`: a name of dot-separated parts of letters,
 /// digits, `_` and `-` (nothing that could leave `/proc/sys`), on Docker's list; a

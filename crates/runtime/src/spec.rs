@@ -167,8 +167,8 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
-/// The IPC-namespaced sysctls runc allows by name (besides `fs.mqueue.*`).
-const IPC_SYSCTLS: [&str; 8] = [
+/// The IPC-namespaced sysctls runc (and Docker) allow by name (besides `fs.mqueue.*`).
+pub const IPC_SYSCTLS: [&str; 8] = [
     "kernel.msgmax",
     "kernel.msgmnb",
     "kernel.msgmni",

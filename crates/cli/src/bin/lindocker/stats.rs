@@ -44,17 +44,6 @@ fn sample(engine: &Engine, record: &Record) -> Option<Sample> {
     engine.usage(record).ok().map(|usage| Sample { usage, at: Instant::now() })
 }
 
-fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Bytes in binary units with four significant digits, as Docker's `units.BytesSize`:
 /// `1.5MiB`, `7.629GiB`, `512B`.
 fn binary_size(bytes: u64) -> String {
@@ -109,7 +98,7 @@ fn stats_row(a: &StatsArgs, given: &str, record: &Record, before: Option<&Sample
             let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
             let cpu = u.cpu_ns.saturating_sub(before.usage.cpu_ns) as f64 / wall * 100.0;
             // No limit shows as the machine's memory, as Docker shows it.
-            let limit = if u.memory_limit == 0 { host_memory() } else { u.memory_limit };
+            let limit = if u.memory_limit == 0 { crate::system::host_memory() } else { u.memory_limit };
             let mem_pct = if limit > 0 { u.memory as f64 / limit as f64 * 100.0 } else { 0.0 };
             fields.extend([
                 ("CPUPerc", format!("{cpu:.2}%")),

@@ -181,8 +181,8 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-/// Bytes of memory the machine has.
-fn host_memory() -> u64 {
+/// Bytes of memory the machine has (`info`, and `stats` where a container has no limit).
+pub fn host_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
