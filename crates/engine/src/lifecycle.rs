@@ -559,13 +559,18 @@ impl Engine {
             {
                 crate::mountflag::check_propagation(&mountinfo, source, p)?;
             }
-            if let MountSpec::Bind { source, .. } = m
+            if let MountSpec::Bind { source, target, .. } = m
                 && !source.exists()
             {
-                return Err(EngineError::Invalid(format!(
-                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
-                    source.display()
-                )));
+                // Docker's rule: `--mount` refuses a missing source, `-v` makes it (a
+                // directory, as the host's root: the path is the admin's).
+                if request.host.mounts.iter().any(|r| r.target == *target) {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        source.display()
+                    )));
+                }
+                std::fs::create_dir_all(source).map_err(|e| EngineError::io(source, e))?;
             }
         }
         let mut network = request.network.clone();

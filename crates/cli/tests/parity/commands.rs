@@ -469,3 +469,38 @@ fn table_rows_without_other_tests() {
     assert_eq!(engine.ok(&["ps", "-a", "-q"]), "");
     clean(&engine);
 }
+
+/// `ps --filter` as Docker combines filters: values of one key are alternatives, labels
+/// must all hold, different keys must all hold.
+#[test]
+fn ps_filters_combine_as_docker() {
+    let engine = Engine::new(BIN, "ps-filters");
+    let tar = engine.root.join("busybox.tar");
+    fs::write(&tar, image::busybox_layer(&engine.root)).unwrap();
+    engine.ok(&["import", tar.to_str().unwrap(), "localhost/busybox"]);
+    #[rustfmt::skip]
+    let create = |name: &str, labels: &[&str]| {
+        let mut args = vec!["create", "--name", name, "--network", "none"];
+        for l in labels { args.extend(["--label", l]); }
+        args.extend(["localhost/busybox", "true"]);
+        engine.ok(&args);
+    };
+    create("fa", &["team=a", "tier=web"]);
+    create("fb", &["team=b", "tier=web"]);
+    create("fc", &["team=a"]);
+    let names = |filters: &[&str]| {
+        let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let mut out: Vec<String> = engine.ok(&args).lines().map(str::to_owned).collect();
+        out.sort();
+        out
+    };
+    assert_eq!(names(&["name=fa", "name=fb"]), ["fa", "fb"]);
+    assert_eq!(names(&["name=fa", "name=fb", "status=created", "label=team=a"]), ["fa"]);
+    assert_eq!(names(&["label=team=a", "label=tier=web"]), ["fa"]);
+    assert_eq!(names(&["label=team=a", "label=team=b"]), Vec::<String>::new());
+    engine.fails(&["ps", "--filter", "nope=1"], 1);
+    engine.ok(&["rm", "fa", "fb", "fc"]);
+}

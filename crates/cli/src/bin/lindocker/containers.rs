@@ -904,6 +904,9 @@ pub fn status_text(record: &Record) -> String {
     }
 }
 
+/// The `ps --filter` keys lindocker knows.
+const PS_FILTERS: [&str; 7] = ["status", "name", "id", "label", "ancestor", "exited", "health"];
+
 fn matches_filter(record: &Record, filter: &str) -> Result<bool> {
     let (key, value) = filter.split_once('=').with_context(|| format!("bad filter {filter:?}: expected KEY=VALUE"))?;
     Ok(match key {
@@ -936,15 +939,28 @@ fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
     if !a.all && a.last.is_none() && !explicit_status {
         records.retain(|r| r.state.status.is_live());
     }
+    // Docker's rule: values of one key are alternatives, except labels (all must hold);
+    // different keys must all hold.
+    let mut by_key: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
     for f in &a.filter {
-        let mut kept = Vec::new();
-        for r in records {
-            if matches_filter(&r, f)? {
-                kept.push(r);
-            }
+        let (key, _) = f.split_once('=').with_context(|| format!("bad filter {f:?}: expected KEY=VALUE"))?;
+        if !PS_FILTERS.contains(&key) {
+            bail!("invalid filter '{key}'");
         }
-        records = kept;
+        by_key.entry(key).or_default().push(f);
     }
+    let mut kept = Vec::new();
+    for r in records {
+        let mut keep = true;
+        for (key, filters) in &by_key {
+            let hits = filters.iter().map(|f| matches_filter(&r, f)).collect::<Result<Vec<bool>>>()?;
+            keep &= if *key == "label" { hits.iter().all(|&h| h) } else { hits.iter().any(|&h| h) };
+        }
+        if keep {
+            kept.push(r);
+        }
+    }
+    let mut records = kept;
     if let Some(n) = a.last {
         records.truncate(n);
     }
