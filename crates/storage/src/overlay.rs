@@ -21,30 +21,35 @@ pub struct Overlay {
 
 impl Overlay {
     /// Mounts the overlay on `target`. Layers are passed one by one (`lowerdir+`, Linux
-    /// 6.8), so the number of layers is not bounded by the size of one option string.
+    /// 6.8), so the number of layers is not bounded by the size of one option string;
+    /// older kernels get one option string ([`Overlay::mount_classic`]).
     pub fn mount(&self, target: &Path) -> Result<(), StorageError> {
-        let err = |e: rustix::io::Errno| StorageError::Mount { path: target.to_path_buf(), source: e.into() };
-        let fs = m::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(err)?;
+        match self.mount_by_layer(target) {
+            // Before 6.8 `lowerdir+` is unknown. Before 6.5 overlayfs did not take the new
+            // mount API's options at all: the kernel queues them as text and refuses
+            // them only at `fsconfig_create`. Either way: EINVAL.
+            Err(rustix::io::Errno::INVAL) if self.lower.len() < 40 => self.mount_classic(target),
+            result => result.map_err(|e| StorageError::Mount { path: target.to_path_buf(), source: e.into() }),
+        }
+    }
+
+    fn mount_by_layer(&self, target: &Path) -> Result<(), rustix::io::Errno> {
+        let fs = m::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
         for lower in &self.lower {
-            if let Err(e) = m::fsconfig_set_string(&fs, "lowerdir+", lower) {
-                if e == rustix::io::Errno::INVAL && self.lower.len() < 40 {
-                    return self.mount_classic(target);
-                }
-                return Err(err(e));
-            }
+            m::fsconfig_set_string(&fs, "lowerdir+", lower)?;
         }
         if let Some((upper, work)) = &self.upper {
-            m::fsconfig_set_string(&fs, "upperdir", upper).map_err(err)?;
-            m::fsconfig_set_string(&fs, "workdir", work).map_err(err)?;
+            m::fsconfig_set_string(&fs, "upperdir", upper)?;
+            m::fsconfig_set_string(&fs, "workdir", work)?;
         }
         // Container images carry no trusted index; these keep overlay from needing one.
-        m::fsconfig_set_string(&fs, "index", "off").map_err(err)?;
+        m::fsconfig_set_string(&fs, "index", "off")?;
         if self.volatile && self.upper.is_some() {
-            m::fsconfig_set_flag(&fs, "volatile").map_err(err)?;
+            m::fsconfig_set_flag(&fs, "volatile")?;
         }
-        m::fsconfig_create(&fs).map_err(err)?;
-        let mnt = m::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()).map_err(err)?;
-        m::move_mount(&mnt, "", rustix::fs::CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).map_err(err)
+        m::fsconfig_create(&fs)?;
+        let mnt = m::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())?;
+        m::move_mount(&mnt, "", rustix::fs::CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
     }
 
     /// The same through mount(2), for kernels without `lowerdir+`.
