@@ -186,6 +186,9 @@ impl Engine {
                 {
                     let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                 }
+                // A paused container's processes die only once thawed (v1 freezer, v2).
+                let _ = std::fs::write(child.path().join("freezer.state"), "THAWED");
+                let _ = std::fs::write(child.path().join("cgroup.freeze"), "0");
                 for _ in 0..50 {
                     if std::fs::remove_dir(child.path()).is_ok() || !child.path().exists() {
                         break;

@@ -32,8 +32,13 @@ fn realtime_budget_is_never_raised_in_a_cgroup_lindocker_did_not_make() {
     let granted = engine.run(&rt);
     let ours = fs::read_to_string(admin.join("lindocker/cpu.rt_runtime_us")).unwrap_or_default();
     drop(engine);
-    let _ = fs::remove_dir(admin.join("lindocker"));
-    fs::remove_dir(&admin).unwrap();
+    // The engine made both levels in its other controllers' hierarchies too.
+    for controller in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let level = controller.path().join(&admin_name);
+        let _ = fs::remove_dir(level.join("lindocker"));
+        let _ = fs::remove_dir(&level);
+    }
+    assert!(!admin.exists(), "the test's cgroup {} is left", admin.display());
     assert_eq!(raised, "0", "lindocker raised the budget of a cgroup it did not make");
     assert_eq!(refused.status.code(), Some(125), "{refused:?}");
     let err = String::from_utf8_lossy(&refused.stderr);
