@@ -308,7 +308,12 @@ fn containers_whose_shim_was_killed_are_settled_by_the_next_command() {
     }
     let ps = engine.ok(&["ps", "-a"]);
     assert!(!ps.contains("gone"), "the --rm container whose shim died is still there:\n{ps}");
-    assert!(ps.lines().any(|l| l.contains(" Up ") && l.ends_with("back")), "--restart always did not restart:\n{ps}");
+    let why = || engine.run(&["inspect", "-f", "{{.State.Error}}", "back"]);
+    assert!(
+        ps.lines().any(|l| l.contains(" Up ") && l.ends_with("back")),
+        "--restart always did not restart:\n{ps}\n{:?}",
+        why()
+    );
     assert_eq!(engine.shims().len(), 1, "the restarted container has a shim");
     engine.ok(&["rm", "-f", "back"]);
     nothing_left(&engine, "bridge");
