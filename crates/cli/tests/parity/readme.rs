@@ -185,6 +185,10 @@ fn the_readme_examples_work_as_written() {
     let blocks = use_blocks(&readme);
     assert_eq!(blocks.len(), 2, "the Use section has the engine's and the runtime's examples: {blocks:?}");
 
+    // The runtime's examples run without a cgroupsPath: their cgroups go under the
+    // runtime's default parent, which this test removes again if it made it.
+    let default_parent = Path::new("/sys/fs/cgroup/pids/lindocker");
+    let had_default_parent = default_parent.exists();
     let engine = DeepEngine::new("readme");
     let work = lindocker_testkit::temp_dir("readme-work");
     // The image the README pulls, in a registry on the fake host.
@@ -274,5 +278,11 @@ fn the_readme_examples_work_as_written() {
     drop(registry);
     std::fs::remove_dir_all(&registry_dir).unwrap();
     std::fs::remove_dir_all(&work).unwrap();
+    if !had_default_parent {
+        for controller in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let _ = std::fs::remove_dir(controller.path().join("lindocker"));
+        }
+        let _ = std::fs::remove_dir("/sys/fs/cgroup/unified/lindocker");
+    }
     assert_eq!(engine.leftovers(), Vec::<String>::new());
 }
