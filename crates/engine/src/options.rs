@@ -303,19 +303,27 @@ pub fn parse_env(value: &str) -> Result<Option<String>, EngineError> {
     }
 }
 
+/// The lines of an `--env-file` or `--label-file` that say something, numbered from 0:
+/// a leading BOM, leading blanks and a trailing CR dropped, blank lines and `#`
+/// comments skipped (Docker's reader of both).
+fn meaningful_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines()
+        .map(|line| {
+            let line = line.trim_start();
+            line.strip_suffix('\r').unwrap_or(line)
+        })
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
 /// Parses the lines of an `--env-file` as Docker does: leading blanks dropped, blank
 /// lines and `#` comments skipped, `K=V` taken as is, a bare `K` from our environment.
 /// A line without a name (`=B`), a name with blanks or a NUL byte is an error naming the
 /// line.
 pub fn parse_env_file(text: &str) -> Result<Vec<String>, EngineError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_start();
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    for (n, line) in meaningful_lines(text) {
         let bad = |reason: String| EngineError::Invalid(format!("--env-file line {}: {reason}", n + 1));
         if line.contains('\0') {
             return Err(bad("contains a NUL byte".into()));
@@ -340,14 +348,8 @@ pub fn parse_env_file(text: &str) -> Result<Vec<String>, EngineError> {
 /// blanks dropped, `K=V` a label, a bare `K` a label with an empty value. A line without a
 /// name or with a NUL byte is an error naming the line.
 pub fn parse_label_file(text: &str) -> Result<Vec<(String, String)>, EngineError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_start();
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    for (n, line) in meaningful_lines(text) {
         let (key, value) = line.split_once('=').unwrap_or((line, ""));
         if key.is_empty() || line.contains('\0') {
             return Err(EngineError::Invalid(format!("--label-file line {}: invalid label {line:?}", n + 1)));
