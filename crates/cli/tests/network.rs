@@ -15,9 +15,27 @@ fn ip_of(engine: &Engine, name: &str) -> String {
     out[0]["NetworkSettings"]["IPAddress"].as_str().unwrap().to_owned()
 }
 
+/// The body at `url`, fetched from inside `host`. A failed try is told on stderr with
+/// what the host looked like then, and tried again (up to three times): CI once saw one
+/// fetch fail where every rerun passed, and the next such failure must say why.
 fn wget(host: &FakeHost, url: &str) -> Option<String> {
-    let out = host.run("timeout", &["5", "busybox", "wget", "-qO-", url]);
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    for attempt in 1..=3 {
+        let out = host.run("timeout", &["5", "busybox", "wget", "-qO-", url]);
+        if out.status.success() {
+            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let addresses = host.run("ip", &["-br", "addr"]);
+        eprintln!(
+            "wget {url} in {} failed (try {attempt}, {}): {}\naddresses:\n{}ruleset:\n{}",
+            host.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&addresses.stdout),
+            host.ruleset()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    None
 }
 
 fn web(engine: &Engine, name: &str, args: &[&str]) -> std::path::PathBuf {
