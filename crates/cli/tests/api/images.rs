@@ -1,0 +1,1 @@
+//! Images through the API: pull, images, tag, rmi, save | load, history, prune.

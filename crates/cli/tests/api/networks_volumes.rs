@@ -1,0 +1,1 @@
+//! Networks and volumes through the API: create, list, inspect, connect, remove, prune.
