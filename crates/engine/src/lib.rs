@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod log_config;
 pub mod logs;
 pub mod mountflag;
+pub mod netconnect;
 pub mod netops;
 pub mod options;
 pub mod placement;

@@ -7,9 +7,10 @@ use std::net::SocketAddrV4;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use lindocker_engine::Engine;
+use lindocker_engine::netconnect::ConnectRequest;
 use lindocker_engine::predefined::{self, PREDEFINED, Predefined};
 use lindocker_engine::record::Status;
-use lindocker_network::{Attachment, Endpoint, Network, PortMapping};
+use lindocker_network::{Endpoint, Network, PortMapping};
 use serde_json::{Value, json};
 
 use crate::formatter::{Listing, row, text};
@@ -319,50 +320,23 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             }
         }
         NetworkCommand::Connect { ip, ip6, alias, network, container } => {
-            for a in alias {
-                lindocker_engine::options::parse_alias("--alias", a)?;
-            }
-            let id = engine.records.resolve(container)?;
-            let record = engine.reconcile(engine.records.read(&id)?);
-            if record.network.mode != "bridge" {
-                bail!("container {container} uses --network {}; it cannot join networks", record.network.mode);
-            }
-            let (n, _) = nets.inspect(network)?;
             let ip = ip
                 .as_deref()
                 .map(|i| i.parse().with_context(|| format!("--ip {i:?}: not an IPv4 address")))
                 .transpose()?;
-            if record.network.attachments.iter().any(|a| a.network == n.name) {
-                bail!("container {container} is already connected to network {}", n.name);
-            }
             let ip6 = ip6
                 .as_deref()
                 .map(|i| i.parse().with_context(|| format!("--ip6 {i:?}: not an IPv6 address")))
                 .transpose()?;
-            let attachment = Attachment { network: n.name.clone(), ip, ip6, aliases: alias.clone(), mac: None };
-            if record.state.status == Status::Running || record.state.status == Status::Paused {
-                nets.connect(&id, &attachment, &engine.netns_path(&id))?;
-            } else if let Some(ip) = ip
-                && !n.pool.subnet.contains(&ip)
-            {
-                bail!("invalid address {ip}: not in {}", n.pool.subnet);
-            }
-            engine.records.update(&id, |r| r.network.attachments.push(attachment))?;
-            network_event(engine, "connect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
+            engine.connect_network(&ConnectRequest {
+                network: network.clone(),
+                container: container.clone(),
+                ip,
+                ip6,
+                aliases: alias.clone(),
+            })?;
         }
-        NetworkCommand::Disconnect { network, container } => {
-            let id = engine.records.resolve(container)?;
-            let record = engine.reconcile(engine.records.read(&id)?);
-            let (n, _) = nets.inspect(network)?;
-            if !record.network.attachments.iter().any(|a| a.network == n.name) {
-                bail!("container {container} is not connected to network {network}");
-            }
-            if record.state.status == Status::Running || record.state.status == Status::Paused {
-                nets.disconnect(&id, &n.name)?;
-            }
-            engine.records.update(&id, |r| r.network.attachments.retain(|a| a.network != n.name))?;
-            network_event(engine, "disconnect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
-        }
+        NetworkCommand::Disconnect { network, container } => engine.disconnect_network(network, container)?,
     }
     Ok(0)
 }
