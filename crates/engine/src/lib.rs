@@ -24,6 +24,7 @@ pub mod logs;
 pub mod mountflag;
 pub mod netconnect;
 pub mod netops;
+pub mod ops;
 pub mod options;
 pub mod placement;
 pub mod platform;
@@ -115,6 +116,14 @@ pub enum EngineError {
         path: PathBuf,
         /// What the kernel said.
         source: std::io::Error,
+    },
+    /// The container did not start (its shim's message and exit code).
+    #[error("{message}")]
+    StartFailed {
+        /// Why.
+        message: String,
+        /// The exit code a `run` would end with.
+        code: i32,
     },
     /// From the image store.
     #[error(transparent)]

@@ -416,9 +416,7 @@ pub fn engine_as_is(cli: &Cli) -> Result<Engine> {
 }
 
 fn find(engine: &Engine, name: &str) -> Result<Record> {
-    let id = engine.records.resolve(name)?;
-    // Settling may remove it (a `--rm` container a crash ended).
-    Ok(engine.settle(engine.records.read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()))?)
+    Ok(engine.find_container(name)?)
 }
 
 /// Runs a container command.
@@ -473,10 +471,10 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
         }
         ContainerCommand::Restart(a) => each(&a.containers, |name| {
             let record = find(&engine, name)?;
-            engine.stop(&record.id, a.time)?;
-            let mut stream = engine.start(&record.id)?;
-            Engine::wait_started(&mut stream).map_err(|(m, _)| anyhow::anyhow!("failed to start {name}: {m}"))?;
-            engine.events.emit(Event::container(&record, "restart", &[]));
+            engine.restart(&record.id, a.time).map_err(|e| match e {
+                EngineError::StartFailed { message, .. } => anyhow::anyhow!("failed to start {name}: {message}"),
+                e => e.into(),
+            })?;
             println!("{name}");
             Ok(())
         }),
@@ -574,14 +572,7 @@ pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
     match command {
         ContainerGroup::Common(_) => unreachable!("run above"),
         ContainerGroup::Prune { .. } => {
-            let mut freed = engine.sweep_wrecks();
-            for record in engine.records.all()? {
-                let Some(record) = engine.settle(record) else { continue };
-                if !record.state.status.is_live() {
-                    engine.remove(&record.id, false, false)?;
-                    freed.push(record.id);
-                }
-            }
+            let freed = engine.prune_containers()?;
             println!("Deleted Containers:");
             for id in freed {
                 println!("{id}");
