@@ -499,19 +499,12 @@ impl Engine {
         if args.is_empty() {
             return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
         }
+        // The image's variables under the request's (a bare `KEY` unsets; the CLI gives
+        // `KEY=VALUE` pairs, its own values already filled in).
+        crate::process::check_env(&request.env)?;
         let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-        }
-        for pair in &request.env {
-            let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
-            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-            if pair.contains('=') {
-                env.push(pair.clone());
-            } else if let Ok(value) = std::env::var(key) {
-                env.push(format!("{key}={value}"));
-            }
-        }
+        crate::process::with_default_path(&mut env);
+        crate::process::override_env(&mut env, &request.env);
         let mut labels: BTreeMap<String, String> = ic.labels().clone().unwrap_or_default().into_iter().collect();
         labels.extend(request.labels.clone());
         let hostname = request.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
