@@ -39,6 +39,7 @@ pub mod sharing;
 pub mod shim;
 pub mod sysctls;
 pub mod top;
+pub mod update;
 pub mod usage;
 pub mod userns;
 pub mod users;

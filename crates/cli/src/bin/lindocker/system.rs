@@ -134,7 +134,7 @@ pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
             "KernelVersion": uname.release().to_string_lossy(), "OperatingSystem": os_name(), "OSType": "linux",
             "Architecture": uname.machine().to_string_lossy(),
             "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "MemTotal": host_memory(),
+            "MemTotal": lindocker_engine::usage::host_memory(),
             "DockerRootDir": engine.root, "Name": uname.nodename().to_string_lossy(),
             "ServerVersion": env!("CARGO_PKG_VERSION"),
             "Runtimes": runtimes.iter().map(|r| (r.to_string(), serde_json::json!({ "path": r }))).collect::<serde_json::Map<_, _>>(),
@@ -179,18 +179,6 @@ fn os_name() -> String {
         .ok()
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
         .unwrap_or_else(|| "Linux".into())
-}
-
-/// Bytes of memory the machine has (`info`, and `stats` where a container has no limit).
-pub fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// `lindocker version` (`--format`: a template over Docker's version object).
