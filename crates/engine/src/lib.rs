@@ -14,6 +14,7 @@ pub mod dataroot;
 pub mod devices;
 pub mod events;
 pub mod exec;
+pub mod files;
 pub mod forked;
 pub mod health;
 pub mod ids;
@@ -119,6 +120,14 @@ pub enum EngineError {
         path: PathBuf,
         /// What the kernel said.
         source: std::io::Error,
+    },
+    /// A path that is not in the container (`cp`, archives).
+    #[error("Could not find the file {path} in container {container}")]
+    NoSuchPath {
+        /// The container as named.
+        container: String,
+        /// The path.
+        path: String,
     },
     /// The container did not start (its shim's message and exit code).
     #[error("{message}")]
