@@ -15,8 +15,12 @@ use lindocker_engine::waiting::WaitCondition;
 use lindocker_engine::{Engine, EngineError, logs};
 use serde_json::{Value, json};
 
+use crate::exec::ExecArgs;
+use crate::files::{CommitArgs, CpArgs};
 use crate::lazy::Lazy;
+use crate::open::engine;
 use crate::run_args::{CreateArgs, signal_number};
+use crate::stats::{StatsArgs, UpdateArgs};
 use crate::template::Val;
 use crate::terminal::RawTerminal;
 use crate::{Cli, Failure, format};
@@ -178,26 +182,6 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-/// `stats` flags.
-#[derive(Debug, Args)]
-pub struct StatsArgs {
-    /// Show all containers (default: running ones).
-    #[arg(short, long)]
-    pub all: bool,
-    /// Print one sample and exit.
-    #[arg(long)]
-    pub no_stream: bool,
-    /// Full ids.
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// `table` (default), `table TEMPLATE`, `json` or a template: {{.Name}} {{.CPUPerc}}
-    /// {{.MemUsage}} {{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} {{.ID}} {{.Container}}.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Containers (default: all running).
-    pub containers: Vec<String>,
-}
-
 /// `run` flags.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -285,134 +269,6 @@ pub struct LogsArgs {
     pub until: Option<String>,
     /// The container.
     pub container: String,
-}
-
-/// `exec` flags.
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    /// Run in the background.
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Keep stdin open.
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Allocate a pseudo-terminal.
-    #[arg(short, long)]
-    pub tty: bool,
-    /// Environment variables.
-    #[arg(short, long = "env")]
-    pub env: Vec<String>,
-    /// User.
-    #[arg(short, long)]
-    pub user: Option<String>,
-    /// Working directory.
-    #[arg(short, long)]
-    pub workdir: Option<String>,
-    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
-    #[arg(long)]
-    pub detach_keys: Option<String>,
-    /// The container.
-    pub container: String,
-    /// The command.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
-}
-
-/// `update` flags.
-#[derive(Debug, Args)]
-pub struct UpdateArgs {
-    /// Memory limit.
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Memory + swap limit.
-    #[arg(long)]
-    pub memory_swap: Option<String>,
-    /// Number of CPUs.
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares.
-    #[arg(short = 'c', long)]
-    pub cpu_shares: Option<u64>,
-    /// CPUs allowed.
-    #[arg(long)]
-    pub cpuset_cpus: Option<String>,
-    /// Process limit.
-    #[arg(long)]
-    pub pids_limit: Option<i64>,
-    /// CPU CFS quota in µs per period (-1: none).
-    #[arg(long, allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU CFS period in µs.
-    #[arg(long)]
-    pub cpu_period: Option<u64>,
-    /// Memory soft limit.
-    #[arg(long)]
-    pub memory_reservation: Option<String>,
-    /// Block IO weight (10 to 1000).
-    #[arg(long)]
-    pub blkio_weight: Option<u16>,
-    /// Restart policy.
-    #[arg(long)]
-    pub restart: Option<String>,
-    /// Containers.
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
-/// `cp` flags.
-#[derive(Debug, Args)]
-pub struct CpArgs {
-    /// Always follow a symlink given as the source (inside the container's root).
-    #[arg(short = 'L', long)]
-    pub follow_link: bool,
-    /// Archive mode: keep the owners of what is copied.
-    #[arg(short, long)]
-    pub archive: bool,
-    /// Source: CONTAINER:PATH, a host path, or `-` for a tar stream on stdin.
-    pub source: String,
-    /// Destination: CONTAINER:PATH (a directory for `-`), a host path, or `-` for a tar
-    /// stream on stdout.
-    pub destination: String,
-}
-
-/// `commit` flags.
-#[derive(Debug, Args)]
-pub struct CommitArgs {
-    /// Dockerfile instructions applied to the new image's config.
-    #[arg(short, long = "change")]
-    pub changes: Vec<String>,
-    /// Commit message.
-    #[arg(short, long)]
-    pub message: Option<String>,
-    /// Author.
-    #[arg(short, long)]
-    pub author: Option<String>,
-    /// Do not pause the container while committing.
-    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
-    pub pause: bool,
-    /// The container.
-    pub container: String,
-    /// The new image's name.
-    pub repository: Option<String>,
-}
-
-/// Opens the engine for the global flags. The first command after a boot first settles
-/// what the reboot left (see `lindocker_engine::boot`).
-pub fn engine(cli: &Cli) -> Result<Engine> {
-    let engine = engine_as_is(cli)?;
-    if engine.needs_boot_recovery() {
-        for (name, why) in engine.recover_after_boot()?.failed {
-            eprintln!("lindocker: could not restart {name} after the reboot: {why}");
-        }
-    }
-    Ok(engine)
-}
-
-/// Opens the engine without settling a boot: for the shim's network hook, which runs
-/// while that recovery starts containers.
-pub fn engine_as_is(cli: &Cli) -> Result<Engine> {
-    Engine::open(&cli.root, &cli.state, &cli.cgroup_parent, &lindocker_engine::netops::Direct)
-        .with_context(|| format!("opening {}", cli.root.display()))
 }
 
 fn find(engine: &Engine, name: &str) -> Result<Record> {

@@ -7,13 +7,44 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use lindocker_engine::exec::{Exec, ExecIo, ExecRequest};
 use lindocker_engine::{Engine, EngineError};
 
 use crate::Failure;
-use crate::containers::ExecArgs;
 use crate::terminal::RawTerminal;
 use lindocker_engine::attach_options::{DetachMatcher, parse_detach_keys};
+
+/// `exec` flags.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Environment variables.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// The container.
+    pub container: String,
+    /// The command.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
 
 /// Runs `lindocker exec`; returns the process's exit code.
 pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {

@@ -7,11 +7,47 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use lindocker_engine::Engine;
 use lindocker_engine::copy::CopyOptions;
 use lindocker_engine::files::CommitRequest;
 
-use crate::containers::{CommitArgs, CpArgs};
+/// `cp` flags.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Always follow a symlink given as the source (inside the container's root).
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Archive mode: keep the owners of what is copied.
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Source: CONTAINER:PATH, a host path, or `-` for a tar stream on stdin.
+    pub source: String,
+    /// Destination: CONTAINER:PATH (a directory for `-`), a host path, or `-` for a tar
+    /// stream on stdout.
+    pub destination: String,
+}
+
+/// `commit` flags.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Dockerfile instructions applied to the new image's config.
+    #[arg(short, long = "change")]
+    pub changes: Vec<String>,
+    /// Commit message.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Author.
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Do not pause the container while committing.
+    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pause: bool,
+    /// The container.
+    pub container: String,
+    /// The new image's name.
+    pub repository: Option<String>,
+}
 
 /// `lindocker cp`: `CONTAINER:PATH HOSTPATH` or `HOSTPATH CONTAINER:PATH`. Every
 /// container path is resolved inside the container's root, through descriptors

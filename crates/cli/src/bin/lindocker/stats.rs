@@ -5,16 +5,77 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use clap::Args;
 use lindocker_engine::Engine;
 use lindocker_engine::options::{self, RestartPolicy};
 use lindocker_engine::record::{Record, Status};
 use lindocker_engine::update::UpdateRequest;
 use lindocker_engine::usage::{Sample, Stats};
 
-use crate::containers::{StatsArgs, UpdateArgs};
 use crate::format;
 use crate::formatter::{Listing, row, text};
 use crate::template::Val;
+
+/// `stats` flags.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default: running ones).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print one sample and exit.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Full ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (default), `table TEMPLATE`, `json` or a template: {{.Name}} {{.CPUPerc}}
+    /// {{.MemUsage}} {{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} {{.ID}} {{.Container}}.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Containers (default: all running).
+    pub containers: Vec<String>,
+}
+
+/// `update` flags.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Memory limit.
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory + swap limit.
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares.
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// CPUs allowed.
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Process limit.
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// CPU CFS quota in µs per period (-1: none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in µs.
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// Memory soft limit.
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Block IO weight (10 to 1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Restart policy.
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
 
 /// Docker's `stats` columns.
 const STATS: Listing<'static> = Listing {
