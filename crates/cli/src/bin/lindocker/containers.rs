@@ -298,7 +298,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                         return Ok(0);
                     }
                     if a.attach {
-                        engine.events.emit(Event::container(&record, "attach", &[]));
+                        engine.events().emit(Event::container(&record, "attach", &[]));
                     }
                     let mut stream = engine.start(&record.id)?;
                     if a.attach {
@@ -347,7 +347,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                 .context("connecting to the container's shim")?;
             let mut how = Attach { keys, sig_proxy: *sig_proxy && !record.config.tty, ..Attach::new(&record) };
             how.streams.stdin &= !no_stdin;
-            engine.events.emit(Event::container(&record, "attach", &[]));
+            engine.events().emit(Event::container(&record, "attach", &[]));
             attach_stream(&engine, &record, stream, how)
         }
         ContainerCommand::Stop(a) => each(&a.containers, |name| {
@@ -500,7 +500,7 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, checked: Checked, start_wi
         .map_err(|e| Failure::new(125, e.to_string()))?;
     request.start_now = start_with.is_some();
     request.id = start_with.map(str::to_owned);
-    let missing = engine.images.find(&a.image).is_err();
+    let missing = engine.images().find(&a.image).is_err();
     if let Some(p) = &platform
         && !lindocker_engine::platform::is_host(p)
         && (a.pull == "always" || (missing && a.pull == "missing"))
@@ -536,7 +536,7 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str, quiet: bool) -> Result<
         eprintln!("Unable to find image '{image}' locally");
     }
     let options = PullOptions { platform: Platform::host(), insecure: cli.insecure_registries.clone() };
-    registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
+    registry::pull(engine.images(), image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
     if let Ok(reference) = lindocker_image::reference::parse(image) {
         let whole = reference.whole();
         let name = lindocker_engine::events::strip_tag(lindocker_image::reference::familiar(&whole));
@@ -560,7 +560,7 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
     let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let record = create(cli, engine, &a.create, checked, Some(&id))?;
     if !a.detach {
-        engine.events.emit(Event::container(&record, "attach", &[]));
+        engine.events().emit(Event::container(&record, "attach", &[]));
     }
     let attached = engine.attach_network(&record).is_ok();
     // If it failed here, the shim tries again and reports the error as for `start`.
@@ -670,7 +670,7 @@ fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, how: Atta
             Ok(None) | Err(_) if detached.load(std::sync::atomic::Ordering::SeqCst) => break 0,
             Ok(None) | Err(_) => {
                 // The shim went away (it was killed): the record has the code.
-                break engine.records.read(&record.id).map(|r| r.state.exit_code).unwrap_or(0);
+                break engine.records().read(&record.id).map(|r| r.state.exit_code).unwrap_or(0);
             }
         }
     };
@@ -886,7 +886,7 @@ fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command:
         other => other.to_owned(),
     };
     let size = if with_size {
-        format::size(lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper")))
+        format::size(lindocker_storage::layers::du(&engine.records().dir(&r.id).join("upper")))
     } else {
         "0B".into()
     };
@@ -946,7 +946,7 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
     if a.follow {
         loop {
             let live =
-                engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
+                engine.records().read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
             std::thread::sleep(Duration::from_millis(100));
             reader.read_new(&mut print);
             quiet_if_broken(io::stdout().flush());
@@ -968,7 +968,7 @@ fn quiet_if_broken(written: io::Result<()>) {
 
 /// Docker-shaped JSON for a container.
 pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
-    let dir = engine.records.dir(&r.id);
+    let dir = engine.records().dir(&r.id);
     let s = &r.state;
     let h = &r.host_config;
     let binds: Vec<String> = r
@@ -990,7 +990,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
                 "Propagation": propagation.as_deref().unwrap_or("rprivate"),
             }),
             lindocker_engine::options::MountSpec::Volume { name, target, readonly, .. } => json!({
-                "Type": "volume", "Name": name, "Source": engine.volumes.data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
+                "Type": "volume", "Name": name, "Source": engine.volumes().data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
             }),
             lindocker_engine::options::MountSpec::Tmpfs { target, options } => {
                 json!({ "Type": "tmpfs", "Destination": target, "Options": options, "RW": true })
@@ -1062,7 +1062,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Data": {
                 "MergedDir": dir.join("merged"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"),
                 "LowerDir": std::iter::once(dir.join("init").display().to_string())
-                    .chain(r.layers.iter().rev().filter_map(|c| engine.images.layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
+                    .chain(r.layers.iter().rev().filter_map(|c| engine.images().layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
                     .collect::<Vec<_>>().join(":"),
             },
         },
@@ -1098,8 +1098,8 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>,
     let mut out = Vec::new();
     let mut status = 0;
     for name in names {
-        match engine.records.resolve(name) {
-            Ok(id) => match engine.settle(engine.records.read(&id)?) {
+        match engine.records().resolve(name) {
+            Ok(id) => match engine.settle(engine.records().read(&id)?) {
                 Some(record) => out.push((inspect_json(engine, &record), crate::formatter::CONTAINER_SCHEMA)),
                 None => {
                     eprintln!("Error: No such object: {name}");

@@ -103,7 +103,7 @@ pub fn commit(engine: &Engine, a: &CommitArgs) -> Result<u8> {
 /// `lindocker export`: the container's filesystem as one tar.
 pub fn export(engine: &Engine, name: &str, output: Option<&str>) -> Result<u8> {
     // Looked up first: no file is made for a container that is not there.
-    engine.records.resolve(name)?;
+    engine.records().resolve(name)?;
     match output {
         Some(path) => {
             let file = File::create(path).with_context(|| format!("creating {path}"))?;

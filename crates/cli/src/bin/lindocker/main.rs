@@ -197,7 +197,7 @@ fn main() -> ExitCode {
         Command::Volume(command) => open::engine(&cli).and_then(|e| volumes::run(&e, command)),
         Command::Network(command) => open::engine(&cli).and_then(|e| networks::run(&e, command)),
         Command::NetworkHook { verb, id } => open::engine_as_is(&cli).and_then(|e| {
-            let record = e.records.read(id)?;
+            let record = e.records().read(id)?;
             match verb.as_str() {
                 "attach" => e.attach_network(&record)?,
                 _ => e.detach_network(&record),

@@ -192,12 +192,12 @@ fn network_row(
 
 /// Journals a network event (the actor is the network's id).
 fn network_event(engine: &Engine, action: &str, id: &str, attributes: &[(&str, &str)]) {
-    engine.events.emit(Event::with(EventType::Network, action, id, attributes));
+    engine.events().emit(Event::with(EventType::Network, action, id, attributes));
 }
 
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
-    let nets = &engine.networks;
+    let nets = engine.networks();
     match command {
         NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, name } => {
             if predefined::find(name).is_some_and(|p| p.name == name) {
@@ -346,8 +346,8 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
 /// A port that is not published (or a container that is not running, which publishes
 /// nothing) is an error naming it.
 pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Result<u8> {
-    let id = engine.records.resolve(container)?;
-    let record = engine.reconcile(engine.records.read(&id)?);
+    let id = engine.records().resolve(container)?;
+    let record = engine.reconcile(engine.records().read(&id)?);
     let wanted = match private_port {
         Some(text) => {
             let (number, proto) = text.split_once('/').unwrap_or((text, "tcp"));
@@ -358,7 +358,7 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
     };
     let mut ports = Vec::new();
     if matches!(record.state.status, Status::Running | Status::Paused) {
-        for e in engine.networks.endpoints_of(&id)? {
+        for e in engine.networks().endpoints_of(&id)? {
             ports.extend(e.ports);
         }
     }
@@ -387,7 +387,7 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
 /// The PORTS column of `ps`.
 pub fn ports_column(engine: &Engine, id: &str) -> String {
     engine
-        .networks
+        .networks()
         .endpoints_of(id)
         .unwrap_or_default()
         .iter()
@@ -400,11 +400,11 @@ pub fn ports_column(engine: &Engine, id: &str) -> String {
 
 /// `NetworkSettings` for `inspect`.
 pub fn settings(engine: &Engine, id: &str) -> Value {
-    let endpoints = engine.networks.endpoints_of(id).unwrap_or_default();
+    let endpoints = engine.networks().endpoints_of(id).unwrap_or_default();
     let networks: BTreeMap<String, Value> = endpoints
         .iter()
         .map(|e| {
-            let network = engine.networks.inspect(&e.network).ok().map(|(n, _)| n);
+            let network = engine.networks().inspect(&e.network).ok().map(|(n, _)| n);
             let gateway = network.as_ref().map(|n| n.pool.gateway.to_string()).unwrap_or_default();
             let gateway6 = network.and_then(|n| n.pool6).map(|p| p.gateway.to_string()).unwrap_or_default();
             let ip6 = e.ip6.map(|a| a.to_string()).unwrap_or_default();

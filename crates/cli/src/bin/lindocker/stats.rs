@@ -122,7 +122,7 @@ fn binary_size(bytes: u64) -> String {
 fn containers(engine: &Engine, a: &StatsArgs) -> Result<Vec<(String, Record)>> {
     if a.containers.is_empty() {
         let mut records: Vec<Record> = engine
-            .records
+            .records()
             .all()?
             .into_iter()
             .map(|r| engine.reconcile(r))
@@ -133,7 +133,7 @@ fn containers(engine: &Engine, a: &StatsArgs) -> Result<Vec<(String, Record)>> {
     }
     a.containers
         .iter()
-        .map(|n| Ok((n.clone(), engine.reconcile(engine.records.read(&engine.records.resolve(n)?)?))))
+        .map(|n| Ok((n.clone(), engine.reconcile(engine.records().read(&engine.records().resolve(n)?)?))))
         .collect()
 }
 
