@@ -78,6 +78,23 @@ pub struct Change {
     pub path: String,
 }
 
+/// What is at a container path (Docker's `ContainerPathStat`, the API's
+/// `X-Docker-Container-Path-Stat`; `mode` is the Unix `st_mode`, which the API turns
+/// into Go's `FileMode` bits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStat {
+    /// The last component of the path as asked (`/` for the root).
+    pub name: String,
+    /// Bytes.
+    pub size: i64,
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    /// Last modification, RFC 3339.
+    pub mtime: String,
+    /// A symlink's target as stored (empty for anything else).
+    pub link_target: String,
+}
+
 /// Where a copy goes, or comes from, on the front end's side.
 enum Side<'a> {
     /// From this host path into the container.
@@ -142,8 +159,34 @@ impl Engine {
         Ok((root, rest))
     }
 
-    /// One copy between `side` and `path` in the container `name_or_id` names, with its
-    /// filesystem mounted for the time of it if it is not running.
+    /// Runs `f` on the descriptor `path` is resolved from in the container `name_or_id`
+    /// names (and the path relative to it), with its filesystem mounted for the time of
+    /// it if it is not running.
+    fn at_path<T>(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        f: impl FnOnce(&Record, &OwnedFd, &str) -> Result<T, CopyError>,
+    ) -> Result<T, EngineError> {
+        let record = self.current(name_or_id)?;
+        let fs = ContainerFs::at(self.records.dir(&record.id));
+        let was_mounted = record.state.status.is_live();
+        let merged = self.mount_rootfs(&record)?;
+        let result = self.base_of(&record, &merged, path).and_then(|(root, rest)| {
+            f(&record, &root, &rest).map_err(|e| match e {
+                CopyError::NotFound(_) => {
+                    EngineError::NoSuchPath { container: name_or_id.to_owned(), path: path.to_owned() }
+                }
+                CopyError::Failed(message) => EngineError::Invalid(message),
+            })
+        });
+        if !was_mounted {
+            let _ = fs.unmount();
+        }
+        result
+    }
+
+    /// One copy between `side` and `path` in the container `name_or_id` names.
     fn copy_with(
         &self,
         name_or_id: &str,
@@ -151,32 +194,22 @@ impl Engine {
         side: Side<'_>,
         options: CopyOptions,
     ) -> Result<Copied, EngineError> {
-        let record = self.current(name_or_id)?;
-        let fs = ContainerFs::at(self.records.dir(&record.id));
-        let was_mounted = record.state.status.is_live();
-        let merged = self.mount_rootfs(&record)?;
-        let result = (|| {
-            let (root, rest) = self.base_of(&record, &merged, path)?;
-            let copied = match side {
-                Side::TarIn(input) => {
-                    let ids = record.host_config.user_ns.then(crate::userns::ranges);
-                    copy::tar_in(input, &root, &rest, options, ids)
-                }
-                Side::TarOut(out) => copy::tar_out(&root, &rest, options, out),
-                Side::FromHost(source) => copy::copy_in(source, &root, &rest, options),
-                Side::ToHost(dest) => copy::copy_out(&root, &rest, dest, options),
-            };
-            copied.map_err(|e| match e {
-                CopyError::NotFound(_) => {
-                    EngineError::NoSuchPath { container: name_or_id.to_owned(), path: path.to_owned() }
-                }
-                CopyError::Failed(message) => EngineError::Invalid(message),
-            })
-        })();
-        if !was_mounted {
-            let _ = fs.unmount();
-        }
-        result
+        self.at_path(name_or_id, path, |record, root, rest| match side {
+            Side::TarIn(input) => {
+                let ids = record.host_config.user_ns.then(crate::userns::ranges);
+                copy::tar_in(input, root, rest, options, ids)
+            }
+            Side::TarOut(out) => copy::tar_out(root, rest, options, out),
+            Side::FromHost(source) => copy::copy_in(source, root, rest, options),
+            Side::ToHost(dest) => copy::copy_out(root, rest, dest, options),
+        })
+    }
+
+    /// What is at the container's `path` (not following a symlink there), as the API's
+    /// archive HEAD reports it before a `docker cp`. A missing `path` is
+    /// [`EngineError::NoSuchPath`].
+    pub fn stat_path(&self, container: &str, path: &str) -> Result<PathStat, EngineError> {
+        self.at_path(container, path, |_, root, rest| stat_in(root, rest, path))
     }
 
     /// Copies the host path `source` into the container at `path`, by Docker's rules
@@ -309,5 +342,59 @@ impl Engine {
                 Change { kind, path }
             })
             .collect())
+    }
+}
+
+/// [`Engine::stat_path`] on `rest` under `root` (`path` as the client gave it).
+fn stat_in(root: &OwnedFd, rest: &str, path: &str) -> Result<PathStat, CopyError> {
+    let failed = |e: &dyn std::fmt::Display| CopyError::Failed(format!("{path}: {e}"));
+    let fd =
+        inroot::open(root, Path::new(rest), rustix::fs::OFlags::PATH | rustix::fs::OFlags::NOFOLLOW).map_err(|e| {
+            match e.kind() {
+                io::ErrorKind::NotFound => CopyError::NotFound(path.to_owned()),
+                _ => failed(&e),
+            }
+        })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| failed(&e))?;
+    let is_link = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink;
+    let link_target = if is_link {
+        rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| failed(&e))?.to_string_lossy().into_owned()
+    } else {
+        String::new()
+    };
+    let name = inroot::last_name(Path::new(path)).map_or_else(|| "/".to_owned(), |n| n.to_string_lossy().into_owned());
+    let mtime = std::time::UNIX_EPOCH
+        + std::time::Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec.clamp(0, 999_999_999) as u32);
+    Ok(PathStat {
+        name,
+        size: st.st_size,
+        mode: st.st_mode,
+        mtime: humantime::format_rfc3339_nanos(mtime).to_string(),
+        link_target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_stated_inside_the_root_without_following_its_last_link() {
+        let dir = std::env::temp_dir().join(format!("lindocker-stat-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(dir.join("etc/hello"), b"12345").unwrap();
+        // Planted by a container: absolute, pointing at a host file.
+        std::os::unix::fs::symlink("/etc/hello", dir.join("link")).unwrap();
+        let root = inroot::open_dir(&dir).unwrap();
+        let file = stat_in(&root, "/etc/hello", "/etc/hello").unwrap();
+        assert_eq!((file.name.as_str(), file.size, file.mode & 0o170000), ("hello", 5, 0o100000));
+        let link = stat_in(&root, "/link", "/link").unwrap();
+        assert_eq!((link.link_target.as_str(), link.mode & 0o170000), ("/etc/hello", 0o120000));
+        // `..` stops at the root: the root's file (5 bytes), never a host path.
+        assert_eq!(stat_in(&root, "/../../etc/hello", "/../../etc/hello").map(|s| s.size).ok(), Some(5));
+        assert!(matches!(stat_in(&root, "/nope", "/nope"), Err(CopyError::NotFound(_))));
+        assert_eq!(stat_in(&root, "/", "/").unwrap().name, "/");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
