@@ -259,3 +259,18 @@ impl Engine {
         Ok(exec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send<T: Send>() {}
+
+    /// A server relays an exec from a thread of its own.
+    #[test]
+    fn an_exec_and_its_io_can_move_to_another_thread() {
+        send::<Exec>();
+        send::<ExecIo>();
+        send::<ExecRequest>();
+    }
+}
