@@ -140,6 +140,9 @@ impl Engine {
     /// does not know is [`EngineError::StartFailed`] with 126.
     pub fn exec(&self, request: &ExecRequest) -> Result<Exec, EngineError> {
         crate::process::check_env(&request.env)?;
+        if request.cmd.is_empty() {
+            return Err(EngineError::Invalid("No exec command specified".into()));
+        }
         let id = self.records.resolve(&request.container)?;
         let record = self.reconcile(self.records.read(&id)?);
         match record.state.status {
