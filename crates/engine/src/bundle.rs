@@ -148,34 +148,15 @@ pub fn spec(
 ) -> Result<Value, EngineError> {
     let c = &record.config;
     let h = &record.host_config;
-    let (uid, gid, mut additional) = resolve_user(rootfs, &c.user)?;
-    for extra in crate::users::resolve_groups(rootfs, &h.group_add)? {
-        if !additional.contains(&extra) {
-            additional.push(extra);
-        }
-    }
-    let mut env = c.env.clone();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    }
-    env.push(format!("HOSTNAME={}", c.hostname));
-    if c.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
+    let identity = crate::process::identity(crate::process::UserRoot::Dir(rootfs), &c.user, &h.group_add)?;
     let mut args = c.args.clone();
     if h.init {
         args.splice(0..0, [INIT_PATH.to_owned(), "--".to_owned()]);
     }
-    let caps = capabilities(&h.cap_add, &h.cap_drop, h.privileged);
-    let mut process = json!({
-        "terminal": c.tty,
-        "user": { "uid": uid, "gid": gid, "additionalGids": additional },
-        "args": args,
-        "env": env,
-        "cwd": if c.working_dir.is_empty() { "/" } else { c.working_dir.as_str() },
-        "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-        "noNewPrivileges": h.no_new_privileges,
-    });
+    let options = crate::process::ProcessOptions { args, tty: c.tty, ..Default::default() };
+    let process = crate::process::ContainerProcess::new(record, identity, options);
+    let caps = process.capabilities.clone();
+    let mut process = process.to_json();
     if !h.ulimits.is_empty() {
         process["rlimits"] = json!(h
             .ulimits

@@ -13,6 +13,8 @@ pub mod copy;
 pub mod dataroot;
 pub mod devices;
 pub mod events;
+pub mod exec;
+pub mod files;
 pub mod forked;
 pub mod health;
 pub mod ids;
@@ -22,11 +24,14 @@ pub mod lifecycle;
 pub mod log_config;
 pub mod logs;
 pub mod mountflag;
+pub mod netconnect;
 pub mod netops;
+pub mod ops;
 pub mod options;
 pub mod placement;
 pub mod platform;
 pub mod predefined;
+pub mod process;
 pub mod record;
 pub mod resolv;
 pub mod resources;
@@ -35,6 +40,7 @@ pub mod sharing;
 pub mod shim;
 pub mod sysctls;
 pub mod top;
+pub mod update;
 pub mod usage;
 pub mod userns;
 pub mod users;
@@ -114,6 +120,22 @@ pub enum EngineError {
         path: PathBuf,
         /// What the kernel said.
         source: std::io::Error,
+    },
+    /// A path that is not in the container (`cp`, archives).
+    #[error("Could not find the file {path} in container {container}")]
+    NoSuchPath {
+        /// The container as named.
+        container: String,
+        /// The path.
+        path: String,
+    },
+    /// The container did not start (its shim's message and exit code).
+    #[error("{message}")]
+    StartFailed {
+        /// Why.
+        message: String,
+        /// The exit code a `run` would end with.
+        code: i32,
     },
     /// From the image store.
     #[error(transparent)]

@@ -18,29 +18,30 @@ use crate::runtime::OciRuntime;
 use crate::volumes::Volumes;
 use crate::{EngineError, bundle, ids};
 
-/// The engine over one data root and one state directory.
+/// The engine over one data root and one state directory. Its parts are its own: front
+/// ends go through its operations, and the accessors below where they read.
 #[derive(Debug, Clone)]
 pub struct Engine {
     /// Images, layers, containers, volumes (`/var/lib/lindocker`).
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Runtime state and sockets (`/run/lindocker`).
-    pub state: PathBuf,
+    pub(crate) state: PathBuf,
     /// The cgroup under which containers' cgroups go (`/lindocker`).
-    pub cgroup_parent: String,
+    pub(crate) cgroup_parent: String,
     /// Container records.
-    pub records: Records,
+    pub(crate) records: Records,
     /// Images.
-    pub images: Store,
+    pub(crate) images: Store,
     /// Volumes.
-    pub volumes: Volumes,
+    pub(crate) volumes: Volumes,
     /// Networks.
-    pub networks: lindocker_network::Networks,
+    pub(crate) networks: lindocker_network::Networks,
     /// Our own binary, re-run as the shim and bind-mounted as `--init`.
-    pub self_exe: PathBuf,
+    pub(crate) self_exe: PathBuf,
     /// How networks are set up: in this process, or by a helper (from the shim).
-    pub netops: &'static dyn crate::netops::NetworkOps,
+    pub(crate) netops: &'static dyn crate::netops::NetworkOps,
     /// The event journal (`docker events`).
-    pub events: crate::events::Journal,
+    pub(crate) events: crate::events::Journal,
 }
 
 /// A shim waiting for its container (see [`Engine::spawn_shim`]).
@@ -135,6 +136,47 @@ impl Engine {
             netops,
             events: crate::events::Journal::open(root),
         })
+    }
+
+    /// The data root (`/var/lib/lindocker`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The state directory (`/run/lindocker`).
+    pub fn state(&self) -> &Path {
+        &self.state
+    }
+
+    /// The cgroup under which containers' cgroups go.
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
+    }
+
+    /// Container records (reading them; changes go through the engine's operations,
+    /// which hold the container's lock).
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// The image store.
+    pub fn images(&self) -> &Store {
+        &self.images
+    }
+
+    /// The volumes.
+    pub fn volumes(&self) -> &Volumes {
+        &self.volumes
+    }
+
+    /// The networks.
+    pub fn networks(&self) -> &lindocker_network::Networks {
+        &self.networks
+    }
+
+    /// The event journal.
+    pub fn events(&self) -> &crate::events::Journal {
+        &self.events
     }
 
     /// `lindocker-shim`, installed beside our own binary.
@@ -499,19 +541,12 @@ impl Engine {
         if args.is_empty() {
             return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
         }
+        // The image's variables under the request's (a bare `KEY` unsets; the CLI gives
+        // `KEY=VALUE` pairs, its own values already filled in).
+        crate::process::check_env(&request.env)?;
         let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-        }
-        for pair in &request.env {
-            let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
-            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-            if pair.contains('=') {
-                env.push(pair.clone());
-            } else if let Ok(value) = std::env::var(key) {
-                env.push(format!("{key}={value}"));
-            }
-        }
+        crate::process::with_default_path(&mut env);
+        crate::process::override_env(&mut env, &request.env);
         let mut labels: BTreeMap<String, String> = ic.labels().clone().unwrap_or_default().into_iter().collect();
         labels.extend(request.labels.clone());
         let hostname = request.hostname.clone().unwrap_or_else(|| id[..12].to_owned());

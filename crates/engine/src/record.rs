@@ -333,6 +333,15 @@ pub struct Record {
     pub state: State,
 }
 
+/// What containers use of the image store (see [`Records::images_in_use`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImagesInUse {
+    /// Image ids.
+    pub images: Vec<String>,
+    /// Layer chain ids.
+    pub layers: Vec<String>,
+}
+
 /// The records under `<root>/containers`.
 #[derive(Debug, Clone)]
 pub struct Records {
@@ -550,6 +559,29 @@ impl Records {
         Ok((ids, unrecorded))
     }
 
+    /// The image ids and layer chain ids that containers use: nothing of these may be
+    /// removed. Read leniently (only the two fields): a record that does not parse as a
+    /// whole still keeps its image.
+    pub fn images_in_use(&self) -> ImagesInUse {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Uses {
+            #[serde(default)]
+            image: Option<String>,
+            #[serde(default)]
+            layers: Vec<String>,
+        }
+        let mut used = ImagesInUse::default();
+        let Ok(entries) = fs::read_dir(&self.dir) else { return used };
+        for entry in entries.flatten() {
+            let Ok(bytes) = fs::read(entry.path().join("record.json")) else { continue };
+            let Ok(uses) = serde_json::from_slice::<Uses>(&bytes) else { continue };
+            used.images.extend(uses.image);
+            used.layers.extend(uses.layers);
+        }
+        used
+    }
+
     /// Every record (unreadable ones skipped: a container being made or removed).
     pub fn all(&self) -> Result<Vec<Record>, EngineError> {
         Ok(self.ids()?.iter().filter_map(|id| self.read(id).ok()).collect())
@@ -658,6 +690,25 @@ mod tests {
         let root = std::env::temp_dir().join(format!("lindocker-record-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         (Records::open(&root).unwrap(), root)
+    }
+
+    #[test]
+    fn images_in_use_reads_each_record_leniently() {
+        let (records, root) = records("in-use");
+        let write = |id: &str, text: &str| {
+            fs::create_dir_all(records.dir(id)).unwrap();
+            fs::write(records.dir(id).join("record.json"), text).unwrap();
+        };
+        write(&"a".repeat(64), r#"{"Image":"sha256:1","Layers":["l1","l2"],"Config":"not what a record holds"}"#);
+        write(&"b".repeat(64), r#"{"Image":"sha256:2"}"#);
+        write(&"c".repeat(64), "torn");
+        // A create in progress: no record yet.
+        fs::create_dir_all(records.dir(&"d".repeat(64))).unwrap();
+        let mut used = records.images_in_use();
+        used.images.sort();
+        assert_eq!(used.images, ["sha256:1", "sha256:2"]);
+        assert_eq!(used.layers, ["l1", "l2"]);
+        fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::io;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::record::Record;
@@ -31,10 +32,85 @@ pub struct Usage {
     pub block_write: u64,
 }
 
+/// A sample and when it was taken (CPU % needs two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// What the container used so far.
+    pub usage: Usage,
+    /// When.
+    pub at: std::time::Instant,
+}
+
+/// A container's resource use between two samples, as `stats` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// CPU time over wall time, in percent (100 per busy CPU).
+    pub cpu_percent: f64,
+    /// Memory in use, bytes.
+    pub memory: u64,
+    /// Its limit, bytes: the machine's memory when the container has none, as Docker shows it.
+    pub memory_limit: u64,
+    /// Memory in use of the limit, in percent.
+    pub memory_percent: f64,
+    /// Bytes received over its interfaces.
+    pub net_rx: u64,
+    /// Bytes sent.
+    pub net_tx: u64,
+    /// Bytes read from block devices.
+    pub block_read: u64,
+    /// Bytes written.
+    pub block_write: u64,
+    /// Processes and threads.
+    pub pids: u64,
+}
+
+impl Stats {
+    /// The use between `before` and `after` (the figures other than CPU are `after`'s).
+    pub fn between(before: &Sample, after: &Sample) -> Stats {
+        let u = &after.usage;
+        let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
+        let cpu_percent = u.cpu_ns.saturating_sub(before.usage.cpu_ns) as f64 / wall * 100.0;
+        let memory_limit = if u.memory_limit == 0 { host_memory() } else { u.memory_limit };
+        let memory_percent = if memory_limit > 0 { u.memory as f64 / memory_limit as f64 * 100.0 } else { 0.0 };
+        Stats {
+            cpu_percent,
+            memory: u.memory,
+            memory_limit,
+            memory_percent,
+            net_rx: u.net_rx,
+            net_tx: u.net_tx,
+            block_read: u.block_read,
+            block_write: u.block_write,
+            pids: u.pids,
+        }
+    }
+}
+
+/// The machine's memory in bytes (`MemTotal`; 0 if unreadable).
+pub fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Bounds the read of `/proc/PID/net/dev` (one line of ~130 bytes per interface).
 const NET_DEV_LIMIT: u64 = 4 << 20;
 
 impl Engine {
+    /// A sample of `record`'s use now; `None` if it is not running (or its cgroup
+    /// cannot be read).
+    pub fn sample(&self, record: &Record) -> Option<Sample> {
+        if record.state.status != crate::record::Status::Running {
+            return None;
+        }
+        self.usage(record).ok().map(|usage| Sample { usage, at: std::time::Instant::now() })
+    }
+
     /// A sample of the running container `record`'s resource use.
     pub fn usage(&self, record: &Record) -> Result<Usage, EngineError> {
         let stats = self.stats(record)?;

@@ -2,6 +2,7 @@
 //! afterwards nothing is stranded (names, mounts, cgroups, netns, veths, nft rules,
 //! processes) and nothing is lost (records, images).
 
+mod connect_race;
 mod gc_race;
 mod interrupted;
 mod log_disk_full;

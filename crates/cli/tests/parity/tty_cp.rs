@@ -395,3 +395,24 @@ fn the_runtime_reaches_a_console_socket_of_any_depth() {
     rt.ok(&["delete", "--force", "deep1"]);
     assert_eq!(lindocker_testkit::leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+/// An exec's environment as Docker's daemon builds it: `-t` adds `TERM=xterm` unless the
+/// container sets TERM (then the container's, once: it had both before), `-e` wins over
+/// either, and without `-t` there is no TERM.
+#[test]
+fn exec_with_a_terminal_keeps_the_containers_term() {
+    let engine = Engine::with_busybox(BIN, "exec-term");
+    engine.ok(&["run", "-d", "--name", "own", "-e", "TERM=vt100", "localhost/busybox", "sleep", "1000"]);
+    engine.ok(&["run", "-d", "--name", "plain", "localhost/busybox", "sleep", "1000"]);
+    let terms = |args: &[&str]| {
+        let (status, out) = under_pty(lindocker(&engine, args), None, Duration::from_secs(30));
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{args:?}:\n{out}");
+        out.lines().map(str::trim).filter(|l| l.starts_with("TERM=")).map(str::to_owned).collect::<Vec<_>>()
+    };
+    let env = ["sh", "-c", "env | grep ^TERM= || true"];
+    assert_eq!(terms(&[&["exec", "-t", "own"][..], &env].concat()), ["TERM=vt100"]);
+    assert_eq!(terms(&[&["exec", "-t", "plain"][..], &env].concat()), ["TERM=xterm"]);
+    assert_eq!(terms(&[&["exec", "-t", "-e", "TERM=dumb", "own"][..], &env].concat()), ["TERM=dumb"]);
+    assert_eq!(engine.ok(&[&["exec", "plain"][..], &env].concat()), "");
+    engine.ok(&["rm", "-f", "own", "plain"]);
+}

@@ -15,8 +15,12 @@ use lindocker_engine::waiting::WaitCondition;
 use lindocker_engine::{Engine, EngineError, logs};
 use serde_json::{Value, json};
 
+use crate::exec::ExecArgs;
+use crate::files::{CommitArgs, CpArgs};
 use crate::lazy::Lazy;
+use crate::open::engine;
 use crate::run_args::{CreateArgs, signal_number};
+use crate::stats::{StatsArgs, UpdateArgs};
 use crate::template::Val;
 use crate::terminal::RawTerminal;
 use crate::{Cli, Failure, format};
@@ -178,26 +182,6 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-/// `stats` flags.
-#[derive(Debug, Args)]
-pub struct StatsArgs {
-    /// Show all containers (default: running ones).
-    #[arg(short, long)]
-    pub all: bool,
-    /// Print one sample and exit.
-    #[arg(long)]
-    pub no_stream: bool,
-    /// Full ids.
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// `table` (default), `table TEMPLATE`, `json` or a template: {{.Name}} {{.CPUPerc}}
-    /// {{.MemUsage}} {{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} {{.ID}} {{.Container}}.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Containers (default: all running).
-    pub containers: Vec<String>,
-}
-
 /// `run` flags.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -287,138 +271,8 @@ pub struct LogsArgs {
     pub container: String,
 }
 
-/// `exec` flags.
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    /// Run in the background.
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Keep stdin open.
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Allocate a pseudo-terminal.
-    #[arg(short, long)]
-    pub tty: bool,
-    /// Environment variables.
-    #[arg(short, long = "env")]
-    pub env: Vec<String>,
-    /// User.
-    #[arg(short, long)]
-    pub user: Option<String>,
-    /// Working directory.
-    #[arg(short, long)]
-    pub workdir: Option<String>,
-    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
-    #[arg(long)]
-    pub detach_keys: Option<String>,
-    /// The container.
-    pub container: String,
-    /// The command.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
-}
-
-/// `update` flags.
-#[derive(Debug, Args)]
-pub struct UpdateArgs {
-    /// Memory limit.
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Memory + swap limit.
-    #[arg(long)]
-    pub memory_swap: Option<String>,
-    /// Number of CPUs.
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares.
-    #[arg(short = 'c', long)]
-    pub cpu_shares: Option<u64>,
-    /// CPUs allowed.
-    #[arg(long)]
-    pub cpuset_cpus: Option<String>,
-    /// Process limit.
-    #[arg(long)]
-    pub pids_limit: Option<i64>,
-    /// CPU CFS quota in µs per period (-1: none).
-    #[arg(long, allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU CFS period in µs.
-    #[arg(long)]
-    pub cpu_period: Option<u64>,
-    /// Memory soft limit.
-    #[arg(long)]
-    pub memory_reservation: Option<String>,
-    /// Block IO weight (10 to 1000).
-    #[arg(long)]
-    pub blkio_weight: Option<u16>,
-    /// Restart policy.
-    #[arg(long)]
-    pub restart: Option<String>,
-    /// Containers.
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
-/// `cp` flags.
-#[derive(Debug, Args)]
-pub struct CpArgs {
-    /// Always follow a symlink given as the source (inside the container's root).
-    #[arg(short = 'L', long)]
-    pub follow_link: bool,
-    /// Archive mode: keep the owners of what is copied.
-    #[arg(short, long)]
-    pub archive: bool,
-    /// Source: CONTAINER:PATH, a host path, or `-` for a tar stream on stdin.
-    pub source: String,
-    /// Destination: CONTAINER:PATH (a directory for `-`), a host path, or `-` for a tar
-    /// stream on stdout.
-    pub destination: String,
-}
-
-/// `commit` flags.
-#[derive(Debug, Args)]
-pub struct CommitArgs {
-    /// Dockerfile instructions applied to the new image's config.
-    #[arg(short, long = "change")]
-    pub changes: Vec<String>,
-    /// Commit message.
-    #[arg(short, long)]
-    pub message: Option<String>,
-    /// Author.
-    #[arg(short, long)]
-    pub author: Option<String>,
-    /// Do not pause the container while committing.
-    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
-    pub pause: bool,
-    /// The container.
-    pub container: String,
-    /// The new image's name.
-    pub repository: Option<String>,
-}
-
-/// Opens the engine for the global flags. The first command after a boot first settles
-/// what the reboot left (see `lindocker_engine::boot`).
-pub fn engine(cli: &Cli) -> Result<Engine> {
-    let engine = engine_as_is(cli)?;
-    if engine.needs_boot_recovery() {
-        for (name, why) in engine.recover_after_boot()?.failed {
-            eprintln!("lindocker: could not restart {name} after the reboot: {why}");
-        }
-    }
-    Ok(engine)
-}
-
-/// Opens the engine without settling a boot: for the shim's network hook, which runs
-/// while that recovery starts containers.
-pub fn engine_as_is(cli: &Cli) -> Result<Engine> {
-    Engine::open(&cli.root, &cli.state, &cli.cgroup_parent, &lindocker_engine::netops::Direct)
-        .with_context(|| format!("opening {}", cli.root.display()))
-}
-
 fn find(engine: &Engine, name: &str) -> Result<Record> {
-    let id = engine.records.resolve(name)?;
-    // Settling may remove it (a `--rm` container a crash ended).
-    Ok(engine.settle(engine.records.read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()))?)
+    Ok(engine.find_container(name)?)
 }
 
 /// Runs a container command.
@@ -444,7 +298,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                         return Ok(0);
                     }
                     if a.attach {
-                        engine.events.emit(Event::container(&record, "attach", &[]));
+                        engine.events().emit(Event::container(&record, "attach", &[]));
                     }
                     let mut stream = engine.start(&record.id)?;
                     if a.attach {
@@ -473,10 +327,10 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
         }
         ContainerCommand::Restart(a) => each(&a.containers, |name| {
             let record = find(&engine, name)?;
-            engine.stop(&record.id, a.time)?;
-            let mut stream = engine.start(&record.id)?;
-            Engine::wait_started(&mut stream).map_err(|(m, _)| anyhow::anyhow!("failed to start {name}: {m}"))?;
-            engine.events.emit(Event::container(&record, "restart", &[]));
+            engine.restart(&record.id, a.time).map_err(|e| match e {
+                EngineError::StartFailed { message, .. } => anyhow::anyhow!("failed to start {name}: {message}"),
+                e => e.into(),
+            })?;
             println!("{name}");
             Ok(())
         }),
@@ -493,7 +347,7 @@ pub fn run(cli: &Cli, command: &ContainerCommand) -> Result<u8> {
                 .context("connecting to the container's shim")?;
             let mut how = Attach { keys, sig_proxy: *sig_proxy && !record.config.tty, ..Attach::new(&record) };
             how.streams.stdin &= !no_stdin;
-            engine.events.emit(Event::container(&record, "attach", &[]));
+            engine.events().emit(Event::container(&record, "attach", &[]));
             attach_stream(&engine, &record, stream, how)
         }
         ContainerCommand::Stop(a) => each(&a.containers, |name| {
@@ -574,14 +428,7 @@ pub fn run_group(cli: &Cli, command: &ContainerGroup) -> Result<u8> {
     match command {
         ContainerGroup::Common(_) => unreachable!("run above"),
         ContainerGroup::Prune { .. } => {
-            let mut freed = engine.sweep_wrecks();
-            for record in engine.records.all()? {
-                let Some(record) = engine.settle(record) else { continue };
-                if !record.state.status.is_live() {
-                    engine.remove(&record.id, false, false)?;
-                    freed.push(record.id);
-                }
-            }
+            let freed = engine.prune_containers()?;
             println!("Deleted Containers:");
             for id in freed {
                 println!("{id}");
@@ -653,7 +500,7 @@ fn create(cli: &Cli, engine: &Engine, a: &CreateArgs, checked: Checked, start_wi
         .map_err(|e| Failure::new(125, e.to_string()))?;
     request.start_now = start_with.is_some();
     request.id = start_with.map(str::to_owned);
-    let missing = engine.images.find(&a.image).is_err();
+    let missing = engine.images().find(&a.image).is_err();
     if let Some(p) = &platform
         && !lindocker_engine::platform::is_host(p)
         && (a.pull == "always" || (missing && a.pull == "missing"))
@@ -689,7 +536,7 @@ fn pull_for_run(cli: &Cli, engine: &Engine, image: &str, quiet: bool) -> Result<
         eprintln!("Unable to find image '{image}' locally");
     }
     let options = PullOptions { platform: Platform::host(), insecure: cli.insecure_registries.clone() };
-    registry::pull(&engine.images, image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
+    registry::pull(engine.images(), image, &options, &Progress::Quiet).map_err(|e| Failure::new(125, e.to_string()))?;
     if let Ok(reference) = lindocker_image::reference::parse(image) {
         let whole = reference.whole();
         let name = lindocker_engine::events::strip_tag(lindocker_image::reference::familiar(&whole));
@@ -713,7 +560,7 @@ fn run_container(cli: &Cli, engine: &Engine, a: &RunArgs) -> Result<u8> {
     let shim = engine.spawn_shim(&id).map_err(|e| Failure::new(125, e.to_string()))?;
     let record = create(cli, engine, &a.create, checked, Some(&id))?;
     if !a.detach {
-        engine.events.emit(Event::container(&record, "attach", &[]));
+        engine.events().emit(Event::container(&record, "attach", &[]));
     }
     let attached = engine.attach_network(&record).is_ok();
     // If it failed here, the shim tries again and reports the error as for `start`.
@@ -823,7 +670,7 @@ fn attach_stream(engine: &Engine, record: &Record, stream: UnixStream, how: Atta
             Ok(None) | Err(_) if detached.load(std::sync::atomic::Ordering::SeqCst) => break 0,
             Ok(None) | Err(_) => {
                 // The shim went away (it was killed): the record has the code.
-                break engine.records.read(&record.id).map(|r| r.state.exit_code).unwrap_or(0);
+                break engine.records().read(&record.id).map(|r| r.state.exit_code).unwrap_or(0);
             }
         }
     };
@@ -1039,7 +886,7 @@ fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command:
         other => other.to_owned(),
     };
     let size = if with_size {
-        format::size(lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper")))
+        format::size(lindocker_storage::layers::du(&engine.records().dir(&r.id).join("upper")))
     } else {
         "0B".into()
     };
@@ -1099,7 +946,7 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
     if a.follow {
         loop {
             let live =
-                engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
+                engine.records().read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
             std::thread::sleep(Duration::from_millis(100));
             reader.read_new(&mut print);
             quiet_if_broken(io::stdout().flush());
@@ -1121,7 +968,7 @@ fn quiet_if_broken(written: io::Result<()>) {
 
 /// Docker-shaped JSON for a container.
 pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
-    let dir = engine.records.dir(&r.id);
+    let dir = engine.records().dir(&r.id);
     let s = &r.state;
     let h = &r.host_config;
     let binds: Vec<String> = r
@@ -1143,7 +990,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
                 "Propagation": propagation.as_deref().unwrap_or("rprivate"),
             }),
             lindocker_engine::options::MountSpec::Volume { name, target, readonly, .. } => json!({
-                "Type": "volume", "Name": name, "Source": engine.volumes.data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
+                "Type": "volume", "Name": name, "Source": engine.volumes().data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
             }),
             lindocker_engine::options::MountSpec::Tmpfs { target, options } => {
                 json!({ "Type": "tmpfs", "Destination": target, "Options": options, "RW": true })
@@ -1215,7 +1062,7 @@ pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
             "Data": {
                 "MergedDir": dir.join("merged"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"),
                 "LowerDir": std::iter::once(dir.join("init").display().to_string())
-                    .chain(r.layers.iter().rev().filter_map(|c| engine.images.layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
+                    .chain(r.layers.iter().rev().filter_map(|c| engine.images().layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
                     .collect::<Vec<_>>().join(":"),
             },
         },
@@ -1251,8 +1098,8 @@ fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>,
     let mut out = Vec::new();
     let mut status = 0;
     for name in names {
-        match engine.records.resolve(name) {
-            Ok(id) => match engine.settle(engine.records.read(&id)?) {
+        match engine.records().resolve(name) {
+            Ok(id) => match engine.settle(engine.records().read(&id)?) {
                 Some(record) => out.push((inspect_json(engine, &record), crate::formatter::CONTAINER_SCHEMA)),
                 None => {
                     eprintln!("Error: No such object: {name}");

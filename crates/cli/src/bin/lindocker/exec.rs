@@ -1,23 +1,50 @@
-//! `lindocker exec`: a process joined to a running container, through the OCI runtime's
-//! `exec`; with `-t`, our terminal relayed to a pty the runtime hands us.
+//! `lindocker exec`: a process joined to a running container (the engine starts it,
+//! `lindocker_engine::exec`); its terminal or pipes relayed to ours.
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use anyhow::{Context, Result};
-use lindocker_engine::events::Event;
-use lindocker_engine::record::Status;
-use lindocker_engine::{Engine, bundle, runtime};
-use lindocker_runtime::socket_path::ShortName;
-use serde_json::json;
+use clap::Args;
+use lindocker_engine::exec::{Exec, ExecIo, ExecRequest};
+use lindocker_engine::{Engine, EngineError};
 
 use crate::Failure;
-use crate::containers::ExecArgs;
 use crate::terminal::RawTerminal;
 use lindocker_engine::attach_options::{DetachMatcher, parse_detach_keys};
+
+/// `exec` flags.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Environment variables.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The key sequence that detaches (Docker's syntax; default ctrl-p,ctrl-q).
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// The container.
+    pub container: String,
+    /// The command.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
 
 /// Runs `lindocker exec`; returns the process's exit code.
 pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
@@ -25,173 +52,69 @@ pub fn exec(engine: &Engine, a: &ExecArgs) -> Result<u8> {
         parse_detach_keys(a.detach_keys.as_deref().unwrap_or_default())
             .map_err(|e| Failure::new(125, e.to_string()))?,
     );
-    let id = engine.records.resolve(&a.container)?;
-    let record = engine.reconcile(engine.records.read(&id)?);
-    match record.state.status {
-        Status::Running => {}
-        Status::Paused => {
-            return Err(Failure::new(
-                1,
-                format!("container {} is paused, unpause the container before exec", record.id),
-            )
-            .into());
-        }
-        _ => return Err(Failure::new(1, format!("container {} is not running", record.id)).into()),
-    }
-    let user = a.user.clone().unwrap_or_else(|| record.config.user.clone());
-    // The container's own view of /etc (a volume or tmpfs may lie over it), resolved
-    // inside its root; its filesystem if its process cannot be opened.
-    let resolved = match lindocker_engine::inroot::running_root(record.state.pid, &record.id) {
-        Ok(root) => lindocker_engine::users::resolve_at(&root, &user),
-        Err(_) => bundle::resolve_user(&engine.records.dir(&id).join("merged"), &user),
-    };
-    let (uid, gid, mut additional) = resolved.map_err(|e| Failure::new(126, e.to_string()))?;
-    // `--group-add` holds for exec'd processes too (as Docker's).
-    let groups = &record.host_config.group_add;
-    let extra = match lindocker_engine::inroot::running_root(record.state.pid, &record.id) {
-        Ok(root) => lindocker_engine::users::resolve_groups_at(&root, groups),
-        Err(_) => lindocker_engine::users::resolve_groups(&engine.records.dir(&id).join("merged"), groups),
-    };
-    for gid in extra.map_err(|e| Failure::new(126, e.to_string()))? {
-        if !additional.contains(&gid) {
-            additional.push(gid);
-        }
-    }
-    let mut env = record.config.env.clone();
-    env.push(format!("HOSTNAME={}", record.config.hostname));
-    if a.tty {
-        env.push("TERM=xterm".into());
-    }
+    let mut env = Vec::new();
     for value in &a.env {
-        let Some(pair) = lindocker_engine::options::parse_env(value).map_err(|e| Failure::new(125, e.to_string()))?
-        else {
-            continue;
-        };
-        let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
-        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-        env.push(pair);
+        env.extend(lindocker_engine::options::parse_env(value).map_err(|e| Failure::new(125, e.to_string()))?);
     }
-    let h = &record.host_config;
-    let caps = bundle::capabilities(&h.cap_add, &h.cap_drop, h.privileged);
-    let cwd = a.workdir.clone().unwrap_or_else(|| record.config.working_dir.clone());
-    let process = json!({
-        "terminal": a.tty,
-        "user": { "uid": uid, "gid": gid, "additionalGids": additional },
-        "args": a.command,
-        "env": env,
-        "cwd": if cwd.is_empty() { "/".to_owned() } else { cwd },
-        "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-        "noNewPrivileges": h.no_new_privileges,
-    });
-    let dir = engine.records.dir(&id);
-    let suffix = lindocker_storage::unique_suffix();
-    let process_file = dir.join(format!("exec-{suffix}.json"));
-    std::fs::write(&process_file, process.to_string())
-        .with_context(|| format!("writing {}", process_file.display()))?;
-    let log = dir.join(format!("exec-{suffix}.log"));
-    let rt = engine.runtime_for(&record)?.with_log(log.clone());
-    let (mut cmd, _sealed) = rt.entering_command();
-    cmd.arg("exec").arg("--process").arg(&process_file);
-    if a.detach {
-        cmd.arg("--detach");
-    }
-    // In the state directory, as the shim's. However deep it is, the runtime gets a name
-    // that fits in a socket address (see `socket_path`), valid while `_name` lives.
-    let console = engine.state.join(format!("exec-{}-{suffix}.tty", &id[..12]));
-    let (listener, _name) = if a.tty {
-        let _ = std::fs::remove_file(&console);
-        let name = ShortName::new(&console).with_context(|| format!("binding {}", console.display()))?;
-        let listener = UnixListener::bind(name.path()).with_context(|| format!("binding {}", console.display()))?;
-        cmd.arg("--tty").arg("--console-socket").arg(name.path());
-        (Some(listener), Some(name))
-    } else {
-        (None, None)
+    let request = ExecRequest {
+        container: a.container.clone(),
+        cmd: a.command.clone(),
+        env,
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        tty: a.tty,
+        stdin: a.interactive,
+        detach: a.detach,
+        privileged: false,
     };
-    cmd.arg("--").arg(&id);
-    // Without a terminal the process gets pipes that we relay (input only with `-i`),
-    // never our own descriptors: a process it leaves behind must not read what is typed
-    // at our terminal next, or write into it. Detached, it gets /dev/null.
-    if a.detach && !a.tty {
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    } else if !a.tty {
-        let input = if a.interactive { Stdio::piped() } else { Stdio::null() };
-        cmd.stdin(input).stdout(Stdio::piped()).stderr(Stdio::piped());
-    } else {
-        // The process gets the pty; what we type goes there through us.
-        cmd.stdin(Stdio::null());
-    }
-    // Docker's exec events: the command in the action, the exec's own id attribute.
-    let exec_id = lindocker_engine::ids::new_id();
-    let command = a.command.join(" ");
-    let exec_event = |action: String, extra: Option<(&'static str, String)>| {
-        let mut attrs = vec![("execID", exec_id.clone())];
-        attrs.extend(extra);
-        engine.events.emit(Event::container(&record, &action, &attrs));
-    };
-    exec_event(format!("exec_create: {command}"), None);
-    let result = (|| -> Result<u8> {
-        let mut child = cmd.spawn().context("starting the OCI runtime")?;
-        exec_event(format!("exec_start: {command}"), None);
-        if let Some(listener) = &listener {
-            let (stream, _) = listener.accept()?;
-            let master = lindocker_runtime::console::receive_fd(&stream)?;
-            return match relay_terminal(master, &mut child, a.interactive.then_some(keys))? {
-                Some(status) => finish(status, &log),
-                // Detached: the process runs on.
-                None => Ok(0),
-            };
-        }
-        if a.detach {
-            return finish(child.wait()?, &log);
-        }
-        // Spawned first: the runtime must not inherit a blocked signal mask.
-        crate::signals::forward_to_process(child.id());
-        let status = relay_pipes(&mut child)?;
-        finish(status, &log)
-    })();
-    let _ = std::fs::remove_file(&process_file);
-    let _ = std::fs::remove_file(&log);
-    let _ = std::fs::remove_file(&console);
-    // (A detached process's end is nobody's to see.)
-    if !a.detach {
-        let code = match &result {
-            Ok(code) => i32::from(*code),
-            Err(e) => e.downcast_ref::<Failure>().map_or(126, |f| i32::from(f.code())),
-        };
-        exec_event("exec_die".into(), Some(("exitCode", code.to_string())));
-    }
-    result
+    let mut exec = engine.exec(&request).map_err(failure)?;
+    // (Dropped at the end: the exec's end is journaled, 126 for an error of ours.)
+    relay(&mut exec, a, keys)
 }
 
-/// The exit code, or Docker's 126/127 when the runtime could not start the process.
-fn finish(status: std::process::ExitStatus, log: &std::path::Path) -> Result<u8> {
-    let errors = std::fs::read_to_string(log).unwrap_or_default();
-    let message = errors
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["level"] == "error")
-        .find_map(|v| v["msg"].as_str().map(str::to_owned));
-    if let Some(message) = message {
-        return Err(Failure::new(runtime::start_failure_code(&message) as u8, message).into());
+/// The engine's error as the CLI ends with it: Docker's 126/127 when the process could
+/// not be started.
+fn failure(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::StartFailed { message, code } => Failure::new(code.clamp(0, 255) as u8, message).into(),
+        e => e.into(),
     }
-    Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
+}
+
+/// Relays the started exec to our terminal or stdio until it ends; its exit code.
+fn relay(exec: &mut Exec, a: &ExecArgs, keys: DetachMatcher) -> Result<u8> {
+    let code = match exec.take_io() {
+        ExecIo::Terminal(master) => {
+            if relay_terminal(master, a.interactive.then_some(keys))? {
+                // Detached: the process runs on.
+                exec.leave_running();
+                return Ok(0);
+            }
+            exec.wait().map_err(failure)?
+        }
+        ExecIo::None => exec.wait().map_err(failure)?,
+        ExecIo::Pipes { stdin, stdout, stderr } => {
+            // Spawned first: the runtime must not inherit a blocked signal mask.
+            crate::signals::forward_to_process(exec.runtime_pid());
+            relay_pipes(stdin, stdout, stderr, exec.runtime_pid())?;
+            exec.wait().map_err(failure)?
+        }
+    };
+    Ok(code.clamp(0, 255) as u8)
 }
 
 /// Copies the process's output pipes to ours (and, with `-i`, our input to its pipe)
-/// until the runtime ends and what the process wrote is read; returns the runtime's
-/// status (the process's exit code).
-fn relay_pipes(child: &mut std::process::Child) -> Result<std::process::ExitStatus> {
+/// until the runtime (`pid`) ends and what the process wrote is read.
+fn relay_pipes(stdin: Option<OwnedFd>, out: OwnedFd, err: OwnedFd, pid: u32) -> Result<()> {
     use rustix::event::{PollFd, PollFlags, poll};
-    if let Some(mut input) = child.stdin.take() {
+    if let Some(input) = stdin {
         // Its end closes at our end of input, so the process sees it too.
+        let mut input = std::fs::File::from(input);
         std::thread::spawn(move || {
             let _ = io::copy(&mut io::stdin().lock(), &mut input);
         });
     }
-    let out = child.stdout.take().context("the runtime's stdout")?;
-    let err = child.stderr.take().context("the runtime's stderr")?;
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).context("the runtime's pid")?;
+    let pid = rustix::process::Pid::from_raw(pid as i32).context("the runtime's pid")?;
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
     let mut open = [true, true];
     let mut ended = false;
@@ -244,17 +167,13 @@ fn relay_pipes(child: &mut std::process::Child) -> Result<std::process::ExitStat
             break;
         }
     }
-    Ok(child.wait()?)
+    Ok(())
 }
 
-/// Relays the process's terminal until it ends (its status) or the detach keys are typed
-/// (`None`: a holder keeps the terminal open, so the process runs on, as Docker's daemon
+/// Relays the process's terminal until it ends (`false`) or the detach keys are typed
+/// (`true`: a holder keeps the terminal open, so the process runs on, as Docker's daemon
 /// keeps it).
-fn relay_terminal(
-    master: OwnedFd,
-    child: &mut std::process::Child,
-    input: Option<DetachMatcher>,
-) -> Result<Option<std::process::ExitStatus>> {
+fn relay_terminal(master: OwnedFd, input: Option<DetachMatcher>) -> Result<bool> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     if let Ok(size) = rustix::termios::tcgetwinsize(io::stdin()) {
@@ -298,7 +217,7 @@ fn relay_terminal(
                 .spawn()
                 .context("keeping the detached terminal open")?;
             drop(raw);
-            return Ok(None);
+            return Ok(true);
         }
         let mut fds = [rustix::event::PollFd::new(&out, rustix::event::PollFlags::IN)];
         let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
@@ -316,9 +235,8 @@ fn relay_terminal(
         }
     }
     let _ = out.as_fd();
-    let status = child.wait()?;
     drop(raw);
-    Ok(Some(status))
+    Ok(false)
 }
 
 /// `hold-terminal`: reads a detached exec's terminal (our stdin) until it closes, so that

@@ -496,21 +496,9 @@ fn inspect(cli: &Cli, names: &[String], template: Option<&str>) -> Result<u8> {
 }
 
 /// Chain ids and image ids that containers use; nothing they need may be removed.
-pub fn in_use(cli: &Cli) -> (Vec<String>, Vec<String>) {
-    let mut images = Vec::new();
-    let mut layers = Vec::new();
-    let Ok(entries) = std::fs::read_dir(cli.root.join("containers")) else { return (images, layers) };
-    for entry in entries.flatten() {
-        let Ok(bytes) = std::fs::read(entry.path().join("record.json")) else { continue };
-        let Ok(record) = serde_json::from_slice::<Value>(&bytes) else { continue };
-        if let Some(image) = record["Image"].as_str() {
-            images.push(image.to_owned());
-        }
-        if let Some(chain) = record["Layers"].as_array() {
-            layers.extend(chain.iter().filter_map(|c| c.as_str().map(str::to_owned)));
-        }
-    }
-    (images, layers)
+fn in_use(cli: &Cli) -> Result<(Vec<String>, Vec<String>)> {
+    let used = lindocker_engine::record::Records::open(&cli.root)?.images_in_use();
+    Ok((used.images, used.layers))
 }
 
 fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
@@ -518,7 +506,7 @@ fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
     // First the lock, then what is in use: a `create` holds the content guard until its
     // record (naming the image and its layers) is written.
     let gc = store.gc_lock()?;
-    let (used_images, used_layers) = in_use(cli);
+    let (used_images, used_layers) = in_use(cli)?;
     let mut status = 0;
     let mut removed_any = false;
     for name in &a.images {
@@ -565,7 +553,7 @@ fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
 fn prune(cli: &Cli, all: bool) -> Result<u8> {
     let store = store(cli)?;
     let gc = store.gc_lock()?; // before reading what is in use (see `rmi`)
-    let (used_images, used_layers) = in_use(cli);
+    let (used_images, used_layers) = in_use(cli)?;
     let mut deleted = Vec::new();
     for image in store.images()? {
         if used_images.contains(&image.id) || (!all && !image.names.is_empty()) {

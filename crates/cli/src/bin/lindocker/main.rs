@@ -11,6 +11,7 @@ mod images;
 mod init;
 mod lazy;
 mod networks;
+mod open;
 mod run_args;
 mod run_nsres;
 mod signals;
@@ -193,10 +194,10 @@ fn main() -> ExitCode {
         Command::Image(command) => images::run(&cli, command),
         Command::ContainerGroup(command) => containers::run_group(&cli, command),
         Command::ImageGroup(command) => images::run_sub(&cli, command),
-        Command::Volume(command) => containers::engine(&cli).and_then(|e| volumes::run(&e, command)),
-        Command::Network(command) => containers::engine(&cli).and_then(|e| networks::run(&e, command)),
-        Command::NetworkHook { verb, id } => containers::engine_as_is(&cli).and_then(|e| {
-            let record = e.records.read(id)?;
+        Command::Volume(command) => open::engine(&cli).and_then(|e| volumes::run(&e, command)),
+        Command::Network(command) => open::engine(&cli).and_then(|e| networks::run(&e, command)),
+        Command::NetworkHook { verb, id } => open::engine_as_is(&cli).and_then(|e| {
+            let record = e.records().read(id)?;
             match verb.as_str() {
                 "attach" => e.attach_network(&record)?,
                 _ => e.detach_network(&record),
@@ -208,14 +209,14 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::System(lazy::Lazy(system::SystemCommand::Df { format })) => {
-            containers::engine(&cli).and_then(|e| system::df(&e, format))
+            open::engine(&cli).and_then(|e| system::df(&e, format))
         }
         Command::Events(a) | Command::System(lazy::Lazy(system::SystemCommand::Events(a))) => events::events(&cli, a),
         Command::System(lazy::Lazy(system::SystemCommand::Boot)) => {
-            containers::engine_as_is(&cli).and_then(|e| system::boot(&e))
+            open::engine_as_is(&cli).and_then(|e| system::boot(&e))
         }
         Command::System(lazy::Lazy(system::SystemCommand::Info { format })) | Command::Info { format } => {
-            containers::engine(&cli).and_then(|e| system::info(&e, format.as_deref()))
+            open::engine(&cli).and_then(|e| system::info(&e, format.as_deref()))
         }
         Command::System(lazy::Lazy(system::SystemCommand::Prune { all, volumes, .. })) => {
             system_prune(&cli, *all, *volumes)
@@ -236,7 +237,7 @@ fn system_prune(cli: &Cli, all: bool, with_volumes: bool) -> anyhow::Result<u8> 
     containers::run_group(cli, &containers::ContainerGroup::Prune { force: true })?;
     images::run_sub(cli, &images::ImageSubcommand::Prune { all, force: true })?;
     if with_volumes {
-        let engine = containers::engine(cli)?;
+        let engine = open::engine(cli)?;
         volumes::run(&engine, &volumes::VolumeCommand::Prune { all: false, force: true })?;
     }
     Ok(0)

@@ -7,9 +7,10 @@ use std::net::SocketAddrV4;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use lindocker_engine::Engine;
+use lindocker_engine::netconnect::ConnectRequest;
 use lindocker_engine::predefined::{self, PREDEFINED, Predefined};
 use lindocker_engine::record::Status;
-use lindocker_network::{Attachment, Endpoint, Network, PortMapping};
+use lindocker_network::{Endpoint, Network, PortMapping};
 use serde_json::{Value, json};
 
 use crate::formatter::{Listing, row, text};
@@ -191,12 +192,12 @@ fn network_row(
 
 /// Journals a network event (the actor is the network's id).
 fn network_event(engine: &Engine, action: &str, id: &str, attributes: &[(&str, &str)]) {
-    engine.events.emit(Event::with(EventType::Network, action, id, attributes));
+    engine.events().emit(Event::with(EventType::Network, action, id, attributes));
 }
 
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
-    let nets = &engine.networks;
+    let nets = engine.networks();
     match command {
         NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, name } => {
             if predefined::find(name).is_some_and(|p| p.name == name) {
@@ -319,50 +320,23 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             }
         }
         NetworkCommand::Connect { ip, ip6, alias, network, container } => {
-            for a in alias {
-                lindocker_engine::options::parse_alias("--alias", a)?;
-            }
-            let id = engine.records.resolve(container)?;
-            let record = engine.reconcile(engine.records.read(&id)?);
-            if record.network.mode != "bridge" {
-                bail!("container {container} uses --network {}; it cannot join networks", record.network.mode);
-            }
-            let (n, _) = nets.inspect(network)?;
             let ip = ip
                 .as_deref()
                 .map(|i| i.parse().with_context(|| format!("--ip {i:?}: not an IPv4 address")))
                 .transpose()?;
-            if record.network.attachments.iter().any(|a| a.network == n.name) {
-                bail!("container {container} is already connected to network {}", n.name);
-            }
             let ip6 = ip6
                 .as_deref()
                 .map(|i| i.parse().with_context(|| format!("--ip6 {i:?}: not an IPv6 address")))
                 .transpose()?;
-            let attachment = Attachment { network: n.name.clone(), ip, ip6, aliases: alias.clone(), mac: None };
-            if record.state.status == Status::Running || record.state.status == Status::Paused {
-                nets.connect(&id, &attachment, &engine.netns_path(&id))?;
-            } else if let Some(ip) = ip
-                && !n.pool.subnet.contains(&ip)
-            {
-                bail!("invalid address {ip}: not in {}", n.pool.subnet);
-            }
-            engine.records.update(&id, |r| r.network.attachments.push(attachment))?;
-            network_event(engine, "connect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
+            engine.connect_network(&ConnectRequest {
+                network: network.clone(),
+                container: container.clone(),
+                ip,
+                ip6,
+                aliases: alias.clone(),
+            })?;
         }
-        NetworkCommand::Disconnect { network, container } => {
-            let id = engine.records.resolve(container)?;
-            let record = engine.reconcile(engine.records.read(&id)?);
-            let (n, _) = nets.inspect(network)?;
-            if !record.network.attachments.iter().any(|a| a.network == n.name) {
-                bail!("container {container} is not connected to network {network}");
-            }
-            if record.state.status == Status::Running || record.state.status == Status::Paused {
-                nets.disconnect(&id, &n.name)?;
-            }
-            engine.records.update(&id, |r| r.network.attachments.retain(|a| a.network != n.name))?;
-            network_event(engine, "disconnect", &n.id, &[("container", &id), ("name", &n.name), ("type", "bridge")]);
-        }
+        NetworkCommand::Disconnect { network, container } => engine.disconnect_network(network, container)?,
     }
     Ok(0)
 }
@@ -372,8 +346,8 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
 /// A port that is not published (or a container that is not running, which publishes
 /// nothing) is an error naming it.
 pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Result<u8> {
-    let id = engine.records.resolve(container)?;
-    let record = engine.reconcile(engine.records.read(&id)?);
+    let id = engine.records().resolve(container)?;
+    let record = engine.reconcile(engine.records().read(&id)?);
     let wanted = match private_port {
         Some(text) => {
             let (number, proto) = text.split_once('/').unwrap_or((text, "tcp"));
@@ -384,7 +358,7 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
     };
     let mut ports = Vec::new();
     if matches!(record.state.status, Status::Running | Status::Paused) {
-        for e in engine.networks.endpoints_of(&id)? {
+        for e in engine.networks().endpoints_of(&id)? {
             ports.extend(e.ports);
         }
     }
@@ -413,7 +387,7 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
 /// The PORTS column of `ps`.
 pub fn ports_column(engine: &Engine, id: &str) -> String {
     engine
-        .networks
+        .networks()
         .endpoints_of(id)
         .unwrap_or_default()
         .iter()
@@ -426,11 +400,11 @@ pub fn ports_column(engine: &Engine, id: &str) -> String {
 
 /// `NetworkSettings` for `inspect`.
 pub fn settings(engine: &Engine, id: &str) -> Value {
-    let endpoints = engine.networks.endpoints_of(id).unwrap_or_default();
+    let endpoints = engine.networks().endpoints_of(id).unwrap_or_default();
     let networks: BTreeMap<String, Value> = endpoints
         .iter()
         .map(|e| {
-            let network = engine.networks.inspect(&e.network).ok().map(|(n, _)| n);
+            let network = engine.networks().inspect(&e.network).ok().map(|(n, _)| n);
             let gateway = network.as_ref().map(|n| n.pool.gateway.to_string()).unwrap_or_default();
             let gateway6 = network.and_then(|n| n.pool6).map(|p| p.gateway.to_string()).unwrap_or_default();
             let ip6 = e.ip6.map(|a| a.to_string()).unwrap_or_default();

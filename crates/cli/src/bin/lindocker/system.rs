@@ -94,10 +94,10 @@ const SYSTEM_SCHEMA: crate::template::Schema<'static> = &[
 
 /// `lindocker info` (`--format`: a template over Docker's info object).
 pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
-    let records = engine.records.all()?;
+    let records = engine.records().all()?;
     let count = |s: Status| records.iter().filter(|r| r.state.status == s).count();
     let uname = rustix::system::uname();
-    let backing = rustix::fs::statfs(&engine.root).map(|s| s.f_type).ok();
+    let backing = rustix::fs::statfs(engine.root()).map(|s| s.f_type).ok();
     let backing = match backing {
         Some(0xEF53) => "extfs".to_owned(),
         Some(0x5846_5342) => "xfs".to_owned(),
@@ -110,7 +110,7 @@ pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
     let (cgroup, cgroup_detail) = cgroup_version();
     let runtimes: Vec<&str> = ["lindocker-runtime", "runc", "crun"]
         .into_iter()
-        .filter(|r| lindocker_engine::runtime::OciRuntime::resolve(r, &engine.state).is_ok())
+        .filter(|r| lindocker_engine::runtime::OciRuntime::resolve(r, engine.state()).is_ok())
         .collect();
     let mut missing = Vec::new();
     if !overlay {
@@ -128,14 +128,14 @@ pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
         let data = serde_json::json!({
             "Containers": records.len(), "ContainersRunning": running, "ContainersPaused": paused,
             "ContainersStopped": records.len() - running - paused,
-            "Images": engine.images.images()?.len(),
+            "Images": engine.images().images()?.len(),
             "Driver": "overlay", "DriverStatus": [["Backing Filesystem", backing]],
             "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup,
             "KernelVersion": uname.release().to_string_lossy(), "OperatingSystem": os_name(), "OSType": "linux",
             "Architecture": uname.machine().to_string_lossy(),
             "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "MemTotal": host_memory(),
-            "DockerRootDir": engine.root, "Name": uname.nodename().to_string_lossy(),
+            "MemTotal": lindocker_engine::usage::host_memory(),
+            "DockerRootDir": engine.root(), "Name": uname.nodename().to_string_lossy(),
             "ServerVersion": env!("CARGO_PKG_VERSION"),
             "Runtimes": runtimes.iter().map(|r| (r.to_string(), serde_json::json!({ "path": r }))).collect::<serde_json::Map<_, _>>(),
             "DefaultRuntime": "lindocker-runtime", "Labels": [],
@@ -148,23 +148,23 @@ pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
     println!(" Running: {}", count(Status::Running));
     println!(" Paused: {}", count(Status::Paused));
     println!(" Stopped: {}", records.len() - count(Status::Running) - count(Status::Paused));
-    println!("Images: {}", engine.images.images()?.len());
+    println!("Images: {}", engine.images().images()?.len());
     println!("Server Version: {}", env!("CARGO_PKG_VERSION"));
     println!("Storage Driver: overlay");
     println!(" Backing Filesystem: {backing}");
-    println!(" Layers: {}", engine.images.layers().list()?.len());
+    println!(" Layers: {}", engine.images().layers().list()?.len());
     println!("Logging Driver: json-file");
     println!("Cgroup Driver: cgroupfs");
     println!("Cgroup Version: {cgroup} ({cgroup_detail})");
-    println!("Cgroup Parent: {}", engine.cgroup_parent);
+    println!("Cgroup Parent: {}", engine.cgroup_parent());
     println!("Runtimes: {}", runtimes.join(" "));
     println!("Default Runtime: lindocker-runtime");
     println!("Kernel Version: {}", uname.release().to_string_lossy());
     println!("Operating System: {}", os_name());
     println!("Architecture: {}", uname.machine().to_string_lossy());
     println!("CPUs: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!("Docker Root Dir: {}", engine.root.display());
-    println!("State Dir: {}", engine.state.display());
+    println!("Docker Root Dir: {}", engine.root().display());
+    println!("State Dir: {}", engine.state().display());
     if !missing.is_empty() {
         println!("Warnings:");
         for m in missing {
@@ -179,18 +179,6 @@ fn os_name() -> String {
         .ok()
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
         .unwrap_or_else(|| "Linux".into())
-}
-
-/// Bytes of memory the machine has (`info`, and `stats` where a container has no limit).
-pub fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// `lindocker version` (`--format`: a template over Docker's version object).
@@ -242,20 +230,21 @@ fn reclaimable(bytes: u64, total: u64) -> String {
 /// `lindocker system df`.
 pub fn df(engine: &Engine, format_: &str) -> Result<u8> {
     use crate::formatter::{row, text};
-    let images = engine.images.images()?;
-    let records = engine.records.all()?;
+    let images = engine.images().images()?;
+    let records = engine.records().all()?;
     let used: Vec<&str> = records.iter().map(|r| r.image.as_str()).collect();
-    let layers = engine.images.layers();
+    let layers = engine.images().layers();
     let layer_bytes: u64 = layers.list()?.iter().map(|c| layers.disk_usage(c)).sum();
     // Layers of images some container uses stay; the rest could go.
     let kept: std::collections::BTreeSet<&String> =
         images.iter().filter(|i| used.contains(&i.id.as_str())).flat_map(|i| &i.layers).collect();
     let kept_bytes: u64 = kept.iter().map(|c| layers.disk_usage(c)).sum();
-    let container_size =
-        |r: &lindocker_engine::record::Record| lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper"));
+    let container_size = |r: &lindocker_engine::record::Record| {
+        lindocker_storage::layers::du(&engine.records().dir(&r.id).join("upper"))
+    };
     let container_bytes: u64 = records.iter().map(container_size).sum();
     let idle_container_bytes: u64 = records.iter().filter(|r| !r.state.status.is_live()).map(container_size).sum();
-    let volumes = engine.volumes.list()?;
+    let volumes = engine.volumes().list()?;
     let in_use = |name: &str| {
         records.iter().any(|r| {
             r.mounts

@@ -79,7 +79,7 @@ pub enum VolumeCommand {
 /// Names of volumes some container mounts, with the container.
 fn users(engine: &Engine) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for record in engine.records.all()? {
+    for record in engine.records().all()? {
         for m in &record.mounts {
             if let MountSpec::Volume { name, .. } = m {
                 out.push((name.clone(), record.id.clone()));
@@ -98,11 +98,11 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
                 .iter()
                 .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                 .collect();
-            let info = engine.volumes.create(&name, labels, false)?;
+            let info = engine.volumes().create(&name, labels, false)?;
             println!("{}", info.name);
         }
         VolumeCommand::Ls { quiet, format: fmt } => {
-            let volumes = engine.volumes.list()?;
+            let volumes = engine.volumes().list()?;
             if *quiet {
                 volumes.iter().for_each(|v| println!("{}", v.name));
             } else {
@@ -129,7 +129,7 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
             }
         }
         VolumeCommand::Inspect { format, names } => {
-            let infos = names.iter().map(|n| engine.volumes.inspect(n)).collect::<Result<Vec<_>, _>>()?;
+            let infos = names.iter().map(|n| engine.volumes().inspect(n)).collect::<Result<Vec<_>, _>>()?;
             match format {
                 Some(t) => {
                     let values = infos
@@ -149,7 +149,7 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
                     if let Some((_, id)) = users.iter().find(|(v, _)| v == name) {
                         bail!("remove {name}: volume is in use - [{id}]");
                     }
-                    engine.volumes.remove(name)?;
+                    engine.volumes().remove(name)?;
                     println!("{name}");
                     Ok(())
                 })();
@@ -164,10 +164,10 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
             let users = users(engine)?;
             let mut freed = 0;
             println!("Deleted Volumes:");
-            for v in engine.volumes.list()? {
+            for v in engine.volumes().list()? {
                 if (v.anonymous || *all) && !users.iter().any(|(n, _)| *n == v.name) {
                     freed += lindocker_storage::layers::du(&v.mountpoint);
-                    engine.volumes.remove(&v.name)?;
+                    engine.volumes().remove(&v.name)?;
                     println!("{}", v.name);
                 }
             }
