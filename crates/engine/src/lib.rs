@@ -15,6 +15,7 @@ pub mod devices;
 pub mod events;
 pub mod forked;
 pub mod health;
+pub mod hostinfo;
 pub mod ids;
 pub mod inroot;
 pub mod legacy;
