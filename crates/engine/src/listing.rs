@@ -2,6 +2,7 @@
 //! newest first, Docker's filters, a limit.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use crate::record::{Record, Status};
 use crate::{Engine, EngineError};
@@ -86,4 +87,45 @@ fn matches(record: &Record, key: &str, value: &str) -> bool {
 /// Docker's name of a state (`running`, `exited`...).
 pub fn status_name(status: Status) -> String {
     serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// A duration the way Docker's `ps` and `images` show it.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    match s {
+        0 => "Less than a second".into(),
+        1..=59 => plural(s, "second"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => plural(s / 60, "minute"),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => plural(s / 3600, "hour"),
+        172_800..=1_209_599 => plural(s / 86_400, "day"),
+        1_209_600..=5_183_999 => plural(s / 604_800, "week"),
+        5_184_000..=63_071_999 => plural(s / 2_592_000, "month"),
+        _ => plural(s / 31_536_000, "year"),
+    }
+}
+
+/// Docker's STATUS column.
+pub fn status_text(record: &Record) -> String {
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z')).ok())
+            .map(|t| human_duration(SystemTime::now().duration_since(t).unwrap_or_default()))
+            .unwrap_or_default()
+    };
+    match record.state.status {
+        Status::Created => "Created".into(),
+        Status::Running => match &record.state.health {
+            Some(h) => format!("Up {} ({})", since(&record.state.started_at), h.status.ps_text()),
+            None => format!("Up {}", since(&record.state.started_at)),
+        },
+        Status::Paused => format!("Up {} (Paused)", since(&record.state.started_at)),
+        Status::Restarting => {
+            format!("Restarting ({}) {} ago", record.state.exit_code, since(&record.state.finished_at))
+        }
+        Status::Exited => format!("Exited ({}) {} ago", record.state.exit_code, since(&record.state.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+    }
 }

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use lindocker_engine::attach::{Kind, read_frame, write_frame};
 use lindocker_engine::attach_options::{AttachStreams, DEFAULT_DETACH_KEYS, DetachMatcher};
 use lindocker_engine::events::Event;
-use lindocker_engine::record::{Record, Status};
+use lindocker_engine::record::Record;
 use lindocker_engine::waiting::WaitCondition;
 use lindocker_engine::{Engine, EngineError, logs};
 
@@ -880,29 +880,6 @@ fn watch_window_size(stream: UnixStream) {
     }
 }
 
-/// Docker's STATUS column.
-pub fn status_text(record: &Record) -> String {
-    let since = |t: &Option<String>| {
-        t.as_deref()
-            .and_then(|t| humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z')).ok())
-            .map(|t| format::duration(SystemTime::now().duration_since(t).unwrap_or_default()))
-            .unwrap_or_default()
-    };
-    match record.state.status {
-        Status::Created => "Created".into(),
-        Status::Running => match &record.state.health {
-            Some(h) => format!("Up {} ({})", since(&record.state.started_at), h.status.ps_text()),
-            None => format!("Up {}", since(&record.state.started_at)),
-        },
-        Status::Paused => format!("Up {} (Paused)", since(&record.state.started_at)),
-        Status::Restarting => {
-            format!("Restarting ({}) {} ago", record.state.exit_code, since(&record.state.finished_at))
-        }
-        Status::Exited => format!("Exited ({}) {} ago", record.state.exit_code, since(&record.state.finished_at)),
-        Status::Removing => "Removal In Progress".into(),
-    }
-}
-
 fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
     let mut options = lindocker_engine::listing::ListOptions { all: a.all, last: a.last, filters: Vec::new() };
     options.filter_texts(&a.filter)?;
@@ -995,7 +972,7 @@ fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command:
         ("RunningFor", text(format::ago(Some(&r.created)))),
         ("Ports", text(crate::networks::ports_column(engine, &r.id))),
         ("State", text(state)),
-        ("Status", text(status_text(r))),
+        ("Status", text(lindocker_engine::listing::status_text(r))),
         ("Size", text(size)),
         ("Names", text(&r.name)),
         ("Labels", labels),
