@@ -13,6 +13,7 @@ pub mod copy;
 pub mod dataroot;
 pub mod devices;
 pub mod events;
+pub mod exec_launch;
 pub mod forked;
 pub mod health;
 pub mod hostinfo;
