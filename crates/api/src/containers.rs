@@ -44,6 +44,8 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         ("POST", ["containers", id, "resize"]) => resize(ctx, id).await,
         ("GET", ["containers", id, "top"]) => top(ctx, id).await,
         ("POST", ["containers", id, "rename"]) => rename(ctx, id).await,
+        ("GET" | "HEAD", ["containers", id, "archive"]) => archive_get(ctx, id, method == "HEAD").await,
+        ("PUT", ["containers", id, "archive"]) => archive_put(ctx, id, request).await,
         _ => return Err(request),
     };
     Ok(result)
@@ -499,4 +501,91 @@ async fn prune(ctx: &Ctx) -> ApiResult<Response<Body>> {
         })
         .await?;
     json(StatusCode::OK, &json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }))
+}
+
+/// `path` of the archive endpoints.
+fn archive_path(ctx: &Ctx) -> ApiResult<String> {
+    let path = ctx.query.get("path").unwrap_or_default();
+    if path.is_empty() || path.contains('\0') {
+        return Err(ApiError::bad("path is required"));
+    }
+    Ok(path.to_owned())
+}
+
+/// `X-Docker-Container-Path-Stat`: base64 of Docker's JSON (a Go `os.FileMode`).
+fn path_stat_header(stat: &lindocker_engine::archive::PathStat) -> ApiResult<HeaderValue> {
+    use base64::Engine as _;
+    let json = json!({
+        "name": stat.name, "size": stat.size, "mode": go_file_mode(stat.mode),
+        "mtime": humantime::format_rfc3339_nanos(stat.mtime).to_string(), "linkTarget": stat.link_target,
+    });
+    HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json.to_string()))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Go's `os.FileMode` of a `st_mode`: permission bits, and the type and special bits
+/// in Go's places.
+fn go_file_mode(mode: u32) -> u32 {
+    let mut out = mode & 0o777;
+    out |= match mode & 0o170000 {
+        0o040000 => 1 << 31,
+        0o120000 => 1 << 27,
+        0o060000 => 1 << 26,
+        0o010000 => 1 << 25,
+        0o140000 => 1 << 24,
+        0o020000 => (1 << 26) | (1 << 21),
+        _ => 0,
+    };
+    if mode & 0o4000 != 0 {
+        out |= 1 << 23;
+    }
+    if mode & 0o2000 != 0 {
+        out |= 1 << 22;
+    }
+    if mode & 0o1000 != 0 {
+        out |= 1 << 20;
+    }
+    out
+}
+
+async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Body>> {
+    let path = archive_path(ctx)?;
+    let (n, p) = (name.to_owned(), path.clone());
+    let stat = ctx.blocking(move |engine| Ok(engine.archive_stat(&n, &p)?)).await?;
+    let header = path_stat_header(&stat)?;
+    let body = if head {
+        crate::body::empty()
+    } else {
+        let (tx, body) = channel();
+        let engine = ctx.service.engine.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut out = crate::body::ChunkWriter::new(tx);
+            // An error halfway ends the stream short: the client's tar reader says so.
+            if engine.archive_out(&name, &path, &mut out).is_ok() {
+                let _ = std::io::Write::flush(&mut out);
+            }
+        });
+        body
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    response.headers_mut().insert("X-Docker-Container-Path-Stat", header);
+    Ok(response)
+}
+
+async fn archive_put(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
+    let path = archive_path(ctx)?;
+    let keep_owners = ctx.query.flag("copyUIDGID")?;
+    let mut input = crate::body::BodyReader::new(request.into_body());
+    let name = name.to_owned();
+    ctx.blocking(move |engine| {
+        let result = engine.archive_in(&name, &path, &mut input, keep_owners);
+        // The tar's end is before the body's (padding): the client writes the rest, and
+        // would fail on a connection we closed.
+        let _ = std::io::copy(&mut std::io::Read::take(&mut input, 16 << 20), &mut std::io::sink());
+        Ok(result?)
+    })
+    .await?;
+    Ok(with_status(StatusCode::OK, crate::body::empty()))
 }

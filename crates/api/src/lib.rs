@@ -15,6 +15,7 @@ pub mod hijack;
 pub mod listen;
 pub mod models;
 pub mod query;
+pub mod reaper;
 pub mod router;
 pub mod streams;
 pub mod version;
@@ -157,6 +158,11 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
                 });
             }
             _ = tokio::time::sleep(tick) => {
+                // Each tick is a look through /proc (~1 ms): only while something is open
+                // or just was, when shims may have ended.
+                if activity.idle_for().is_none_or(|d| d < Duration::from_secs(30)) {
+                    reaper::reap_shims();
+                }
                 if let (Some(limit), Some(idle_for)) = (idle, activity.idle_for())
                     && idle_for >= limit
                 {

@@ -205,3 +205,38 @@ fn docker_exec_with_and_without_a_terminal_and_attach() {
     drop(api);
     clean(&engine);
 }
+
+#[test]
+fn docker_cp_both_ways() {
+    let engine = Engine::with_busybox(BIN, "api_cp");
+    let api = Api::start(&engine);
+    let dir = engine.root.with_extension("cp");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("tree/sub")).unwrap();
+    std::fs::write(dir.join("tree/sub/file"), "from the host\n").unwrap();
+    std::fs::write(dir.join("single"), "one file\n").unwrap();
+    api.docker_ok(&["run", "-d", "--name", "files", "localhost/busybox", "sleep", "60"]);
+    api.docker_ok(&["cp", dir.join("tree").to_str().unwrap(), "files:/tmp/"]);
+    api.docker_ok(&["cp", dir.join("single").to_str().unwrap(), "files:/tmp/renamed"]);
+    assert_eq!(engine.ok(&["exec", "files", "cat", "/tmp/tree/sub/file", "/tmp/renamed"]), "from the host\none file\n");
+    api.docker_ok(&["exec", "files", "sh", "-c", "mkdir /out && echo made inside > /out/f && ln -s f /out/link"]);
+    api.docker_ok(&["cp", "files:/out", dir.join("back").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(dir.join("back/f")).unwrap(), "made inside\n");
+    assert_eq!(std::fs::read_link(dir.join("back/link")).unwrap(), std::path::Path::new("f"));
+    api.docker_ok(&["cp", "files:/etc/hostname", dir.join("hostname").to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hostname")).unwrap(),
+        engine.ok(&["exec", "files", "cat", "/etc/hostname"])
+    );
+    let missing = api.docker_run(&["cp", "files:/no/such", dir.join("x").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("Could not find the file /no/such"), "{missing:?}");
+    // A stopped container too (its filesystem mounted for the copy, and not left so).
+    api.docker_ok(&["stop", "-t", "0", "files"]);
+    api.docker_ok(&["cp", "files:/tmp/renamed", dir.join("stopped").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(dir.join("stopped")).unwrap(), "one file\n");
+    api.docker_ok(&["rm", "files"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(api);
+    clean(&engine);
+}
