@@ -44,6 +44,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         ("POST", ["containers", id, "resize"]) => resize(ctx, id).await,
         ("GET", ["containers", id, "top"]) => top(ctx, id).await,
         ("POST", ["containers", id, "rename"]) => rename(ctx, id).await,
+        ("GET", ["containers", id, "stats"]) => stats(ctx, id).await,
         ("GET" | "HEAD", ["containers", id, "archive"]) => archive_get(ctx, id, method == "HEAD").await,
         ("PUT", ["containers", id, "archive"]) => archive_put(ctx, id, request).await,
         _ => return Err(request),
@@ -588,4 +589,79 @@ async fn archive_put(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiRe
     })
     .await?;
     Ok(with_status(StatusCode::OK, crate::body::empty()))
+}
+
+/// The host's CPU time so far in nanoseconds (`/proc/stat`'s first line, in USER_HZ).
+fn system_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let jiffies: u64 = stat
+        .lines()
+        .next()
+        .map(|l| l.split_whitespace().skip(1).take(8).filter_map(|n| n.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    jiffies * 10_000_000
+}
+
+/// One sample as Docker's `StatsResponse` parts (`cpu_stats` and the rest).
+fn sample(engine: &Engine, record: &Record) -> (Value, Value) {
+    let usage = engine.usage(record).unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = json!({
+        "cpu_usage": { "total_usage": usage.cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0 },
+        "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": { "periods": 0, "throttled_periods": 0, "throttled_time": 0 },
+    });
+    let limit = if usage.memory_limit == 0 { lindocker_engine::hostinfo::host_memory() } else { usage.memory_limit };
+    let rest = json!({
+        "pids_stats": { "current": usage.pids },
+        "memory_stats": { "usage": usage.memory, "limit": limit, "stats": {} },
+        "networks": { "eth0": { "rx_bytes": usage.net_rx, "tx_bytes": usage.net_tx, "rx_packets": 0, "tx_packets": 0, "rx_errors": 0, "tx_errors": 0, "rx_dropped": 0, "tx_dropped": 0 } },
+        "blkio_stats": { "io_service_bytes_recursive": [
+            { "major": 0, "minor": 0, "op": "read", "value": usage.block_read },
+            { "major": 0, "minor": 0, "op": "write", "value": usage.block_write },
+        ] },
+    });
+    (cpu, rest)
+}
+
+/// `stats`: a sample a second (`stream`, the default), or one with the CPU use of the
+/// last half second (`stream=0`; at once with `one-shot=1`).
+async fn stats(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
+    let stream = ctx.query.get("stream").is_none() || ctx.query.flag("stream")?;
+    let one_shot = ctx.query.flag("one-shot")?;
+    let name = name.to_owned();
+    let record = ctx.blocking(move |engine| find(engine, &name)).await?;
+    let (tx, body) = channel();
+    let engine = ctx.service.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let empty_cpu = json!({ "cpu_usage": { "total_usage": 0 }, "system_cpu_usage": 0, "online_cpus": 0 });
+        let mut pre = if one_shot || stream {
+            empty_cpu.clone()
+        } else {
+            let (cpu, _) = sample(&engine, &record);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            cpu
+        };
+        let mut pre_read = lindocker_engine::now();
+        loop {
+            let live =
+                engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
+            let (cpu, mut out) = if live { sample(&engine, &record) } else { (empty_cpu.clone(), json!({})) };
+            let read = lindocker_engine::now();
+            out["read"] = json!(read);
+            out["preread"] = json!(pre_read);
+            out["cpu_stats"] = cpu.clone();
+            out["precpu_stats"] = pre;
+            out["name"] = json!(format!("/{}", record.name));
+            out["id"] = json!(record.id);
+            if !tx.send_blocking(out.to_string() + "\n") || !stream || !live {
+                return;
+            }
+            pre = cpu;
+            pre_read = read;
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
 }

@@ -132,6 +132,9 @@ fn docker_run_d_ps_logs_inspect_stop_rm_are_the_clis_containers() {
         engine.ok(&["inspect", "-f", "{{.State.Pid}}", "web"])
     );
     wait_for("the first log line", || api.docker_ok(&["logs", "web"]) == "started\n");
+    let stats = api.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "web"]);
+    let pids: u32 = stats.trim().strip_prefix("web ").and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(pids >= 1, "{stats:?}");
     // logs -f follows until the container ends.
     let mut follower = api.docker();
     follower.args(["logs", "-f", "web"]).stdout(std::process::Stdio::piped());
