@@ -69,7 +69,11 @@ async fn create(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Bod
     }
     let body: CreateBody = read_json(request).await?;
     let create = body.to_request(name)?;
+    let size = body.host_config.as_ref().and_then(|h| h.console_size).filter(|[h, w]| *h > 0 && *w > 0);
     let record = ctx.blocking(move |engine| Ok(engine.create(&create)?)).await?;
+    if let (Some([h, w]), true) = (size, record.config.tty) {
+        ctx.service.console_sizes.lock().unwrap_or_else(|e| e.into_inner()).insert(record.id.clone(), (h, w));
+    }
     json(StatusCode::CREATED, &json!({ "Id": record.id, "Warnings": [] }))
 }
 
@@ -88,6 +92,13 @@ async fn start(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
             let result: ApiResult<std::os::unix::net::UnixStream> = (|| {
                 let mut stream = engine.start(&id)?;
                 Engine::wait_started(&mut stream).map_err(|(message, _)| ApiError::internal(message))?;
+                // The client's terminal size before anyone hears of the start.
+                let size = service.console_sizes.lock().unwrap_or_else(|e| e.into_inner()).get(&id).copied();
+                if let Some((h, w)) = size {
+                    let mut payload = h.to_be_bytes().to_vec();
+                    payload.extend_from_slice(&w.to_be_bytes());
+                    let _ = write_frame(&stream, Kind::Resize, &payload);
+                }
                 Ok(stream)
             })();
             // Clients that attached before the start get its stream: all the output. The
@@ -234,6 +245,7 @@ async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let force = ctx.query.flag("force")?;
     let volumes = ctx.query.flag("v")?;
     let name = name.to_owned();
+    let service = ctx.service.clone();
     ctx.blocking(move |engine| match find(engine, &name) {
         Ok(record) => {
             if record.state.status.is_live() && !force {
@@ -243,7 +255,10 @@ async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
                     status_name(record.state.status)
                 )));
             }
-            Ok(engine.remove(&record.id, force, volumes)?)
+            engine.remove(&record.id, force, volumes)?;
+            service.console_sizes.lock().unwrap_or_else(|e| e.into_inner()).remove(&record.id);
+            service.exits.lock().unwrap_or_else(|e| e.into_inner()).remove(&record.id);
+            Ok(())
         }
         // What a crash left under that name (or id) goes too.
         Err(_) if engine.remove_wreck(&name) => Ok(()),

@@ -48,6 +48,9 @@ pub struct Service {
     pub exits: Mutex<HashMap<String, ExitTx>>,
     /// Execs made through the API.
     pub execs: exec::Execs,
+    /// The terminal size a client gave at create (`HostConfig.ConsoleSize`), applied when
+    /// the container starts, before its first prompt.
+    pub console_sizes: Mutex<HashMap<String, (u16, u16)>>,
 }
 
 /// How a start hands its stream (and the exit slot) to a client attached before it.
@@ -128,6 +131,7 @@ pub fn serve(engine: Engine, listener: Listener, idle: Option<Duration>) -> std:
         starting: Mutex::default(),
         exits: Mutex::default(),
         execs: Mutex::default(),
+        console_sizes: Mutex::default(),
     });
     let result = runtime.block_on(accept_loop(listener, service, idle));
     // Blocking tasks left (a follower whose client vanished notices on its next write).

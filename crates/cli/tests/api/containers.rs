@@ -243,3 +243,73 @@ fn docker_cp_both_ways() {
     drop(api);
     clean(&engine);
 }
+
+#[test]
+fn docker_run_it_under_a_terminal() {
+    use std::io::Write;
+    let engine = Engine::with_busybox(BIN, "api_run_it");
+    let api = Api::start(&engine);
+    let pty = lindocker_testkit::Pty::open(33, 90);
+    let mut it = api.docker();
+    it.args(["run", "-it", "--rm", "--name", "tty", "localhost/busybox", "sh"]);
+    pty.attach(&mut it);
+    let mut child = it.spawn().unwrap();
+    let seen = read_pty(&pty);
+    let prompt = seen_until(&seen, "# ");
+    assert!(prompt.contains("# "), "{prompt:?}\n{}", api.output());
+    (&pty.master).write_all(b"echo answer=$((6*7)) size=$(stty size); exit 4\r").unwrap();
+    let out = seen_until(&seen, "size=33 90");
+    let status = wait_child(&mut child);
+    assert!(out.contains("answer=42 size=33 90"), "{out:?}\n{}", api.output());
+    assert_eq!(status.code(), Some(4), "{out:?}");
+    wait_for("the --rm container to go", || engine.ok(&["ps", "-aq"]).is_empty());
+    drop(api);
+    clean(&engine);
+}
+
+#[test]
+fn docker_run_d_p_publishes_the_port() {
+    let host = lindocker_testkit::FakeHost::new("api_port");
+    let engine = Engine::in_host(BIN, "api_port", &host);
+    let api = Api::start(&engine);
+    let www = engine.root.with_extension("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "through the API\n").unwrap();
+    let volume = format!("{}:/www:ro", www.display());
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-v",
+        &volume,
+        "--dns",
+        "127.0.0.1",
+        "localhost/busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert_eq!(api.docker_ok(&["port", "web"]).trim(), "80/tcp -> 0.0.0.0:8080");
+    let ps = api.docker_ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+    let mut body = String::new();
+    for _ in 0..50 {
+        let out = host.run("timeout", &["5", "busybox", "wget", "-qO-", "http://127.0.0.1:8080/"]);
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(body, "through the API\n");
+    api.docker_ok(&["rm", "-f", "web"]);
+    std::fs::remove_dir_all(&www).unwrap();
+    drop(api);
+    clean(&engine);
+}
