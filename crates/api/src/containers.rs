@@ -45,6 +45,8 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         ("GET", ["containers", id, "top"]) => top(ctx, id).await,
         ("POST", ["containers", id, "rename"]) => rename(ctx, id).await,
         ("GET", ["containers", id, "stats"]) => stats(ctx, id).await,
+        ("GET", ["containers", id, "changes"]) => changes(ctx, id).await,
+        ("GET", ["containers", id, "export"]) => export(ctx, id).await,
         ("GET" | "HEAD", ["containers", id, "archive"]) => archive_get(ctx, id, method == "HEAD").await,
         ("PUT", ["containers", id, "archive"]) => archive_put(ctx, id, request).await,
         _ => return Err(request),
@@ -678,5 +680,49 @@ async fn stats(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     });
     let mut response = Response::new(body);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// `changes`: what differs from the image (Kind 0 changed, 1 added, 2 deleted).
+async fn changes(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
+    let name = name.to_owned();
+    let list = ctx
+        .blocking(move |engine| {
+            let record = find(engine, &name)?;
+            let fs = lindocker_storage::container::ContainerFs::at(engine.records.dir(&record.id));
+            let diff = fs.diff(engine.images.layers(), &record.layers).map_err(EngineError::from)?;
+            Ok(diff
+                .into_iter()
+                .map(|(kind, path)| {
+                    let kind = match kind.to_string().as_str() {
+                        "A" => 1,
+                        "D" => 2,
+                        _ => 0,
+                    };
+                    json!({ "Path": path, "Kind": kind })
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    json(StatusCode::OK, &list)
+}
+
+/// `export`: the container's filesystem as one tar, streamed.
+async fn export(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
+    let name = name.to_owned();
+    let record = ctx.blocking(move |engine| find(engine, &name)).await?;
+    let (tx, body) = channel();
+    let engine = ctx.service.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let fs = lindocker_storage::container::ContainerFs::at(engine.records.dir(&record.id));
+        let mut out = crate::body::ChunkWriter::new(tx);
+        // An error halfway ends the stream short: the client's tar reader says so.
+        if fs.export(engine.images.layers(), &record.layers, &mut out).is_ok() {
+            let _ = std::io::Write::flush(&mut out);
+            engine.events.emit(lindocker_engine::events::Event::container(&record, "export", &[]));
+        }
+    });
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
     Ok(response)
 }

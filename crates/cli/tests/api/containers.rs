@@ -222,6 +222,13 @@ fn docker_cp_both_ways() {
     api.docker_ok(&["cp", dir.join("tree").to_str().unwrap(), "files:/tmp/"]);
     api.docker_ok(&["cp", dir.join("single").to_str().unwrap(), "files:/tmp/renamed"]);
     assert_eq!(engine.ok(&["exec", "files", "cat", "/tmp/tree/sub/file", "/tmp/renamed"]), "from the host\none file\n");
+    let diff = api.docker_ok(&["diff", "files"]);
+    assert!(diff.lines().any(|l| l == "A /tmp/renamed"), "{diff}");
+    let exported = api.docker_ok(&["export", "-o", dir.join("all.tar").to_str().unwrap(), "files"]);
+    assert_eq!(exported, "");
+    let listing = std::process::Command::new("tar").arg("-tf").arg(dir.join("all.tar")).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.lines().any(|l| l.trim_start_matches("./") == "tmp/renamed"), "{listing}");
     api.docker_ok(&["exec", "files", "sh", "-c", "mkdir /out && echo made inside > /out/f && ln -s f /out/link"]);
     api.docker_ok(&["cp", "files:/out", dir.join("back").to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(dir.join("back/f")).unwrap(), "made inside\n");
