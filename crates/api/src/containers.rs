@@ -437,16 +437,36 @@ async fn logs(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
 
 async fn attach(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let (stdin, stdout, stderr) = (ctx.query.flag("stdin")?, ctx.query.flag("stdout")?, ctx.query.flag("stderr")?);
+    let (logs, live) = (ctx.query.flag("logs")?, ctx.query.flag("stream")?);
     let service = ctx.service.clone();
     let name = name.to_owned();
-    let (how, source) = ctx
+    let (how, prelude, source) = ctx
         .blocking(move |engine| {
             let record = find(engine, &name)?;
             let how = How { tty: record.config.tty, stdin: stdin && record.config.open_stdin, stdout, stderr };
+            // `logs=1`: what it wrote so far first (docker-compose's `up` asks so).
+            let mut prelude = Vec::new();
+            if logs && engine.log_reader(&record, Some(0)).is_ok() {
+                let _ = engine.read_logs(
+                    &record,
+                    &LogOptions::default(),
+                    |e| {
+                        let stream = if e.stream == "stderr" { Output::Stderr } else { Output::Stdout };
+                        if (stream == Output::Stdout && stdout) || (stream == Output::Stderr && stderr) {
+                            prelude.extend(chunk(how.tty, stream, e.log.as_bytes()));
+                        }
+                        prelude.len() < 8 << 20
+                    },
+                    || true,
+                );
+            }
+            if !live {
+                return Ok((how, prelude, Source::Nothing));
+            }
             if record.state.status.is_live() {
                 let stream = lindocker_runtime::socket_path::connect(&engine.attach_socket(&record.id))
                     .map_err(|e| ApiError::internal(format!("connecting to the container's shim: {e}")))?;
-                return Ok((how, Source::Now(stream)));
+                return Ok((how, prelude, Source::Now(stream)));
             }
             if record.state.status == Status::Removing {
                 return Err(ApiError::conflict(format!("container {} is being removed", record.name)));
@@ -460,10 +480,10 @@ async fn attach(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<
                 .entry(record.id.clone())
                 .or_default()
                 .push(tx);
-            Ok((how, Source::Later { handover: rx, id: record.id }))
+            Ok((how, prelude, Source::Later { handover: rx, id: record.id }))
         })
         .await?;
-    Ok(crate::hijack::attach(&ctx.service, request, how, source))
+    Ok(crate::hijack::attach(&ctx.service, request, how, prelude, source))
 }
 
 /// Sends a terminal size to a shim (`resize` of a container or of an exec's terminal).
