@@ -56,8 +56,20 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
 
 /// The container `name` names (a name, an id or a prefix of one), settled.
 pub fn find(engine: &Engine, name: &str) -> ApiResult<Record> {
+    check_ref(name)?;
     let id = engine.records.resolve(name)?;
     engine.settle(engine.records.read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()).into())
+}
+
+/// A client's container reference is a name (`/` before it allowed) or an id prefix:
+/// nothing else reaches the engine, whose names are file names.
+pub fn check_ref(name: &str) -> ApiResult<()> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if lindocker_engine::ids::valid_name(bare) || (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Ok(())
+    } else {
+        Err(EngineError::NoSuchContainer(name.into()).into())
+    }
 }
 
 async fn create(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Body>> {
@@ -263,7 +275,7 @@ async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
             Ok(())
         }
         // What a crash left under that name (or id) goes too.
-        Err(_) if engine.remove_wreck(&name) => Ok(()),
+        Err(_) if check_ref(&name).is_ok() && engine.remove_wreck(&name) => Ok(()),
         Err(e) => Err(e),
     })
     .await?;
@@ -588,6 +600,7 @@ fn go_file_mode(mode: u32) -> u32 {
 
 async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Body>> {
     let path = archive_path(ctx)?;
+    check_ref(name)?;
     let (n, p) = (name.to_owned(), path.clone());
     let stat = ctx.blocking(move |engine| Ok(engine.archive_stat(&n, &p)?)).await?;
     let header = path_stat_header(&stat)?;
@@ -614,6 +627,7 @@ async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Bo
 
 async fn archive_put(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let path = archive_path(ctx)?;
+    check_ref(name)?;
     let keep_owners = ctx.query.flag("copyUIDGID")?;
     let mut input = crate::body::BodyReader::new(request.into_body());
     let name = name.to_owned();

@@ -90,6 +90,15 @@ fn errors_have_dockers_shape_and_status() {
         api.request("POST", "/containers/create?name=one", br#"{"Image":"localhost/busybox","Cmd":["sleep","30"]}"#);
     assert_eq!(made.status, 201, "{made:?}");
     let id = made.json()["Id"].as_str().unwrap().to_owned();
+    // A reference is a name or an id, never a path: the engine's names are file names
+    // (a file naming a real container's id, planted outside the names directory).
+    std::fs::write(engine.root.join("planted"), &id).unwrap();
+    for path in ["/containers/..%2F..%2Fplanted/json", "/containers/%2E%2E/json", "/containers/a%00b/json"] {
+        let reply = api.request("GET", path, b"");
+        assert_eq!(reply.status, 404, "{path}: {reply:?}");
+        assert!(reply.json()["message"].as_str().unwrap().starts_with("No such container"), "{reply:?}");
+    }
+    std::fs::remove_file(engine.root.join("planted")).unwrap();
     let again = api.request("POST", "/containers/create?name=one", br#"{"Image":"localhost/busybox"}"#);
     assert_eq!(again.status, 409, "{again:?}");
     assert!(again.json()["message"].as_str().unwrap().contains("is already in use"));
