@@ -14,14 +14,19 @@ pub mod dataroot;
 pub mod devices;
 pub mod events;
 pub mod exec;
+pub mod exec_launch;
 pub mod files;
 pub mod forked;
 pub mod health;
+pub mod hostinfo;
 pub mod ids;
 pub mod inroot;
+pub mod inspect;
 pub mod legacy;
 pub mod lifecycle;
+pub mod listing;
 pub mod log_config;
+pub mod log_read;
 pub mod logs;
 pub mod mountflag;
 pub mod netconnect;
@@ -90,6 +95,9 @@ pub enum EngineError {
         /// The name.
         user: String,
     },
+    /// No such file (or other object) in a container.
+    #[error("{0}")]
+    NotFound(String),
     /// No such volume.
     #[error("No such volume: {0}")]
     NoSuchVolume(String),

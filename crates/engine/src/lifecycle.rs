@@ -114,6 +114,13 @@ pub struct CreateRequest {
 }
 
 impl Engine {
+    /// The `lindocker` binary beside the running one: bound into a container as its
+    /// `--init` and run for network hooks, whichever front end (`lindocker`,
+    /// `lindocker-api`) this process is.
+    pub(crate) fn cli_binary(&self) -> PathBuf {
+        self.self_exe.with_file_name("lindocker")
+    }
+
     /// The engine over `root` and `state`, setting networks up through `netops`.
     pub fn open(
         root: &Path,
@@ -786,7 +793,7 @@ impl Engine {
             &rootfs,
             &self.volumes,
             &self.cgroup_of(&record),
-            &self.self_exe,
+            &self.cli_binary(),
             Some(&init),
             netns,
         )?;

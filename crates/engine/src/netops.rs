@@ -70,7 +70,7 @@ pub struct ViaHelper;
 
 impl ViaHelper {
     fn run(engine: &Engine, verb: &str, id: &str) -> Result<(), EngineError> {
-        let lindocker = engine.self_exe.with_file_name("lindocker");
+        let lindocker = engine.cli_binary();
         let out = Command::new(&lindocker)
             .arg("--root")
             .arg(&engine.root)

@@ -221,6 +221,9 @@ fn main() -> ExitCode {
         Command::System(lazy::Lazy(system::SystemCommand::Prune { all, volumes, .. })) => {
             system_prune(&cli, *all, *volumes)
         }
+        Command::System(lazy::Lazy(system::SystemCommand::Service { time, allow_remote_tcp, address })) => {
+            system::service(&cli, *time, address.as_deref(), *allow_remote_tcp)
+        }
         Command::Version { format } => system::version(format.as_deref()),
     };
     match result {
