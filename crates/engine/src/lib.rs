@@ -16,6 +16,7 @@ pub mod events;
 pub mod forked;
 pub mod health;
 pub mod ids;
+pub mod images;
 pub mod inroot;
 pub mod legacy;
 pub mod lifecycle;
@@ -87,6 +88,13 @@ pub enum EngineError {
     /// No such volume.
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
+    /// The operation conflicts with what uses the object (an image or volume a
+    /// container uses, a name taken): Docker's 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// From networking, typed (no such network, in use, bad address...).
+    #[error(transparent)]
+    Net(#[from] lindocker_network::NetworkError),
     /// The OCI runtime binary is missing.
     #[error("unknown or missing runtime {0:?} (lindocker-runtime, runc, crun or a path)")]
     NoRuntime(String),

@@ -152,7 +152,7 @@ async fn pull_async(
         reason: describe(&reference, &e),
     };
     let what = reference.tag().or(reference.digest()).unwrap_or("latest").to_owned();
-    progress.message(&format!("{what}: Pulling from {}", reference.repository()));
+    progress.message_about(Some(&what), &format!("Pulling from {}", reference.repository()));
 
     let (bytes, _) = client.pull_manifest_raw(&reference, &auth, &MANIFEST_TYPES).await.map_err(registry_error)?;
     let top_digest = sha256(&bytes);

@@ -2,8 +2,8 @@
 //! docker CLI, docker-compose and the Python SDK, and by hand-written requests for the
 //! bad ones. One test binary; each module is one area.
 
+mod clients;
 mod containers;
 mod images;
 mod networks_volumes;
-mod clients;
 mod requests;
