@@ -24,6 +24,7 @@ pub mod log_config;
 pub mod logs;
 pub mod mountflag;
 pub mod netops;
+pub mod network_info;
 pub mod options;
 pub mod placement;
 pub mod platform;
@@ -39,6 +40,7 @@ pub mod top;
 pub mod usage;
 pub mod userns;
 pub mod users;
+pub mod volume_ops;
 pub mod volumes;
 pub mod waiting;
 
