@@ -12,6 +12,7 @@ pub mod confinement;
 pub mod copy;
 pub mod dataroot;
 pub mod devices;
+pub mod disk_usage;
 pub mod events;
 pub mod forked;
 pub mod health;
