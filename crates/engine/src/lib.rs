@@ -16,6 +16,7 @@ pub mod disk_usage;
 pub mod events;
 pub mod forked;
 pub mod health;
+pub mod hostinfo;
 pub mod ids;
 pub mod images;
 pub mod inroot;

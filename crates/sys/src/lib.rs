@@ -727,3 +727,38 @@ pub fn interface_up(name: &str) -> io::Result<()> {
     unsafe { libc::close(fd) };
     result
 }
+
+/// The listening socket systemd passed us (socket activation: `LISTEN_PID` is our pid,
+/// `LISTEN_FDS` at least 1, the socket is descriptor 3), taken once: the variables are
+/// removed so that no child believes the descriptor is its own. `None` if we were not
+/// socket-activated or descriptor 3 is not a socket.
+pub fn take_systemd_listener() -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    const FIRST: RawFd = 3;
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let fds: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    if pid != std::process::id() || fds < 1 {
+        return None;
+    }
+    // SAFETY: fstat only fills `st`; an invalid number yields EBADF. The variables are
+    // removed while no other thread runs (the service calls this before its runtime).
+    let is_socket = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(FIRST, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    };
+    // SAFETY: as above: the service is single-threaded when it calls this.
+    unsafe {
+        std::env::remove_var("LISTEN_PID");
+        std::env::remove_var("LISTEN_FDS");
+        std::env::remove_var("LISTEN_FDNAMES");
+    }
+    if !is_socket {
+        return None;
+    }
+    // SAFETY: systemd handed descriptor 3 to this process (LISTEN_PID is ours) and
+    // nothing else in it owns that number; it is a socket (checked above). F_SETFD only sets the descriptor's close-on-exec flag.
+    unsafe {
+        libc::fcntl(FIRST, libc::F_SETFD, libc::FD_CLOEXEC);
+        Some(std::os::fd::OwnedFd::from_raw_fd(FIRST))
+    }
+}

@@ -4,6 +4,7 @@
 //! Tests run as root on the real kernel. Each bundle gets a cgroup parent of its own
 //! (`/lindocker-test-<pid>-<name>`), removed when the bundle is dropped.
 
+pub mod api;
 mod bundle;
 /// Docker's default confinement (capabilities and seccomp profile), as the engine builds it.
 pub mod docker_profile {
@@ -18,6 +19,7 @@ mod pty;
 mod registry;
 mod rootfs;
 
+pub use api::{Api, Reply};
 pub use bundle::{Bundle, Runtime, checker_path};
 pub use engine::Engine;
 pub use fakehost::FakeHost;

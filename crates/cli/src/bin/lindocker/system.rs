@@ -3,9 +3,9 @@
 use anyhow::Result;
 use clap::Subcommand;
 use lindocker_engine::Engine;
-use lindocker_engine::record::Status;
+use lindocker_engine::hostinfo;
 
-use crate::format;
+use crate::{Failure, format};
 
 /// `lindocker system SUBCOMMAND`.
 #[derive(Debug, Subcommand)]
@@ -40,6 +40,36 @@ pub enum SystemCommand {
     /// those whose restart policy says so. The first command after a boot does it too;
     /// this is for an init system to run at boot.
     Boot,
+    /// Serve the Docker Engine API (for the docker CLI, docker-compose, SDKs) on a
+    /// socket: `DOCKER_HOST=unix:///run/lindocker/docker.sock`.
+    Service {
+        /// Exit after this many idle seconds (no connection open); 0: never.
+        #[arg(short, long, default_value_t = 5)]
+        time: u64,
+        /// Accept a tcp:// address that is not loopback: whoever reaches it is root on
+        /// this host, without authentication.
+        #[arg(long)]
+        allow_remote_tcp: bool,
+        /// unix:///PATH (default unix:///run/lindocker/docker.sock) or
+        /// tcp://127.0.0.1:PORT; without it, a socket systemd passed is used first.
+        address: Option<String>,
+    },
+}
+
+/// `system service`: serves the API until idle for `time` seconds.
+pub fn service(engine: Engine, time: u64, address: Option<&str>, allow_remote_tcp: bool) -> Result<u8> {
+    use lindocker_api::{Address, Listener};
+    let parsed = address.map(|a| Address::parse(a, allow_remote_tcp)).transpose().map_err(|e| Failure::new(125, e))?;
+    let listener = match (parsed, Listener::from_systemd()) {
+        (None, Some(listener)) => listener,
+        (address, _) => {
+            let address = address.unwrap_or_else(|| Address::Unix(lindocker_api::listen::DEFAULT_SOCKET.into()));
+            Listener::bind(&address).map_err(|e| Failure::new(125, format!("listening on {address:?}: {e}")))?
+        }
+    };
+    let idle = (time > 0).then(|| std::time::Duration::from_secs(time));
+    lindocker_api::serve(engine, listener, idle)?;
+    Ok(0)
 }
 
 /// `system boot`: recovery after a boot, reported.
@@ -57,32 +87,8 @@ pub fn boot(engine: &Engine) -> Result<u8> {
     Ok(if done.failed.is_empty() { 0 } else { 1 })
 }
 
-fn cgroup_version() -> (&'static str, String) {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let v1 = mounts.lines().any(|l| l.contains(" - cgroup "));
-    let v2 = mounts.lines().find(|l| l.contains(" - cgroup2 ")).and_then(|l| l.split(' ').nth(4)).map(str::to_owned);
-    match (v1, v2) {
-        (true, Some(at)) => ("1", format!("hybrid (v1 controllers, cgroup2 at {at})")),
-        (true, None) => ("1", "v1".into()),
-        (false, Some(_)) => ("2", "v2".into()),
-        (false, None) => ("none", "no cgroup file system mounted".into()),
-    }
-}
-
-fn command_exists(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
-/// Docker's `GOARCH` name of this machine's architecture.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    }
-}
+/// Bytes of memory the machine has (`stats` where a container has no limit).
+pub use lindocker_engine::hostinfo::host_memory;
 
 /// Go types of `info`'s and `version`'s objects where JSON cannot tell.
 const SYSTEM_SCHEMA: crate::template::Schema<'static> = &[
@@ -94,126 +100,53 @@ const SYSTEM_SCHEMA: crate::template::Schema<'static> = &[
 
 /// `lindocker info` (`--format`: a template over Docker's info object).
 pub fn info(engine: &Engine, template: Option<&str>) -> Result<u8> {
-    let records = engine.records.all()?;
-    let count = |s: Status| records.iter().filter(|r| r.state.status == s).count();
-    let uname = rustix::system::uname();
-    let backing = rustix::fs::statfs(&engine.root).map(|s| s.f_type).ok();
-    let backing = match backing {
-        Some(0xEF53) => "extfs".to_owned(),
-        Some(0x5846_5342) => "xfs".to_owned(),
-        Some(0x9123_683E) => "btrfs".to_owned(),
-        Some(0x0102_1994) => "tmpfs".to_owned(),
-        Some(other) => format!("0x{other:x}"),
-        None => "unknown".to_owned(),
-    };
-    let overlay = std::fs::read_to_string("/proc/filesystems").unwrap_or_default().contains("overlay");
-    let (cgroup, cgroup_detail) = cgroup_version();
-    let runtimes: Vec<&str> = ["lindocker-runtime", "runc", "crun"]
-        .into_iter()
-        .filter(|r| lindocker_engine::runtime::OciRuntime::resolve(r, &engine.state).is_ok())
-        .collect();
-    let mut missing = Vec::new();
-    if !overlay {
-        missing.push("overlay file system (modprobe overlay): containers cannot start");
-    }
-    if !command_exists("nft") {
-        missing.push("nft (nftables): networks with NAT and published ports will not work");
-    }
-    if !runtimes.contains(&"lindocker-runtime") {
-        missing.push("lindocker-runtime: not beside lindocker nor on PATH");
-    }
+    let info = engine.host_info()?;
     if let Some(template) = template {
-        let running = count(Status::Running);
-        let paused = count(Status::Paused);
-        let data = serde_json::json!({
-            "Containers": records.len(), "ContainersRunning": running, "ContainersPaused": paused,
-            "ContainersStopped": records.len() - running - paused,
-            "Images": engine.images.images()?.len(),
-            "Driver": "overlay", "DriverStatus": [["Backing Filesystem", backing]],
-            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup,
-            "KernelVersion": uname.release().to_string_lossy(), "OperatingSystem": os_name(), "OSType": "linux",
-            "Architecture": uname.machine().to_string_lossy(),
-            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "MemTotal": host_memory(),
-            "DockerRootDir": engine.root, "Name": uname.nodename().to_string_lossy(),
-            "ServerVersion": env!("CARGO_PKG_VERSION"),
-            "Runtimes": runtimes.iter().map(|r| (r.to_string(), serde_json::json!({ "path": r }))).collect::<serde_json::Map<_, _>>(),
-            "DefaultRuntime": "lindocker-runtime", "Labels": [],
-            "Warnings": missing.iter().map(|m| format!("WARNING: missing {m}")).collect::<Vec<_>>(),
-        });
+        let data = engine.info_json(&info);
         crate::formatter::inspect_each(template, &[(data, SYSTEM_SCHEMA)])?;
         return Ok(0);
     }
-    println!("Containers: {}", records.len());
-    println!(" Running: {}", count(Status::Running));
-    println!(" Paused: {}", count(Status::Paused));
-    println!(" Stopped: {}", records.len() - count(Status::Running) - count(Status::Paused));
-    println!("Images: {}", engine.images.images()?.len());
-    println!("Server Version: {}", env!("CARGO_PKG_VERSION"));
+    println!("Containers: {}", info.containers);
+    println!(" Running: {}", info.running);
+    println!(" Paused: {}", info.paused);
+    println!(" Stopped: {}", info.containers - info.running - info.paused);
+    println!("Images: {}", info.images);
+    println!("Server Version: {}", hostinfo::VERSION);
     println!("Storage Driver: overlay");
-    println!(" Backing Filesystem: {backing}");
-    println!(" Layers: {}", engine.images.layers().list()?.len());
+    println!(" Backing Filesystem: {}", info.backing);
+    println!(" Layers: {}", info.layers);
     println!("Logging Driver: json-file");
     println!("Cgroup Driver: cgroupfs");
-    println!("Cgroup Version: {cgroup} ({cgroup_detail})");
+    println!("Cgroup Version: {} ({})", info.cgroup_version, info.cgroup_detail);
     println!("Cgroup Parent: {}", engine.cgroup_parent);
-    println!("Runtimes: {}", runtimes.join(" "));
+    println!("Runtimes: {}", info.runtimes.join(" "));
     println!("Default Runtime: lindocker-runtime");
-    println!("Kernel Version: {}", uname.release().to_string_lossy());
-    println!("Operating System: {}", os_name());
-    println!("Architecture: {}", uname.machine().to_string_lossy());
-    println!("CPUs: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("Kernel Version: {}", info.kernel);
+    println!("Operating System: {}", info.os_name);
+    println!("Architecture: {}", info.machine);
+    println!("CPUs: {}", info.ncpu);
     println!("Docker Root Dir: {}", engine.root.display());
     println!("State Dir: {}", engine.state.display());
-    if !missing.is_empty() {
+    if !info.missing.is_empty() {
         println!("Warnings:");
-        for m in missing {
+        for m in info.missing {
             println!(" WARNING: missing {m}");
         }
     }
     Ok(0)
 }
 
-fn os_name() -> String {
-    std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
-        .unwrap_or_else(|| "Linux".into())
-}
-
-/// Bytes of memory the machine has (`info`, and `stats` where a container has no limit).
-pub fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// `lindocker version` (`--format`: a template over Docker's version object).
 pub fn version(template: Option<&str>) -> Result<u8> {
     if let Some(template) = template {
-        let version = env!("CARGO_PKG_VERSION");
-        let uname = rustix::system::uname();
         let data = serde_json::json!({
-            "Client": { "Platform": { "Name": "lindocker" }, "Version": version, "Os": "linux", "Arch": go_arch(), "Context": "default" },
-            "Server": {
-                "Platform": { "Name": "lindocker" },
-                "Components": [
-                    { "Name": "Engine", "Version": version, "Details": { "Os": "linux", "Arch": go_arch() } },
-                    { "Name": "lindocker-runtime", "Version": version, "Details": { "OciSpec": "1.2" } },
-                ],
-                "Version": version, "Os": "linux", "Arch": go_arch(),
-                "KernelVersion": uname.release().to_string_lossy(),
-            },
+            "Client": { "Platform": { "Name": "lindocker" }, "Version": hostinfo::VERSION, "Os": "linux", "Arch": hostinfo::go_arch(), "Context": "default" },
+            "Server": hostinfo::version_json(None),
         });
         crate::formatter::inspect_each(template, &[(data, SYSTEM_SCHEMA)])?;
         return Ok(0);
     }
-    println!("Client/Engine: lindocker {}", env!("CARGO_PKG_VERSION"));
+    println!("Client/Engine: lindocker {}", hostinfo::VERSION);
     println!(" OS/Arch: linux/{}", std::env::consts::ARCH);
     println!(" Runtime: lindocker-runtime (OCI runtime spec 1.2)");
     Ok(0)

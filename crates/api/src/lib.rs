@@ -1,0 +1,142 @@
+//! The Docker Engine API over lindocker's engine (`lindocker system service`): the same
+//! containers, records and shims as the CLI's, served over a unix socket (or loopback
+//! TCP) to the docker CLI, docker-compose and the SDKs.
+//!
+//! One small tokio runtime (current thread) parses HTTP with hyper; the engine's calls
+//! block, so handlers run them in `spawn_blocking`. Handlers are thin: HTTP in, typed
+//! engine call, JSON out. The service exits after `--time` idle seconds (no connection
+//! open), so nothing runs at rest when a socket unit starts it on demand.
+
+pub mod body;
+pub mod containers;
+pub mod error;
+pub mod exec;
+pub mod hijack;
+pub mod listen;
+pub mod models;
+pub mod query;
+pub mod router;
+pub mod streams;
+pub mod version;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::TokioIo;
+use lindocker_engine::Engine;
+
+pub use listen::{Address, Listener};
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct Service {
+    /// The engine (cloned into blocking tasks).
+    pub engine: Engine,
+    /// Open connections and the last time one closed.
+    pub activity: Arc<Activity>,
+}
+
+/// Open connections (hijacked ones included) and the moment the last one ended: the
+/// service is idle when none is open.
+#[derive(Debug)]
+pub struct Activity {
+    open: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { open: AtomicUsize::new(0), last: Mutex::new(Instant::now()) }
+    }
+
+    /// Marks one connection (or hijacked stream) open until the guard is dropped.
+    pub fn busy(self: &Arc<Self>) -> Busy {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        Busy(self.clone())
+    }
+
+    /// How long nothing has been open; `None` while something is.
+    fn idle_for(&self) -> Option<Duration> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        (self.open.load(Ordering::SeqCst) == 0).then(|| last.elapsed())
+    }
+}
+
+/// An open connection (see [`Activity::busy`]).
+#[derive(Debug)]
+pub struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves the API on `listener` until `idle` passes with no connection open (never with
+/// `None`).
+pub fn serve(engine: Engine, listener: Listener, idle: Option<Duration>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Each streaming request (logs -f, attach, wait) holds one blocking thread.
+        .max_blocking_threads(512)
+        .thread_keep_alive(Duration::from_secs(5))
+        .build()?;
+    let service = Arc::new(Service { engine, activity: Arc::new(Activity::new()) });
+    let result = runtime.block_on(accept_loop(listener, service, idle));
+    // Blocking tasks left (a follower whose client vanished notices on its next write).
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Duration>) -> std::io::Result<()> {
+    let activity = service.activity.clone();
+    let listener = listener.into_tokio()?;
+    let tick = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok(stream) => stream,
+                    // EMFILE and friends: keep serving the connections we have.
+                    Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue; }
+                };
+                let busy = activity.busy();
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _busy = busy;
+                    match stream {
+                        listen::Stream::Unix(s) => connection(TokioIo::new(s), service).await,
+                        listen::Stream::Tcp(s) => connection(TokioIo::new(s), service).await,
+                    }
+                });
+            }
+            _ = tokio::time::sleep(tick) => {
+                if let (Some(limit), Some(idle_for)) = (idle, activity.idle_for())
+                    && idle_for >= limit
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn connection<I>(io: I, service: Arc<Service>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let handler = hyper::service::service_fn(move |request| {
+        let service = service.clone();
+        async move { Ok::<_, std::convert::Infallible>(router::handle(service, request).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        // A client that sends its headers slowly (or never) does not hold the service up.
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(io, handler)
+        .with_upgrades()
+        .await;
+}
