@@ -681,7 +681,7 @@ impl EventStream {
             .follower
             .poll()
             .into_iter()
-            .filter(|e| !since.is_some_and(|s| e.time_nano < s) && !until.is_some_and(|u| e.time_nano > u))
+            .filter(|e| since.is_none_or(|s| e.time_nano >= s) && until.is_none_or(|u| e.time_nano <= u))
             .filter(|e| self.query.filters.matches(e))
             .collect();
         if until.is_some_and(|u| polled_at > u) {

@@ -335,6 +335,13 @@ impl Images {
     }
 }
 
+impl crate::Engine {
+    /// The image operations over this engine's data root.
+    pub fn image_ops(&self) -> Images {
+        Images { store: self.images.clone(), journal: self.events.clone(), containers: self.root.join("containers") }
+    }
+}
+
 /// Docker-shaped inspect JSON for `image`. The config is the image's own (kept as JSON:
 /// its keys are Docker's), the rest is typed from the store.
 pub fn inspect_value(store: &Store, image: &ImageRecord) -> Result<Value, EngineError> {

@@ -176,6 +176,17 @@ fn bad(option: &str, value: &str, reason: &str) -> EngineError {
     EngineError::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
 }
 
+/// A network's creation time as RFC 3339 (the store keeps unix seconds).
+fn rfc3339(created: &str) -> String {
+    match created.parse::<u64>() {
+        Ok(secs) => {
+            let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            humantime::format_rfc3339_seconds(time).to_string()
+        }
+        Err(_) => created.to_owned(),
+    }
+}
+
 /// Docker's description of stored network `n` with its `endpoints`.
 pub fn describe(n: &Network, endpoints: &[Endpoint]) -> NetworkResource {
     let containers = endpoints
@@ -207,7 +218,7 @@ pub fn describe(n: &Network, endpoints: &[Endpoint]) -> NetworkResource {
     NetworkResource {
         name: n.name.clone(),
         id: n.id.clone(),
-        created: n.created.clone(),
+        created: rfc3339(&n.created),
         scope: "local".into(),
         driver: "bridge".into(),
         enable_ipv6: n.pool6.is_some(),

@@ -512,6 +512,16 @@ pub fn login(registry: &str, user: &str, password: &str, insecure: &[String]) ->
     auth::store(registry, user, password)
 }
 
+/// Checks `user`/`password` against `registry` as [`login`] does, storing nothing (the
+/// API's `/auth`: the client keeps the credentials).
+pub fn check_credentials(registry: &str, user: &str, password: &str, insecure: &[String]) -> Result<(), ImageError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ImageError::Registry { registry: registry.into(), reason: e.to_string() })?;
+    runtime.block_on(check_login(registry, user, password, insecure))
+}
+
 /// Whether credentials for a registry spoken to over `scheme` may go to `realm`: never
 /// from an https registry to a plain-http token service.
 fn realm_allowed(scheme: &str, realm: &str) -> bool {
