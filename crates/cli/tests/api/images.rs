@@ -200,3 +200,41 @@ fn docker_events_shows_what_another_command_does() {
     let bad = api.docker_run(&["events", "--since", "1m", "--until", "0s", "--filter", "colour=red"]);
     assert!(!bad.status.success(), "{bad:?}");
 }
+
+#[test]
+fn docker_login_checks_credentials_with_the_registry() {
+    let registry = Registry::start("api_auth", Some(("tester", "password")));
+    let engine = Engine::new(BIN, "api_auth");
+    let api = Api::start(&engine);
+    let login = |password: &str| {
+        let mut c = api.docker();
+        c.args(["login", "-u", "tester", "--password-stdin", &registry.addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let wrong = login("wrong");
+    assert!(!wrong.status.success(), "{wrong:?}");
+    assert!(
+        !api.config.join("config.json").exists()
+            || !std::fs::read_to_string(api.config.join("config.json")).unwrap().contains(&registry.addr)
+    );
+    let reply = api.request(
+        "POST",
+        "/v1.44/auth",
+        format!(r#"{{"username":"tester","password":"wrong","serveraddress":"{}"}}"#, registry.addr).as_bytes(),
+    );
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert!(reply.json()["message"].is_string());
+    let right = login("password");
+    assert!(right.status.success(), "{right:?}\n{}", api.output());
+    assert!(String::from_utf8_lossy(&right.stdout).contains("Login Succeeded"), "{right:?}");
+    // The client keeps the credentials; the service stored none of its own.
+    assert!(
+        !engine.root.join("config").exists()
+            || !std::fs::read_to_string(engine.root.join("config")).unwrap_or_default().contains("tester")
+    );
+}
