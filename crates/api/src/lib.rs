@@ -25,6 +25,8 @@ pub mod router;
 pub mod streams;
 pub mod version;
 
+use std::collections::{HashMap, HashSet};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +44,38 @@ pub struct Service {
     pub engine: Engine,
     /// Open connections and the last time one closed.
     pub activity: Arc<Activity>,
+    /// Clients attached to containers not started yet, waiting for the start's stream.
+    pub attach_waiters: Mutex<HashMap<String, Vec<Handover>>>,
+    /// Containers this service is starting (their attach waiters get the start's stream).
+    pub starting: Mutex<HashSet<String>>,
+    /// The exit code of each container this service started, as the holder of the start's
+    /// stream hears it: a `--rm` container's record is gone before its shim says it.
+    pub exits: Mutex<HashMap<String, ExitTx>>,
+}
+
+/// How a start hands its stream (and the exit slot) to a client attached before it.
+pub type Handover = tokio::sync::oneshot::Sender<(UnixStream, Option<ExitTx>)>;
+
+/// Where the holder of a start's stream puts the container's exit code.
+pub type ExitTx = tokio::sync::watch::Sender<Option<i32>>;
+
+impl Service {
+    /// Whether this service is starting container `id` now.
+    pub fn starting(&self, id: &str) -> bool {
+        self.starting.lock().unwrap_or_else(|e| e.into_inner()).contains(id)
+    }
+
+    /// A fresh exit slot for a start of container `id`.
+    pub fn exit_slot(&self, id: &str) -> ExitTx {
+        let (tx, _) = tokio::sync::watch::channel(None);
+        self.exits.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), tx.clone());
+        tx
+    }
+
+    /// The exit code of the last start of `id`, once known.
+    pub fn exit_of(&self, id: &str) -> Option<tokio::sync::watch::Receiver<Option<i32>>> {
+        self.exits.lock().unwrap_or_else(|e| e.into_inner()).get(id).map(|tx| tx.subscribe())
+    }
 }
 
 /// Open connections (hijacked ones included) and the moment the last one ended: the
@@ -90,7 +124,13 @@ pub fn serve(engine: Engine, listener: Listener, idle: Option<Duration>) -> std:
         .max_blocking_threads(512)
         .thread_keep_alive(Duration::from_secs(5))
         .build()?;
-    let service = Arc::new(Service { engine, activity: Arc::new(Activity::new()) });
+    let service = Arc::new(Service {
+        engine,
+        activity: Arc::new(Activity::new()),
+        attach_waiters: Mutex::default(),
+        starting: Mutex::default(),
+        exits: Mutex::default(),
+    });
     let result = runtime.block_on(accept_loop(listener, service, idle));
     // Blocking tasks left (a follower whose client vanished notices on its next write).
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -1,1 +1,574 @@
-//! models
+//! Request bodies of the container endpoints, as Docker's swagger names them
+//! (`ContainerConfig`, `HostConfig`, `NetworkingConfig`), and their mapping onto the
+//! engine's typed [`CreateRequest`]. Fields lindocker does not model are ignored, as
+//! dockerd ignores unknown fields; a field it models with a wrong type or a bad value
+//! is a 400.
+
+use std::collections::BTreeMap;
+
+use lindocker_engine::CreateRequest;
+use lindocker_engine::attach_options::AttachStreams;
+use lindocker_engine::options::{self, RestartPolicy};
+use lindocker_engine::record::{HostConfig as EngineHost, NetworkConfig};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Go's nil slices and maps arrive as `null`: read as empty.
+fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Docker's `StrSlice`: a string or a list of strings (or null).
+#[derive(Debug, Clone, Default)]
+pub struct StrSlice(pub Option<Vec<String>>);
+
+impl<'de> Deserialize<'de> for StrSlice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StrSlice, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(StrSlice(Option::<Either>::deserialize(d)?.map(|e| match e {
+            Either::One(s) => vec![s],
+            Either::Many(v) => v,
+        })))
+    }
+}
+
+/// `POST /containers/create`'s body: the container config with `HostConfig` and
+/// `NetworkingConfig` beside it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateBody {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub env: Vec<String>,
+    pub cmd: StrSlice,
+    pub healthcheck: Option<lindocker_image::health::Healthcheck>,
+    pub image: String,
+    #[serde(deserialize_with = "nullable")]
+    pub volumes: BTreeMap<String, serde_json::Value>,
+    pub working_dir: String,
+    pub entrypoint: StrSlice,
+    pub network_disabled: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub labels: BTreeMap<String, String>,
+    pub stop_signal: String,
+    pub stop_timeout: Option<i64>,
+    pub host_config: Option<HostConfig>,
+    pub networking_config: Option<NetworkingConfig>,
+}
+
+/// `HostConfig`, the parts lindocker maps.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub binds: Vec<String>,
+    pub log_config: Option<LogConfig>,
+    pub network_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+    pub restart_policy: Option<RestartPolicyBody>,
+    pub auto_remove: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub volumes_from: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub cap_add: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub cap_drop: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub dns: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub dns_options: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub dns_search: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub extra_hosts: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub group_add: Vec<String>,
+    pub privileged: bool,
+    pub publish_all_ports: bool,
+    pub readonly_rootfs: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub security_opt: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub tmpfs: BTreeMap<String, String>,
+    pub shm_size: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub sysctls: BTreeMap<String, String>,
+    pub runtime: String,
+    pub init: Option<bool>,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_cpus: String,
+    pub pids_limit: Option<i64>,
+    #[serde(deserialize_with = "nullable")]
+    pub ulimits: Vec<Ulimit>,
+    #[serde(deserialize_with = "nullable")]
+    pub mounts: Vec<Mount>,
+    pub cgroup_parent: String,
+    pub oom_kill_disable: Option<bool>,
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    pub userns_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub devices: Vec<serde_json::Value>,
+}
+
+/// `LogConfig`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// One host side of a published port.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+/// `RestartPolicy`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicyBody {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+/// `Ulimit`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// `Mount` (`--mount`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// `NetworkingConfig`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub endpoints_config: BTreeMap<String, Option<EndpointConfig>>,
+}
+
+/// One network's endpoint settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub aliases: Vec<String>,
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<IpamConfig>,
+}
+
+/// An endpoint's fixed addresses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamConfig {
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+fn bad(field: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad(format!("{field}: {e}"))
+}
+
+/// No NUL and no line break in a value that ends up in a file or an argument.
+fn clean(field: &str, value: &str) -> ApiResult<()> {
+    if value.contains('\0') {
+        return Err(bad(field, format!("{value:?}: NUL")));
+    }
+    Ok(())
+}
+
+impl CreateBody {
+    /// The engine's request for container `name`.
+    pub fn to_request(&self, name: Option<String>) -> ApiResult<CreateRequest> {
+        let h = self.host_config.clone().unwrap_or_default();
+        if self.image.is_empty() {
+            return Err(ApiError::bad("config cannot be empty in order to create a container"));
+        }
+        let mut host = EngineHost {
+            read_only: h.readonly_rootfs,
+            privileged: h.privileged,
+            init: h.init.unwrap_or(false),
+            auto_remove: h.auto_remove,
+            runtime: h.runtime.clone(),
+            log_max_file: 1,
+            ..EngineHost::default()
+        };
+        host.memory = (h.memory > 0).then_some(h.memory);
+        if let Some(m) = host.memory
+            && m < 6 * 1024 * 1024
+        {
+            return Err(ApiError::bad("Minimum memory limit allowed is 6MB"));
+        }
+        host.memory_swap = match h.memory_swap {
+            0 => None,
+            -1 => Some(-1),
+            n if n < h.memory => {
+                return Err(ApiError::bad("Minimum memoryswap limit should be larger than memory limit, see usage"));
+            }
+            n => Some(n),
+        };
+        host.memory_reservation = (h.memory_reservation > 0).then_some(h.memory_reservation);
+        host.nano_cpus = (h.nano_cpus > 0).then_some(h.nano_cpus);
+        if h.nano_cpus < 0 || h.cpu_shares < 0 || h.memory < 0 {
+            return Err(ApiError::bad("negative resource limits are invalid"));
+        }
+        host.cpu_shares = (h.cpu_shares > 0).then_some(h.cpu_shares as u64);
+        host.cpu_quota = (h.cpu_quota > 0).then_some(h.cpu_quota);
+        host.cpu_period = (h.cpu_period > 0).then_some(h.cpu_period as u64);
+        if !h.cpuset_cpus.is_empty() {
+            if !h.cpuset_cpus.split(',').all(|r| r.split('-').all(|n| n.parse::<u32>().is_ok())) {
+                return Err(bad("HostConfig.CpusetCpus", format!("{:?}: expected a list like 0-2,4", h.cpuset_cpus)));
+            }
+            host.cpuset_cpus = Some(h.cpuset_cpus.clone());
+        }
+        host.pids_limit = h.pids_limit.filter(|n| *n > 0);
+        host.oom_kill_disable = h.oom_kill_disable.unwrap_or(false);
+        for u in &h.ulimits {
+            host.ulimits.push(
+                options::parse_ulimit(&format!("{}={}:{}", u.name, u.soft, u.hard)).map_err(|e| bad("Ulimits", e))?,
+            );
+        }
+        for c in &h.cap_add {
+            host.cap_add.push(lindocker_engine::bundle::cap_name(c).map_err(|e| bad("HostConfig.CapAdd", e))?);
+        }
+        for c in &h.cap_drop {
+            host.cap_drop.push(lindocker_engine::bundle::cap_name(c).map_err(|e| bad("HostConfig.CapDrop", e))?);
+        }
+        for opt in &h.security_opt {
+            match opt.split_once(['=', ':']) {
+                Some(("seccomp", "unconfined")) => host.seccomp = Some("unconfined".into()),
+                // The docker CLI sends the profile's text, not its file name.
+                Some(("seccomp", profile)) => {
+                    serde_json::from_str::<serde_json::Value>(profile)
+                        .map_err(|e| bad("HostConfig.SecurityOpt seccomp", e))?;
+                    host.seccomp = Some(profile.to_owned());
+                }
+                None if opt == "no-new-privileges" => host.no_new_privileges = true,
+                Some(("no-new-privileges", v)) => host.no_new_privileges = v == "true",
+                _ => {
+                    return Err(bad(
+                        "HostConfig.SecurityOpt",
+                        format!("{opt:?}: supported are seccomp=unconfined|PROFILE and no-new-privileges"),
+                    ));
+                }
+            }
+        }
+        for (field, value) in [
+            ("PidMode", &h.pid_mode),
+            ("IpcMode", &h.ipc_mode),
+            ("UTSMode", &h.uts_mode),
+            ("UsernsMode", &h.userns_mode),
+        ] {
+            if !value.is_empty() && !(field == "IpcMode" && (value == "private" || value == "shareable")) {
+                return Err(ApiError::bad(format!(
+                    "HostConfig.{field} {value:?} is not supported through the API yet"
+                )));
+            }
+        }
+        if !h.devices.is_empty() {
+            return Err(ApiError::bad("HostConfig.Devices is not supported through the API yet"));
+        }
+        if !h.cgroup_parent.is_empty() {
+            host.cgroup_parent = lindocker_engine::placement::parse_cgroup_parent(&h.cgroup_parent)
+                .map_err(|e| bad("HostConfig.CgroupParent", e))?;
+        }
+        host.restart = match &h.restart_policy {
+            None => RestartPolicy::No,
+            Some(p) => match p.name.as_str() {
+                "" | "no" => RestartPolicy::No,
+                "on-failure" if p.maximum_retry_count > 0 => {
+                    RestartPolicy::parse(&format!("on-failure:{}", p.maximum_retry_count))
+                        .map_err(|e| bad("HostConfig.RestartPolicy", e))?
+                }
+                name => RestartPolicy::parse(name).map_err(|e| bad("HostConfig.RestartPolicy", e))?,
+            },
+        };
+        if h.auto_remove && host.restart != RestartPolicy::No {
+            return Err(ApiError::bad("conflicting options: cannot specify both --restart and --rm"));
+        }
+        if let Some(log) = &h.log_config {
+            let opts: Vec<String> = log.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let kind = (!log.kind.is_empty()).then_some(log.kind.as_str());
+            lindocker_engine::log_config::LogConfig::parse(kind, &opts)
+                .map_err(|e| bad("HostConfig.LogConfig", e))?
+                .apply_to(&mut host);
+        }
+        if h.shm_size < 0 {
+            return Err(bad("HostConfig.ShmSize", "must be greater than 0"));
+        }
+        host.shm_size = (h.shm_size > 0).then_some(h.shm_size);
+        for (k, v) in &h.sysctls {
+            let (name, value) = lindocker_engine::sysctls::parse_sysctl(&format!("{k}={v}"))
+                .map_err(|e| bad("HostConfig.Sysctls", e))?;
+            host.sysctls.insert(name, value);
+        }
+        for g in &h.group_add {
+            if g.is_empty() || g.contains(['\0', '\n']) {
+                return Err(bad("HostConfig.GroupAdd", format!("{g:?}")));
+            }
+        }
+        host.group_add = h.group_add.clone();
+        host.volumes_from = h.volumes_from.clone();
+        let mut mounts = Vec::new();
+        for b in &h.binds {
+            clean("HostConfig.Binds", b)?;
+            mounts.push(options::parse_volume(b).map_err(|e| bad("HostConfig.Binds", e))?);
+        }
+        for (target, opts) in &h.tmpfs {
+            let spec = if opts.is_empty() { target.clone() } else { format!("{target}:{opts}") };
+            mounts.push(options::parse_tmpfs(&spec).map_err(|e| bad("HostConfig.Tmpfs", e))?);
+        }
+        for m in &h.mounts {
+            if m.source.contains(',') || m.target.contains(',') {
+                return Err(bad("HostConfig.Mounts", "a comma in a source or target"));
+            }
+            let mut text = format!("type={},target={}", m.kind, m.target);
+            if !m.source.is_empty() {
+                text.push_str(&format!(",source={}", m.source));
+            }
+            if m.read_only {
+                text.push_str(",readonly");
+            }
+            clean("HostConfig.Mounts", &text)?;
+            let request = lindocker_engine::mountflag::parse_mount(&text, std::path::Path::new("/"))
+                .map_err(|e| bad("HostConfig.Mounts", e))?;
+            mounts.push(request.to_spec());
+            host.mounts.push(request);
+        }
+        let mut env = Vec::new();
+        for e in &self.env {
+            clean("Env", e)?;
+            match e.split_once('=') {
+                Some(("", _)) => return Err(bad("Env", format!("{e:?}: empty variable name"))),
+                Some(_) => env.push(e.clone()),
+                // The docker CLI drops unset variables; a bare name means nothing here.
+                None => {}
+            }
+        }
+        let mut expose = Vec::new();
+        for key in self.exposed_ports.keys() {
+            if lindocker_network::ports::parse_exposed(key).map_err(|e| bad("ExposedPorts", e))?.is_some() {
+                expose.push(key.clone());
+            }
+        }
+        if !self.stop_signal.is_empty() {
+            options::parse_signal("StopSignal", &self.stop_signal).map_err(|e| bad("StopSignal", e))?;
+        }
+        let stop_timeout = match self.stop_timeout {
+            None => None,
+            Some(n) if n < 0 => None,
+            Some(n) => Some(u32::try_from(n).map_err(|_| bad("StopTimeout", n))?),
+        };
+        let (entrypoint, cmd) = match &self.entrypoint.0 {
+            None => (None, self.cmd.0.clone().unwrap_or_default()),
+            Some(e) if e.is_empty() || (e.len() == 1 && e[0].is_empty()) => {
+                (Some(String::new()), self.cmd.0.clone().unwrap_or_default())
+            }
+            Some(e) => {
+                let mut cmd: Vec<String> = e[1..].to_vec();
+                cmd.extend(self.cmd.0.clone().unwrap_or_default());
+                (Some(e[0].clone()), cmd)
+            }
+        };
+        for arg in cmd.iter().chain(entrypoint.iter()) {
+            clean("Cmd", arg)?;
+        }
+        for (k, v) in &self.labels {
+            clean("Labels", k)?;
+            clean("Labels", v)?;
+        }
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Ok(CreateRequest {
+            image: self.image.clone(),
+            name,
+            cmd,
+            entrypoint,
+            env,
+            workdir: nonempty(&self.working_dir),
+            user: nonempty(&self.user),
+            hostname: nonempty(&self.hostname)
+                .map(|h| options::parse_hostname(&h))
+                .transpose()
+                .map_err(|e| bad("Hostname", e))?,
+            domainname: nonempty(&self.domainname)
+                .map(|d| options::parse_domainname(&d))
+                .transpose()
+                .map_err(|e| bad("Domainname", e))?,
+            tty: self.tty,
+            stdin: self.open_stdin,
+            labels: self.labels.clone(),
+            stop_signal: nonempty(&self.stop_signal),
+            stop_timeout,
+            attach: AttachStreams { stdin: self.attach_stdin, stdout: self.attach_stdout, stderr: self.attach_stderr },
+            mounts,
+            network: self.network(&h)?,
+            publish_all: h.publish_all_ports,
+            expose,
+            host,
+            healthcheck: self.healthcheck.clone(),
+            start_now: false,
+            id: None,
+        })
+    }
+
+    fn network(&self, h: &HostConfig) -> ApiResult<NetworkConfig> {
+        let mut config = NetworkConfig::default();
+        let endpoints = self.networking_config.as_ref().map(|n| n.endpoints_config.clone()).unwrap_or_default();
+        let mode = match h.network_mode.as_str() {
+            "" | "default" => "bridge".to_owned(),
+            other => other.to_owned(),
+        };
+        if self.network_disabled || mode == "none" || mode == "host" || mode.starts_with("container:") {
+            config.mode = if self.network_disabled { "none".into() } else { mode };
+        } else {
+            config.mode = "bridge".into();
+            let endpoint = endpoints.get(&mode).cloned().flatten().unwrap_or_default();
+            for alias in &endpoint.aliases {
+                options::parse_alias("Aliases", alias).map_err(|e| bad("NetworkingConfig", e))?;
+            }
+            let ipam = endpoint.ipam_config.unwrap_or_default();
+            let ip = (!ipam.ipv4_address.is_empty())
+                .then(|| ipam.ipv4_address.parse())
+                .transpose()
+                .map_err(|_| bad("IPAMConfig.IPv4Address", &ipam.ipv4_address))?;
+            let ip6 = (!ipam.ipv6_address.is_empty())
+                .then(|| ipam.ipv6_address.parse())
+                .transpose()
+                .map_err(|_| bad("IPAMConfig.IPv6Address", &ipam.ipv6_address))?;
+            config.attachments.push(lindocker_network::Attachment {
+                network: mode,
+                ip,
+                ip6,
+                aliases: endpoint.aliases.clone(),
+                mac: None,
+            });
+        }
+        for (port, bindings) in &h.port_bindings {
+            let (number, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+            let bindings = bindings.clone().unwrap_or_default();
+            let bindings = if bindings.is_empty() { vec![PortBinding::default()] } else { bindings };
+            for b in bindings {
+                let spec = match (b.host_ip.as_str(), b.host_port.as_str()) {
+                    ("", "") => format!("{number}/{proto}"),
+                    ("", hp) => format!("{hp}:{number}/{proto}"),
+                    (ip, hp) => format!("{ip}:{hp}:{number}/{proto}"),
+                };
+                config
+                    .ports
+                    .push(lindocker_network::ports::parse(&spec).map_err(|e| bad("HostConfig.PortBindings", e))?);
+            }
+        }
+        for d in &h.dns {
+            d.parse::<std::net::IpAddr>().map_err(|_| bad("HostConfig.Dns", format!("{d:?}: not an IP address")))?;
+            config.dns.push(d.clone());
+        }
+        for s in h.dns_search.iter().chain(&h.dns_options) {
+            clean("HostConfig.DnsSearch", s)?;
+            if s.contains(char::is_whitespace) {
+                return Err(bad("HostConfig.DnsSearch", format!("{s:?}")));
+            }
+        }
+        config.dns_search = h.dns_search.clone();
+        config.dns_options = h.dns_options.clone();
+        for e in &h.extra_hosts {
+            config.extra_hosts.push(options::parse_add_host(e).map_err(|e| bad("HostConfig.ExtraHosts", e))?);
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ApiResult<CreateRequest> {
+        let body: CreateBody = serde_json::from_str(text).map_err(|e| ApiError::bad(e.to_string()))?;
+        body.to_request(None)
+    }
+
+    #[test]
+    fn maps_what_the_docker_cli_sends() {
+        let r = parse(
+            r#"{"Image":"busybox","Cmd":["echo","hi"],"Entrypoint":null,"Env":null,"Labels":{"a":"b"},
+            "ExposedPorts":{"80/tcp":{}},"HostConfig":{"Binds":null,"PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"8080"}]},
+            "RestartPolicy":{"Name":"no","MaximumRetryCount":0},"AutoRemove":true,"Memory":67108864,"PidsLimit":null,
+            "NetworkMode":"default","LogConfig":{"Type":"","Config":{}},"Tmpfs":{"/run":"size=1m"}},"NetworkingConfig":{"EndpointsConfig":{}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.cmd, ["echo", "hi"]);
+        assert_eq!(r.entrypoint, None);
+        assert!(r.host.auto_remove);
+        assert_eq!(r.host.memory, Some(64 << 20));
+        assert_eq!(r.network.mode, "bridge");
+        assert_eq!(r.network.ports[0].host_port, 8080);
+        assert_eq!(r.expose, ["80/tcp"]);
+        assert_eq!(r.mounts.len(), 1);
+    }
+
+    #[test]
+    fn entrypoint_string_or_list() {
+        let r = parse(r#"{"Image":"x","Entrypoint":["sh","-c"],"Cmd":"echo hi"}"#).unwrap();
+        assert_eq!(r.entrypoint.as_deref(), Some("sh"));
+        assert_eq!(r.cmd, ["-c", "echo hi"]);
+        let r = parse(r#"{"Image":"x","Entrypoint":[""]}"#).unwrap();
+        assert_eq!(r.entrypoint.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        assert!(parse(r#"{"Image":"x","Memory":"lots"}"#).is_ok(), "a field of HostConfig at the top is not ours");
+        assert!(parse(r#"{"Image":"x","HostConfig":{"Memory":"lots"}}"#).is_err());
+        assert!(parse(r#"{"Image":"x","HostConfig":{"Memory":1}}"#).is_err());
+        assert!(parse(r#"{"Image":"x","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}"#).is_err());
+        assert!(parse(r#"{"Image":"x","HostConfig":{"PortBindings":{"99999/tcp":null}}}"#).is_err());
+        assert!(parse(r#"{"Image":"x","Cmd":["a\u0000b"]}"#).is_err());
+        assert!(parse(r#"{"Image":"x","StopSignal":"SIGNOPE"}"#).is_err());
+        assert!(parse(r#"{"Cmd":["true"]}"#).is_err());
+        assert!(parse(r#"{"Image":"x","HostConfig":{"Binds":["relative:/x:rw:what"]}}"#).is_err());
+    }
+}

@@ -135,7 +135,9 @@ impl ContainerFs {
     /// Ours may be: a volatile container's writes are not meant to outlive a crash.
     fn allow_volatile_remount(&self) {
         if self.volatile {
-            let _ = fs::remove_dir(self.dir.join("work/work/incompat/volatile"));
+            // It holds a `dirty` file once the overlay was mounted (a created container's
+            // filesystem, mounted at create and again at start).
+            let _ = fs::remove_dir_all(self.dir.join("work/work/incompat/volatile"));
         }
     }
 

@@ -54,3 +54,55 @@ fn versions_outside_the_range_get_dockerds_400() {
     assert_eq!(missing.status, 404, "{missing:?}");
     assert_eq!(missing.json()["message"], "page not found");
 }
+
+#[test]
+fn errors_have_dockers_shape_and_status() {
+    let engine = Engine::with_busybox(BIN, "api_errors");
+    let api = Api::start(&engine);
+    let missing = api.request("GET", "/v1.45/containers/nosuch/json", b"");
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert_eq!(missing.json()["message"], "No such container: nosuch");
+    assert_eq!(api.request("POST", "/containers/nosuch/start", b"").status, 404);
+    assert_eq!(api.request("DELETE", "/containers/nosuch", b"").status, 404);
+    // Bad JSON, wrong types, bad values: 400, nothing made.
+    for body in [
+        &b"{not json"[..],
+        br#"{"Image":"localhost/busybox","Cmd":"true","HostConfig":{"Memory":"a lot"}}"#,
+        br#"{"Image":"localhost/busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}"#,
+        br#"{"Image":"localhost/busybox","HostConfig":{"PortBindings":{"99999/tcp":[]}}}"#,
+        br#"{"Image":"localhost/busybox","Env":["A\u0000=b"]}"#,
+    ] {
+        let reply = api.request("POST", "/containers/create", body);
+        assert_eq!(reply.status, 400, "{}: {reply:?}", String::from_utf8_lossy(body));
+        assert!(reply.json()["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let bad_name = api.request("POST", "/containers/create?name=a/b", br#"{"Image":"localhost/busybox"}"#);
+    assert_eq!(bad_name.status, 400, "{bad_name:?}");
+    let no_image = api.request("POST", "/containers/create", br#"{"Image":"localhost/nosuch"}"#);
+    assert_eq!(no_image.status, 404, "{no_image:?}");
+    assert_eq!(engine.ok(&["ps", "-aq"]), "");
+    // A body over the limit is refused, not read whole.
+    let huge = format!(r#"{{"Image":"localhost/busybox","Labels":{{"a":"{}"}}}}"#, "x".repeat(2 << 20));
+    let reply = api.request("POST", "/containers/create", huge.as_bytes());
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    // Conflicts: a name in use, removing a running container.
+    let made =
+        api.request("POST", "/containers/create?name=one", br#"{"Image":"localhost/busybox","Cmd":["sleep","30"]}"#);
+    assert_eq!(made.status, 201, "{made:?}");
+    let id = made.json()["Id"].as_str().unwrap().to_owned();
+    let again = api.request("POST", "/containers/create?name=one", br#"{"Image":"localhost/busybox"}"#);
+    assert_eq!(again.status, 409, "{again:?}");
+    assert!(again.json()["message"].as_str().unwrap().contains("is already in use"));
+    assert_eq!(api.request("POST", &format!("/containers/{id}/start"), b"").status, 204);
+    assert_eq!(api.request("POST", "/containers/one/start", b"").status, 304);
+    let busy = api.request("DELETE", "/containers/one", b"");
+    assert_eq!(busy.status, 409, "{busy:?}");
+    let bad_signal = api.request("POST", "/containers/one/kill?signal=NOPE", b"");
+    assert_eq!(bad_signal.status, 400, "{bad_signal:?}");
+    assert_eq!(api.request("DELETE", "/containers/one?force=1", b"").status, 204);
+    let gone = api.request("POST", "/containers/one/kill", b"");
+    assert_eq!(gone.status, 404, "{gone:?}");
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -10,10 +10,9 @@ use clap::{Args, Subcommand};
 use lindocker_engine::attach::{Kind, read_frame, write_frame};
 use lindocker_engine::attach_options::{AttachStreams, DEFAULT_DETACH_KEYS, DetachMatcher};
 use lindocker_engine::events::Event;
-use lindocker_engine::record::{Record, Status};
+use lindocker_engine::record::Record;
 use lindocker_engine::waiting::WaitCondition;
 use lindocker_engine::{Engine, EngineError, logs};
-use serde_json::{Value, json};
 
 use crate::lazy::Lazy;
 use crate::run_args::{CreateArgs, signal_number};
@@ -881,89 +880,10 @@ fn watch_window_size(stream: UnixStream) {
     }
 }
 
-/// Docker's STATUS column.
-pub fn status_text(record: &Record) -> String {
-    let since = |t: &Option<String>| {
-        t.as_deref()
-            .and_then(|t| humantime::parse_rfc3339_weak(t.split('.').next().unwrap_or(t).trim_end_matches('Z')).ok())
-            .map(|t| format::duration(SystemTime::now().duration_since(t).unwrap_or_default()))
-            .unwrap_or_default()
-    };
-    match record.state.status {
-        Status::Created => "Created".into(),
-        Status::Running => match &record.state.health {
-            Some(h) => format!("Up {} ({})", since(&record.state.started_at), h.status.ps_text()),
-            None => format!("Up {}", since(&record.state.started_at)),
-        },
-        Status::Paused => format!("Up {} (Paused)", since(&record.state.started_at)),
-        Status::Restarting => {
-            format!("Restarting ({}) {} ago", record.state.exit_code, since(&record.state.finished_at))
-        }
-        Status::Exited => format!("Exited ({}) {} ago", record.state.exit_code, since(&record.state.finished_at)),
-        Status::Removing => "Removal In Progress".into(),
-    }
-}
-
-/// The `ps --filter` keys lindocker knows.
-const PS_FILTERS: [&str; 7] = ["status", "name", "id", "label", "ancestor", "exited", "health"];
-
-fn matches_filter(record: &Record, filter: &str) -> Result<bool> {
-    let (key, value) = filter.split_once('=').with_context(|| format!("bad filter {filter:?}: expected KEY=VALUE"))?;
-    Ok(match key {
-        "status" => {
-            let status = serde_json::to_value(record.state.status)?;
-            status.as_str() == Some(value)
-        }
-        "name" => record.name.contains(value),
-        "id" => record.id.starts_with(value),
-        "label" => match value.split_once('=') {
-            Some((k, v)) => record.config.labels.get(k).is_some_and(|x| x == v),
-            None => record.config.labels.contains_key(value),
-        },
-        "ancestor" => record.image_name == value || record.image.contains(value),
-        "exited" => record.state.status == Status::Exited && record.state.exit_code.to_string() == value,
-        "health" => {
-            if !matches!(value, "starting" | "healthy" | "unhealthy" | "none") {
-                bail!("Unrecognised filter value for health: {value}");
-            }
-            record.state.health.as_ref().map_or("none", |h| h.status.as_str()) == value
-        }
-        _ => bail!("bad filter {key:?}: supported are status, name, id, label, ancestor, exited, health"),
-    })
-}
-
 fn ps(engine: &Engine, a: &PsArgs) -> Result<u8> {
-    let mut records: Vec<Record> = engine.settled_all()?;
-    records.sort_by(|x, y| y.created.cmp(&x.created));
-    let explicit_status = a.filter.iter().any(|f| f.starts_with("status="));
-    if !a.all && a.last.is_none() && !explicit_status {
-        records.retain(|r| r.state.status.is_live());
-    }
-    // Docker's rule: values of one key are alternatives, except labels (all must hold);
-    // different keys must all hold.
-    let mut by_key: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-    for f in &a.filter {
-        let (key, _) = f.split_once('=').with_context(|| format!("bad filter {f:?}: expected KEY=VALUE"))?;
-        if !PS_FILTERS.contains(&key) {
-            bail!("invalid filter '{key}'");
-        }
-        by_key.entry(key).or_default().push(f);
-    }
-    let mut kept = Vec::new();
-    for r in records {
-        let mut keep = true;
-        for (key, filters) in &by_key {
-            let hits = filters.iter().map(|f| matches_filter(&r, f)).collect::<Result<Vec<bool>>>()?;
-            keep &= if *key == "label" { hits.iter().all(|&h| h) } else { hits.iter().any(|&h| h) };
-        }
-        if keep {
-            kept.push(r);
-        }
-    }
-    let mut records = kept;
-    if let Some(n) = a.last {
-        records.truncate(n);
-    }
+    let mut options = lindocker_engine::listing::ListOptions { all: a.all, last: a.last, filters: Vec::new() };
+    options.filter_texts(&a.filter)?;
+    let records = engine.list_containers(&options)?;
     if a.quiet {
         for r in &records {
             println!("{}", if a.no_trunc { &r.id[..] } else { &r.id[..12] });
@@ -1043,8 +963,7 @@ fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command:
     } else {
         "0B".into()
     };
-    let state =
-        serde_json::to_value(r.state.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let state = lindocker_engine::listing::status_name(r.state.status);
     crate::formatter::row(vec![
         ("ID", text(if no_trunc { &r.id[..] } else { &r.id[..12] })),
         ("Image", text(&r.image_name)),
@@ -1053,7 +972,7 @@ fn ps_row(engine: &Engine, r: &Record, no_trunc: bool, with_size: bool, command:
         ("RunningFor", text(format::ago(Some(&r.created)))),
         ("Ports", text(crate::networks::ports_column(engine, &r.id))),
         ("State", text(state)),
-        ("Status", text(status_text(r))),
+        ("Status", text(lindocker_engine::listing::status_text(r))),
         ("Size", text(size)),
         ("Names", text(&r.name)),
         ("Labels", labels),
@@ -1074,41 +993,25 @@ fn logs_command(engine: &Engine, a: &LogsArgs) -> Result<u8> {
         }
         None => None,
     };
-    // Streamed, never the whole log in memory: `--tail` reads from the end.
-    let mut reader = engine.log_reader(&record, tail)?;
-    let past_until = std::cell::Cell::new(false);
-    let mut print = |e: logs::Entry| {
-        let time = logs::entry_time(&e);
-        if since.is_some_and(|since| time < since) {
-            return;
-        }
-        if until.is_some_and(|until| time > until) {
-            past_until.set(true);
-            return;
-        }
-        let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
-        let written = if e.stream == "stderr" {
-            io::stderr().write_all(line.as_bytes())
-        } else {
-            io::stdout().lock().write_all(line.as_bytes())
-        };
-        quiet_if_broken(written);
-    };
-    reader.read_new(&mut print);
-    quiet_if_broken(io::stdout().flush());
-    if a.follow {
-        loop {
-            let live =
-                engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
-            std::thread::sleep(Duration::from_millis(100));
-            reader.read_new(&mut print);
+    let options = lindocker_engine::log_read::LogOptions { tail, since, until, follow: a.follow };
+    engine.read_logs(
+        &record,
+        &options,
+        |e| {
+            let line = if a.timestamps { format!("{} {}", e.time, e.log) } else { e.log };
+            let written = if e.stream == "stderr" {
+                io::stderr().write_all(line.as_bytes())
+            } else {
+                io::stdout().lock().write_all(line.as_bytes())
+            };
+            quiet_if_broken(written);
+            true
+        },
+        || {
             quiet_if_broken(io::stdout().flush());
-            // Following ends with the container, or once `--until` has passed.
-            if !live || past_until.get() || until.is_some_and(|until| SystemTime::now() > until) {
-                break;
-            }
-        }
-    }
+            true
+        },
+    )?;
     Ok(0)
 }
 
@@ -1119,141 +1022,13 @@ fn quiet_if_broken(written: io::Result<()>) {
     }
 }
 
-/// Docker-shaped JSON for a container.
-pub fn inspect_json(engine: &Engine, r: &Record) -> Value {
-    let dir = engine.records.dir(&r.id);
-    let s = &r.state;
-    let h = &r.host_config;
-    let binds: Vec<String> = r
-        .mounts
-        .iter()
-        .filter_map(|m| match m {
-            lindocker_engine::options::MountSpec::Bind { source, target, readonly, .. } => {
-                Some(format!("{}:{target}{}", source.display(), if *readonly { ":ro" } else { "" }))
-            }
-            _ => None,
-        })
-        .collect();
-    let mounts: Vec<Value> = r
-        .mounts
-        .iter()
-        .map(|m| match m {
-            lindocker_engine::options::MountSpec::Bind { source, target, readonly, propagation, .. } => json!({
-                "Type": "bind", "Source": source, "Destination": target, "Mode": "", "RW": !readonly,
-                "Propagation": propagation.as_deref().unwrap_or("rprivate"),
-            }),
-            lindocker_engine::options::MountSpec::Volume { name, target, readonly, .. } => json!({
-                "Type": "volume", "Name": name, "Source": engine.volumes.data_dir(name), "Destination": target, "Driver": "local", "RW": !readonly,
-            }),
-            lindocker_engine::options::MountSpec::Tmpfs { target, options } => {
-                json!({ "Type": "tmpfs", "Destination": target, "Options": options, "RW": true })
-            }
-        })
-        .collect();
-    // `-p` as given: an unset host address or port is "" (Docker's nat.PortMap).
-    let mut port_bindings: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
-    for p in &r.network.ports {
-        port_bindings.entry(format!("{}/{}", p.container_port, p.protocol)).or_default().push(json!({
-            "HostIp": if p.host_ip.is_unspecified() { String::new() } else { p.host_ip.to_string() },
-            "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
-        }));
-    }
-    let (restart_name, max_retry) = match h.restart {
-        lindocker_engine::options::RestartPolicy::OnFailure(n) => ("on-failure".to_owned(), n),
-        other => (other.name(), 0),
-    };
-    let mut state = json!({
-        "Status": s.status, "Running": matches!(s.status, Status::Running | Status::Paused),
-        "Paused": s.status == Status::Paused, "Restarting": s.status == Status::Restarting,
-        "OOMKilled": s.oom_killed, "Dead": false, "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
-        "StartedAt": s.started_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-        "FinishedAt": s.finished_at.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-    });
-    if let Some(health) = &s.health {
-        state["Health"] = json!(health);
-    }
-    let mut config = json!({
-        "Hostname": r.config.hostname, "Domainname": r.config.domainname, "User": r.config.user, "Env": r.config.env, "Cmd": r.config.cmd,
-        "Entrypoint": r.config.entrypoint, "Image": r.image_name, "WorkingDir": r.config.working_dir,
-        "Labels": r.config.labels, "StopSignal": r.config.stop_signal, "StopTimeout": r.config.stop_timeout,
-        "Tty": r.config.tty, "OpenStdin": r.config.open_stdin, "AttachStdin": r.config.attach.stdin,
-        "AttachStdout": r.config.attach.stdout, "AttachStderr": r.config.attach.stderr,
-        "ExposedPorts": (!r.config.exposed_ports.is_empty()).then(|| r.config.exposed_ports.iter().map(|k| (k.clone(), json!({}))).collect::<serde_json::Map<_, _>>()),
-    });
-    if let Some(check) = &r.config.healthcheck {
-        config["Healthcheck"] = json!(check);
-    }
-    let mut out = json!({
-        "Id": r.id,
-        "Created": r.created,
-        "Path": r.config.args.first(),
-        "Args": r.config.args.iter().skip(1).collect::<Vec<_>>(),
-        "State": state,
-        "Image": r.image,
-        "ResolvConfPath": dir.join("init/etc/resolv.conf"),
-        "HostnamePath": dir.join("init/etc/hostname"),
-        "HostsPath": dir.join("init/etc/hosts"),
-        "LogPath": if h.log_driver == lindocker_engine::log_config::LogDriver::None { String::new() } else { dir.join("log.json").display().to_string() },
-        "Name": format!("/{}", r.name),
-        "RestartCount": s.restart_count,
-        "Driver": "overlay",
-        "HostConfig": {
-            "Binds": binds, "Memory": h.memory.unwrap_or(0), "MemorySwap": h.memory_swap.unwrap_or(0),
-            "NanoCpus": h.nano_cpus.unwrap_or(0), "CpuShares": h.cpu_shares.unwrap_or(0),
-            "CpusetCpus": h.cpuset_cpus.clone().unwrap_or_default(), "PidsLimit": h.pids_limit,
-            "Ulimits": h.ulimits.iter().map(|u| json!({ "Name": u.name, "Soft": u.soft, "Hard": u.hard })).collect::<Vec<_>>(),
-            "CapAdd": h.cap_add, "CapDrop": h.cap_drop, "Privileged": h.privileged, "ReadonlyRootfs": h.read_only,
-            "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retry },
-            "AutoRemove": h.auto_remove, "Init": h.init, "Runtime": h.runtime, "NetworkMode": r.network.mode,
-            "PortBindings": port_bindings,
-            "Dns": r.network.dns, "ExtraHosts": r.network.extra_hosts,
-            "SecurityOpt": h.seccomp.as_ref().map(|s| if s == "unconfined" { vec!["seccomp=unconfined".to_owned()] } else { vec!["seccomp=<profile>".to_owned()] }).unwrap_or_default(),
-            "LogConfig": { "Type": h.log_driver.name(), "Config": h.log_opts },
-                    },
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": {
-                "MergedDir": dir.join("merged"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"),
-                "LowerDir": std::iter::once(dir.join("init").display().to_string())
-                    .chain(r.layers.iter().rev().filter_map(|c| engine.images.layers().diff_dir(c).ok()).map(|d| d.display().to_string()))
-                    .collect::<Vec<_>>().join(":"),
-            },
-        },
-        "Mounts": mounts,
-        "NetworkSettings": crate::networks::settings(engine, &r.id),
-        "Config": config,
-    });
-    // Docker's names for the mount, device, sysctl, group and namespace flags.
-    let extra = json!({
-        "Mounts": h.mounts, "VolumesFrom": h.volumes_from,
-        "Devices": h.devices, "DeviceCgroupRules": h.device_cgroup_rules,
-        "ShmSize": h.shm_size.unwrap_or(lindocker_engine::record::DEFAULT_SHM_SIZE),
-        "Sysctls": h.sysctls, "GroupAdd": h.group_add,
-        "PidMode": h.pid_mode, "IpcMode": if h.ipc_mode.is_empty() { "private" } else { h.ipc_mode.as_str() },
-        "UTSMode": h.uts_mode, "UsernsMode": h.userns_mode,
-        "DnsSearch": r.network.dns_search, "DnsOptions": r.network.dns_options,
-    });
-    if let (Some(host), Value::Object(extra)) = (out["HostConfig"].as_object_mut(), extra) {
-        host.extend(extra);
-        host.extend(lindocker_engine::resources::inspect(h));
-    }
-    let host = &mut out["HostConfig"];
-    host["Links"] = json!(engine.link_names(r));
-    host["Annotations"] = json!(h.annotations);
-    host["CgroupParent"] = json!(h.cgroup_parent);
-    host["CgroupnsMode"] = json!(if h.cgroupns_host { "host" } else { "private" });
-    host["CpusetMems"] = json!(h.cpuset_mems.clone().unwrap_or_default());
-    host["MemorySwappiness"] = json!(h.memory_swappiness);
-    out
-}
-
 fn inspect(cli: &Cli, engine: &Engine, names: &[String], template: Option<&str>, images_too: bool) -> Result<u8> {
     let mut out = Vec::new();
     let mut status = 0;
     for name in names {
         match engine.records.resolve(name) {
             Ok(id) => match engine.settle(engine.records.read(&id)?) {
-                Some(record) => out.push((inspect_json(engine, &record), crate::formatter::CONTAINER_SCHEMA)),
+                Some(record) => out.push((engine.inspect_json(&record), crate::formatter::CONTAINER_SCHEMA)),
                 None => {
                     eprintln!("Error: No such object: {name}");
                     status = 1;

@@ -39,22 +39,7 @@ pub fn ago(rfc3339: Option<&str>) -> String {
 }
 
 /// A duration the way Docker's `ps` and `images` show it.
-pub fn duration(d: Duration) -> String {
-    let s = d.as_secs();
-    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
-    match s {
-        0 => "Less than a second".into(),
-        1..=59 => plural(s, "second"),
-        60..=119 => "About a minute".into(),
-        120..=3599 => plural(s / 60, "minute"),
-        3600..=7199 => "About an hour".into(),
-        7200..=172_799 => plural(s / 3600, "hour"),
-        172_800..=1_209_599 => plural(s / 86_400, "day"),
-        1_209_600..=5_183_999 => plural(s / 604_800, "week"),
-        5_184_000..=63_071_999 => plural(s / 2_592_000, "month"),
-        _ => plural(s / 31_536_000, "year"),
-    }
-}
+pub use lindocker_engine::listing::human_duration as duration;
 
 /// `text` with its control characters (C0, DEL, C1: terminal escapes, new lines) shown
 /// as escapes: values from images and containers must not drive the admin's terminal.

@@ -322,34 +322,3 @@ pub fn ports_column(engine: &Engine, id: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// `NetworkSettings` for `inspect`.
-pub fn settings(engine: &Engine, id: &str) -> Value {
-    let endpoints = engine.networks.endpoints_of(id).unwrap_or_default();
-    let networks: BTreeMap<String, Value> = endpoints
-        .iter()
-        .map(|e| {
-            let network = engine.networks.inspect(&e.network).ok().map(|(n, _)| n);
-            let gateway = network.as_ref().map(|n| n.pool.gateway.to_string()).unwrap_or_default();
-            let gateway6 = network.and_then(|n| n.pool6).map(|p| p.gateway.to_string()).unwrap_or_default();
-            let ip6 = e.ip6.map(|a| a.to_string()).unwrap_or_default();
-            (
-                e.network.clone(),
-                json!({ "IPAddress": e.ip.to_string(), "Gateway": gateway, "GlobalIPv6Address": ip6, "IPv6Gateway": gateway6, "Aliases": e.aliases }),
-            )
-        })
-        .collect();
-    let mut ports = BTreeMap::new();
-    for p in endpoints.iter().flat_map(|e| &e.ports) {
-        ports.insert(
-            format!("{}/{}", p.container_port, p.protocol),
-            json!([{ "HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string() }]),
-        );
-    }
-    json!({
-        "SandboxKey": engine.netns_path(id),
-        "IPAddress": endpoints.first().map(|e| e.ip.to_string()).unwrap_or_default(),
-        "Networks": networks,
-        "Ports": ports,
-    })
-}
