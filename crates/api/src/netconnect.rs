@@ -28,11 +28,40 @@ pub fn connect(
         )));
     }
     let (n, _) = engine.networks.inspect(network).map_err(|e| engine_error(EngineError::Net(e)))?;
+    let running = matches!(record.state.status, Status::Running | Status::Paused);
     if record.network.attachments.iter().any(|a| a.network == n.name) {
-        return Err(ApiError::conflict(format!("container {container} is already connected to network {}", n.name)));
+        if running {
+            return Err(ApiError::conflict(format!(
+                "container {container} is already connected to network {}",
+                n.name
+            )));
+        }
+        // Not running: the attachment is only a wish in the record. docker-compose
+        // connects the networks it created the container with (it reads `inspect`, which
+        // lists live endpoints only), so this updates the wish instead of refusing.
+        if let Some(ip) = ip
+            && !n.pool.subnet.contains(&ip)
+        {
+            return Err(ApiError::bad(format!("invalid address {ip}: not in {}", n.pool.subnet)));
+        }
+        engine
+            .records
+            .update(&id, |r| {
+                if let Some(a) = r.network.attachments.iter_mut().find(|a| a.network == n.name) {
+                    for alias in aliases {
+                        if !a.aliases.contains(&alias) {
+                            a.aliases.push(alias);
+                        }
+                    }
+                    a.ip = ip.or(a.ip);
+                    a.ip6 = ip6.or(a.ip6);
+                }
+            })
+            .map_err(engine_error)?;
+        return Ok(());
     }
     let attachment = Attachment { network: n.name.clone(), ip, ip6, aliases, mac: None };
-    if matches!(record.state.status, Status::Running | Status::Paused) {
+    if running {
         engine
             .networks
             .connect(&id, &attachment, &engine.netns_path(&id))
