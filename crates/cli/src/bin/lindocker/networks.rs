@@ -9,7 +9,6 @@ use lindocker_engine::network_info::{NetworkCreate, NetworkFilters};
 use lindocker_engine::record::Status;
 use lindocker_engine::{Engine, EngineError};
 use lindocker_network::{Attachment, PortMapping};
-use serde_json::{Value, json};
 
 use crate::formatter::{Listing, row, text};
 use crate::template::Val;
