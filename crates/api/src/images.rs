@@ -33,7 +33,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
     let name = |parts: &[&str]| parts.join("/");
     let result = match (&method, rest) {
         (&Method::GET, ["json"]) => list(ctx).await,
-        (&Method::POST, ["create"]) => pull(ctx),
+        (&Method::POST, ["create"]) => pull(ctx, &request),
         (&Method::POST, ["load"]) => load(ctx, request).await,
         (&Method::POST, ["prune"]) => prune(ctx).await,
         (&Method::GET, ["get"]) => {
@@ -139,7 +139,7 @@ pub fn progress_json(event: &PullEvent) -> Value {
 
 /// `POST /images/create?fromImage=&tag=&platform=`: the pull, streamed as JSON lines;
 /// a failure is the stream's last line, as dockerd sends it once it has begun.
-fn pull(ctx: &Ctx) -> ApiResult<Response<Body>> {
+fn pull(ctx: &Ctx, request: &Request<Incoming>) -> ApiResult<Response<Body>> {
     if ctx.query.get("fromSrc").is_some_and(|s| !s.is_empty()) {
         return Err(ApiError::not_implemented(
             "importing through /images/create is not supported; use `lindocker import`",
@@ -159,6 +159,14 @@ fn pull(ctx: &Ctx) -> ApiResult<Response<Body>> {
         None => Platform::host(),
     };
     let options = PullOptions { platform, insecure: Vec::new() };
+    // The client's credentials for this pull (the docker CLI sends what `docker login`
+    // stored); without, lindocker's own.
+    let header = request.headers().get("x-registry-auth").map(|v| v.to_str().unwrap_or("\u{0}"));
+    let credentials = header
+        .map(lindocker_image::auth::decode_registry_auth)
+        .transpose()
+        .map_err(|e| ApiError::bad(e.to_string()))?
+        .flatten();
     let images = ctx.service.engine.image_ops();
     let (sender, body) = channel();
     // The progress callback runs inside the pull's own runtime: it only queues (never
@@ -187,7 +195,7 @@ fn pull(ctx: &Ctx) -> ApiResult<Response<Body>> {
             }
             let _ = events.send(line(&progress_json(&event)));
         });
-        if let Err(e) = images.pull(&name, &options, &progress) {
+        if let Err(e) = images.pull_as(&name, &options, &progress, credentials) {
             let _ = tx.send(error_line(&e.to_string()));
         }
     });

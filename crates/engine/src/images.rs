@@ -234,7 +234,18 @@ impl Images {
 
     /// Pulls `name`, reporting to `progress`; journals `pull`.
     pub fn pull(&self, name: &str, options: &PullOptions, progress: &Progress) -> Result<ImageRecord, EngineError> {
-        let image = registry::pull(&self.store, name, options, progress)?;
+        self.pull_as(name, options, progress, None)
+    }
+
+    /// Like [`Images::pull`], with the client's `credentials` rather than the stored ones.
+    pub fn pull_as(
+        &self,
+        name: &str,
+        options: &PullOptions,
+        progress: &Progress,
+        credentials: Option<(String, String)>,
+    ) -> Result<ImageRecord, EngineError> {
+        let image = registry::pull_as(&self.store, name, options, progress, credentials)?;
         let whole = reference::parse(name)?.whole();
         let familiar = reference::familiar(&whole);
         self.event("pull", familiar, crate::events::strip_tag(familiar));

@@ -15,12 +15,17 @@ const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
 /// Pushes busybox (one gzip layer, `CMD sh`, a label) to `registry` as `test/bb:v1`;
 /// returns the name to pull.
 pub fn push_busybox(registry: &Registry, scratch: &Path) -> String {
+    push_busybox_as(registry, scratch, None)
+}
+
+/// [`push_busybox`] to a registry that wants `creds` (`user:password`).
+fn push_busybox_as(registry: &Registry, scratch: &Path, creds: Option<&str>) -> String {
     let tar = image::busybox_layer(scratch);
     let gz = image::gzip(&tar);
     let layout = scratch.join("layout");
     let desc = image::image(&layout, &[(gz, tar)], json!({ "Cmd": ["sh"], "Labels": { "tier": "test" } }), "amd64");
     image::finish_layout(&layout, "v1", vec![desc]);
-    registry.push(&layout, "test/bb", "v1");
+    registry.push_as(&layout, "test/bb", "v1", creds);
     format!("{}/test/bb:v1", registry.addr)
 }
 
@@ -205,7 +210,11 @@ fn docker_events_shows_what_another_command_does() {
 fn docker_login_checks_credentials_with_the_registry() {
     let registry = Registry::start("api_auth", Some(("tester", "password")));
     let engine = Engine::new(BIN, "api_auth");
+    let name = push_busybox_as(&registry, &engine.root, Some("tester:password"));
     let api = Api::start(&engine);
+    // Not logged in: the registry refuses the pull.
+    let refused = api.docker_run(&["pull", &name]);
+    assert!(!refused.status.success(), "{refused:?}");
     let login = |password: &str| {
         let mut c = api.docker();
         c.args(["login", "-u", "tester", "--password-stdin", &registry.addr])
@@ -232,6 +241,9 @@ fn docker_login_checks_credentials_with_the_registry() {
     let right = login("password");
     assert!(right.status.success(), "{right:?}\n{}", api.output());
     assert!(String::from_utf8_lossy(&right.stdout).contains("Login Succeeded"), "{right:?}");
+    // The docker CLI sends the credentials it stored with the pull (X-Registry-Auth).
+    let out = api.docker_ok(&["pull", &name]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
     // The client keeps the credentials; the service stored none of its own.
     assert!(
         !engine.root.join("config").exists()
