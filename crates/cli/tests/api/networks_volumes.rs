@@ -123,3 +123,61 @@ fn docker_volume_create_ls_inspect_rm_prune_and_df() {
     assert!(pruned.contains(&unnamed), "{pruned}");
     assert_eq!(api.docker_ok(&["volume", "ls", "-q"]).trim(), "");
 }
+
+#[test]
+fn bad_image_network_and_volume_requests_get_dockers_errors() {
+    let engine = Engine::with_busybox(BIN, "api_bad_nv");
+    let api = Api::start(&engine);
+    let expect = |method: &str, path: &str, body: &[u8], status: u16, words: &str| {
+        let reply = api.request(method, path, body);
+        assert_eq!(reply.status, status, "{method} {path}: {reply:?}");
+        assert_eq!(reply.header("content-type"), Some("application/json"), "{method} {path}");
+        let message = reply.json()["message"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains(words), "{method} {path}: {message:?} lacks {words:?}");
+    };
+    expect("GET", "/v1.44/networks?filters=notjson", b"", 400, "invalid filter");
+    expect("GET", "/v1.44/networks?filters=%7B%22colour%22%3A%5B%22x%22%5D%7D", b"", 400, "colour");
+    expect("GET", "/v1.44/volumes?filters=%7B%22dangling%22%3A%5B%22maybe%22%5D%7D", b"", 400, "dangling");
+    expect("POST", "/v1.44/networks/create", br#"{"Name": 5}"#, 400, "Name");
+    expect("POST", "/v1.44/networks/create", br#"{"Name": "n", "Driver": "overlay"}"#, 400, "bridge");
+    expect(
+        "POST",
+        "/v1.44/networks/create",
+        br#"{"Name": "n", "IPAM": {"Config": [{"Subnet": "10.0.0.0/99"}]}}"#,
+        400,
+        "subnet",
+    );
+    let huge = format!(r#"{{"Name": "n", "Labels": {{"k": "{}"}}}}"#, "x".repeat(2 << 20));
+    expect("POST", "/v1.44/networks/create", huge.as_bytes(), 400, "body");
+    expect("GET", "/v1.44/networks/nosuchnet", b"", 404, "nosuchnet");
+    expect("DELETE", "/v1.44/networks/none", b"", 409, "pre-defined");
+    expect("POST", "/v1.44/networks/nosuchnet/connect", br#"{"Container": "nosuch"}"#, 404, "nosuch");
+    expect("DELETE", "/v1.44/volumes/nosuchvol", b"", 404, "nosuchvol");
+    expect("POST", "/v1.44/volumes/create", br#"{"Name": "../escape"}"#, 400, "escape");
+    expect("POST", "/v1.44/volumes/create", br#"{"Name": "v", "Driver": "nfs"}"#, 400, "local");
+    expect("GET", "/v1.44/images/localhost/nosuch:1/json", b"", 404, "No such image");
+    expect("POST", "/v1.44/images/create", b"", 400, "fromImage");
+    expect("POST", "/v1.44/images/create?fromImage=UPPERCASE", b"", 400, "invalid reference");
+    expect("POST", "/v1.44/images/localhost/busybox/tag", b"", 400, "repo");
+    expect("POST", "/v1.44/images/localhost/busybox/tag?repo=Bad%20Name", b"", 400, "invalid reference");
+    expect("DELETE", "/v1.44/images/localhost/nosuch:1", b"", 404, "No such image");
+    expect("GET", "/v1.44/images/get?names=localhost/nosuch:1", b"", 404, "No such image");
+    expect("POST", "/v1.44/images/prune?filters=%7B%22until%22%3A%5B%2210m%22%5D%7D", b"", 400, "until");
+    expect("GET", "/v1.44/events?since=yesterday-ish", b"", 400, "since");
+    expect("GET", "/v1.44/events?until=0&filters=%7B%22colour%22%3A%5B%22x%22%5D%7D", b"", 400, "colour");
+    expect("POST", "/v1.44/auth", br#"{"password": "p"}"#, 400, "username");
+    // Nothing was made by any of them.
+    assert_eq!(engine.ok(&["volume", "ls", "-q"]).trim(), "");
+    let networks = engine.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!networks.lines().any(|l| l == "n"), "{networks}");
+    assert_eq!(engine.ok(&["images", "-q"]).lines().count(), 1);
+
+    // A follower whose client goes away does not hold the service: others are served.
+    let mut follower = api.connect();
+    std::io::Write::write_all(&mut follower, b"GET /v1.44/events HTTP/1.1\r\nHost: docker\r\n\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(follower);
+    let reply = api.request("GET", "/v1.44/volumes", b"");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["Volumes"], serde_json::json!([]));
+}
