@@ -7,11 +7,11 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use lindocker_engine::images::{ImageDeleteItem, Images};
+use lindocker_engine::images::{ImageDeleteItem, ImageSummary, Images};
 use lindocker_image::archive::{self, NewImage};
 use lindocker_image::progress::Progress;
 use lindocker_image::registry::{self, Platform, PullOptions};
-use lindocker_image::{ImageRecord, Store, auth, reference};
+use lindocker_image::{Store, auth, reference};
 use serde_json::Value;
 
 use crate::formatter::{Listing, row, text};
@@ -365,30 +365,23 @@ fn split_name(name: &str) -> (String, String) {
 }
 
 fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
-    let images = store(cli)?.images()?;
-    let filter = a.repository.as_deref().map(|r| reference::parse(r).map(|r| reference::repository(&r))).transpose()?;
-    let mut rows: Vec<(ImageRecord, String, String, String)> = Vec::new();
-    for image in images.into_iter().rev() {
+    // `images REPO` lists that repository's names (all tags), `images REPO:TAG` that one.
+    let images = images(cli)?.summaries(a.all, a.repository.as_deref(), None)?;
+    let mut rows: Vec<(&ImageSummary, String, String, String)> = Vec::new();
+    for image in &images {
         let digest = image
-            .digests
+            .repo_digests
             .first()
             .and_then(|d| d.split_once('@'))
             .map(|(_, d)| d.to_owned())
             .unwrap_or_else(|| "<none>".into());
-        if image.names.is_empty() {
-            if a.all && filter.is_none() {
-                rows.push((image.clone(), "<none>".into(), "<none>".into(), digest));
-            }
+        if image.repo_tags.is_empty() {
+            rows.push((image, "<none>".into(), "<none>".into(), digest));
             continue;
         }
-        for name in &image.names {
-            if let Some(repo) = &filter
-                && !name.starts_with(&format!("{repo}:"))
-            {
-                continue;
-            }
+        for name in &image.repo_tags {
             let (repo, tag) = split_name(name);
-            rows.push((image.clone(), repo, tag, digest.clone()));
+            rows.push((image, repo, tag, digest.clone()));
         }
     }
     if a.quiet {
@@ -405,13 +398,17 @@ fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
         .into_iter()
         .map(|(image, repo, tag, digest)| {
             let id = if a.no_trunc { image.id.clone() } else { short_id(&image.id).to_owned() };
+            let created = (image.created > 0).then(|| {
+                let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(image.created as u64);
+                humantime::format_rfc3339_seconds(time).to_string()
+            });
             row(vec![
                 ("ID", text(id)),
                 ("Repository", text(repo)),
                 ("Tag", text(tag)),
                 ("Digest", text(digest)),
-                ("CreatedSince", text(format::ago(image.created.as_deref()))),
-                ("CreatedAt", text(crate::formatter::created_at(image.created.as_deref()))),
+                ("CreatedSince", text(format::ago(created.as_deref()))),
+                ("CreatedAt", text(crate::formatter::created_at(created.as_deref()))),
                 ("Size", text(format::size(image.size))),
                 ("VirtualSize", text(format::size(image.size))),
                 ("SharedSize", text("N/A")),
