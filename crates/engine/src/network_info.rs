@@ -43,8 +43,13 @@ pub struct NetworkResource {
     pub config_only: bool,
     /// The containers on it, by id.
     pub containers: BTreeMap<String, NetworkContainer>,
-    /// Driver options (the bridge's name).
+    /// Driver options: for the default network, its bridge's name (as Docker's
+    /// `bridge`); none for the others (docker-compose takes any option it did not ask
+    /// for as a changed network).
     pub options: BTreeMap<String, String>,
+    /// The Linux bridge (the CLI's `network inspect` shows it as an option).
+    #[serde(skip)]
+    pub bridge: Option<String>,
     /// `--label`s.
     pub labels: BTreeMap<String, String>,
 }
@@ -176,6 +181,9 @@ fn bad(option: &str, value: &str, reason: &str) -> EngineError {
     EngineError::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
 }
 
+/// Docker's option naming a bridge network's Linux bridge.
+pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
 /// A network's creation time as RFC 3339 (the store keeps unix seconds).
 fn rfc3339(created: &str) -> String {
     match created.parse::<u64>() {
@@ -229,7 +237,12 @@ pub fn describe(n: &Network, endpoints: &[Endpoint]) -> NetworkResource {
         config_from: ConfigFrom::default(),
         config_only: false,
         containers,
-        options: BTreeMap::from([("com.docker.network.bridge.name".to_owned(), n.bridge.clone())]),
+        options: if n.name == lindocker_network::store::DEFAULT_NETWORK {
+            BTreeMap::from([(BRIDGE_NAME_OPTION.to_owned(), n.bridge.clone())])
+        } else {
+            BTreeMap::new()
+        },
+        bridge: Some(n.bridge.clone()),
         labels: n.labels.clone(),
     }
 }
@@ -267,6 +280,7 @@ impl Engine {
             config_only: false,
             containers,
             options: BTreeMap::new(),
+            bridge: None,
             labels: BTreeMap::new(),
         }
     }

@@ -116,6 +116,9 @@ fn compose_up_ps_logs_down_leaves_nothing() {
         "{}",
         api.output()
     );
+    // A second `up` finds everything as it wants it.
+    let again = compose(&["up", "-d"]);
+    assert!(again.contains("proj_db_1 is up-to-date") && again.contains("proj_web_1 is up-to-date"), "{again}");
     let ps = compose(&["ps"]);
     for name in ["proj_db_1", "proj_web_1"] {
         assert!(ps.lines().any(|l| l.starts_with(name) && l.contains("Up")), "{name}: {ps}");

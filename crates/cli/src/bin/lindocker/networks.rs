@@ -5,7 +5,7 @@ use std::net::SocketAddrV4;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use lindocker_engine::network_info::{NetworkCreate, NetworkFilters};
+use lindocker_engine::network_info::{BRIDGE_NAME_OPTION, NetworkCreate, NetworkFilters};
 use lindocker_engine::record::Status;
 use lindocker_engine::{Engine, EngineError};
 use lindocker_network::{Attachment, PortMapping};
@@ -183,7 +183,13 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Inspect { format, names } => {
             let mut out = Vec::new();
             for name in names {
-                out.push(serde_json::to_value(engine.network_inspect(name)?)?);
+                let network = engine.network_inspect(name)?;
+                let mut value = serde_json::to_value(&network)?;
+                // lindocker's inspect names every bridge (the API shows Docker's options).
+                if let Some(bridge) = &network.bridge {
+                    value["Options"][BRIDGE_NAME_OPTION] = bridge.as_str().into();
+                }
+                out.push(value);
             }
             match format {
                 Some(t) => {
