@@ -51,6 +51,8 @@ pub struct Service {
     /// The exit code of each container this service started, as the holder of the start's
     /// stream hears it: a `--rm` container's record is gone before its shim says it.
     pub exits: Mutex<HashMap<String, ExitTx>>,
+    /// Execs made through the API.
+    pub execs: exec::Execs,
 }
 
 /// How a start hands its stream (and the exit slot) to a client attached before it.
@@ -130,6 +132,7 @@ pub fn serve(engine: Engine, listener: Listener, idle: Option<Duration>) -> std:
         attach_waiters: Mutex::default(),
         starting: Mutex::default(),
         exits: Mutex::default(),
+        execs: Mutex::default(),
     });
     let result = runtime.block_on(accept_loop(listener, service, idle));
     // Blocking tasks left (a follower whose client vanished notices on its next write).

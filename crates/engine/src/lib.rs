@@ -14,6 +14,7 @@ pub mod dataroot;
 pub mod devices;
 pub mod disk_usage;
 pub mod events;
+pub mod exec_launch;
 pub mod forked;
 pub mod health;
 pub mod hostinfo;

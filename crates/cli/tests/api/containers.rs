@@ -15,6 +15,51 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// What a pty's master reads, as it comes (a reader thread that never blocks the test).
+fn read_pty(pty: &lindocker_testkit::Pty) -> std::sync::mpsc::Receiver<String> {
+    use std::io::Read;
+    let mut master = pty.master.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// What came until `marker` (or 20 s passed).
+fn seen_until(rx: &std::sync::mpsc::Receiver<String>, marker: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut out = String::new();
+    while !out.contains(marker) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(text) => out.push_str(&text),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// The child's status; killed after 30 s.
+fn wait_child(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn clean(engine: &Engine) {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
@@ -102,6 +147,61 @@ fn docker_run_d_ps_logs_inspect_stop_rm_are_the_clis_containers() {
     let err = api.docker_run(&["inspect", "web"]);
     assert_eq!(err.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&err.stderr).contains("No such object: web"), "{err:?}");
+    drop(api);
+    clean(&engine);
+}
+
+#[test]
+fn docker_exec_with_and_without_a_terminal_and_attach() {
+    use std::io::Write;
+    let engine = Engine::with_busybox(BIN, "api_exec");
+    let api = Api::start(&engine);
+    api.docker_ok(&["run", "-d", "--name", "box", "-e", "FROM_RUN=1", "localhost/busybox", "sleep", "60"]);
+    assert_eq!(api.docker_ok(&["exec", "box", "sh", "-c", "echo $FROM_RUN $X",]), "1\n");
+    assert_eq!(api.docker_ok(&["exec", "-e", "X=2", "-w", "/etc", "box", "sh", "-c", "echo $X $(pwd)"]), "2 /etc\n");
+    let out = api.docker_run(&["exec", "box", "sh", "-c", "echo out; echo err >&2; exit 5"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    assert_eq!(out.status.code(), Some(5));
+    let out = api.docker_run(&["exec", "box", "no-such-program"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    // -i: our input reaches the process, its end too.
+    let mut cat = api.docker();
+    cat.args(["exec", "-i", "box", "sh", "-c", "tr a-z A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut cat = cat.spawn().unwrap();
+    cat.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = cat.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "HELLO\n");
+    // -it under a terminal: the process has one, of our size.
+    let pty = lindocker_testkit::Pty::open(30, 100);
+    let mut it = api.docker();
+    it.args(["exec", "-it", "box", "sh"]);
+    pty.attach(&mut it);
+    let mut child = it.spawn().unwrap();
+    let seen = read_pty(&pty);
+    (&pty.master).write_all(b"echo size=$(stty size); exit 7\r").unwrap();
+    let status = wait_child(&mut child);
+    let out = seen_until(&seen, "size=30 100");
+    assert!(out.contains("size=30 100"), "{out:?}\n{}", api.output());
+    assert_eq!(status.code(), Some(7), "{out:?}");
+    api.docker_ok(&["rm", "-f", "box"]);
+    // attach: the output of a running container until it ends.
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; for i in 1 2 3; do echo tick $i; sleep 0.2; done",
+    ]);
+    let out = api.docker_run(&["attach", "ticker"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tick 1\ntick 2\ntick 3\n", "{out:?}");
+    assert_eq!(out.status.code(), Some(0));
+    api.docker_ok(&["rm", "ticker"]);
     drop(api);
     clean(&engine);
 }
