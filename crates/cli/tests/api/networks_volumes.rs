@@ -140,6 +140,8 @@ fn bad_image_network_and_volume_requests_get_dockers_errors() {
     expect("GET", "/v1.44/volumes?filters=%7B%22dangling%22%3A%5B%22maybe%22%5D%7D", b"", 400, "dangling");
     expect("POST", "/v1.44/networks/create", br#"{"Name": 5}"#, 400, "Name");
     expect("POST", "/v1.44/networks/create", br#"{"Name": "n", "Driver": "overlay"}"#, 400, "bridge");
+    expect("POST", "/v1.44/networks/create", br#"{"Name": "../n"}"#, 400, "../n");
+    expect("POST", "/v1.44/networks/create", br#"{"Name": "host"}"#, 409, "already exists");
     expect(
         "POST",
         "/v1.44/networks/create",
