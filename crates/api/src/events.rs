@@ -33,7 +33,7 @@ fn events(ctx: &Ctx) -> ApiResult<Response<Body>> {
     let filters = filter_map::pairs(&filter_map::filters(&ctx.query)?);
     let nonempty = |key: &str| ctx.query.get(key).filter(|v| !v.is_empty());
     let query = EventQuery::parse(nonempty("since"), nonempty("until"), &filters).map_err(ApiError::bad)?;
-    let mut stream = ctx.service.engine.events.stream(query);
+    let mut stream = ctx.service.engine.event_stream(query);
     let (sender, body) = channel();
     tokio::task::spawn_blocking(move || {
         loop {

@@ -671,6 +671,13 @@ impl Journal {
     }
 }
 
+impl crate::Engine {
+    /// The events of this engine's journal that `query` wants.
+    pub fn event_stream(&self, query: EventQuery) -> EventStream {
+        self.events.stream(query)
+    }
+}
+
 impl EventStream {
     /// The matching events appended since the last call, oldest first. After the batch
     /// that reached `until`, [`EventStream::finished`] is true.
