@@ -250,3 +250,21 @@ fn docker_login_checks_credentials_with_the_registry() {
             || !std::fs::read_to_string(engine.root.join("config")).unwrap_or_default().contains("tester")
     );
 }
+
+#[test]
+fn docker_run_pulls_a_missing_image_first() {
+    let registry = Registry::start("api_runpull", None);
+    let engine = Engine::new(BIN, "api_runpull");
+    let name = push_busybox(&registry, &engine.root);
+    let api = Api::start(&engine);
+    // No network (the engine runs in this host's namespace here): nothing but the pull
+    // and the container.
+    let out = api.docker_run(&["run", "--rm", "--network", "none", &name, "echo", "pulled and ran"]);
+    assert!(out.status.success(), "{out:?}\n{}", api.output());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled and ran\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("Unable to find image '{name}' locally")), "{err}");
+    assert!(err.contains("Downloaded newer image"), "{err}");
+    assert_eq!(engine.ok(&["ps", "-a", "-q"]).trim(), "");
+    assert_eq!(engine.leftovers(), Vec::<String>::new());
+}
