@@ -321,29 +321,29 @@ impl Engine {
             return Err(NetworkError::NameTaken(name.into()).into());
         }
         if !request.driver.is_empty() && request.driver != "bridge" {
-            return Err(bad("driver", &request.driver, "only bridge networks exist"));
+            return Err(bad("--driver", &request.driver, "only bridge networks exist"));
         }
         let mut spec = NetworkSpec { ipv6: request.ipv6, internal: request.internal, ..Default::default() };
         for s in &request.subnets {
             match s.parse::<ipnet::IpNet>() {
                 Ok(ipnet::IpNet::V4(n)) if spec.subnet.is_none() => spec.subnet = Some(n),
                 Ok(ipnet::IpNet::V6(n)) if spec.subnet6.is_none() => spec.subnet6 = Some(n),
-                Ok(_) => return Err(bad("subnet", s, "one IPv4 and one IPv6 subnet at most")),
-                Err(_) => return Err(bad("subnet", s, "expected a CIDR like 10.89.0.0/24 or fd00:89::/64")),
+                Ok(_) => return Err(bad("--subnet", s, "one IPv4 and one IPv6 subnet at most")),
+                Err(_) => return Err(bad("--subnet", s, "expected a CIDR like 10.89.0.0/24 or fd00:89::/64")),
             }
         }
         for g in &request.gateways {
             match g.parse::<std::net::IpAddr>() {
                 Ok(std::net::IpAddr::V4(a)) if spec.subnet.is_some() => spec.gateway = Some(a),
                 Ok(std::net::IpAddr::V6(a)) if spec.subnet6.is_some() => spec.gateway6 = Some(a),
-                Ok(_) => return Err(bad("gateway", g, "needs a subnet of its family")),
-                Err(_) => return Err(bad("gateway", g, "not an IP address")),
+                Ok(_) => return Err(bad("--gateway", g, "needs a subnet of its family")),
+                Err(_) => return Err(bad("--gateway", g, "not an IP address")),
             }
         }
         spec.ip_range = request
             .ip_range
             .as_deref()
-            .map(|s| s.parse().map_err(|_| bad("ip-range", s, "expected an IPv4 CIDR like 10.89.0.0/25")))
+            .map(|s| s.parse().map_err(|_| bad("--ip-range", s, "expected an IPv4 CIDR like 10.89.0.0/25")))
             .transpose()?;
         spec.labels = request.labels.clone();
         let network = self.networks.create(name, &spec)?;
