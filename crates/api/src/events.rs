@@ -35,19 +35,21 @@ fn events(ctx: &Ctx) -> ApiResult<Response<Body>> {
     let query = EventQuery::parse(nonempty("since"), nonempty("until"), &filters).map_err(ApiError::bad)?;
     let mut stream = ctx.service.engine.event_stream(query);
     let (sender, body) = channel();
-    tokio::task::spawn_blocking(move || {
+    // A task, not a blocking thread: a poll is a short read of a local file, and a
+    // follower waits most of its life; hundreds of followers hold no threads.
+    tokio::spawn(async move {
         loop {
             for event in stream.next_batch() {
                 let mut text = serde_json::to_vec(&event).expect("an event serialises");
                 text.push(b'\n');
-                if !sender.send_blocking(Bytes::from(text)) {
+                if !sender.send(Bytes::from(text)).await {
                     return;
                 }
             }
             if stream.finished() || sender.is_closed() {
                 return;
             }
-            std::thread::sleep(POLL);
+            tokio::time::sleep(POLL).await;
         }
     });
     let mut response = with_status(StatusCode::OK, body);
