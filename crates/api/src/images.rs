@@ -33,6 +33,9 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
     let name = |parts: &[&str]| parts.join("/");
     let result = match (&method, rest) {
         (&Method::GET, ["json"]) => list(ctx).await,
+        (&Method::POST, ["create"]) if ctx.query.get("fromSrc").is_some_and(|s| !s.is_empty()) => {
+            import(ctx, request).await
+        }
         (&Method::POST, ["create"]) => pull(ctx, &request),
         (&Method::POST, ["load"]) => load(ctx, request).await,
         (&Method::POST, ["prune"]) => prune(ctx).await,
@@ -200,6 +203,34 @@ fn pull(ctx: &Ctx, request: &Request<Incoming>) -> ApiResult<Response<Body>> {
         }
     });
     let mut response = with_status(StatusCode::OK, body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=`: the body is a root
+/// filesystem tar (`docker import`). A URL source is refused: the service fetches
+/// nothing a client names.
+async fn import(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Body>> {
+    if ctx.query.get("fromSrc") != Some("-") {
+        return Err(ApiError::not_implemented("import from a URL is not supported; send the archive (fromSrc=-)"));
+    }
+    let name = match (ctx.query.get("repo").filter(|r| !r.is_empty()), ctx.query.get("tag").filter(|t| !t.is_empty())) {
+        (Some(repo), Some(tag)) => Some(format!("{repo}:{tag}")),
+        (Some(repo), None) => Some(repo.to_owned()),
+        (None, _) => None,
+    };
+    if let Some(name) = &name {
+        lindocker_image::reference::parse(name).map_err(|e| ApiError::bad(e.to_string()))?;
+    }
+    let changes: Vec<String> = ctx.query.all("changes").into_iter().map(str::to_owned).collect();
+    let message = ctx.query.get("message").filter(|m| !m.is_empty()).map(str::to_owned);
+    let reader = crate::pipes::reader(request.into_body());
+    let image = ctx
+        .blocking(move |e| {
+            e.image_ops().import(reader, name.as_deref(), &changes, message.as_deref()).map_err(engine_error)
+        })
+        .await?;
+    let mut response = with_status(StatusCode::OK, crate::body::full(line(&json!({ "status": image.id }))));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
 }

@@ -336,6 +336,22 @@ impl Images {
         Ok(())
     }
 
+    /// Makes a one-layer image of the root filesystem tar in `input` (plain, gzip or
+    /// zstd), named `name` if given, with Dockerfile `changes` and a history `comment`;
+    /// journals `import`.
+    pub fn import(
+        &self,
+        input: impl Read,
+        name: Option<&str>,
+        changes: &[String],
+        comment: Option<&str>,
+    ) -> Result<ImageRecord, EngineError> {
+        let details = archive::NewImage { changes, comment, ..archive::NewImage::default() };
+        let image = archive::import(&self.store, input, name, &details)?;
+        self.event("import", &image.id, &image.id);
+        Ok(image)
+    }
+
     /// Loads a `docker save` or OCI archive from `input`; journals `load`.
     pub fn load(&self, input: impl Read) -> Result<Vec<Loaded>, EngineError> {
         let loaded = archive::load(&self.store, input)?;

@@ -268,3 +268,34 @@ fn docker_run_pulls_a_missing_image_first() {
     assert_eq!(engine.ok(&["ps", "-a", "-q"]).trim(), "");
     assert_eq!(engine.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn docker_import_makes_an_image_from_a_tar() {
+    let engine = Engine::new(BIN, "api_import");
+    let api = Api::start(&engine);
+    let tar = engine.root.join("rootfs.tar");
+    std::fs::write(&tar, image::busybox_layer(&engine.root)).unwrap();
+    let path = tar.to_str().unwrap();
+    let out = api.docker_ok(&[
+        "import",
+        "--change",
+        r#"CMD ["sh"]"#,
+        "--message",
+        "through the API",
+        path,
+        "localhost/imported:1",
+    ]);
+    let id = out.trim();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+    let info: Value = serde_json::from_str(&engine.ok(&["image", "inspect", "localhost/imported:1"])).unwrap();
+    assert_eq!(info[0]["Id"], id);
+    assert_eq!(info[0]["Config"]["Cmd"], json!(["sh"]));
+    // A change the engine cannot apply stores nothing.
+    let before = content(&engine);
+    let bad = api.docker_run(&["import", "--change", "FROBNICATE x", path, "localhost/bad:1"]);
+    assert!(!bad.status.success(), "{bad:?}");
+    assert_eq!(content(&engine), before);
+    // A URL is not fetched by the service.
+    let reply = api.request("POST", "/v1.44/images/create?fromSrc=http%3A%2F%2F127.0.0.1%3A1%2Fx.tar", b"");
+    assert_eq!(reply.status, 501, "{reply:?}");
+}

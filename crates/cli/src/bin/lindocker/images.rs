@@ -8,7 +8,6 @@ use std::io::{self, IsTerminal, Read, Write};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use lindocker_engine::images::{ImageDeleteItem, ImageSummary, Images};
-use lindocker_image::archive::{self, NewImage};
 use lindocker_image::progress::Progress;
 use lindocker_image::registry::{self, Platform, PullOptions};
 use lindocker_image::{Store, auth, reference};
@@ -522,9 +521,7 @@ fn open_input(path: &str) -> Result<Box<dyn Read>> {
 
 fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
     let input = open_input(&a.file)?;
-    let details = NewImage { changes: &a.changes, comment: a.message.as_deref(), ..NewImage::default() };
-    let image = archive::import(&store(cli)?, input, a.name.as_deref(), &details)?;
-    image_event(cli, "import", &image.id, &image.id);
+    let image = images(cli)?.import(input, a.name.as_deref(), &a.changes, a.message.as_deref())?;
     println!("{}", image.id);
     Ok(0)
 }
