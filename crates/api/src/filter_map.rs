@@ -50,11 +50,11 @@ pub fn boolean(map: &BTreeMap<String, Vec<String>>, key: &str) -> ApiResult<Opti
     }
 }
 
-/// An engine error with the status Docker gives it here: conflicts 409, missing networks
-/// 404, bad network requests 400; the rest as the router maps them.
+/// An engine error with the status Docker gives it here: missing networks 404, networks
+/// in use or names taken 409, bad network requests 400; the rest as the router maps them
+/// (`State`, an image or volume in use, is 409 there).
 pub fn engine_error(e: EngineError) -> ApiError {
     let status = match &e {
-        EngineError::Conflict(_) => StatusCode::CONFLICT,
         EngineError::Net(NetworkError::NoSuchNetwork(_)) => StatusCode::NOT_FOUND,
         EngineError::Net(NetworkError::NameTaken(_) | NetworkError::InUse { .. } | NetworkError::PortTaken { .. }) => {
             StatusCode::CONFLICT

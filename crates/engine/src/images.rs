@@ -264,7 +264,7 @@ impl Images {
 
     /// Removes the name `name` (or, by id, every name) and the image when no name is left
     /// and no container uses it, as `docker rmi`: an image with several names given by id,
-    /// or one a container uses, needs `force` (else [`EngineError::Conflict`]). Unless
+    /// or one a container uses, needs `force` (else [`EngineError::State`] (409)). Unless
     /// `noprune`, the layers and blobs nothing uses any more go too.
     pub fn remove(&self, name: &str, force: bool, noprune: bool) -> Result<Vec<ImageDeleteItem>, EngineError> {
         // First the lock, then what is in use: a `create` holds the content guard until
@@ -274,14 +274,14 @@ impl Images {
         let image = self.store.find(name)?;
         let by_name = reference::parse(name).ok().map(|r| r.whole()).filter(|n| image.names.contains(n));
         if by_name.is_none() && image.names.len() > 1 && !force {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::State(format!(
                 "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
                 short_id(&image.id)
             )));
         }
         let last_name = by_name.is_none() || image.names.len() <= 1;
         if last_name && used.images.contains(&image.id) && !force {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::State(format!(
                 "conflict: unable to remove {name} (must force) - image {} is being used by a container",
                 short_id(&image.id)
             )));

@@ -96,10 +96,6 @@ pub enum EngineError {
     /// No such volume.
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
-    /// The operation conflicts with what uses the object (an image or volume a
-    /// container uses, a name taken): Docker's 409.
-    #[error("{0}")]
-    Conflict(String),
     /// From networking, typed (no such network, in use, bad address...).
     #[error(transparent)]
     Net(#[from] lindocker_network::NetworkError),

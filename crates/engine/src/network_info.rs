@@ -352,10 +352,10 @@ impl Engine {
     }
 
     /// Removes the network `name` names; journals `destroy`. A predefined network, or
-    /// one containers use, is a [`EngineError::Conflict`].
+    /// one containers use, is a [`EngineError::State`] (409).
     pub fn network_remove(&self, name: &str) -> Result<(), EngineError> {
         if let Some(p) = self.find_predefined(name) {
-            return Err(EngineError::Conflict(format!("{} is a pre-defined network and cannot be removed", p.name)));
+            return Err(EngineError::State(format!("{} is a pre-defined network and cannot be removed", p.name)));
         }
         let (n, _) = self.networks.inspect(name)?;
         self.networks.remove(&n.name)?;

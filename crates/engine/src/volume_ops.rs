@@ -165,13 +165,13 @@ impl Engine {
         Ok(describe(&self.volumes.create_with_options(&name, labels, false, options)?))
     }
 
-    /// Removes volume `name`; one a container uses is a [`EngineError::Conflict`] (with
+    /// Removes volume `name`; one a container uses is a [`EngineError::State`] (409) (with
     /// or without `force`, as Docker).
     pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
         let _ = force;
         self.volumes.inspect(name)?;
         if let Some((_, id)) = self.volume_users()?.iter().find(|(v, _)| v == name) {
-            return Err(EngineError::Conflict(format!("remove {name}: volume is in use - [{id}]")));
+            return Err(EngineError::State(format!("remove {name}: volume is in use - [{id}]")));
         }
         self.volumes.remove(name)
     }

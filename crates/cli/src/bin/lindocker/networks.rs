@@ -204,7 +204,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
             for name in names {
                 match engine.network_remove(name) {
                     Ok(()) => println!("{name}"),
-                    Err(e @ EngineError::Conflict(_)) => {
+                    Err(e @ EngineError::State(_)) => {
                         eprintln!("Error response from daemon: {e}");
                         status = 1;
                     }
