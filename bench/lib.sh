@@ -74,7 +74,8 @@ remove_cgroups() {
 }
 
 # The release binaries (built if missing): lindocker as $ld, lindocker-runtime as $rt.
-release=$PWD/target/x86_64-unknown-linux-gnu/release
+# LINDOCKER_BENCH_BUILD=DIR: the binaries of DIR instead (a debug build, for a quick look).
+release=${LINDOCKER_BENCH_BUILD:-$PWD/target/x86_64-unknown-linux-gnu/release}
 [ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] && [ -x "$release/lindocker-runtime" ] \
   || cargo build --release --locked -p lindocker-cli
 ld=$release/lindocker

@@ -66,3 +66,82 @@ impl hyper::body::Body for ChannelBody {
         SizeHint::default()
     }
 }
+
+/// A `Write` for a blocking task that streams into a response body in 64 kB chunks.
+#[derive(Debug)]
+pub struct ChunkWriter {
+    tx: Sender,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    /// Writes into `tx`.
+    pub fn new(tx: Sender) -> ChunkWriter {
+        ChunkWriter { tx, buf: Vec::with_capacity(64 * 1024) }
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() && !self.tx.send_blocking(std::mem::take(&mut self.buf)) {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"));
+        }
+        Ok(())
+    }
+}
+
+/// A `Read` for a blocking task over a request's body, fed by an async task (a few
+/// chunks ahead at most).
+#[derive(Debug)]
+pub struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl BodyReader {
+    /// Starts reading `body` (call inside the runtime).
+    pub fn new(body: hyper::body::Incoming) -> BodyReader {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut body = body;
+            loop {
+                let sent = match body.frame().await {
+                    None => break,
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => tx.send(Ok(data)).await,
+                        Err(_) => continue,
+                    },
+                    Some(Err(e)) => tx.send(Err(std::io::Error::other(e))).await,
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        BodyReader { rx, current: Bytes::new() }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(data)) => self.current = data,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        bytes::Buf::advance(&mut self.current, n);
+        Ok(n)
+    }
+}

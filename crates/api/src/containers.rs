@@ -44,6 +44,11 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         ("POST", ["containers", id, "resize"]) => resize(ctx, id).await,
         ("GET", ["containers", id, "top"]) => top(ctx, id).await,
         ("POST", ["containers", id, "rename"]) => rename(ctx, id).await,
+        ("GET", ["containers", id, "stats"]) => stats(ctx, id).await,
+        ("GET", ["containers", id, "changes"]) => changes(ctx, id).await,
+        ("GET", ["containers", id, "export"]) => export(ctx, id).await,
+        ("GET" | "HEAD", ["containers", id, "archive"]) => archive_get(ctx, id, method == "HEAD").await,
+        ("PUT", ["containers", id, "archive"]) => archive_put(ctx, id, request).await,
         _ => return Err(request),
     };
     Ok(result)
@@ -66,7 +71,11 @@ async fn create(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Bod
     }
     let body: CreateBody = read_json(request).await?;
     let create = body.to_request(name)?;
+    let size = body.host_config.as_ref().and_then(|h| h.console_size).filter(|[h, w]| *h > 0 && *w > 0);
     let record = ctx.blocking(move |engine| Ok(engine.create(&create)?)).await?;
+    if let (Some([h, w]), true) = (size, record.config.tty) {
+        ctx.service.console_sizes.lock().unwrap_or_else(|e| e.into_inner()).insert(record.id.clone(), (h, w));
+    }
     json(StatusCode::CREATED, &json!({ "Id": record.id, "Warnings": [] }))
 }
 
@@ -85,6 +94,13 @@ async fn start(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
             let result: ApiResult<std::os::unix::net::UnixStream> = (|| {
                 let mut stream = engine.start(&id)?;
                 Engine::wait_started(&mut stream).map_err(|(message, _)| ApiError::internal(message))?;
+                // The client's terminal size before anyone hears of the start.
+                let size = service.console_sizes.lock().unwrap_or_else(|e| e.into_inner()).get(&id).copied();
+                if let Some((h, w)) = size {
+                    let mut payload = h.to_be_bytes().to_vec();
+                    payload.extend_from_slice(&w.to_be_bytes());
+                    let _ = write_frame(&stream, Kind::Resize, &payload);
+                }
                 Ok(stream)
             })();
             // Clients that attached before the start get its stream: all the output. The
@@ -231,6 +247,7 @@ async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let force = ctx.query.flag("force")?;
     let volumes = ctx.query.flag("v")?;
     let name = name.to_owned();
+    let service = ctx.service.clone();
     ctx.blocking(move |engine| match find(engine, &name) {
         Ok(record) => {
             if record.state.status.is_live() && !force {
@@ -240,7 +257,10 @@ async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
                     status_name(record.state.status)
                 )));
             }
-            Ok(engine.remove(&record.id, force, volumes)?)
+            engine.remove(&record.id, force, volumes)?;
+            service.console_sizes.lock().unwrap_or_else(|e| e.into_inner()).remove(&record.id);
+            service.exits.lock().unwrap_or_else(|e| e.into_inner()).remove(&record.id);
+            Ok(())
         }
         // What a crash left under that name (or id) goes too.
         Err(_) if engine.remove_wreck(&name) => Ok(()),
@@ -499,4 +519,210 @@ async fn prune(ctx: &Ctx) -> ApiResult<Response<Body>> {
         })
         .await?;
     json(StatusCode::OK, &json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }))
+}
+
+/// `path` of the archive endpoints.
+fn archive_path(ctx: &Ctx) -> ApiResult<String> {
+    let path = ctx.query.get("path").unwrap_or_default();
+    if path.is_empty() || path.contains('\0') {
+        return Err(ApiError::bad("path is required"));
+    }
+    Ok(path.to_owned())
+}
+
+/// `X-Docker-Container-Path-Stat`: base64 of Docker's JSON (a Go `os.FileMode`).
+fn path_stat_header(stat: &lindocker_engine::archive::PathStat) -> ApiResult<HeaderValue> {
+    use base64::Engine as _;
+    let json = json!({
+        "name": stat.name, "size": stat.size, "mode": go_file_mode(stat.mode),
+        "mtime": humantime::format_rfc3339_nanos(stat.mtime).to_string(), "linkTarget": stat.link_target,
+    });
+    HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json.to_string()))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Go's `os.FileMode` of a `st_mode`: permission bits, and the type and special bits
+/// in Go's places.
+fn go_file_mode(mode: u32) -> u32 {
+    let mut out = mode & 0o777;
+    out |= match mode & 0o170000 {
+        0o040000 => 1 << 31,
+        0o120000 => 1 << 27,
+        0o060000 => 1 << 26,
+        0o010000 => 1 << 25,
+        0o140000 => 1 << 24,
+        0o020000 => (1 << 26) | (1 << 21),
+        _ => 0,
+    };
+    if mode & 0o4000 != 0 {
+        out |= 1 << 23;
+    }
+    if mode & 0o2000 != 0 {
+        out |= 1 << 22;
+    }
+    if mode & 0o1000 != 0 {
+        out |= 1 << 20;
+    }
+    out
+}
+
+async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Body>> {
+    let path = archive_path(ctx)?;
+    let (n, p) = (name.to_owned(), path.clone());
+    let stat = ctx.blocking(move |engine| Ok(engine.archive_stat(&n, &p)?)).await?;
+    let header = path_stat_header(&stat)?;
+    let body = if head {
+        crate::body::empty()
+    } else {
+        let (tx, body) = channel();
+        let engine = ctx.service.engine.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut out = crate::body::ChunkWriter::new(tx);
+            // An error halfway ends the stream short: the client's tar reader says so.
+            if engine.archive_out(&name, &path, &mut out).is_ok() {
+                let _ = std::io::Write::flush(&mut out);
+            }
+        });
+        body
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    response.headers_mut().insert("X-Docker-Container-Path-Stat", header);
+    Ok(response)
+}
+
+async fn archive_put(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
+    let path = archive_path(ctx)?;
+    let keep_owners = ctx.query.flag("copyUIDGID")?;
+    let mut input = crate::body::BodyReader::new(request.into_body());
+    let name = name.to_owned();
+    ctx.blocking(move |engine| {
+        let result = engine.archive_in(&name, &path, &mut input, keep_owners);
+        // The tar's end is before the body's (padding): the client writes the rest, and
+        // would fail on a connection we closed.
+        let _ = std::io::copy(&mut std::io::Read::take(&mut input, 16 << 20), &mut std::io::sink());
+        Ok(result?)
+    })
+    .await?;
+    Ok(with_status(StatusCode::OK, crate::body::empty()))
+}
+
+/// The host's CPU time so far in nanoseconds (`/proc/stat`'s first line, in USER_HZ).
+fn system_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let jiffies: u64 = stat
+        .lines()
+        .next()
+        .map(|l| l.split_whitespace().skip(1).take(8).filter_map(|n| n.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    jiffies * 10_000_000
+}
+
+/// One sample as Docker's `StatsResponse` parts (`cpu_stats` and the rest).
+fn sample(engine: &Engine, record: &Record) -> (Value, Value) {
+    let usage = engine.usage(record).unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = json!({
+        "cpu_usage": { "total_usage": usage.cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0 },
+        "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": { "periods": 0, "throttled_periods": 0, "throttled_time": 0 },
+    });
+    let limit = if usage.memory_limit == 0 { lindocker_engine::hostinfo::host_memory() } else { usage.memory_limit };
+    let rest = json!({
+        "pids_stats": { "current": usage.pids },
+        "memory_stats": { "usage": usage.memory, "limit": limit, "stats": {} },
+        "networks": { "eth0": { "rx_bytes": usage.net_rx, "tx_bytes": usage.net_tx, "rx_packets": 0, "tx_packets": 0, "rx_errors": 0, "tx_errors": 0, "rx_dropped": 0, "tx_dropped": 0 } },
+        "blkio_stats": { "io_service_bytes_recursive": [
+            { "major": 0, "minor": 0, "op": "read", "value": usage.block_read },
+            { "major": 0, "minor": 0, "op": "write", "value": usage.block_write },
+        ] },
+    });
+    (cpu, rest)
+}
+
+/// `stats`: a sample a second (`stream`, the default), or one with the CPU use of the
+/// last half second (`stream=0`; at once with `one-shot=1`).
+async fn stats(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
+    let stream = ctx.query.get("stream").is_none() || ctx.query.flag("stream")?;
+    let one_shot = ctx.query.flag("one-shot")?;
+    let name = name.to_owned();
+    let record = ctx.blocking(move |engine| find(engine, &name)).await?;
+    let (tx, body) = channel();
+    let engine = ctx.service.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let empty_cpu = json!({ "cpu_usage": { "total_usage": 0 }, "system_cpu_usage": 0, "online_cpus": 0 });
+        let mut pre = if one_shot || stream {
+            empty_cpu.clone()
+        } else {
+            let (cpu, _) = sample(&engine, &record);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            cpu
+        };
+        let mut pre_read = lindocker_engine::now();
+        loop {
+            let live =
+                engine.records.read(&record.id).map(|r| engine.reconcile(r).state.status.is_live()).unwrap_or(false);
+            let (cpu, mut out) = if live { sample(&engine, &record) } else { (empty_cpu.clone(), json!({})) };
+            let read = lindocker_engine::now();
+            out["read"] = json!(read);
+            out["preread"] = json!(pre_read);
+            out["cpu_stats"] = cpu.clone();
+            out["precpu_stats"] = pre;
+            out["name"] = json!(format!("/{}", record.name));
+            out["id"] = json!(record.id);
+            if !tx.send_blocking(out.to_string() + "\n") || !stream || !live {
+                return;
+            }
+            pre = cpu;
+            pre_read = read;
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// `changes`: what differs from the image (Kind 0 changed, 1 added, 2 deleted).
+async fn changes(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
+    let name = name.to_owned();
+    let list = ctx
+        .blocking(move |engine| {
+            let record = find(engine, &name)?;
+            let fs = lindocker_storage::container::ContainerFs::at(engine.records.dir(&record.id));
+            let diff = fs.diff(engine.images.layers(), &record.layers).map_err(EngineError::from)?;
+            Ok(diff
+                .into_iter()
+                .map(|(kind, path)| {
+                    let kind = match kind.to_string().as_str() {
+                        "A" => 1,
+                        "D" => 2,
+                        _ => 0,
+                    };
+                    json!({ "Path": path, "Kind": kind })
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    json(StatusCode::OK, &list)
+}
+
+/// `export`: the container's filesystem as one tar, streamed.
+async fn export(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
+    let name = name.to_owned();
+    let record = ctx.blocking(move |engine| find(engine, &name)).await?;
+    let (tx, body) = channel();
+    let engine = ctx.service.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let fs = lindocker_storage::container::ContainerFs::at(engine.records.dir(&record.id));
+        let mut out = crate::body::ChunkWriter::new(tx);
+        // An error halfway ends the stream short: the client's tar reader says so.
+        if fs.export(engine.images.layers(), &record.layers, &mut out).is_ok() {
+            let _ = std::io::Write::flush(&mut out);
+            engine.events.emit(lindocker_engine::events::Event::container(&record, "export", &[]));
+        }
+    });
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    Ok(response)
 }

@@ -51,7 +51,9 @@ impl From<EngineError> for ApiError {
         use lindocker_image::ImageError;
         let message = e.to_string();
         let status = match &e {
-            EngineError::NoSuchContainer(_) | EngineError::NoSuchVolume(_) => StatusCode::NOT_FOUND,
+            EngineError::NoSuchContainer(_) | EngineError::NoSuchVolume(_) | EngineError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             EngineError::NameInUse { .. } | EngineError::State(_) => StatusCode::CONFLICT,
             EngineError::Ambiguous(_)
             | EngineError::BadOption { .. }

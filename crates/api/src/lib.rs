@@ -21,6 +21,7 @@ pub mod netconnect;
 pub mod networks;
 pub mod pipes;
 pub mod query;
+pub mod reaper;
 pub mod router;
 pub mod streams;
 pub mod version;
@@ -53,6 +54,9 @@ pub struct Service {
     pub exits: Mutex<HashMap<String, ExitTx>>,
     /// Execs made through the API.
     pub execs: exec::Execs,
+    /// The terminal size a client gave at create (`HostConfig.ConsoleSize`), applied when
+    /// the container starts, before its first prompt.
+    pub console_sizes: Mutex<HashMap<String, (u16, u16)>>,
 }
 
 /// How a start hands its stream (and the exit slot) to a client attached before it.
@@ -133,6 +137,7 @@ pub fn serve(engine: Engine, listener: Listener, idle: Option<Duration>) -> std:
         starting: Mutex::default(),
         exits: Mutex::default(),
         execs: Mutex::default(),
+        console_sizes: Mutex::default(),
     });
     let result = runtime.block_on(accept_loop(listener, service, idle));
     // Blocking tasks left (a follower whose client vanished notices on its next write).
@@ -163,6 +168,11 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
                 });
             }
             _ = tokio::time::sleep(tick) => {
+                // Each tick is a look through /proc (~1 ms): only while something is open
+                // or just was, when shims may have ended.
+                if activity.idle_for().is_none_or(|d| d < Duration::from_secs(30)) {
+                    reaper::reap_shims();
+                }
                 if let (Some(limit), Some(idle_for)) = (idle, activity.idle_for())
                     && idle_for >= limit
                 {

@@ -134,6 +134,8 @@ pub struct HostConfig {
     pub userns_mode: String,
     #[serde(deserialize_with = "nullable")]
     pub devices: Vec<serde_json::Value>,
+    /// The client's terminal size (rows, columns), for a `Tty` container's first size.
+    pub console_size: Option<[u16; 2]>,
 }
 
 /// `LogConfig`.

@@ -79,6 +79,8 @@ pub type Routed = Result<ApiResult<Response<Body>>, Request<Incoming>>;
 
 /// Serves one request.
 pub async fn handle(service: Arc<Service>, request: Request<Incoming>) -> Response<Body> {
+    // `LINDOCKER_API_LOG=1`: one line per request on stderr (method, path, status).
+    let log = std::env::var_os("LINDOCKER_API_LOG").map(|_| format!("{} {}", request.method(), request.uri()));
     let mut response = match route(service, request).await {
         Ok(response) => response,
         Err(e) => error_response(&e),
@@ -88,6 +90,9 @@ pub async fn handle(service: Arc<Service>, request: Request<Incoming>) -> Respon
     headers.insert("Docker-Experimental", HeaderValue::from_static("false"));
     headers.insert("Ostype", HeaderValue::from_static("linux"));
     headers.insert("Server", HeaderValue::from_static(concat!("lindocker/", env!("CARGO_PKG_VERSION"), " (linux)")));
+    if let Some(line) = log {
+        eprintln!("{line} -> {}", response.status().as_u16());
+    }
     response
 }
 

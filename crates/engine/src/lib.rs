@@ -3,6 +3,7 @@
 //! operations `lindocker` offers on them. Daemonless: every CLI call reads and writes
 //! the records under the data root, under per-container locks.
 
+pub mod archive;
 pub mod attach;
 pub mod attach_options;
 pub mod boot;
@@ -93,6 +94,9 @@ pub enum EngineError {
         /// The name.
         user: String,
     },
+    /// No such file (or other object) in a container.
+    #[error("{0}")]
+    NotFound(String),
     /// No such volume.
     #[error("No such volume: {0}")]
     NoSuchVolume(String),

@@ -48,6 +48,7 @@ impl Api {
         let log = dir.join("service.log");
         let mut cmd = engine.cmd();
         cmd.args(["system", "service"]).args(args).arg(format!("unix://{}", socket.display()));
+        cmd.env("LINDOCKER_API_LOG", "1");
         cmd.stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(dir.join("service.err")).unwrap());
         let child = cmd.spawn().expect("start lindocker system service");

@@ -132,6 +132,9 @@ fn docker_run_d_ps_logs_inspect_stop_rm_are_the_clis_containers() {
         engine.ok(&["inspect", "-f", "{{.State.Pid}}", "web"])
     );
     wait_for("the first log line", || api.docker_ok(&["logs", "web"]) == "started\n");
+    let stats = api.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "web"]);
+    let pids: u32 = stats.trim().strip_prefix("web ").and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(pids >= 1, "{stats:?}");
     // logs -f follows until the container ends.
     let mut follower = api.docker();
     follower.args(["logs", "-f", "web"]).stdout(std::process::Stdio::piped());
@@ -202,6 +205,118 @@ fn docker_exec_with_and_without_a_terminal_and_attach() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "tick 1\ntick 2\ntick 3\n", "{out:?}");
     assert_eq!(out.status.code(), Some(0));
     api.docker_ok(&["rm", "ticker"]);
+    drop(api);
+    clean(&engine);
+}
+
+#[test]
+fn docker_cp_both_ways() {
+    let engine = Engine::with_busybox(BIN, "api_cp");
+    let api = Api::start(&engine);
+    let dir = engine.root.with_extension("cp");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("tree/sub")).unwrap();
+    std::fs::write(dir.join("tree/sub/file"), "from the host\n").unwrap();
+    std::fs::write(dir.join("single"), "one file\n").unwrap();
+    api.docker_ok(&["run", "-d", "--name", "files", "localhost/busybox", "sleep", "60"]);
+    api.docker_ok(&["cp", dir.join("tree").to_str().unwrap(), "files:/tmp/"]);
+    api.docker_ok(&["cp", dir.join("single").to_str().unwrap(), "files:/tmp/renamed"]);
+    assert_eq!(engine.ok(&["exec", "files", "cat", "/tmp/tree/sub/file", "/tmp/renamed"]), "from the host\none file\n");
+    let diff = api.docker_ok(&["diff", "files"]);
+    assert!(diff.lines().any(|l| l == "A /tmp/renamed"), "{diff}");
+    let exported = api.docker_ok(&["export", "-o", dir.join("all.tar").to_str().unwrap(), "files"]);
+    assert_eq!(exported, "");
+    let listing = std::process::Command::new("tar").arg("-tf").arg(dir.join("all.tar")).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.lines().any(|l| l.trim_start_matches("./") == "tmp/renamed"), "{listing}");
+    api.docker_ok(&["exec", "files", "sh", "-c", "mkdir /out && echo made inside > /out/f && ln -s f /out/link"]);
+    api.docker_ok(&["cp", "files:/out", dir.join("back").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(dir.join("back/f")).unwrap(), "made inside\n");
+    assert_eq!(std::fs::read_link(dir.join("back/link")).unwrap(), std::path::Path::new("f"));
+    api.docker_ok(&["cp", "files:/etc/hostname", dir.join("hostname").to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hostname")).unwrap(),
+        engine.ok(&["exec", "files", "cat", "/etc/hostname"])
+    );
+    let missing = api.docker_run(&["cp", "files:/no/such", dir.join("x").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("Could not find the file /no/such"), "{missing:?}");
+    // A stopped container too (its filesystem mounted for the copy, and not left so).
+    api.docker_ok(&["stop", "-t", "0", "files"]);
+    api.docker_ok(&["cp", "files:/tmp/renamed", dir.join("stopped").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(dir.join("stopped")).unwrap(), "one file\n");
+    api.docker_ok(&["rm", "files"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(api);
+    clean(&engine);
+}
+
+#[test]
+fn docker_run_it_under_a_terminal() {
+    use std::io::Write;
+    let engine = Engine::with_busybox(BIN, "api_run_it");
+    let api = Api::start(&engine);
+    let pty = lindocker_testkit::Pty::open(33, 90);
+    let mut it = api.docker();
+    it.args(["run", "-it", "--rm", "--name", "tty", "localhost/busybox", "sh"]);
+    pty.attach(&mut it);
+    let mut child = it.spawn().unwrap();
+    let seen = read_pty(&pty);
+    let prompt = seen_until(&seen, "# ");
+    assert!(prompt.contains("# "), "{prompt:?}\n{}", api.output());
+    (&pty.master).write_all(b"echo answer=$((6*7)) size=$(stty size); exit 4\r").unwrap();
+    let out = seen_until(&seen, "size=33 90");
+    let status = wait_child(&mut child);
+    assert!(out.contains("answer=42 size=33 90"), "{out:?}\n{}", api.output());
+    assert_eq!(status.code(), Some(4), "{out:?}");
+    wait_for("the --rm container to go", || engine.ok(&["ps", "-aq"]).is_empty());
+    drop(api);
+    clean(&engine);
+}
+
+#[test]
+fn docker_run_d_p_publishes_the_port() {
+    let host = lindocker_testkit::FakeHost::new("api_port");
+    let engine = Engine::in_host(BIN, "api_port", &host);
+    let api = Api::start(&engine);
+    let www = engine.root.with_extension("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "through the API\n").unwrap();
+    let volume = format!("{}:/www:ro", www.display());
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-v",
+        &volume,
+        "--dns",
+        "127.0.0.1",
+        "localhost/busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert_eq!(api.docker_ok(&["port", "web"]).trim(), "80/tcp -> 0.0.0.0:8080");
+    let ps = api.docker_ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+    let mut body = String::new();
+    for _ in 0..50 {
+        let out = host.run("timeout", &["5", "busybox", "wget", "-qO-", "http://127.0.0.1:8080/"]);
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(body, "through the API\n");
+    api.docker_ok(&["rm", "-f", "web"]);
+    std::fs::remove_dir_all(&www).unwrap();
     drop(api);
     clean(&engine);
 }

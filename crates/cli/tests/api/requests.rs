@@ -106,3 +106,131 @@ fn errors_have_dockers_shape_and_status() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Threads of a process.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn a_stalled_or_vanished_follower_blocks_nobody_and_ends() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_follow");
+    let mut api = Api::start(&engine);
+    let pid = api.child().id();
+    let made = api.request(
+        "POST",
+        "/containers/create?name=chatty",
+        br#"{"Image":"localhost/busybox","Cmd":["sh","-c","while true; do echo line-of-output-to-fill-buffers; done"]}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(api.request("POST", "/containers/chatty/start", b"").status, 204);
+    let baseline = threads(pid);
+    // A follower that never reads: its socket fills, its producer waits.
+    let mut stalled = api.connect();
+    stalled.write_all(b"GET /v1.50/containers/chatty/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
+    // A follower that reads a little, then vanishes mid-stream.
+    let mut vanishing = api.connect();
+    vanishing.write_all(b"GET /containers/chatty/logs?follow=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    let n = vanishing.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    drop(vanishing);
+    std::thread::sleep(Duration::from_secs(1));
+    // Others are served meanwhile, promptly.
+    for _ in 0..5 {
+        let t = Instant::now();
+        let reply = api.request("GET", "/_ping", b"");
+        assert_eq!(reply.status, 200);
+        let list = api.request("GET", "/containers/json", b"");
+        assert_eq!(list.json()[0]["Names"][0], "/chatty");
+        let tail = api.request("GET", "/containers/chatty/logs?stdout=1&tail=2", b"");
+        assert_eq!(tail.status, 200);
+        // Two multiplexed frames: stream 1, the line.
+        assert_eq!(tail.body[0], 1, "{:?}", tail.text());
+        assert!(tail.text().contains("line-of-output-to-fill-buffers\n"));
+        assert!(t.elapsed() < Duration::from_secs(2), "a request took {:?}", t.elapsed());
+    }
+    drop(stalled);
+    // Both followers' producers end (the blocking pool lets idle threads go after 5 s).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while threads(pid) > baseline + 1 {
+        assert!(Instant::now() < deadline, "followers left running: {} threads, {baseline} before", threads(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(api.request("DELETE", "/containers/chatty?force=true", b"").status, 204);
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn the_service_exits_when_idle_and_serves_a_socket_passed_by_systemd() {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let engine = Engine::new(BIN, "api_idle");
+    let mut api = Api::start_with(&engine, &["--time", "1"]);
+    // A connection held open keeps it.
+    let held = api.connect();
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(api.child().try_wait().unwrap().is_none(), "exited with a connection open");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = api.child().try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 10 s after its last connection closed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    // Socket activation: the listening socket is descriptor 3, LISTEN_PID names the
+    // service. (A shell in between sets LISTEN_PID to its own pid, then execs.)
+    let dir = engine.root.with_extension("sd");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let cmd = engine.cmd();
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("exec 3<&{fd}; export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\""))
+        .arg(program)
+        .args(args)
+        .args(["system", "service", "--time", "1"]);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    let started = Instant::now();
+    // The child gets the listener by inheritance (its close-on-exec cleared).
+    let listener_fd = listener;
+    rustix::io::fcntl_setfd(&listener_fd, rustix::io::FdFlags::empty()).unwrap();
+    let mut child = sh.process_group(0).spawn().unwrap();
+    drop(listener_fd);
+    let reply = {
+        let mut attempt = 0;
+        loop {
+            let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            use std::io::{Read, Write};
+            s.write_all(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n").unwrap();
+            let mut out = String::new();
+            if s.read_to_string(&mut out).is_ok() && out.contains("OK") {
+                break out;
+            }
+            attempt += 1;
+            assert!(attempt < 100, "no answer on the passed socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    eprintln!("start-on-connect: first /_ping answered {:?} after spawning", started.elapsed());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

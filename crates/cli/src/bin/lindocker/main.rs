@@ -221,7 +221,7 @@ fn main() -> ExitCode {
             system_prune(&cli, *all, *volumes)
         }
         Command::System(lazy::Lazy(system::SystemCommand::Service { time, allow_remote_tcp, address })) => {
-            containers::engine(&cli).and_then(|e| system::service(e, *time, address.as_deref(), *allow_remote_tcp))
+            system::service(&cli, *time, address.as_deref(), *allow_remote_tcp)
         }
         Command::Version { format } => system::version(format.as_deref()),
     };

@@ -56,20 +56,53 @@ pub enum SystemCommand {
     },
 }
 
-/// `system service`: serves the API until idle for `time` seconds.
-pub fn service(engine: Engine, time: u64, address: Option<&str>, allow_remote_tcp: bool) -> Result<u8> {
-    use lindocker_api::{Address, Listener};
-    let parsed = address.map(|a| Address::parse(a, allow_remote_tcp)).transpose().map_err(|e| Failure::new(125, e))?;
-    let listener = match (parsed, Listener::from_systemd()) {
-        (None, Some(listener)) => listener,
-        (address, _) => {
-            let address = address.unwrap_or_else(|| Address::Unix(lindocker_api::listen::DEFAULT_SOCKET.into()));
-            Listener::bind(&address).map_err(|e| Failure::new(125, format!("listening on {address:?}: {e}")))?
-        }
+/// `system service`: execs `lindocker-api` (installed beside us) with our global options,
+/// which serves the API until idle for `time` seconds. The address is checked here first,
+/// so a bad one is exit 125 with nothing started.
+pub fn service(cli: &crate::Cli, time: u64, address: Option<&str>, allow_remote_tcp: bool) -> Result<u8> {
+    use std::os::unix::process::CommandExt;
+    if let Some(address) = address {
+        check_address(address, allow_remote_tcp).map_err(|e| Failure::new(125, e))?;
+    }
+    let exe = std::env::current_exe()?.with_file_name("lindocker-api");
+    let mut command = std::process::Command::new(&exe);
+    command
+        .arg("--root")
+        .arg(&cli.root)
+        .arg("--state")
+        .arg(&cli.state)
+        .arg("--cgroup-parent")
+        .arg(&cli.cgroup_parent)
+        .arg("--time")
+        .arg(time.to_string());
+    if allow_remote_tcp {
+        command.arg("--allow-remote-tcp");
+    }
+    command.args(address);
+    let e = command.exec();
+    Err(Failure::new(125, format!("starting {}: {e}", exe.display())).into())
+}
+
+/// Docker's address forms, loopback TCP unless `remote` (the same rule as the server's).
+fn check_address(text: &str, remote: bool) -> std::result::Result<(), String> {
+    if let Some(path) = text.strip_prefix("unix://") {
+        return if path.starts_with('/') && !path.contains('\0') {
+            Ok(())
+        } else {
+            Err(format!("{text:?}: the socket path must be absolute (unix:///PATH)"))
+        };
+    }
+    let Some(addr) = text.strip_prefix("tcp://") else {
+        return Err(format!("{text:?}: expected unix:///PATH or tcp://IP:PORT"));
     };
-    let idle = (time > 0).then(|| std::time::Duration::from_secs(time));
-    lindocker_api::serve(engine, listener, idle)?;
-    Ok(0)
+    let addr: std::net::SocketAddr =
+        addr.parse().map_err(|_| format!("{text:?}: expected tcp://IP:PORT (an IP address, not a name)"))?;
+    if !addr.ip().is_loopback() && !remote {
+        return Err(format!(
+            "{text:?}: not a loopback address; the API gives root on this host to anyone who reaches it, without authentication (use --allow-remote-tcp to insist)"
+        ));
+    }
+    Ok(())
 }
 
 /// `system boot`: recovery after a boot, reported.
