@@ -98,6 +98,28 @@ fn docker_pull_images_tag_history_rmi() {
     assert_eq!(image_ids(&engine).trim(), "");
     assert_eq!(content(&engine), Vec::<String>::new(), "no layer or blob left");
 
+    // The stream itself, as dockerd writes it: one JSON object per line.
+    let reply =
+        api.request("POST", &format!("/v1.44/images/create?fromImage={}&tag=v1", name.trim_end_matches(":v1")), b"");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let lines: Vec<Value> = reply.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0], json!({ "status": "Pulling from test/bb", "id": "v1" }), "{lines:?}");
+    let downloading = lines.iter().find(|l| l["status"] == "Downloading").expect("a Downloading line");
+    assert!(
+        downloading["progressDetail"]["current"].as_u64().unwrap()
+            <= downloading["progressDetail"]["total"].as_u64().unwrap()
+    );
+    assert_eq!(downloading["id"].as_str().unwrap().len(), 12, "{downloading}");
+    assert!(lines.iter().any(|l| l["status"].as_str().is_some_and(|s| s.starts_with("Digest: sha256:"))), "{lines:?}");
+    assert_eq!(lines.last().unwrap()["status"], format!("Status: Downloaded newer image for {name}"));
+    let reply =
+        api.request("POST", &format!("/v1.44/images/create?fromImage={}/test/absent&tag=v1", registry.addr), b"");
+    let last: Value = serde_json::from_str(reply.text().lines().last().unwrap()).unwrap();
+    assert_eq!(last["errorDetail"]["message"], last["error"], "{last}");
+    assert!(last["error"].as_str().unwrap().contains("manifest unknown"), "{last}");
+    api.docker_ok(&["rmi", &name]);
+
     // A pull that fails ends the stream with Docker's error line: the CLI says why.
     let bad = api.docker_run(&["pull", &format!("{}/test/absent:v1", registry.addr)]);
     assert!(!bad.status.success(), "{bad:?}");
