@@ -79,13 +79,12 @@ pub enum VolumeCommand {
 pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
     match command {
         VolumeCommand::Create { label, name } => {
-            let name = name.clone().unwrap_or_else(lindocker_engine::ids::new_id);
             let labels = label
                 .iter()
                 .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                 .collect();
-            let info = engine.volumes.create(&name, labels, false)?;
-            println!("{}", info.name);
+            let volume = engine.volume_create(name.as_deref(), None, labels, Default::default())?;
+            println!("{}", volume.name);
         }
         VolumeCommand::Ls { quiet, format: fmt } => {
             let volumes = engine.volumes.list()?;
