@@ -56,8 +56,20 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
 
 /// The container `name` names (a name, an id or a prefix of one), settled.
 pub fn find(engine: &Engine, name: &str) -> ApiResult<Record> {
+    check_ref(name)?;
     let id = engine.records.resolve(name)?;
     engine.settle(engine.records.read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()).into())
+}
+
+/// A client's container reference is a name (`/` before it allowed) or an id prefix:
+/// nothing else reaches the engine, whose names are file names.
+pub fn check_ref(name: &str) -> ApiResult<()> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if lindocker_engine::ids::valid_name(bare) || (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Ok(())
+    } else {
+        Err(EngineError::NoSuchContainer(name.into()).into())
+    }
 }
 
 async fn create(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Body>> {
@@ -263,7 +275,7 @@ async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
             Ok(())
         }
         // What a crash left under that name (or id) goes too.
-        Err(_) if engine.remove_wreck(&name) => Ok(()),
+        Err(_) if check_ref(&name).is_ok() && engine.remove_wreck(&name) => Ok(()),
         Err(e) => Err(e),
     })
     .await?;
@@ -437,16 +449,36 @@ async fn logs(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
 
 async fn attach(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let (stdin, stdout, stderr) = (ctx.query.flag("stdin")?, ctx.query.flag("stdout")?, ctx.query.flag("stderr")?);
+    let (logs, live) = (ctx.query.flag("logs")?, ctx.query.flag("stream")?);
     let service = ctx.service.clone();
     let name = name.to_owned();
-    let (how, source) = ctx
+    let (how, prelude, source) = ctx
         .blocking(move |engine| {
             let record = find(engine, &name)?;
             let how = How { tty: record.config.tty, stdin: stdin && record.config.open_stdin, stdout, stderr };
+            // `logs=1`: what it wrote so far first (docker-compose's `up` asks so).
+            let mut prelude = Vec::new();
+            if logs && engine.log_reader(&record, Some(0)).is_ok() {
+                let _ = engine.read_logs(
+                    &record,
+                    &LogOptions::default(),
+                    |e| {
+                        let stream = if e.stream == "stderr" { Output::Stderr } else { Output::Stdout };
+                        if (stream == Output::Stdout && stdout) || (stream == Output::Stderr && stderr) {
+                            prelude.extend(chunk(how.tty, stream, e.log.as_bytes()));
+                        }
+                        prelude.len() < 8 << 20
+                    },
+                    || true,
+                );
+            }
+            if !live {
+                return Ok((how, prelude, Source::Nothing));
+            }
             if record.state.status.is_live() {
                 let stream = lindocker_runtime::socket_path::connect(&engine.attach_socket(&record.id))
                     .map_err(|e| ApiError::internal(format!("connecting to the container's shim: {e}")))?;
-                return Ok((how, Source::Now(stream)));
+                return Ok((how, prelude, Source::Now(stream)));
             }
             if record.state.status == Status::Removing {
                 return Err(ApiError::conflict(format!("container {} is being removed", record.name)));
@@ -460,10 +492,10 @@ async fn attach(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<
                 .entry(record.id.clone())
                 .or_default()
                 .push(tx);
-            Ok((how, Source::Later { handover: rx, id: record.id }))
+            Ok((how, prelude, Source::Later { handover: rx, id: record.id }))
         })
         .await?;
-    Ok(crate::hijack::attach(&ctx.service, request, how, source))
+    Ok(crate::hijack::attach(&ctx.service, request, how, prelude, source))
 }
 
 /// Sends a terminal size to a shim (`resize` of a container or of an exec's terminal).
@@ -568,6 +600,7 @@ fn go_file_mode(mode: u32) -> u32 {
 
 async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Body>> {
     let path = archive_path(ctx)?;
+    check_ref(name)?;
     let (n, p) = (name.to_owned(), path.clone());
     let stat = ctx.blocking(move |engine| Ok(engine.archive_stat(&n, &p)?)).await?;
     let header = path_stat_header(&stat)?;
@@ -594,6 +627,7 @@ async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Bo
 
 async fn archive_put(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let path = archive_path(ctx)?;
+    check_ref(name)?;
     let keep_owners = ctx.query.flag("copyUIDGID")?;
     let mut input = crate::body::BodyReader::new(request.into_body());
     let name = name.to_owned();

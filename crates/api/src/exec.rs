@@ -31,6 +31,7 @@ pub type Execs = Mutex<HashMap<String, Arc<Mutex<Exec>>>>;
 /// One exec.
 #[derive(Debug)]
 pub struct Exec {
+    id: String,
     container: String,
     request: ExecRequest,
     stdin: bool,
@@ -120,7 +121,14 @@ async fn create(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<
         _ => return Err(ApiError::conflict(format!("Container {} is not running", record.id))),
     }
     let id = lindocker_engine::ids::new_id();
+    // Docker's exec events: the command in the action, the exec's own id attribute.
+    ctx.service.engine.events.emit(lindocker_engine::events::Event::container(
+        &record,
+        &format!("exec_create: {}", request.cmd.join(" ")),
+        &[("execID", id.clone())],
+    ));
     let exec = Exec {
+        id: id.clone(),
         container: record.id,
         request,
         stdin: body.attach_stdin,
@@ -211,6 +219,7 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
         }
     };
     let busy = ctx.service.activity.busy();
+    let events = ctx.service.engine.events.clone();
     if start.detach {
         tokio::spawn(async move {
             let _busy = busy;
@@ -225,8 +234,8 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
             tokio::spawn(async move {
                 let _busy = busy;
                 match upgrade.await {
-                    Ok(upgraded) => run_attached(launch, exec, how, TokioIo::new(upgraded)).await,
-                    Err(_) => run_attached(launch, exec, how, closed_stream()).await,
+                    Ok(upgraded) => run_attached(events, launch, exec, how, TokioIo::new(upgraded)).await,
+                    Err(_) => run_attached(events, launch, exec, how, closed_stream()).await,
                 }
             });
             let mut r = with_status(StatusCode::SWITCHING_PROTOCOLS, empty());
@@ -240,7 +249,7 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
             let how = crate::hijack::How { stdin: false, ..how };
             tokio::spawn(async move {
                 let _busy = busy;
-                run_attached(launch, exec, how, server).await;
+                run_attached(events, launch, exec, how, server).await;
             });
             let (tx, body) = crate::body::channel();
             tokio::spawn(async move {
@@ -302,6 +311,7 @@ async fn run_detached(mut launch: lindocker_engine::exec_launch::ExecLaunch, exe
 }
 
 async fn run_attached<C: AsyncRead + AsyncWrite + Send + 'static>(
+    events: lindocker_engine::events::Journal,
     mut launch: lindocker_engine::exec_launch::ExecLaunch,
     exec: Arc<Mutex<Exec>>,
     how: crate::hijack::How,
@@ -326,7 +336,17 @@ async fn run_attached<C: AsyncRead + AsyncWrite + Send + 'static>(
             return;
         }
     };
-    exec.lock().unwrap_or_else(|e| e.into_inner()).pid = child.id().unwrap_or(0);
+    let (exec_id, command) = {
+        let mut e = exec.lock().unwrap_or_else(|e| e.into_inner());
+        e.pid = child.id().unwrap_or(0);
+        (e.id.clone(), e.request.cmd.join(" "))
+    };
+    let event = |action: String, extra: Option<(&'static str, String)>| {
+        let mut attrs = vec![("execID", exec_id.clone())];
+        attrs.extend(extra);
+        events.emit(lindocker_engine::events::Event::container(&launch.record, &action, &attrs));
+    };
+    event(format!("exec_start: {command}"), None);
     let (mut client_in, mut client_out) = tokio::io::split(client);
     let status = if let Some(listener) = launch.console.take() {
         match receive_master(listener, &mut child).await {
@@ -347,6 +367,7 @@ async fn run_attached<C: AsyncRead + AsyncWrite + Send + 'static>(
         relay_pipes(&mut child, &mut client_in, &mut client_out, how).await
     };
     let code = exit_code(&launch, status);
+    event("exec_die".into(), Some(("exitCode", code.to_string())));
     // Recorded before the client hears the end: it asks for the code next.
     ended(&exec, code);
     let _ = client_out.shutdown().await;

@@ -30,10 +30,15 @@ pub struct How {
     pub stderr: bool,
 }
 
+/// The container's past output (`logs=1`), framed as the stream is, sent first.
+pub type Prelude = Vec<u8>;
+
 /// Where the shim's stream comes from.
 pub enum Source {
     /// A shim serving already.
     Now(StdUnixStream),
+    /// No live stream (`stream=0`): the prelude only.
+    Nothing,
     /// A container not started yet: the stream its start hands over (the shim's first
     /// client, which sees all output), or, if someone else starts it, a connection made
     /// once it runs.
@@ -51,7 +56,13 @@ pub fn wants_upgrade(request: &Request<Incoming>) -> bool {
 }
 
 /// The response that attaches the client, relaying `source` in a task of its own.
-pub fn attach(service: &Arc<Service>, request: Request<Incoming>, how: How, source: Source) -> Response<Body> {
+pub fn attach(
+    service: &Arc<Service>,
+    request: Request<Incoming>,
+    how: How,
+    prelude: Prelude,
+    source: Source,
+) -> Response<Body> {
     let content_type =
         if how.tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
     let busy = service.activity.busy();
@@ -61,8 +72,15 @@ pub fn attach(service: &Arc<Service>, request: Request<Incoming>, how: How, sour
         tokio::spawn(async move {
             let _busy = busy;
             let Ok(upgraded) = upgrade.await else { return };
-            let Some((shim, exit)) = resolve(&service, source).await else { return };
-            relay(TokioIo::new(upgraded), shim, how, exit).await;
+            let mut client = TokioIo::new(upgraded);
+            if !prelude.is_empty() && client.write_all(&prelude).await.is_err() {
+                return;
+            }
+            let Some((shim, exit)) = resolve(&service, source).await else {
+                let _ = client.shutdown().await;
+                return;
+            };
+            relay(client, shim, how, exit).await;
         });
         let mut response = Response::new(empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -74,6 +92,9 @@ pub fn attach(service: &Arc<Service>, request: Request<Incoming>, how: How, sour
         drop(request);
         tokio::spawn(async move {
             let _busy = busy;
+            if !prelude.is_empty() && !tx.send(prelude).await {
+                return;
+            }
             let Some((shim, exit)) = resolve(&service, source).await else { return };
             relay_out(shim, how, tx, exit).await;
         });
@@ -87,6 +108,7 @@ pub fn attach(service: &Arc<Service>, request: Request<Incoming>, how: How, sour
 async fn resolve(service: &Arc<Service>, source: Source) -> Option<(tokio::net::UnixStream, Option<crate::ExitTx>)> {
     let (std, exit) = match source {
         Source::Now(s) => (s, None),
+        Source::Nothing => return None,
         Source::Later { handover, id } => {
             tokio::select! {
                 s = handover => s.ok()?,

@@ -320,3 +320,45 @@ fn docker_run_d_p_publishes_the_port() {
     drop(api);
     clean(&engine);
 }
+
+#[test]
+fn docker_restart_pause_kill_rename_top_wait() {
+    let engine = Engine::with_busybox(BIN, "api_lifecycle");
+    let api = Api::start(&engine);
+    api.docker_ok(&[
+        "create",
+        "--name",
+        "life",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "trap 'exit 7' USR1; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(engine.ok(&["inspect", "-f", "{{.State.Status}}", "life"]), "created\n");
+    api.docker_ok(&["start", "life"]);
+    let pid = engine.ok(&["inspect", "-f", "{{.State.Pid}}", "life"]);
+    api.docker_ok(&["restart", "-t", "1", "life"]);
+    let pid2 = engine.ok(&["inspect", "-f", "{{.State.Pid}}", "life"]);
+    assert_ne!(pid, pid2, "restart made no new process");
+    api.docker_ok(&["pause", "life"]);
+    assert_eq!(engine.ok(&["inspect", "-f", "{{.State.Status}}", "life"]), "paused\n");
+    api.docker_ok(&["unpause", "life"]);
+    let top = api.docker_ok(&["top", "life"]);
+    assert!(top.lines().next().unwrap_or_default().contains("PID"), "{top}");
+    assert!(top.contains("trap") || top.contains("sh -c"), "{top}");
+    api.docker_ok(&["rename", "life", "renamed"]);
+    assert_eq!(engine.ok(&["ps", "--format", "{{.Names}}"]), "renamed\n");
+    let mut waiter = api.docker();
+    waiter.args(["wait", "renamed"]).stdout(std::process::Stdio::piped());
+    let waiter = waiter.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    api.docker_ok(&["kill", "-s", "USR1", "renamed"]);
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7\n");
+    let err = api.docker_run(&["kill", "renamed"]);
+    assert_eq!(err.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("is not running"), "{err:?}");
+    api.docker_ok(&["rm", "renamed"]);
+    drop(api);
+    clean(&engine);
+}

@@ -90,6 +90,15 @@ fn errors_have_dockers_shape_and_status() {
         api.request("POST", "/containers/create?name=one", br#"{"Image":"localhost/busybox","Cmd":["sleep","30"]}"#);
     assert_eq!(made.status, 201, "{made:?}");
     let id = made.json()["Id"].as_str().unwrap().to_owned();
+    // A reference is a name or an id, never a path: the engine's names are file names
+    // (a file naming a real container's id, planted outside the names directory).
+    std::fs::write(engine.root.join("planted"), &id).unwrap();
+    for path in ["/containers/..%2F..%2Fplanted/json", "/containers/%2E%2E/json", "/containers/a%00b/json"] {
+        let reply = api.request("GET", path, b"");
+        assert_eq!(reply.status, 404, "{path}: {reply:?}");
+        assert!(reply.json()["message"].as_str().unwrap().starts_with("No such container"), "{reply:?}");
+    }
+    std::fs::remove_file(engine.root.join("planted")).unwrap();
     let again = api.request("POST", "/containers/create?name=one", br#"{"Image":"localhost/busybox"}"#);
     assert_eq!(again.status, 409, "{again:?}");
     assert!(again.json()["message"].as_str().unwrap().contains("is already in use"));
@@ -233,4 +242,53 @@ fn the_service_exits_when_idle_and_serves_a_socket_passed_by_systemd() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The payloads of a multiplexed stream, by stream number.
+fn demux(mut body: &[u8]) -> Vec<(u8, String)> {
+    let mut out = Vec::new();
+    while body.len() >= 8 {
+        let len = u32::from_be_bytes([body[4], body[5], body[6], body[7]]) as usize;
+        out.push((body[0], String::from_utf8_lossy(&body[8..8 + len]).into_owned()));
+        body = &body[8 + len..];
+    }
+    out
+}
+
+#[test]
+fn attach_without_an_upgrade_replays_the_log_then_streams() {
+    let engine = Engine::with_busybox(BIN, "api_attach_plain");
+    let api = Api::start(&engine);
+    let made = api.request(
+        "POST",
+        "/containers/create?name=talker",
+        br#"{"Image":"localhost/busybox","Cmd":["sh","-c","echo early; echo warn >&2; sleep 1; echo late"]}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(api.request("POST", "/containers/talker/start", b"").status, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !api.request("GET", "/containers/talker/logs?stdout=1", b"").text().contains("early") {
+        assert!(std::time::Instant::now() < deadline, "no early line");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // docker-py's plain POST: the past output, then the live one, until the end.
+    let reply = api.request("POST", "/containers/talker/attach?logs=1&stream=1&stdout=1&stderr=1", b"");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("content-type"), Some("application/vnd.docker.multiplexed-stream"));
+    let frames = demux(&reply.body);
+    assert_eq!(
+        frames,
+        [(1, "early\n".to_owned()), (2, "warn\n".to_owned()), (1, "late\n".to_owned())],
+        "{:?}",
+        reply.text()
+    );
+    // logs only (stream=0), stdout only.
+    let reply = api.request("POST", "/containers/talker/attach?logs=1&stdout=1", b"");
+    assert_eq!(demux(&reply.body), [(1, "early\n".to_owned()), (1, "late\n".to_owned())]);
+    let waited = api.request("POST", "/containers/talker/wait", b"");
+    assert_eq!(waited.json()["StatusCode"], 0);
+    assert_eq!(api.request("DELETE", "/containers/talker", b"").status, 204);
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
