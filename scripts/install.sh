@@ -15,6 +15,28 @@ apt-get install -y -q --no-install-recommends \
   libseccomp-dev runc crun hyperfine strace golang-github-containers-common \
   docker-registry skopeo umoci apache2-utils gzip zstd iperf3 >/dev/null
 
+# The Docker Engine API's tests drive real clients: docker-compose (1.29) and the Python
+# SDK from Debian, and the docker CLI. Debian has the CLI only in docker.io, which also
+# ships dockerd: it is installed with a policy-rc.d that forbids starting any service, and
+# its units are disabled afterwards, so no Docker daemon runs (lindocker serves the API).
+apt-get install -y -q --no-install-recommends docker-compose python3-docker >/dev/null
+if ! command -v docker >/dev/null; then
+  policy=/usr/sbin/policy-rc.d
+  if [ -e "$policy" ]; then
+    echo "install.sh: $policy exists; not installing docker.io (install a docker CLI yourself)" >&2
+  else
+    printf '#!/bin/sh\n# install.sh: no service starts while docker.io is installed\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+    apt-get install -y -q --no-install-recommends docker.io >/dev/null
+    rm -f "$policy"
+    trap - EXIT
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      systemctl disable --now docker.socket docker.service containerd.service >/dev/null 2>&1 || true
+    fi
+  fi
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "install.sh: cargo not found; install a Rust toolchain (rustup, Rust 1.85 or newer) first" >&2
   exit 1

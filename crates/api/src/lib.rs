@@ -10,10 +10,15 @@
 pub mod body;
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod exec;
+pub mod filter_map;
 pub mod hijack;
+pub mod images;
 pub mod listen;
 pub mod models;
+pub mod networks;
+pub mod pipes;
 pub mod query;
 pub mod reaper;
 pub mod router;

@@ -127,6 +127,19 @@ async fn route(service: Arc<Service>, request: Request<Incoming>) -> ApiResult<R
         Ok(done) => return done,
         Err(request) => request,
     };
+    // Images, networks and volumes, events and df.
+    let request = match crate::images::route(&ctx, request).await {
+        Ok(done) => return done,
+        Err(request) => request,
+    };
+    let request = match crate::networks::route(&ctx, request).await {
+        Ok(done) => return done,
+        Err(request) => request,
+    };
+    let request = match crate::events::route(&ctx, request).await {
+        Ok(done) => return done,
+        Err(request) => request,
+    };
     drop(request);
     Err(ApiError::not_found("page not found"))
 }

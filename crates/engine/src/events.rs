@@ -627,6 +627,82 @@ pub fn format_time(time_nano: i64) -> String {
     humantime::format_rfc3339_nanos(t).to_string()
 }
 
+/// Which events a reader wants: stored ones from `since` (nanoseconds), live ones until
+/// `until`, those `filters` pass. Without `since` and `until`, only what happens from now
+/// on (as Docker).
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Nanoseconds since the epoch.
+    pub since: Option<i64>,
+    /// Nanoseconds since the epoch.
+    pub until: Option<i64>,
+    /// `key=value` filters.
+    pub filters: Filters,
+}
+
+impl EventQuery {
+    /// Parses Docker's `since`/`until` values (see [`parse_time`]) and `key=value`
+    /// filters, relative to now.
+    pub fn parse(since: Option<&str>, until: Option<&str>, filters: &[String]) -> Result<EventQuery, String> {
+        let now = SystemTime::now();
+        let since = since.map(|t| parse_time(t, now).map_err(|e| format!("since: {e}"))).transpose()?;
+        let until = until.map(|t| parse_time(t, now).map_err(|e| format!("until: {e}"))).transpose()?;
+        Ok(EventQuery { since, until, filters: Filters::parse(filters)? })
+    }
+}
+
+/// The events of a [`EventQuery`], read in batches as the journal grows.
+#[derive(Debug)]
+pub struct EventStream {
+    follower: Follower,
+    query: EventQuery,
+    done: bool,
+}
+
+impl Journal {
+    /// The events `query` wants: stored ones first, then live ones.
+    pub fn stream(&self, query: EventQuery) -> EventStream {
+        let follower = if query.since.is_some() || query.until.is_some() {
+            self.follow_from_start()
+        } else {
+            self.follow_from_end()
+        };
+        EventStream { follower, query, done: false }
+    }
+}
+
+impl crate::Engine {
+    /// The events of this engine's journal that `query` wants.
+    pub fn event_stream(&self, query: EventQuery) -> EventStream {
+        self.events.stream(query)
+    }
+}
+
+impl EventStream {
+    /// The matching events appended since the last call, oldest first. After the batch
+    /// that reached `until`, [`EventStream::finished`] is true.
+    pub fn next_batch(&mut self) -> Vec<Event> {
+        let polled_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+        let (since, until) = (self.query.since, self.query.until);
+        let out = self
+            .follower
+            .poll()
+            .into_iter()
+            .filter(|e| since.is_none_or(|s| e.time_nano >= s) && until.is_none_or(|u| e.time_nano <= u))
+            .filter(|e| self.query.filters.matches(e))
+            .collect();
+        if until.is_some_and(|u| polled_at > u) {
+            self.done = true;
+        }
+        out
+    }
+
+    /// Whether `until` has passed (nothing more will come).
+    pub fn finished(&self) -> bool {
+        self.done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

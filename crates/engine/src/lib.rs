@@ -12,6 +12,7 @@ pub mod confinement;
 pub mod copy;
 pub mod dataroot;
 pub mod devices;
+pub mod disk_usage;
 pub mod events;
 pub mod exec;
 pub mod exec_launch;
@@ -20,6 +21,7 @@ pub mod forked;
 pub mod health;
 pub mod hostinfo;
 pub mod ids;
+pub mod images;
 pub mod inroot;
 pub mod inspect;
 pub mod legacy;
@@ -31,6 +33,7 @@ pub mod logs;
 pub mod mountflag;
 pub mod netconnect;
 pub mod netops;
+pub mod network_info;
 pub mod ops;
 pub mod options;
 pub mod placement;
@@ -49,6 +52,7 @@ pub mod update;
 pub mod usage;
 pub mod userns;
 pub mod users;
+pub mod volume_ops;
 pub mod volumes;
 pub mod waiting;
 
@@ -101,6 +105,9 @@ pub enum EngineError {
     /// No such volume.
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
+    /// From networking, typed (no such network, in use, bad address...).
+    #[error(transparent)]
+    Net(#[from] lindocker_network::NetworkError),
     /// The OCI runtime binary is missing.
     #[error("unknown or missing runtime {0:?} (lindocker-runtime, runc, crun or a path)")]
     NoRuntime(String),

@@ -27,7 +27,7 @@ pub struct ConnectRequest {
 }
 
 fn network_error(e: lindocker_network::NetworkError) -> EngineError {
-    EngineError::Network(e.to_string())
+    EngineError::Net(e)
 }
 
 impl Engine {
@@ -50,11 +50,30 @@ impl Engine {
             )));
         }
         let (n, _) = self.networks.inspect(&request.network).map_err(network_error)?;
-        if record.network.attachments.iter().any(|a| a.network == n.name) {
-            return Err(EngineError::State(format!(
-                "container {container} is already connected to network {}",
-                n.name
-            )));
+        let live = matches!(record.state.status, Status::Running | Status::Paused);
+        if let Some(wish) = record.network.attachments.iter_mut().find(|a| a.network == n.name) {
+            if live {
+                return Err(EngineError::State(format!(
+                    "container {container} is already connected to network {}",
+                    n.name
+                )));
+            }
+            // Not running, the attachment is only a wish, and is updated as dockerd
+            // updates a stopped container's endpoint settings: docker-compose connects
+            // the networks it created the container with.
+            if let Some(ip) = request.ip
+                && !n.pool.subnet.contains(&ip)
+            {
+                return Err(EngineError::Invalid(format!("invalid address {ip}: not in {}", n.pool.subnet)));
+            }
+            for alias in &request.aliases {
+                if !wish.aliases.contains(alias) {
+                    wish.aliases.push(alias.clone());
+                }
+            }
+            wish.ip = request.ip.or(wish.ip);
+            wish.ip6 = request.ip6.or(wish.ip6);
+            return self.records.write(&record);
         }
         let attachment = Attachment {
             network: n.name.clone(),
@@ -63,7 +82,7 @@ impl Engine {
             aliases: request.aliases.clone(),
             mac: None,
         };
-        if matches!(record.state.status, Status::Running | Status::Paused) {
+        if live {
             self.networks.connect(&id, &attachment, &self.netns_path(&id)).map_err(network_error)?;
         } else if let Some(ip) = request.ip
             && !n.pool.subnet.contains(&ip)

@@ -110,3 +110,49 @@ fn write(path: &PathBuf, config: &Map<String, Value>) -> Result<(), ImageError> 
     }
     written.map_err(|e| ImageError::io(path, e))
 }
+
+/// The credentials of a Docker `X-Registry-Auth` header (base64url of JSON with
+/// `username` and `password`; padded or not); `None` for an empty or anonymous one.
+/// Anything else is an error: a client's header is hostile input.
+pub fn decode_registry_auth(header: &str) -> Result<Option<(String, String)>, ImageError> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(default)]
+        username: String,
+        #[serde(default)]
+        password: String,
+    }
+    let header = header.trim();
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let bad = |why: String| ImageError::Invalid(format!("X-Registry-Auth: {why}"));
+    let trimmed = header.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
+        .map_err(|e| bad(e.to_string()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) || bytes == b"{}" || bytes == b"null" {
+        return Ok(None);
+    }
+    let parsed: Header = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    Ok((!parsed.username.is_empty()).then_some((parsed.username, parsed.password)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_auth_headers() {
+        let encode = |text: &str| base64::engine::general_purpose::URL_SAFE.encode(text);
+        assert_eq!(
+            decode_registry_auth(&encode(r#"{"username":"u","password":"p?>","serveraddress":"x"}"#)).unwrap(),
+            Some(("u".into(), "p?>".into()))
+        );
+        assert_eq!(decode_registry_auth("").unwrap(), None);
+        assert_eq!(decode_registry_auth(&encode("{}")).unwrap(), None);
+        assert!(decode_registry_auth("%%%").is_err());
+        assert!(decode_registry_auth(&encode("[1]")).is_err());
+    }
+}

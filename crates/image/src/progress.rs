@@ -1,7 +1,10 @@
 //! What `pull` shows: a bar per layer on a terminal (indicatif), plain lines like
-//! `docker pull`'s otherwise, nothing with `--quiet`.
+//! `docker pull`'s otherwise, nothing with `--quiet`; or typed [`PullEvent`]s handed to a
+//! callback (the API streams them as Docker's JSON progress lines).
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -14,6 +17,41 @@ pub enum Progress {
     Lines,
     /// Bars on stderr.
     Bars(MultiProgress),
+    /// Each step handed to a callback.
+    Events(EventSink),
+}
+
+/// One step of a pull, as Docker's progress stream has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullEvent {
+    /// A line about the whole pull (`Digest: sha256:...`); `id` is the tag for
+    /// `Pulling from ...`.
+    Status {
+        /// What happened.
+        status: String,
+        /// The tag or digest it is about, if any.
+        id: Option<String>,
+    },
+    /// A layer's step (`Pulling fs layer`, `Downloading`, `Download complete`, `Pull
+    /// complete`, `Already exists`, `Retrying`), with bytes so far while downloading.
+    Layer {
+        /// The layer's 12-hex short digest.
+        id: String,
+        /// The step.
+        status: String,
+        /// Bytes arrived and bytes in all, while downloading.
+        progress: Option<(u64, u64)>,
+    },
+}
+
+/// The callback of [`Progress::Events`]; called from the pull's worker threads.
+#[derive(Clone)]
+pub struct EventSink(pub Arc<dyn Fn(PullEvent) + Send + Sync>);
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
 }
 
 /// Progress for one layer.
@@ -22,6 +60,8 @@ pub struct LayerProgress {
     id: String,
     bar: Option<ProgressBar>,
     lines: bool,
+    /// With [`Progress::Events`]: the sink, bytes so far, bytes in all.
+    events: Option<(EventSink, Arc<AtomicU64>, u64)>,
 }
 
 impl Progress {
@@ -36,13 +76,30 @@ impl Progress {
         }
     }
 
-    /// A status line (`latest: Pulling from library/busybox`).
+    /// A callback for every step.
+    pub fn events(sink: impl Fn(PullEvent) + Send + Sync + 'static) -> Progress {
+        Progress::Events(EventSink(Arc::new(sink)))
+    }
+
+    /// A status line (`Digest: sha256:...`).
     pub fn message(&self, text: &str) {
+        self.message_about(None, text);
+    }
+
+    /// A status line about `id` (`latest: Pulling from library/busybox`).
+    pub fn message_about(&self, id: Option<&str>, text: &str) {
+        let line = match id {
+            Some(id) => format!("{id}: {text}"),
+            None => text.to_owned(),
+        };
         match self {
             Progress::Quiet => {}
-            Progress::Lines => println!("{text}"),
+            Progress::Lines => println!("{line}"),
             Progress::Bars(multi) => {
-                let _ = multi.println(text);
+                let _ = multi.println(line);
+            }
+            Progress::Events(sink) => {
+                (sink.0)(PullEvent::Status { status: text.to_owned(), id: id.map(str::to_owned) })
             }
         }
     }
@@ -51,11 +108,15 @@ impl Progress {
     pub fn layer(&self, digest: &str, size: u64) -> LayerProgress {
         let id = short(digest).to_owned();
         match self {
-            Progress::Quiet => LayerProgress { id, bar: None, lines: false },
+            Progress::Quiet => LayerProgress { id, bar: None, lines: false, events: None },
             Progress::Lines => {
                 println!("{id}: Pulling fs layer");
                 let _ = std::io::stdout().flush();
-                LayerProgress { id, bar: None, lines: true }
+                LayerProgress { id, bar: None, lines: true, events: None }
+            }
+            Progress::Events(sink) => {
+                (sink.0)(PullEvent::Layer { id: id.clone(), status: "Pulling fs layer".into(), progress: None });
+                LayerProgress { id, bar: None, lines: false, events: Some((sink.clone(), Arc::default(), size)) }
             }
             Progress::Bars(multi) => {
                 let bar = multi.add(ProgressBar::new(size));
@@ -66,7 +127,7 @@ impl Progress {
                 );
                 bar.set_prefix(id.clone());
                 bar.set_message("Downloading");
-                LayerProgress { id, bar: Some(bar), lines: false }
+                LayerProgress { id, bar: Some(bar), lines: false, events: None }
             }
         }
     }
@@ -78,6 +139,14 @@ impl LayerProgress {
         if let Some(bar) = &self.bar {
             bar.inc(n);
         }
+        if let Some((sink, current, total)) = &self.events {
+            let now = current.fetch_add(n, Ordering::Relaxed) + n;
+            (sink.0)(PullEvent::Layer {
+                id: self.id.clone(),
+                status: "Downloading".into(),
+                progress: Some((now, *total)),
+            });
+        }
     }
 
     /// The download starts over (after a dropped connection).
@@ -87,6 +156,9 @@ impl LayerProgress {
             bar.set_message("Retrying");
         } else if self.lines {
             println!("{}: Retrying ({why})", self.id);
+        } else if let Some((sink, current, _)) = &self.events {
+            current.store(0, Ordering::Relaxed);
+            (sink.0)(PullEvent::Layer { id: self.id.clone(), status: format!("Retrying ({why})"), progress: None });
         }
     }
 
@@ -99,6 +171,8 @@ impl LayerProgress {
             }
         } else if self.lines {
             println!("{}: {text}", self.id);
+        } else if let Some((sink, ..)) = &self.events {
+            (sink.0)(PullEvent::Layer { id: self.id.clone(), status: text.into(), progress: None });
         }
     }
 }

@@ -129,6 +129,18 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Pulls `name` into `store` and returns the image.
 pub fn pull(store: &Store, name: &str, options: &PullOptions, progress: &Progress) -> Result<ImageRecord, ImageError> {
+    pull_as(store, name, options, progress, None)
+}
+
+/// Like [`pull`], with `credentials` (user, password) instead of the stored ones (the
+/// API's clients send theirs with each pull).
+pub fn pull_as(
+    store: &Store,
+    name: &str,
+    options: &PullOptions,
+    progress: &Progress,
+    credentials: Option<(String, String)>,
+) -> Result<ImageRecord, ImageError> {
     let reference = reference::parse(name)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -136,7 +148,7 @@ pub fn pull(store: &Store, name: &str, options: &PullOptions, progress: &Progres
         .build()
         .map_err(|e| ImageError::Registry { registry: reference.registry().into(), reason: e.to_string() })?;
     let _guard = store.content_guard()?;
-    runtime.block_on(pull_async(store, reference, options, progress))
+    runtime.block_on(pull_async(store, reference, options, progress, credentials))
 }
 
 async fn pull_async(
@@ -144,15 +156,19 @@ async fn pull_async(
     reference: Reference,
     options: &PullOptions,
     progress: &Progress,
+    credentials: Option<(String, String)>,
 ) -> Result<ImageRecord, ImageError> {
     let client = Arc::new(client_for(&reference, options));
-    let auth = registry_auth(reference.registry())?;
+    let auth = match credentials {
+        Some((user, password)) => RegistryAuth::Basic(user, password),
+        None => registry_auth(reference.registry())?,
+    };
     let registry_error = |e: oci_client::errors::OciDistributionError| ImageError::Registry {
         registry: reference.registry().to_owned(),
         reason: describe(&reference, &e),
     };
     let what = reference.tag().or(reference.digest()).unwrap_or("latest").to_owned();
-    progress.message(&format!("{what}: Pulling from {}", reference.repository()));
+    progress.message_about(Some(&what), &format!("Pulling from {}", reference.repository()));
 
     let (bytes, _) = client.pull_manifest_raw(&reference, &auth, &MANIFEST_TYPES).await.map_err(registry_error)?;
     let top_digest = sha256(&bytes);
@@ -510,6 +526,16 @@ pub fn login(registry: &str, user: &str, password: &str, insecure: &[String]) ->
         .map_err(|e| ImageError::Registry { registry: registry.into(), reason: e.to_string() })?;
     runtime.block_on(check_login(registry, user, password, insecure))?;
     auth::store(registry, user, password)
+}
+
+/// Checks `user`/`password` against `registry` as [`login`] does, storing nothing (the
+/// API's `/auth`: the client keeps the credentials).
+pub fn check_credentials(registry: &str, user: &str, password: &str, insecure: &[String]) -> Result<(), ImageError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ImageError::Registry { registry: registry.into(), reason: e.to_string() })?;
+    runtime.block_on(check_login(registry, user, password, insecure))
 }
 
 /// Whether credentials for a registry spoken to over `scheme` may go to `realm`: never

@@ -2,10 +2,10 @@
 //! printed as Docker prints it; followed live unless `--until` ends it.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Result;
-use lindocker_engine::events::{Event, Filters, Journal, format_time, parse_time};
+use lindocker_engine::events::{Event, EventQuery, Journal, format_time};
 
 use crate::{Cli, Failure};
 
@@ -33,49 +33,34 @@ const POLL: Duration = Duration::from_millis(100);
 /// as they come, until `--until` passes or we are interrupted.
 pub fn events(cli: &Cli, a: &EventsArgs) -> Result<u8> {
     let bad = |e: String| Failure::new(125, e);
-    let now = SystemTime::now();
-    let since = a.since.as_deref().map(|t| parse_time(t, now).map_err(|e| bad(format!("--since: {e}")))).transpose()?;
-    let until = a.until.as_deref().map(|t| parse_time(t, now).map_err(|e| bad(format!("--until: {e}")))).transpose()?;
-    let filters = Filters::parse(&a.filter).map_err(bad)?;
+    let query = EventQuery::parse(a.since.as_deref(), a.until.as_deref(), &a.filter)
+        .map_err(|e| bad(if e.starts_with("since") || e.starts_with("until") { format!("--{e}") } else { e }))?;
     // A bad template is refused before anything is followed.
     let template = match a.format.as_deref().map(str::trim) {
         None | Some("" | "json" | "{{json .}}") => None,
         Some(t) => Some(crate::template::Template::parse(t).map_err(|e| bad(format!("template parsing error: {e}")))?),
     };
-    let journal = Journal::open(&cli.root);
-    // Without a time, only what happens from now on (as Docker).
-    let mut follower =
-        if since.is_some() || until.is_some() { journal.follow_from_start() } else { journal.follow_from_end() };
+    let mut stream = Journal::open(&cli.root).stream(query);
     let stdout = std::io::stdout();
     loop {
-        let polled_at = now_nanos();
         let mut out = stdout.lock();
-        for event in follower.poll() {
-            if since.is_some_and(|s| event.time_nano < s) || until.is_some_and(|u| event.time_nano > u) {
-                continue;
-            }
-            if filters.matches(&event) {
-                // A closed stdout ends us (SIGPIPE, see `crate::broken_pipe`).
-                let line = render(&event, a.format.as_deref(), template.as_ref())
-                    .map_err(|e| bad(format!("template parsing error: {e}")))?;
-                if out.write_all(line.as_bytes()).is_err() {
-                    crate::broken_pipe();
-                }
+        for event in stream.next_batch() {
+            // A closed stdout ends us (SIGPIPE, see `crate::broken_pipe`).
+            let line = render(&event, a.format.as_deref(), template.as_ref())
+                .map_err(|e| bad(format!("template parsing error: {e}")))?;
+            if out.write_all(line.as_bytes()).is_err() {
+                crate::broken_pipe();
             }
         }
         if out.flush().is_err() {
             crate::broken_pipe();
         }
         drop(out);
-        if until.is_some_and(|u| polled_at > u) {
+        if stream.finished() {
             return Ok(0);
         }
         std::thread::sleep(POLL);
     }
-}
-
-fn now_nanos() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// One event as Docker's CLI prints it: its text line, its JSON, or the template's text.

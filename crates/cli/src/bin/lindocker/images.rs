@@ -7,11 +7,11 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use lindocker_image::archive::{self, NewImage};
+use lindocker_engine::images::{ImageDeleteItem, ImageSummary, Images};
 use lindocker_image::progress::Progress;
 use lindocker_image::registry::{self, Platform, PullOptions};
-use lindocker_image::{ImageRecord, Store, auth, reference};
-use serde_json::{Value, json};
+use lindocker_image::{Store, auth, reference};
+use serde_json::Value;
 
 use crate::formatter::{Listing, row, text};
 use crate::template::Val;
@@ -213,7 +213,11 @@ pub struct LoginArgs {
 }
 
 fn store(cli: &Cli) -> Result<Store> {
-    Store::open(&cli.root).with_context(|| format!("opening the image store under {}", cli.root.display()))
+    Ok(images(cli)?.store().clone())
+}
+
+fn images(cli: &Cli) -> Result<Images> {
+    Images::open(&cli.root).with_context(|| format!("opening the image store under {}", cli.root.display()))
 }
 
 /// Runs a top-level image command.
@@ -266,10 +270,7 @@ pub fn image_event(cli: &Cli, action: &str, id: &str, name: &str) {
 }
 
 fn tag(cli: &Cli, source: &str, target: &str) -> Result<u8> {
-    let image = store(cli)?.tag(source, target)?;
-    let name =
-        reference::parse(target).map(|r| reference::familiar(&r.whole()).to_owned()).unwrap_or_else(|_| target.into());
-    image_event(cli, "tag", &image.id, &name);
+    images(cli)?.tag(source, target)?;
     Ok(0)
 }
 
@@ -340,11 +341,8 @@ fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
     };
     let options = PullOptions { platform, insecure: cli.insecure_registries.clone() };
     let progress = Progress::for_terminal(a.quiet);
-    let image = registry::pull(&store(cli)?, &a.name, &options, &progress)?;
+    let image = images(cli)?.pull(&a.name, &options, &progress)?;
     let reference = reference::parse(&a.name)?;
-    let whole = reference.whole();
-    let familiar = reference::familiar(&whole);
-    image_event(cli, "pull", familiar, lindocker_engine::events::strip_tag(familiar));
     println!(
         "{}",
         if reference.tag().is_some() { reference.whole() } else { image.digests.first().cloned().unwrap_or(image.id) }
@@ -366,30 +364,23 @@ fn split_name(name: &str) -> (String, String) {
 }
 
 fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
-    let images = store(cli)?.images()?;
-    let filter = a.repository.as_deref().map(|r| reference::parse(r).map(|r| reference::repository(&r))).transpose()?;
-    let mut rows: Vec<(ImageRecord, String, String, String)> = Vec::new();
-    for image in images.into_iter().rev() {
+    // `images REPO` lists that repository's names (all tags), `images REPO:TAG` that one.
+    let images = images(cli)?.summaries(a.all, a.repository.as_deref(), None)?;
+    let mut rows: Vec<(&ImageSummary, String, String, String)> = Vec::new();
+    for image in &images {
         let digest = image
-            .digests
+            .repo_digests
             .first()
             .and_then(|d| d.split_once('@'))
             .map(|(_, d)| d.to_owned())
             .unwrap_or_else(|| "<none>".into());
-        if image.names.is_empty() {
-            if a.all && filter.is_none() {
-                rows.push((image.clone(), "<none>".into(), "<none>".into(), digest));
-            }
+        if image.repo_tags.is_empty() {
+            rows.push((image, "<none>".into(), "<none>".into(), digest));
             continue;
         }
-        for name in &image.names {
-            if let Some(repo) = &filter
-                && !name.starts_with(&format!("{repo}:"))
-            {
-                continue;
-            }
+        for name in &image.repo_tags {
             let (repo, tag) = split_name(name);
-            rows.push((image.clone(), repo, tag, digest.clone()));
+            rows.push((image, repo, tag, digest.clone()));
         }
     }
     if a.quiet {
@@ -406,13 +397,17 @@ fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
         .into_iter()
         .map(|(image, repo, tag, digest)| {
             let id = if a.no_trunc { image.id.clone() } else { short_id(&image.id).to_owned() };
+            let created = (image.created > 0).then(|| {
+                let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(image.created as u64);
+                humantime::format_rfc3339_seconds(time).to_string()
+            });
             row(vec![
                 ("ID", text(id)),
                 ("Repository", text(repo)),
                 ("Tag", text(tag)),
                 ("Digest", text(digest)),
-                ("CreatedSince", text(format::ago(image.created.as_deref()))),
-                ("CreatedAt", text(crate::formatter::created_at(image.created.as_deref()))),
+                ("CreatedSince", text(format::ago(created.as_deref()))),
+                ("CreatedAt", text(crate::formatter::created_at(created.as_deref()))),
                 ("Size", text(format::size(image.size))),
                 ("VirtualSize", text(format::size(image.size))),
                 ("SharedSize", text("N/A")),
@@ -453,24 +448,7 @@ const IMAGES_DIGESTS_LISTING: Listing<'static> = Listing {
 
 /// Docker-shaped JSON for an image.
 pub fn inspect_value(cli: &Cli, name: &str) -> Result<Value> {
-    let store = store(cli)?;
-    let image = store.find(name)?;
-    let config: Value = serde_json::from_slice(&store.read_blob(&image.id)?)?;
-    let manifest: Value = serde_json::from_slice(&store.read_blob(&image.manifest)?)?;
-    Ok(json!({
-        "Id": image.id,
-        "RepoTags": image.names.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
-        "RepoDigests": image.digests.iter().map(|n| reference::familiar(n)).collect::<Vec<_>>(),
-        "Created": config["created"],
-        "Author": config["author"],
-        "Architecture": config["architecture"],
-        "Os": config["os"],
-        "Config": config["config"],
-        "Size": image.size,
-        "RootFS": { "Type": "layers", "Layers": config["rootfs"]["diff_ids"] },
-        "Manifest": { "Digest": image.manifest, "Layers": manifest["layers"] },
-        "Storage": { "Driver": "overlay", "ChainIDs": image.layers },
-    }))
+    Ok(images(cli)?.inspect(name)?)
 }
 
 fn inspect(cli: &Cli, names: &[String], template: Option<&str>) -> Result<u8> {
@@ -495,89 +473,41 @@ fn inspect(cli: &Cli, names: &[String], template: Option<&str>) -> Result<u8> {
     Ok(status)
 }
 
-/// Chain ids and image ids that containers use; nothing they need may be removed.
-fn in_use(cli: &Cli) -> Result<(Vec<String>, Vec<String>)> {
-    let used = lindocker_engine::record::Records::open(&cli.root)?.images_in_use();
-    Ok((used.images, used.layers))
-}
-
 fn rmi(cli: &Cli, a: &RmiArgs) -> Result<u8> {
-    let store = store(cli)?;
-    // First the lock, then what is in use: a `create` holds the content guard until its
-    // record (naming the image and its layers) is written.
-    let gc = store.gc_lock()?;
-    let (used_images, used_layers) = in_use(cli)?;
+    let images = images(cli)?;
     let mut status = 0;
-    let mut removed_any = false;
     for name in &a.images {
-        let result = (|| -> Result<()> {
-            let image = store.find(name)?;
-            let by_name = reference::parse(name).ok().map(|r| r.whole()).filter(|n| image.names.contains(n));
-            if by_name.is_none() && image.names.len() > 1 && !a.force {
-                bail!(
-                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                    short_id(&image.id)
-                );
+        match images.remove(name, a.force, false) {
+            Ok(items) => {
+                for item in items {
+                    match item {
+                        ImageDeleteItem::Untagged(name) => println!("Untagged: {name}"),
+                        ImageDeleteItem::Deleted(id) => println!("Deleted: {id}"),
+                    }
+                }
             }
-            let last_name = by_name.is_none() || image.names.len() <= 1;
-            if last_name && used_images.contains(&image.id) && !a.force {
-                bail!(
-                    "conflict: unable to remove {name} (must force) - image {} is being used by a container",
-                    short_id(&image.id)
-                );
+            Err(e) => {
+                eprintln!("Error: {e}");
+                status = 1;
             }
-            let after = store.untag(name)?;
-            for gone in image.names.iter().filter(|n| !after.names.contains(n)) {
-                println!("Untagged: {}", reference::familiar(gone));
-                image_event(cli, "untag", &image.id, &image.id);
-            }
-            if after.names.is_empty() && !used_images.contains(&image.id) {
-                store.forget(&image.id)?;
-                image_event(cli, "delete", &image.id, &image.id);
-                println!("Deleted: {}", image.id);
-                removed_any = true;
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            eprintln!("Error: {e:#}");
-            status = 1;
         }
-    }
-    if removed_any {
-        store.collect(&gc, &used_layers)?;
     }
     Ok(status)
 }
 
 fn prune(cli: &Cli, all: bool) -> Result<u8> {
-    let store = store(cli)?;
-    let gc = store.gc_lock()?; // before reading what is in use (see `rmi`)
-    let (used_images, used_layers) = in_use(cli)?;
-    let mut deleted = Vec::new();
-    for image in store.images()? {
-        if used_images.contains(&image.id) || (!all && !image.names.is_empty()) {
-            continue;
-        }
-        store.forget(&image.id)?;
-        for _ in &image.names {
-            image_event(cli, "untag", &image.id, &image.id);
-        }
-        image_event(cli, "delete", &image.id, &image.id);
-        deleted.push(image);
-    }
-    let freed = store.collect(&gc, &used_layers)?;
-    if !deleted.is_empty() {
+    let report = images(cli)?.prune(all)?;
+    if !report.images_deleted.is_empty() {
         println!("Deleted Images:");
-        for image in &deleted {
-            for name in &image.names {
-                println!("untagged: {}", reference::familiar(name));
+        for item in &report.images_deleted {
+            match item {
+                ImageDeleteItem::Untagged(name) => println!("untagged: {name}"),
+                ImageDeleteItem::Deleted(id) => println!("deleted: {id}"),
             }
-            println!("deleted: {}", image.id);
         }
         println!();
     }
-    println!("Total reclaimed space: {}", format::size(freed));
+    println!("Total reclaimed space: {}", format::size(report.space_reclaimed));
     Ok(0)
 }
 
@@ -591,9 +521,7 @@ fn open_input(path: &str) -> Result<Box<dyn Read>> {
 
 fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
     let input = open_input(&a.file)?;
-    let details = NewImage { changes: &a.changes, comment: a.message.as_deref(), ..NewImage::default() };
-    let image = archive::import(&store(cli)?, input, a.name.as_deref(), &details)?;
-    image_event(cli, "import", &image.id, &image.id);
+    let image = images(cli)?.import(input, a.name.as_deref(), &a.changes, a.message.as_deref())?;
     println!("{}", image.id);
     Ok(0)
 }
@@ -604,10 +532,7 @@ fn load(cli: &Cli, a: &LoadArgs) -> Result<u8> {
         None if io::stdin().is_terminal() => bail!("requested load from stdin, but stdin is empty (use -i FILE)"),
         None => open_input("-")?,
     };
-    let loaded = archive::load(&store(cli)?, input)?;
-    for image in &loaded {
-        image_event(cli, "load", &image.image.id, &image.image.id);
-    }
+    let loaded = images(cli)?.load(input)?;
     if !a.quiet {
         for image in loaded {
             if image.names.is_empty() {
@@ -622,16 +547,16 @@ fn load(cli: &Cli, a: &LoadArgs) -> Result<u8> {
 }
 
 fn save(cli: &Cli, a: &SaveArgs) -> Result<u8> {
-    let store = store(cli)?;
+    let images = images(cli)?;
     for name in &a.images {
-        store.find(name)?;
+        images.store().find(name)?;
     }
     match &a.output {
         Some(path) => {
             let tmp = format!("{path}.tmp-{}", std::process::id());
             let result = File::create(&tmp)
                 .with_context(|| format!("creating {tmp}"))
-                .and_then(|f| Ok(archive::save(&store, &a.images, io::BufWriter::new(f))?))
+                .and_then(|f| Ok(images.save(&a.images, io::BufWriter::new(f))?))
                 .and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("renaming to {path}")));
             if result.is_err() {
                 let _ = std::fs::remove_file(&tmp);
@@ -643,12 +568,7 @@ fn save(cli: &Cli, a: &SaveArgs) -> Result<u8> {
             if stdout.is_terminal() {
                 bail!("cowardly refusing to write an archive to a terminal (use -o FILE or redirect)");
             }
-            archive::save(&store, &a.images, io::BufWriter::new(stdout.lock()))?;
-        }
-    }
-    for name in &a.images {
-        if let Ok(image) = store.find(name) {
-            image_event(cli, "save", &image.id, &image.id);
+            images.save(&a.images, io::BufWriter::new(stdout.lock()))?;
         }
     }
     Ok(0)

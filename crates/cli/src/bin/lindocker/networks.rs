@@ -1,17 +1,15 @@
 //! `lindocker network create/ls/inspect/rm/prune/connect/disconnect` and `port`.
 
-use lindocker_engine::events::{Event, EventType};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use lindocker_engine::Engine;
 use lindocker_engine::netconnect::ConnectRequest;
-use lindocker_engine::predefined::{self, PREDEFINED, Predefined};
+use lindocker_engine::network_info::{BRIDGE_NAME_OPTION, NetworkCreate, NetworkFilters};
 use lindocker_engine::record::Status;
-use lindocker_network::{Endpoint, Network, PortMapping};
-use serde_json::{Value, json};
+use lindocker_engine::{Engine, EngineError};
+use lindocker_network::PortMapping;
 
 use crate::formatter::{Listing, row, text};
 use crate::template::Val;
@@ -103,54 +101,6 @@ pub enum NetworkCommand {
     },
 }
 
-fn network_json(n: &Network, endpoints: &[Endpoint]) -> Value {
-    let containers: BTreeMap<String, Value> = endpoints
-        .iter()
-        .map(|e| {
-            let ip6 = match (e.ip6, &n.pool6) {
-                (Some(ip6), Some(p6)) => format!("{ip6}/{}", p6.subnet.prefix_len()),
-                _ => String::new(),
-            };
-            let v4 = format!("{}/{}", e.ip, n.pool.subnet.prefix_len());
-            (
-                e.container.clone(),
-                json!({ "Name": e.name, "IPv4Address": v4, "IPv6Address": ip6, "Aliases": e.aliases }),
-            )
-        })
-        .collect();
-    let mut config = vec![
-        json!({ "Subnet": n.pool.subnet.to_string(), "Gateway": n.pool.gateway.to_string(), "IPRange": n.pool.range.to_string() }),
-    ];
-    if let Some(p6) = &n.pool6 {
-        config.push(json!({ "Subnet": p6.subnet.to_string(), "Gateway": p6.gateway.to_string() }));
-    }
-    json!({
-        "Name": n.name, "Id": n.id, "Created": n.created, "Driver": "bridge", "Scope": "local", "Internal": n.internal,
-        "EnableIPv6": n.pool6.is_some(), "Attachable": false, "Ingress": false, "ConfigOnly": false,
-        "ConfigFrom": { "Network": "" },
-        "IPAM": { "Driver": "default", "Config": config },
-        "Options": { "com.docker.network.bridge.name": n.bridge },
-        "Labels": n.labels, "Containers": containers,
-    })
-}
-
-/// Docker's inspect JSON for `host` or `none`.
-fn predefined_json(engine: &Engine, p: Predefined) -> Value {
-    let containers: BTreeMap<String, Value> = engine
-        .predefined_members(p.name)
-        .into_iter()
-        .map(|(id, name)| {
-            (id, json!({ "Name": name, "EndpointID": "", "MacAddress": "", "IPv4Address": "", "IPv6Address": "" }))
-        })
-        .collect();
-    json!({
-        "Name": p.name, "Id": p.id, "Created": "0001-01-01T00:00:00Z", "Scope": "local", "Driver": p.driver,
-        "EnableIPv6": false, "IPAM": { "Driver": "default", "Options": null, "Config": [] },
-        "Internal": false, "Attachable": false, "Ingress": false, "ConfigFrom": { "Network": "" }, "ConfigOnly": false,
-        "Containers": containers, "Options": {}, "Labels": {},
-    })
-}
-
 /// `network ls --format`: Docker's default table and headers.
 const NETWORKS_LISTING: Listing<'static> = Listing {
     default_table: "table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}",
@@ -190,76 +140,35 @@ fn network_row(
     ])
 }
 
-/// Journals a network event (the actor is the network's id).
-fn network_event(engine: &Engine, action: &str, id: &str, attributes: &[(&str, &str)]) {
-    engine.events().emit(Event::with(EventType::Network, action, id, attributes));
-}
-
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
-    let nets = engine.networks();
     match command {
         NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, name } => {
-            if predefined::find(name).is_some_and(|p| p.name == name) {
-                bail!("network with name {name} already exists");
-            }
-            if driver != "bridge" {
-                bail!("--driver {driver}: only bridge networks exist");
-            }
-            let mut spec = lindocker_network::NetworkSpec { ipv6: *ipv6, internal: *internal, ..Default::default() };
-            for s in subnet {
-                match s.parse::<ipnet::IpNet>() {
-                    Ok(ipnet::IpNet::V4(n)) if spec.subnet.is_none() => spec.subnet = Some(n),
-                    Ok(ipnet::IpNet::V6(n)) if spec.subnet6.is_none() => spec.subnet6 = Some(n),
-                    Ok(_) => bail!("--subnet {s}: one IPv4 and one IPv6 subnet at most"),
-                    Err(_) => bail!("--subnet {s:?}: expected a CIDR like 10.89.0.0/24 or fd00:89::/64"),
-                }
-            }
-            for g in gateway {
-                match g.parse::<std::net::IpAddr>() {
-                    Ok(std::net::IpAddr::V4(a)) if spec.subnet.is_some() => spec.gateway = Some(a),
-                    Ok(std::net::IpAddr::V6(a)) if spec.subnet6.is_some() => spec.gateway6 = Some(a),
-                    Ok(_) => bail!("--gateway {g} needs a --subnet of its family"),
-                    Err(_) => bail!("--gateway {g:?}: not an IP address"),
-                }
-            }
-            spec.ip_range = ip_range
-                .as_deref()
-                .map(|s| {
-                    s.parse().with_context(|| format!("--ip-range {s:?}: expected an IPv4 CIDR like 10.89.0.0/25"))
-                })
-                .transpose()?;
-            spec.labels = label
-                .iter()
-                .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
-                .collect();
-            let network = nets.create(name, &spec)?;
-            network_event(engine, "create", &network.id, &[("name", &network.name), ("type", "bridge")]);
+            let request = NetworkCreate {
+                name: name.clone(),
+                driver: driver.clone(),
+                subnets: subnet.clone(),
+                gateways: gateway.clone(),
+                ip_range: ip_range.clone(),
+                internal: *internal,
+                ipv6: *ipv6,
+                labels: label
+                    .iter()
+                    .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
+                    .collect(),
+            };
+            let network = engine.network_create(&request)?;
             println!("{}", network.id);
         }
         NetworkCommand::Ls { quiet, format: fmt } => {
-            let mut rows: Vec<(String, Val)> = nets
-                .list()?
+            let rows: Vec<Val> = engine
+                .network_list(&NetworkFilters::default())?
                 .iter()
                 .map(|n| {
-                    let row = network_row(
-                        &n.id,
-                        &n.name,
-                        "bridge",
-                        n.pool6.is_some(),
-                        n.internal,
-                        &n.labels,
-                        Some(&n.created),
-                    );
-                    (n.name.clone(), row)
+                    let created = (n.created != "0001-01-01T00:00:00Z").then_some(n.created.as_str());
+                    network_row(&n.id, &n.name, &n.driver, n.enable_ipv6, n.internal, &n.labels, created)
                 })
                 .collect();
-            rows.extend(PREDEFINED.iter().map(|p| {
-                (p.name.to_owned(), network_row(p.id, p.name, p.driver, false, false, &BTreeMap::new(), None))
-            }));
-            // Docker lists networks by name.
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            let rows: Vec<Val> = rows.into_iter().map(|(_, r)| r).collect();
             if *quiet {
                 crate::formatter::print("{{.ID}}", &NETWORKS_LISTING, &rows)?;
             } else {
@@ -269,13 +178,13 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Inspect { format, names } => {
             let mut out = Vec::new();
             for name in names {
-                match engine.find_predefined(name) {
-                    Some(p) => out.push(predefined_json(engine, p)),
-                    None => {
-                        let (n, endpoints) = nets.inspect(name)?;
-                        out.push(network_json(&n, &endpoints));
-                    }
+                let network = engine.network_inspect(name)?;
+                let mut value = serde_json::to_value(&network)?;
+                // lindocker's inspect names every bridge (the API shows Docker's options).
+                if let Some(bridge) = &network.bridge {
+                    value["Options"][BRIDGE_NAME_OPTION] = bridge.as_str().into();
                 }
+                out.push(value);
             }
             match format {
                 Some(t) => {
@@ -288,18 +197,11 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         NetworkCommand::Rm { names } => {
             let mut status = 0;
             for name in names {
-                if let Some(p) = engine.find_predefined(name) {
-                    eprintln!("Error response from daemon: {} is a pre-defined network and cannot be removed", p.name);
-                    status = 1;
-                    continue;
-                }
-                let known = nets.inspect(name).ok().map(|(n, _)| n);
-                match nets.remove(name) {
-                    Ok(()) => {
-                        if let Some(n) = known {
-                            network_event(engine, "destroy", &n.id, &[("name", &n.name), ("type", "bridge")]);
-                        }
-                        println!("{name}")
+                match engine.network_remove(name) {
+                    Ok(()) => println!("{name}"),
+                    Err(e @ EngineError::State(_)) => {
+                        eprintln!("Error response from daemon: {e}");
+                        status = 1;
                     }
                     Err(e) => {
                         eprintln!("Error: {e}");
@@ -311,11 +213,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
         }
         NetworkCommand::Prune { .. } => {
             println!("Deleted Networks:");
-            let before = nets.list()?;
-            for name in nets.prune()? {
-                if let Some(n) = before.iter().find(|n| n.name == name) {
-                    network_event(engine, "destroy", &n.id, &[("name", &n.name), ("type", "bridge")]);
-                }
+            for name in engine.network_prune()? {
                 println!("{name}");
             }
         }

@@ -207,32 +207,17 @@ fn reclaimable(bytes: u64, total: u64) -> String {
 /// `lindocker system df`.
 pub fn df(engine: &Engine, format_: &str) -> Result<u8> {
     use crate::formatter::{row, text};
-    let images = engine.images().images()?;
-    let records = engine.records().all()?;
-    let used: Vec<&str> = records.iter().map(|r| r.image.as_str()).collect();
-    let layers = engine.images().layers();
-    let layer_bytes: u64 = layers.list()?.iter().map(|c| layers.disk_usage(c)).sum();
-    // Layers of images some container uses stay; the rest could go.
-    let kept: std::collections::BTreeSet<&String> =
-        images.iter().filter(|i| used.contains(&i.id.as_str())).flat_map(|i| &i.layers).collect();
-    let kept_bytes: u64 = kept.iter().map(|c| layers.disk_usage(c)).sum();
-    let container_size = |r: &lindocker_engine::record::Record| {
-        lindocker_storage::layers::du(&engine.records().dir(&r.id).join("upper"))
+    let usage = engine.disk_usage()?;
+    let container_bytes: u64 = usage.containers.iter().map(|c| c.size_rw).sum();
+    let idle_container_bytes: u64 = usage.containers.iter().filter(|c| !c.live).map(|c| c.size_rw).sum();
+    let volume_size = |v: &lindocker_engine::volume_ops::VolumeResource| {
+        v.usage_data.as_ref().map_or(0, |u| u64::try_from(u.size).unwrap_or(0))
     };
-    let container_bytes: u64 = records.iter().map(container_size).sum();
-    let idle_container_bytes: u64 = records.iter().filter(|r| !r.state.status.is_live()).map(container_size).sum();
-    let volumes = engine.volumes().list()?;
-    let in_use = |name: &str| {
-        records.iter().any(|r| {
-            r.mounts
-                .iter()
-                .any(|m| matches!(m, lindocker_engine::options::MountSpec::Volume { name: n, .. } if n == name))
-        })
-    };
-    let volume_bytes: u64 = volumes.iter().map(|v| lindocker_storage::layers::du(&v.mountpoint)).sum();
-    let idle_volume_bytes: u64 =
-        volumes.iter().filter(|v| !in_use(&v.name)).map(|v| lindocker_storage::layers::du(&v.mountpoint)).sum();
-    let active_volumes = volumes.iter().filter(|v| in_use(&v.name)).count();
+    let in_use =
+        |v: &lindocker_engine::volume_ops::VolumeResource| v.usage_data.as_ref().is_some_and(|u| u.ref_count > 0);
+    let volume_bytes: u64 = usage.volumes.iter().map(volume_size).sum();
+    let idle_volume_bytes: u64 = usage.volumes.iter().filter(|v| !in_use(v)).map(volume_size).sum();
+    let active_volumes = usage.volumes.iter().filter(|v| in_use(v)).count();
     let line = |kind: &str, total: usize, active: usize, size: u64, free: u64| {
         row(vec![
             ("Type", text(kind)),
@@ -245,19 +230,19 @@ pub fn df(engine: &Engine, format_: &str) -> Result<u8> {
     let rows = vec![
         line(
             "Images",
-            images.len(),
-            images.iter().filter(|i| used.contains(&i.id.as_str())).count(),
-            layer_bytes,
-            layer_bytes.saturating_sub(kept_bytes),
+            usage.images.len(),
+            usage.images.iter().filter(|i| i.containers > 0).count(),
+            usage.layers_size,
+            usage.layers_reclaimable,
         ),
         line(
             "Containers",
-            records.len(),
-            records.iter().filter(|r| r.state.status.is_live()).count(),
+            usage.containers.len(),
+            usage.containers.iter().filter(|c| c.live).count(),
             container_bytes,
             idle_container_bytes,
         ),
-        line("Local Volumes", volumes.len(), active_volumes, volume_bytes, idle_volume_bytes),
+        line("Local Volumes", usage.volumes.len(), active_volumes, volume_bytes, idle_volume_bytes),
     ];
     crate::formatter::print(format_, &DF_LISTING, &rows)?;
     Ok(0)

@@ -1,9 +1,8 @@
 //! `lindocker volume create/ls/inspect/rm/prune`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 use lindocker_engine::Engine;
-use lindocker_engine::options::MountSpec;
 
 use crate::format;
 use crate::formatter::{Listing, row, text};
@@ -76,30 +75,16 @@ pub enum VolumeCommand {
     },
 }
 
-/// Names of volumes some container mounts, with the container.
-fn users(engine: &Engine) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for record in engine.records().all()? {
-        for m in &record.mounts {
-            if let MountSpec::Volume { name, .. } = m {
-                out.push((name.clone(), record.id.clone()));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Runs a volume command.
 pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
     match command {
         VolumeCommand::Create { label, name } => {
-            let name = name.clone().unwrap_or_else(lindocker_engine::ids::new_id);
             let labels = label
                 .iter()
                 .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
                 .collect();
-            let info = engine.volumes().create(&name, labels, false)?;
-            println!("{}", info.name);
+            let volume = engine.volume_create(name.as_deref(), None, labels, Default::default())?;
+            println!("{}", volume.name);
         }
         VolumeCommand::Ls { quiet, format: fmt } => {
             let volumes = engine.volumes().list()?;
@@ -141,37 +126,26 @@ pub fn run(engine: &Engine, command: &VolumeCommand) -> Result<u8> {
                 None => println!("{}", serde_json::to_string_pretty(&infos)?),
             }
         }
-        VolumeCommand::Rm { names, .. } => {
-            let users = users(engine)?;
+        VolumeCommand::Rm { names, force } => {
             let mut status = 0;
             for name in names {
-                let result = (|| -> Result<()> {
-                    if let Some((_, id)) = users.iter().find(|(v, _)| v == name) {
-                        bail!("remove {name}: volume is in use - [{id}]");
+                match engine.volume_remove(name, *force) {
+                    Ok(()) => println!("{name}"),
+                    Err(e) => {
+                        crate::report(&e.into());
+                        status = 1;
                     }
-                    engine.volumes().remove(name)?;
-                    println!("{name}");
-                    Ok(())
-                })();
-                if let Err(e) = result {
-                    crate::report(&e);
-                    status = 1;
                 }
             }
             return Ok(status);
         }
         VolumeCommand::Prune { all, .. } => {
-            let users = users(engine)?;
-            let mut freed = 0;
+            let report = engine.volume_prune(*all, &Default::default())?;
             println!("Deleted Volumes:");
-            for v in engine.volumes().list()? {
-                if (v.anonymous || *all) && !users.iter().any(|(n, _)| *n == v.name) {
-                    freed += lindocker_storage::layers::du(&v.mountpoint);
-                    engine.volumes().remove(&v.name)?;
-                    println!("{}", v.name);
-                }
+            for name in &report.volumes_deleted {
+                println!("{name}");
             }
-            println!("\nTotal reclaimed space: {}", format::size(freed));
+            println!("\nTotal reclaimed space: {}", format::size(report.space_reclaimed));
         }
     }
     Ok(0)
