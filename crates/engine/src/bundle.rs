@@ -371,11 +371,9 @@ pub fn spec(
 /// Writes a bundle's `config.json`: root's alone (the environment may hold secrets),
 /// whole or not at all (a temporary file renamed over it).
 pub fn write_config(path: &Path, spec: &Value) -> Result<(), EngineError> {
-    let tmp = path.with_extension("json.tmp");
-    std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().write(true).create(true).truncate(true), 0o600)
-        .open(&tmp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec(spec).expect("spec serializes")))
-        .and_then(|()| std::fs::rename(&tmp, path))
+    lindocker_sys::atomic::AtomicWrite::new(lindocker_sys::atomic::Durability::CrashSafe)
+        .mode(0o600)
+        .write(path, &serde_json::to_vec(spec).expect("spec serializes"))
         .map_err(|e| EngineError::io(path, e))
 }
 

@@ -12,7 +12,7 @@
 //! back one small JSON result through a pipe, which the shim polls beside the container's
 //! output.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -137,14 +137,11 @@ pub fn read(dir: &Path) -> Option<Health> {
 
 /// Writes `health` for the container whose directory is `dir`: whole or not at all.
 fn write(dir: &Path, health: &Health) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(FILE);
-    let tmp = dir.join(format!("{FILE}.tmp"));
+    use lindocker_sys::atomic::{AtomicWrite, Durability};
     // Root's alone: a check's output may show what the container holds.
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    file.write_all(&serde_json::to_vec(health).expect("health serializes"))?;
-    drop(file);
-    std::fs::rename(&tmp, &path)
+    AtomicWrite::new(Durability::CrashSafe)
+        .mode(0o600)
+        .write(&dir.join(FILE), &serde_json::to_vec(health).expect("health serializes"))
 }
 
 fn duration_or(ns: i64, default: Duration) -> Duration {

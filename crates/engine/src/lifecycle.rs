@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use lindocker_image::Store;
 use lindocker_storage::container::ContainerFs;
+use lindocker_sys::lock::FileLock;
 use serde_json::Value;
 
 use crate::attach::{Kind, read_frame, write_frame};
@@ -370,21 +371,14 @@ impl Engine {
     /// a CLI while it creates (and with `run`, starts) the container and by its shim for
     /// its whole life. Whoever finds it free while the record says the container is being
     /// made or started knows that the process doing it is dead.
-    pub fn hold_busy(&self, id: &str) -> Result<std::fs::File, EngineError> {
+    pub fn hold_busy(&self, id: &str) -> Result<FileLock, EngineError> {
         let path = self.busy_path(id);
         loop {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| EngineError::io(&path, e))?;
-            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
-                .map_err(|e| EngineError::io(&path, e.into()))?;
+            let lock = FileLock::shared(&path).map_err(|e| EngineError::io(&path, e))?;
             // A sweep (`Engine::sweep_wrecks`) may have removed the file between our open
             // and our lock: a lock on a file nobody else can find is no lock.
-            if rustix::fs::fstat(&file).is_ok_and(|st| st.st_nlink > 0) {
-                return Ok(file);
+            if rustix::fs::fstat(lock.file()).is_ok_and(|st| st.st_nlink > 0) {
+                return Ok(lock);
             }
         }
     }
@@ -397,11 +391,8 @@ impl Engine {
     /// Container `id`'s busy lock, taken exclusively if nobody holds it (then nobody can
     /// take it up while the caller settles what was left); `None` while someone works on
     /// the container.
-    fn try_abandoned(&self, id: &str) -> Option<std::fs::File> {
-        let path = self.busy_path(id);
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).ok()?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
-        Some(file)
+    fn try_abandoned(&self, id: &str) -> Option<FileLock> {
+        FileLock::try_exclusive(&self.busy_path(id)).ok().flatten()
     }
 
     /// If container `id` has no record and nobody is making it, clears what a crashed

@@ -11,11 +11,12 @@
 //! meets it (under `names.lock`, so that two reclaimers do not undo each other).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, flock};
+use lindocker_sys::atomic::{AtomicWrite, Durability};
+use lindocker_sys::lock::FileLock;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
@@ -342,7 +343,7 @@ pub struct Records {
 /// An exclusive lock on one container, released when dropped.
 #[derive(Debug)]
 pub struct ContainerLock {
-    _file: File,
+    _file: FileLock,
 }
 
 impl Records {
@@ -404,7 +405,7 @@ impl Records {
         }
     }
 
-    fn names_lock(&self) -> Result<File, EngineError> {
+    fn names_lock(&self) -> Result<FileLock, EngineError> {
         lock_file(&self.dir.join("names.lock"))
     }
 
@@ -464,7 +465,7 @@ impl Records {
     }
 
     /// Writes a whole record (the caller holds the lock): the configuration durably
-    /// (fsync, then rename), with the state; `state.json`, if there is one, as
+    /// ([`Durability::Durable`]), with the state; `state.json`, if there is one, as
     /// [`Records::write_state`] does (a new record needs none: `read` falls back to the
     /// state saved with the configuration, and a new file costs an inode).
     ///
@@ -473,18 +474,12 @@ impl Records {
     /// torn record and all (see `Engine::recover`).
     pub fn write(&self, record: &Record) -> Result<(), EngineError> {
         let path = self.dir.join(&record.id).join("record.json");
-        let tmp = path.with_extension("json.tmp");
+        let durability = if record.host_config.auto_remove { Durability::CrashSafe } else { Durability::Durable };
         // Root's alone: the environment may hold secrets.
-        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
-            fs::OpenOptions::new().write(true).create(true).truncate(true),
-            0o600,
-        )
-        .open(&tmp)
-        .map_err(|e| EngineError::io(&tmp, e))?;
-        file.write_all(&serde_json::to_vec_pretty(record).expect("record serializes"))
-            .and_then(|()| if record.host_config.auto_remove { Ok(()) } else { file.sync_all() })
-            .map_err(|e| EngineError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
+        AtomicWrite::new(durability)
+            .mode(0o600)
+            .write(&path, &serde_json::to_vec_pretty(record).expect("record serializes"))
+            .map_err(|e| EngineError::io(&path, e))?;
         if self.dir.join(&record.id).join("state.json").exists() {
             self.write_state(record)?;
         }
@@ -496,10 +491,9 @@ impl Records {
     /// with the configuration, which recovery then corrects (see `Engine::reconcile`).
     pub fn write_state(&self, record: &Record) -> Result<(), EngineError> {
         let path = self.dir.join(&record.id).join("state.json");
-        let tmp = path.with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_vec(&record.state).expect("state serializes"))
-            .map_err(|e| EngineError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))
+        AtomicWrite::new(Durability::CrashSafe)
+            .write(&path, &serde_json::to_vec(&record.state).expect("state serializes"))
+            .map_err(|e| EngineError::io(&path, e))
     }
 
     /// Reads, changes and writes a record under its lock.
@@ -624,13 +618,10 @@ fn read_name(path: &Path) -> Option<String> {
     }
 }
 
-/// Opens (making it if need be) and exclusively flocks `path`; the lock lasts as long as
-/// the returned file.
-pub(crate) fn lock_file(path: &Path) -> Result<File, EngineError> {
-    let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| EngineError::io(path, e))?;
-    flock(&file, FlockOperation::LockExclusive).map_err(|e| EngineError::io(path, e.into()))?;
-    Ok(file)
+/// Waits for the exclusive lock on `path` (made if need be); the lock lasts as long as
+/// the returned value.
+pub(crate) fn lock_file(path: &Path) -> Result<FileLock, EngineError> {
+    FileLock::exclusive(path).map_err(|e| EngineError::io(path, e))
 }
 
 /// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).

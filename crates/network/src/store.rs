@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use rustix::fs::{FlockOperation, flock};
+use lindocker_sys::lock::FileLock;
 use serde::{Deserialize, Serialize};
 
 use crate::ipam::Pool;
@@ -171,7 +171,7 @@ pub struct Networks {
 
 /// The data root's lock, then the host's (see [`hostlock`]), always in that order.
 struct Locked {
-    _file: File,
+    _file: FileLock,
     _host: hostlock::HostLock,
 }
 
@@ -230,14 +230,8 @@ impl Networks {
 
     fn lock(&self) -> Result<Locked, NetworkError> {
         let path = self.dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| NetworkError::io(&path, e))?;
-        flock(&file, FlockOperation::LockExclusive).map_err(|e| NetworkError::io(&path, e.into()))?;
-        Ok(Locked { _file: file, _host: hostlock::HostLock::take()? })
+        let lock = FileLock::exclusive(&path).map_err(|e| NetworkError::io(&path, e))?;
+        Ok(Locked { _file: lock, _host: hostlock::HostLock::take()? })
     }
 
     fn load(&self) -> Result<State, NetworkError> {
@@ -253,12 +247,8 @@ impl Networks {
 
     fn save(&self, state: &State) -> Result<(), NetworkError> {
         let path = self.dir.join("networks.json");
-        let tmp = path.with_extension("json.tmp");
-        let mut file = File::create(&tmp).map_err(|e| NetworkError::io(&tmp, e))?;
-        file.write_all(&serde_json::to_vec_pretty(state).expect("state serializes"))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| NetworkError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| NetworkError::io(&path, e))
+        lindocker_sys::atomic::write_durable(&path, &serde_json::to_vec_pretty(state).expect("state serializes"))
+            .map_err(|e| NetworkError::io(&path, e))
     }
 
     /// Every network.
