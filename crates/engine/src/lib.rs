@@ -24,6 +24,7 @@ pub mod logs;
 pub mod mountflag;
 pub mod netops;
 pub mod options;
+pub mod paths;
 pub mod placement;
 pub mod platform;
 pub mod predefined;

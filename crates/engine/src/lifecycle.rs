@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::attach::{Kind, read_frame, write_frame};
 use crate::events::Event;
 use crate::options::MountSpec;
+use crate::paths::ContainerPaths;
 use crate::record::{Config, HostConfig, Record, Records, State, Status, alive};
 use crate::runtime::OciRuntime;
 use crate::volumes::Volumes;
@@ -127,7 +128,7 @@ impl Engine {
             root: root.to_owned(),
             state: state.to_owned(),
             cgroup_parent: cgroup_parent.to_owned(),
-            records: Records::open(root)?,
+            records: Records::open(root, state)?,
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
             networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
@@ -148,9 +149,14 @@ impl Engine {
         }
     }
 
+    /// Where container `id`'s files are.
+    pub fn paths(&self, id: &str) -> ContainerPaths {
+        self.records.paths(id)
+    }
+
     /// Where container `id`'s network namespace is bound.
     pub fn netns_path(&self, id: &str) -> PathBuf {
-        self.state.join("netns").join(id)
+        self.paths(id).netns()
     }
 
     /// Sets up the container's network namespace before it starts: nothing for
@@ -179,23 +185,23 @@ impl Engine {
 
     /// The shim's attach socket for container `id`.
     pub fn attach_socket(&self, id: &str) -> PathBuf {
-        self.state.join(format!("{}.sock", &id[..12]))
+        self.paths(id).attach_socket()
     }
 
     /// Where the runtime sends a container's pty master.
     pub fn console_socket(&self, id: &str) -> PathBuf {
-        self.state.join(format!("{}.tty", &id[..12]))
+        self.paths(id).console_socket()
     }
 
     /// The OCI runtime a container uses.
     pub fn runtime_for(&self, record: &Record) -> Result<OciRuntime, EngineError> {
         let name =
             if record.host_config.runtime.is_empty() { "lindocker-runtime" } else { &record.host_config.runtime };
-        Ok(OciRuntime::resolve(name, &self.state)?.with_log(self.records.dir(&record.id).join("runtime.log")))
+        Ok(OciRuntime::resolve(name, &self.state)?.with_log(self.paths(&record.id).runtime_log()))
     }
 
     fn fs(&self, record: &Record) -> ContainerFs {
-        ContainerFs::at(self.records.dir(&record.id)).volatile(record.host_config.auto_remove)
+        ContainerFs::at(self.paths(&record.id).dir()).volatile(record.host_config.auto_remove)
     }
 
     /// Mounts the container's root filesystem (if it is not).
@@ -293,9 +299,9 @@ impl Engine {
         };
         let result = self.create_claimed(request, &image, &ic, &id, &name);
         if result.is_err() {
-            let dir = self.records.dir(&id);
-            let _ = ContainerFs::at(&dir).remove();
-            let _ = std::fs::remove_dir_all(&dir);
+            let paths = self.paths(&id);
+            let _ = ContainerFs::at(paths.dir()).remove();
+            let _ = std::fs::remove_dir_all(paths.dir());
             self.records.release_name(&name, &id);
         }
         result
@@ -361,18 +367,12 @@ impl Engine {
         Ok(ids.iter().filter_map(|id| self.records.read(id).ok()).filter_map(|r| self.settle(r)).collect())
     }
 
-    /// Where container `id`'s busy lock lives: `<state>/<id>.busy` (the state directory,
-    /// since `run` takes it before the container's directory exists).
-    fn busy_path(&self, id: &str) -> PathBuf {
-        self.state.join(format!("{id}.busy"))
-    }
-
     /// Takes container `id`'s busy lock, shared, for as long as the file is kept: held by
     /// a CLI while it creates (and with `run`, starts) the container and by its shim for
     /// its whole life. Whoever finds it free while the record says the container is being
     /// made or started knows that the process doing it is dead.
     pub fn hold_busy(&self, id: &str) -> Result<FileLock, EngineError> {
-        let path = self.busy_path(id);
+        let path = self.paths(id).busy();
         loop {
             let lock = FileLock::shared(&path).map_err(|e| EngineError::io(&path, e))?;
             // A sweep (`Engine::sweep_wrecks`) may have removed the file between our open
@@ -385,14 +385,14 @@ impl Engine {
 
     /// Removes container `id`'s busy lock file (the container is gone).
     pub(crate) fn forget_busy(&self, id: &str) {
-        let _ = std::fs::remove_file(self.busy_path(id));
+        let _ = std::fs::remove_file(self.paths(id).busy());
     }
 
     /// Container `id`'s busy lock, taken exclusively if nobody holds it (then nobody can
     /// take it up while the caller settles what was left); `None` while someone works on
     /// the container.
     fn try_abandoned(&self, id: &str) -> Option<FileLock> {
-        FileLock::try_exclusive(&self.busy_path(id)).ok().flatten()
+        FileLock::try_exclusive(&self.paths(id).busy()).ok().flatten()
     }
 
     /// If container `id` has no record and nobody is making it, clears what a crashed
@@ -411,12 +411,12 @@ impl Engine {
 
     /// Removes the directory (mount included) of a container that has no record.
     pub(crate) fn clear_wreck(&self, id: &str) {
-        let dir = self.records.dir(id);
-        let _ = ContainerFs::at(&dir).remove();
-        let _ = rustix::mount::unmount(dir.join("merged"), rustix::mount::UnmountFlags::DETACH);
+        let paths = self.paths(id);
+        let _ = ContainerFs::at(paths.dir()).remove();
+        let _ = rustix::mount::unmount(paths.rootfs(), rustix::mount::UnmountFlags::DETACH);
         self.unmount_shm(id);
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_file(self.busy_path(id));
+        let _ = std::fs::remove_dir_all(paths.dir());
+        let _ = std::fs::remove_file(paths.busy());
     }
 
     /// `rm` of what a crash left under `name_or_id` where no container is: a name that
@@ -426,7 +426,7 @@ impl Engine {
         let name = name_or_id.trim_start_matches('/');
         let (id, named) = match self.records.name_owner(name) {
             Some(id) if !self.records.has_record(&id) => (id, true),
-            _ if crate::record::is_id(name) && self.records.dir(name).exists() && !self.records.has_record(name) => {
+            _ if crate::record::is_id(name) && self.paths(name).dir().exists() && !self.records.has_record(name) => {
                 (name.to_owned(), false)
             }
             _ => return false,
@@ -455,9 +455,9 @@ impl Engine {
         for entry in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
             if let Some(id) = file.strip_suffix(".busy")
-                && !self.records.dir(id).exists()
+                && !self.paths(id).dir().exists()
                 && self.try_abandoned(id).is_some()
-                && !self.records.dir(id).exists()
+                && !self.paths(id).dir().exists()
             {
                 self.forget_busy(id);
             }
@@ -685,8 +685,8 @@ impl Engine {
         let link_env = self.link_env(&record);
         record.config.env.extend(link_env);
         self.runtime_for(&record)?;
-        let dir = self.records.dir(id);
-        std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
+        let paths = self.paths(id);
+        std::fs::create_dir_all(paths.bundle()).map_err(|e| EngineError::io(paths.dir(), e))?;
         let mut hosts =
             format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
         for line in &record.network.extra_hosts {
@@ -736,7 +736,7 @@ impl Engine {
             "host" => None,
             mode => Some(self.netns_path(mode.strip_prefix("container:").unwrap_or(&record.id))),
         };
-        let init = self.records.dir(id).join("init");
+        let init = paths.init();
         let spec = bundle::spec(
             &record,
             &rootfs,
@@ -746,7 +746,7 @@ impl Engine {
             Some(&init),
             netns,
         )?;
-        bundle::write_config(&dir.join("bundle/config.json"), &spec)?;
+        bundle::write_config(&paths.config(), &spec)?;
         // Mounted again by the shim at start; a created container holds no mount.
         if request.start_now {
             record.state.starting = true;
@@ -993,7 +993,7 @@ impl Engine {
         let _ = std::fs::remove_file(self.attach_socket(&record.id));
         let _ = std::fs::remove_file(self.console_socket(&record.id));
         self.records.remove(record)?;
-        let _ = std::fs::remove_file(self.busy_path(&record.id));
+        let _ = std::fs::remove_file(self.paths(&record.id).busy());
         self.events.emit(Event::container(record, "destroy", &[]));
         Ok(())
     }

@@ -289,7 +289,7 @@ impl crate::Engine {
         if record.host_config.log_driver == LogDriver::None {
             return Err(EngineError::State("configured logging driver does not support reading".into()));
         }
-        Ok(LogReader::open(&self.records.dir(&record.id).join("log.json"), tail))
+        Ok(LogReader::open(&self.paths(&record.id).log(), tail))
     }
 }
 

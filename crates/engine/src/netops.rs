@@ -24,7 +24,7 @@ pub struct Direct;
 impl NetworkOps for Direct {
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
         let n = &record.network;
-        let hosts = engine.records.dir(&record.id).join("init/etc/hosts");
+        let hosts = engine.paths(&record.id).hosts();
         let mut extra_hosts = n.extra_hosts.clone();
         extra_hosts.extend(engine.link_hosts(record)?);
         engine

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
 use crate::options::{MountSpec, RestartPolicy, Ulimit};
+use crate::paths::ContainerPaths;
 
 /// Where a container is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -338,6 +339,8 @@ pub struct Record {
 #[derive(Debug, Clone)]
 pub struct Records {
     dir: PathBuf,
+    /// The engine's state directory (see [`ContainerPaths`]).
+    state: PathBuf,
 }
 
 /// An exclusive lock on one container, released when dropped.
@@ -347,11 +350,17 @@ pub struct ContainerLock {
 }
 
 impl Records {
-    /// The records under `root/containers`.
-    pub fn open(root: &Path) -> Result<Records, EngineError> {
+    /// The records under `root/containers`; the containers' sockets and busy locks under
+    /// the state directory `state`.
+    pub fn open(root: &Path, state: &Path) -> Result<Records, EngineError> {
         let dir = root.join("containers");
         fs::create_dir_all(dir.join("names")).map_err(|e| EngineError::io(&dir, e))?;
-        Ok(Records { dir })
+        Ok(Records { dir, state: state.to_owned() })
+    }
+
+    /// Where container `id`'s files are.
+    pub fn paths(&self, id: &str) -> ContainerPaths {
+        ContainerPaths::new(&self.dir, &self.state, id)
     }
 
     /// The container's directory.
@@ -371,7 +380,7 @@ impl Records {
     /// Whether container `id` has a record (a name pointing at one without is stale, or
     /// being claimed by a `create` in progress).
     pub fn has_record(&self, id: &str) -> bool {
-        !id.is_empty() && self.dir.join(id).join("record.json").exists()
+        !id.is_empty() && self.paths(id).record().exists()
     }
 
     /// Claims `name` for `id`; fails if it is taken. A name whose owner has no record
@@ -439,14 +448,14 @@ impl Records {
 
     /// Takes the container's lock (waiting for it).
     pub fn lock(&self, id: &str) -> Result<ContainerLock, EngineError> {
-        Ok(ContainerLock { _file: lock_file(&self.dir.join(id).join("lock"))? })
+        Ok(ContainerLock { _file: lock_file(&self.paths(id).lock())? })
     }
 
     /// Reads a record: the configuration from `record.json`, the last state from
     /// `state.json` (or the state saved with the configuration, if that is unreadable).
     pub fn read(&self, id: &str) -> Result<Record, EngineError> {
-        let dir = self.dir.join(id);
-        let path = dir.join("record.json");
+        let paths = self.paths(id);
+        let path = paths.record();
         let bytes = fs::read(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => EngineError::NoSuchContainer(id.into()),
             _ => EngineError::io(&path, e),
@@ -454,12 +463,12 @@ impl Records {
         let mut record: Record =
             serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt { path, reason: e.to_string() })?;
         if let Ok(state) =
-            fs::read(dir.join("state.json")).map_err(|_| ()).and_then(|b| serde_json::from_slice(&b).map_err(|_| ()))
+            fs::read(paths.state_file()).map_err(|_| ()).and_then(|b| serde_json::from_slice(&b).map_err(|_| ()))
         {
             record.state = state;
         }
         if record.config.healthcheck.as_ref().is_some_and(|h| h.probe().is_some()) {
-            record.state.health = crate::health::read(&dir);
+            record.state.health = crate::health::read(&paths);
         }
         Ok(record)
     }
@@ -473,14 +482,15 @@ impl Records {
     /// a crash ends such a container for good, and recovery after a reboot removes it,
     /// torn record and all (see `Engine::recover`).
     pub fn write(&self, record: &Record) -> Result<(), EngineError> {
-        let path = self.dir.join(&record.id).join("record.json");
+        let paths = self.paths(&record.id);
+        let path = paths.record();
         let durability = if record.host_config.auto_remove { Durability::CrashSafe } else { Durability::Durable };
         // Root's alone: the environment may hold secrets.
         AtomicWrite::new(durability)
             .mode(0o600)
             .write(&path, &serde_json::to_vec_pretty(record).expect("record serializes"))
             .map_err(|e| EngineError::io(&path, e))?;
-        if self.dir.join(&record.id).join("state.json").exists() {
+        if paths.state_file().exists() {
             self.write_state(record)?;
         }
         Ok(())
@@ -490,7 +500,7 @@ impl Records {
     /// which a power loss ends, and a state lost or torn by one reads as the state saved
     /// with the configuration, which recovery then corrects (see `Engine::reconcile`).
     pub fn write_state(&self, record: &Record) -> Result<(), EngineError> {
-        let path = self.dir.join(&record.id).join("state.json");
+        let path = self.paths(&record.id).state_file();
         AtomicWrite::new(Durability::CrashSafe)
             .write(&path, &serde_json::to_vec(&record.state).expect("state serializes"))
             .map_err(|e| EngineError::io(&path, e))
@@ -535,7 +545,7 @@ impl Records {
         let (mut ids, mut unrecorded) = (Vec::new(), Vec::new());
         for entry in fs::read_dir(&self.dir).map_err(|e| EngineError::io(&self.dir, e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.len() == 64 && entry.path().join("record.json").exists() {
+            if name.len() == 64 && self.paths(&name).record().exists() {
                 ids.push(name);
             } else if is_id(&name) {
                 unrecorded.push(name);
@@ -572,17 +582,17 @@ impl Records {
     /// record is gone the container is gone, and a crash after that leaves only a stale
     /// name and a directory that the next command clears.
     pub fn remove(&self, record: &Record) -> Result<(), EngineError> {
-        let dir = self.dir.join(&record.id);
-        let path = dir.join("record.json");
+        let paths = self.paths(&record.id);
+        let (dir, path) = (paths.dir(), paths.record());
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(EngineError::io(&path, e)),
         }
         self.release_name(&record.name, &record.id);
-        fs::remove_dir_all(&dir)
+        fs::remove_dir_all(dir)
             .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(|e| EngineError::io(&dir, e))
+            .map_err(|e| EngineError::io(dir, e))
     }
 
     /// Renames a container (its name file moves; the new one must be free).
@@ -648,7 +658,7 @@ mod tests {
     fn records(name: &str) -> (Records, PathBuf) {
         let root = std::env::temp_dir().join(format!("lindocker-record-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        (Records::open(&root).unwrap(), root)
+        (Records::open(&root, &root.join("state")).unwrap(), root)
     }
 
     #[test]
@@ -662,7 +672,7 @@ mod tests {
         assert!(matches!(err, EngineError::NameInUse { id, .. } if id == a));
         // With a record, the name holds whatever `abandoned` would say.
         fs::create_dir_all(records.dir(&a)).unwrap();
-        fs::write(records.dir(&a).join("record.json"), "{}").unwrap();
+        fs::write(records.paths(&a).record(), "{}").unwrap();
         assert!(records.claim_name("x", &b, &|_| true).is_err());
         // Releasing by another id does nothing; by the owner, frees it.
         records.release_name("x", &b);

@@ -57,7 +57,7 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
         engine.forget_busy(id);
         return 0;
     }
-    log_to(&engine.records.dir(id).join("shim.log"));
+    log_to(&engine.paths(id).shim_log());
     match supervise(engine, id, first_client, network_attached) {
         Ok(()) => 0,
         Err(e) => {
@@ -243,7 +243,7 @@ fn starts(
             record = engine.records.update_state(id, |st| st.starting = true)?.0;
         }
         let record: &Record = current.insert(record);
-        let log_path = engine.records.dir(id).join("log.json");
+        let log_path = engine.paths(id).log();
         let host = &record.host_config;
         let mut log = match host.log_driver {
             LogDriver::None => None,
@@ -255,7 +255,7 @@ fn starts(
         };
         engine.mount_rootfs(record)?;
         let stdio = Stdio3::new(engine, record)?;
-        let pid_file = engine.records.dir(id).join("init.pid");
+        let pid_file = engine.paths(id).init_pid();
         let _ = std::fs::remove_file(&pid_file);
         let runtime = engine.runtime_for(record)?.forking();
         if first && clients.is_empty() {
@@ -306,7 +306,7 @@ fn starts(
         };
         // One runtime call creates and starts (`run --detach`, as runc and crun have it).
         let (stdin, stdout, stderr) = stdio.child_ends()?;
-        let bundle = engine.records.dir(id).join("bundle");
+        let bundle = engine.paths(id).bundle();
         let launch = Launch {
             bundle: &bundle,
             pid_file: &pid_file,
@@ -507,7 +507,7 @@ impl Stdio3 {
         let null =
             || File::open("/dev/null").map(OwnedFd::from).map_err(|e| EngineError::io(Path::new("/dev/null"), e));
         if record.config.tty {
-            let path = engine.console_socket(&record.id);
+            let path = engine.paths(&record.id).console_socket();
             let _ = std::fs::remove_file(&path);
             let name = ShortName::new(&path).map_err(|e| EngineError::io(&path, e))?;
             let listener = UnixListener::bind(name.path()).map_err(|e| EngineError::io(&path, e))?;

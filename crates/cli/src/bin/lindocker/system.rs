@@ -252,7 +252,7 @@ pub fn df(engine: &Engine, format_: &str) -> Result<u8> {
         images.iter().filter(|i| used.contains(&i.id.as_str())).flat_map(|i| &i.layers).collect();
     let kept_bytes: u64 = kept.iter().map(|c| layers.disk_usage(c)).sum();
     let container_size =
-        |r: &lindocker_engine::record::Record| lindocker_storage::layers::du(&engine.records.dir(&r.id).join("upper"));
+        |r: &lindocker_engine::record::Record| lindocker_storage::layers::du(&engine.paths(&r.id).upper());
     let container_bytes: u64 = records.iter().map(container_size).sum();
     let idle_container_bytes: u64 = records.iter().filter(|r| !r.state.status.is_live()).map(container_size).sum();
     let volumes = engine.volumes.list()?;
