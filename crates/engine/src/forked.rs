@@ -47,10 +47,14 @@ impl Forked {
         })
     }
 
-    /// `delete --force`.
+    /// `delete --force`; a container the runtime does not know (any more) counts as
+    /// deleted, told by the runtime's typed error.
     pub fn delete(root: &Path, log: &Path, id: &str) -> io::Result<Forked> {
         let (root, id) = (root.to_path_buf(), id.to_owned());
-        Forked::call(log, None, move || container::delete(&Store::new(&root)?, &id, true).map(|()| String::new()))
+        Forked::call(log, None, move || match container::delete(&Store::new(&root)?, &id, true) {
+            Ok(()) | Err(lindocker_runtime::Error::NotFound(_)) => Ok(String::new()),
+            Err(e) => Err(e),
+        })
     }
 
     /// Waits for the child: what it said, or its error message if it failed.

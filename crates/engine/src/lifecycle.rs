@@ -131,7 +131,7 @@ impl Engine {
             records: Records::open(root, state)?,
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
-            networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
+            networks: lindocker_network::Networks::open(root)?,
             self_exe: lindocker_runtime::sealed_exe::program_path()
                 .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
             netops,
@@ -167,8 +167,7 @@ impl Engine {
             "host" => Ok(()),
             mode if mode.starts_with("container:") => Ok(()),
             // No netlink, no network state: any process can make it.
-            "none" => lindocker_network::netns::create(&self.netns_path(&record.id))
-                .map_err(|e| EngineError::Network(e.to_string())),
+            "none" => lindocker_network::netns::create(&self.netns_path(&record.id)).map_err(EngineError::from),
             _ => self.netops.attach(self, record),
         }
     }
@@ -580,7 +579,7 @@ impl Engine {
             }
             for a in &network.attachments {
                 if a.network != "bridge" {
-                    self.networks.inspect(&a.network).map_err(|e| EngineError::Network(e.to_string()))?;
+                    self.networks.inspect(&a.network)?;
                 }
             }
         } else {

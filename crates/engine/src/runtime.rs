@@ -166,17 +166,22 @@ impl OciRuntime {
     /// still knows can neither start again under its id nor count as gone.
     pub fn delete_force(&self, id: &str) {
         for _ in 0..40 {
-            let result = match self.forked {
-                true => Forked::delete(&self.root, &self.log, id)
-                    .map_err(|e| e.to_string())
-                    .and_then(|f| f.wait().map(drop)),
-                false => self.run(&["delete", "--force", "--", id]).map(|_| ()).map_err(|e| e.to_string()),
+            let done = match self.forked {
+                // A container the runtime does not know is deleted already (see `Forked::delete`).
+                true => Forked::delete(&self.root, &self.log, id).is_ok_and(|f| f.wait().is_ok()),
+                // runc, crun and our binary say so only in words.
+                false => match self.run(&["delete", "--force", "--", id]) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        let e = e.to_string();
+                        e.contains("not exist") || e.contains("no such")
+                    }
+                },
             };
-            match result {
-                Ok(()) => return,
-                Err(e) if e.contains("not exist") || e.contains("no such") => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+            if done {
+                return;
             }
+            std::thread::sleep(std::time::Duration::from_millis(25));
         }
     }
 
