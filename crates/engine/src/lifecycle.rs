@@ -465,6 +465,9 @@ impl Engine {
         cleared
     }
 
+    /// Makes container `id` (its name claimed): the record from the request and the image
+    /// config, checked; then its files, root filesystem, volumes and bundle; the record
+    /// last.
     fn create_claimed(
         &self,
         request: &CreateRequest,
@@ -473,46 +476,93 @@ impl Engine {
         id: &str,
         name: &str,
     ) -> Result<Record, EngineError> {
-        let entrypoint: Vec<String> = match &request.entrypoint {
-            Some(e) if e.is_empty() => Vec::new(),
-            Some(e) => vec![e.clone()],
-            None => ic.entrypoint().clone().unwrap_or_default(),
-        };
-        let cmd: Vec<String> = if !request.cmd.is_empty() {
-            request.cmd.clone()
-        } else if request.entrypoint.is_some() {
-            Vec::new()
+        let mut record = self.new_record(request, image, ic, id, name)?;
+        self.resolve_modes(&mut record)?;
+        self.resolve_links(&mut record)?;
+        let link_env = self.link_env(&record);
+        record.config.env.extend(link_env);
+        self.runtime_for(&record)?;
+        self.write_init_files(&record)?;
+        let rootfs = self.mount_rootfs(&record)?;
+        self.make_volumes(&record, &rootfs)?;
+        self.write_bundle(&record, &rootfs)?;
+        // Mounted again by the shim at start; a created container holds no mount.
+        if request.start_now {
+            record.state.starting = true;
         } else {
-            ic.cmd().clone().unwrap_or_default()
-        };
-        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
-        if args.is_empty() {
-            return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
+            self.unmount_rootfs(&record);
         }
-        let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-        }
-        for pair in &request.env {
-            let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
-            env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-            if pair.contains('=') {
-                env.push(pair.clone());
-            } else if let Ok(value) = std::env::var(key) {
-                env.push(format!("{key}={value}"));
-            }
-        }
+        // Last: the record makes the container exist (see the `record` module).
+        self.records.write(&record)?;
+        Ok(record)
+    }
+
+    /// The record `create` makes: the request laid over the image's config, checked
+    /// (in this order: command, working directory, mounts, network, stop signal, health
+    /// check, limits). Makes nothing but a missing `-v` bind source.
+    fn new_record(
+        &self,
+        request: &CreateRequest,
+        image: &lindocker_image::ImageRecord,
+        ic: &oci_config::Config,
+        id: &str,
+        name: &str,
+    ) -> Result<Record, EngineError> {
+        let (entrypoint, cmd, args) = command(request, ic)?;
+        let env = environment(request, ic);
         let mut labels: BTreeMap<String, String> = ic.labels().clone().unwrap_or_default().into_iter().collect();
         labels.extend(request.labels.clone());
-        let hostname = request.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
-        let workdir = request.workdir.clone().or_else(|| ic.working_dir().clone()).unwrap_or_default();
-        if !workdir.is_empty() && !workdir.starts_with('/') {
-            return Err(EngineError::BadOption {
-                option: "-w".into(),
-                value: workdir,
-                reason: "the working directory must be absolute".into(),
-            });
-        }
+        let workdir = working_dir(request, ic)?;
+        let mounts = self.container_mounts(request, ic)?;
+        let (network, exposed_ports) = self.network_config(request, ic)?;
+        let stop_signal = stop_signal(request, ic)?;
+        let healthcheck = self.healthcheck(request, image)?;
+        let host = host_config(request)?;
+        let hostname = if host.uts_mode == "host" {
+            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
+        } else {
+            request.hostname.clone().unwrap_or_else(|| id[..12].to_owned())
+        };
+        Ok(Record {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            created: crate::now(),
+            image: image.id.clone(),
+            image_name: request.image.clone(),
+            layers: image.layers.clone(),
+            config: Config {
+                args,
+                entrypoint,
+                cmd,
+                env,
+                working_dir: workdir,
+                user: request.user.clone().or_else(|| ic.user().clone()).unwrap_or_default(),
+                hostname,
+                tty: request.tty,
+                open_stdin: request.stdin,
+                labels,
+                stop_signal,
+                stop_timeout: request.stop_timeout.unwrap_or(10),
+                attach: request.attach,
+                healthcheck,
+                exposed_ports,
+                domainname: request.domainname.clone().unwrap_or_default(),
+            },
+            host_config: host,
+            mounts,
+            network,
+            state: State::default(),
+        })
+    }
+
+    /// The mounts: the request's (no target twice), `--volumes-from`'s, and an anonymous
+    /// volume for each of the image's VOLUMEs not covered; a `-v` bind source that is
+    /// missing is made (Docker's rule), a `--mount` one refused.
+    fn container_mounts(
+        &self,
+        request: &CreateRequest,
+        ic: &oci_config::Config,
+    ) -> Result<Vec<MountSpec>, EngineError> {
         let mut mounts = request.mounts.clone();
         for (i, m) in mounts.iter().enumerate() {
             if mounts[..i].iter().any(|earlier| earlier.target() == m.target()) {
@@ -563,6 +613,16 @@ impl Engine {
                 std::fs::create_dir_all(source).map_err(|e| EngineError::io(source, e))?;
             }
         }
+        Ok(mounts)
+    }
+
+    /// The network settings (the mode resolved, a bridge container on `bridge` unless it
+    /// names networks, which must exist) and the exposed ports, `-P`'s published.
+    fn network_config(
+        &self,
+        request: &CreateRequest,
+        ic: &oci_config::Config,
+    ) -> Result<(crate::record::NetworkConfig, Vec<String>), EngineError> {
         let mut network = request.network.clone();
         if network.mode.is_empty() {
             network.mode = "bridge".into();
@@ -627,64 +687,14 @@ impl Engine {
                 reason: "ports can only be published on a bridge network".into(),
             });
         }
-        let stop_signal = match (&request.stop_signal, ic.stop_signal()) {
-            (Some(flag), _) => crate::options::parse_signal("--stop-signal", flag).map(|_| flag.clone())?,
-            (None, Some(image)) => {
-                crate::options::parse_signal("the image's STOPSIGNAL", image).map(|_| image.clone())?
-            }
-            (None, None) => "SIGTERM".into(),
-        };
-        let healthcheck = self.healthcheck(request, image)?;
-        let mut host = request.host.clone();
-        if host.runtime.is_empty() {
-            host.runtime = "lindocker-runtime".into();
-        }
-        crate::resources::check(&host)?;
-        crate::resources::check_rt_supported(&host)?;
-        if host.uts_mode == "host" && request.hostname.is_some() {
-            return Err(EngineError::Invalid("conflicting options: hostname and the UTS mode (--uts host)".into()));
-        }
-        let hostname = if host.uts_mode == "host" {
-            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
-        } else {
-            hostname
-        };
-        let mut record = Record {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            created: crate::now(),
-            image: image.id.clone(),
-            image_name: request.image.clone(),
-            layers: image.layers.clone(),
-            config: Config {
-                args,
-                entrypoint,
-                cmd,
-                env,
-                working_dir: workdir,
-                user: request.user.clone().or_else(|| ic.user().clone()).unwrap_or_default(),
-                hostname: hostname.clone(),
-                tty: request.tty,
-                open_stdin: request.stdin,
-                labels,
-                stop_signal,
-                stop_timeout: request.stop_timeout.unwrap_or(10),
-                attach: request.attach,
-                healthcheck,
-                exposed_ports,
-                domainname: request.domainname.clone().unwrap_or_default(),
-            },
-            host_config: host,
-            mounts,
-            network,
-            state: State::default(),
-        };
-        self.resolve_modes(&mut record)?;
-        self.resolve_links(&mut record)?;
-        let link_env = self.link_env(&record);
-        record.config.env.extend(link_env);
-        self.runtime_for(&record)?;
-        let paths = self.paths(id);
+        Ok((network, exposed_ports))
+    }
+
+    /// Makes the container's directory, its bundle directory and its init layer
+    /// (/etc/hosts, /etc/hostname, /etc/resolv.conf).
+    fn write_init_files(&self, record: &Record) -> Result<(), EngineError> {
+        let paths = self.paths(&record.id);
+        let hostname = &record.config.hostname;
         std::fs::create_dir_all(paths.bundle()).map_err(|e| EngineError::io(paths.dir(), e))?;
         let mut hosts =
             format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
@@ -698,12 +708,17 @@ impl Engine {
             &record.network.dns_search,
             &record.network.dns_options,
         );
-        self.fs(&record).create(&[
+        self.fs(record).create(&[
             ("etc/hosts", hosts.as_bytes()),
             ("etc/hostname", format!("{hostname}\n").as_bytes()),
             ("etc/resolv.conf", resolv.as_bytes()),
         ])?;
-        let rootfs = self.mount_rootfs(&record)?;
+        Ok(())
+    }
+
+    /// Makes the container's volumes (with `--mount`'s labels and options), filled from
+    /// the image unless `nocopy`, handed to the user namespace's root with `--userns`.
+    fn make_volumes(&self, record: &Record, rootfs: &Path) -> Result<(), EngineError> {
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, nocopy, .. } = m {
                 // `--mount volume-label=` and `volume-opt=` go to a volume this makes.
@@ -724,37 +739,28 @@ impl Engine {
                     continue; // its files are elsewhere: nothing to copy up, nothing to hand over
                 }
                 if !nocopy {
-                    self.volumes.fill_from(name, &rootfs, target)?;
+                    self.volumes.fill_from(name, rootfs, target)?;
                 }
                 if record.host_config.user_ns {
                     crate::userns::hand_over(&self.volumes.data_dir(name))?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Writes the bundle's config.json for `record`, its root filesystem at `rootfs`.
+    fn write_bundle(&self, record: &Record, rootfs: &Path) -> Result<(), EngineError> {
+        let paths = self.paths(&record.id);
         let netns = match record.network.mode.as_str() {
             "host" => None,
             mode => Some(self.netns_path(mode.strip_prefix("container:").unwrap_or(&record.id))),
         };
         let init = paths.init();
-        let spec = bundle::spec(
-            &record,
-            &rootfs,
-            &self.volumes,
-            &self.cgroup_of(&record),
-            &self.self_exe,
-            Some(&init),
-            netns,
-        )?;
+        let spec =
+            bundle::spec(record, rootfs, &self.volumes, &self.cgroup_of(record), &self.self_exe, Some(&init), netns)?;
         bundle::write_config(&paths.config(), &spec)?;
-        // Mounted again by the shim at start; a created container holds no mount.
-        if request.start_now {
-            record.state.starting = true;
-        } else {
-            self.unmount_rootfs(&record);
-        }
-        // Last: the record makes the container exist (see the `record` module).
-        self.records.write(&record)?;
-        Ok(record)
+        Ok(())
     }
 
     /// The container's health check: the flags' laid over the image's, as Docker merges
@@ -1210,4 +1216,85 @@ fn host_resolv_conf() -> String {
 /// Image config types.
 mod oci_config {
     pub use oci_spec::image::Config;
+}
+
+/// What a container runs: its entrypoint, its command, and the two joined.
+type Command = (Vec<String>, Vec<String>, Vec<String>);
+
+/// The entrypoint, command and the two joined, from the request or else the image; an
+/// error if there is nothing to run.
+fn command(request: &CreateRequest, ic: &oci_config::Config) -> Result<Command, EngineError> {
+    let entrypoint: Vec<String> = match &request.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => ic.entrypoint().clone().unwrap_or_default(),
+    };
+    let cmd: Vec<String> = if !request.cmd.is_empty() {
+        request.cmd.clone()
+    } else if request.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        ic.cmd().clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if args.is_empty() {
+        return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
+    }
+    Ok((entrypoint, cmd, args))
+}
+
+/// The image's environment (with Docker's PATH if it has none), `-e` laid over it: a
+/// bare `-e KEY` takes the caller's value, or drops the key if the caller has none.
+fn environment(request: &CreateRequest, ic: &oci_config::Config) -> Vec<String> {
+    let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    for pair in &request.env {
+        let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        if pair.contains('=') {
+            env.push(pair.clone());
+        } else if let Ok(value) = std::env::var(key) {
+            env.push(format!("{key}={value}"));
+        }
+    }
+    env
+}
+
+/// `-w`, else the image's; absolute or none.
+fn working_dir(request: &CreateRequest, ic: &oci_config::Config) -> Result<String, EngineError> {
+    let workdir = request.workdir.clone().or_else(|| ic.working_dir().clone()).unwrap_or_default();
+    if !workdir.is_empty() && !workdir.starts_with('/') {
+        return Err(EngineError::BadOption {
+            option: "-w".into(),
+            value: workdir,
+            reason: "the working directory must be absolute".into(),
+        });
+    }
+    Ok(workdir)
+}
+
+/// `--stop-signal`, else the image's STOPSIGNAL, else SIGTERM; checked.
+fn stop_signal(request: &CreateRequest, ic: &oci_config::Config) -> Result<String, EngineError> {
+    let stop_signal = match (&request.stop_signal, ic.stop_signal()) {
+        (Some(flag), _) => crate::options::parse_signal("--stop-signal", flag).map(|_| flag.clone())?,
+        (None, Some(image)) => crate::options::parse_signal("the image's STOPSIGNAL", image).map(|_| image.clone())?,
+        (None, None) => "SIGTERM".into(),
+    };
+    Ok(stop_signal)
+}
+
+/// The request's limits and confinement, checked, with the default runtime named.
+fn host_config(request: &CreateRequest) -> Result<HostConfig, EngineError> {
+    let mut host = request.host.clone();
+    if host.runtime.is_empty() {
+        host.runtime = "lindocker-runtime".into();
+    }
+    crate::resources::check(&host)?;
+    crate::resources::check_rt_supported(&host)?;
+    if host.uts_mode == "host" && request.hostname.is_some() {
+        return Err(EngineError::Invalid("conflicting options: hostname and the UTS mode (--uts host)".into()));
+    }
+    Ok(host)
 }
