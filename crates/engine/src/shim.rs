@@ -25,7 +25,7 @@ use crate::log_config::LogDriver;
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
 use crate::record::{Record, Status, process_start};
-use crate::runtime::{Launch, start_failure_code};
+use crate::runtime::{Launch, StartError};
 use crate::{Engine, EngineError};
 
 /// How long a shim waits for the CLI that started it to attach before starting anyway.
@@ -428,8 +428,7 @@ fn launch(
         _ => None,
     };
     stdio.drop_child_ends();
-    if let Some(message) = failure {
-        let code = start_failure_code(&message);
+    if let Some(StartError { code, message }) = failure {
         runtime.delete_force(id);
         engine.unmount_rootfs(record);
         engine.detach_network(record);
