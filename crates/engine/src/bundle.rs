@@ -193,26 +193,11 @@ pub fn spec(
         .set_annotations((!h.annotations.is_empty()).then(|| h.annotations.clone().into_iter().collect()))
         .set_linux(Some(linux));
     let mut spec = serde_json::to_value(&spec).expect("spec serializes");
-    let (resources, process) = split_resources_process(&mut spec);
-    crate::resources::apply(h, resources, process);
+    let mut process = spec["process"].take();
+    crate::resources::apply(h, &mut spec["linux"]["resources"], &mut process);
+    spec["process"] = process;
     crate::sharing::adjust_spec(record, &mut spec);
     Ok(spec)
-}
-
-/// `linux.resources` and `process` of a spec laid out as JSON, both at once.
-fn split_resources_process(spec: &mut Value) -> (&mut Value, &mut Value) {
-    let Value::Object(top) = spec else { unreachable!("a spec is an object") };
-    let mut linux = None;
-    let mut process = None;
-    for (key, value) in top.iter_mut() {
-        match key.as_str() {
-            "linux" => linux = Some(value),
-            "process" => process = Some(value),
-            _ => {}
-        }
-    }
-    let resources = linux.expect("the spec has linux").get_mut("resources").expect("linux has resources");
-    (resources, process.expect("the spec has a process"))
 }
 
 /// The container's process: the command (behind `--init`), its user, environment
