@@ -51,12 +51,15 @@ pub use lifecycle::{CreateRequest, Engine};
 ///
 /// Front ends map an error by its [`EngineError::kind`], never by its text:
 ///
-/// | [`ErrorKind`]     | API status | CLI exit | variants                                                   |
-/// |-------------------|-----------:|---------:|------------------------------------------------------------|
-/// | `NotFound`        | 404        | 125 (1 for `inspect`) | `NoSuchContainer`, `NoSuchVolume`, no such image, no such network |
-/// | `Conflict`        | 409        | 125      | `NameInUse`, `State`, a network name taken or in use       |
-/// | `BadParameter`    | 400        | 125      | `Ambiguous`, `BadOption`, `Invalid`, `NoSuchUser`, `NoRuntime`, bad image references and network options |
-/// | `Internal`        | 500        | 125      | `Runtime`, `Corrupt`, `Io`, storage, registry and kernel failures |
+/// | [`ErrorKind`]     | API status | variants                                                   |
+/// |-------------------|-----------:|------------------------------------------------------------|
+/// | `NotFound`        | 404        | `NoSuchContainer`, `NoSuchVolume`, no such image, no such network |
+/// | `Conflict`        | 409        | `NameInUse`, `State`, a network name taken or in use       |
+/// | `BadParameter`    | 400        | `Ambiguous`, `BadOption`, `Invalid`, `NoSuchUser`, `NoRuntime`, bad image references and network options |
+/// | `Internal`        | 500        | `Runtime`, `Corrupt`, `Io`, storage, registry and kernel failures |
+///
+/// The CLI exits as Docker's does whatever the kind: 125 for `run`/`create`, 1 for other
+/// commands.
 ///
 /// (A process that could not be started exits 126/127 as Docker's: the shim records that
 /// code in the container's state, not here.)
