@@ -47,26 +47,11 @@ impl std::fmt::Display for ApiError {
 }
 
 impl From<EngineError> for ApiError {
+    /// The status is the engine's kind of failure ([`EngineError::kind`]), as dockerd's
+    /// errdefs map to HTTP.
     fn from(e: EngineError) -> ApiError {
-        use lindocker_image::ImageError;
-        let message = e.to_string();
-        let status = match &e {
-            EngineError::NoSuchContainer(_)
-            | EngineError::NoSuchVolume(_)
-            | EngineError::NotFound(_)
-            | EngineError::NoSuchPath { .. } => StatusCode::NOT_FOUND,
-            EngineError::NameInUse { .. } | EngineError::State(_) => StatusCode::CONFLICT,
-            EngineError::Ambiguous(_)
-            | EngineError::BadOption { .. }
-            | EngineError::NoSuchUser { .. }
-            | EngineError::Invalid(_) => StatusCode::BAD_REQUEST,
-            EngineError::Image(ImageError::NoSuchImage(_)) => StatusCode::NOT_FOUND,
-            EngineError::Image(
-                ImageError::BadReference { .. } | ImageError::Ambiguous(_) | ImageError::BadPlatform(_),
-            ) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError { status, message }
+        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError { status, message: e.to_string() }
     }
 }
 

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use hyper::StatusCode;
 use lindocker_engine::EngineError;
-use lindocker_network::NetworkError;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
@@ -50,24 +48,9 @@ pub fn boolean(map: &BTreeMap<String, Vec<String>>, key: &str) -> ApiResult<Opti
     }
 }
 
-/// An engine error with the status Docker gives it here: missing networks 404, networks
-/// in use or names taken 409, bad network requests 400; the rest as the router maps them
-/// (`State`, an image or volume in use, is 409 there).
+/// An engine error as the API answers it (see [`ApiError`]'s `From`).
 pub fn engine_error(e: EngineError) -> ApiError {
-    let status = match &e {
-        EngineError::Net(NetworkError::NoSuchNetwork(_)) => StatusCode::NOT_FOUND,
-        EngineError::Net(NetworkError::NameTaken(_) | NetworkError::InUse { .. } | NetworkError::PortTaken { .. }) => {
-            StatusCode::CONFLICT
-        }
-        EngineError::Net(
-            NetworkError::Invalid { .. }
-            | NetworkError::BadAddress { .. }
-            | NetworkError::Overlap { .. }
-            | NetworkError::Full(_),
-        ) => StatusCode::BAD_REQUEST,
-        _ => return ApiError::from(e),
-    };
-    ApiError { status, message: e.to_string() }
+    ApiError::from(e)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 use std::fs;
 use std::path::PathBuf;
 
+use lindocker_sys::atomic::{AtomicWrite, Durability};
+
 use crate::options::RestartPolicy;
 use crate::record::Record;
 use crate::{Engine, EngineError};
@@ -69,8 +71,9 @@ impl Engine {
         }
         let now = fs::read_to_string(BOOT_ID).unwrap_or_default();
         let marker = self.boot_marker();
-        let tmp = marker.with_extension("tmp");
-        fs::write(&tmp, now).and_then(|()| fs::rename(&tmp, &marker)).map_err(|e| EngineError::io(&marker, e))?;
+        AtomicWrite::new(Durability::CrashSafe)
+            .write(&marker, now.as_bytes())
+            .map_err(|e| EngineError::io(&marker, e))?;
         drop(lock);
         for record in to_start {
             match self.start(&record.id).map(|mut s| Engine::wait_started(&mut s)) {

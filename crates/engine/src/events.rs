@@ -20,6 +20,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use lindocker_sys::lock::FileLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -231,14 +232,9 @@ impl Journal {
         self.dir.join("journal.1")
     }
 
-    fn lock(&self, exclusive: bool) -> io::Result<File> {
+    fn lock(&self, exclusive: bool) -> io::Result<FileLock> {
         let path = self.dir.join("lock");
-        let file =
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
-        let op =
-            if exclusive { rustix::fs::FlockOperation::LockExclusive } else { rustix::fs::FlockOperation::LockShared };
-        rustix::fs::flock(&file, op)?;
-        Ok(file)
+        if exclusive { FileLock::exclusive(&path) } else { FileLock::shared(&path) }
     }
 
     fn open_current(&self) -> io::Result<File> {

@@ -20,12 +20,29 @@ use std::sync::OnceLock;
 
 use rustix::process::{Pid, WaitOptions};
 
+use lindocker_runtime::ProgramFailure;
 use lindocker_runtime::container::{self, CreateOptions};
 use lindocker_runtime::state::Store;
 
 /// The runtime's log in the child (a `fn` pointer, the runtime's warning hook, cannot
 /// carry it).
 static LOG: OnceLock<PathBuf> = OnceLock::new();
+
+/// How a forked runtime call failed: the runtime's message, and, typed, whether the
+/// container's program could not be started (the child's exit code carries it).
+#[derive(Debug, Clone)]
+pub struct Failed {
+    /// The runtime's error message.
+    pub message: String,
+    /// Missing or not executable, if that was the failure.
+    pub program: Option<ProgramFailure>,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// A runtime call under way in a forked child.
 #[derive(Debug)]
@@ -47,14 +64,18 @@ impl Forked {
         })
     }
 
-    /// `delete --force`.
+    /// `delete --force`; a container the runtime does not know (any more) counts as
+    /// deleted, told by the runtime's typed error.
     pub fn delete(root: &Path, log: &Path, id: &str) -> io::Result<Forked> {
         let (root, id) = (root.to_path_buf(), id.to_owned());
-        Forked::call(log, None, move || container::delete(&Store::new(&root)?, &id, true).map(|()| String::new()))
+        Forked::call(log, None, move || match container::delete(&Store::new(&root)?, &id, true) {
+            Ok(()) | Err(lindocker_runtime::Error::NotFound(_)) => Ok(String::new()),
+            Err(e) => Err(e),
+        })
     }
 
-    /// Waits for the child: what it said, or its error message if it failed.
-    pub fn wait(self) -> Result<String, String> {
+    /// Waits for the child: what it said, or how it failed.
+    pub fn wait(self) -> Result<String, Failed> {
         let status = loop {
             match rustix::process::waitpid(Some(self.pid), WaitOptions::empty()) {
                 Err(rustix::io::Errno::INTR) => continue,
@@ -66,10 +87,16 @@ impl Forked {
         let _ = rustix::io::ioctl_fionbio(&self.message, true);
         let mut message = String::new();
         let _ = std::fs::File::from(self.message).read_to_string(&mut message);
-        match status {
-            Ok(Some((_, s))) if s.exit_status() == Some(0) => Ok(message),
-            _ if !message.is_empty() => Err(message),
-            _ => Err("the OCI runtime failed without saying why".into()),
+        let code = match status {
+            Ok(Some((_, s))) => s.exit_status(),
+            _ => None,
+        };
+        match code {
+            Some(0) => Ok(message),
+            _ => Err(Failed {
+                message: if message.is_empty() { "the OCI runtime failed without saying why".into() } else { message },
+                program: code.and_then(ProgramFailure::from_exit_code),
+            }),
         }
     }
 
@@ -110,20 +137,27 @@ impl Forked {
             let _ = LOG.set(log.to_path_buf());
             let result = match stdio.as_ref().map(set_stdio).transpose() {
                 Ok(_) => match close_shim_fds(&write) {
-                    Ok(()) => f().map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("close the shim's descriptors: {e}")),
+                    Ok(()) => f().map_err(|e| {
+                        // A program that cannot start says which way by the exit code.
+                        let code = match &e {
+                            lindocker_runtime::Error::Program { failure, .. } => failure.exit_code(),
+                            _ => 1,
+                        };
+                        (e.to_string(), code)
+                    }),
+                    Err(e) => Err((format!("close the shim's descriptors: {e}"), 1)),
                 },
-                Err(e) => Err(format!("set up the container's stdio: {e}")),
+                Err(e) => Err((format!("set up the container's stdio: {e}"), 1)),
             };
             let code = match result {
                 Ok(said) => {
                     let _ = rustix::io::write(&write, said.as_bytes());
                     0
                 }
-                Err(message) => {
+                Err((message, code)) => {
                     write_log("error", &message);
                     let _ = rustix::io::write(&write, message.as_bytes());
-                    1
+                    code
                 }
             };
             lindocker_sys::exit_immediately(code);

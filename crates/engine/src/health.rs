@@ -12,15 +12,16 @@
 //! back one small JSON result through a pipe, which the shim polls beside the container's
 //! output.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lindocker_image::health::{Healthcheck, go_duration};
 use rustix::process::{Pid, PidfdFlags, Signal, WaitOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::paths::ContainerPaths;
 use crate::record::{Record, Records, Status};
 use crate::runtime::OciRuntime;
 
@@ -125,26 +126,23 @@ impl Health {
     }
 }
 
-/// The health recorded for the container whose directory is `dir`, if it has any (a
-/// check configured and the container started since).
-pub fn read(dir: &Path) -> Option<Health> {
-    let file = std::fs::File::open(dir.join(FILE)).ok()?;
+/// The health recorded for the container at `paths`, if it has any (a check configured
+/// and the container started since).
+pub fn read(paths: &ContainerPaths) -> Option<Health> {
+    let file = std::fs::File::open(paths.health()).ok()?;
     let mut bytes = Vec::new();
     // Ours, but bounded all the same.
     file.take(1 << 20).read_to_end(&mut bytes).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Writes `health` for the container whose directory is `dir`: whole or not at all.
-fn write(dir: &Path, health: &Health) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(FILE);
-    let tmp = dir.join(format!("{FILE}.tmp"));
+/// Writes `health` for the container at `paths`: whole or not at all.
+fn write(paths: &ContainerPaths, health: &Health) -> io::Result<()> {
+    use lindocker_sys::atomic::{AtomicWrite, Durability};
     // Root's alone: a check's output may show what the container holds.
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    file.write_all(&serde_json::to_vec(health).expect("health serializes"))?;
-    drop(file);
-    std::fs::rename(&tmp, &path)
+    AtomicWrite::new(Durability::CrashSafe)
+        .mode(0o600)
+        .write(&paths.health(), &serde_json::to_vec(health).expect("health serializes"))
 }
 
 fn duration_or(ns: i64, default: Duration) -> Duration {
@@ -155,7 +153,7 @@ fn duration_or(ns: i64, default: Duration) -> Duration {
 #[derive(Debug)]
 pub struct Monitor {
     id: String,
-    dir: PathBuf,
+    paths: ContainerPaths,
     records: Records,
     /// Where a changed status is journaled (`health_status: <status>`).
     events: crate::events::Journal,
@@ -197,15 +195,15 @@ impl Monitor {
     ) -> Option<Monitor> {
         let config: &Healthcheck = record.config.healthcheck.as_ref()?;
         let argv = config.probe()?;
-        let dir = records.dir(&record.id);
-        let mut health = read(&dir).unwrap_or_default();
+        let paths = records.paths(&record.id);
+        let mut health = read(&paths).unwrap_or_default();
         health.status = HealthStatus::Starting;
         health.failing_streak = 0;
-        let _ = write(&dir, &health);
+        let _ = write(&paths, &health);
         let now = Instant::now();
         let mut monitor = Monitor {
             id: record.id.clone(),
-            dir,
+            paths,
             records: records.clone(),
             events: events.clone(),
             runtime,
@@ -317,7 +315,7 @@ impl Monitor {
         }
         let start = crate::now();
         let started = Instant::now();
-        let pid_file = self.dir.join("health.pid");
+        let pid_file = self.paths.health_pid();
         match spawn_check(&self.runtime, &self.id, &self.argv, self.timeout, &pid_file) {
             Ok((pid, answer)) => match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
                 Ok(pidfd) => {
@@ -359,7 +357,7 @@ impl Monitor {
         let result = HealthResult { start, end: crate::now(), exit_code, output };
         let in_start_period = started.saturating_duration_since(self.started) < self.start_period;
         let changed = self.health.record(result, self.retries, in_start_period);
-        let _ = write(&self.dir, &self.health);
+        let _ = write(&self.paths, &self.health);
         // A changed status is journaled as Docker's `health_status: <status>` event,
         // under the name the container has now.
         if let (Some(status), Ok(record)) = (changed, self.records.read(&self.id)) {
@@ -378,8 +376,8 @@ impl Monitor {
         if let Some(check) = self.check.take() {
             end(&check);
         }
-        let _ = std::fs::remove_file(self.dir.join("health.pid"));
-        let _ = std::fs::remove_file(self.dir.join("health.log"));
+        let _ = std::fs::remove_file(self.paths.health_pid());
+        let _ = std::fs::remove_file(self.paths.health_log());
     }
 }
 

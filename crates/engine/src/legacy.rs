@@ -87,7 +87,7 @@ impl Engine {
                         link.container, record.name, link.alias
                     ))
                 })?;
-            let endpoints = self.networks.endpoints_of(&other.id).map_err(|e| EngineError::Network(e.to_string()))?;
+            let endpoints = self.networks.endpoints_of(&other.id)?;
             let shared = endpoints
                 .iter()
                 .find(|e| record.network.attachments.iter().any(|a| a.network == e.network))

@@ -36,6 +36,7 @@ pub mod netops;
 pub mod network_info;
 pub mod ops;
 pub mod options;
+pub mod paths;
 pub mod placement;
 pub mod platform;
 pub mod predefined;
@@ -62,6 +63,21 @@ pub use lifecycle::{CreateRequest, Engine};
 
 /// Everything the engine can fail with. Messages follow Docker's where a script might
 /// match them (`No such container: x`).
+///
+/// Front ends map an error by its [`EngineError::kind`], never by its text:
+///
+/// | [`ErrorKind`]     | API status | variants                                                   |
+/// |-------------------|-----------:|------------------------------------------------------------|
+/// | `NotFound`        | 404        | `NoSuchContainer`, `NoSuchVolume`, `NotFound`, `NoSuchPath`, no such image, no such network |
+/// | `Conflict`        | 409        | `NameInUse`, `State`, a network name taken or in use, a host port taken |
+/// | `BadParameter`    | 400        | `Ambiguous`, `BadOption`, `Invalid`, `NoSuchUser`, `NoRuntime`, bad image references and network options, a full subnet |
+/// | `Internal`        | 500        | `Runtime`, `StartFailed`, `Corrupt`, `Io`, storage, registry and kernel failures |
+///
+/// The CLI exits as Docker's does whatever the kind: 125 for `run`/`create`, 1 for other
+/// commands.
+///
+/// (A process that could not be started exits 126/127 as Docker's: the shim records that
+/// code in the container's state, not here.)
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// No container by that name or id.
@@ -105,15 +121,22 @@ pub enum EngineError {
     /// No such volume.
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
-    /// From networking, typed (no such network, in use, bad address...).
-    #[error(transparent)]
-    Net(#[from] lindocker_network::NetworkError),
     /// The OCI runtime binary is missing.
     #[error("unknown or missing runtime {0:?} (lindocker-runtime, runc, crun or a path)")]
     NoRuntime(String),
     /// Networking failed or was refused.
-    #[error("{0}")]
-    Network(String),
+    #[error(transparent)]
+    Network(#[from] lindocker_network::NetworkError),
+    /// The network helper process (`lindocker network-hook`, run by a shim) failed: its
+    /// message, and the kind it reported through its exit code (see
+    /// [`ErrorKind::exit_code`]).
+    #[error("{message}")]
+    NetworkHelper {
+        /// What kind of failure the helper reported.
+        kind: ErrorKind,
+        /// Its message.
+        message: String,
+    },
     /// The OCI runtime refused.
     #[error("OCI runtime: {0}")]
     Runtime(String),
@@ -160,7 +183,91 @@ pub enum EngineError {
     Storage(#[from] lindocker_storage::StorageError),
 }
 
+/// What kind of failure an [`EngineError`] is, for front ends to map to an HTTP status or
+/// an exit code (see the table on [`EngineError`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// What was named does not exist (404).
+    NotFound,
+    /// It exists, but its state or a name in use forbids the operation (409).
+    Conflict,
+    /// The request itself is wrong (400).
+    BadParameter,
+    /// The engine, the kernel or a runtime failed (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Docker's HTTP status for it.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::BadParameter => 400,
+            ErrorKind::Internal => 500,
+        }
+    }
+
+    /// The exit code a helper process (`lindocker network-hook`) ends with to report this
+    /// kind to the process that ran it; [`ErrorKind::from_exit_code`] reads it back.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::NotFound => 64,
+            ErrorKind::Conflict => 65,
+            ErrorKind::BadParameter => 66,
+            ErrorKind::Internal => 67,
+        }
+    }
+
+    /// The kind a helper's exit code reports; any other failing code is `Internal`.
+    pub fn from_exit_code(code: Option<i32>) -> ErrorKind {
+        match code {
+            Some(64) => ErrorKind::NotFound,
+            Some(65) => ErrorKind::Conflict,
+            Some(66) => ErrorKind::BadParameter,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
 impl EngineError {
+    /// What kind of failure this is (see the table on [`EngineError`]).
+    pub fn kind(&self) -> ErrorKind {
+        use lindocker_image::ImageError as I;
+        use lindocker_network::NetworkError as N;
+        match self {
+            EngineError::NoSuchContainer(_)
+            | EngineError::NoSuchVolume(_)
+            | EngineError::NotFound(_)
+            | EngineError::NoSuchPath { .. } => ErrorKind::NotFound,
+            EngineError::NameInUse { .. } | EngineError::State(_) => ErrorKind::Conflict,
+            EngineError::Ambiguous(_)
+            | EngineError::BadOption { .. }
+            | EngineError::Invalid(_)
+            | EngineError::NoSuchUser { .. }
+            | EngineError::NoRuntime(_) => ErrorKind::BadParameter,
+            EngineError::Network(e) => match e {
+                N::NoSuchNetwork(_) => ErrorKind::NotFound,
+                N::NameTaken(_) | N::InUse { .. } | N::PortTaken { .. } => ErrorKind::Conflict,
+                N::Overlap { .. } | N::BadAddress { .. } | N::Invalid { .. } | N::Full(_) => ErrorKind::BadParameter,
+                N::Netlink(_) | N::Firewall(_) | N::Io { .. } | N::Corrupt { .. } => ErrorKind::Internal,
+            },
+            EngineError::NetworkHelper { kind, .. } => *kind,
+            EngineError::Image(e) => match e {
+                I::NoSuchImage(_) => ErrorKind::NotFound,
+                I::BadReference { .. } | I::Ambiguous(_) | I::BadPlatform(_) | I::BadChange { .. } => {
+                    ErrorKind::BadParameter
+                }
+                _ => ErrorKind::Internal,
+            },
+            EngineError::Runtime(_)
+            | EngineError::StartFailed { .. }
+            | EngineError::Corrupt { .. }
+            | EngineError::Io { .. }
+            | EngineError::Storage(_) => ErrorKind::Internal,
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         EngineError::Io { path: path.to_path_buf(), source }
     }
@@ -169,4 +276,47 @@ impl EngineError {
 /// The current time, RFC 3339 with nanoseconds (Docker's format).
 pub fn now() -> String {
     humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lindocker_network::NetworkError;
+
+    #[test]
+    fn kinds_map_to_docker_statuses() {
+        let cases: Vec<(EngineError, u16)> = vec![
+            (EngineError::NoSuchContainer("x".into()), 404),
+            (EngineError::NoSuchVolume("v".into()), 404),
+            (EngineError::Image(lindocker_image::ImageError::NoSuchImage("i".into())), 404),
+            (NetworkError::NoSuchNetwork("n".into()).into(), 404),
+            (EngineError::NameInUse { name: "a".into(), id: "b".into() }, 409),
+            (EngineError::State("is running".into()), 409),
+            (NetworkError::NameTaken("n".into()).into(), 409),
+            (EngineError::Ambiguous("ab".into()), 400),
+            (EngineError::Invalid("Duplicate mount point: /x".into()), 400),
+            (NetworkError::Invalid { what: "subnet".into(), value: "x".into(), reason: "bad".into() }.into(), 400),
+            (EngineError::Runtime("failed".into()), 500),
+            (EngineError::io(Path::new("/x"), std::io::Error::other("eio")), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.kind().http_status(), status, "{error}");
+        }
+    }
+
+    #[test]
+    fn a_network_error_keeps_its_variant_and_message() {
+        let e: EngineError = NetworkError::PortTaken { address: "0.0.0.0".into(), port: 80 }.into();
+        assert!(matches!(e, EngineError::Network(NetworkError::PortTaken { port: 80, .. })));
+        assert_eq!(e.to_string(), "Bind for 0.0.0.0:80 failed: port is already allocated");
+    }
+
+    #[test]
+    fn a_helper_reports_its_kind_through_its_exit_code() {
+        for kind in [ErrorKind::NotFound, ErrorKind::Conflict, ErrorKind::BadParameter, ErrorKind::Internal] {
+            assert_eq!(ErrorKind::from_exit_code(Some(kind.exit_code().into())), kind);
+        }
+        assert_eq!(ErrorKind::from_exit_code(Some(1)), ErrorKind::Internal);
+        assert_eq!(ErrorKind::from_exit_code(None), ErrorKind::Internal);
+    }
 }

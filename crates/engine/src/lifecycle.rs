@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use lindocker_image::Store;
 use lindocker_storage::container::ContainerFs;
+use lindocker_sys::lock::FileLock;
 use serde_json::Value;
 
 use crate::attach::{Kind, read_frame, write_frame};
 use crate::events::Event;
 use crate::options::MountSpec;
+use crate::paths::ContainerPaths;
 use crate::record::{Config, HostConfig, Record, Records, State, Status, alive};
 use crate::runtime::OciRuntime;
 use crate::volumes::Volumes;
@@ -134,10 +136,10 @@ impl Engine {
             root: root.to_owned(),
             state: state.to_owned(),
             cgroup_parent: cgroup_parent.to_owned(),
-            records: Records::open(root)?,
+            records: Records::open(root, state)?,
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
-            networks: lindocker_network::Networks::open(root).map_err(|e| EngineError::Invalid(e.to_string()))?,
+            networks: lindocker_network::Networks::open(root)?,
             self_exe: lindocker_runtime::sealed_exe::program_path()
                 .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
             netops,
@@ -196,9 +198,14 @@ impl Engine {
         }
     }
 
+    /// Where container `id`'s files are.
+    pub fn paths(&self, id: &str) -> ContainerPaths {
+        self.records.paths(id)
+    }
+
     /// Where container `id`'s network namespace is bound.
     pub fn netns_path(&self, id: &str) -> PathBuf {
-        self.state.join("netns").join(id)
+        self.paths(id).netns()
     }
 
     /// Sets up the container's network namespace before it starts: nothing for
@@ -209,8 +216,7 @@ impl Engine {
             "host" => Ok(()),
             mode if mode.starts_with("container:") => Ok(()),
             // No netlink, no network state: any process can make it.
-            "none" => lindocker_network::netns::create(&self.netns_path(&record.id))
-                .map_err(|e| EngineError::Network(e.to_string())),
+            "none" => lindocker_network::netns::create(&self.netns_path(&record.id)).map_err(EngineError::from),
             _ => self.netops.attach(self, record),
         }
     }
@@ -227,23 +233,23 @@ impl Engine {
 
     /// The shim's attach socket for container `id`.
     pub fn attach_socket(&self, id: &str) -> PathBuf {
-        self.state.join(format!("{}.sock", &id[..12]))
+        self.paths(id).attach_socket()
     }
 
     /// Where the runtime sends a container's pty master.
     pub fn console_socket(&self, id: &str) -> PathBuf {
-        self.state.join(format!("{}.tty", &id[..12]))
+        self.paths(id).console_socket()
     }
 
     /// The OCI runtime a container uses.
     pub fn runtime_for(&self, record: &Record) -> Result<OciRuntime, EngineError> {
         let name =
             if record.host_config.runtime.is_empty() { "lindocker-runtime" } else { &record.host_config.runtime };
-        Ok(OciRuntime::resolve(name, &self.state)?.with_log(self.records.dir(&record.id).join("runtime.log")))
+        Ok(OciRuntime::resolve(name, &self.state)?.with_log(self.paths(&record.id).runtime_log()))
     }
 
     fn fs(&self, record: &Record) -> ContainerFs {
-        ContainerFs::at(self.records.dir(&record.id)).volatile(record.host_config.auto_remove)
+        ContainerFs::at(self.paths(&record.id).dir()).volatile(record.host_config.auto_remove)
     }
 
     /// Mounts the container's root filesystem (if it is not).
@@ -341,9 +347,9 @@ impl Engine {
         };
         let result = self.create_claimed(request, &image, &ic, &id, &name);
         if result.is_err() {
-            let dir = self.records.dir(&id);
-            let _ = ContainerFs::at(&dir).remove();
-            let _ = std::fs::remove_dir_all(&dir);
+            let paths = self.paths(&id);
+            let _ = ContainerFs::at(paths.dir()).remove();
+            let _ = std::fs::remove_dir_all(paths.dir());
             self.records.release_name(&name, &id);
         }
         result
@@ -409,48 +415,32 @@ impl Engine {
         Ok(ids.iter().filter_map(|id| self.records.read(id).ok()).filter_map(|r| self.settle(r)).collect())
     }
 
-    /// Where container `id`'s busy lock lives: `<state>/<id>.busy` (the state directory,
-    /// since `run` takes it before the container's directory exists).
-    fn busy_path(&self, id: &str) -> PathBuf {
-        self.state.join(format!("{id}.busy"))
-    }
-
     /// Takes container `id`'s busy lock, shared, for as long as the file is kept: held by
     /// a CLI while it creates (and with `run`, starts) the container and by its shim for
     /// its whole life. Whoever finds it free while the record says the container is being
     /// made or started knows that the process doing it is dead.
-    pub fn hold_busy(&self, id: &str) -> Result<std::fs::File, EngineError> {
-        let path = self.busy_path(id);
+    pub fn hold_busy(&self, id: &str) -> Result<FileLock, EngineError> {
+        let path = self.paths(id).busy();
         loop {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| EngineError::io(&path, e))?;
-            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
-                .map_err(|e| EngineError::io(&path, e.into()))?;
+            let lock = FileLock::shared(&path).map_err(|e| EngineError::io(&path, e))?;
             // A sweep (`Engine::sweep_wrecks`) may have removed the file between our open
             // and our lock: a lock on a file nobody else can find is no lock.
-            if rustix::fs::fstat(&file).is_ok_and(|st| st.st_nlink > 0) {
-                return Ok(file);
+            if rustix::fs::fstat(lock.file()).is_ok_and(|st| st.st_nlink > 0) {
+                return Ok(lock);
             }
         }
     }
 
     /// Removes container `id`'s busy lock file (the container is gone).
     pub(crate) fn forget_busy(&self, id: &str) {
-        let _ = std::fs::remove_file(self.busy_path(id));
+        let _ = std::fs::remove_file(self.paths(id).busy());
     }
 
     /// Container `id`'s busy lock, taken exclusively if nobody holds it (then nobody can
     /// take it up while the caller settles what was left); `None` while someone works on
     /// the container.
-    fn try_abandoned(&self, id: &str) -> Option<std::fs::File> {
-        let path = self.busy_path(id);
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).ok()?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
-        Some(file)
+    fn try_abandoned(&self, id: &str) -> Option<FileLock> {
+        FileLock::try_exclusive(&self.paths(id).busy()).ok().flatten()
     }
 
     /// If container `id` has no record and nobody is making it, clears what a crashed
@@ -469,12 +459,12 @@ impl Engine {
 
     /// Removes the directory (mount included) of a container that has no record.
     pub(crate) fn clear_wreck(&self, id: &str) {
-        let dir = self.records.dir(id);
-        let _ = ContainerFs::at(&dir).remove();
-        let _ = rustix::mount::unmount(dir.join("merged"), rustix::mount::UnmountFlags::DETACH);
+        let paths = self.paths(id);
+        let _ = ContainerFs::at(paths.dir()).remove();
+        let _ = rustix::mount::unmount(paths.rootfs(), rustix::mount::UnmountFlags::DETACH);
         self.unmount_shm(id);
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_file(self.busy_path(id));
+        let _ = std::fs::remove_dir_all(paths.dir());
+        let _ = std::fs::remove_file(paths.busy());
     }
 
     /// `rm` of what a crash left under `name_or_id` where no container is: a name that
@@ -484,7 +474,7 @@ impl Engine {
         let name = name_or_id.trim_start_matches('/');
         let (id, named) = match self.records.name_owner(name) {
             Some(id) if !self.records.has_record(&id) => (id, true),
-            _ if crate::record::is_id(name) && self.records.dir(name).exists() && !self.records.has_record(name) => {
+            _ if crate::record::is_id(name) && self.paths(name).dir().exists() && !self.records.has_record(name) => {
                 (name.to_owned(), false)
             }
             _ => return false,
@@ -513,9 +503,9 @@ impl Engine {
         for entry in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
             if let Some(id) = file.strip_suffix(".busy")
-                && !self.records.dir(id).exists()
+                && !self.paths(id).dir().exists()
                 && self.try_abandoned(id).is_some()
-                && !self.records.dir(id).exists()
+                && !self.paths(id).dir().exists()
             {
                 self.forget_busy(id);
             }
@@ -524,6 +514,9 @@ impl Engine {
         cleared
     }
 
+    /// Makes container `id` (its name claimed): the record from the request and the image
+    /// config, checked; then its files, root filesystem, volumes and bundle; the record
+    /// last.
     fn create_claimed(
         &self,
         request: &CreateRequest,
@@ -532,39 +525,93 @@ impl Engine {
         id: &str,
         name: &str,
     ) -> Result<Record, EngineError> {
-        let entrypoint: Vec<String> = match &request.entrypoint {
-            Some(e) if e.is_empty() => Vec::new(),
-            Some(e) => vec![e.clone()],
-            None => ic.entrypoint().clone().unwrap_or_default(),
-        };
-        let cmd: Vec<String> = if !request.cmd.is_empty() {
-            request.cmd.clone()
-        } else if request.entrypoint.is_some() {
-            Vec::new()
+        let mut record = self.new_record(request, image, ic, id, name)?;
+        self.resolve_modes(&mut record)?;
+        self.resolve_links(&mut record)?;
+        let link_env = self.link_env(&record);
+        record.config.env.extend(link_env);
+        self.runtime_for(&record)?;
+        self.write_init_files(&record)?;
+        let rootfs = self.mount_rootfs(&record)?;
+        self.make_volumes(&record, &rootfs)?;
+        self.write_bundle(&record, &rootfs)?;
+        // Mounted again by the shim at start; a created container holds no mount.
+        if request.start_now {
+            record.state.starting = true;
         } else {
-            ic.cmd().clone().unwrap_or_default()
-        };
-        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
-        if args.is_empty() {
-            return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
+            self.unmount_rootfs(&record);
         }
-        // The image's variables under the request's (a bare `KEY` unsets; the CLI gives
-        // `KEY=VALUE` pairs, its own values already filled in).
-        crate::process::check_env(&request.env)?;
-        let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
-        crate::process::with_default_path(&mut env);
-        crate::process::override_env(&mut env, &request.env);
+        // Last: the record makes the container exist (see the `record` module).
+        self.records.write(&record)?;
+        Ok(record)
+    }
+
+    /// The record `create` makes: the request laid over the image's config, checked
+    /// (in this order: command, working directory, mounts, network, stop signal, health
+    /// check, limits). Makes nothing but a missing `-v` bind source.
+    fn new_record(
+        &self,
+        request: &CreateRequest,
+        image: &lindocker_image::ImageRecord,
+        ic: &oci_config::Config,
+        id: &str,
+        name: &str,
+    ) -> Result<Record, EngineError> {
+        let (entrypoint, cmd, args) = command(request, ic)?;
+        let env = environment(request, ic)?;
         let mut labels: BTreeMap<String, String> = ic.labels().clone().unwrap_or_default().into_iter().collect();
         labels.extend(request.labels.clone());
-        let hostname = request.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
-        let workdir = request.workdir.clone().or_else(|| ic.working_dir().clone()).unwrap_or_default();
-        if !workdir.is_empty() && !workdir.starts_with('/') {
-            return Err(EngineError::BadOption {
-                option: "-w".into(),
-                value: workdir,
-                reason: "the working directory must be absolute".into(),
-            });
-        }
+        let workdir = working_dir(request, ic)?;
+        let mounts = self.container_mounts(request, ic)?;
+        let (network, exposed_ports) = self.network_config(request, ic)?;
+        let stop_signal = stop_signal(request, ic)?;
+        let healthcheck = self.healthcheck(request, image)?;
+        let host = host_config(request)?;
+        let hostname = if host.uts_mode == "host" {
+            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
+        } else {
+            request.hostname.clone().unwrap_or_else(|| id[..12].to_owned())
+        };
+        Ok(Record {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            created: crate::now(),
+            image: image.id.clone(),
+            image_name: request.image.clone(),
+            layers: image.layers.clone(),
+            config: Config {
+                args,
+                entrypoint,
+                cmd,
+                env,
+                working_dir: workdir,
+                user: request.user.clone().or_else(|| ic.user().clone()).unwrap_or_default(),
+                hostname,
+                tty: request.tty,
+                open_stdin: request.stdin,
+                labels,
+                stop_signal,
+                stop_timeout: request.stop_timeout.unwrap_or(10),
+                attach: request.attach,
+                healthcheck,
+                exposed_ports,
+                domainname: request.domainname.clone().unwrap_or_default(),
+            },
+            host_config: host,
+            mounts,
+            network,
+            state: State::default(),
+        })
+    }
+
+    /// The mounts: the request's (no target twice), `--volumes-from`'s, and an anonymous
+    /// volume for each of the image's VOLUMEs not covered; a `-v` bind source that is
+    /// missing is made (Docker's rule), a `--mount` one refused.
+    fn container_mounts(
+        &self,
+        request: &CreateRequest,
+        ic: &oci_config::Config,
+    ) -> Result<Vec<MountSpec>, EngineError> {
         let mut mounts = request.mounts.clone();
         for (i, m) in mounts.iter().enumerate() {
             if mounts[..i].iter().any(|earlier| earlier.target() == m.target()) {
@@ -615,6 +662,16 @@ impl Engine {
                 std::fs::create_dir_all(source).map_err(|e| EngineError::io(source, e))?;
             }
         }
+        Ok(mounts)
+    }
+
+    /// The network settings (the mode resolved, a bridge container on `bridge` unless it
+    /// names networks, which must exist) and the exposed ports, `-P`'s published.
+    fn network_config(
+        &self,
+        request: &CreateRequest,
+        ic: &oci_config::Config,
+    ) -> Result<(crate::record::NetworkConfig, Vec<String>), EngineError> {
         let mut network = request.network.clone();
         if network.mode.is_empty() {
             network.mode = "bridge".into();
@@ -631,7 +688,7 @@ impl Engine {
             }
             for a in &network.attachments {
                 if a.network != "bridge" {
-                    self.networks.inspect(&a.network).map_err(|e| EngineError::Network(e.to_string()))?;
+                    self.networks.inspect(&a.network)?;
                 }
             }
         } else {
@@ -679,65 +736,15 @@ impl Engine {
                 reason: "ports can only be published on a bridge network".into(),
             });
         }
-        let stop_signal = match (&request.stop_signal, ic.stop_signal()) {
-            (Some(flag), _) => crate::options::parse_signal("--stop-signal", flag).map(|_| flag.clone())?,
-            (None, Some(image)) => {
-                crate::options::parse_signal("the image's STOPSIGNAL", image).map(|_| image.clone())?
-            }
-            (None, None) => "SIGTERM".into(),
-        };
-        let healthcheck = self.healthcheck(request, image)?;
-        let mut host = request.host.clone();
-        if host.runtime.is_empty() {
-            host.runtime = "lindocker-runtime".into();
-        }
-        crate::resources::check(&host)?;
-        crate::resources::check_rt_supported(&host)?;
-        if host.uts_mode == "host" && request.hostname.is_some() {
-            return Err(EngineError::Invalid("conflicting options: hostname and the UTS mode (--uts host)".into()));
-        }
-        let hostname = if host.uts_mode == "host" {
-            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
-        } else {
-            hostname
-        };
-        let mut record = Record {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            created: crate::now(),
-            image: image.id.clone(),
-            image_name: request.image.clone(),
-            layers: image.layers.clone(),
-            config: Config {
-                args,
-                entrypoint,
-                cmd,
-                env,
-                working_dir: workdir,
-                user: request.user.clone().or_else(|| ic.user().clone()).unwrap_or_default(),
-                hostname: hostname.clone(),
-                tty: request.tty,
-                open_stdin: request.stdin,
-                labels,
-                stop_signal,
-                stop_timeout: request.stop_timeout.unwrap_or(10),
-                attach: request.attach,
-                healthcheck,
-                exposed_ports,
-                domainname: request.domainname.clone().unwrap_or_default(),
-            },
-            host_config: host,
-            mounts,
-            network,
-            state: State::default(),
-        };
-        self.resolve_modes(&mut record)?;
-        self.resolve_links(&mut record)?;
-        let link_env = self.link_env(&record);
-        record.config.env.extend(link_env);
-        self.runtime_for(&record)?;
-        let dir = self.records.dir(id);
-        std::fs::create_dir_all(dir.join("bundle")).map_err(|e| EngineError::io(&dir, e))?;
+        Ok((network, exposed_ports))
+    }
+
+    /// Makes the container's directory, its bundle directory and its init layer
+    /// (/etc/hosts, /etc/hostname, /etc/resolv.conf).
+    fn write_init_files(&self, record: &Record) -> Result<(), EngineError> {
+        let paths = self.paths(&record.id);
+        let hostname = &record.config.hostname;
+        std::fs::create_dir_all(paths.bundle()).map_err(|e| EngineError::io(paths.dir(), e))?;
         let mut hosts =
             format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
         for line in &record.network.extra_hosts {
@@ -750,12 +757,17 @@ impl Engine {
             &record.network.dns_search,
             &record.network.dns_options,
         );
-        self.fs(&record).create(&[
+        self.fs(record).create(&[
             ("etc/hosts", hosts.as_bytes()),
             ("etc/hostname", format!("{hostname}\n").as_bytes()),
             ("etc/resolv.conf", resolv.as_bytes()),
         ])?;
-        let rootfs = self.mount_rootfs(&record)?;
+        Ok(())
+    }
+
+    /// Makes the container's volumes (with `--mount`'s labels and options), filled from
+    /// the image unless `nocopy`, handed to the user namespace's root with `--userns`.
+    fn make_volumes(&self, record: &Record, rootfs: &Path) -> Result<(), EngineError> {
         for m in &record.mounts {
             if let MountSpec::Volume { name, target, anonymous, nocopy, .. } = m {
                 // `--mount volume-label=` and `volume-opt=` go to a volume this makes.
@@ -776,37 +788,35 @@ impl Engine {
                     continue; // its files are elsewhere: nothing to copy up, nothing to hand over
                 }
                 if !nocopy {
-                    self.volumes.fill_from(name, &rootfs, target)?;
+                    self.volumes.fill_from(name, rootfs, target)?;
                 }
                 if record.host_config.user_ns {
                     crate::userns::hand_over(&self.volumes.data_dir(name))?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Writes the bundle's config.json for `record`, its root filesystem at `rootfs`.
+    fn write_bundle(&self, record: &Record, rootfs: &Path) -> Result<(), EngineError> {
+        let paths = self.paths(&record.id);
         let netns = match record.network.mode.as_str() {
             "host" => None,
             mode => Some(self.netns_path(mode.strip_prefix("container:").unwrap_or(&record.id))),
         };
-        let init = self.records.dir(id).join("init");
+        let init = paths.init();
         let spec = bundle::spec(
-            &record,
-            &rootfs,
+            record,
+            rootfs,
             &self.volumes,
-            &self.cgroup_of(&record),
+            &self.cgroup_of(record),
             &self.cli_binary(),
             Some(&init),
             netns,
         )?;
-        bundle::write_config(&dir.join("bundle/config.json"), &spec)?;
-        // Mounted again by the shim at start; a created container holds no mount.
-        if request.start_now {
-            record.state.starting = true;
-        } else {
-            self.unmount_rootfs(&record);
-        }
-        // Last: the record makes the container exist (see the `record` module).
-        self.records.write(&record)?;
-        Ok(record)
+        bundle::write_config(&paths.config(), &spec)?;
+        Ok(())
     }
 
     /// The container's health check: the flags' laid over the image's, as Docker merges
@@ -1044,7 +1054,7 @@ impl Engine {
         let _ = std::fs::remove_file(self.attach_socket(&record.id));
         let _ = std::fs::remove_file(self.console_socket(&record.id));
         self.records.remove(record)?;
-        let _ = std::fs::remove_file(self.busy_path(&record.id));
+        let _ = std::fs::remove_file(self.paths(&record.id).busy());
         self.events.emit(Event::container(record, "destroy", &[]));
         Ok(())
     }
@@ -1262,4 +1272,77 @@ fn host_resolv_conf() -> String {
 /// Image config types.
 mod oci_config {
     pub use oci_spec::image::Config;
+}
+
+/// What a container runs: its entrypoint, its command, and the two joined.
+type Command = (Vec<String>, Vec<String>, Vec<String>);
+
+/// The entrypoint, command and the two joined, from the request or else the image; an
+/// error if there is nothing to run.
+fn command(request: &CreateRequest, ic: &oci_config::Config) -> Result<Command, EngineError> {
+    let entrypoint: Vec<String> = match &request.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => ic.entrypoint().clone().unwrap_or_default(),
+    };
+    let cmd: Vec<String> = if !request.cmd.is_empty() {
+        request.cmd.clone()
+    } else if request.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        ic.cmd().clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if args.is_empty() {
+        return Err(EngineError::Invalid("no command specified (the image has no Cmd or Entrypoint)".into()));
+    }
+    Ok((entrypoint, cmd, args))
+}
+
+/// The image's environment (with Docker's PATH if it has none), `-e` laid over it: a
+/// bare `-e KEY` takes the caller's value, or drops the key if the caller has none.
+fn environment(request: &CreateRequest, ic: &oci_config::Config) -> Result<Vec<String>, EngineError> {
+    // A bare `KEY` unsets; the CLI gives `KEY=VALUE` pairs, its own values filled in.
+    crate::process::check_env(&request.env)?;
+    let mut env: Vec<String> = ic.env().clone().unwrap_or_default();
+    crate::process::with_default_path(&mut env);
+    crate::process::override_env(&mut env, &request.env);
+    Ok(env)
+}
+
+/// `-w`, else the image's; absolute or none.
+fn working_dir(request: &CreateRequest, ic: &oci_config::Config) -> Result<String, EngineError> {
+    let workdir = request.workdir.clone().or_else(|| ic.working_dir().clone()).unwrap_or_default();
+    if !workdir.is_empty() && !workdir.starts_with('/') {
+        return Err(EngineError::BadOption {
+            option: "-w".into(),
+            value: workdir,
+            reason: "the working directory must be absolute".into(),
+        });
+    }
+    Ok(workdir)
+}
+
+/// `--stop-signal`, else the image's STOPSIGNAL, else SIGTERM; checked.
+fn stop_signal(request: &CreateRequest, ic: &oci_config::Config) -> Result<String, EngineError> {
+    let stop_signal = match (&request.stop_signal, ic.stop_signal()) {
+        (Some(flag), _) => crate::options::parse_signal("--stop-signal", flag).map(|_| flag.clone())?,
+        (None, Some(image)) => crate::options::parse_signal("the image's STOPSIGNAL", image).map(|_| image.clone())?,
+        (None, None) => "SIGTERM".into(),
+    };
+    Ok(stop_signal)
+}
+
+/// The request's limits and confinement, checked, with the default runtime named.
+fn host_config(request: &CreateRequest) -> Result<HostConfig, EngineError> {
+    let mut host = request.host.clone();
+    if host.runtime.is_empty() {
+        host.runtime = "lindocker-runtime".into();
+    }
+    crate::resources::check(&host)?;
+    crate::resources::check_rt_supported(&host)?;
+    if host.uts_mode == "host" && request.hostname.is_some() {
+        return Err(EngineError::Invalid("conflicting options: hostname and the UTS mode (--uts host)".into()));
+    }
+    Ok(host)
 }

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use lindocker_sys::atomic::{AtomicWrite, Durability};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -226,22 +227,13 @@ impl Drop for LogWriter {
 
 /// Gzips `from` into `to` (through a temporary file), then removes `from`.
 fn compress(from: &Path, to: &Path) -> io::Result<()> {
-    let mut tmp = to.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut input = File::open(from)?;
-        let out = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut input = File::open(from)?;
+    AtomicWrite::new(Durability::CrashSafe).mode(0o600).write_with(to, |out| {
         let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
         io::copy(&mut input, &mut encoder)?;
-        encoder.finish()?;
-        fs::rename(&tmp, to)?;
-        fs::remove_file(from)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        encoder.finish().map(drop)
+    })?;
+    fs::remove_file(from)
 }
 
 fn rotated(path: &Path, n: u32) -> PathBuf {
@@ -297,7 +289,7 @@ impl crate::Engine {
         if record.host_config.log_driver == LogDriver::None {
             return Err(EngineError::State("configured logging driver does not support reading".into()));
         }
-        Ok(LogReader::open(&self.records.dir(&record.id).join("log.json"), tail))
+        Ok(LogReader::open(&self.paths(&record.id).log(), tail))
     }
 }
 

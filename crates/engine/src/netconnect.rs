@@ -27,7 +27,7 @@ pub struct ConnectRequest {
 }
 
 fn network_error(e: lindocker_network::NetworkError) -> EngineError {
-    EngineError::Net(e)
+    EngineError::Network(e)
 }
 
 impl Engine {

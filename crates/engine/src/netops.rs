@@ -24,7 +24,7 @@ pub struct Direct;
 impl NetworkOps for Direct {
     fn attach(&self, engine: &Engine, record: &Record) -> Result<(), EngineError> {
         let n = &record.network;
-        let hosts = engine.records.dir(&record.id).join("init/etc/hosts");
+        let hosts = engine.paths(&record.id).hosts();
         let mut extra_hosts = n.extra_hosts.clone();
         extra_hosts.extend(engine.link_hosts(record)?);
         engine
@@ -40,7 +40,7 @@ impl NetworkOps for Direct {
                 &extra_hosts,
             )
             .map(|endpoints| network_events(engine, record, "connect", &endpoints))
-            .map_err(|e| EngineError::Network(e.to_string()))
+            .map_err(EngineError::from)
     }
 
     fn detach(&self, engine: &Engine, record: &Record) {
@@ -86,7 +86,10 @@ impl ViaHelper {
             Ok(())
         } else {
             let text = String::from_utf8_lossy(&out.stderr);
-            Err(EngineError::Network(text.trim().trim_start_matches("Error: ").to_owned()))
+            Err(EngineError::NetworkHelper {
+                kind: crate::ErrorKind::from_exit_code(out.status.code()),
+                message: text.trim().trim_start_matches("Error: ").to_owned(),
+            })
         }
     }
 }

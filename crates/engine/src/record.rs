@@ -11,15 +11,17 @@
 //! meets it (under `names.lock`, so that two reclaimers do not undo each other).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, flock};
+use lindocker_sys::atomic::{AtomicWrite, Durability};
+use lindocker_sys::lock::FileLock;
 use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
 use crate::options::{MountSpec, RestartPolicy, Ulimit};
+use crate::paths::ContainerPaths;
 
 /// Where a container is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -346,20 +348,28 @@ pub struct ImagesInUse {
 #[derive(Debug, Clone)]
 pub struct Records {
     dir: PathBuf,
+    /// The engine's state directory (see [`ContainerPaths`]).
+    state: PathBuf,
 }
 
 /// An exclusive lock on one container, released when dropped.
 #[derive(Debug)]
 pub struct ContainerLock {
-    _file: File,
+    _file: FileLock,
 }
 
 impl Records {
-    /// The records under `root/containers`.
-    pub fn open(root: &Path) -> Result<Records, EngineError> {
+    /// The records under `root/containers`; the containers' sockets and busy locks under
+    /// the state directory `state`.
+    pub fn open(root: &Path, state: &Path) -> Result<Records, EngineError> {
         let dir = root.join("containers");
         fs::create_dir_all(dir.join("names")).map_err(|e| EngineError::io(&dir, e))?;
-        Ok(Records { dir })
+        Ok(Records { dir, state: state.to_owned() })
+    }
+
+    /// Where container `id`'s files are.
+    pub fn paths(&self, id: &str) -> ContainerPaths {
+        ContainerPaths::new(&self.dir, &self.state, id)
     }
 
     /// The container's directory.
@@ -379,7 +389,7 @@ impl Records {
     /// Whether container `id` has a record (a name pointing at one without is stale, or
     /// being claimed by a `create` in progress).
     pub fn has_record(&self, id: &str) -> bool {
-        !id.is_empty() && self.dir.join(id).join("record.json").exists()
+        !id.is_empty() && self.paths(id).record().exists()
     }
 
     /// Claims `name` for `id`; fails if it is taken. A name whose owner has no record
@@ -413,7 +423,7 @@ impl Records {
         }
     }
 
-    fn names_lock(&self) -> Result<File, EngineError> {
+    fn names_lock(&self) -> Result<FileLock, EngineError> {
         lock_file(&self.dir.join("names.lock"))
     }
 
@@ -447,14 +457,14 @@ impl Records {
 
     /// Takes the container's lock (waiting for it).
     pub fn lock(&self, id: &str) -> Result<ContainerLock, EngineError> {
-        Ok(ContainerLock { _file: lock_file(&self.dir.join(id).join("lock"))? })
+        Ok(ContainerLock { _file: lock_file(&self.paths(id).lock())? })
     }
 
     /// Reads a record: the configuration from `record.json`, the last state from
     /// `state.json` (or the state saved with the configuration, if that is unreadable).
     pub fn read(&self, id: &str) -> Result<Record, EngineError> {
-        let dir = self.dir.join(id);
-        let path = dir.join("record.json");
+        let paths = self.paths(id);
+        let path = paths.record();
         let bytes = fs::read(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => EngineError::NoSuchContainer(id.into()),
             _ => EngineError::io(&path, e),
@@ -462,18 +472,18 @@ impl Records {
         let mut record: Record =
             serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt { path, reason: e.to_string() })?;
         if let Ok(state) =
-            fs::read(dir.join("state.json")).map_err(|_| ()).and_then(|b| serde_json::from_slice(&b).map_err(|_| ()))
+            fs::read(paths.state_file()).map_err(|_| ()).and_then(|b| serde_json::from_slice(&b).map_err(|_| ()))
         {
             record.state = state;
         }
         if record.config.healthcheck.as_ref().is_some_and(|h| h.probe().is_some()) {
-            record.state.health = crate::health::read(&dir);
+            record.state.health = crate::health::read(&paths);
         }
         Ok(record)
     }
 
     /// Writes a whole record (the caller holds the lock): the configuration durably
-    /// (fsync, then rename), with the state; `state.json`, if there is one, as
+    /// ([`Durability::Durable`]), with the state; `state.json`, if there is one, as
     /// [`Records::write_state`] does (a new record needs none: `read` falls back to the
     /// state saved with the configuration, and a new file costs an inode).
     ///
@@ -481,20 +491,15 @@ impl Records {
     /// a crash ends such a container for good, and recovery after a reboot removes it,
     /// torn record and all (see `Engine::recover`).
     pub fn write(&self, record: &Record) -> Result<(), EngineError> {
-        let path = self.dir.join(&record.id).join("record.json");
-        let tmp = path.with_extension("json.tmp");
+        let paths = self.paths(&record.id);
+        let path = paths.record();
+        let durability = if record.host_config.auto_remove { Durability::CrashSafe } else { Durability::Durable };
         // Root's alone: the environment may hold secrets.
-        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
-            fs::OpenOptions::new().write(true).create(true).truncate(true),
-            0o600,
-        )
-        .open(&tmp)
-        .map_err(|e| EngineError::io(&tmp, e))?;
-        file.write_all(&serde_json::to_vec_pretty(record).expect("record serializes"))
-            .and_then(|()| if record.host_config.auto_remove { Ok(()) } else { file.sync_all() })
-            .map_err(|e| EngineError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
-        if self.dir.join(&record.id).join("state.json").exists() {
+        AtomicWrite::new(durability)
+            .mode(0o600)
+            .write(&path, &serde_json::to_vec_pretty(record).expect("record serializes"))
+            .map_err(|e| EngineError::io(&path, e))?;
+        if paths.state_file().exists() {
             self.write_state(record)?;
         }
         Ok(())
@@ -504,11 +509,10 @@ impl Records {
     /// which a power loss ends, and a state lost or torn by one reads as the state saved
     /// with the configuration, which recovery then corrects (see `Engine::reconcile`).
     pub fn write_state(&self, record: &Record) -> Result<(), EngineError> {
-        let path = self.dir.join(&record.id).join("state.json");
-        let tmp = path.with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_vec(&record.state).expect("state serializes"))
-            .map_err(|e| EngineError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))
+        let path = self.paths(&record.id).state_file();
+        AtomicWrite::new(Durability::CrashSafe)
+            .write(&path, &serde_json::to_vec(&record.state).expect("state serializes"))
+            .map_err(|e| EngineError::io(&path, e))
     }
 
     /// Reads, changes and writes a record under its lock.
@@ -550,7 +554,7 @@ impl Records {
         let (mut ids, mut unrecorded) = (Vec::new(), Vec::new());
         for entry in fs::read_dir(&self.dir).map_err(|e| EngineError::io(&self.dir, e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.len() == 64 && entry.path().join("record.json").exists() {
+            if name.len() == 64 && self.paths(&name).record().exists() {
                 ids.push(name);
             } else if is_id(&name) {
                 unrecorded.push(name);
@@ -610,17 +614,17 @@ impl Records {
     /// record is gone the container is gone, and a crash after that leaves only a stale
     /// name and a directory that the next command clears.
     pub fn remove(&self, record: &Record) -> Result<(), EngineError> {
-        let dir = self.dir.join(&record.id);
-        let path = dir.join("record.json");
+        let paths = self.paths(&record.id);
+        let (dir, path) = (paths.dir(), paths.record());
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(EngineError::io(&path, e)),
         }
         self.release_name(&record.name, &record.id);
-        fs::remove_dir_all(&dir)
+        fs::remove_dir_all(dir)
             .or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(|e| EngineError::io(&dir, e))
+            .map_err(|e| EngineError::io(dir, e))
     }
 
     /// Renames a container (its name file moves; the new one must be free).
@@ -656,13 +660,10 @@ fn read_name(path: &Path) -> Option<String> {
     }
 }
 
-/// Opens (making it if need be) and exclusively flocks `path`; the lock lasts as long as
-/// the returned file.
-pub(crate) fn lock_file(path: &Path) -> Result<File, EngineError> {
-    let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| EngineError::io(path, e))?;
-    flock(&file, FlockOperation::LockExclusive).map_err(|e| EngineError::io(path, e.into()))?;
-    Ok(file)
+/// Waits for the exclusive lock on `path` (made if need be); the lock lasts as long as
+/// the returned value.
+pub(crate) fn lock_file(path: &Path) -> Result<FileLock, EngineError> {
+    FileLock::exclusive(path).map_err(|e| EngineError::io(path, e))
 }
 
 /// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
@@ -689,7 +690,7 @@ mod tests {
     fn records(name: &str) -> (Records, PathBuf) {
         let root = std::env::temp_dir().join(format!("lindocker-record-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        (Records::open(&root).unwrap(), root)
+        (Records::open(&root, &root.join("state")).unwrap(), root)
     }
 
     #[test]
@@ -722,7 +723,7 @@ mod tests {
         assert!(matches!(err, EngineError::NameInUse { id, .. } if id == a));
         // With a record, the name holds whatever `abandoned` would say.
         fs::create_dir_all(records.dir(&a)).unwrap();
-        fs::write(records.dir(&a).join("record.json"), "{}").unwrap();
+        fs::write(records.paths(&a).record(), "{}").unwrap();
         assert!(records.claim_name("x", &b, &|_| true).is_err());
         // Releasing by another id does nothing; by the owner, frees it.
         records.release_name("x", &b);

@@ -335,7 +335,7 @@ impl crate::lifecycle::Engine {
     /// (memory, swap, CPU, pids and this module's values), so the next start keeps the
     /// new limits, as Docker's do. Device rules and anything else stay as they were.
     pub fn persist_limits(&self, record: &crate::record::Record) -> Result<(), EngineError> {
-        let config = self.records.dir(&record.id).join("bundle/config.json");
+        let config = self.paths(&record.id).config();
         let bytes = std::fs::read(&config).map_err(|e| EngineError::io(&config, e))?;
         let mut spec: Value = serde_json::from_slice(&bytes)
             .map_err(|e| EngineError::Corrupt { path: config.clone(), reason: e.to_string() })?;

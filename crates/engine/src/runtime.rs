@@ -5,6 +5,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use lindocker_runtime::ProgramFailure;
+
 use crate::EngineError;
 use crate::forked::Forked;
 
@@ -124,9 +126,8 @@ impl OciRuntime {
     }
 
     /// `run --detach ID`: creates and starts the container, whose init is left running
-    /// (a child of the caller if it is a subreaper). The init's pid, or the runtime's
-    /// message if it failed.
-    pub fn run_detached(&self, id: &str, launch: Launch<'_>) -> Result<i32, String> {
+    /// (a child of the caller if it is a subreaper). The init's pid, or how it failed.
+    pub fn run_detached(&self, id: &str, launch: Launch<'_>) -> Result<i32, StartError> {
         let Launch { bundle, pid_file, console_socket, stdio } = launch;
         if self.forked {
             let opts = lindocker_runtime::container::CreateOptions {
@@ -136,9 +137,16 @@ impl OciRuntime {
                 ..Default::default()
             };
             let said = Forked::run_detached(&self.root, &self.log, opts, stdio)
-                .map_err(|e| format!("fork the runtime: {e}"))?
-                .wait()?;
-            return said.trim().parse().map_err(|_| format!("the runtime said {said:?}, not a pid"));
+                .map_err(|e| StartError::engine(format!("fork the runtime: {e}")))?
+                .wait()
+                .map_err(|f| StartError {
+                    code: f.program.map_or(125, ProgramFailure::exit_code),
+                    message: f.message,
+                })?;
+            return said
+                .trim()
+                .parse()
+                .map_err(|_| StartError::engine(format!("the runtime said {said:?}, not a pid")));
         }
         let mut run = self.command();
         run.args(["run", "--detach", "--bundle"]).arg(bundle).arg("--pid-file").arg(pid_file);
@@ -153,12 +161,16 @@ impl OciRuntime {
             .stdout(stdout)
             .stderr(stderr)
             .output()
-            .map_err(|e| format!("{}: {e}", self.bin.display()))?;
+            .map_err(|e| StartError::engine(format!("{}: {e}", self.bin.display())))?;
         if !out.status.success() {
-            return Err(self.message(&out.stderr));
+            // runc and crun (and our binary) say why only in words.
+            let message = self.message(&out.stderr);
+            return Err(StartError { code: start_failure_code(&message), message });
         }
         let pid = std::fs::read_to_string(pid_file).unwrap_or_default();
-        pid.trim().parse().map_err(|_| format!("the runtime wrote no pid to {}", pid_file.display()))
+        pid.trim()
+            .parse()
+            .map_err(|_| StartError::engine(format!("the runtime wrote no pid to {}", pid_file.display())))
     }
 
     /// `delete --force`, retried: right after an exit the kernel may still be tearing the
@@ -166,17 +178,22 @@ impl OciRuntime {
     /// still knows can neither start again under its id nor count as gone.
     pub fn delete_force(&self, id: &str) {
         for _ in 0..40 {
-            let result = match self.forked {
-                true => Forked::delete(&self.root, &self.log, id)
-                    .map_err(|e| e.to_string())
-                    .and_then(|f| f.wait().map(drop)),
-                false => self.run(&["delete", "--force", "--", id]).map(|_| ()).map_err(|e| e.to_string()),
+            let done = match self.forked {
+                // A container the runtime does not know is deleted already (see `Forked::delete`).
+                true => Forked::delete(&self.root, &self.log, id).is_ok_and(|f| f.wait().is_ok()),
+                // runc, crun and our binary say so only in words.
+                false => match self.run(&["delete", "--force", "--", id]) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        let e = e.to_string();
+                        e.contains("not exist") || e.contains("no such")
+                    }
+                },
             };
-            match result {
-                Ok(()) => return,
-                Err(e) if e.contains("not exist") || e.contains("no such") => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+            if done {
+                return;
             }
+            std::thread::sleep(std::time::Duration::from_millis(25));
         }
     }
 
@@ -216,8 +233,26 @@ impl OciRuntime {
     }
 }
 
-/// Docker's exit code for a process that could not be started: 127 when the command
-/// does not exist, 126 when it cannot be executed, else 125.
+/// Why a container did not start, with Docker's exit code for it (127: no such
+/// program, 126: not executable, 125: anything else).
+#[derive(Debug, Clone)]
+pub struct StartError {
+    /// Docker's exit code.
+    pub code: i32,
+    /// The runtime's (or the engine's) message.
+    pub message: String,
+}
+
+impl StartError {
+    fn engine(message: String) -> StartError {
+        StartError { code: 125, message }
+    }
+}
+
+/// Docker's exit code for a process that could not be started, told from the words of a
+/// runtime that says no more (runc, crun, an exec'd lindocker-runtime): 127 when the
+/// command does not exist, 126 when it cannot be executed, else 125. The forked runtime
+/// reports it typed instead (see `forked::Failed`).
 pub fn start_failure_code(message: &str) -> i32 {
     let lower = message.to_ascii_lowercase();
     if lower.contains("not found") || lower.contains("no such file") {

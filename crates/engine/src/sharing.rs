@@ -138,7 +138,7 @@ fn bind_shm(spec: &mut Value, source: &Path) {
 impl Engine {
     /// Where a `shareable` container's `/dev/shm` is mounted on the host side.
     pub fn shm_dir(&self, id: &str) -> std::path::PathBuf {
-        self.records.dir(id).join("shm")
+        self.paths(id).shm()
     }
 
     /// Mounts a `shareable` container's `/dev/shm` (if it is not).
@@ -274,7 +274,7 @@ impl Engine {
             paths.push((kind, format!("/proc/{me}/fd/{}", fd.as_raw_fd())));
             fds.push(fd);
         }
-        let config = self.records.dir(&record.id).join("bundle/config.json");
+        let config = self.paths(&record.id).config();
         let bytes = std::fs::read(&config).map_err(|e| EngineError::io(&config, e))?;
         let mut spec: Value = serde_json::from_slice(&bytes)
             .map_err(|e| EngineError::Corrupt { path: config.clone(), reason: e.to_string() })?;

@@ -25,7 +25,7 @@ use crate::log_config::LogDriver;
 use crate::logs::LogWriter;
 use crate::options::RestartPolicy;
 use crate::record::{Record, Status, process_start};
-use crate::runtime::{Launch, start_failure_code};
+use crate::runtime::{Launch, StartError};
 use crate::{Engine, EngineError};
 
 /// How long a shim waits for the CLI that started it to attach before starting anyway.
@@ -57,7 +57,7 @@ pub fn run(engine: &Engine, id: &str) -> i32 {
         engine.forget_busy(id);
         return 0;
     }
-    log_to(&engine.records.dir(id).join("shim.log"));
+    log_to(&engine.paths(id).shim_log());
     match supervise(engine, id, first_client, network_attached) {
         Ok(()) => 0,
         Err(e) => {
@@ -230,140 +230,35 @@ fn starts(
     current: &mut Option<Record>,
     network_attached: bool,
 ) -> Result<i32, EngineError> {
-    let listener_path = engine.attach_socket(id);
     let me = rustix::process::getpid().as_raw_nonzero().get();
-    let my_start = process_start(me).unwrap_or(0);
+    let shim = (me, process_start(me).unwrap_or(0));
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let mut record = engine.records.read(id)?;
-        if first && !record.state.starting {
-            // `start` (`run` marked it when it made it): from here on it holds mounts and
-            // a network that must be undone if we die before it runs.
-            record = engine.records.update_state(id, |st| st.starting = true)?.0;
-        }
-        let record: &Record = current.insert(record);
-        let log_path = engine.records.dir(id).join("log.json");
-        let host = &record.host_config;
-        let mut log = match host.log_driver {
-            LogDriver::None => None,
-            LogDriver::JsonFile | LogDriver::Local => Some(
-                LogWriter::open(&log_path, host.log_max_size, host.log_max_file, host.log_compress)
-                    .map(LogWriter::compress_in_child)
-                    .map_err(|e| EngineError::io(&log_path, e))?,
-            ),
-        };
+        let record: &Record = current.insert(begin(engine, id, first)?);
+        let mut log = open_log(engine, record)?;
         engine.mount_rootfs(record)?;
         let stdio = Stdio3::new(engine, record)?;
-        let pid_file = engine.records.dir(id).join("init.pid");
+        let pid_file = engine.paths(id).init_pid();
         let _ = std::fs::remove_file(&pid_file);
         let runtime = engine.runtime_for(record)?.forking();
         if first && clients.is_empty() {
-            // The CLI that started us attaches first, so it sees every byte.
-            let deadline = Instant::now() + ATTACH_WAIT;
-            while clients.is_empty() && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((stream, _)) => clients.push(Client::new(stream)),
-                    Err(_) => std::thread::sleep(Duration::from_micros(100)),
-                }
-            }
+            wait_for_first_client(listener, clients);
         }
-        // (Unless a command that found the CLI dead undid it before we got here.)
-        let attached = if first && network_attached && engine.netns_path(id).exists() {
-            Ok(())
-        } else {
-            // A CLI killed between attaching and starting us may have left one behind.
-            if engine.netns_path(id).exists() {
-                engine.detach_network(record);
-            }
-            engine.attach_network(record)
-        };
-        if let Err(e) = attached {
-            let message = e.to_string();
-            engine.unmount_rootfs(record);
-            not_started(engine, id, &message)?;
-            broadcast(clients, Kind::Error, message.as_bytes());
-            return Ok(125);
-        }
-        // Namespaces of other containers (their current inits) and the realtime budget of
-        // our cgroup parent: both as of this start.
-        let joined = engine.join_namespaces(record).and_then(|joined| {
-            let h = &record.host_config;
-            let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
-            crate::resources::reserve_rt(&engine.cgroup_parent, &engine.root.join("cgroups-made"), runtime, period)?;
-            Ok(joined)
-        });
-        let _joined = match joined {
+        let _joined = match prepare(engine, record, first && network_attached)? {
             Ok(joined) => joined,
-            Err(e) => {
-                let message = e.to_string();
-                engine.unmount_rootfs(record);
-                engine.detach_network(record);
-                not_started(engine, id, &message)?;
+            Err(message) => {
                 broadcast(clients, Kind::Error, message.as_bytes());
                 return Ok(125);
             }
         };
-        // One runtime call creates and starts (`run --detach`, as runc and crun have it).
-        let (stdin, stdout, stderr) = stdio.child_ends()?;
-        let bundle = engine.records.dir(id).join("bundle");
-        let launch = Launch {
-            bundle: &bundle,
-            pid_file: &pid_file,
-            console_socket: stdio.console_socket.as_ref().map(ShortName::path),
-            stdio: [stdin, stdout, stderr],
+        let (mut stdio, master, pid, pidfd) = match launch(engine, record, &runtime, stdio, &pid_file, shim)? {
+            Launched::Running { stdio, master, pid, pidfd } => (stdio, master, pid, pidfd),
+            Launched::Failed { code, message } => {
+                broadcast(clients, Kind::Error, message.as_bytes());
+                return Ok(code);
+            }
         };
-        let started = runtime.run_detached(id, launch);
-        let failure = started.as_ref().err().cloned();
-        let mut stdio = stdio;
-        let master = match (&failure, stdio.console_listener.take()) {
-            (None, Some(l)) => Some(receive_master(&l).map_err(|e| EngineError::io(&listener_path, e))?),
-            _ => None,
-        };
-        stdio.drop_child_ends();
-        if let Some(message) = failure {
-            let code = start_failure_code(&message);
-            runtime.delete_force(id);
-            engine.unmount_rootfs(record);
-            engine.detach_network(record);
-            engine.records.update_state(id, |st| {
-                st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
-                st.error = message.clone();
-                st.exit_code = code;
-                st.finished_at = Some(crate::now());
-                st.starting = false;
-            })?;
-            broadcast(clients, Kind::Error, message.as_bytes());
-            return Ok(code);
-        }
-        let pid = started.unwrap_or(0);
-        let Some(pid_nz) = Pid::from_raw(pid) else {
-            return Err(EngineError::Runtime("the runtime wrote no pid file".into()));
-        };
-        let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
-            .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
-        let recorded = engine.records.update_state(id, |st| {
-            st.status = Status::Running;
-            st.pid = pid;
-            st.shim_pid = me;
-            st.shim_start = my_start;
-            st.started_at = Some(crate::now());
-            st.finished_at = None;
-            st.error.clear();
-            st.oom_killed = false;
-            st.stopped_by_user = false;
-            st.starting = false;
-        });
-        if let Err(e) = recorded {
-            // A container its record cannot show running (a full disk) is not left
-            // running: nobody could stop it.
-            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
-            let _ = reap(pid);
-            runtime.delete_force(id);
-            engine.detach_network(record);
-            engine.unmount_rootfs(record);
-            return Err(e);
-        }
         // Its health check, if it has one, runs beside the relay until it ends; `starting`
         // is written before anyone hears of the start.
         let mut health = crate::health::Monitor::new(&engine.records, &engine.events, runtime.clone(), record);
@@ -379,17 +274,7 @@ fn starts(
         if let Some(log) = log.as_mut() {
             log.wait_compressing();
         }
-        // Docker's order: `oom` (the kernel's report), then `die`; under the name it has
-        // now (a `rename` while it ran).
-        let oom = engine.oom_killed(record);
-        let named = engine.records.read(id).ok();
-        let named = named.as_ref().unwrap_or(record);
-        if oom {
-            engine.events.emit(Event::container(named, "oom", &[]));
-        }
-        let died = [("exitCode", code.to_string()), ("execDuration", started.elapsed().as_secs().to_string())];
-        engine.events.emit(Event::container(named, "die", &died));
-        Event::volume_mounts(record, "unmount").into_iter().for_each(|e| engine.events.emit(e));
+        let oom = report_exit(engine, record, code, started.elapsed());
         if record.host_config.auto_remove {
             // Removed next, never restarted: no state to record in between.
             let deleting = runtime.delete_in_background(id);
@@ -401,29 +286,8 @@ fn starts(
         }
         let deleting = runtime.delete_in_background(id);
         engine.detach_network(record);
-        // Exited, or straight to restarting: no reader sees an exit the policy undoes.
-        let recorded = engine.records.update_state_by(id, |host, st| {
-            st.exit_code = code;
-            st.pid = 0;
-            st.oom_killed = oom;
-            st.finished_at = Some(crate::now());
-            let restart = match host.restart {
-                RestartPolicy::No => false,
-                RestartPolicy::Always | RestartPolicy::UnlessStopped => !st.stopped_by_user,
-                RestartPolicy::OnFailure(max) => {
-                    code != 0 && !st.stopped_by_user && (max == 0 || st.restart_count < max)
-                }
-            };
-            if restart {
-                st.status = Status::Restarting;
-                st.restart_count += 1;
-            } else {
-                st.status = Status::Exited;
-            }
-            restart
-        });
-        let restart = match recorded {
-            Ok((_, restart)) => restart,
+        let restart = match record_exit(engine, id, code, oom) {
+            Ok(restart) => restart,
             Err(e) => {
                 // No state could be written (a full disk): the container still goes
                 // down, and whoever reads the record next finds its shim gone.
@@ -438,12 +302,7 @@ fn starts(
             return Ok(code);
         }
         deleting.finish();
-        // Docker's back-off: doubling from 100 ms, reset after 10 s of good running.
-        if started.elapsed() > Duration::from_secs(10) {
-            backoff = Duration::from_millis(100);
-        }
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(Duration::from_secs(60));
+        back_off(&mut backoff, started.elapsed());
         if engine.records.read(id).map(|r| r.state.stopped_by_user).unwrap_or(true) {
             engine.unmount_rootfs(record);
             engine.records.update_state(id, |st| st.status = Status::Exited)?;
@@ -451,6 +310,215 @@ fn starts(
         }
         first = false;
     }
+}
+
+/// The record for this start; the first marks it `starting` (`run` marked it when it
+/// made it): from here on it holds mounts and a network that must be undone if we die
+/// before it runs.
+fn begin(engine: &Engine, id: &str, first: bool) -> Result<Record, EngineError> {
+    let record = engine.records.read(id)?;
+    if first && !record.state.starting {
+        return Ok(engine.records.update_state(id, |st| st.starting = true)?.0);
+    }
+    Ok(record)
+}
+
+/// The container's log, if its driver keeps one.
+fn open_log(engine: &Engine, record: &Record) -> Result<Option<LogWriter>, EngineError> {
+    let log_path = engine.paths(&record.id).log();
+    let host = &record.host_config;
+    Ok(match host.log_driver {
+        LogDriver::None => None,
+        LogDriver::JsonFile | LogDriver::Local => Some(
+            LogWriter::open(&log_path, host.log_max_size, host.log_max_file, host.log_compress)
+                .map(LogWriter::compress_in_child)
+                .map_err(|e| EngineError::io(&log_path, e))?,
+        ),
+    })
+}
+
+/// The CLI that started us attaches first, so it sees every byte: waits for it (a while).
+fn wait_for_first_client(listener: &UnixListener, clients: &mut Vec<Client>) {
+    let deadline = Instant::now() + ATTACH_WAIT;
+    while clients.is_empty() && Instant::now() < deadline {
+        match listener.accept() {
+            Ok((stream, _)) => clients.push(Client::new(stream)),
+            Err(_) => std::thread::sleep(Duration::from_micros(100)),
+        }
+    }
+}
+
+/// The container's network (unless `attached_by_cli`: the CLI that started us set it up)
+/// and the namespaces of other containers it joins (their current inits), with the
+/// realtime budget of our cgroup parent, all as of this start. If one fails, what was
+/// done is undone, the container recorded as not started, and the message returned.
+fn prepare(
+    engine: &Engine,
+    record: &Record,
+    attached_by_cli: bool,
+) -> Result<Result<crate::sharing::Joined, String>, EngineError> {
+    let id = record.id.as_str();
+    // (Unless a command that found the CLI dead undid it before we got here.)
+    let attached = if attached_by_cli && engine.netns_path(id).exists() {
+        Ok(())
+    } else {
+        // A CLI killed between attaching and starting us may have left one behind.
+        if engine.netns_path(id).exists() {
+            engine.detach_network(record);
+        }
+        engine.attach_network(record)
+    };
+    if let Err(e) = attached {
+        let message = e.to_string();
+        engine.unmount_rootfs(record);
+        not_started(engine, id, &message)?;
+        return Ok(Err(message));
+    }
+    let joined = engine.join_namespaces(record).and_then(|joined| {
+        let h = &record.host_config;
+        let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
+        crate::resources::reserve_rt(&engine.cgroup_parent, &engine.root.join("cgroups-made"), runtime, period)?;
+        Ok(joined)
+    });
+    match joined {
+        Ok(joined) => Ok(Ok(joined)),
+        Err(e) => {
+            let message = e.to_string();
+            engine.unmount_rootfs(record);
+            engine.detach_network(record);
+            not_started(engine, id, &message)?;
+            Ok(Err(message))
+        }
+    }
+}
+
+/// How a start went.
+enum Launched {
+    /// The container runs: our ends of its stdio, its pty master, its init.
+    Running { stdio: Stdio3, master: Option<OwnedFd>, pid: i32, pidfd: OwnedFd },
+    /// The runtime could not start it (undone and recorded): Docker's exit code for that
+    /// and the runtime's message.
+    Failed { code: i32, message: String },
+}
+
+/// Creates and starts the container with one runtime call (`run --detach`, as runc and
+/// crun have it) and records it running, as run by this shim (`shim`: our pid and start
+/// time).
+fn launch(
+    engine: &Engine,
+    record: &Record,
+    runtime: &crate::runtime::OciRuntime,
+    mut stdio: Stdio3,
+    pid_file: &Path,
+    shim: (i32, u64),
+) -> Result<Launched, EngineError> {
+    let id = record.id.as_str();
+    let (stdin, stdout, stderr) = stdio.child_ends()?;
+    let bundle = engine.paths(id).bundle();
+    let launch = Launch {
+        bundle: &bundle,
+        pid_file,
+        console_socket: stdio.console_socket.as_ref().map(ShortName::path),
+        stdio: [stdin, stdout, stderr],
+    };
+    let started = runtime.run_detached(id, launch);
+    let failure = started.as_ref().err().cloned();
+    let master = match (&failure, stdio.console_listener.take()) {
+        (None, Some(l)) => Some(receive_master(&l).map_err(|e| EngineError::io(&engine.attach_socket(id), e))?),
+        _ => None,
+    };
+    stdio.drop_child_ends();
+    if let Some(StartError { code, message }) = failure {
+        runtime.delete_force(id);
+        engine.unmount_rootfs(record);
+        engine.detach_network(record);
+        engine.records.update_state(id, |st| {
+            st.status = if st.restart_count > 0 { Status::Exited } else { Status::Created };
+            st.error = message.clone();
+            st.exit_code = code;
+            st.finished_at = Some(crate::now());
+            st.starting = false;
+        })?;
+        return Ok(Launched::Failed { code, message });
+    }
+    let pid = started.unwrap_or(0);
+    let Some(pid_nz) = Pid::from_raw(pid) else {
+        return Err(EngineError::Runtime("the runtime wrote no pid file".into()));
+    };
+    let pidfd = rustix::process::pidfd_open(pid_nz, PidfdFlags::empty())
+        .map_err(|e| EngineError::io(Path::new("pidfd"), e.into()))?;
+    let recorded = engine.records.update_state(id, |st| {
+        st.status = Status::Running;
+        st.pid = pid;
+        (st.shim_pid, st.shim_start) = shim;
+        st.started_at = Some(crate::now());
+        st.finished_at = None;
+        st.error.clear();
+        st.oom_killed = false;
+        st.stopped_by_user = false;
+        st.starting = false;
+    });
+    if let Err(e) = recorded {
+        // A container its record cannot show running (a full disk) is not left
+        // running: nobody could stop it.
+        let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+        let _ = reap(pid);
+        runtime.delete_force(id);
+        engine.detach_network(record);
+        engine.unmount_rootfs(record);
+        return Err(e);
+    }
+    Ok(Launched::Running { stdio, master, pid, pidfd })
+}
+
+/// Journals the end of a run that lasted `ran`: Docker's order, `oom` (the kernel's
+/// report), then `die`, under the name the container has now (a `rename` while it ran);
+/// then its volumes' `unmount`. Returns whether the kernel killed it for memory.
+fn report_exit(engine: &Engine, record: &Record, code: i32, ran: Duration) -> bool {
+    let oom = engine.oom_killed(record);
+    let named = engine.records.read(&record.id).ok();
+    let named = named.as_ref().unwrap_or(record);
+    if oom {
+        engine.events.emit(Event::container(named, "oom", &[]));
+    }
+    let died = [("exitCode", code.to_string()), ("execDuration", ran.as_secs().to_string())];
+    engine.events.emit(Event::container(named, "die", &died));
+    Event::volume_mounts(record, "unmount").into_iter().for_each(|e| engine.events.emit(e));
+    oom
+}
+
+/// Records the exit: exited, or straight to restarting as the restart policy says (no
+/// reader sees an exit the policy undoes). Returns whether it restarts.
+fn record_exit(engine: &Engine, id: &str, code: i32, oom: bool) -> Result<bool, EngineError> {
+    let (_, restart) = engine.records.update_state_by(id, |host, st| {
+        st.exit_code = code;
+        st.pid = 0;
+        st.oom_killed = oom;
+        st.finished_at = Some(crate::now());
+        let restart = match host.restart {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => !st.stopped_by_user,
+            RestartPolicy::OnFailure(max) => code != 0 && !st.stopped_by_user && (max == 0 || st.restart_count < max),
+        };
+        if restart {
+            st.status = Status::Restarting;
+            st.restart_count += 1;
+        } else {
+            st.status = Status::Exited;
+        }
+        restart
+    })?;
+    Ok(restart)
+}
+
+/// Docker's back-off before a restart: doubling from 100 ms, reset after 10 s of good
+/// running (`ran`), at most a minute.
+fn back_off(backoff: &mut Duration, ran: Duration) {
+    if ran > Duration::from_secs(10) {
+        *backoff = Duration::from_millis(100);
+    }
+    std::thread::sleep(*backoff);
+    *backoff = (*backoff * 2).min(Duration::from_secs(60));
 }
 
 fn broadcast(clients: &mut Vec<Client>, kind: Kind, payload: &[u8]) {
@@ -507,7 +575,7 @@ impl Stdio3 {
         let null =
             || File::open("/dev/null").map(OwnedFd::from).map_err(|e| EngineError::io(Path::new("/dev/null"), e));
         if record.config.tty {
-            let path = engine.console_socket(&record.id);
+            let path = engine.paths(&record.id).console_socket();
             let _ = std::fs::remove_file(&path);
             let name = ShortName::new(&path).map_err(|e| EngineError::io(&path, e))?;
             let listener = UnixListener::bind(name.path()).map_err(|e| EngineError::io(&path, e))?;
@@ -592,10 +660,103 @@ fn relay(
     mut release_text: bool,
     health: &mut Option<crate::health::Monitor>,
 ) -> Result<i32, EngineError> {
+    let (mut stdin, sources) = relay_fds(stdio, master)?;
+    let mut open: Vec<bool> = vec![true; sources.len()];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut exit: Option<i32> = None;
+    loop {
+        // Clients are read only while their input has room to wait in.
+        let room = stdin.room(buf.len());
+        let mut set = PollSet::new(&sources, &open, pidfd, listener, &stdin, health.as_ref(), clients, room);
+        match poll(&mut set.fds, Some(&poll_timeout(exit.is_some(), health.as_ref()))) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(EngineError::io(Path::new("poll"), e.into())),
+        }
+        let ready: Vec<PollFlags> = set.fds.iter().map(|f| f.revents()).collect();
+        let PollSet { n_sources, health_at, first_client, polled, .. } = set;
+        let exited = !ready[n_sources].is_empty();
+        // Not once the container is ending: a result then is no result.
+        if let Some(h) = health.as_mut()
+            && exit.is_none()
+            && !exited
+        {
+            h.service(first_client > health_at && !ready[health_at].is_empty());
+        }
+        read_clients(clients, &polled, &ready[first_client..], room, &mut stdin, master, &mut buf);
+        clients.retain(|c| !c.gone);
+        if !ready[n_sources + 1].is_empty()
+            && let Ok((stream, _)) = listener.accept()
+        {
+            clients.push(Client::new(stream));
+        }
+        stdin.feed();
+        let any_output = forward_output(&sources, &mut open, &ready, &mut buf, log.as_deref_mut(), clients);
+        reap_init(pid, exited, &mut exit);
+        if let Some(code) = exit
+            && (!any_output || !open.iter().any(|o| *o))
+        {
+            if let Some(log) = log {
+                log.flush_partial();
+            }
+            return Ok(code);
+        }
+        if release_text {
+            // What stays beside the container runs little of what started it: once the
+            // loop has run, only its own code faults back in.
+            let _ = lindocker_sys::release_startup_text();
+            release_text = false;
+        }
+    }
+}
+
+/// The container's input as the relay feeds it.
+struct StdinFeed {
+    /// Where input goes: the terminal, or our end of the stdin pipe (ours alone: closed
+    /// when a client closes input, so the container reads its end).
+    fd: Option<OwnedFd>,
+    /// Input the container has not taken yet.
+    pending: Vec<u8>,
+    /// A client closed input: close it once what waits is in.
+    close: bool,
+}
+
+impl StdinFeed {
+    /// How much more clients may send now.
+    fn room(&self, buf_len: usize) -> usize {
+        if self.fd.is_some() { STDIN_BACKLOG.saturating_sub(self.pending.len()) } else { buf_len }
+    }
+
+    /// Input goes in as far as the container takes it.
+    fn feed(&mut self) {
+        if let Some(fd) = &self.fd
+            && !self.pending.is_empty()
+        {
+            match rustix::io::write(fd, &self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
+                // The container closed its input (or its terminal): what waits is lost.
+                Err(_) => {
+                    self.pending = Vec::new();
+                    self.fd = None;
+                }
+            }
+        }
+        if self.close && self.pending.is_empty() {
+            self.fd = None;
+        }
+    }
+}
+
+/// The container's input, and its outputs with their stream numbers (1, 2): the terminal
+/// with a pty, else the pipes; all non-blocking.
+fn relay_fds<'a>(
+    stdio: &'a mut Stdio3,
+    master: Option<&'a OwnedFd>,
+) -> Result<(StdinFeed, Vec<(BorrowedFd<'a>, u8)>), EngineError> {
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| EngineError::io(Path::new("stdin"), e));
-    // Where input goes: the terminal, or our end of the stdin pipe (ours alone: closed
-    // when a client closes input, so the container reads its end).
-    let mut input = match master {
+    let input = match master {
         Some(m) => Some(dup(m)?),
         None => stdio.input.take(),
     };
@@ -606,15 +767,37 @@ fn relay(
     for fd in sources.iter().map(|(fd, _)| *fd).chain(input.as_ref().map(|i| i.as_fd())) {
         set_nonblocking(fd).map_err(|e| EngineError::io(Path::new("fcntl"), e.into()))?;
     }
-    let mut open: Vec<bool> = vec![true; sources.len()];
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pending_in: Vec<u8> = Vec::new();
-    let mut close_input = false;
-    let mut exit: Option<i32> = None;
-    loop {
-        // Clients are read only while their input has room to wait in.
-        let room = if input.is_some() { STDIN_BACKLOG.saturating_sub(pending_in.len()) } else { buf.len() };
-        let mut fds: Vec<PollFd<'_>> = Vec::new();
+    Ok((StdinFeed { fd: input, pending: Vec::new(), close: false }, sources))
+}
+
+/// What one turn of the relay polls, and where in `fds` each part is.
+struct PollSet<'a> {
+    /// The open outputs, the init's pidfd, the listener, the input (if input waits), the
+    /// health check (if one runs), then the clients to serve.
+    fds: Vec<PollFd<'a>>,
+    /// Index of the pidfd (after the open outputs); the listener follows it.
+    n_sources: usize,
+    /// Index of the health check's descriptor, if `first_client` is past it.
+    health_at: usize,
+    /// Index of the first client.
+    first_client: usize,
+    /// Which clients (indexes into `clients`) are polled, in order.
+    polled: Vec<usize>,
+}
+
+impl<'a> PollSet<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        sources: &'a [(BorrowedFd<'a>, u8)],
+        open: &[bool],
+        pidfd: &'a OwnedFd,
+        listener: &'a UnixListener,
+        stdin: &'a StdinFeed,
+        health: Option<&'a crate::health::Monitor>,
+        clients: &'a [Client],
+        room: usize,
+    ) -> PollSet<'a> {
+        let mut fds: Vec<PollFd<'a>> = Vec::new();
         for (i, (fd, _)) in sources.iter().enumerate() {
             if open[i] {
                 fds.push(PollFd::new(fd, PollFlags::IN));
@@ -623,11 +806,11 @@ fn relay(
         let n_sources = fds.len();
         fds.push(PollFd::new(pidfd, PollFlags::IN));
         fds.push(PollFd::new(listener, PollFlags::IN));
-        if let Some(fd) = input.as_ref().filter(|_| !pending_in.is_empty()) {
+        if let Some(fd) = stdin.fd.as_ref().filter(|_| !stdin.pending.is_empty()) {
             fds.push(PollFd::new(fd, PollFlags::OUT));
         }
         let health_at = fds.len();
-        if let Some(fd) = health.as_ref().and_then(|h| h.fd()) {
+        if let Some(fd) = health.and_then(|h| h.fd()) {
             fds.push(PollFd::new(fd, PollFlags::IN));
         }
         let first_client = fds.len();
@@ -645,135 +828,119 @@ fn relay(
                 polled.push(i);
             }
         }
-        // Once the init has exited, only drain what is already buffered.
-        let timeout = if exit.is_some() {
-            rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }
-        } else {
-            let wait = health.as_ref().map_or(Duration::from_secs(1), |h| h.due_in().min(Duration::from_secs(1)));
-            rustix::event::Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: i64::from(wait.subsec_nanos()) }
-        };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(EngineError::io(Path::new("poll"), e.into())),
+        PollSet { fds, n_sources, health_at, first_client, polled }
+    }
+}
+
+/// How long a turn may wait: not at all once the init has exited (only what is already
+/// buffered is drained), else until the health check is due, at most a second.
+fn poll_timeout(exited: bool, health: Option<&crate::health::Monitor>) -> rustix::event::Timespec {
+    if exited {
+        rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }
+    } else {
+        let wait = health.map_or(Duration::from_secs(1), |h| h.due_in().min(Duration::from_secs(1)));
+        rustix::event::Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: i64::from(wait.subsec_nanos()) }
+    }
+}
+
+/// Flushes what waits for the `polled` clients that are ready (`ready`, in their order)
+/// and reads what they send, up to `room`: input, its close, terminal resizes.
+fn read_clients(
+    clients: &mut [Client],
+    polled: &[usize],
+    ready: &[PollFlags],
+    room: usize,
+    stdin: &mut StdinFeed,
+    master: Option<&OwnedFd>,
+    buf: &mut [u8],
+) {
+    for (k, &i) in polled.iter().enumerate() {
+        let events = ready[k];
+        if events.is_empty() {
+            continue;
         }
-        let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents()).collect();
-        drop(fds);
-        // Not once the container is ending: a result then is no result.
-        if let Some(h) = health.as_mut()
-            && exit.is_none()
-            && ready[n_sources].is_empty()
-        {
-            h.service(first_client > health_at && !ready[health_at].is_empty());
+        let client = &mut clients[i];
+        if client.pending() {
+            client.flush();
         }
-        for (k, &i) in polled.iter().enumerate() {
-            let events = ready[first_client + k];
-            if events.is_empty() {
-                continue;
-            }
-            let client = &mut clients[i];
-            if client.pending() {
-                client.flush();
-            }
-            if room == 0 {
-                continue;
-            }
-            let want = room.min(STDIN_BACKLOG.saturating_sub(pending_in.len())).clamp(1, buf.len());
-            match (&client.stream).read(&mut buf[..want]) {
-                Ok(0) => client.gone = true,
-                Ok(n) => {
-                    let accepting = input.is_some();
-                    let fed = client.parser.feed(&buf[..n], |event| match event {
-                        Input::Stdin(data) if accepting => pending_in.extend_from_slice(data),
-                        Input::Stdin(_) => {}
-                        Input::StdinClose => close_input = true,
-                        Input::Resize { rows, cols } => {
-                            if let Some(m) = master {
-                                let size =
-                                    rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
-                                let _ = rustix::termios::tcsetwinsize(m, size);
-                            }
+        if room == 0 {
+            continue;
+        }
+        let want = room.min(STDIN_BACKLOG.saturating_sub(stdin.pending.len())).clamp(1, buf.len());
+        match (&client.stream).read(&mut buf[..want]) {
+            Ok(0) => client.gone = true,
+            Ok(n) => {
+                let accepting = stdin.fd.is_some();
+                let (pending, close) = (&mut stdin.pending, &mut stdin.close);
+                let fed = client.parser.feed(&buf[..n], |event| match event {
+                    Input::Stdin(data) if accepting => pending.extend_from_slice(data),
+                    Input::Stdin(_) => {}
+                    Input::StdinClose => *close = true,
+                    Input::Resize { rows, cols } => {
+                        if let Some(m) = master {
+                            let size =
+                                rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+                            let _ = rustix::termios::tcsetwinsize(m, size);
                         }
-                    });
-                    if fed.is_err() {
-                        client.gone = true;
                     }
-                }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-                Err(_) => client.gone = true,
-            }
-        }
-        clients.retain(|c| !c.gone);
-        if !ready[n_sources + 1].is_empty()
-            && let Ok((stream, _)) = listener.accept()
-        {
-            clients.push(Client::new(stream));
-        }
-        // Input goes in as far as the container takes it.
-        if let Some(fd) = &input
-            && !pending_in.is_empty()
-        {
-            match rustix::io::write(fd, &pending_in) {
-                Ok(n) => {
-                    pending_in.drain(..n);
-                }
-                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
-                // The container closed its input (or its terminal): what waits is lost.
-                Err(_) => {
-                    pending_in = Vec::new();
-                    input = None;
+                });
+                if fed.is_err() {
+                    client.gone = true;
                 }
             }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(_) => client.gone = true,
         }
-        if close_input && pending_in.is_empty() {
-            input = None;
+    }
+}
+
+/// Reads the ready outputs (`ready` starts with the open ones, in order) into the log and
+/// to every client; an output at its end is closed. Returns whether any output came.
+fn forward_output(
+    sources: &[(BorrowedFd<'_>, u8)],
+    open: &mut [bool],
+    ready: &[PollFlags],
+    buf: &mut [u8],
+    mut log: Option<&mut LogWriter>,
+    clients: &mut Vec<Client>,
+) -> bool {
+    let mut any_output = false;
+    let mut source_index = 0;
+    for (i, (fd, stream)) in sources.iter().enumerate() {
+        if !open[i] {
+            continue;
         }
-        let mut any_output = false;
-        let mut source_index = 0;
-        for (i, (fd, stream)) in sources.iter().enumerate() {
-            if !open[i] {
-                continue;
-            }
-            let events = ready[source_index];
-            source_index += 1;
-            if events.is_empty() {
-                continue;
-            }
-            match rustix::io::read(fd, &mut buf) {
-                Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
-                Ok(n) => {
-                    any_output = true;
-                    if let Some(log) = log.as_deref_mut() {
-                        log.write(*stream, &buf[..n]);
-                    }
-                    broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
+        let events = ready[source_index];
+        source_index += 1;
+        if events.is_empty() {
+            continue;
+        }
+        match rustix::io::read(fd, &mut *buf) {
+            Ok(0) | Err(rustix::io::Errno::IO) => open[i] = false,
+            Ok(n) => {
+                any_output = true;
+                if let Some(log) = log.as_deref_mut() {
+                    log.write(*stream, &buf[..n]);
                 }
-                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
-                Err(_) => open[i] = false,
+                broadcast(clients, if *stream == 2 { Kind::Stderr } else { Kind::Stdout }, &buf[..n]);
             }
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => open[i] = false,
         }
-        if !ready[n_sources].is_empty() && exit.is_none() {
-            exit = Some(reap(pid));
-        }
-        // Orphans the container left behind are ours to reap too; the init may be among
-        // them if it ended since the poll.
-        while let Ok(Some((reaped, status))) = rustix::process::wait(WaitOptions::NOHANG) {
-            if reaped.as_raw_nonzero().get() == pid && exit.is_none() {
-                exit = Some(exit_code(status));
-            }
-        }
-        if let Some(code) = exit
-            && (!any_output || !open.iter().any(|o| *o))
-        {
-            if let Some(log) = log {
-                log.flush_partial();
-            }
-            return Ok(code);
-        }
-        if release_text {
-            // What stays beside the container runs little of what started it: once the
-            // loop has run, only its own code faults back in.
-            let _ = lindocker_sys::release_startup_text();
-            release_text = false;
+    }
+    any_output
+}
+
+/// Notes the init's exit code in `exit` once it has exited (`exited`: its pidfd said so).
+/// Orphans the container left behind are ours to reap too; the init may be among them if
+/// it ended since the poll.
+fn reap_init(pid: i32, exited: bool, exit: &mut Option<i32>) {
+    if exited && exit.is_none() {
+        *exit = Some(reap(pid));
+    }
+    while let Ok(Some((reaped, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+        if reaped.as_raw_nonzero().get() == pid && exit.is_none() {
+            *exit = Some(exit_code(status));
         }
     }
 }

@@ -4,11 +4,11 @@
 //! as a fallback.
 
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use lindocker_sys::atomic::{AtomicWrite, Durability};
 use serde_json::{Map, Value, json};
 
 use crate::ImageError;
@@ -87,27 +87,14 @@ pub fn remove(registry: &str) -> Result<bool, ImageError> {
     Ok(removed)
 }
 
-fn write(path: &PathBuf, config: &Map<String, Value>) -> Result<(), ImageError> {
+fn write(path: &Path, config: &Map<String, Value>) -> Result<(), ImageError> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| ImageError::io(dir, e))?;
     }
-    // A new file (never one that is there, nor a symlink's target), private from its
-    // first byte; a name of our own, so a leftover cannot be in the way.
-    let tmp = path.with_extension(format!("tmp-{}", lindocker_storage::unique_suffix()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
+    // Private from its first byte.
+    let written = AtomicWrite::new(Durability::Durable)
         .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&tmp)
-        .and_then(|mut file| {
-            std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(config).expect("config serializes"))?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
+        .write(path, &serde_json::to_vec_pretty(config).expect("config serializes"));
     written.map_err(|e| ImageError::io(path, e))
 }
 

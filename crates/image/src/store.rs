@@ -330,14 +330,7 @@ fn find_in(images: &[ImageRecord], name: &str) -> Result<ImageRecord, ImageError
 /// Writes a file so that readers see the old or the new content, never a mix, and so
 /// that it survives a crash once this returns.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
-    let tmp = path.with_extension(format!("tmp-{}", lindocker_storage::unique_suffix()));
-    let mut file = File::create(&tmp).map_err(|e| ImageError::io(&tmp, e))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| ImageError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| ImageError::io(path, e))?;
-    if let Some(dir) = path.parent() {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| ImageError::io(dir, e))?;
-    }
-    Ok(())
+    lindocker_sys::atomic::write_durable(path, bytes).map_err(|e| ImageError::io(path, e))
 }
 
 /// Content on its way into the store, hashed as it is written.

@@ -37,8 +37,8 @@ use nftables::stmt::{Match, NAT, NATFamily, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
 use crate::NetworkError;
+use crate::model::{Endpoint, Network};
 use crate::ports::Protocol;
-use crate::store::{Endpoint, Network};
 
 /// The default data root's table.
 pub const TABLE: &str = "lindocker";
@@ -331,7 +331,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::ipam::Pool;
-    use crate::store::PortMapping;
+    use crate::model::PortMapping;
 
     pub(crate) fn network(name: &str, bridge: &str, subnet: &str, internal: bool) -> Network {
         Network {
@@ -552,8 +552,8 @@ mod properties {
 
     use super::tests::{allowed, endpoint, network, strings};
     use super::*;
+    use crate::model::PortMapping;
     use crate::ports;
-    use crate::store::PortMapping;
 
     proptest! {
         /// Whatever `-p` values and image `ExposedPorts` keys a hostile user or image

@@ -12,13 +12,15 @@ pub mod firewall;
 pub mod hostlock;
 pub mod ipam;
 pub mod links;
+pub mod model;
 pub mod netns;
 pub mod ports;
 pub mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use store::{Attachment, Endpoint, Network, NetworkSpec, Networks, PortMapping};
+pub use model::{Endpoint, Network, PortMapping};
+pub use store::{Attachment, NetworkSpec, Networks};
 
 /// Everything networking can fail with.
 #[derive(Debug, thiserror::Error)]

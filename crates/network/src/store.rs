@@ -9,10 +9,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use rustix::fs::{FlockOperation, flock};
+use lindocker_sys::lock::FileLock;
 use serde::{Deserialize, Serialize};
 
 use crate::ipam::Pool;
+pub use crate::model::{Endpoint, Network, PortMapping};
 use crate::ports::{PortSpec, Protocol};
 use crate::{NetworkError, firewall, hostlock, links, netns};
 
@@ -22,69 +23,6 @@ pub const DEFAULT_NETWORK: &str = "bridge";
 pub const DEFAULT_BRIDGE: &str = "lindocker0";
 /// The default data root: its table and default bridge keep the plain names.
 pub const DEFAULT_ROOT: &str = "/var/lib/lindocker";
-
-/// One bridge network.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Network {
-    /// Its name.
-    pub name: String,
-    /// 64 hex digits.
-    pub id: String,
-    /// The Linux bridge.
-    pub bridge: String,
-    /// IPv4 addresses.
-    pub pool: Pool<Ipv4Addr>,
-    /// IPv6 addresses (`--ipv6`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pool6: Option<Pool<Ipv6Addr>>,
-    /// No way out of the subnet.
-    pub internal: bool,
-    /// `--label`s.
-    pub labels: BTreeMap<String, String>,
-    /// RFC 3339.
-    pub created: String,
-}
-
-/// A published port as it was given out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortMapping {
-    /// Host address (0.0.0.0: all).
-    pub host_ip: Ipv4Addr,
-    /// Host port.
-    pub host_port: u16,
-    /// Container port.
-    pub container_port: u16,
-    /// `tcp` or `udp`.
-    pub protocol: Protocol,
-}
-
-/// A container on a network.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
-    /// The container's id.
-    pub container: String,
-    /// Its name (others resolve it by this).
-    pub name: String,
-    /// Its host name.
-    pub hostname: String,
-    /// More names on this network.
-    pub aliases: Vec<String>,
-    /// The network.
-    pub network: String,
-    /// Its address.
-    pub ip: Ipv4Addr,
-    /// Its IPv6 address, on an IPv6 network.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip6: Option<Ipv6Addr>,
-    /// The host side of its veth pair.
-    pub host_veth: String,
-    /// Ports published to the host (on the first network only).
-    pub ports: Vec<PortMapping>,
-    /// The container's /etc/hosts on the host (rewritten as peers come and go).
-    pub hosts_file: PathBuf,
-    /// `--add-host` lines.
-    pub extra_hosts: Vec<String>,
-}
 
 /// What a container asks of one network.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -123,25 +61,6 @@ pub struct NetworkSpec {
     pub labels: BTreeMap<String, String>,
 }
 
-impl Network {
-    /// The bridge's addresses: the gateways with their subnets' prefixes.
-    pub fn gateway_addresses(&self) -> Vec<IpNet> {
-        let mut out = vec![IpNet::new(self.pool.gateway.into(), self.pool.subnet.prefix_len()).expect("valid prefix")];
-        if let Some(p6) = &self.pool6 {
-            out.push(IpNet::new(p6.gateway.into(), p6.subnet.prefix_len()).expect("valid prefix"));
-        }
-        out
-    }
-
-    /// Gives back every address container `id` holds on this network.
-    pub fn release(&mut self, id: &str) {
-        self.pool.release(id);
-        if let Some(p6) = &mut self.pool6 {
-            p6.release(id);
-        }
-    }
-}
-
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     networks: Vec<Network>,
@@ -171,7 +90,7 @@ pub struct Networks {
 
 /// The data root's lock, then the host's (see [`hostlock`]), always in that order.
 struct Locked {
-    _file: File,
+    _file: FileLock,
     _host: hostlock::HostLock,
 }
 
@@ -230,14 +149,8 @@ impl Networks {
 
     fn lock(&self) -> Result<Locked, NetworkError> {
         let path = self.dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| NetworkError::io(&path, e))?;
-        flock(&file, FlockOperation::LockExclusive).map_err(|e| NetworkError::io(&path, e.into()))?;
-        Ok(Locked { _file: file, _host: hostlock::HostLock::take()? })
+        let lock = FileLock::exclusive(&path).map_err(|e| NetworkError::io(&path, e))?;
+        Ok(Locked { _file: lock, _host: hostlock::HostLock::take()? })
     }
 
     fn load(&self) -> Result<State, NetworkError> {
@@ -253,12 +166,8 @@ impl Networks {
 
     fn save(&self, state: &State) -> Result<(), NetworkError> {
         let path = self.dir.join("networks.json");
-        let tmp = path.with_extension("json.tmp");
-        let mut file = File::create(&tmp).map_err(|e| NetworkError::io(&tmp, e))?;
-        file.write_all(&serde_json::to_vec_pretty(state).expect("state serializes"))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| NetworkError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| NetworkError::io(&path, e))
+        lindocker_sys::atomic::write_durable(&path, &serde_json::to_vec_pretty(state).expect("state serializes"))
+            .map_err(|e| NetworkError::io(&path, e))
     }
 
     /// Every network.

@@ -25,6 +25,41 @@ pub enum Message {
     Ready,
     /// either way: this step failed, with a message naming it.
     Error(String),
+    /// init -> parent: the process's program cannot be started, and why.
+    ProgramError {
+        /// What is wrong, naming the program.
+        message: String,
+        /// Missing, or not executable.
+        failure: ProgramFailure,
+    },
+}
+
+/// Why a container's program cannot be started, as Docker tells it by exit code.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ProgramFailure {
+    /// No such file, or not in `$PATH` (Docker's exit code 127).
+    NotFound,
+    /// There, but not executable (Docker's exit code 126).
+    NotExecutable,
+}
+
+impl ProgramFailure {
+    /// Docker's exit code for it: 127 or 126.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ProgramFailure::NotFound => 127,
+            ProgramFailure::NotExecutable => 126,
+        }
+    }
+
+    /// The failure an exit code reports (see [`ProgramFailure::exit_code`]), if it is one.
+    pub fn from_exit_code(code: i32) -> Option<ProgramFailure> {
+        match code {
+            127 => Some(ProgramFailure::NotFound),
+            126 => Some(ProgramFailure::NotExecutable),
+            _ => None,
+        }
+    }
 }
 
 /// One end of the channel.
@@ -75,7 +110,7 @@ impl Channel {
     pub fn expect(&self, expected: Message) -> Result<(), String> {
         match self.recv() {
             Ok(Some(m)) if m == expected => Ok(()),
-            Ok(Some(Message::Error(e))) => Err(e),
+            Ok(Some(Message::Error(e))) | Ok(Some(Message::ProgramError { message: e, .. })) => Err(e),
             Ok(Some(other)) => Err(format!("protocol error: expected {expected:?}, got {other:?}")),
             Ok(None) => Err("the other side exited during setup".into()),
             Err(e) => Err(format!("setup channel: {e}")),

@@ -272,6 +272,7 @@ fn guide_child(
                 }
                 Some(Message::InitPid(p)) => init_pid = Some(p),
                 Some(Message::Error(e)) => return Err(Error::Init(e)),
+                Some(Message::ProgramError { message, failure }) => return Err(Error::Program { message, failure }),
                 other => return Err(Error::Init(format!("container setup stopped unexpectedly ({other:?})"))),
             }
         }
@@ -305,6 +306,7 @@ fn guide_child(
                 ch.send(&Message::HooksDone).context(|| "setup channel".into())?;
             }
             Some(Message::Error(e)) => return Err(Error::Init(e)),
+            Some(Message::ProgramError { message, failure }) => return Err(Error::Program { message, failure }),
             Some(other) => return Err(Error::Init(format!("protocol error: unexpected {other:?}"))),
             None => return Err(Error::Init("the container's init exited during setup".into())),
         }
@@ -837,6 +839,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         match parent_end.recv().context(|| "setup channel".into())? {
             Some(Message::Ready) => Ok(()),
             Some(Message::Error(e)) => Err(Error::Init(e)),
+            Some(Message::ProgramError { message, failure }) => Err(Error::Program { message, failure }),
             other => Err(Error::Init(format!("exec setup stopped unexpectedly ({other:?})"))),
         }
     })();

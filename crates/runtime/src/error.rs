@@ -44,6 +44,14 @@ pub enum Error {
     /// The container's init process failed while setting up; the message names the step.
     #[error("{0}")]
     Init(String),
+    /// The process's program cannot be started (missing, or not executable).
+    #[error("{message}")]
+    Program {
+        /// What is wrong, naming the program.
+        message: String,
+        /// Which of the two.
+        failure: crate::channel::ProgramFailure,
+    },
     /// An OCI hook failed.
     #[error("{kind} hook #{index} ({path}): {message}")]
     Hook {

@@ -27,4 +27,5 @@ pub mod socket_path;
 pub mod spec;
 pub mod state;
 
+pub use channel::ProgramFailure;
 pub use error::{Error, Result};

@@ -6,13 +6,13 @@
 //! or leave half a state.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use lindocker_sys::atomic::{AtomicWrite, Durability};
+use lindocker_sys::lock::FileLock;
 use oci_spec::runtime::Hooks;
-use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Context;
@@ -160,7 +160,7 @@ pub struct Store {
 /// copy at once: a `flock` is held as long as any copy of the descriptor is open.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    _lock: FileLock,
 }
 
 impl Store {
@@ -202,25 +202,18 @@ impl Store {
             return Err(Error::NotFound(id.into()));
         }
         let path = dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| {
-                if e.kind() == ErrorKind::NotFound {
-                    Error::NotFound(id.into())
-                } else {
-                    Error::Io { context: format!("open {}", path.display()), source: e }
-                }
-            })?;
-        flock(&file, FlockOperation::LockExclusive).context(|| format!("lock {}", path.display()))?;
+        let lock = FileLock::exclusive(&path).map_err(|e| {
+            if e.kind() == ErrorKind::NotFound {
+                Error::NotFound(id.into())
+            } else {
+                Error::Io { context: format!("lock {}", path.display()), source: e }
+            }
+        })?;
         // A concurrent delete may have removed the directory while we waited.
         if !dir.is_dir() {
             return Err(Error::NotFound(id.into()));
         }
-        Ok(Lock { _file: file })
+        Ok(Lock { _lock: lock })
     }
 
     /// Reads container `id`'s state.
@@ -278,28 +271,11 @@ pub fn check_id(id: &str) -> Result<()> {
 }
 
 /// Writes `path` so that readers see the old or the new content, never a mix, even
-/// across a crash: temp file in the same directory, rename over the old one; with
-/// `durable`, fsync the file before and the directory after, so it survives a power loss.
+/// across a crash ([`lindocker_sys::atomic`]); with `durable`, so that it survives a
+/// power loss.
 pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(0o644).open(&tmp)?;
-        f.write_all(data)?;
-        if durable {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        if durable {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.context(|| format!("write {}", path.display()))
+    let durability = if durable { Durability::Durable } else { Durability::CrashSafe };
+    AtomicWrite::new(durability).write(path, data).context(|| format!("write {}", path.display()))
 }
 
 #[cfg(test)]

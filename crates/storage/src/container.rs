@@ -7,6 +7,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use lindocker_sys::atomic::{AtomicWrite, Durability};
 use rustix::mount::OpenTreeFlags;
 
 use crate::StorageError;
@@ -54,10 +55,7 @@ impl ContainerFs {
     /// Replaces one init-layer file (the engine rewrites /etc/hosts as networks change).
     pub fn write_init_file(&self, name: &str, content: &[u8]) -> Result<(), StorageError> {
         let path = self.init_dir().join(name);
-        let tmp = path.with_extension("tmp");
-        let mut file = fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
-        file.write_all(content).map_err(|e| StorageError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))
+        AtomicWrite::new(Durability::CrashSafe).write(&path, content).map_err(|e| StorageError::io(&path, e))
     }
 
     /// The init layer's directory.

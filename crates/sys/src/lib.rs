@@ -2,13 +2,18 @@
 //!
 //! Each function wraps one system call that neither `std` nor `rustix` offers in the form
 //! a container runtime needs. Every `unsafe` block says why it is sound.
+//!
+//! Also the lowest crate every other one depends on, so it holds the two file idioms they
+//! all share, safe code both: [`atomic`] (replacing a file whole) and [`lock`] (flock).
 
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::RawFd;
 
+pub mod atomic;
 pub mod bpf;
 pub mod keys;
+pub mod lock;
 
 /// Clones the calling process like `fork(2)`, entering the new namespaces in `flags`
 /// (`CLONE_NEW*`) at the same time, so the child starts life inside them.

@@ -38,9 +38,9 @@ pub struct Exec<'a> {
 
 /// Entry of the child forked by `exec`. Never returns.
 pub fn main(e: &Exec) -> ! {
-    let Err(Step(msg)) = run(e);
-    if e.channel.send(&Message::Error(msg.clone())).is_err() {
-        eprintln!("lindocker-runtime: {msg}");
+    let Err(failed) = run(e);
+    if e.channel.send(&failed.to_message()).is_err() {
+        eprintln!("lindocker-runtime: {}", failed.message);
     }
     lindocker_sys::exit_immediately(1)
 }
@@ -78,7 +78,7 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     let pid: i32 = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0);
     process::set_oom_score_adj(e.process)?;
     super::hide_runtime_binary()?;
-    e.channel.expect(Message::Go).map_err(Step)?;
+    e.channel.expect(Message::Go).map_err(Step::new)?;
     join_namespaces(e.namespaces)?;
     let mut keep = vec![e.channel.as_fd().as_raw_fd()];
     keep.extend(e.console.map(AsRawFd::as_raw_fd));
@@ -90,7 +90,7 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     rustix::process::setsid().map_err(|err| step("setsid")(err.into()))?;
     if e.process.terminal() == Some(true) {
         let socket =
-            e.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
+            e.console.ok_or_else(|| Step::new("process.terminal is true but no --console-socket was given".into()))?;
         console::setup(e.process, socket, false)?;
     }
     process::set_rlimits(e.process)?;
@@ -113,7 +113,7 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
     }
     lindocker_sys::reset_signal_dispositions();
     let err = process::exec(e.process, &program);
-    Err(Step(format!("exec {}: {}", program.display(), super::describe(&err))))
+    Err(Step::new(format!("exec {}: {}", program.display(), super::describe(&err))))
 }
 
 fn name(flag: i32) -> &'static str {

@@ -20,18 +20,44 @@ use std::path::Path;
 use lindocker_cgroups::{Entry, Manager};
 use lindocker_sys::SignalMask;
 
-use crate::channel::{Channel, Message};
+use crate::channel::{Channel, Message, ProgramFailure};
 use crate::namespaces::Plan;
 use crate::spec::Bundle;
 
 /// A failed set-up step: "what we did, on what: why".
 #[derive(Debug)]
-pub struct Step(pub String);
+pub struct Step {
+    /// What we did, on what: why.
+    pub message: String,
+    /// Set if the step was finding the program to run, and it is not there or not
+    /// executable: the parent hears which, typed.
+    pub program: Option<ProgramFailure>,
+}
+
+impl Step {
+    /// A failed step.
+    pub fn new(message: String) -> Step {
+        Step { message, program: None }
+    }
+
+    /// The program to run cannot be started, for `failure`.
+    pub fn program(message: String, failure: ProgramFailure) -> Step {
+        Step { message, program: Some(failure) }
+    }
+
+    /// What the parent is told.
+    pub fn to_message(&self) -> Message {
+        match self.program {
+            Some(failure) => Message::ProgramError { message: self.message.clone(), failure },
+            None => Message::Error(self.message.clone()),
+        }
+    }
+}
 
 /// Wraps an I/O error into a [`Step`] naming what was being done.
 pub fn step(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Step {
     let what = what.into();
-    move |e| Step(format!("{what}: {}", describe(&e)))
+    move |e| Step::new(format!("{what}: {}", describe(&e)))
 }
 
 /// "no such file or directory" rather than "No such file or directory (os error 2)".
@@ -90,15 +116,15 @@ pub fn main(init: &Init) -> ! {
 }
 
 /// Reports a failure to the parent (or, after `create` returned, to stderr) and exits.
-fn fail(init: &Init, Step(msg): Step) -> ! {
-    if init.channel.send(&Message::Error(msg.clone())).is_err() {
-        let _ = writeln!(std::io::stderr(), "lindocker-runtime: {msg}");
+fn fail(init: &Init, failed: Step) -> ! {
+    if init.channel.send(&failed.to_message()).is_err() {
+        let _ = writeln!(std::io::stderr(), "lindocker-runtime: {}", failed.message);
     }
     lindocker_sys::exit_immediately(1)
 }
 
 fn expect(init: &Init, m: Message) -> Result<(), Step> {
-    init.channel.expect(m).map_err(Step)
+    init.channel.expect(m).map_err(Step::new)
 }
 
 /// The common case: the clone made every new namespace; join the others and go on.
@@ -107,14 +133,14 @@ fn direct(init: &Init) -> Result<std::convert::Infallible, Step> {
     if init.plan.new_user() {
         become_root()?;
     }
-    init.plan.join_all().map_err(|e| Step(e.to_string()))?;
+    init.plan.join_all().map_err(|e| Step::new(e.to_string()))?;
     container(init)
 }
 
 /// Joins namespaces, then makes the new ones (a user namespace after joining those it
 /// must not own), then forks the container's init into the new pid/time namespaces.
 fn intermediate(init: &Init) -> Result<std::convert::Infallible, Step> {
-    init.plan.join_all().map_err(|e| Step(e.to_string()))?;
+    init.plan.join_all().map_err(|e| Step::new(e.to_string()))?;
     let flags = init.plan.new_flags;
     if flags != 0 {
         lindocker_sys::unshare(flags).map_err(step("unshare namespaces"))?;
@@ -208,15 +234,16 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
         }
         let state = hook_state(init, host_pid, "created");
         crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)
-            .map_err(|e| Step(e.to_string()))?;
+            .map_err(|e| Step::new(e.to_string()))?;
     }
     rootfs::enter_root(spec, &init.bundle.rootfs, init.no_pivot)?;
     rootfs::finish(spec, plan.in_user_ns())?;
 
     rustix::process::setsid().map_err(|e| step("setsid")(e.into()))?;
     if process.terminal() == Some(true) {
-        let socket =
-            init.console.ok_or_else(|| Step("process.terminal is true but no --console-socket was given".into()))?;
+        let socket = init
+            .console
+            .ok_or_else(|| Step::new("process.terminal is true but no --console-socket was given".into()))?;
         console::setup(process, socket, true)?;
     }
     process::set_rlimits(process)?;
@@ -244,14 +271,14 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     if let Some(hooks) = spec.hooks() {
         let state = hook_state(init, host_pid, "created");
         crate::hooks::run("startContainer", hooks.start_container().as_ref(), &state)
-            .map_err(|e| Step(e.to_string()))?;
+            .map_err(|e| Step::new(e.to_string()))?;
     }
     if let Some(mask) = init.signal_mask {
         lindocker_sys::restore_signal_mask(mask).map_err(step("restore the signal mask"))?;
     }
     lindocker_sys::reset_signal_dispositions();
     let err = process::exec(process, &program);
-    Err(Step(format!("exec {}: {}", program.display(), describe(&err))))
+    Err(Step::new(format!("exec {}: {}", program.display(), describe(&err))))
 }
 
 /// Loads the seccomp filter; with notifications, sends the descriptor and the container

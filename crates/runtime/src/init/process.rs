@@ -12,6 +12,7 @@ use rustix::fs::OFlags;
 use rustix::process::{Resource, Rlimit};
 
 use super::{Step, step};
+use crate::channel::ProgramFailure;
 
 /// Sets every `process.rlimits` entry. Asking more than the hard limit the runtime has
 /// fails (EPERM without CAP_SYS_RESOURCE): we never lower a request silently.
@@ -28,7 +29,12 @@ pub fn set_rlimits(process: &Process) -> Result<(), Step> {
                 }
                 _ => String::new(),
             };
-            Step(format!("setrlimit {name} soft={} hard={}: {}{hint}", r.soft(), r.hard(), super::describe(&e.into())))
+            Step::new(format!(
+                "setrlimit {name} soft={} hard={}: {}{hint}",
+                r.soft(),
+                r.hard(),
+                super::describe(&e.into())
+            ))
         })?;
     }
     Ok(())
@@ -81,7 +87,7 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
     for cap in caps::all() {
         if !bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| Step(format!("drop {cap} from the bounding set: {e}")))?;
+                .map_err(|e| Step::new(format!("drop {cap} from the bounding set: {e}")))?;
         }
     }
     rustix::thread::set_keep_capabilities(true).map_err(|e| step("keep capabilities across setuid")(e.into()))?;
@@ -112,9 +118,9 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
         inheritable: bits(set(LinuxCapabilities::inheritable)),
     };
     rustix::thread::set_capabilities(None, sets).map_err(|e| step("set capabilities")(e.into()))?;
-    caps::clear(None, CapSet::Ambient).map_err(|e| Step(format!("clear ambient capabilities: {e}")))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| Step::new(format!("clear ambient capabilities: {e}")))?;
     for cap in set(LinuxCapabilities::ambient) {
-        caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step(format!("raise ambient {cap}: {e}")))?;
+        caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step::new(format!("raise ambient {cap}: {e}")))?;
     }
     rustix::thread::set_keep_capabilities(false).map_err(|e| step("reset keepcaps")(e.into()))?;
     if process.no_new_privileges() == Some(true) {
@@ -156,7 +162,7 @@ pub fn chdir_cwd(process: &Process) -> Result<(), Step> {
     rustix::process::fchdir(&dir).map_err(|e| step(what())(e.into()))?;
     let now = rustix::process::getcwd(Vec::new()).map_err(|e| step(what())(e.into()))?;
     if !now.to_bytes().starts_with(b"/") {
-        return Err(Step(format!("{}: outside the container's root", what())));
+        return Err(Step::new(format!("{}: outside the container's root", what())));
     }
     Ok(())
 }
@@ -197,9 +203,14 @@ pub fn find_program(process: &Process) -> Result<PathBuf, Step> {
         }
     }
     Err(match denied {
-        Some(p) => Step(format!("exec: {:?}: permission denied", p.display().to_string())),
-        None if name.contains('/') => Step(format!("exec: {name:?}: no such file or directory")),
-        None => Step(format!("exec: {name:?}: executable file not found in $PATH")),
+        Some(p) => Step::program(
+            format!("exec: {:?}: permission denied", p.display().to_string()),
+            ProgramFailure::NotExecutable,
+        ),
+        None if name.contains('/') => {
+            Step::program(format!("exec: {name:?}: no such file or directory"), ProgramFailure::NotFound)
+        }
+        None => Step::program(format!("exec: {name:?}: executable file not found in $PATH"), ProgramFailure::NotFound),
     })
 }
 
@@ -247,7 +258,7 @@ pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Res
                 "MMAP_PAGE_ZERO" => 0x0100000,
                 "FDPIC_FUNCPTRS" => 0x0080000,
                 "UNAME26" => 0x0020000,
-                other => return Err(Step(format!("linux.personality.flags: unknown flag {other:?}"))),
+                other => return Err(Step::new(format!("linux.personality.flags: unknown flag {other:?}"))),
             };
         }
         lindocker_sys::set_personality(persona).map_err(step("set personality"))?;
@@ -259,7 +270,7 @@ pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Res
             Io::IoprioClassIdle => 3,
         };
         if !(0..=7).contains(&io.priority()) {
-            return Err(Step(format!("process.ioPriority.priority {} is not 0 to 7", io.priority())));
+            return Err(Step::new(format!("process.ioPriority.priority {} is not 0 to 7", io.priority())));
         }
         lindocker_sys::set_io_priority(class, io.priority() as u32).map_err(step("set ioPriority"))?;
     }
@@ -310,4 +321,36 @@ pub fn set_apparmor_profile(process: &Process) -> Result<(), Step> {
         "/proc/self/attr/exec"
     };
     std::fs::write(attr, format!("exec {profile}")).map_err(step(format!("set AppArmor profile {profile:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Message;
+    use oci_spec::runtime::ProcessBuilder;
+
+    fn program(args: &[&str]) -> Result<PathBuf, Step> {
+        let process = ProcessBuilder::default()
+            .args(args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+            .env(vec!["PATH=/usr/bin:/bin".to_owned()])
+            .build()
+            .unwrap();
+        find_program(&process)
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_says_why_typed() {
+        let missing = program(&["/no/such/program"]).unwrap_err();
+        assert_eq!(missing.program, Some(ProgramFailure::NotFound), "{}", missing.message);
+        let not_in_path = program(&["nosuchcommand-lindocker"]).unwrap_err();
+        assert_eq!(not_in_path.program, Some(ProgramFailure::NotFound), "{}", not_in_path.message);
+        let not_executable = program(&["/etc/passwd"]).unwrap_err();
+        assert_eq!(not_executable.program, Some(ProgramFailure::NotExecutable), "{}", not_executable.message);
+        assert!(matches!(
+            not_executable.to_message(),
+            Message::ProgramError { failure: ProgramFailure::NotExecutable, .. }
+        ));
+        assert!(program(&["sh"]).is_ok());
+        assert_eq!((ProgramFailure::NotFound.exit_code(), ProgramFailure::NotExecutable.exit_code()), (127, 126));
+    }
 }

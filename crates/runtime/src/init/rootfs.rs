@@ -94,7 +94,7 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &Context) -> Result<(), Step> {
         return mount_cgroup(root, dest, &opts, ctx).map_err(step(what));
     }
     if opts.is_bind() {
-        let source = m.source().as_ref().ok_or_else(|| Step(format!("{what}: a bind mount needs a source")))?;
+        let source = m.source().as_ref().ok_or_else(|| Step::new(format!("{what}: a bind mount needs a source")))?;
         let source = if source.is_absolute() { source.clone() } else { ctx.bundle.join(source) };
         let meta = std::fs::metadata(&source).map_err(step(format!("bind mount source {}", source.display())))?;
         let target = if meta.is_dir() { mkdir_all_in_root(root, dest, 0o755) } else { touch_in_root(root, dest) }

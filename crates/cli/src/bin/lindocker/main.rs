@@ -197,11 +197,16 @@ fn main() -> ExitCode {
         Command::Volume(command) => open::engine(&cli).and_then(|e| volumes::run(&e, command)),
         Command::Network(command) => open::engine(&cli).and_then(|e| networks::run(&e, command)),
         Command::NetworkHook { verb, id } => open::engine_as_is(&cli).and_then(|e| {
-            let record = e.records().read(id)?;
-            match verb.as_str() {
-                "attach" => e.attach_network(&record)?,
-                _ => e.detach_network(&record),
-            }
+            // The kind of failure goes back to the shim as the exit code, typed.
+            let hook = || -> Result<(), lindocker_engine::EngineError> {
+                let record = e.records().read(id)?;
+                match verb.as_str() {
+                    "attach" => e.attach_network(&record)?,
+                    _ => e.detach_network(&record),
+                }
+                Ok(())
+            };
+            hook().map_err(|err| Failure::new(err.kind().exit_code(), err.to_string()))?;
             Ok(0)
         }),
         Command::HoldTerminal => {
