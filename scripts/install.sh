@@ -45,6 +45,7 @@ cargo build --release --locked --workspace --bins
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/local/bin/lindocker-runtime
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker /usr/local/bin/lindocker
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-shim /usr/local/bin/lindocker-shim
+install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-api /usr/local/bin/lindocker-api
 
 # A first container: busybox from busybox-static, run by lindocker-runtime.
 demo=$(mktemp -d /tmp/lindocker-demo.XXXXXX)
