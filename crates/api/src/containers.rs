@@ -724,20 +724,8 @@ async fn changes(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let name = name.to_owned();
     let list = ctx
         .blocking(move |engine| {
-            let record = find(engine, &name)?;
-            let fs = lindocker_storage::container::ContainerFs::at(engine.records().dir(&record.id));
-            let diff = fs.diff(engine.images().layers(), &record.layers).map_err(EngineError::from)?;
-            Ok(diff
-                .into_iter()
-                .map(|(kind, path)| {
-                    let kind = match kind.to_string().as_str() {
-                        "A" => 1,
-                        "D" => 2,
-                        _ => 0,
-                    };
-                    json!({ "Path": path, "Kind": kind })
-                })
-                .collect::<Vec<_>>())
+            let changes = engine.diff(&name)?;
+            Ok(changes.iter().map(|c| json!({ "Path": c.path, "Kind": c.kind.api_kind() })).collect::<Vec<_>>())
         })
         .await?;
     json(StatusCode::OK, &list)
@@ -750,12 +738,10 @@ async fn export(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let (tx, body) = channel();
     let engine = ctx.service.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let fs = lindocker_storage::container::ContainerFs::at(engine.records().dir(&record.id));
         let mut out = crate::body::ChunkWriter::new(tx);
         // An error halfway ends the stream short: the client's tar reader says so.
-        if fs.export(engine.images().layers(), &record.layers, &mut out).is_ok() {
+        if engine.export(&record.id, &mut out).is_ok() {
             let _ = std::io::Write::flush(&mut out);
-            engine.events().emit(lindocker_engine::events::Event::container(&record, "export", &[]));
         }
     });
     let mut response = Response::new(body);
