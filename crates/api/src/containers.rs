@@ -44,6 +44,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         ("POST", ["containers", id, "resize"]) => resize(ctx, id).await,
         ("GET", ["containers", id, "top"]) => top(ctx, id).await,
         ("POST", ["containers", id, "rename"]) => rename(ctx, id).await,
+        ("POST", ["containers", id, "update"]) => update(ctx, id, request).await,
         ("GET", ["containers", id, "stats"]) => stats(ctx, id).await,
         ("GET", ["containers", id, "changes"]) => changes(ctx, id).await,
         ("GET", ["containers", id, "export"]) => export(ctx, id).await,
@@ -218,6 +219,19 @@ async fn rename(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let name = name.to_owned();
     ctx.blocking(move |engine| Ok(engine.rename(&find(engine, &name)?.id, &new_name)?)).await?;
     no_content()
+}
+
+/// `update`: the limits and restart policy changed (at once if it runs).
+async fn update(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
+    let body: crate::models::UpdateBody = read_json(request).await?;
+    let request = body.to_request()?;
+    let name = name.to_owned();
+    ctx.blocking(move |engine| {
+        engine.update(&find(engine, &name)?.id, &request)?;
+        Ok(())
+    })
+    .await?;
+    json(StatusCode::OK, &json!({ "Warnings": [] }))
 }
 
 /// `wait`: the headers at once, the exit code when the condition holds (dockerd's way:

@@ -362,3 +362,30 @@ fn docker_restart_pause_kill_rename_top_wait() {
     drop(api);
     clean(&engine);
 }
+
+/// A cgroup file of container `id` (v1 under the controller, else v2's unified tree).
+fn cgroup_file(engine: &Engine, id: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let one = format!("/sys/fs/cgroup/{controller}{}/{id}/{v1}", engine.cgroup_parent);
+    let two = format!("/sys/fs/cgroup{}/{id}/{v2}", engine.cgroup_parent);
+    std::fs::read_to_string(&one).or_else(|_| std::fs::read_to_string(&two)).unwrap_or_else(|e| panic!("{one}: {e}"))
+}
+
+/// `docker update` changes the limits the kernel holds for a running container.
+#[test]
+fn docker_update_changes_the_kernels_limits() {
+    let engine = Engine::with_busybox(BIN, "api_update");
+    let api = Api::start(&engine);
+    let id = api.docker_ok(&["run", "-d", "--name", "upd", "localhost/busybox", "sleep", "1000"]).trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    api.docker_ok(&["update", "--memory", "64m", "--pids-limit", "50", "upd"]);
+    assert_eq!(cgroup_file(&engine, &id, "memory", "memory.limit_in_bytes", "memory.max").trim(), "67108864");
+    assert_eq!(cgroup_file(&engine, &id, "pids", "pids.max", "pids.max").trim(), "50");
+    let limits = api.docker_ok(&["inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", "upd"]);
+    assert_eq!(limits.trim(), "67108864 50");
+    // A bad value is Docker's error, and changes nothing.
+    let out = api.docker_run(&["update", "--cpu-quota", "10", "upd"]);
+    assert!(!out.status.success());
+    assert_eq!(cgroup_file(&engine, &id, "pids", "pids.max", "pids.max").trim(), "50");
+    api.docker_ok(&["rm", "-f", "upd"]);
+    clean(&engine);
+}
