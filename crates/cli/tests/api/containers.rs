@@ -389,3 +389,34 @@ fn docker_update_changes_the_kernels_limits() {
     api.docker_ok(&["rm", "-f", "upd"]);
     clean(&engine);
 }
+
+/// The effective capabilities of a process `docker exec ARGS` starts in container `name`.
+fn exec_caps(api: &Api, args: &[&str]) -> u64 {
+    let mut all = vec!["exec"];
+    all.extend(args);
+    all.extend(["grep", "CapEff", "/proc/self/status"]);
+    let out = api.docker_ok(&all);
+    u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+/// `docker exec --privileged` has every capability (CAP_SYS_ADMIN, bit 21, which the
+/// container's own processes lack); `docker exec -d` runs on after the CLI returns.
+#[test]
+fn docker_exec_privileged_and_detached() {
+    let engine = Engine::with_busybox(BIN, "api_exec_priv");
+    let api = Api::start(&engine);
+    api.docker_ok(&["run", "-d", "--name", "pbox", "localhost/busybox", "sleep", "60"]);
+    assert_eq!(exec_caps(&api, &["pbox"]) >> 21 & 1, 0);
+    let privileged = exec_caps(&api, &["--privileged", "pbox"]);
+    assert_eq!(privileged >> 21 & 1, 1, "{privileged:x}");
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = host.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
+    assert_eq!(privileged, u64::from_str_radix(bounding, 16).unwrap());
+    api.docker_ok(&["exec", "-d", "pbox", "sh", "-c", "sleep 0.3; echo done > /tmp/detached"]);
+    wait_for("the detached exec's file", || {
+        api.docker_run(&["exec", "pbox", "cat", "/tmp/detached"]).stdout == b"done\n"
+    });
+    api.docker_ok(&["rm", "-f", "pbox"]);
+    drop(api);
+    clean(&engine);
+}
