@@ -677,10 +677,9 @@ fn sample(engine: &Engine, record: &Record) -> (Value, Value) {
         "cpu_usage": { "total_usage": usage.cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0 },
         "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": { "periods": 0, "throttled_periods": 0, "throttled_time": 0 },
     });
-    let limit = if usage.memory_limit == 0 { lindocker_engine::hostinfo::host_memory() } else { usage.memory_limit };
     let rest = json!({
         "pids_stats": { "current": usage.pids },
-        "memory_stats": { "usage": usage.memory, "limit": limit, "stats": {} },
+        "memory_stats": { "usage": usage.memory, "limit": usage.shown_memory_limit(), "stats": {} },
         "networks": { "eth0": { "rx_bytes": usage.net_rx, "tx_bytes": usage.net_tx, "rx_packets": 0, "tx_packets": 0, "rx_errors": 0, "tx_errors": 0, "rx_dropped": 0, "tx_dropped": 0 } },
         "blkio_stats": { "io_service_bytes_recursive": [
             { "major": 0, "minor": 0, "op": "read", "value": usage.block_read },
