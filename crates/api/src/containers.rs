@@ -58,8 +58,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
 /// The container `name` names (a name, an id or a prefix of one), settled.
 pub fn find(engine: &Engine, name: &str) -> ApiResult<Record> {
     check_ref(name)?;
-    let id = engine.records().resolve(name)?;
-    engine.settle(engine.records().read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()).into())
+    Ok(engine.find_container(name)?)
 }
 
 /// A client's container reference is a name (`/` before it allowed) or an id prefix:
