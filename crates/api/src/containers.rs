@@ -44,6 +44,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         ("POST", ["containers", id, "resize"]) => resize(ctx, id).await,
         ("GET", ["containers", id, "top"]) => top(ctx, id).await,
         ("POST", ["containers", id, "rename"]) => rename(ctx, id).await,
+        ("POST", ["containers", id, "update"]) => update(ctx, id, request).await,
         ("GET", ["containers", id, "stats"]) => stats(ctx, id).await,
         ("GET", ["containers", id, "changes"]) => changes(ctx, id).await,
         ("GET", ["containers", id, "export"]) => export(ctx, id).await,
@@ -57,8 +58,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
 /// The container `name` names (a name, an id or a prefix of one), settled.
 pub fn find(engine: &Engine, name: &str) -> ApiResult<Record> {
     check_ref(name)?;
-    let id = engine.records().resolve(name)?;
-    engine.settle(engine.records().read(&id)?).ok_or_else(|| EngineError::NoSuchContainer(name.into()).into())
+    Ok(engine.find_container(name)?)
 }
 
 /// A client's container reference is a name (`/` before it allowed) or an id prefix:
@@ -218,6 +218,19 @@ async fn rename(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let name = name.to_owned();
     ctx.blocking(move |engine| Ok(engine.rename(&find(engine, &name)?.id, &new_name)?)).await?;
     no_content()
+}
+
+/// `update`: the limits and restart policy changed (at once if it runs).
+async fn update(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
+    let body: crate::models::UpdateBody = read_json(request).await?;
+    let request = body.to_request()?;
+    let name = name.to_owned();
+    ctx.blocking(move |engine| {
+        engine.update(&find(engine, &name)?.id, &request)?;
+        Ok(())
+    })
+    .await?;
+    json(StatusCode::OK, &json!({ "Warnings": [] }))
 }
 
 /// `wait`: the headers at once, the exit code when the condition holds (dockerd's way:
@@ -663,10 +676,9 @@ fn sample(engine: &Engine, record: &Record) -> (Value, Value) {
         "cpu_usage": { "total_usage": usage.cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0 },
         "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": { "periods": 0, "throttled_periods": 0, "throttled_time": 0 },
     });
-    let limit = if usage.memory_limit == 0 { lindocker_engine::hostinfo::host_memory() } else { usage.memory_limit };
     let rest = json!({
         "pids_stats": { "current": usage.pids },
-        "memory_stats": { "usage": usage.memory, "limit": limit, "stats": {} },
+        "memory_stats": { "usage": usage.memory, "limit": usage.shown_memory_limit(), "stats": {} },
         "networks": { "eth0": { "rx_bytes": usage.net_rx, "tx_bytes": usage.net_tx, "rx_packets": 0, "tx_packets": 0, "rx_errors": 0, "tx_errors": 0, "rx_dropped": 0, "tx_dropped": 0 } },
         "blkio_stats": { "io_service_bytes_recursive": [
             { "major": 0, "minor": 0, "op": "read", "value": usage.block_read },
@@ -724,20 +736,8 @@ async fn changes(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let name = name.to_owned();
     let list = ctx
         .blocking(move |engine| {
-            let record = find(engine, &name)?;
-            let fs = lindocker_storage::container::ContainerFs::at(engine.records().dir(&record.id));
-            let diff = fs.diff(engine.images().layers(), &record.layers).map_err(EngineError::from)?;
-            Ok(diff
-                .into_iter()
-                .map(|(kind, path)| {
-                    let kind = match kind.to_string().as_str() {
-                        "A" => 1,
-                        "D" => 2,
-                        _ => 0,
-                    };
-                    json!({ "Path": path, "Kind": kind })
-                })
-                .collect::<Vec<_>>())
+            let changes = engine.diff(&name)?;
+            Ok(changes.iter().map(|c| json!({ "Path": c.path, "Kind": c.kind.api_kind() })).collect::<Vec<_>>())
         })
         .await?;
     json(StatusCode::OK, &list)
@@ -750,12 +750,10 @@ async fn export(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let (tx, body) = channel();
     let engine = ctx.service.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let fs = lindocker_storage::container::ContainerFs::at(engine.records().dir(&record.id));
         let mut out = crate::body::ChunkWriter::new(tx);
         // An error halfway ends the stream short: the client's tar reader says so.
-        if fs.export(engine.images().layers(), &record.layers, &mut out).is_ok() {
+        if engine.export(&record.id, &mut out).is_ok() {
             let _ = std::io::Write::flush(&mut out);
-            engine.events().emit(lindocker_engine::events::Event::container(&record, "export", &[]));
         }
     });
     let mut response = Response::new(body);

@@ -1,12 +1,14 @@
 //! The exec endpoints: create (`POST /containers/{id}/exec`), start (`POST
 //! /exec/{id}/start`, hijacked like attach, with or without a terminal, or detached),
-//! inspect (`GET /exec/{id}/json`: `Running`, `ExitCode`), resize. The process is the
-//! runtime's `exec`, a child of this service; its stdio (pipes, or the pty master the
-//! runtime sends) is relayed to the client.
+//! inspect (`GET /exec/{id}/json`: `Running`, `ExitCode`), resize. The engine's
+//! [`Engine::exec_create`] and [`Engine::exec_start`] (in blocking tasks) start the
+//! process and hand over its stdio (pipes, or the pty master), relayed to the client here.
+//!
+//! [`Engine::exec_create`]: lindocker_engine::Engine::exec_create
+//! [`Engine::exec_start`]: lindocker_engine::Engine::exec_start
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,13 +16,14 @@ use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use lindocker_engine::exec_launch::ExecRequest;
+use lindocker_engine::EngineError;
+use lindocker_engine::exec::{Exec as Process, ExecIo, ExecRequest};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::unix::pipe;
 
 use crate::body::{Body, empty};
-use crate::containers::find;
 use crate::error::{ApiError, ApiResult};
 use crate::router::{Ctx, Routed, json, read_body, with_status};
 use crate::streams::{Output, chunk};
@@ -92,41 +95,23 @@ fn lookup(ctx: &Ctx, id: &str) -> ApiResult<Arc<Mutex<Exec>>> {
 
 async fn create(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let body: CreateBody = crate::router::read_json(request).await?;
-    if body.privileged {
-        return Err(ApiError::bad("privileged exec is not supported by lindocker"));
-    }
-    let cmd = body.cmd.unwrap_or_default();
-    if cmd.is_empty() {
-        return Err(ApiError::bad("No exec command specified"));
-    }
+    crate::containers::check_ref(name)?;
     let nonempty = |s: String| (!s.is_empty()).then_some(s);
-    let request = ExecRequest {
-        cmd,
+    let mut request = ExecRequest {
+        container: name.to_owned(),
+        cmd: body.cmd.unwrap_or_default(),
         env: body.env.unwrap_or_default(),
         user: nonempty(body.user),
         workdir: nonempty(body.working_dir),
         tty: body.tty,
+        stdin: body.attach_stdin,
         detach: false,
+        privileged: body.privileged,
     };
-    let name = name.to_owned();
-    let record = ctx.blocking(move |engine| find(engine, &name)).await?;
-    match record.state.status {
-        lindocker_engine::record::Status::Running => {}
-        lindocker_engine::record::Status::Paused => {
-            return Err(ApiError::conflict(format!(
-                "Container {} is paused, unpause the container before exec",
-                record.id
-            )));
-        }
-        _ => return Err(ApiError::conflict(format!("Container {} is not running", record.id))),
-    }
-    let id = lindocker_engine::ids::new_id();
-    // Docker's exec events: the command in the action, the exec's own id attribute.
-    ctx.service.engine.events().emit(lindocker_engine::events::Event::container(
-        &record,
-        &format!("exec_create: {}", request.cmd.join(" ")),
-        &[("execID", id.clone())],
-    ));
+    let checked = request.clone();
+    let (id, record) = ctx.blocking(move |engine| Ok(engine.exec_create(&checked)?)).await?;
+    // Started in this container, whatever its name is by then.
+    request.container = record.id.clone();
     let exec = Exec {
         id: id.clone(),
         container: record.id,
@@ -156,7 +141,7 @@ fn inspect(ctx: &Ctx, id: &str) -> ApiResult<Response<Body>> {
             "Pid": e.pid,
             "ProcessConfig": {
                 "tty": e.request.tty, "entrypoint": e.request.cmd.first(), "arguments": e.request.cmd.iter().skip(1).collect::<Vec<_>>(),
-                "privileged": false, "user": e.request.user.clone().unwrap_or_default(),
+                "privileged": e.request.privileged, "user": e.request.user.clone().unwrap_or_default(),
             },
         }),
     )
@@ -193,7 +178,7 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))?
     };
-    let (container, exec_request, how) = {
+    let (exec_id, exec_request, how) = {
         let mut e = exec.lock().unwrap_or_else(|e| e.into_inner());
         if e.started {
             return Err(ApiError::conflict(format!("Exec {id} has already started")));
@@ -204,26 +189,26 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
             e.size = Some((h, w));
         }
         let how = crate::hijack::How { tty: e.request.tty, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr };
-        // Detached, no terminal: nobody would read it.
-        let request = ExecRequest { detach: start.detach, tty: e.request.tty && !start.detach, ..e.request.clone() };
-        (e.container.clone(), request, how)
+        // Detached, no terminal: nobody would read it. Input only through the upgrade.
+        let tty = e.request.tty && !start.detach;
+        let stdin = e.stdin && upgrade.is_some() && !start.detach;
+        let request = ExecRequest { detach: start.detach, tty, stdin, ..e.request.clone() };
+        (e.id.clone(), request, how)
     };
-    let launch = ctx.blocking(move |engine| Ok(engine.exec_launch(&container, &exec_request)?)).await;
-    let launch = match launch {
-        Ok(launch) => launch,
+    let started = ctx.blocking(move |engine| Ok(engine.exec_start(&exec_id, &exec_request)?)).await;
+    let process = match started {
+        Ok(process) => process,
         Err(e) => {
-            let mut x = exec.lock().unwrap_or_else(|e| e.into_inner());
-            x.running = false;
-            x.exit_code = Some(126);
+            ended(&exec, 126);
             return Err(e);
         }
     };
+    exec.lock().unwrap_or_else(|e| e.into_inner()).pid = process.runtime_pid();
     let busy = ctx.service.activity.busy();
-    let events = ctx.service.engine.events().clone();
     if start.detach {
-        tokio::spawn(async move {
+        tokio::task::spawn_blocking(move || {
             let _busy = busy;
-            run_detached(launch, exec).await;
+            run_detached(process, &exec);
         });
         return Ok(with_status(StatusCode::OK, empty()));
     }
@@ -234,8 +219,8 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
             tokio::spawn(async move {
                 let _busy = busy;
                 match upgrade.await {
-                    Ok(upgraded) => run_attached(events, launch, exec, how, TokioIo::new(upgraded)).await,
-                    Err(_) => run_attached(events, launch, exec, how, closed_stream()).await,
+                    Ok(upgraded) => run_attached(process, exec, how, TokioIo::new(upgraded)).await,
+                    Err(_) => run_attached(process, exec, how, closed_stream()).await,
                 }
             });
             let mut r = with_status(StatusCode::SWITCHING_PROTOCOLS, empty());
@@ -249,7 +234,7 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
             let how = crate::hijack::How { stdin: false, ..how };
             tokio::spawn(async move {
                 let _busy = busy;
-                run_attached(events, launch, exec, how, server).await;
+                run_attached(process, exec, how, server).await;
             });
             let (tx, body) = crate::body::channel();
             tokio::spawn(async move {
@@ -281,114 +266,84 @@ fn ended(exec: &Arc<Mutex<Exec>>, code: i32) {
     e.master = None;
 }
 
-/// The runtime's status as Docker's exit code (126/127 if it could not start it).
-fn exit_code(
-    launch: &lindocker_engine::exec_launch::ExecLaunch,
-    status: std::io::Result<std::process::ExitStatus>,
-) -> i32 {
-    if let Some((_, code)) = launch.failure() {
-        return code;
-    }
-    match status {
-        Ok(s) => s.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)),
+/// The process's exit code as Docker's (126/127 if the runtime could not start it).
+fn exit_code(waited: Result<i32, EngineError>) -> i32 {
+    match waited {
+        Ok(code) => code,
+        Err(EngineError::StartFailed { code, .. }) => code,
         Err(_) => 126,
     }
 }
 
-async fn run_detached(mut launch: lindocker_engine::exec_launch::ExecLaunch, exec: Arc<Mutex<Exec>>) {
-    let std_command = std::mem::replace(&mut launch.command, std::process::Command::new("/"));
-    let mut command = tokio::process::Command::from(std_command);
-    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    // The runtime returns once the process runs; its end is nobody's to see.
-    let status = match command.spawn() {
-        Ok(mut child) => child.wait().await,
-        Err(e) => Err(e),
-    };
-    if launch.failure().is_some() || status.as_ref().map_or(true, |s| !s.success()) {
-        ended(&exec, exit_code(&launch, status));
+/// Waits for the runtime in a blocking task (the process handed back, to be dropped
+/// once the end is recorded: dropping it journals `exec_die`).
+async fn wait(mut process: Process) -> (Process, i32) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let code = exit_code(process.wait());
+        let _ = tx.send((process, code));
+    });
+    rx.await.expect("the waiting task sends")
+}
+
+/// Detached: the runtime returns once the process runs; its end is nobody's to see,
+/// unless it could not start it.
+fn run_detached(mut process: Process, exec: &Arc<Mutex<Exec>>) {
+    match process.wait() {
+        Ok(0) => {}
+        failed => ended(exec, exit_code(failed)),
     }
-    launch.finish();
 }
 
 async fn run_attached<C: AsyncRead + AsyncWrite + Send + 'static>(
-    events: lindocker_engine::events::Journal,
-    mut launch: lindocker_engine::exec_launch::ExecLaunch,
+    mut process: Process,
     exec: Arc<Mutex<Exec>>,
     how: crate::hijack::How,
     client: C,
 ) {
-    let std_command = std::mem::replace(&mut launch.command, std::process::Command::new("/"));
-    let mut command = tokio::process::Command::from(std_command);
-    let tty = launch.console.is_some();
-    if tty {
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    } else {
-        command
-            .stdin(if how.stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-    }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(_) => {
-            ended(&exec, 126);
-            launch.finish();
-            return;
-        }
-    };
-    let (exec_id, command) = {
-        let mut e = exec.lock().unwrap_or_else(|e| e.into_inner());
-        e.pid = child.id().unwrap_or(0);
-        (e.id.clone(), e.request.cmd.join(" "))
-    };
-    let event = |action: String, extra: Option<(&'static str, String)>| {
-        let mut attrs = vec![("execID", exec_id.clone())];
-        attrs.extend(extra);
-        events.emit(lindocker_engine::events::Event::container(&launch.record, &action, &attrs));
-    };
-    event(format!("exec_start: {command}"), None);
     let (mut client_in, mut client_out) = tokio::io::split(client);
-    let status = if let Some(listener) = launch.console.take() {
-        match receive_master(listener, &mut child).await {
-            Some(master) => {
-                {
-                    let mut e = exec.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(size) = e.size {
-                        let _ = set_size(&master, size);
-                    }
-                    e.master = master.try_clone().ok();
+    let (process, code) = match process.take_io() {
+        ExecIo::Terminal(master) => {
+            {
+                let mut e = exec.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(size) = e.size {
+                    let _ = set_size(&master, size);
                 }
-                relay_terminal(master, &mut client_in, &mut client_out, how.stdin).await;
-                child.wait().await
+                e.master = master.try_clone().ok();
             }
-            None => child.wait().await,
+            relay_terminal(master, &mut client_in, &mut client_out, how.stdin).await;
+            wait(process).await
         }
-    } else {
-        relay_pipes(&mut child, &mut client_in, &mut client_out, how).await
+        ExecIo::Pipes { stdin, stdout, stderr } => {
+            let pipes = Pipes::new(stdin, stdout, stderr);
+            match pipes {
+                Ok(pipes) => relay_pipes(process, pipes, &mut client_in, &mut client_out, how).await,
+                Err(_) => wait(process).await,
+            }
+        }
+        ExecIo::None => wait(process).await,
     };
-    let code = exit_code(&launch, status);
-    event("exec_die".into(), Some(("exitCode", code.to_string())));
     // Recorded before the client hears the end: it asks for the code next.
     ended(&exec, code);
+    drop(process);
     let _ = client_out.shutdown().await;
-    launch.finish();
 }
 
-/// The pty master the runtime sends over the console socket, unless it ends first.
-async fn receive_master(
-    listener: std::os::unix::net::UnixListener,
-    child: &mut tokio::process::Child,
-) -> Option<OwnedFd> {
-    listener.set_nonblocking(true).ok()?;
-    let listener = tokio::net::UnixListener::from_std(listener).ok()?;
-    let stream = tokio::select! {
-        accepted = listener.accept() => accepted.ok()?.0,
-        _ = child.wait() => return None,
-    };
-    let stream = stream.into_std().ok()?;
-    stream.set_nonblocking(false).ok()?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    tokio::task::spawn_blocking(move || lindocker_runtime::console::receive_fd(&stream).ok()).await.ok()?
+/// The process's pipes as the runtime's reactor reads and writes them.
+struct Pipes {
+    stdin: Option<pipe::Sender>,
+    stdout: Option<pipe::Receiver>,
+    stderr: Option<pipe::Receiver>,
+}
+
+impl Pipes {
+    fn new(stdin: Option<OwnedFd>, stdout: OwnedFd, stderr: OwnedFd) -> std::io::Result<Pipes> {
+        Ok(Pipes {
+            stdin: stdin.map(pipe::Sender::from_owned_fd).transpose()?,
+            stdout: Some(pipe::Receiver::from_owned_fd(stdout)?),
+            stderr: Some(pipe::Receiver::from_owned_fd(stderr)?),
+        })
+    }
 }
 
 async fn relay_terminal(
@@ -437,14 +392,13 @@ async fn relay_terminal(
 }
 
 async fn relay_pipes(
-    child: &mut tokio::process::Child,
+    process: Process,
+    pipes: Pipes,
     client_in: &mut (impl AsyncRead + Unpin),
     client_out: &mut (impl AsyncWrite + Unpin),
     how: crate::hijack::How,
-) -> std::io::Result<std::process::ExitStatus> {
-    let mut stdin = child.stdin.take();
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
+) -> (Process, i32) {
+    let Pipes { mut stdin, stdout: mut out, stderr: mut err } = pipes;
     let input = async {
         let mut buf = vec![0u8; 32 * 1024];
         if let Some(pipe) = stdin.as_mut() {
@@ -460,6 +414,7 @@ async fn relay_pipes(
     };
     let output = async {
         let (mut obuf, mut ebuf) = (vec![0u8; 32 * 1024], vec![0u8; 32 * 1024]);
+        let mut waiter = Box::pin(wait(process));
         let mut status = None;
         loop {
             let done = status.is_some();
@@ -478,7 +433,7 @@ async fn relay_pipes(
                         None => err = None,
                     }
                 }
-                s = child.wait(), if !done => status = Some(s),
+                s = &mut waiter, if !done => status = Some(s),
                 // Once the runtime has ended, only what is already written is read: a
                 // process it left behind may hold the pipes for good.
                 _ = tokio::time::sleep(Duration::from_millis(100)), if done => break,
@@ -490,7 +445,7 @@ async fn relay_pipes(
         }
         match status {
             Some(s) => s,
-            None => child.wait().await,
+            None => waiter.await,
         }
     };
     tokio::select! {

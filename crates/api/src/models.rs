@@ -164,6 +164,65 @@ pub struct RestartPolicyBody {
     pub maximum_retry_count: i64,
 }
 
+impl RestartPolicyBody {
+    /// The policy (`None` for an empty name).
+    fn policy(&self) -> ApiResult<Option<RestartPolicy>> {
+        let bad = |e| bad("RestartPolicy", e);
+        Ok(Some(match self.name.as_str() {
+            "" => return Ok(None),
+            "no" => RestartPolicy::No,
+            "on-failure" if self.maximum_retry_count > 0 => {
+                RestartPolicy::parse(&format!("on-failure:{}", self.maximum_retry_count)).map_err(bad)?
+            }
+            name => RestartPolicy::parse(name).map_err(bad)?,
+        }))
+    }
+}
+
+/// `POST /containers/{id}/update`'s body (Docker's `UpdateConfig`): 0 or empty keeps
+/// what the container has, as dockerd reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateBody {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub memory_reservation: Option<i64>,
+    pub blkio_weight: Option<u16>,
+    pub restart_policy: Option<RestartPolicyBody>,
+}
+
+impl UpdateBody {
+    /// The engine's request, checked where it can be without the container.
+    pub fn to_request(&self) -> ApiResult<lindocker_engine::update::UpdateRequest> {
+        let set = |v: Option<i64>| v.filter(|v| *v != 0);
+        let cpuset_cpus = self.cpuset_cpus.clone().filter(|c| !c.is_empty());
+        if let Some(c) = &cpuset_cpus {
+            clean("CpusetCpus", c)?;
+        }
+        let request = lindocker_engine::update::UpdateRequest {
+            memory: set(self.memory),
+            memory_swap: set(self.memory_swap),
+            nano_cpus: set(self.nano_cpus),
+            cpu_shares: self.cpu_shares.filter(|v| *v != 0),
+            cpuset_cpus,
+            pids_limit: set(self.pids_limit),
+            cpu_quota: set(self.cpu_quota),
+            cpu_period: self.cpu_period.filter(|v| *v != 0),
+            memory_reservation: set(self.memory_reservation),
+            blkio_weight: self.blkio_weight.filter(|v| *v != 0),
+            restart: self.restart_policy.as_ref().map(RestartPolicyBody::policy).transpose()?.flatten(),
+        };
+        request.check()?;
+        Ok(request)
+    }
+}
+
 /// `Ulimit`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -321,14 +380,7 @@ impl CreateBody {
         }
         host.restart = match &h.restart_policy {
             None => RestartPolicy::No,
-            Some(p) => match p.name.as_str() {
-                "" | "no" => RestartPolicy::No,
-                "on-failure" if p.maximum_retry_count > 0 => {
-                    RestartPolicy::parse(&format!("on-failure:{}", p.maximum_retry_count))
-                        .map_err(|e| bad("HostConfig.RestartPolicy", e))?
-                }
-                name => RestartPolicy::parse(name).map_err(|e| bad("HostConfig.RestartPolicy", e))?,
-            },
+            Some(p) => p.policy()?.unwrap_or(RestartPolicy::No),
         };
         if h.auto_remove && host.restart != RestartPolicy::No {
             return Err(ApiError::bad("conflicting options: cannot specify both --restart and --rm"));

@@ -135,26 +135,56 @@ impl Drop for Exec {
 
 impl Engine {
     /// Starts `request.cmd` in a running container (the container's user, environment
-    /// and working directory unless the request says otherwise; its `--group-add` too).
-    /// A container that is not running is [`EngineError::State`]; a user or group it
-    /// does not know is [`EngineError::StartFailed`] with 126.
+    /// and working directory unless the request says otherwise; its `--group-add` too):
+    /// [`Engine::exec_create`], then [`Engine::exec_start`].
     pub fn exec(&self, request: &ExecRequest) -> Result<Exec, EngineError> {
+        let (exec_id, record) = self.exec_create(request)?;
+        self.launch(exec_id, record, request)
+    }
+
+    /// Checks `request` (a container that is not running is [`EngineError::State`]) and
+    /// journals `exec_create`: the exec's new id and the container. A front end that
+    /// starts it later (the API's `exec/{id}/start`) calls [`Engine::exec_start`].
+    pub fn exec_create(&self, request: &ExecRequest) -> Result<(String, Record), EngineError> {
+        let record = self.exec_target(request)?;
+        // Docker's exec events: the command in the action, the exec's own id attribute.
+        let exec_id = crate::ids::new_id();
+        let attrs = [("execID", exec_id.clone())];
+        self.events.emit(Event::container(&record, &format!("exec_create: {}", request.cmd.join(" ")), &attrs));
+        Ok((exec_id, record))
+    }
+
+    /// Starts the exec [`Engine::exec_create`] made as `exec_id` (the container checked
+    /// again: it may have stopped since). A user or group the container does not know
+    /// is [`EngineError::StartFailed`] with 126.
+    pub fn exec_start(&self, exec_id: &str, request: &ExecRequest) -> Result<Exec, EngineError> {
+        let record = self.exec_target(request)?;
+        self.launch(exec_id.to_owned(), record, request)
+    }
+
+    /// The running container `request` is for, the request checked.
+    fn exec_target(&self, request: &ExecRequest) -> Result<Record, EngineError> {
         crate::process::check_env(&request.env)?;
         if request.cmd.is_empty() {
             return Err(EngineError::Invalid("No exec command specified".into()));
         }
+        let texts = request.cmd.iter().chain(&request.user).chain(&request.workdir);
+        if texts.into_iter().any(|t| t.contains('\0')) {
+            return Err(EngineError::Invalid("NUL in the exec's command, user or working directory".into()));
+        }
         let id = self.records.resolve(&request.container)?;
         let record = self.reconcile(self.records.read(&id)?);
         match record.state.status {
-            Status::Running => {}
+            Status::Running => Ok(record),
             Status::Paused => {
-                return Err(EngineError::State(format!(
-                    "container {} is paused, unpause the container before exec",
-                    record.id
-                )));
+                Err(EngineError::State(format!("container {} is paused, unpause the container before exec", record.id)))
             }
-            _ => return Err(EngineError::State(format!("container {} is not running", record.id))),
+            _ => Err(EngineError::State(format!("container {} is not running", record.id))),
         }
+    }
+
+    fn launch(&self, exec_id: String, record: Record, request: &ExecRequest) -> Result<Exec, EngineError> {
+        let id = record.id.clone();
         let user = request.user.as_deref().unwrap_or(&record.config.user);
         // The container's own view of /etc (a volume or tmpfs may lie over it), resolved
         // inside its root; its filesystem if its process cannot be opened.
@@ -217,13 +247,10 @@ impl Engine {
         } else {
             cmd.stdin(Stdio::null());
         }
-        // Docker's exec events: the command in the action, the exec's own id attribute.
-        let exec_id = crate::ids::new_id();
         let command = request.cmd.join(" ");
         let event = |action: String| {
             self.events.emit(Event::container(&record, &action, &[("execID", exec_id.clone())]));
         };
-        event(format!("exec_create: {command}"));
         let child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
@@ -247,8 +274,11 @@ impl Engine {
             _console_name: console_name,
         };
         exec.io = Some(if let Some(listener) = &listener {
-            let (stream, _) = listener.accept().map_err(|e| EngineError::io(&console, e))?;
-            ExecIo::Terminal(lindocker_runtime::console::receive_fd(&stream).map_err(|e| EngineError::io(&console, e))?)
+            match accept_console(listener, &mut exec.child).map_err(|e| EngineError::io(&console, e))? {
+                Some(master) => ExecIo::Terminal(master),
+                // The runtime ended first: `wait` has its error.
+                None => ExecIo::None,
+            }
         } else if request.detach {
             ExecIo::None
         } else {
@@ -261,6 +291,27 @@ impl Engine {
         });
         Ok(exec)
     }
+}
+
+/// The pty master the runtime sends over `listener`, unless it ends first.
+fn accept_console(listener: &UnixListener, runtime: &mut Child) -> std::io::Result<Option<OwnedFd>> {
+    listener.set_nonblocking(true)?;
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if runtime.try_wait()?.is_some() {
+                    return Ok(None);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    stream.set_nonblocking(false)?;
+    // A runtime that connects and sends nothing does not hold the front end for good.
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    lindocker_runtime::console::receive_fd(&stream).map(Some)
 }
 
 #[cfg(test)]

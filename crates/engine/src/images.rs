@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lindocker_image::archive::{self, Loaded};
 use lindocker_image::progress::Progress;
@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::EngineError;
 use crate::events::{Event, EventType, Journal};
+use crate::record::{ImagesInUse, Records};
 
 /// The image side of a data root: the store, the journal, and the container records
 /// that pin images. Cheap to open (no networks, no runtime).
@@ -23,7 +24,7 @@ use crate::events::{Event, EventType, Journal};
 pub struct Images {
     store: Store,
     journal: Journal,
-    containers: PathBuf,
+    records: Records,
 }
 
 /// One image of `GET /images/json` (Docker's `ImageSummary`).
@@ -89,25 +90,6 @@ pub struct ImagePruneReport {
     pub space_reclaimed: u64,
 }
 
-/// The image ids and chain ids that containers use (read from their records).
-#[derive(Debug, Default, Clone)]
-pub struct InUse {
-    /// Image ids, once per container.
-    pub images: Vec<String>,
-    /// Chain ids of the containers' layers.
-    pub layers: Vec<String>,
-}
-
-/// The two fields of a container record that pin content; the rest is not read, so a
-/// record of another version still protects its image.
-#[derive(Deserialize)]
-struct Pins {
-    #[serde(rename = "Image", default)]
-    image: Option<String>,
-    #[serde(rename = "Layers", default)]
-    layers: Vec<String>,
-}
-
 /// `sha256:` and the first 12 hex digits, as Docker's messages name an image.
 pub fn short_id(id: &str) -> &str {
     let hex = id.trim_start_matches("sha256:");
@@ -123,7 +105,7 @@ pub fn unix_seconds(time: Option<&str>) -> i64 {
 impl Images {
     /// The images under data root `root`.
     pub fn open(root: &Path) -> Result<Images, EngineError> {
-        Ok(Images { store: Store::open(root)?, journal: Journal::open(root), containers: root.join("containers") })
+        Ok(Images { store: Store::open(root)?, journal: Journal::open(root), records: Records::open(root)? })
     }
 
     /// The store.
@@ -137,17 +119,10 @@ impl Images {
         self.journal.emit(Event::with(EventType::Image, action, id, &[("name", name)]));
     }
 
-    /// What containers use. Take [`Store::gc_lock`] first when removing on its basis.
-    pub fn in_use(&self) -> InUse {
-        let mut out = InUse::default();
-        let Ok(entries) = std::fs::read_dir(&self.containers) else { return out };
-        for entry in entries.flatten() {
-            let Ok(bytes) = std::fs::read(entry.path().join("record.json")) else { continue };
-            let Ok(pins) = serde_json::from_slice::<Pins>(&bytes) else { continue };
-            out.images.extend(pins.image);
-            out.layers.extend(pins.layers);
-        }
-        out
+    /// What containers use (see [`Records::images_in_use`]). Take [`Store::gc_lock`]
+    /// first when removing on its basis.
+    fn in_use(&self) -> ImagesInUse {
+        self.records.images_in_use()
     }
 
     /// Images as `GET /images/json` lists them, newest first: with `all`, the untagged
@@ -365,7 +340,7 @@ impl Images {
 impl crate::Engine {
     /// The image operations over this engine's data root.
     pub fn image_ops(&self) -> Images {
-        Images { store: self.images.clone(), journal: self.events.clone(), containers: self.root.join("containers") }
+        Images { store: self.images.clone(), journal: self.events.clone(), records: self.records.clone() }
     }
 }
 

@@ -15,7 +15,6 @@ pub mod devices;
 pub mod disk_usage;
 pub mod events;
 pub mod exec;
-pub mod exec_launch;
 pub mod files;
 pub mod forked;
 pub mod health;

@@ -1,9 +1,8 @@
 //! Container operations made of the lifecycle's steps, for every front end: finding a
-//! container by name, `restart`, `container prune`, and what of the image store the
-//! containers use.
+//! container by name, `restart` and `container prune`.
 
 use crate::events::Event;
-use crate::record::{ImagesInUse, Record};
+use crate::record::Record;
 use crate::{Engine, EngineError};
 
 impl Engine {
@@ -40,11 +39,5 @@ impl Engine {
             }
         }
         Ok(freed)
-    }
-
-    /// What containers use of the image store (see
-    /// [`crate::record::Records::images_in_use`]).
-    pub fn images_in_use(&self) -> ImagesInUse {
-        self.records.images_in_use()
     }
 }

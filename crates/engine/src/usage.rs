@@ -32,6 +32,13 @@ pub struct Usage {
     pub block_write: u64,
 }
 
+impl Usage {
+    /// The memory limit as `stats` shows it: the machine's memory when there is none.
+    pub fn shown_memory_limit(&self) -> u64 {
+        if self.memory_limit == 0 { crate::hostinfo::host_memory() } else { self.memory_limit }
+    }
+}
+
 /// A sample and when it was taken (CPU % needs two).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
@@ -70,7 +77,7 @@ impl Stats {
         let u = &after.usage;
         let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
         let cpu_percent = u.cpu_ns.saturating_sub(before.usage.cpu_ns) as f64 / wall * 100.0;
-        let memory_limit = if u.memory_limit == 0 { host_memory() } else { u.memory_limit };
+        let memory_limit = u.shown_memory_limit();
         let memory_percent = if memory_limit > 0 { u.memory as f64 / memory_limit as f64 * 100.0 } else { 0.0 };
         Stats {
             cpu_percent,
@@ -84,18 +91,6 @@ impl Stats {
             pids: u.pids,
         }
     }
-}
-
-/// The machine's memory in bytes (`MemTotal`; 0 if unreadable).
-pub fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// Bounds the read of `/proc/PID/net/dev` (one line of ~130 bytes per interface).

@@ -362,3 +362,61 @@ fn docker_restart_pause_kill_rename_top_wait() {
     drop(api);
     clean(&engine);
 }
+
+/// A cgroup file of container `id` (v1 under the controller, else v2's unified tree).
+fn cgroup_file(engine: &Engine, id: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let one = format!("/sys/fs/cgroup/{controller}{}/{id}/{v1}", engine.cgroup_parent);
+    let two = format!("/sys/fs/cgroup{}/{id}/{v2}", engine.cgroup_parent);
+    std::fs::read_to_string(&one).or_else(|_| std::fs::read_to_string(&two)).unwrap_or_else(|e| panic!("{one}: {e}"))
+}
+
+/// `docker update` changes the limits the kernel holds for a running container.
+#[test]
+fn docker_update_changes_the_kernels_limits() {
+    let engine = Engine::with_busybox(BIN, "api_update");
+    let api = Api::start(&engine);
+    let id = api.docker_ok(&["run", "-d", "--name", "upd", "localhost/busybox", "sleep", "1000"]).trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    api.docker_ok(&["update", "--memory", "64m", "--pids-limit", "50", "upd"]);
+    assert_eq!(cgroup_file(&engine, &id, "memory", "memory.limit_in_bytes", "memory.max").trim(), "67108864");
+    assert_eq!(cgroup_file(&engine, &id, "pids", "pids.max", "pids.max").trim(), "50");
+    let limits = api.docker_ok(&["inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", "upd"]);
+    assert_eq!(limits.trim(), "67108864 50");
+    // A bad value is Docker's error, and changes nothing.
+    let out = api.docker_run(&["update", "--cpu-quota", "10", "upd"]);
+    assert!(!out.status.success());
+    assert_eq!(cgroup_file(&engine, &id, "pids", "pids.max", "pids.max").trim(), "50");
+    api.docker_ok(&["rm", "-f", "upd"]);
+    clean(&engine);
+}
+
+/// The effective capabilities of a process `docker exec ARGS` starts in container `name`.
+fn exec_caps(api: &Api, args: &[&str]) -> u64 {
+    let mut all = vec!["exec"];
+    all.extend(args);
+    all.extend(["grep", "CapEff", "/proc/self/status"]);
+    let out = api.docker_ok(&all);
+    u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+/// `docker exec --privileged` has every capability (CAP_SYS_ADMIN, bit 21, which the
+/// container's own processes lack); `docker exec -d` runs on after the CLI returns.
+#[test]
+fn docker_exec_privileged_and_detached() {
+    let engine = Engine::with_busybox(BIN, "api_exec_priv");
+    let api = Api::start(&engine);
+    api.docker_ok(&["run", "-d", "--name", "pbox", "localhost/busybox", "sleep", "60"]);
+    assert_eq!(exec_caps(&api, &["pbox"]) >> 21 & 1, 0);
+    let privileged = exec_caps(&api, &["--privileged", "pbox"]);
+    assert_eq!(privileged >> 21 & 1, 1, "{privileged:x}");
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = host.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
+    assert_eq!(privileged, u64::from_str_radix(bounding, 16).unwrap());
+    api.docker_ok(&["exec", "-d", "pbox", "sh", "-c", "sleep 0.3; echo done > /tmp/detached"]);
+    wait_for("the detached exec's file", || {
+        api.docker_run(&["exec", "pbox", "cat", "/tmp/detached"]).stdout == b"done\n"
+    });
+    api.docker_ok(&["rm", "-f", "pbox"]);
+    drop(api);
+    clean(&engine);
+}

@@ -120,8 +120,6 @@ pub fn boot(engine: &Engine) -> Result<u8> {
     Ok(if done.failed.is_empty() { 0 } else { 1 })
 }
 
-/// Bytes of memory the machine has (`stats` where a container has no limit).
-
 /// Go types of `info`'s and `version`'s objects where JSON cannot tell.
 const SYSTEM_SCHEMA: crate::template::Schema<'static> = &[
     ("Runtimes", crate::template::Kind::Map),
