@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::images::{ImageSummary, Images};
+use crate::images::ImageSummary;
 use crate::options::MountSpec;
 use crate::record::Record;
 use crate::volume_ops::{UsageData, VolumeResource};
@@ -61,7 +61,7 @@ impl Engine {
     /// What everything takes on disk.
     pub fn disk_usage(&self) -> Result<DiskUsage, EngineError> {
         let records = self.records.all()?;
-        let images = Images::open(&self.root)?.summaries(true, None, None)?;
+        let images = self.image_ops().summaries(true, None, None)?;
         let stored = self.images.images()?;
         let used: Vec<&str> = records.iter().map(|r| r.image.as_str()).collect();
         let layers = self.images.layers();

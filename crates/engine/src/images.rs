@@ -103,9 +103,9 @@ pub fn unix_seconds(time: Option<&str>) -> i64 {
 }
 
 impl Images {
-    /// The images under data root `root`.
-    pub fn open(root: &Path) -> Result<Images, EngineError> {
-        Ok(Images { store: Store::open(root)?, journal: Journal::open(root), records: Records::open(root)? })
+    /// The images under data root `root` (the containers' state under `state`).
+    pub fn open(root: &Path, state: &Path) -> Result<Images, EngineError> {
+        Ok(Images { store: Store::open(root)?, journal: Journal::open(root), records: Records::open(root, state)? })
     }
 
     /// The store.

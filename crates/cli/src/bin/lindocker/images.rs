@@ -217,7 +217,7 @@ fn store(cli: &Cli) -> Result<Store> {
 }
 
 fn images(cli: &Cli) -> Result<Images> {
-    Images::open(&cli.root).with_context(|| format!("opening the image store under {}", cli.root.display()))
+    Images::open(&cli.root, &cli.state).with_context(|| format!("opening the image store under {}", cli.root.display()))
 }
 
 /// Runs a top-level image command.
