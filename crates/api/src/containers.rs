@@ -231,9 +231,14 @@ async fn wait(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     tokio::spawn(async move {
         let engine = service.engine.clone();
         let id = record.id.clone();
-        let waited = tokio::task::spawn_blocking(move || engine.wait_for(&id, condition)).await;
+        // The waiter ends with its client (a thread held until the exit, hours later,
+        // for each client gone would starve the blocking pool that every request needs).
+        let client = tx.clone();
+        let waited =
+            tokio::task::spawn_blocking(move || engine.wait_for_while(&id, condition, &|| !client.is_closed())).await;
         let answer = match waited {
-            Ok(Ok(mut code)) => {
+            Ok(Ok(None)) => return,
+            Ok(Ok(Some(mut code))) => {
                 // A `--rm` container is gone before its shim tells the code; whoever
                 // holds this service's start stream hears it.
                 if condition != WaitCondition::NotRunning

@@ -292,3 +292,55 @@ fn attach_without_an_upgrade_replays_the_log_then_streams() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_waiter_that_vanishes_leaves_no_thread_behind() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_wait_gone");
+    let mut api = Api::start(&engine);
+    let pid = api.child().id();
+    let made = api.request(
+        "POST",
+        "/containers/create?name=sleeper",
+        br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"]}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(api.request("POST", "/containers/sleeper/start", b"").status, 204);
+    // Let the blocking pool settle after the start.
+    std::thread::sleep(Duration::from_secs(6));
+    let baseline = threads(pid);
+    // Clients that ask to wait for a container that runs for long, then go away (as
+    // `docker run` does when its user presses ^C): each waiter must end with its client,
+    // not hold a thread (of a pool of 512 that every request needs) until the exit.
+    for condition in ["not-running", "next-exit", "removed"] {
+        for _ in 0..8 {
+            let mut s = api.connect();
+            let request = format!(
+                "POST /containers/sleeper/wait?condition={condition} HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+            );
+            s.write_all(request.as_bytes()).unwrap();
+            let mut buf = [0u8; 512];
+            let n = s.read(&mut buf).unwrap();
+            assert!(
+                String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while threads(pid) > baseline + 2 {
+        assert!(Instant::now() < deadline, "waiters left running: {} threads, {baseline} before", threads(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A waiter that stays still hears the exit.
+    let kill = api.request("POST", "/containers/sleeper/kill", b"");
+    assert_eq!(kill.status, 204, "{kill:?}");
+    let waited = api.request("POST", "/containers/sleeper/wait", b"");
+    assert_eq!(waited.json()["StatusCode"], 137, "{waited:?}");
+    assert_eq!(api.request("DELETE", "/containers/sleeper", b"").status, 204);
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
