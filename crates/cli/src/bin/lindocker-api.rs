@@ -39,6 +39,10 @@ fn run() -> Result<(), String> {
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
+    // systemd's socket first: it is descriptor 3 without close-on-exec until taken, and
+    // the boot recovery below starts shims, which would inherit it (and keep the API's
+    // listening socket open for the life of their containers).
+    let activated = Listener::from_systemd();
     let engine = lindocker_engine::Engine::open(&root, &state, &cgroup_parent, &lindocker_engine::netops::Direct)
         .map_err(|e| format!("opening {}: {e}", root.display()))?;
     if engine.needs_boot_recovery() {
@@ -47,7 +51,7 @@ fn run() -> Result<(), String> {
             eprintln!("lindocker-api: could not restart {name} after the reboot: {why}");
         }
     }
-    let listener = match (address, Listener::from_systemd()) {
+    let listener = match (address, activated) {
         (None, Some(listener)) => listener,
         (address, _) => {
             let address = address.unwrap_or_else(|| Address::Unix(lindocker_api::listen::DEFAULT_SOCKET.into()));

@@ -1,0 +1,88 @@
+//! The API service's own descriptors: the listening socket systemd passes (descriptor 3,
+//! not close-on-exec) must not reach the shims the service starts, nor their containers.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use lindocker_testkit::Engine;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
+
+/// The socket inodes `pid` holds open (`socket:[N]` links in /proc/PID/fd).
+fn socket_inodes(pid: i32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|l| l.display().to_string())
+        .filter(|l| l.starts_with("socket:"))
+        .collect()
+}
+
+#[test]
+fn a_socket_activated_service_after_a_reboot_leaks_its_listener_to_no_shim() {
+    let engine = Engine::with_busybox(BIN, "sec_api_sd_fd");
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "--network",
+        "none",
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    engine.reboot();
+    // systemd's hand-over: the listening socket as descriptor 3 (inherited, so not
+    // close-on-exec), LISTEN_PID naming the service (a shell sets its own pid, then execs).
+    let dir = engine.root.with_extension("sd");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let inode = std::fs::metadata(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap().ino();
+    let wanted = format!("socket:[{inode}]");
+    let cmd = engine.cmd();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("exec 3<&{}; export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"", listener.as_raw_fd()))
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .args(["system", "service", "--time", "1"]);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    rustix::io::fcntl_setfd(&listener, rustix::io::FdFlags::empty()).unwrap();
+    let mut child = std::os::unix::process::CommandExt::process_group(&mut sh, 0).spawn().unwrap();
+    drop(listener);
+    // The service restarts `always` after the "reboot", then serves.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        if s.read_to_string(&mut out).is_ok() && out.contains("OK") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no answer on the passed socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shims = engine.shims();
+    assert_eq!(shims.len(), 1, "the `always` container is restarted by the service");
+    for shim in &shims {
+        let held = socket_inodes(*shim);
+        assert!(!held.contains(&wanted), "shim {shim} holds the API's listening socket {wanted}: {held:?}");
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    engine.ok(&["rm", "-f", "always"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
