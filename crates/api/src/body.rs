@@ -37,6 +37,11 @@ impl Sender {
         self.0.send(data.into()).await.is_ok()
     }
 
+    /// Resolves once the client went away (the body was dropped).
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
+
     /// Whether the client went away (the body was dropped).
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()

@@ -92,11 +92,20 @@ pub fn attach(
         drop(request);
         tokio::spawn(async move {
             let _busy = busy;
-            if !prelude.is_empty() && !tx.send(prelude).await {
-                return;
+            // A client that goes away ends it all: waiting for a start that may never
+            // come, or for output from a silent container, would keep the service busy.
+            let gone = tx.clone();
+            let stream = async move {
+                if !prelude.is_empty() && !tx.send(prelude).await {
+                    return;
+                }
+                let Some((shim, exit)) = resolve(&service, source).await else { return };
+                relay_out(shim, how, tx, exit).await;
+            };
+            tokio::select! {
+                () = stream => {}
+                () = gone.closed() => {}
             }
-            let Some((shim, exit)) = resolve(&service, source).await else { return };
-            relay_out(shim, how, tx, exit).await;
         });
         Response::new(body)
     };

@@ -344,3 +344,49 @@ fn a_waiter_that_vanishes_leaves_no_thread_behind() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn an_attached_client_that_vanishes_lets_the_service_go_idle() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_attach_gone");
+    let mut api = Api::start_with(&engine, &["--time", "1"]);
+    // A silent running container, and one created, never started.
+    for (name, start) in [("quiet", true), ("unstarted", false)] {
+        let body = br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"]}"#;
+        let made = api.request("POST", &format!("/containers/create?name={name}"), body);
+        assert_eq!(made.status, 201, "{made:?}");
+        if start {
+            assert_eq!(api.request("POST", &format!("/containers/{name}/start"), b"").status, 204);
+        }
+    }
+    // docker-py's attach (no upgrade) to each, then the client goes: nothing of it may
+    // stay behind, polling for a start or waiting for output that never comes, keeping
+    // the socket-activated service from ever going idle.
+    for name in ["quiet", "unstarted"] {
+        let mut s = api.connect();
+        let request = format!(
+            "POST /containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = api.child().try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the service still runs 15 s after its clients went away");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    engine.ok(&["rm", "-f", "quiet", "unstarted"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
