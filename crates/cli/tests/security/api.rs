@@ -86,3 +86,84 @@ fn a_socket_activated_service_after_a_reboot_leaks_its_listener_to_no_shim() {
     engine.ok(&["rm", "-f", "always"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every process below `pids` (their descendants included).
+fn with_descendants(pids: &[i32]) -> Vec<i32> {
+    let mut all: Vec<i32> = pids.to_vec();
+    loop {
+        let mut added = false;
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<i32>().ok());
+            if ppid.is_some_and(|pp| all.contains(&pp)) && !all.contains(&pid) {
+                all.push(pid);
+                added = true;
+            }
+        }
+        if !added {
+            return all;
+        }
+    }
+}
+
+#[test]
+fn no_descriptor_of_the_service_reaches_a_shim_a_container_or_an_exec() {
+    use std::io::{Read, Write};
+    let engine = Engine::with_busybox(BIN, "sec_api_fds");
+    let mut api = lindocker_testkit::Api::start(&engine);
+    let service = api.child().id() as i32;
+    // Clients connected while the container starts and execs run.
+    let mut idle = api.connect();
+    idle.write_all(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
+    let made = api.request(
+        "POST",
+        "/containers/create?name=box",
+        br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"],"OpenStdin":true}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let mut attached = api.connect();
+    attached
+        .write_all(b"POST /containers/box/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = attached.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"), "{}", String::from_utf8_lossy(&buf[..n]));
+    assert_eq!(api.request("POST", "/containers/box/start", b"").status, 204);
+    for detach in [true, false] {
+        let made = api.request("POST", "/containers/box/exec", br#"{"Cmd":["sleep","1000"],"AttachStdout":true}"#);
+        assert_eq!(made.status, 201, "{made:?}");
+        let id = made.json()["Id"].as_str().unwrap().to_owned();
+        let mut s = api.connect();
+        let body = format!(r#"{{"Detach":{detach}}}"#);
+        let head = format!(
+            "POST /exec/{id}/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        std::mem::forget(s);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ours = socket_inodes(service);
+    assert!(!ours.is_empty());
+    let shims = engine.shims();
+    assert_eq!(shims.len(), 1);
+    let mut others = with_descendants(&shims);
+    // The execs run the runtime as the service's children.
+    others.extend(with_descendants(&[service]).into_iter().filter(|p| *p != service));
+    assert!(others.len() >= 4, "shim, container, execs: {others:?}");
+    for pid in others {
+        let held = socket_inodes(pid);
+        let shared: Vec<_> = held.iter().filter(|s| ours.contains(s)).collect();
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ");
+        assert!(shared.is_empty(), "{pid} ({cmdline}) holds the service's sockets {shared:?}");
+    }
+    drop((idle, attached));
+    engine.ok(&["rm", "-f", "box"]);
+}
