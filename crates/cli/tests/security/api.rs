@@ -167,3 +167,49 @@ fn no_descriptor_of_the_service_reaches_a_shim_a_container_or_an_exec() {
     drop((idle, attached));
     engine.ok(&["rm", "-f", "box"]);
 }
+
+#[test]
+fn the_socket_is_never_open_to_others_not_even_before_its_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    // strace delays every chmod by a second: the moment between the socket's bind and
+    // its chmod to 0660, a race otherwise, is wide open. Under umask 0 a socket bound
+    // as is would be 0777 then: anyone on the host could connect (and be root).
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("strace").is_file()));
+    assert!(found, "strace is not on PATH (install strace)");
+    let engine = Engine::new(BIN, "sec_api_sock_mode");
+    let dir = engine.root.with_extension("sock");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("docker.sock");
+    let cmd = engine.cmd();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("umask 0; exec strace -f -qq -o /dev/null -e trace=chmod,fchmodat -e inject=chmod,fchmodat:delay_enter=1000000 \"$0\" \"$@\"")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .args(["system", "service", "--time", "0"])
+        .arg(format!("unix://{}", path.display()));
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    let mut child = std::os::unix::process::CommandExt::process_group(&mut sh, 0).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            break meta.permissions().mode() & 0o777;
+        }
+        assert!(Instant::now() < deadline, "no socket after 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "the service ended");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    rustix::process::kill_process_group(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(first & 0o007, 0, "the socket was {first:o} when it appeared");
+}
