@@ -390,3 +390,26 @@ fn an_attached_client_that_vanishes_lets_the_service_go_idle() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_volume_name_with_dot_dot_reaches_nothing_outside_the_volumes() {
+    let engine = Engine::new(BIN, "api_volume_dotdot");
+    let api = Api::start(&engine);
+    let made = api.request("POST", "/volumes/create", br#"{"Name":"real"}"#);
+    assert_eq!(made.status, 201, "{made:?}");
+    // A directory outside the volumes that looks like one (a volume.json in it).
+    let victim = engine.root.join("victim");
+    std::fs::create_dir_all(victim.join("_data")).unwrap();
+    std::fs::copy(engine.root.join("volumes/real/volume.json"), victim.join("volume.json")).unwrap();
+    std::fs::write(victim.join("_data/precious"), "keep").unwrap();
+    for path in ["/volumes/..%2Fvictim", "/volumes/..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc"] {
+        let inspect = api.request("GET", path, b"");
+        assert_eq!(inspect.status, 404, "{path}: {inspect:?}");
+        let removed = api.request("DELETE", path, b"");
+        assert_eq!(removed.status, 404, "{path}: {removed:?}");
+        assert!(removed.json()["message"].as_str().unwrap().to_lowercase().contains("no such volume"), "{removed:?}");
+    }
+    assert_eq!(std::fs::read_to_string(victim.join("_data/precious")).unwrap(), "keep");
+    assert_eq!(api.request("DELETE", "/volumes/real", b"").status, 204);
+    std::fs::remove_dir_all(&victim).unwrap();
+}
