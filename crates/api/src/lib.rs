@@ -3,8 +3,9 @@
 //! TCP) to the docker CLI, docker-compose and the SDKs.
 //!
 //! One small tokio runtime (current thread) parses HTTP with hyper; the engine's calls
-//! block, so handlers run them in `spawn_blocking`. Handlers are thin: HTTP in, typed
-//! engine call, JSON out. The service exits after `--time` idle seconds (no connection
+//! block, so handlers run them in `spawn_blocking` (short ones) or on a thread of their
+//! own (`body::spawn_long`: streams that last as long as their client). Handlers are
+//! thin: HTTP in, typed engine call, JSON out. The service exits after `--time` idle seconds (no connection
 //! open), so nothing runs at rest when a socket unit starts it on demand.
 
 pub mod body;

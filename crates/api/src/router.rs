@@ -74,6 +74,21 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// As [`Ctx::blocking`], for a call that lasts as long as its client (reading a
+    /// request body it sends at its own pace): on a thread of its own, see
+    /// [`crate::body::spawn_long`].
+    pub async fn long<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&lindocker_engine::Engine) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let engine = self.service.engine.clone();
+        crate::body::spawn_long(move || f(&engine))
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("no thread for the engine call")))
+    }
+}
+
 /// What an area's router returns: a response, or the request back if not its path.
 pub type Routed = Result<ApiResult<Response<Body>>, Request<Incoming>>;
 

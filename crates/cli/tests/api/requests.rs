@@ -413,3 +413,58 @@ fn a_volume_name_with_dot_dot_reaches_nothing_outside_the_volumes() {
     assert_eq!(api.request("DELETE", "/volumes/real", b"").status, 204);
     std::fs::remove_dir_all(&victim).unwrap();
 }
+
+#[test]
+fn hundreds_of_followers_starve_no_other_request() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_many_followers");
+    let api = Api::start(&engine);
+    let made = api.request(
+        "POST",
+        "/containers/create?name=quiet",
+        br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"]}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(api.request("POST", "/containers/quiet/start", b"").status, 204);
+    // docker-compose's `logs -f` and `stats` on a big project, many SDK clients:
+    // more live streams than the service has blocking threads (512).
+    let mut followers = Vec::new();
+    for i in 0..600 {
+        let mut s = api.connect();
+        let path = match i % 3 {
+            0 => "GET /containers/quiet/logs?follow=1&stdout=1",
+            1 => "GET /containers/quiet/stats",
+            _ => "POST /containers/quiet/wait",
+        };
+        s.write_all(format!("{path} HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n").as_bytes()).unwrap();
+        followers.push(s);
+    }
+    for s in &mut followers {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+    // Another client's short requests are answered meanwhile, promptly.
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut s = api.connect();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /containers/json HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let reply = String::from_utf8_lossy(&out);
+        assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("/quiet"), "after {:?}: {reply:?}", t.elapsed());
+        assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    }
+    drop(followers);
+    assert_eq!(api.request("DELETE", "/containers/quiet?force=true", b"").status, 204);
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
