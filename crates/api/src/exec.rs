@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::body::{Body, empty};
 use crate::containers::find;
 use crate::error::{ApiError, ApiResult};
-use crate::router::{Ctx, Routed, json, read_body, with_status};
+use crate::router::{Ctx, Routed, json, with_status};
 use crate::streams::{Output, chunk};
 
 /// The execs this service made (Docker keeps them until their container goes).
@@ -187,7 +187,7 @@ fn set_size(master: &OwnedFd, (rows, cols): (u16, u16)) -> rustix::io::Result<()
 async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let exec = lookup(ctx, id)?;
     let upgrade = crate::hijack::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
-    let body = read_body(request, crate::router::MAX_JSON_BODY).await?;
+    let body = crate::router::read_json_body(request).await?;
     let start: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
         StartBody::default()
     } else {

@@ -468,3 +468,35 @@ fn hundreds_of_followers_starve_no_other_request() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_json_body_sent_as_a_browser_form_is_refused_as_dockerd_refuses_it() {
+    // A web page may send a "simple" cross-origin POST (text/plain, form encodings, no
+    // preflight) to a service on tcp://127.0.0.1: were its JSON read, the page could
+    // create and start a privileged container. dockerd reads a JSON body only when it
+    // says application/json.
+    let engine = Engine::with_busybox(BIN, "api_csrf");
+    let api = Api::start(&engine);
+    let create = br#"{"Image":"localhost/busybox","Cmd":["true"],"HostConfig":{"Privileged":true}}"#;
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let reply = api.try_request("POST", "/containers/create?name=csrf", &[("Content-Type", ct)], create).unwrap();
+        assert_eq!(reply.status, 400, "{ct}: {reply:?}");
+        let message = reply.json()["message"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains("application/json"), "{ct}: {message}");
+        let reply = api.try_request("POST", "/volumes/create", &[("Content-Type", ct)], br#"{"Name":"csrf"}"#).unwrap();
+        assert_eq!(reply.status, 400, "{ct}: {reply:?}");
+    }
+    assert_eq!(engine.ok(&["ps", "-aq"]), "", "no container made");
+    assert_eq!(api.request("GET", "/volumes", b"").json()["Volumes"].as_array().map_or(0, Vec::len), 0);
+    // With its type (parameters allowed), or no body at all, it is served.
+    let reply = api
+        .try_request(
+            "POST",
+            "/containers/create?name=ok",
+            &[("Content-Type", "application/json; charset=utf-8")],
+            create,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(api.request("DELETE", "/containers/ok", b"").status, 204);
+}
