@@ -500,3 +500,68 @@ fn a_json_body_sent_as_a_browser_form_is_refused_as_dockerd_refuses_it() {
     assert_eq!(reply.status, 201, "{reply:?}");
     assert_eq!(api.request("DELETE", "/containers/ok", b"").status, 204);
 }
+
+#[test]
+fn hostile_requests_get_a_4xx_and_the_service_goes_on() {
+    use std::io::{Read, Write};
+    let engine = Engine::new(BIN, "api_hostile");
+    let api = Api::start(&engine);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mut cases: Vec<(&str, String, Vec<(&str, String)>, Vec<u8>)> = vec![
+        ("POST", "/containers/create".into(), vec![], deep.clone().into_bytes()),
+        ("POST", "/containers/create".into(), vec![], format!(r#"{{"Image":"x","Labels":{deep}}}"#).into_bytes()),
+        ("POST", "/containers/create".into(), vec![], br#"{"Image":["x"]}"#.to_vec()),
+        ("POST", "/networks/create".into(), vec![], br#"{"Name":"../../x"}"#.to_vec()),
+        ("POST", "/volumes/create".into(), vec![], br#"{"Name":"../x"}"#.to_vec()),
+        ("GET", "/containers/json?filters=%7B%22status%22%3A5%7D".into(), vec![], vec![]),
+        ("GET", "/containers/json?filters=%5B%5D".into(), vec![], vec![]),
+        ("GET", "/images/json?filters=not-json".into(), vec![], vec![]),
+        ("GET", "/containers/json?all=maybe".into(), vec![], vec![]),
+        ("GET", "/containers/json?limit=-1x".into(), vec![], vec![]),
+        (
+            "POST",
+            "/images/create?fromImage=localhost%2Fnosuch&tag=x".into(),
+            vec![("X-Registry-Auth", "%%%not base64%%%".into())],
+            vec![],
+        ),
+        ("POST", "/exec/..%2F..%2Fetc/start".into(), vec![], br#"{}"#.to_vec()),
+        ("POST", "/exec/nosuch/resize?h=99999999&w=1".into(), vec![], vec![]),
+        ("GET", "/v1.999999999999/_ping".into(), vec![], vec![]),
+        ("GET", "/v99.1/version".into(), vec![], vec![]),
+        ("GET", "/containers/%zz/json".into(), vec![], vec![]),
+    ];
+    cases.push(("GET", "/_ping".into(), vec![("X-Big", "a".repeat(1 << 20))], vec![]));
+    for (method, path, headers, body) in &cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = api.try_request(method, path, &headers, body);
+        if let Ok(reply) = &reply {
+            // A 200 stream for the pull (its error inside), else an error status.
+            if path.starts_with("/images/create") && reply.status == 200 {
+                assert!(reply.text().contains("error"), "{path}: {reply:?}");
+            } else {
+                assert!((400..500).contains(&reply.status) || reply.status == 431, "{method} {path}: {reply:?}");
+            }
+        }
+        assert_eq!(api.request("GET", "/_ping", b"").status, 200, "after {method} {path}");
+    }
+    // Not HTTP at all, a request line without end, bad chunked encoding.
+    for raw in [
+        &b"\x00\x01\x02garbage\r\n\r\n"[..],
+        b"POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nzz\r\n",
+        b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+    ] {
+        let mut s = api.connect();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.write_all(raw).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.starts_with("HTTP/1.1 2"), "{raw:?}: {text}");
+        assert_eq!(api.request("GET", "/_ping", b"").status, 200);
+    }
+    assert_eq!(engine.ok(&["ps", "-aq"]), "");
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
