@@ -213,3 +213,49 @@ fn the_socket_is_never_open_to_others_not_even_before_its_chmod() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(first & 0o007, 0, "the socket was {first:o} when it appeared");
 }
+
+#[test]
+fn what_is_already_at_the_socket_path_is_neither_followed_nor_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let engine = Engine::new(BIN, "sec_api_sock_path");
+    let dir = engine.root.with_extension("sockpath");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("precious");
+    std::fs::write(&target, "keep").unwrap();
+    let serve = |path: &std::path::Path| {
+        let mut cmd = engine.cmd();
+        cmd.args(["system", "service", "--time", "1"]).arg(format!("unix://{}", path.display()));
+        cmd.output().unwrap()
+    };
+    // A symlink (to a file, to nothing), a file, a directory: refused, left as they are.
+    std::os::unix::fs::symlink(&target, dir.join("link.sock")).unwrap();
+    std::os::unix::fs::symlink(dir.join("nothing"), dir.join("dangling.sock")).unwrap();
+    std::fs::write(dir.join("file.sock"), "data").unwrap();
+    std::fs::create_dir(dir.join("dir.sock")).unwrap();
+    for name in ["link.sock", "dangling.sock", "file.sock", "dir.sock"] {
+        let out = serve(&dir.join(name));
+        assert_eq!(out.status.code(), Some(125), "{name}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a socket"), "{name}: {out:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    assert!(std::fs::symlink_metadata(dir.join("link.sock")).unwrap().file_type().is_symlink());
+    assert!(!dir.join("nothing").exists(), "the dangling link's target was not made");
+    assert_eq!(std::fs::read_to_string(dir.join("file.sock")).unwrap(), "data");
+    // A missing parent is made, not writable by others; the socket is 0660.
+    let nested = dir.join("made/deeper/docker.sock");
+    let mut cmd = engine.cmd();
+    cmd.args(["system", "service", "--time", "1"]).arg(format!("unix://{}", nested.display()));
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !nested.exists() {
+        assert!(Instant::now() < deadline, "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let parent_mode = std::fs::metadata(dir.join("made/deeper")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(parent_mode & 0o022, 0, "parent {parent_mode:o}");
+    assert_eq!(std::fs::metadata(&nested).unwrap().permissions().mode() & 0o777, 0o660);
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
