@@ -39,9 +39,11 @@ fn run() -> Result<(), String> {
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
-    // systemd's socket first: it is descriptor 3 without close-on-exec until taken, and
-    // the boot recovery below starts shims, which would inherit it (and keep the API's
-    // listening socket open for the life of their containers).
+    // Nothing this process inherited goes on to the shims it starts (the boot recovery
+    // below starts some): not systemd's sockets (descriptor 3 on, the API's listening
+    // socket open for the life of their containers), not what a caller leaked. Then
+    // systemd's socket is taken. (A kernel without close_range(2): best effort.)
+    let _ = lindocker_sys::cloexec_from(3);
     let activated = Listener::from_systemd();
     let engine = lindocker_engine::Engine::open(&root, &state, &cgroup_parent, &lindocker_engine::netops::Direct)
         .map_err(|e| format!("opening {}: {e}", root.display()))?;

@@ -1,5 +1,6 @@
-//! The API service's own descriptors: the listening socket systemd passes (descriptor 3,
-//! not close-on-exec) must not reach the shims the service starts, nor their containers.
+//! The API service's own descriptors: the listening sockets systemd passes (from
+//! descriptor 3, not close-on-exec) must not reach the shims the service starts, nor
+//! their containers; the socket file itself.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -46,11 +47,18 @@ fn a_socket_activated_service_after_a_reboot_leaks_its_listener_to_no_shim() {
     let path = dir.join("activated.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let inode = std::fs::metadata(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap().ino();
-    let wanted = format!("socket:[{inode}]");
+    // A second socket systemd passed (LISTEN_FDS=2), which the service does not serve.
+    let second = std::os::unix::net::UnixListener::bind(dir.join("second.sock")).unwrap();
+    let second_inode = std::fs::metadata(format!("/proc/self/fd/{}", second.as_raw_fd())).unwrap().ino();
+    let wanted = [format!("socket:[{inode}]"), format!("socket:[{second_inode}]")];
     let cmd = engine.cmd();
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
-        .arg(format!("exec 3<&{}; export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"", listener.as_raw_fd()))
+        .arg(format!(
+            "exec 3<&{} 4<&{}; export LISTEN_PID=$$ LISTEN_FDS=2; exec \"$0\" \"$@\"",
+            listener.as_raw_fd(),
+            second.as_raw_fd()
+        ))
         .arg(cmd.get_program())
         .args(cmd.get_args())
         .args(["system", "service", "--time", "1"]);
@@ -60,8 +68,9 @@ fn a_socket_activated_service_after_a_reboot_leaks_its_listener_to_no_shim() {
         }
     }
     rustix::io::fcntl_setfd(&listener, rustix::io::FdFlags::empty()).unwrap();
+    rustix::io::fcntl_setfd(&second, rustix::io::FdFlags::empty()).unwrap();
     let mut child = std::os::unix::process::CommandExt::process_group(&mut sh, 0).spawn().unwrap();
-    drop(listener);
+    drop((listener, second));
     // The service restarts `always` after the "reboot", then serves.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -79,7 +88,10 @@ fn a_socket_activated_service_after_a_reboot_leaks_its_listener_to_no_shim() {
     assert_eq!(shims.len(), 1, "the `always` container is restarted by the service");
     for shim in &shims {
         let held = socket_inodes(*shim);
-        assert!(!held.contains(&wanted), "shim {shim} holds the API's listening socket {wanted}: {held:?}");
+        assert!(
+            !held.iter().any(|h| wanted.contains(h)),
+            "shim {shim} holds a socket systemd passed {wanted:?}: {held:?}"
+        );
     }
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
