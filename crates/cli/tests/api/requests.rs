@@ -501,13 +501,16 @@ fn a_json_body_sent_as_a_browser_form_is_refused_as_dockerd_refuses_it() {
     assert_eq!(api.request("DELETE", "/containers/ok", b"").status, 204);
 }
 
+/// A request: method, path, headers, body.
+type Case = (&'static str, String, Vec<(&'static str, String)>, Vec<u8>);
+
 #[test]
 fn hostile_requests_get_a_4xx_and_the_service_goes_on() {
     use std::io::{Read, Write};
     let engine = Engine::new(BIN, "api_hostile");
     let api = Api::start(&engine);
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let mut cases: Vec<(&str, String, Vec<(&str, String)>, Vec<u8>)> = vec![
+    let mut cases: Vec<Case> = vec![
         ("POST", "/containers/create".into(), vec![], deep.clone().into_bytes()),
         ("POST", "/containers/create".into(), vec![], format!(r#"{{"Image":"x","Labels":{deep}}}"#).into_bytes()),
         ("POST", "/containers/create".into(), vec![], br#"{"Image":["x"]}"#.to_vec()),
