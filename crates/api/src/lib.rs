@@ -162,8 +162,11 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
                 tokio::spawn(async move {
                     let _busy = busy;
                     match stream {
-                        listen::Stream::Unix(s) => connection(TokioIo::new(s), service).await,
-                        listen::Stream::Tcp(s) => connection(TokioIo::new(s), service).await,
+                        listen::Stream::Unix(s) => {
+                            let fd = rustix::io::fcntl_dupfd_cloexec(&s, 0).ok().map(|fd| hijack::ClientFd(Arc::new(fd)));
+                            connection(TokioIo::new(s), service, fd).await
+                        }
+                        listen::Stream::Tcp(s) => connection(TokioIo::new(s), service, None).await,
                     }
                 });
             }
@@ -183,11 +186,16 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
     }
 }
 
-async fn connection<I>(io: I, service: Arc<Service>)
+/// Serves one connection; `fd`, a unix client's, goes with each request (a hijacked
+/// stream tells the client's hang-up by it).
+async fn connection<I>(io: I, service: Arc<Service>, fd: Option<hijack::ClientFd>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let handler = hyper::service::service_fn(move |request| {
+    let handler = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        if let Some(fd) = &fd {
+            request.extensions_mut().insert(fd.clone());
+        }
         let service = service.clone();
         async move { Ok::<_, std::convert::Infallible>(router::handle(service, request).await) }
     });

@@ -363,19 +363,18 @@ fn an_attached_client_that_vanishes_lets_the_service_go_idle() {
     // docker-py's attach (no upgrade) to each, then the client goes: nothing of it may
     // stay behind, polling for a start or waiting for output that never comes, keeping
     // the socket-activated service from ever going idle.
-    for name in ["quiet", "unstarted"] {
+    // And the docker CLI's (upgraded, hijacked) attach to the running one.
+    for (name, upgrade) in [("quiet", false), ("unstarted", false), ("quiet", true)] {
         let mut s = api.connect();
+        let extra = if upgrade { "Upgrade: tcp\r\nConnection: Upgrade\r\n" } else { "" };
         let request = format!(
-            "POST /containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+            "POST /containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n{extra}Content-Length: 0\r\n\r\n"
         );
         s.write_all(request.as_bytes()).unwrap();
         let mut buf = [0u8; 512];
         let n = s.read(&mut buf).unwrap();
-        assert!(
-            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&buf[..n])
-        );
+        let status = if upgrade { "HTTP/1.1 101" } else { "HTTP/1.1 200" };
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with(status), "{}", String::from_utf8_lossy(&buf[..n]));
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
