@@ -51,9 +51,15 @@ median() { python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[
 ld_ms=$(median "$work/run.json")
 if command -v dockerd >/dev/null; then
   # dockerd on a data root and socket of its own, the same docker CLI, the same run.
+  # It runs in a network namespace of its own, with no bridge, no iptables rules and no
+  # ip_forward change, so it alters nothing of this host's network.
   dsock=$run/dockerd.sock
-  dockerd --data-root "$work/dockerd" --exec-root "$run/dockerd-exec" --pidfile "$run/dockerd.pid" \
-    -H "unix://$dsock" --bridge none --iptables=false >"$work/dockerd.log" 2>&1 &
+  dns="lindocker-bench-dockerd-$$"
+  ip netns add "$dns"
+  trap 'cleanup; ip netns del "$dns" 2>/dev/null || true; remove_cgroups "$cg-dockerd"' EXIT
+  ip netns exec "$dns" dockerd --data-root "$work/dockerd" --exec-root "$run/dockerd-exec" \
+    --pidfile "$run/dockerd.pid" -H "unix://$dsock" --bridge none --iptables=false --ip6tables=false \
+    --ip-forward=false --ip-masq=false --cgroup-parent "/$cg-dockerd" >"$work/dockerd.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 500); do DOCKER_HOST=unix://$dsock docker version >/dev/null 2>&1 && break; sleep 0.05; done
   DOCKER_HOST=unix://$dsock docker import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null

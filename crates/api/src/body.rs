@@ -37,6 +37,11 @@ impl Sender {
         self.0.send(data.into()).await.is_ok()
     }
 
+    /// Resolves once the client went away (the body was dropped).
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
+
     /// Whether the client went away (the body was dropped).
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()
@@ -65,6 +70,20 @@ impl hyper::body::Body for ChannelBody {
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
+}
+
+/// Runs `f`, which lasts as long as its client (a log follower, a stats stream, a wait,
+/// an archive read from or written to a slow client), on a thread of its own: tokio's
+/// blocking pool (512 threads) is for the short engine calls every request makes, and a
+/// few hundred live streams would take all of it, every other client's requests queued
+/// behind them. The answer comes through the receiver (gone if no thread could start).
+pub fn spawn_long<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::sync::oneshot::Receiver<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A failed spawn drops the closure, and with it `tx`: the receiver hears of it.
+    let _ = std::thread::Builder::new().name("api-stream".into()).spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
 }
 
 /// A `Write` for a blocking task that streams into a response body in 64 kB chunks.

@@ -244,9 +244,14 @@ async fn wait(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     tokio::spawn(async move {
         let engine = service.engine.clone();
         let id = record.id.clone();
-        let waited = tokio::task::spawn_blocking(move || engine.wait_for(&id, condition)).await;
+        // The waiter ends with its client (a thread held until the exit, hours later,
+        // for each client gone would starve the blocking pool that every request needs).
+        let client = tx.clone();
+        let waited =
+            crate::body::spawn_long(move || engine.wait_for_while(&id, condition, &|| !client.is_closed())).await;
         let answer = match waited {
-            Ok(Ok(mut code)) => {
+            Ok(Ok(None)) => return,
+            Ok(Ok(Some(mut code))) => {
                 // A `--rm` container is gone before its shim tells the code; whoever
                 // holds this service's start stream hears it.
                 if condition != WaitCondition::NotRunning
@@ -431,7 +436,7 @@ async fn logs(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let tty = record.config.tty;
     let (tx, body) = channel();
     let engine = ctx.service.engine.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::body::spawn_long(move || {
         // A batch per read: one chunk per entry would be thousands of tiny writes.
         let batch = std::cell::RefCell::new(Vec::new());
         let _ = engine.read_logs(
@@ -623,7 +628,7 @@ async fn archive_get(ctx: &Ctx, name: &str, head: bool) -> ApiResult<Response<Bo
         let (tx, body) = channel();
         let engine = ctx.service.engine.clone();
         let name = name.to_owned();
-        tokio::task::spawn_blocking(move || {
+        crate::body::spawn_long(move || {
             let mut out = crate::body::ChunkWriter::new(tx);
             // An error halfway ends the stream short: the client's tar reader says so.
             let options = lindocker_engine::copy::CopyOptions { follow_link: false, archive: true };
@@ -645,7 +650,8 @@ async fn archive_put(ctx: &Ctx, name: &str, request: Request<Incoming>) -> ApiRe
     let keep_owners = ctx.query.flag("copyUIDGID")?;
     let mut input = crate::body::BodyReader::new(request.into_body());
     let name = name.to_owned();
-    ctx.blocking(move |engine| {
+    // The body comes at the client's pace: not on the pool the short calls need.
+    ctx.long(move |engine| {
         let options = lindocker_engine::copy::CopyOptions { follow_link: false, archive: keep_owners };
         let result = engine.archive_in(&name, &path, &mut input, options);
         // The tar's end is before the body's (padding): the client writes the rest, and
@@ -697,7 +703,7 @@ async fn stats(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let record = ctx.blocking(move |engine| find(engine, &name)).await?;
     let (tx, body) = channel();
     let engine = ctx.service.engine.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::body::spawn_long(move || {
         let empty_cpu = json!({ "cpu_usage": { "total_usage": 0 }, "system_cpu_usage": 0, "online_cpus": 0 });
         let mut pre = if one_shot || stream {
             empty_cpu.clone()
@@ -749,7 +755,7 @@ async fn export(ctx: &Ctx, name: &str) -> ApiResult<Response<Body>> {
     let record = ctx.blocking(move |engine| find(engine, &name)).await?;
     let (tx, body) = channel();
     let engine = ctx.service.engine.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::body::spawn_long(move || {
         let mut out = crate::body::ChunkWriter::new(tx);
         // An error halfway ends the stream short: the client's tar reader says so.
         if engine.export(&record.id, &mut out).is_ok() {

@@ -25,7 +25,7 @@ use tokio::net::unix::pipe;
 
 use crate::body::{Body, empty};
 use crate::error::{ApiError, ApiResult};
-use crate::router::{Ctx, Routed, json, read_body, with_status};
+use crate::router::{Ctx, Routed, json, with_status};
 use crate::streams::{Output, chunk};
 
 /// The execs this service made (Docker keeps them until their container goes).
@@ -172,7 +172,7 @@ fn set_size(master: &OwnedFd, (rows, cols): (u16, u16)) -> rustix::io::Result<()
 async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let exec = lookup(ctx, id)?;
     let upgrade = crate::hijack::wants_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
-    let body = read_body(request, crate::router::MAX_JSON_BODY).await?;
+    let body = crate::router::read_json_body(request).await?;
     let start: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
         StartBody::default()
     } else {
@@ -206,7 +206,8 @@ async fn start(ctx: &Ctx, id: &str, mut request: Request<Incoming>) -> ApiResult
     exec.lock().unwrap_or_else(|e| e.into_inner()).pid = process.runtime_pid();
     let busy = ctx.service.activity.busy();
     if start.detach {
-        tokio::task::spawn_blocking(move || {
+        // As long as the process runs: a thread of its own, not the blocking pool.
+        crate::body::spawn_long(move || {
             let _busy = busy;
             run_detached(process, &exec);
         });
@@ -278,12 +279,13 @@ fn exit_code(waited: Result<i32, EngineError>) -> i32 {
 /// Waits for the runtime in a blocking task (the process handed back, to be dropped
 /// once the end is recorded: dropping it journals `exec_die`).
 async fn wait(mut process: Process) -> (Process, i32) {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::task::spawn_blocking(move || {
+    // As long as the process runs: a thread of its own, not the blocking pool.
+    crate::body::spawn_long(move || {
         let code = exit_code(process.wait());
-        let _ = tx.send((process, code));
-    });
-    rx.await.expect("the waiting task sends")
+        (process, code)
+    })
+    .await
+    .expect("the waiting thread answers")
 }
 
 /// Detached: the runtime returns once the process runs; its end is nobody's to see,

@@ -50,6 +50,29 @@ pub enum Source {
     },
 }
 
+/// A duplicate of a unix client's connection (close-on-exec). A hijacked client's EOF
+/// may be a half-close (`docker attach` with its stdin at its end, still reading); its
+/// hang-up (`POLLHUP`: both directions gone) is told by polling this.
+#[derive(Debug, Clone)]
+pub struct ClientFd(pub Arc<std::os::fd::OwnedFd>);
+
+impl ClientFd {
+    /// Resolves once the client hung up (looked at twice a second).
+    pub async fn hung_up(&self) {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut fds = [PollFd::new(&*self.0, PollFlags::empty())];
+            let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+            if poll(&mut fds, Some(&now)).is_err()
+                || fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
+            {
+                return;
+            }
+        }
+    }
+}
+
 /// Whether the client asked to upgrade the connection.
 pub fn wants_upgrade(request: &Request<Incoming>) -> bool {
     request.headers().get(UPGRADE).is_some()
@@ -68,6 +91,7 @@ pub fn attach(
     let busy = service.activity.busy();
     let service = service.clone();
     let mut response = if wants_upgrade(&request) {
+        let hangup = request.extensions().get::<ClientFd>().cloned();
         let upgrade = hyper::upgrade::on(request);
         tokio::spawn(async move {
             let _busy = busy;
@@ -76,11 +100,20 @@ pub fn attach(
             if !prelude.is_empty() && client.write_all(&prelude).await.is_err() {
                 return;
             }
-            let Some((shim, exit)) = resolve(&service, source).await else {
+            let waited = async {
+                match &hangup {
+                    Some(fd) => tokio::select! {
+                        found = resolve(&service, source) => found,
+                        () = fd.hung_up() => None,
+                    },
+                    None => resolve(&service, source).await,
+                }
+            };
+            let Some((shim, exit)) = waited.await else {
                 let _ = client.shutdown().await;
                 return;
             };
-            relay(client, shim, how, exit).await;
+            relay(client, shim, how, exit, hangup).await;
         });
         let mut response = Response::new(empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -92,11 +125,20 @@ pub fn attach(
         drop(request);
         tokio::spawn(async move {
             let _busy = busy;
-            if !prelude.is_empty() && !tx.send(prelude).await {
-                return;
+            // A client that goes away ends it all: waiting for a start that may never
+            // come, or for output from a silent container, would keep the service busy.
+            let gone = tx.clone();
+            let stream = async move {
+                if !prelude.is_empty() && !tx.send(prelude).await {
+                    return;
+                }
+                let Some((shim, exit)) = resolve(&service, source).await else { return };
+                relay_out(shim, how, tx, exit).await;
+            };
+            tokio::select! {
+                () = stream => {}
+                () = gone.closed() => {}
             }
-            let Some((shim, exit)) = resolve(&service, source).await else { return };
-            relay_out(shim, how, tx, exit).await;
         });
         Response::new(body)
     };
@@ -176,6 +218,7 @@ async fn relay<C: AsyncRead + AsyncWrite + Send>(
     shim: tokio::net::UnixStream,
     how: How,
     exit: Option<crate::ExitTx>,
+    hangup: Option<ClientFd>,
 ) {
     let (mut client_in, mut client_out) = tokio::io::split(client);
     let (mut shim_in, mut shim_out) = shim.into_split();
@@ -198,8 +241,13 @@ async fn relay<C: AsyncRead + AsyncWrite + Send>(
                 Ok(_) => {}
             }
         }
-        // The client closed its side: output still flows until the container ends.
-        std::future::pending::<()>().await;
+        // The client closed its side: output still flows until the container ends, or
+        // until the client hangs up (else a silent container's relay, and the service's
+        // busy mark, would outlive it).
+        match &hangup {
+            Some(fd) => fd.hung_up().await,
+            None => std::future::pending::<()>().await,
+        }
     };
     let output = async {
         while let Ok(Some((kind, data))) = read_frame(&mut shim_in).await {

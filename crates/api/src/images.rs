@@ -182,7 +182,7 @@ fn pull(ctx: &Ctx, request: &Request<Incoming>) -> ApiResult<Response<Body>> {
             }
         }
     });
-    tokio::task::spawn_blocking(move || {
+    crate::body::spawn_long(move || {
         let last: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::new());
         let events = tx.clone();
         let progress = Progress::events(move |event| {
@@ -226,7 +226,7 @@ async fn import(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Bod
     let message = ctx.query.get("message").filter(|m| !m.is_empty()).map(str::to_owned);
     let reader = crate::pipes::reader(request.into_body());
     let image = ctx
-        .blocking(move |e| {
+        .long(move |e| {
             e.image_ops().import(reader, name.as_deref(), &changes, message.as_deref()).map_err(engine_error)
         })
         .await?;
@@ -283,7 +283,7 @@ async fn save(ctx: &Ctx, names: Vec<String>) -> ApiResult<Response<Body>> {
     .await?;
     let images = ctx.service.engine.image_ops();
     let (sender, body) = channel();
-    tokio::task::spawn_blocking(move || {
+    crate::body::spawn_long(move || {
         let mut out = crate::pipes::BodyWriter::new(sender);
         // A failure half-way can only cut the archive short: the client sees it end.
         if images.save(&names, &mut out).is_ok() {
@@ -298,7 +298,7 @@ async fn save(ctx: &Ctx, names: Vec<String>) -> ApiResult<Response<Body>> {
 /// `POST /images/load?quiet=`: the archive is the body; the answer Docker's JSON lines.
 async fn load(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Body>> {
     let reader = crate::pipes::reader(request.into_body());
-    let loaded = ctx.blocking(move |e| e.image_ops().load(reader).map_err(engine_error)).await?;
+    let loaded = ctx.long(move |e| e.image_ops().load(reader).map_err(engine_error)).await?;
     let mut text = Vec::new();
     for image in loaded {
         if image.names.is_empty() {

@@ -3,8 +3,9 @@
 //! TCP) to the docker CLI, docker-compose and the SDKs.
 //!
 //! One small tokio runtime (current thread) parses HTTP with hyper; the engine's calls
-//! block, so handlers run them in `spawn_blocking`. Handlers are thin: HTTP in, typed
-//! engine call, JSON out. The service exits after `--time` idle seconds (no connection
+//! block, so handlers run them in `spawn_blocking` (short ones) or on a thread of their
+//! own (`body::spawn_long`: streams that last as long as their client). Handlers are
+//! thin: HTTP in, typed engine call, JSON out. The service exits after `--time` idle seconds (no connection
 //! open), so nothing runs at rest when a socket unit starts it on demand.
 
 pub mod body;
@@ -161,8 +162,11 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
                 tokio::spawn(async move {
                     let _busy = busy;
                     match stream {
-                        listen::Stream::Unix(s) => connection(TokioIo::new(s), service).await,
-                        listen::Stream::Tcp(s) => connection(TokioIo::new(s), service).await,
+                        listen::Stream::Unix(s) => {
+                            let fd = rustix::io::fcntl_dupfd_cloexec(&s, 0).ok().map(|fd| hijack::ClientFd(Arc::new(fd)));
+                            connection(TokioIo::new(s), service, fd).await
+                        }
+                        listen::Stream::Tcp(s) => connection(TokioIo::new(s), service, None).await,
                     }
                 });
             }
@@ -182,11 +186,16 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
     }
 }
 
-async fn connection<I>(io: I, service: Arc<Service>)
+/// Serves one connection; `fd`, a unix client's, goes with each request (a hijacked
+/// stream tells the client's hang-up by it).
+async fn connection<I>(io: I, service: Arc<Service>, fd: Option<hijack::ClientFd>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let handler = hyper::service::service_fn(move |request| {
+    let handler = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        if let Some(fd) = &fd {
+            request.extensions_mut().insert(fd.clone());
+        }
         let service = service.clone();
         async move { Ok::<_, std::convert::Infallible>(router::handle(service, request).await) }
     });

@@ -147,7 +147,13 @@ fn bind_unix(path: &Path) -> io::Result<Listener> {
         }
         std::fs::remove_file(path)?;
     }
-    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    // Bound under umask 0177 (as dockerd does): the socket is the owner's alone from its
+    // first moment, not open to anyone (a umask of 0: mode 0777) until the chmod below.
+    // The service binds once, before its runtime starts threads.
+    let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    rustix::process::umask(umask);
+    let listener = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     if let Some(gid) = docker_group() {
         rustix::fs::chown(path, None, Some(rustix::fs::Gid::from_raw(gid)))?;

@@ -74,6 +74,21 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// As [`Ctx::blocking`], for a call that lasts as long as its client (reading a
+    /// request body it sends at its own pace): on a thread of its own, see
+    /// [`crate::body::spawn_long`].
+    pub async fn long<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&lindocker_engine::Engine) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let engine = self.service.engine.clone();
+        crate::body::spawn_long(move || f(&engine))
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("no thread for the engine call")))
+    }
+}
+
 /// What an area's router returns: a response, or the request back if not its path.
 pub type Routed = Result<ApiResult<Response<Body>>, Request<Incoming>>;
 
@@ -208,9 +223,25 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> ApiResult<By
         .map_err(|e| ApiError::bad(format!("reading the request body: {e} (at most {limit} bytes)")))
 }
 
+/// A JSON request's body (at most [`MAX_JSON_BODY`]), refused unless it says it is JSON
+/// (dockerd's `CheckForJSON`): a web page can POST `text/plain` or a form to a service on
+/// `tcp://127.0.0.1` without the browser asking first, but not `application/json`.
+pub async fn read_json_body(request: Request<Incoming>) -> ApiResult<Bytes> {
+    let content_type = request.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = read_body(request, MAX_JSON_BODY).await?;
+    let mime = content_type.as_deref().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+    if !body.iter().all(u8::is_ascii_whitespace) && !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::bad(format!(
+            "unsupported Content-Type header ({}): must be 'application/json'",
+            content_type.unwrap_or_default()
+        )));
+    }
+    Ok(body)
+}
+
 /// The body as JSON of type `T` (an empty body is `T`'s JSON `null`/default reading).
 pub async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> ApiResult<T> {
-    let body = read_body(request, MAX_JSON_BODY).await?;
+    let body = read_json_body(request).await?;
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de)

@@ -176,6 +176,11 @@ impl Volumes {
 
     /// Describes volume `name`.
     pub fn inspect(&self, name: &str) -> Result<VolumeInfo, EngineError> {
+        // A name is a file name here: `../x` (an API client's) must not reach past the
+        // volumes (and `remove` after this deletes what it names).
+        if !crate::ids::valid_name(name) {
+            return Err(EngineError::NoSuchVolume(name.into()));
+        }
         let path = self.dir.join(name).join("volume.json");
         let bytes = fs::read(&path).map_err(|_| EngineError::NoSuchVolume(name.into()))?;
         serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupt { path, reason: e.to_string() })

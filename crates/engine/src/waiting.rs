@@ -53,11 +53,28 @@ impl Engine {
         if condition == WaitCondition::NotRunning {
             return self.wait(id);
         }
+        Ok(self.wait_for_while(id, condition, &|| true)?.expect("a wait that never gives up ends with a code"))
+    }
+
+    /// As [`Engine::wait_for`], for a waiter that may go away (an API client that
+    /// disconnects): `wanted` is asked every 50 ms, and once it says no the wait ends
+    /// (`Ok(None)`) with its thread and its connection to the shim, not at the exit,
+    /// hours later.
+    pub fn wait_for_while(
+        &self,
+        id: &str,
+        condition: WaitCondition,
+        wanted: &dyn Fn() -> bool,
+    ) -> Result<Option<i32>, EngineError> {
+        if condition == WaitCondition::NotRunning {
+            return self.wait_while(id, wanted);
+        }
         let first = self.reconcile(self.records.read(id)?);
         let seen = first.state.finished_at.clone();
         let mut last_code = first.state.exit_code;
-        // The shim's word on the exit, from a thread that reads its frames.
-        let mut shim: Option<mpsc::Receiver<Option<i32>>> = None;
+        // The shim's word on the exit, from a thread that reads its frames (ended by the
+        // guard's shutdown of its connection when the wait ends first).
+        let mut shim: Option<(mpsc::Receiver<Option<i32>>, ShutOnDrop)> = None;
         let mut shim_code = None;
         loop {
             let record = match self.records.read(id) {
@@ -67,19 +84,22 @@ impl Engine {
             };
             let Some(record) = record else {
                 // A `--rm` container is gone before its shim tells its exit code.
-                if let Some(rx) = shim.take()
+                if let Some((rx, _guard)) = shim.take()
                     && let Ok(Some(code)) = rx.recv_timeout(SHIM_LAST_WORD)
                 {
                     shim_code = Some(code);
                 }
                 return match condition {
-                    WaitCondition::Removed => Ok(shim_code.unwrap_or(last_code)),
-                    _ => shim_code.ok_or_else(|| EngineError::NoSuchContainer(id.into())),
+                    WaitCondition::Removed => Ok(Some(shim_code.unwrap_or(last_code))),
+                    _ => shim_code.map(Some).ok_or_else(|| EngineError::NoSuchContainer(id.into())),
                 };
             };
             let state = &record.state;
             if condition == WaitCondition::NextExit && state.finished_at.is_some() && state.finished_at != seen {
-                return Ok(state.exit_code);
+                return Ok(Some(state.exit_code));
+            }
+            if !wanted() {
+                return Ok(None);
             }
             if !state.status.is_live() {
                 last_code = state.exit_code;
@@ -88,14 +108,15 @@ impl Engine {
                 && state.status.is_live()
                 && let Ok(stream) = lindocker_runtime::socket_path::connect(&self.attach_socket(id))
             {
-                shim = Some(watch_exit(stream));
+                let guard = ShutOnDrop(stream.try_clone().map_err(|e| EngineError::io(&self.attach_socket(id), e))?);
+                shim = Some((watch_exit(stream), guard));
             }
-            match shim.as_ref().map(|rx| rx.recv_timeout(POLL)) {
+            match shim.as_ref().map(|(rx, _)| rx.recv_timeout(POLL)) {
                 Some(Ok(code)) => {
                     shim = None;
                     if let Some(code) = code {
                         if condition == WaitCondition::NextExit {
-                            return Ok(code);
+                            return Ok(Some(code));
                         }
                         shim_code = Some(code);
                     }
@@ -105,6 +126,50 @@ impl Engine {
                 None => std::thread::sleep(POLL),
             }
         }
+    }
+}
+
+impl Engine {
+    /// As [`Engine::wait`], until `wanted` says no (`Ok(None)`): the shim's frames are
+    /// read as they come, `wanted` asked between them and every 50 ms.
+    fn wait_while(&self, id: &str, wanted: &dyn Fn() -> bool) -> Result<Option<i32>, EngineError> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let record = self.reconcile(self.records.read(id)?);
+        if record.state.status.is_live()
+            && let Ok(mut stream) = lindocker_runtime::socket_path::connect(&self.attach_socket(id))
+        {
+            let tick = Timespec { tv_sec: 0, tv_nsec: POLL.as_nanos() as i64 };
+            loop {
+                if !wanted() {
+                    return Ok(None);
+                }
+                match poll(&mut [PollFd::new(&stream, PollFlags::IN)], Some(&tick)) {
+                    Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                match read_frame(&mut stream) {
+                    Ok(Some((Kind::Exit, payload))) => {
+                        return Ok(Some(String::from_utf8_lossy(&payload).parse().unwrap_or(255)));
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        // The shim is gone: the record has the last word.
+        let record = self.reconcile(self.records.read(id).map_err(|_| EngineError::NoSuchContainer(id.into()))?);
+        Ok(Some(record.state.exit_code))
+    }
+}
+
+/// A second handle on a shim connection that a thread reads: dropping it shuts the
+/// connection down, so that the thread's read ends.
+struct ShutOnDrop(UnixStream);
+
+impl Drop for ShutOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -39,6 +39,12 @@ fn run() -> Result<(), String> {
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
+    // Nothing this process inherited goes on to the shims it starts (the boot recovery
+    // below starts some): not systemd's sockets (descriptor 3 on, the API's listening
+    // socket open for the life of their containers), not what a caller leaked. Then
+    // systemd's socket is taken. (A kernel without close_range(2): best effort.)
+    let _ = lindocker_sys::cloexec_from(3);
+    let activated = Listener::from_systemd();
     let engine = lindocker_engine::Engine::open(&root, &state, &cgroup_parent, &lindocker_engine::netops::Direct)
         .map_err(|e| format!("opening {}: {e}", root.display()))?;
     if engine.needs_boot_recovery() {
@@ -47,7 +53,7 @@ fn run() -> Result<(), String> {
             eprintln!("lindocker-api: could not restart {name} after the reboot: {why}");
         }
     }
-    let listener = match (address, Listener::from_systemd()) {
+    let listener = match (address, activated) {
         (None, Some(listener)) => listener,
         (address, _) => {
             let address = address.unwrap_or_else(|| Address::Unix(lindocker_api::listen::DEFAULT_SOCKET.into()));

@@ -292,3 +292,278 @@ fn attach_without_an_upgrade_replays_the_log_then_streams() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_waiter_that_vanishes_leaves_no_thread_behind() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_wait_gone");
+    let mut api = Api::start(&engine);
+    let pid = api.child().id();
+    let made = api.request(
+        "POST",
+        "/containers/create?name=sleeper",
+        br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"]}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(api.request("POST", "/containers/sleeper/start", b"").status, 204);
+    // Let the blocking pool settle after the start.
+    std::thread::sleep(Duration::from_secs(6));
+    let baseline = threads(pid);
+    // Clients that ask to wait for a container that runs for long, then go away (as
+    // `docker run` does when its user presses ^C): each waiter must end with its client,
+    // not hold a thread (of a pool of 512 that every request needs) until the exit.
+    for condition in ["not-running", "next-exit", "removed"] {
+        for _ in 0..8 {
+            let mut s = api.connect();
+            let request = format!(
+                "POST /containers/sleeper/wait?condition={condition} HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+            );
+            s.write_all(request.as_bytes()).unwrap();
+            let mut buf = [0u8; 512];
+            let n = s.read(&mut buf).unwrap();
+            assert!(
+                String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while threads(pid) > baseline + 2 {
+        assert!(Instant::now() < deadline, "waiters left running: {} threads, {baseline} before", threads(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A waiter that stays still hears the exit.
+    let kill = api.request("POST", "/containers/sleeper/kill", b"");
+    assert_eq!(kill.status, 204, "{kill:?}");
+    let waited = api.request("POST", "/containers/sleeper/wait", b"");
+    assert_eq!(waited.json()["StatusCode"], 137, "{waited:?}");
+    assert_eq!(api.request("DELETE", "/containers/sleeper", b"").status, 204);
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn an_attached_client_that_vanishes_lets_the_service_go_idle() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_attach_gone");
+    let mut api = Api::start_with(&engine, &["--time", "1"]);
+    // A silent running container, and one created, never started.
+    for (name, start) in [("quiet", true), ("unstarted", false)] {
+        let body = br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"]}"#;
+        let made = api.request("POST", &format!("/containers/create?name={name}"), body);
+        assert_eq!(made.status, 201, "{made:?}");
+        if start {
+            assert_eq!(api.request("POST", &format!("/containers/{name}/start"), b"").status, 204);
+        }
+    }
+    // docker-py's attach (no upgrade) to each, then the client goes: nothing of it may
+    // stay behind, polling for a start or waiting for output that never comes, keeping
+    // the socket-activated service from ever going idle.
+    // And the docker CLI's (upgraded, hijacked) attach to the running one.
+    for (name, upgrade) in [("quiet", false), ("unstarted", false), ("quiet", true)] {
+        let mut s = api.connect();
+        let extra = if upgrade { "Upgrade: tcp\r\nConnection: Upgrade\r\n" } else { "" };
+        let request = format!(
+            "POST /containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap();
+        let status = if upgrade { "HTTP/1.1 101" } else { "HTTP/1.1 200" };
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with(status), "{}", String::from_utf8_lossy(&buf[..n]));
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = api.child().try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the service still runs 15 s after its clients went away");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    engine.ok(&["rm", "-f", "quiet", "unstarted"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_volume_name_with_dot_dot_reaches_nothing_outside_the_volumes() {
+    let engine = Engine::new(BIN, "api_volume_dotdot");
+    let api = Api::start(&engine);
+    let made = api.request("POST", "/volumes/create", br#"{"Name":"real"}"#);
+    assert_eq!(made.status, 201, "{made:?}");
+    // A directory outside the volumes that looks like one (a volume.json in it).
+    let victim = engine.root.join("victim");
+    std::fs::create_dir_all(victim.join("_data")).unwrap();
+    std::fs::copy(engine.root.join("volumes/real/volume.json"), victim.join("volume.json")).unwrap();
+    std::fs::write(victim.join("_data/precious"), "keep").unwrap();
+    for path in ["/volumes/..%2Fvictim", "/volumes/..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc"] {
+        let inspect = api.request("GET", path, b"");
+        assert_eq!(inspect.status, 404, "{path}: {inspect:?}");
+        let removed = api.request("DELETE", path, b"");
+        assert_eq!(removed.status, 404, "{path}: {removed:?}");
+        assert!(removed.json()["message"].as_str().unwrap().to_lowercase().contains("no such volume"), "{removed:?}");
+    }
+    assert_eq!(std::fs::read_to_string(victim.join("_data/precious")).unwrap(), "keep");
+    assert_eq!(api.request("DELETE", "/volumes/real", b"").status, 204);
+    std::fs::remove_dir_all(&victim).unwrap();
+}
+
+#[test]
+fn hundreds_of_followers_starve_no_other_request() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let engine = Engine::with_busybox(BIN, "api_many_followers");
+    let api = Api::start(&engine);
+    let made = api.request(
+        "POST",
+        "/containers/create?name=quiet",
+        br#"{"Image":"localhost/busybox","Cmd":["sleep","1000"]}"#,
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(api.request("POST", "/containers/quiet/start", b"").status, 204);
+    // docker-compose's `logs -f` and `stats` on a big project, many SDK clients:
+    // more live streams than the service has blocking threads (512).
+    let mut followers = Vec::new();
+    for i in 0..600 {
+        let mut s = api.connect();
+        let path = match i % 3 {
+            0 => "GET /containers/quiet/logs?follow=1&stdout=1",
+            1 => "GET /containers/quiet/stats",
+            _ => "POST /containers/quiet/wait",
+        };
+        s.write_all(format!("{path} HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n").as_bytes()).unwrap();
+        followers.push(s);
+    }
+    for s in &mut followers {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+    // Another client's short requests are answered meanwhile, promptly.
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut s = api.connect();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /containers/json HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let reply = String::from_utf8_lossy(&out);
+        assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("/quiet"), "after {:?}: {reply:?}", t.elapsed());
+        assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    }
+    drop(followers);
+    assert_eq!(api.request("DELETE", "/containers/quiet?force=true", b"").status, 204);
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_json_body_sent_as_a_browser_form_is_refused_as_dockerd_refuses_it() {
+    // A web page may send a "simple" cross-origin POST (text/plain, form encodings, no
+    // preflight) to a service on tcp://127.0.0.1: were its JSON read, the page could
+    // create and start a privileged container. dockerd reads a JSON body only when it
+    // says application/json.
+    let engine = Engine::with_busybox(BIN, "api_csrf");
+    let api = Api::start(&engine);
+    let create = br#"{"Image":"localhost/busybox","Cmd":["true"],"HostConfig":{"Privileged":true}}"#;
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let reply = api.try_request("POST", "/containers/create?name=csrf", &[("Content-Type", ct)], create).unwrap();
+        assert_eq!(reply.status, 400, "{ct}: {reply:?}");
+        let message = reply.json()["message"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains("application/json"), "{ct}: {message}");
+        let reply = api.try_request("POST", "/volumes/create", &[("Content-Type", ct)], br#"{"Name":"csrf"}"#).unwrap();
+        assert_eq!(reply.status, 400, "{ct}: {reply:?}");
+    }
+    assert_eq!(engine.ok(&["ps", "-aq"]), "", "no container made");
+    assert_eq!(api.request("GET", "/volumes", b"").json()["Volumes"].as_array().map_or(0, Vec::len), 0);
+    // With its type (parameters allowed), or no body at all, it is served.
+    let reply = api
+        .try_request(
+            "POST",
+            "/containers/create?name=ok",
+            &[("Content-Type", "application/json; charset=utf-8")],
+            create,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(api.request("DELETE", "/containers/ok", b"").status, 204);
+}
+
+/// A request: method, path, headers, body.
+type Case = (&'static str, String, Vec<(&'static str, String)>, Vec<u8>);
+
+#[test]
+fn hostile_requests_get_a_4xx_and_the_service_goes_on() {
+    use std::io::{Read, Write};
+    let engine = Engine::new(BIN, "api_hostile");
+    let api = Api::start(&engine);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mut cases: Vec<Case> = vec![
+        ("POST", "/containers/create".into(), vec![], deep.clone().into_bytes()),
+        ("POST", "/containers/create".into(), vec![], format!(r#"{{"Image":"x","Labels":{deep}}}"#).into_bytes()),
+        ("POST", "/containers/create".into(), vec![], br#"{"Image":["x"]}"#.to_vec()),
+        ("POST", "/networks/create".into(), vec![], br#"{"Name":"../../x"}"#.to_vec()),
+        ("POST", "/volumes/create".into(), vec![], br#"{"Name":"../x"}"#.to_vec()),
+        ("GET", "/containers/json?filters=%7B%22status%22%3A5%7D".into(), vec![], vec![]),
+        ("GET", "/containers/json?filters=%5B%5D".into(), vec![], vec![]),
+        ("GET", "/images/json?filters=not-json".into(), vec![], vec![]),
+        ("GET", "/containers/json?all=maybe".into(), vec![], vec![]),
+        ("GET", "/containers/json?limit=-1x".into(), vec![], vec![]),
+        (
+            "POST",
+            "/images/create?fromImage=localhost%2Fnosuch&tag=x".into(),
+            vec![("X-Registry-Auth", "%%%not base64%%%".into())],
+            vec![],
+        ),
+        ("POST", "/exec/..%2F..%2Fetc/start".into(), vec![], br#"{}"#.to_vec()),
+        ("POST", "/exec/nosuch/resize?h=99999999&w=1".into(), vec![], vec![]),
+        ("GET", "/v1.999999999999/_ping".into(), vec![], vec![]),
+        ("GET", "/v99.1/version".into(), vec![], vec![]),
+        ("GET", "/containers/%zz/json".into(), vec![], vec![]),
+    ];
+    cases.push(("GET", "/_ping".into(), vec![("X-Big", "a".repeat(1 << 20))], vec![]));
+    for (method, path, headers, body) in &cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = api.try_request(method, path, &headers, body);
+        if let Ok(reply) = &reply {
+            // A 200 stream for the pull (its error inside), else an error status.
+            if path.starts_with("/images/create") && reply.status == 200 {
+                assert!(reply.text().contains("error"), "{path}: {reply:?}");
+            } else {
+                assert!((400..500).contains(&reply.status) || reply.status == 431, "{method} {path}: {reply:?}");
+            }
+        }
+        assert_eq!(api.request("GET", "/_ping", b"").status, 200, "after {method} {path}");
+    }
+    // Not HTTP at all, a request line without end, bad chunked encoding.
+    for raw in [
+        &b"\x00\x01\x02garbage\r\n\r\n"[..],
+        b"POST /volumes/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nzz\r\n",
+        b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+    ] {
+        let mut s = api.connect();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.write_all(raw).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.starts_with("HTTP/1.1 2"), "{raw:?}: {text}");
+        assert_eq!(api.request("GET", "/_ping", b"").status, 200);
+    }
+    assert_eq!(engine.ok(&["ps", "-aq"]), "");
+    drop(api);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -2,6 +2,7 @@
 //! hostile container or a hostile client could try, and checks that the host holds.
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
+mod api;
 mod capabilities;
 mod cp_output;
 mod cp_paths;
