@@ -738,6 +738,67 @@ mod tests {
     }
 
     #[test]
+    fn maps_the_run_flags_host_config_fields() {
+        let r = parse(
+            r#"{"Image":"x","HostConfig":{"PidMode":"container:db","IpcMode":"shareable","UTSMode":"host",
+            "UsernsMode":"host","Devices":[{"PathOnHost":"/dev/null","PathInContainer":"/dev/xnull","CgroupPermissions":"r"},
+            {"PathOnHost":"/dev/zero","PathInContainer":"","CgroupPermissions":""}],"DeviceCgroupRules":["c 1:3 rwm"],
+            "BlkioWeight":300,"OomScoreAdj":-200,"CpuRealtimePeriod":1000000,"CpuRealtimeRuntime":950000,
+            "MemorySwappiness":null,"Annotations":{"org.example":"v"},"CgroupnsMode":"host","Links":["db:database"],
+            "DnsSearch":["example.test"],"DnsOptions":["ndots:2"],"GroupAdd":["1234"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.host.pid_mode, "container:db");
+        assert_eq!(r.host.ipc_mode, "shareable");
+        assert_eq!(r.host.uts_mode, "host");
+        assert_eq!(r.host.userns_mode, "host");
+        assert_eq!(r.host.devices[0].path_in_container, "/dev/xnull");
+        assert_eq!(r.host.devices[0].cgroup_permissions, "r");
+        assert_eq!(
+            (r.host.devices[1].path_in_container.as_str(), r.host.devices[1].cgroup_permissions.as_str()),
+            ("/dev/zero", "rwm")
+        );
+        assert_eq!(r.host.device_cgroup_rules, ["c 1:3 rwm"]);
+        assert_eq!(r.host.blkio_weight, Some(300));
+        assert_eq!(r.host.oom_score_adj, Some(-200));
+        assert_eq!((r.host.cpu_rt_period, r.host.cpu_rt_runtime), (Some(1_000_000), Some(950_000)));
+        assert_eq!(r.host.annotations["org.example"], "v");
+        assert!(r.host.cgroupns_host);
+        assert_eq!(r.network.links[0].alias, "database");
+        assert_eq!(r.network.dns_search, ["example.test"]);
+        assert_eq!(r.network.dns_options, ["ndots:2"]);
+        assert_eq!(r.host.group_add, ["1234"]);
+    }
+
+    #[test]
+    fn refuses_bad_run_flag_fields() {
+        for host in [
+            r#"{"PidMode":"sideways"}"#,
+            r#"{"UTSMode":"container:x"}"#,
+            r#"{"IpcMode":"container:"}"#,
+            r#"{"UsernsMode":"private"}"#,
+            r#"{"Devices":[{"PathOnHost":"dev/null"}]}"#,
+            r#"{"Devices":[{"PathOnHost":"/dev/../etc/shadow"}]}"#,
+            r#"{"Devices":[{"PathOnHost":"/dev/null","CgroupPermissions":"rwx"}]}"#,
+            r#"{"Devices":[{"PathOnHost":"/dev/null:/x"}]}"#,
+            r#"{"DeviceCgroupRules":["z 1:3 rwm"]}"#,
+            r#"{"BlkioWeight":5}"#,
+            r#"{"BlkioWeightDevice":[{"Path":"/dev/null","Weight":100}]}"#,
+            r#"{"BlkioDeviceReadBps":[{"Path":"/etc/passwd","Rate":1}]}"#,
+            r#"{"OomScoreAdj":1001}"#,
+            r#"{"CpuRealtimePeriod":1000,"CpuRealtimeRuntime":2000}"#,
+            r#"{"MemorySwappiness":101}"#,
+            r#"{"CgroupnsMode":"shared"}"#,
+            r#"{"CpusetMems":"0-x"}"#,
+            r#"{"Links":["bad name"]}"#,
+            r#"{"Links":["db"],"NetworkMode":"host"}"#,
+            r#"{"DnsSearch":["a b"]}"#,
+        ] {
+            assert!(parse(&format!(r#"{{"Image":"x","HostConfig":{host}}}"#)).is_err(), "{host}");
+        }
+    }
+
+    #[test]
     fn refuses_bad_values() {
         assert!(parse(r#"{"Image":"x","Memory":"lots"}"#).is_ok(), "a field of HostConfig at the top is not ours");
         assert!(parse(r#"{"Image":"x","HostConfig":{"Memory":"lots"}}"#).is_err());
