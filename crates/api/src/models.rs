@@ -69,6 +69,8 @@ pub struct CreateBody {
     pub labels: BTreeMap<String, String>,
     pub stop_signal: String,
     pub stop_timeout: Option<i64>,
+    /// Before API 1.44 the docker CLI's `--mac-address` (later the endpoint's).
+    pub mac_address: String,
     pub host_config: Option<HostConfig>,
     pub networking_config: Option<NetworkingConfig>,
 }
@@ -308,6 +310,7 @@ pub struct EndpointConfig {
     pub aliases: Vec<String>,
     #[serde(rename = "IPAMConfig")]
     pub ipam_config: Option<IpamConfig>,
+    pub mac_address: String,
 }
 
 /// An endpoint's fixed addresses.
@@ -567,7 +570,16 @@ impl CreateBody {
             "" | "default" => "bridge".to_owned(),
             other => other.to_owned(),
         };
+        let endpoint_mac = endpoints.get(&mode).cloned().flatten().map(|e| e.mac_address).unwrap_or_default();
+        let mac_text = if endpoint_mac.is_empty() { &self.mac_address } else { &endpoint_mac };
+        let mac = (!mac_text.is_empty())
+            .then(|| options::parse_mac("MacAddress", mac_text))
+            .transpose()
+            .map_err(|e| bad("MacAddress", e))?;
         if self.network_disabled || mode == "none" || mode == "host" || mode.starts_with("container:") {
+            if mac.is_some() {
+                return Err(bad("MacAddress", "a MAC address needs a bridge network"));
+            }
             config.mode = if self.network_disabled { "none".into() } else { mode };
         } else {
             config.mode = "bridge".into();
@@ -589,7 +601,7 @@ impl CreateBody {
                 ip,
                 ip6,
                 aliases: endpoint.aliases.clone(),
-                mac: None,
+                mac,
             });
         }
         for (port, bindings) in &h.port_bindings {
@@ -768,6 +780,13 @@ mod tests {
         assert_eq!(r.network.dns_search, ["example.test"]);
         assert_eq!(r.network.dns_options, ["ndots:2"]);
         assert_eq!(r.host.group_add, ["1234"]);
+        let r = parse(
+            r#"{"Image":"x","NetworkingConfig":{"EndpointsConfig":{"bridge":{"MacAddress":"02:42:ac:11:00:99"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x99]));
+        let r = parse(r#"{"Image":"x","MacAddress":"02:42:ac:11:00:98"}"#).unwrap();
+        assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x98]));
     }
 
     #[test]
@@ -796,6 +815,11 @@ mod tests {
         ] {
             assert!(parse(&format!(r#"{{"Image":"x","HostConfig":{host}}}"#)).is_err(), "{host}");
         }
+        assert!(parse(r#"{"Image":"x","MacAddress":"03:00:00:00:00:01"}"#).is_err(), "multicast");
+        assert!(parse(r#"{"Image":"x","MacAddress":"02:00:00:00:00"}"#).is_err());
+        assert!(
+            parse(r#"{"Image":"x","MacAddress":"02:00:00:00:00:01","HostConfig":{"NetworkMode":"host"}}"#).is_err()
+        );
     }
 
     #[test]
