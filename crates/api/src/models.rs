@@ -570,7 +570,10 @@ impl CreateBody {
             "" | "default" => "bridge".to_owned(),
             other => other.to_owned(),
         };
-        let endpoint_mac = endpoints.get(&mode).cloned().flatten().map(|e| e.mac_address).unwrap_or_default();
+        // The docker CLI names the endpoint as the user named the network (`default` too).
+        let endpoint =
+            endpoints.get(&mode).or_else(|| endpoints.get(&h.network_mode)).cloned().flatten().unwrap_or_default();
+        let endpoint_mac = endpoint.mac_address.clone();
         let mac_text = if endpoint_mac.is_empty() { &self.mac_address } else { &endpoint_mac };
         let mac = (!mac_text.is_empty())
             .then(|| options::parse_mac("MacAddress", mac_text))
@@ -583,7 +586,6 @@ impl CreateBody {
             config.mode = if self.network_disabled { "none".into() } else { mode };
         } else {
             config.mode = "bridge".into();
-            let endpoint = endpoints.get(&mode).cloned().flatten().unwrap_or_default();
             for alias in &endpoint.aliases {
                 options::parse_alias("Aliases", alias).map_err(|e| bad("NetworkingConfig", e))?;
             }
@@ -785,6 +787,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x99]));
+        let r = parse(
+            r#"{"Image":"x","HostConfig":{"NetworkMode":"default"},"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:97"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x97]));
         let r = parse(r#"{"Image":"x","MacAddress":"02:42:ac:11:00:98"}"#).unwrap();
         assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x98]));
     }

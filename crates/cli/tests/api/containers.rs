@@ -434,13 +434,13 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
 }
 
 #[test]
-fn docker_run_host_namespaces_devices_groups_oom_and_dns_search() {
+fn docker_run_host_namespaces_devices_groups_oom_dns_search_and_mac() {
     let engine = Engine::with_busybox(BIN, "api_hostcfg");
     let api = Api::start(&engine);
     let script = "echo comm=$(cat /proc/1/comm); echo pid=$(readlink /proc/self/ns/pid); \
         echo ipc=$(readlink /proc/self/ns/ipc); echo uts=$(readlink /proc/self/ns/uts); echo host=$(hostname); \
         test -c /dev/xnull && echo dev=char; echo groups=$(id -G); echo oom=$(cat /proc/self/oom_score_adj); \
-        echo search=$(grep '^search' /etc/resolv.conf)";
+        echo search=$(grep '^search' /etc/resolv.conf); echo mac=$(cat /sys/class/net/eth0/address)";
     let out = api.docker_run(&[
         "run",
         "--rm",
@@ -458,6 +458,8 @@ fn docker_run_host_namespaces_devices_groups_oom_and_dns_search() {
         "300",
         "--dns-search",
         "example.test",
+        "--mac-address",
+        "02:42:ac:11:00:99",
         "localhost/busybox",
         "sh",
         "-c",
@@ -475,6 +477,7 @@ fn docker_run_host_namespaces_devices_groups_oom_and_dns_search() {
     assert!(field(&text, "groups").split(' ').any(|g| g == "1234"), "{text}");
     assert_eq!(field(&text, "oom"), "300");
     assert_eq!(field(&text, "search"), "search example.test");
+    assert_eq!(field(&text, "mac"), "02:42:ac:11:00:99");
     drop(api);
     clean(&engine);
 }
