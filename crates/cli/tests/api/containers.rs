@@ -483,26 +483,31 @@ fn docker_run_host_namespaces_devices_groups_oom_dns_search_and_mac() {
 }
 
 #[test]
-fn docker_run_pid_container_joins_the_other_containers_namespace() {
+fn docker_run_pid_and_ipc_container_join_the_other_containers_namespaces() {
     let engine = Engine::with_busybox(BIN, "api_pidjoin");
     let api = Api::start(&engine);
-    api.docker_ok(&["run", "-d", "--name", "other", "localhost/busybox", "sleep", "1000"]);
+    api.docker_ok(&["run", "-d", "--name", "other", "--ipc", "shareable", "localhost/busybox", "sleep", "1000"]);
     let pid = api.docker_ok(&["inspect", "-f", "{{.State.Pid}}", "other"]).trim().to_owned();
-    let other_ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap().to_string_lossy().into_owned();
+    let other_ns =
+        |kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap().to_string_lossy().into_owned();
+    assert_ne!(other_ns("ipc"), host_ns("ipc"));
     let out = api.docker_run(&[
         "run",
         "--rm",
         "--pid",
         "container:other",
+        "--ipc",
+        "container:other",
         "localhost/busybox",
         "sh",
         "-c",
-        "echo comm=$(cat /proc/1/comm); echo pid=$(readlink /proc/self/ns/pid)",
+        "echo comm=$(cat /proc/1/comm); echo pid=$(readlink /proc/self/ns/pid); echo ipc=$(readlink /proc/self/ns/ipc)",
     ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{text}\n{}\n{}", String::from_utf8_lossy(&out.stderr), api.output());
     assert_eq!(field(&text, "comm"), "sleep");
-    assert_eq!(field(&text, "pid"), other_ns);
+    assert_eq!(field(&text, "pid"), other_ns("pid"));
+    assert_eq!(field(&text, "ipc"), other_ns("ipc"));
     // A container that does not exist is Docker's 404, and nothing is made.
     let out = api.docker_run(&["run", "--rm", "--pid", "container:nobody", "localhost/busybox", "true"]);
     assert_ne!(out.status.code(), Some(0));
