@@ -10,6 +10,7 @@ use lindocker_engine::CreateRequest;
 use lindocker_engine::attach_options::AttachStreams;
 use lindocker_engine::options::{self, RestartPolicy};
 use lindocker_engine::record::{HostConfig as EngineHost, NetworkConfig};
+use lindocker_engine::{devices, placement, resolv, resources, sharing};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{ApiError, ApiResult};
@@ -68,6 +69,8 @@ pub struct CreateBody {
     pub labels: BTreeMap<String, String>,
     pub stop_signal: String,
     pub stop_timeout: Option<i64>,
+    /// Before API 1.44 the docker CLI's `--mac-address` (later the endpoint's).
+    pub mac_address: String,
     pub host_config: Option<HostConfig>,
     pub networking_config: Option<NetworkingConfig>,
 }
@@ -133,9 +136,57 @@ pub struct HostConfig {
     pub uts_mode: String,
     pub userns_mode: String,
     #[serde(deserialize_with = "nullable")]
-    pub devices: Vec<serde_json::Value>,
+    pub devices: Vec<DeviceBody>,
+    #[serde(deserialize_with = "nullable")]
+    pub device_cgroup_rules: Vec<String>,
+    pub blkio_weight: u16,
+    #[serde(deserialize_with = "nullable")]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    #[serde(deserialize_with = "nullable")]
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    #[serde(deserialize_with = "nullable")]
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceReadIOps", deserialize_with = "nullable")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps", deserialize_with = "nullable")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
+    pub oom_score_adj: i32,
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    pub cpuset_mems: String,
+    pub memory_swappiness: Option<i64>,
+    #[serde(deserialize_with = "nullable")]
+    pub annotations: BTreeMap<String, String>,
+    pub cgroupns_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub links: Vec<String>,
     /// The client's terminal size (rows, columns), for a `Tty` container's first size.
     pub console_size: Option<[u16; 2]>,
+}
+
+/// One of `Devices` (`--device`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceBody {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+/// One of `BlkioWeightDevice` (`--blkio-weight-device`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// One of the `BlkioDevice*` limits (`--device-read-bps` and the like).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 /// `LogConfig`.
@@ -259,6 +310,7 @@ pub struct EndpointConfig {
     pub aliases: Vec<String>,
     #[serde(rename = "IPAMConfig")]
     pub ipam_config: Option<IpamConfig>,
+    pub mac_address: String,
 }
 
 /// An endpoint's fixed addresses.
@@ -359,21 +411,21 @@ impl CreateBody {
                 }
             }
         }
-        for (field, value) in [
-            ("PidMode", &h.pid_mode),
-            ("IpcMode", &h.ipc_mode),
-            ("UTSMode", &h.uts_mode),
-            ("UsernsMode", &h.userns_mode),
-        ] {
-            if !value.is_empty() && !(field == "IpcMode" && (value == "private" || value == "shareable")) {
-                return Err(ApiError::bad(format!(
-                    "HostConfig.{field} {value:?} is not supported through the API yet"
-                )));
-            }
+        host.pid_mode = sharing::parse_pid(&h.pid_mode).map_err(|e| bad("HostConfig.PidMode", e))?;
+        host.ipc_mode = sharing::parse_ipc(&h.ipc_mode).map_err(|e| bad("HostConfig.IpcMode", e))?;
+        host.uts_mode = sharing::parse_uts(&h.uts_mode).map_err(|e| bad("HostConfig.UTSMode", e))?;
+        host.userns_mode = sharing::parse_userns(&h.userns_mode).map_err(|e| bad("HostConfig.UsernsMode", e))?;
+        h.devices_and_blkio(&mut host)?;
+        host.oom_score_adj = (h.oom_score_adj != 0)
+            .then(|| resources::check_oom_score_adj(h.oom_score_adj))
+            .transpose()
+            .map_err(|e| bad("HostConfig.OomScoreAdj", e))?;
+        if h.cpu_realtime_period < 0 {
+            return Err(bad("HostConfig.CpuRealtimePeriod", "must not be negative"));
         }
-        if !h.devices.is_empty() {
-            return Err(ApiError::bad("HostConfig.Devices is not supported through the API yet"));
-        }
+        host.cpu_rt_period = (h.cpu_realtime_period > 0).then_some(h.cpu_realtime_period as u64);
+        host.cpu_rt_runtime = (h.cpu_realtime_runtime != 0).then_some(h.cpu_realtime_runtime);
+        h.placement(&mut host)?;
         if !h.cgroup_parent.is_empty() {
             host.cgroup_parent = lindocker_engine::placement::parse_cgroup_parent(&h.cgroup_parent)
                 .map_err(|e| bad("HostConfig.CgroupParent", e))?;
@@ -408,6 +460,7 @@ impl CreateBody {
         }
         host.group_add = h.group_add.clone();
         host.volumes_from = h.volumes_from.clone();
+        resources::check(&host).map_err(|e| bad("HostConfig", e))?;
         let mut mounts = Vec::new();
         for b in &h.binds {
             clean("HostConfig.Binds", b)?;
@@ -517,11 +570,22 @@ impl CreateBody {
             "" | "default" => "bridge".to_owned(),
             other => other.to_owned(),
         };
+        // The docker CLI names the endpoint as the user named the network (`default` too).
+        let endpoint =
+            endpoints.get(&mode).or_else(|| endpoints.get(&h.network_mode)).cloned().flatten().unwrap_or_default();
+        let endpoint_mac = endpoint.mac_address.clone();
+        let mac_text = if endpoint_mac.is_empty() { &self.mac_address } else { &endpoint_mac };
+        let mac = (!mac_text.is_empty())
+            .then(|| options::parse_mac("MacAddress", mac_text))
+            .transpose()
+            .map_err(|e| bad("MacAddress", e))?;
         if self.network_disabled || mode == "none" || mode == "host" || mode.starts_with("container:") {
+            if mac.is_some() {
+                return Err(bad("MacAddress", "a MAC address needs a bridge network"));
+            }
             config.mode = if self.network_disabled { "none".into() } else { mode };
         } else {
             config.mode = "bridge".into();
-            let endpoint = endpoints.get(&mode).cloned().flatten().unwrap_or_default();
             for alias in &endpoint.aliases {
                 options::parse_alias("Aliases", alias).map_err(|e| bad("NetworkingConfig", e))?;
             }
@@ -539,7 +603,7 @@ impl CreateBody {
                 ip,
                 ip6,
                 aliases: endpoint.aliases.clone(),
-                mac: None,
+                mac,
             });
         }
         for (port, bindings) in &h.port_bindings {
@@ -561,18 +625,92 @@ impl CreateBody {
             d.parse::<std::net::IpAddr>().map_err(|_| bad("HostConfig.Dns", format!("{d:?}: not an IP address")))?;
             config.dns.push(d.clone());
         }
-        for s in h.dns_search.iter().chain(&h.dns_options) {
-            clean("HostConfig.DnsSearch", s)?;
-            if s.contains(char::is_whitespace) {
-                return Err(bad("HostConfig.DnsSearch", format!("{s:?}")));
-            }
+        for s in &h.dns_search {
+            config.dns_search.push(resolv::parse_search(s).map_err(|e| bad("HostConfig.DnsSearch", e))?);
         }
-        config.dns_search = h.dns_search.clone();
-        config.dns_options = h.dns_options.clone();
+        for o in &h.dns_options {
+            config.dns_options.push(resolv::parse_option(o).map_err(|e| bad("HostConfig.DnsOptions", e))?);
+        }
         for e in &h.extra_hosts {
             config.extra_hosts.push(options::parse_add_host(e).map_err(|e| bad("HostConfig.ExtraHosts", e))?);
         }
+        for l in &h.links {
+            config.links.push(lindocker_engine::legacy::parse(l).map_err(|e| bad("HostConfig.Links", e))?);
+        }
+        if !config.links.is_empty() && config.mode != "bridge" {
+            return Err(bad(
+                "HostConfig.Links",
+                format!("conflicting options: links need a bridge network, not {}", config.mode),
+            ));
+        }
         Ok(config)
+    }
+}
+
+impl HostConfig {
+    /// `Devices`, `DeviceCgroupRules`, `BlkioWeight` and the per-device block IO limits,
+    /// through the parsers of the CLI's flags (each entry written as its flag's value).
+    fn devices_and_blkio(&self, host: &mut EngineHost) -> ApiResult<()> {
+        for d in &self.devices {
+            const FIELD: &str = "HostConfig.Devices";
+            if [&d.path_on_host, &d.path_in_container, &d.cgroup_permissions].iter().any(|p| p.contains(':')) {
+                return Err(bad(FIELD, format!("{:?}: a ':' in a path or the permissions", d.path_on_host)));
+            }
+            let inside = if d.path_in_container.is_empty() { &d.path_on_host } else { &d.path_in_container };
+            let perms = if d.cgroup_permissions.is_empty() { "rwm" } else { &d.cgroup_permissions };
+            let value = format!("{}:{inside}:{perms}", d.path_on_host);
+            host.devices.push(devices::parse_device(&value).map_err(|e| bad(FIELD, e))?);
+        }
+        for r in &self.device_cgroup_rules {
+            host.device_cgroup_rules
+                .push(devices::parse_rule(r).map_err(|e| bad("HostConfig.DeviceCgroupRules", e))?.to_string());
+        }
+        host.blkio_weight = resources::parse_blkio_weight("BlkioWeight", self.blkio_weight)
+            .map_err(|e| bad("HostConfig.BlkioWeight", e))?;
+        for w in &self.blkio_weight_device {
+            host.blkio_weight_device.push(
+                resources::parse_device_weight(&format!("{}:{}", w.path, w.weight))
+                    .map_err(|e| bad("HostConfig.BlkioWeightDevice", e))?,
+            );
+        }
+        let rates = |field: &str, list: &[ThrottleDevice], bytes: bool| {
+            list.iter()
+                .map(|t| resources::parse_device_rate(field, &format!("{}:{}", t.path, t.rate), bytes))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(&format!("HostConfig.{field}"), e))
+        };
+        host.device_read_bps = rates("BlkioDeviceReadBps", &self.blkio_device_read_bps, true)?;
+        host.device_write_bps = rates("BlkioDeviceWriteBps", &self.blkio_device_write_bps, true)?;
+        host.device_read_iops = rates("BlkioDeviceReadIOps", &self.blkio_device_read_iops, false)?;
+        host.device_write_iops = rates("BlkioDeviceWriteIOps", &self.blkio_device_write_iops, false)?;
+        Ok(())
+    }
+
+    /// `Annotations`, `CgroupnsMode`, `CpusetMems`, `MemorySwappiness`, as the CLI's
+    /// `--annotation`, `--cgroupns`, `--cpuset-mems`, `--memory-swappiness`.
+    fn placement(&self, host: &mut EngineHost) -> ApiResult<()> {
+        for (k, v) in &self.annotations {
+            let (k, v) =
+                options::parse_annotation(&format!("{k}={v}")).map_err(|e| bad("HostConfig.Annotations", e))?;
+            host.annotations.insert(k, v);
+        }
+        host.cgroupns_host = match self.cgroupns_mode.as_str() {
+            "" => false,
+            mode => placement::parse_cgroupns(mode).map_err(|e| bad("HostConfig.CgroupnsMode", e))?,
+        };
+        if !self.cpuset_mems.is_empty() {
+            host.cpuset_mems =
+                Some(placement::parse_cpuset_mems(&self.cpuset_mems).map_err(|e| bad("HostConfig.CpusetMems", e))?);
+        }
+        if let Some(n) = self.memory_swappiness {
+            host.memory_swappiness =
+                placement::parse_swappiness(&n.to_string()).map_err(|e| bad("HostConfig.MemorySwappiness", e))?;
+            // As the CLI: a cgroup v2 kernel has no swappiness per cgroup; dropped.
+            if !placement::swappiness_supported() {
+                host.memory_swappiness = None;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -611,6 +749,84 @@ mod tests {
         assert_eq!(r.cmd, ["-c", "echo hi"]);
         let r = parse(r#"{"Image":"x","Entrypoint":[""]}"#).unwrap();
         assert_eq!(r.entrypoint.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn maps_the_run_flags_host_config_fields() {
+        let r = parse(
+            r#"{"Image":"x","HostConfig":{"PidMode":"container:db","IpcMode":"shareable","UTSMode":"host",
+            "UsernsMode":"host","Devices":[{"PathOnHost":"/dev/null","PathInContainer":"/dev/xnull","CgroupPermissions":"r"},
+            {"PathOnHost":"/dev/zero","PathInContainer":"","CgroupPermissions":""}],"DeviceCgroupRules":["c 1:3 rwm"],
+            "BlkioWeight":300,"OomScoreAdj":-200,"CpuRealtimePeriod":1000000,"CpuRealtimeRuntime":950000,
+            "MemorySwappiness":null,"Annotations":{"org.example":"v"},"CgroupnsMode":"host","Links":["db:database"],
+            "DnsSearch":["example.test"],"DnsOptions":["ndots:2"],"GroupAdd":["1234"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.host.pid_mode, "container:db");
+        assert_eq!(r.host.ipc_mode, "shareable");
+        assert_eq!(r.host.uts_mode, "host");
+        assert_eq!(r.host.userns_mode, "host");
+        assert_eq!(r.host.devices[0].path_in_container, "/dev/xnull");
+        assert_eq!(r.host.devices[0].cgroup_permissions, "r");
+        assert_eq!(
+            (r.host.devices[1].path_in_container.as_str(), r.host.devices[1].cgroup_permissions.as_str()),
+            ("/dev/zero", "rwm")
+        );
+        assert_eq!(r.host.device_cgroup_rules, ["c 1:3 rwm"]);
+        assert_eq!(r.host.blkio_weight, Some(300));
+        assert_eq!(r.host.oom_score_adj, Some(-200));
+        assert_eq!((r.host.cpu_rt_period, r.host.cpu_rt_runtime), (Some(1_000_000), Some(950_000)));
+        assert_eq!(r.host.annotations["org.example"], "v");
+        assert!(r.host.cgroupns_host);
+        assert_eq!(r.network.links[0].alias, "database");
+        assert_eq!(r.network.dns_search, ["example.test"]);
+        assert_eq!(r.network.dns_options, ["ndots:2"]);
+        assert_eq!(r.host.group_add, ["1234"]);
+        let r = parse(
+            r#"{"Image":"x","NetworkingConfig":{"EndpointsConfig":{"bridge":{"MacAddress":"02:42:ac:11:00:99"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x99]));
+        let r = parse(
+            r#"{"Image":"x","HostConfig":{"NetworkMode":"default"},"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:97"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x97]));
+        let r = parse(r#"{"Image":"x","MacAddress":"02:42:ac:11:00:98"}"#).unwrap();
+        assert_eq!(r.network.attachments[0].mac, Some([2, 0x42, 0xac, 0x11, 0, 0x98]));
+    }
+
+    #[test]
+    fn refuses_bad_run_flag_fields() {
+        for host in [
+            r#"{"PidMode":"sideways"}"#,
+            r#"{"UTSMode":"container:x"}"#,
+            r#"{"IpcMode":"container:"}"#,
+            r#"{"UsernsMode":"private"}"#,
+            r#"{"Devices":[{"PathOnHost":"dev/null"}]}"#,
+            r#"{"Devices":[{"PathOnHost":"/dev/../etc/shadow"}]}"#,
+            r#"{"Devices":[{"PathOnHost":"/dev/null","CgroupPermissions":"rwx"}]}"#,
+            r#"{"Devices":[{"PathOnHost":"/dev/null:/x"}]}"#,
+            r#"{"DeviceCgroupRules":["z 1:3 rwm"]}"#,
+            r#"{"BlkioWeight":5}"#,
+            r#"{"BlkioWeightDevice":[{"Path":"/dev/null","Weight":100}]}"#,
+            r#"{"BlkioDeviceReadBps":[{"Path":"/etc/passwd","Rate":1}]}"#,
+            r#"{"OomScoreAdj":1001}"#,
+            r#"{"CpuRealtimePeriod":1000,"CpuRealtimeRuntime":2000}"#,
+            r#"{"MemorySwappiness":101}"#,
+            r#"{"CgroupnsMode":"shared"}"#,
+            r#"{"CpusetMems":"0-x"}"#,
+            r#"{"Links":["bad name"]}"#,
+            r#"{"Links":["db"],"NetworkMode":"host"}"#,
+            r#"{"DnsSearch":["a b"]}"#,
+        ] {
+            assert!(parse(&format!(r#"{{"Image":"x","HostConfig":{host}}}"#)).is_err(), "{host}");
+        }
+        assert!(parse(r#"{"Image":"x","MacAddress":"03:00:00:00:00:01"}"#).is_err(), "multicast");
+        assert!(parse(r#"{"Image":"x","MacAddress":"02:00:00:00:00"}"#).is_err());
+        assert!(
+            parse(r#"{"Image":"x","MacAddress":"02:00:00:00:00:01","HostConfig":{"NetworkMode":"host"}}"#).is_err()
+        );
     }
 
     #[test]

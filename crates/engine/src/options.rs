@@ -409,6 +409,22 @@ pub fn parse_annotation(value: &str) -> Result<(String, String), EngineError> {
     Ok((key.to_owned(), val.to_owned()))
 }
 
+/// `--mac-address aa:bb:cc:dd:ee:ff` as bytes: six hex bytes, not a multicast address.
+pub fn parse_mac(option: &str, text: &str) -> Result<[u8; 6], EngineError> {
+    let bad =
+        |reason: &str| EngineError::BadOption { option: option.into(), value: text.into(), reason: reason.into() };
+    let parts: Vec<u8> = text
+        .split(':')
+        .map(|p| if p.len() <= 2 { u8::from_str_radix(p, 16).ok() } else { None })
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("expected aa:bb:cc:dd:ee:ff"))?;
+    let mac: [u8; 6] = parts.try_into().map_err(|_| bad("expected six bytes"))?;
+    if mac[0] & 1 == 1 {
+        return Err(bad("a multicast address"));
+    }
+    Ok(mac)
+}
+
 /// A network alias (`--network-alias`, `network connect --alias`): a host name, since
 /// it is written into other containers' `/etc/hosts`.
 pub fn parse_alias(option: &str, value: &str) -> Result<String, EngineError> {

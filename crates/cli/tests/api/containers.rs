@@ -420,3 +420,99 @@ fn docker_exec_privileged_and_detached() {
     drop(api);
     clean(&engine);
 }
+
+/// A namespace link of this process (`pid:[4026531836]`), to compare with a container's.
+fn host_ns(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+}
+
+/// The value of `key=` on its own line of `out`.
+fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines().find_map(|l| l.strip_prefix(key).and_then(|l| l.strip_prefix('='))).unwrap_or_else(|| {
+        panic!("no {key}= in {out:?}");
+    })
+}
+
+#[test]
+fn docker_run_host_namespaces_devices_groups_oom_dns_search_and_mac() {
+    let engine = Engine::with_busybox(BIN, "api_hostcfg");
+    let api = Api::start(&engine);
+    let script = "echo comm=$(cat /proc/1/comm); echo pid=$(readlink /proc/self/ns/pid); \
+        echo ipc=$(readlink /proc/self/ns/ipc); echo uts=$(readlink /proc/self/ns/uts); echo host=$(hostname); \
+        test -c /dev/xnull && echo dev=char; echo groups=$(id -G); echo oom=$(cat /proc/self/oom_score_adj); \
+        echo search=$(grep '^search' /etc/resolv.conf); echo mac=$(cat /sys/class/net/eth0/address)";
+    let out = api.docker_run(&[
+        "run",
+        "--rm",
+        "--pid",
+        "host",
+        "--ipc",
+        "host",
+        "--uts",
+        "host",
+        "--device",
+        "/dev/null:/dev/xnull:r",
+        "--group-add",
+        "1234",
+        "--oom-score-adj",
+        "300",
+        "--dns-search",
+        "example.test",
+        "--mac-address",
+        "02:42:ac:11:00:99",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}\n{}", String::from_utf8_lossy(&out.stderr), api.output());
+    // The host's namespaces: its PID 1, its host name.
+    assert_eq!(field(&text, "comm"), std::fs::read_to_string("/proc/1/comm").unwrap().trim());
+    assert_eq!(field(&text, "pid"), host_ns("pid"));
+    assert_eq!(field(&text, "ipc"), host_ns("ipc"));
+    assert_eq!(field(&text, "uts"), host_ns("uts"));
+    assert_eq!(field(&text, "host"), std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim());
+    assert_eq!(field(&text, "dev"), "char");
+    assert!(field(&text, "groups").split(' ').any(|g| g == "1234"), "{text}");
+    assert_eq!(field(&text, "oom"), "300");
+    assert_eq!(field(&text, "search"), "search example.test");
+    assert_eq!(field(&text, "mac"), "02:42:ac:11:00:99");
+    drop(api);
+    clean(&engine);
+}
+
+#[test]
+fn docker_run_pid_and_ipc_container_join_the_other_containers_namespaces() {
+    let engine = Engine::with_busybox(BIN, "api_pidjoin");
+    let api = Api::start(&engine);
+    api.docker_ok(&["run", "-d", "--name", "other", "--ipc", "shareable", "localhost/busybox", "sleep", "1000"]);
+    let pid = api.docker_ok(&["inspect", "-f", "{{.State.Pid}}", "other"]).trim().to_owned();
+    let other_ns =
+        |kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap().to_string_lossy().into_owned();
+    assert_ne!(other_ns("ipc"), host_ns("ipc"));
+    let out = api.docker_run(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:other",
+        "--ipc",
+        "container:other",
+        "localhost/busybox",
+        "sh",
+        "-c",
+        "echo comm=$(cat /proc/1/comm); echo pid=$(readlink /proc/self/ns/pid); echo ipc=$(readlink /proc/self/ns/ipc)",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}\n{}", String::from_utf8_lossy(&out.stderr), api.output());
+    assert_eq!(field(&text, "comm"), "sleep");
+    assert_eq!(field(&text, "pid"), other_ns("pid"));
+    assert_eq!(field(&text, "ipc"), other_ns("ipc"));
+    // A container that does not exist is Docker's 404, and nothing is made.
+    let out = api.docker_run(&["run", "--rm", "--pid", "container:nobody", "localhost/busybox", "true"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(api.docker_ok(&["ps", "-aq"]).lines().count(), 1);
+    api.docker_ok(&["rm", "-f", "other"]);
+    drop(api);
+    clean(&engine);
+}

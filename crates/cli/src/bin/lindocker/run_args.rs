@@ -403,7 +403,7 @@ impl CreateArgs {
             .as_deref()
             .map(|ip| ip.parse::<std::net::Ipv6Addr>().with_context(|| format!("--ip6 {ip:?}: not an IPv6 address")))
             .transpose()?;
-        let mac = self.mac_address.as_deref().map(parse_mac).transpose()?;
+        let mac = self.mac_address.as_deref().map(|m| options::parse_mac("--mac-address", m)).transpose()?;
         for alias in &self.network_alias {
             options::parse_alias("--network-alias", alias)?;
         }
@@ -445,20 +445,6 @@ impl CreateArgs {
         }
         Ok(config)
     }
-}
-
-/// `aa:bb:cc:dd:ee:ff` as bytes.
-fn parse_mac(text: &str) -> Result<[u8; 6]> {
-    let parts: Vec<u8> = text
-        .split(':')
-        .map(|p| u8::from_str_radix(p, 16))
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("--mac-address {text:?}: expected aa:bb:cc:dd:ee:ff"))?;
-    let mac: [u8; 6] = parts.try_into().map_err(|_| anyhow::anyhow!("--mac-address {text:?}: expected six bytes"))?;
-    if mac[0] & 1 == 1 {
-        bail!("--mac-address {text:?}: a multicast address");
-    }
-    Ok(mac)
 }
 
 /// A signal's number from `TERM`, `SIGTERM` or `15`.
