@@ -57,7 +57,7 @@ if command -v dockerd >/dev/null; then
   dns="lindocker-bench-dockerd-$$"
   ip netns add "$dns"
   trap 'cleanup; ip netns del "$dns" 2>/dev/null || true; remove_cgroups "$cg-dockerd"' EXIT
-  ip netns exec "$dns" dockerd --data-root "$work/dockerd" --exec-root "$run/dockerd-exec" \
+  nsenter --net="/run/netns/$dns" -- dockerd --data-root "$work/dockerd" --exec-root "$run/dockerd-exec" \
     --pidfile "$run/dockerd.pid" -H "unix://$dsock" --bridge none --iptables=false --ip6tables=false \
     --ip-forward=false --ip-masq=false --cgroup-parent "/$cg-dockerd" >"$work/dockerd.log" 2>&1 &
   pids+=($!)

@@ -44,6 +44,10 @@ impl std::str::FromStr for WaitCondition {
 
 /// How often the record is read again.
 const POLL: Duration = Duration::from_millis(50);
+/// How often a wait looks at a container that is not running, for its first second.
+const SOON: Duration = Duration::from_millis(2);
+/// For at most a second.
+const SOON_TRIES: u32 = 500;
 /// How long a shim may take to report an exit after the container's record is gone.
 const SHIM_LAST_WORD: Duration = Duration::from_secs(5);
 
@@ -76,6 +80,7 @@ impl Engine {
         // guard's shutdown of its connection when the wait ends first).
         let mut shim: Option<(mpsc::Receiver<Option<i32>>, ShutOnDrop)> = None;
         let mut shim_code = None;
+        let mut soon_left = SOON_TRIES;
         loop {
             let record = match self.records.read(id) {
                 Ok(record) => Some(self.reconcile(record)),
@@ -123,6 +128,14 @@ impl Engine {
                 }
                 Some(Err(mpsc::RecvTimeoutError::Timeout)) => {}
                 Some(Err(mpsc::RecvTimeoutError::Disconnected)) => shim = None,
+                // Not running: a client that waits before it starts the container (the
+                // docker CLI's `run`) starts it at once, and an `--rm` container's removal
+                // follows its exit within milliseconds. Either is looked for as often for
+                // the first second, then every 50 ms.
+                None if soon_left > 0 && (shim_code.is_some() || !state.status.is_live()) => {
+                    soon_left -= 1;
+                    std::thread::sleep(SOON)
+                }
                 None => std::thread::sleep(POLL),
             }
         }
