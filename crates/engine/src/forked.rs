@@ -192,8 +192,10 @@ fn write_log(level: &str, message: &str) {
     use std::io::Write;
     let Some(path) = LOG.get() else { return };
     let time = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
-    let line = serde_json::json!({ "level": level, "msg": message, "time": time });
+    // Formatted first and written whole: one write per line, not one per JSON token.
+    let mut line = serde_json::json!({ "level": level, "msg": message, "time": time }).to_string();
+    line.push('\n');
     if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(line.as_bytes());
     }
 }
