@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 # What building and testing need: a C toolchain for -sys crates, busybox-static for test
 # root filesystems and the first image, the reference registry, skopeo and htpasswd for
-# the image tests, and the runtimes and tools the benchmarks compare against.
+# the image tests, podman (pulls what `push` sent) and buildah, and the runtimes and tools the
+# benchmarks compare against.
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
-  libseccomp-dev runc crun hyperfine strace golang-github-containers-common \
+  libseccomp-dev runc crun hyperfine strace golang-github-containers-common podman buildah \
   docker-registry skopeo umoci apache2-utils gzip zstd iperf3 >/dev/null
 
 # The Docker Engine API's tests drive real clients: docker-compose (1.29) and the Python
