@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod attach_options;
 pub mod boot;
+pub mod build;
 pub mod bundle;
 pub mod cidfile;
 pub mod confinement;
