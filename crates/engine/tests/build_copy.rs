@@ -364,7 +364,11 @@ fn symlinks_and_hard_links_are_kept() {
     c.write("t/file", "DATA");
     symlink("file", c.ctx().join("t/link")).unwrap();
     fs::hard_link(c.ctx().join("t/file"), c.ctx().join("t/hard")).unwrap();
+    rustix::fs::setxattr(c.ctx().join("t/file"), "user.origin", b"ctx", rustix::fs::XattrFlags::empty()).unwrap();
     c.copy(&["t"], "/t").unwrap();
+    let mut value = [0u8; 16];
+    let n = rustix::fs::getxattr(c.root().join("t/file"), "user.origin", &mut value[..]).unwrap();
+    assert_eq!(&value[..n], b"ctx", "extended attributes are kept");
     assert_eq!(fs::read_link(c.root().join("t/link")).unwrap(), Path::new("file"));
     let a = fs::metadata(c.root().join("t/file")).unwrap();
     let b = fs::metadata(c.root().join("t/hard")).unwrap();
