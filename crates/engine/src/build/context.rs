@@ -639,6 +639,12 @@ mod tests {
     }
 
     #[test]
+    fn a_tree_can_be_shared_by_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SourceTree>();
+    }
+
+    #[test]
     fn sources_are_clamped_at_the_top() {
         assert_eq!(clean("../../etc/passwd"), (vec!["etc".to_owned(), "passwd".to_owned()], 0));
         assert_eq!(clean("/a/../../b/"), (vec!["b".to_owned()], 0));

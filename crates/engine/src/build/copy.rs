@@ -94,7 +94,7 @@ fn select<'a>(tree: &SourceTree, request: &CopyRequest<'a>) -> Result<Vec<Item<'
 
 /// Whether a source names something remote (`ADD https://...`, a git repository).
 fn is_url(source: &str) -> bool {
-    source.contains("://") || source.starts_with("git@")
+    source.contains("://") || (source.starts_with("git@") && source.contains(':'))
 }
 
 /// `--exclude` patterns as a matcher.
