@@ -463,6 +463,18 @@ fn a_context_tar_is_unpacked_inside_scratch() {
     fs::create_dir(&scratch2).unwrap();
     assert!(SourceTree::context_tar(&climbing[..], &scratch2).is_err());
     assert!(!c.base.join("escape").exists());
+    // Not a tar: the Dockerfile alone (`docker build - < Dockerfile`).
+    let scratch3 = c.base.join("scratch3");
+    fs::create_dir(&scratch3).unwrap();
+    let tree = SourceTree::context_tar(&b"FROM busybox\nRUN true\n"[..], &scratch3).unwrap();
+    assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM busybox\nRUN true\n");
+    // A compressed tar.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let scratch4 = c.base.join("scratch4");
+    fs::create_dir(&scratch4).unwrap();
+    let tree = SourceTree::context_tar(&gz.finish().unwrap()[..], &scratch4).unwrap();
+    assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM scratch\n");
 }
 
 #[test]

@@ -64,13 +64,41 @@ impl SourceTree {
         Ok(SourceTree { root, path: dir.to_path_buf(), ignore, rootfs: false })
     }
 
-    /// A context sent as a tar (stdin, `-`), unpacked safely into `scratch` (an empty
-    /// directory the caller made and removes): no entry lands outside it, device nodes
-    /// are skipped, owners are root's.
+    /// A context sent as a tar (stdin, `-`; plain, gzip or zstd), unpacked safely into
+    /// `scratch` (an empty directory the caller made and removes): no entry lands
+    /// outside it, device nodes are skipped, owners are root's. A stream that is not a
+    /// tar is the Dockerfile alone, with an empty context (`docker build - <
+    /// Dockerfile`).
     pub fn context_tar(input: impl Read, scratch: &Path) -> Result<SourceTree, EngineError> {
         let dir = open_top(scratch)?;
-        lindocker_storage::unpack::extract(input, &dir, false, (0, 0), None)
-            .map_err(|e| EngineError::Invalid(format!("failed to read the build context: {e}")))?;
+        let bad = |e: &dyn std::fmt::Display| EngineError::Invalid(format!("failed to read the build context: {e}"));
+        let mut input = lindocker_storage::unpack::decompress(input).map_err(|e| bad(&e))?;
+        let mut block = [0u8; 512];
+        let mut got = 0;
+        while got < block.len() {
+            match input.read(&mut block[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(bad(&e)),
+            }
+        }
+        let whole = io::Cursor::new(block[..got].to_vec()).chain(input);
+        if got == block.len() && is_tar_header(&block) {
+            lindocker_storage::unpack::extract(whole, &dir, false, (0, 0), None).map_err(|e| bad(&e))?;
+        } else {
+            let file = rustix::fs::openat(
+                &dir,
+                "Dockerfile",
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+            .map_err(|e| EngineError::io(&scratch.join("Dockerfile"), e.into()))?;
+            let copied = io::copy(&mut whole.take(READ_LIMIT + 1), &mut File::from(file)).map_err(|e| bad(&e))?;
+            if copied > READ_LIMIT {
+                return Err(bad(&format!("a Dockerfile on stdin larger than {READ_LIMIT} bytes")));
+            }
+        }
         SourceTree::context_dir(scratch)
     }
 
@@ -593,6 +621,20 @@ fn class_char(p: &[char], i: usize) -> Result<(char, usize), BadPattern> {
     }
 }
 
+/// Whether `block` is a tar header: its checksum field matches its bytes.
+pub(crate) fn is_tar_header(block: &[u8; 512]) -> bool {
+    let field: String =
+        block[148..156].iter().map(|&b| b as char).filter(|c| !matches!(c, ' ' | '\0')).collect::<String>();
+    let Ok(want) = u64::from_str_radix(&field, 8) else { return false };
+    let (mut unsigned, mut signed) = (0u64, 0i64);
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += u64::from(b);
+        signed += i64::from(b as i8);
+    }
+    want == unsigned || i64::try_from(want).is_ok_and(|w| w == signed)
+}
+
 /// Reads the regular file `fd` (an `O_PATH` descriptor of the tree) from the start.
 pub(crate) fn open_regular(fd: &OwnedFd) -> io::Result<File> {
     Ok(File::from(inroot::reopen(fd, OFlags::RDONLY | OFlags::NONBLOCK)?))
@@ -636,6 +678,20 @@ mod tests {
             // Go: ErrBadPattern for these whatever the name.
             assert_eq!(glob_match(bad, "abc"), Err(BadPattern), "{bad}");
         }
+    }
+
+    #[test]
+    fn tar_headers_are_recognised_by_their_checksum() {
+        let mut h = tar::Header::new_gnu();
+        h.set_path("a").unwrap();
+        h.set_size(0);
+        h.set_cksum();
+        let block: [u8; 512] = h.as_bytes()[..].try_into().unwrap();
+        assert!(is_tar_header(&block));
+        let mut text = [b'x'; 512];
+        text[148..156].copy_from_slice(b"0000000\0");
+        assert!(!is_tar_header(&text));
+        assert!(!is_tar_header(&[0; 512]));
     }
 
     #[test]

@@ -327,21 +327,7 @@ fn is_archive(fd: &OwnedFd) -> bool {
             Ok(n) => got += n,
         }
     }
-    is_tar_header(&block)
-}
-
-/// Whether `block` is a tar header: its checksum field matches its bytes.
-fn is_tar_header(block: &[u8; 512]) -> bool {
-    let field: String =
-        block[148..156].iter().map(|&b| b as char).filter(|c| !matches!(c, ' ' | '\0')).collect::<String>();
-    let Ok(want) = u64::from_str_radix(&field, 8) else { return false };
-    let (mut unsigned, mut signed) = (0u64, 0i64);
-    for (i, &b) in block.iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += u64::from(b);
-        signed += i64::from(b as i8);
-    }
-    want == unsigned || i64::try_from(want).is_ok_and(|w| w == signed)
+    context::is_tar_header(&block)
 }
 
 /// The writing side of a copy: the destination root and what every entry gets.
@@ -677,20 +663,6 @@ fn times(st: &Stat) -> Timestamps {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tar_headers_are_recognised_by_their_checksum() {
-        let mut h = tar::Header::new_gnu();
-        h.set_path("a").unwrap();
-        h.set_size(0);
-        h.set_cksum();
-        let block: [u8; 512] = h.as_bytes()[..].try_into().unwrap();
-        assert!(is_tar_header(&block));
-        let mut text = [b'x'; 512];
-        text[148..156].copy_from_slice(b"0000000\0");
-        assert!(!is_tar_header(&text));
-        assert!(!is_tar_header(&[0; 512]));
-    }
 
     #[test]
     fn urls_are_remote() {
