@@ -55,7 +55,7 @@ pub struct Source {
     pub line: usize,
     /// The instruction as written, continuation lines joined as BuildKit joins them
     /// (the escape character and the blanks after it removed, nothing added: `RUN a \`
-    /// + `    b` is `RUN a     b`), comment lines inside it removed, heredoc bodies not
+    /// then `    b` make `RUN a     b`), comment lines inside it removed, heredoc bodies not
     /// included, surrounding blanks trimmed. This is what `history`'s `CreatedBy` is
     /// made of.
     pub original: String,
