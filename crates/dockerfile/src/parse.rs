@@ -42,6 +42,43 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     Ok(Dockerfile { directives: raw.directives, global_args, stages })
 }
 
+/// Parses one `ONBUILD` trigger stored in a base image (as [`onbuild_expression`]
+/// wrote it) when a build starts `FROM` that image: a one-instruction Dockerfile with
+/// the default escape character, as BuildKit reads it. `FROM`, `ONBUILD` and
+/// `MAINTAINER` are refused.
+pub fn parse_trigger(text: &str) -> Result<Instruction, ParseError> {
+    let raw = parse_raw(text)?;
+    let [node] = raw.nodes.as_slice() else {
+        return Err(ParseError {
+            line: 1,
+            message: format!("an ONBUILD trigger must be one instruction: {}", go_quote(text)),
+        });
+    };
+    let err = |message: String| ParseError { line: node.line, message };
+    let upper = node.cmd.to_ascii_uppercase();
+    if matches!(upper.as_str(), "FROM" | "ONBUILD" | "MAINTAINER") {
+        return Err(err(format!("{upper} isn't allowed as an ONBUILD trigger")));
+    }
+    typed(node).map_err(err)
+}
+
+/// The text an `ONBUILD` trigger is stored as in the image config (BuildKit's
+/// `Expression`): the trigger's instruction, then each heredoc's body and delimiter.
+pub fn onbuild_expression(trigger: &Instruction) -> String {
+    let mut out = trigger.source.original.clone();
+    let heredocs = match &trigger.kind {
+        Kind::Run(r) => r.heredocs.as_slice(),
+        Kind::Copy(c) | Kind::Add(c) => c.heredocs.as_slice(),
+        _ => &[],
+    };
+    for h in heredocs {
+        out.push('\n');
+        out.push_str(&h.content);
+        out.push_str(&h.name);
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------
 // Raw layer: lines, directives, continuations, heredocs.
 
@@ -1133,8 +1170,9 @@ fn kind_name(k: MountKind) -> &'static str {
     }
 }
 
-/// go-units `RAMInBytes`: a number with an optional binary unit (`64m`, `1GiB`, `512`).
-pub(crate) fn ram_in_bytes(s: &str) -> Option<u64> {
+/// go-units `RAMInBytes` (`RUN --mount=type=tmpfs,size=`): a number with an optional
+/// binary unit (`64m`, `1GiB`, `512`), in bytes.
+pub fn ram_in_bytes(s: &str) -> Option<u64> {
     let s = s.trim();
     let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(num_end);
