@@ -79,6 +79,42 @@ pub fn onbuild_expression(trigger: &Instruction) -> String {
     out
 }
 
+/// What a `RUN` with heredocs runs, as BuildKit's `dispatchRun` decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeredocRun<'a> {
+    /// Run this text with the shell (`SHELL`, `/bin/sh -c` by default): the lone
+    /// heredoc's body (`RUN <<EOF`), or the command line followed by each body and its
+    /// delimiter (`RUN python3 <<EOF`), for the shell to read as a heredoc.
+    Shell(String),
+    /// A lone heredoc whose body starts with `#!`: write `content` to a file `name`
+    /// (mode 0755, BuildKit mounts it under `/dev/pipes/`) and run that file itself.
+    Script {
+        /// The delimiter, used as the file name.
+        name: &'a str,
+        /// The body.
+        content: &'a str,
+    },
+}
+
+/// For a `RUN` with heredocs, what to run; None without heredocs.
+pub fn heredoc_run(run: &Run) -> Option<HeredocRun<'_>> {
+    let first = run.heredocs.first()?;
+    let Command::Shell(line) = &run.command else { return None };
+    if parse_heredoc(line.trim()).ok().flatten().is_some() {
+        if first.content.starts_with("#!") {
+            return Some(HeredocRun::Script { name: &first.name, content: &first.content });
+        }
+        return Some(HeredocRun::Shell(first.content.clone()));
+    }
+    let mut full = line.clone();
+    for h in &run.heredocs {
+        full.push('\n');
+        full.push_str(&h.content);
+        full.push_str(&h.name);
+    }
+    Some(HeredocRun::Shell(full))
+}
+
 // ---------------------------------------------------------------------------------
 // Raw layer: lines, directives, continuations, heredocs.
 
@@ -1228,7 +1264,8 @@ fn parse_copy(node: &RawNode, add: bool) -> Result<Copy, String> {
     if !node.json {
         for src in sources {
             if let Some(doc) = parse_heredoc(src).ok().flatten() {
-                let found = node.heredocs.iter().find(|h| h.name == doc.name).cloned();
+                // The last body of that name, as BuildKit's lookup map keeps it.
+                let found = node.heredocs.iter().rev().find(|h| h.name == doc.name).cloned();
                 heredocs.push(found.unwrap_or(Heredoc { content: String::new(), ..doc }));
             }
         }

@@ -844,3 +844,25 @@ fn onbuild_triggers_round_trip() {
     assert!(parse_trigger("RUN a\nRUN b").is_err());
     assert!(parse_trigger("").is_err());
 }
+
+#[test]
+fn heredoc_runs_as_buildkit() {
+    let run = |text: &str| match kind(text) {
+        Kind::Run(r) => r,
+        _ => panic!(),
+    };
+    assert_eq!(heredoc_run(&run("RUN echo hi")), None);
+    assert_eq!(heredoc_run(&run("RUN <<EOF\necho $A\nEOF")), Some(HeredocRun::Shell("echo $A\n".into())));
+    assert_eq!(
+        heredoc_run(&run("RUN <<-'S'\n\t#!/usr/bin/env python3\n\tprint(1)\nS")),
+        Some(HeredocRun::Script { name: "S", content: "#!/usr/bin/env python3\nprint(1)\n" })
+    );
+    assert_eq!(
+        heredoc_run(&run("RUN python3 - <<EOF a\nprint(1)\nEOF")),
+        Some(HeredocRun::Shell("python3 - <<EOF a\nprint(1)\nEOF".into()))
+    );
+    assert_eq!(
+        heredoc_run(&run("RUN cat <<A <<B\n1\nA\n2\nB")),
+        Some(HeredocRun::Shell("cat <<A <<B\n1\nA\n2\nB".into()))
+    );
+}
