@@ -379,7 +379,6 @@ fn symlinks_and_hard_links_are_kept() {
 }
 
 #[test]
-#[ignore = "needs the .dockerignore matcher (h/dockerfile)"]
 fn exclude_patterns_leave_files_out() {
     let c = Case::new();
     c.write("src/a.go", "a");
@@ -511,7 +510,6 @@ fn heredocs_become_files() {
 }
 
 #[test]
-#[ignore = "needs the .dockerignore matcher (h/dockerfile)"]
 fn dockerignore_leaves_files_out_of_the_context() {
     let c = Case::new();
     c.write(".dockerignore", "secret\n*.log\nbuild/\n!build/keep.txt\n");
@@ -539,4 +537,26 @@ fn dockerignore_leaves_files_out_of_the_context() {
     assert_eq!(before, c.digest(&["."]));
     let tree = SourceTree::context_dir(&c.ctx()).unwrap();
     assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM scratch\n");
+}
+
+/// An exception deep below an ignored directory brings back that file and the
+/// directories on its way, and nothing else; an ignored directory with nothing brought
+/// back is not made at all.
+#[test]
+fn dockerignore_exceptions_bring_back_only_their_files() {
+    let c = Case::new();
+    c.write(".dockerignore", "*\n!src\n!vendor/a/keep.txt\n!other/a/keep.txt\nsrc/**/*.tmp\n");
+    c.write("other/a/drop.txt", "D");
+    c.write("vendor/a/keep.txt", "K");
+    c.write("vendor/a/drop.txt", "D");
+    c.write("vendor/b/drop.txt", "D");
+    c.write("src/main.rs", "M");
+    c.write("src/deep/x.tmp", "T");
+    c.write("top.txt", "T");
+    c.copy(&["."], "/app/").unwrap();
+    let mut all = Vec::new();
+    listing(&c.root().join("app"), &mut all);
+    let names: Vec<String> =
+        all.iter().map(|(p, _)| p.strip_prefix(c.root().join("app")).unwrap().display().to_string()).collect();
+    assert_eq!(names, ["", "src", "src/deep", "src/main.rs", "vendor", "vendor/a", "vendor/a/keep.txt"]);
 }
