@@ -560,3 +560,80 @@ fn dockerignore_exceptions_bring_back_only_their_files() {
         all.iter().map(|(p, _)| p.strip_prefix(c.root().join("app")).unwrap().display().to_string()).collect();
     assert_eq!(names, ["", "src", "src/deep", "src/main.rs", "vendor", "vendor/a", "vendor/a/keep.txt"]);
 }
+
+mod hostile_trees {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Path pieces: climbs (often), the outside by its absolute host path (`OUT`), our
+    /// own names and links.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => Just(".."),
+            3 => Just("OUT"),
+            1 => Just("."),
+            1 => Just("a"),
+            1 => Just("b"),
+            2 => Just("l0"),
+            1 => Just("l1"),
+            1 => Just("secret"),
+            2 => Just("file"),
+            1 => Just("*"),
+            1 => Just(""),
+        ]
+        .prop_map(str::to_owned)
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (any::<bool>(), prop::collection::vec(piece(), 0..5), any::<bool>()).prop_map(|(absolute, parts, slash)| {
+            format!("{}{}{}", if absolute { "/" } else { "" }, parts.join("/"), if slash { "/" } else { "" })
+        })
+    }
+
+    /// Link targets: any path, or straight at the outside.
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![2 => path(), 1 => Just("OUT/secret".to_owned()), 1 => Just("OUT".to_owned())]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever symlinks the destination root and a `--from` root hold, and whatever
+        /// source and destination are asked for, nothing outside the destination root
+        /// changes and no byte of a file outside the source tree is copied.
+        #[test]
+        fn copies_stay_inside_both_roots(
+            dest_links in prop::collection::vec((0..3usize, 0..2usize, target()), 1..6),
+            src_links in prop::collection::vec((0..3usize, 0..2usize, target()), 0..5),
+            source in prop_oneof![2 => path(), 1 => Just("a/file".to_owned()), 1 => Just("a".to_owned())],
+            dest in prop_oneof![2 => path(), 1 => Just("/l0".to_owned()), 1 => Just("/a/l1/x".to_owned())],
+            add in any::<bool>(),
+        ) {
+            let c = Case::new();
+            let stage = c.base.join("stage");
+            for root in [c.root(), stage.clone()] {
+                fs::create_dir_all(root.join("a/b")).unwrap();
+                fs::write(root.join("a/file"), "inside").unwrap();
+            }
+            // The top of the root twice as often: where most destinations are.
+            let dirs = ["", "", "a"];
+            let out = c.host().display().to_string();
+            for (root, links) in [(c.root(), &dest_links), (stage.clone(), &src_links)] {
+                for (dir, name, target) in links {
+                    let _ = symlink(target.replace("OUT", &out), root.join(dirs[*dir]).join(format!("l{name}")));
+                }
+            }
+            let before = c.host_listing();
+            let beside = c.beside();
+            let dest = format!("/{}", dest.replace("OUT", &out));
+            let source = source.replace("OUT", &out);
+            let tree = SourceTree::rootfs(&stage).unwrap();
+            let sources = [CopySource::Path(source.clone())];
+            let request = Req { dest: &dest, add, ..Req::default() };
+            let _ = copy(&tree, &request.request(&sources), &c.root());
+            prop_assert_eq!(c.host_listing(), before, "COPY {} {} changed the outside", source, dest);
+            prop_assert_eq!(c.beside(), beside.clone(), "COPY {} {} wrote beside the roots", source, dest);
+            prop_assert!(files_holding(&c.root(), b"HOST SECRET").is_empty(), "COPY {} {} read the outside", source, dest);
+        }
+    }
+}
