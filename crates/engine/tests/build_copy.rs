@@ -535,8 +535,14 @@ fn dockerignore_leaves_files_out_of_the_context() {
     c.write("secret", "changed");
     c.write("build/other.o", "changed");
     assert_eq!(before, c.digest(&["."]));
-    let tree = SourceTree::context_dir(&c.ctx()).unwrap();
+    let mut tree = SourceTree::context_dir(&c.ctx()).unwrap();
     assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM scratch\n");
+    // `Dockerfile.dockerignore` replaces the rules.
+    tree.set_ignore("main.c\n").unwrap();
+    let sources = [CopySource::Path("secret".into())];
+    copy(&tree, &Req { dest: "/s2", ..Req::default() }.request(&sources), &c.root()).unwrap();
+    let sources = [CopySource::Path("main.c".into())];
+    assert!(copy(&tree, &Req { dest: "/m2", ..Req::default() }.request(&sources), &c.root()).is_err());
 }
 
 /// An exception deep below an ignored directory brings back that file and the

@@ -64,6 +64,15 @@ impl SourceTree {
         Ok(SourceTree { root, path: dir.to_path_buf(), ignore, rootfs: false })
     }
 
+    /// Replaces the context's `.dockerignore` rules by `text`: BuildKit's
+    /// `<Dockerfile>.dockerignore` beside the Dockerfile, which wins when present.
+    pub fn set_ignore(&mut self, text: &str) -> Result<(), EngineError> {
+        let ignore = Ignore::parse(text)
+            .map_err(|e| EngineError::Invalid(format!("failed to parse the ignore file: {}", e.message)))?;
+        self.ignore = Some(ignore);
+        Ok(())
+    }
+
     /// A context sent as a tar (stdin, `-`; plain, gzip or zstd), unpacked safely into
     /// `scratch` (an empty directory the caller made and removes): no entry lands
     /// outside it, device nodes are skipped, owners are root's. A stream that is not a
