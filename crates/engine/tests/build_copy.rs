@@ -526,6 +526,14 @@ fn dockerignore_leaves_files_out_of_the_context() {
         all.iter().map(|(p, _)| p.strip_prefix(c.root().join("app")).unwrap().display().to_string()).collect();
     assert_eq!(names, ["", ".dockerignore", "Dockerfile", "build", "build/keep.txt", "main.c"]);
     assert!(c.copy(&["secret"], "/s").unwrap_err().contains("not found"));
+    // Nor through a symlink to it.
+    symlink("secret", c.ctx().join("alias")).unwrap();
+    assert!(c.copy(&["alias"], "/s").unwrap_err().contains("not found"));
+    fs::remove_file(c.ctx().join("alias")).unwrap();
+    // Nor an ignored symlink to a file that is not.
+    symlink("main.c", c.ctx().join("x.log")).unwrap();
+    assert!(c.copy(&["x.log"], "/s").unwrap_err().contains("not found"));
+    fs::remove_file(c.ctx().join("x.log")).unwrap();
     assert!(c.copy(&["*.log"], "/l/").unwrap_err().contains("not found"));
     c.copy(&["build"], "/b/").unwrap();
     assert!(c.root().join("b/keep.txt").is_file() && !c.root().join("b/other.o").exists());

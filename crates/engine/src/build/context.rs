@@ -182,7 +182,9 @@ impl SourceTree {
             let path = cursor.path();
             let (fd, st) = self.node_of(&cursor)?;
             let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
-            if self.ignored(&path) && !(is_dir && self.look_below(&path)) {
+            // Left out by its own path or, for a symlink, by the path it leads to.
+            let written = shown.join("/");
+            if [&path, &written].iter().any(|p| self.ignored(p) && !(is_dir && self.look_below(p))) {
                 continue;
             }
             let parents = shown[pivot.min(shown.len())..].to_vec();
