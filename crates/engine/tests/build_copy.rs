@@ -317,6 +317,23 @@ fn files_and_directories_land_where_docker_puts_them() {
     assert!(err.contains("cannot copy to non-directory: /new/name"), "{err}");
 }
 
+/// A destination through a dangling symlink is made where the link points, inside the
+/// root (Docker follows it there).
+#[test]
+fn a_dangling_symlink_on_the_way_is_followed_inside_the_root() {
+    let c = Case::new();
+    c.write("f", "F");
+    fs::create_dir_all(c.root().join("var")).unwrap();
+    symlink("../run", c.root().join("var/run")).unwrap();
+    symlink(c.host().join("data"), c.root().join("data")).unwrap();
+    c.copy(&["f"], "/var/run/app/").unwrap();
+    assert_eq!(fs::read(c.root().join("run/app/f")).unwrap(), b"F");
+    let before = c.host_listing();
+    c.copy(&["f"], "/data/x/").unwrap();
+    assert_eq!(c.host_listing(), before, "made on the host");
+    assert!(c.root().join(c.host().strip_prefix("/").unwrap()).join("data/x/f").is_file());
+}
+
 #[test]
 fn wildcards_match_one_component_at_a_time() {
     let c = Case::new();

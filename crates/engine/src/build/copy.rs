@@ -366,50 +366,68 @@ impl Out<'_> {
         }
     }
 
-    /// The directory `dest` inside the root, its symlinks followed there, made with its
-    /// missing parents (mode 0755, the `--chown` owner); and whether its last component
-    /// was made here.
+    /// The directory `dest` inside the root, its symlinks followed there (a dangling one
+    /// to where it points, inside the root), made with its missing parents (mode 0755,
+    /// the `--chown` owner); and whether its last component was made here.
     fn ensure_dir(&self, dest: &[String]) -> Result<(OwnedFd, bool), EngineError> {
         let mut fd = reopen_dir(self.root, "/")?;
+        // The path walked so far, as written (symlinks and `..` in it are resolved
+        // again by every in-root open).
         let mut path = String::new();
         let mut created = false;
-        for part in dest {
+        let mut queue: Vec<String> = dest.iter().rev().cloned().collect();
+        let mut links = 0;
+        while let Some(part) = queue.pop() {
+            let before = path.len();
             path.push('/');
-            path.push_str(part);
+            path.push_str(&part);
             match inroot::open(self.root, Path::new(&path), OFlags::RDONLY | OFlags::DIRECTORY) {
                 Ok(dir) => {
                     fd = dir;
                     created = false;
+                    continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    match rustix::fs::mkdirat(&fd, part.as_str(), Mode::from_raw_mode(0o700)) {
-                        Ok(()) => {}
-                        Err(Errno::EXIST) => {
-                            return Err(EngineError::Invalid(format!(
-                                "cannot create directory {path}: a dangling symlink is in the way"
-                            )));
-                        }
-                        Err(e) => return Err(io_error(&path, e)),
-                    }
-                    let dir = rustix::fs::openat(
-                        &fd,
-                        part.as_str(),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(|e| io_error(&path, e))?;
-                    let (uid, gid) = self.owner.unwrap_or((0, 0));
-                    rustix::fs::fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                        .map_err(|e| io_error(&path, e))?;
-                    rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| io_error(&path, e))?;
-                    fd = dir;
-                    created = true;
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && part != ".." => {}
                 Err(e) if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) => {
                     return Err(EngineError::Invalid(format!("cannot copy to non-directory: {path}")));
                 }
                 Err(e) => return Err(EngineError::io(Path::new(&path), e)),
             }
+            match rustix::fs::mkdirat(&fd, part.as_str(), Mode::from_raw_mode(0o700)) {
+                Ok(()) => {}
+                Err(Errno::EXIST) => {
+                    // A dangling symlink: made where it points, inside the root (as
+                    // Docker follows it there).
+                    let target =
+                        rustix::fs::readlinkat(&fd, part.as_str(), Vec::new()).map_err(|e| io_error(&path, e))?;
+                    links += 1;
+                    if links > 40 {
+                        return Err(io_error(&path, Errno::LOOP));
+                    }
+                    let target = String::from_utf8_lossy(target.as_bytes()).into_owned();
+                    path.truncate(before);
+                    if target.starts_with('/') {
+                        path.clear();
+                        fd = reopen_dir(self.root, "/")?;
+                    }
+                    queue.extend(target.split('/').filter(|p| !p.is_empty() && *p != ".").rev().map(str::to_owned));
+                    continue;
+                }
+                Err(e) => return Err(io_error(&path, e)),
+            }
+            let dir = rustix::fs::openat(
+                &fd,
+                part.as_str(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| io_error(&path, e))?;
+            let (uid, gid) = self.owner.unwrap_or((0, 0));
+            rustix::fs::fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                .map_err(|e| io_error(&path, e))?;
+            rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| io_error(&path, e))?;
+            fd = dir;
+            created = true;
         }
         Ok((fd, created))
     }
