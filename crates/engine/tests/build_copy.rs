@@ -293,6 +293,8 @@ fn files_and_directories_land_where_docker_puts_them() {
     assert_eq!(meta.mtime(), fs::metadata(c.ctx().join("a.txt")).unwrap().mtime(), "the mtime is kept");
     c.copy(&["a.txt"], "/into/").unwrap();
     assert_eq!(fs::read(c.root().join("into/a.txt")).unwrap(), b"A");
+    c.copy(&["a.txt"], "/dot/.").unwrap();
+    assert_eq!(fs::read(c.root().join("dot/a.txt")).unwrap(), b"A");
     // An existing directory without a trailing slash: into it.
     c.copy(&["a.txt"], "/into").unwrap();
     assert!(c.root().join("into/a.txt").is_file());

@@ -84,12 +84,17 @@ fn select<'a>(tree: &SourceTree, request: &CopyRequest<'a>) -> Result<Vec<Item<'
             CopySource::Inline { name, content } => items.push(Item::Inline(name, content)),
         }
     }
-    if request.sources.len() > 1 && !request.dest.ends_with('/') {
+    if request.sources.len() > 1 && !names_dir(request.dest) {
         return Err(EngineError::Invalid(format!(
             "When using {command} with more than one source file, the destination must be a directory and end with a /"
         )));
     }
     Ok(items)
+}
+
+/// Whether the destination says it is a directory: a trailing `/` (or `/.`).
+fn names_dir(dest: &str) -> bool {
+    dest.ends_with('/') || dest.ends_with("/.") || dest == "."
 }
 
 /// Whether a source names something remote (`ADD https://...`, a git repository).
@@ -227,7 +232,7 @@ pub fn copy(tree: &SourceTree, request: &CopyRequest, rootfs: &Path) -> Result<(
     let exclude = excludes(request)?;
     let root = inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
     let owner = request.chown.map(|spec| chown_ids(&root, spec)).transpose()?;
-    let slash = request.dest.ends_with('/');
+    let slash = names_dir(request.dest);
     let dest = dest_parts(request.dest);
     let mut out =
         Out { root: &root, owner, chmod: request.chmod, keep_owners: tree.is_rootfs(), links: HashMap::new() };
