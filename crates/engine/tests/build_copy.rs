@@ -437,6 +437,9 @@ fn add_extracts_local_archives_and_refuses_urls() {
         assert_eq!(fs::read(&f).unwrap(), b"F", "{src}");
         assert_eq!(fs::metadata(&f).unwrap().uid(), 1000, "the archive's owner is kept");
     }
+    c.run(Req { sources: &["plain.tar"], dest: "/o/", add: true, chown: Some("www:staff"), ..Req::default() }).unwrap();
+    let f = fs::metadata(c.root().join("o/dir/f")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (33, 50), "--chown owns what an archive holds");
     c.run(Req { sources: &["notes.gz"], dest: "/n/", add: true, ..Req::default() }).unwrap();
     assert_eq!(fs::read(c.root().join("n/notes.gz")).unwrap(), b"not an archive");
     // COPY does not extract.
