@@ -87,7 +87,11 @@ fn push_inspect_push_again_pull_back_and_run() {
 
     // Back from the registry: the same image under the same digest, and it runs.
     engine.ok(&["rmi", &name]);
+    assert!(engine.root.join("image/blobmeta").read_dir().unwrap().count() > 0, "pushes remember blobs");
     engine.ok(&["image", "prune", "-a"]);
+    // The gzip blobs made for the push, and what was known about them, went with the images.
+    let left = |dir: &str| engine.root.join(dir).read_dir().unwrap().count();
+    assert_eq!((left("image/blobs/sha256"), left("image/blobmeta")), (0, 0));
     engine.ok(&["pull", &name]);
     let pulled = inspect(&engine, &name);
     assert_eq!(pulled["Id"], id.as_str());
