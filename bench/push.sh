@@ -115,11 +115,12 @@ bench skopeo-archive "$fresh" "nsenter --net=/run/netns/$ns -- skopeo copy --qui
 
 if command -v dockerd >/dev/null && command -v docker >/dev/null; then
   dsock=$run/dockerd.sock
-  in_ns containerd --root "$work/containerd" --state "$run/containerd" --address "$run/containerd.sock" \
-    >"$work/containerd.log" 2>&1 &
+  # nsenter execs the daemon: $! is its pid.
+  nsenter --net="/run/netns/$ns" -- containerd --root "$work/containerd" --state "$run/containerd" \
+    --address "$run/containerd.sock" >"$work/containerd.log" 2>&1 &
   echo $! > "$run/containerd.pid"
   for _ in $(seq 100); do [ -S "$run/containerd.sock" ] && break; sleep 0.1; done
-  in_ns dockerd --data-root "$work/dockerd" --exec-root "$run/dockerd-exec" --pidfile "$run/dockerd.pid" \
+  nsenter --net="/run/netns/$ns" -- dockerd --data-root "$work/dockerd" --exec-root "$run/dockerd-exec" --pidfile "$run/dockerd.pid" \
     -H "unix://$dsock" --containerd "$run/containerd.sock" --bridge none --iptables=false --ip6tables=false \
     --ip-forward=false --ip-masq=false --cgroup-parent "/$cg-dockerd" >"$work/dockerd.log" 2>&1 &
   ok=""
