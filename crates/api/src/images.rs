@@ -187,7 +187,11 @@ fn push(ctx: &Ctx, request: &Request<Incoming>, image: String) -> ApiResult<Resp
     let tag = ctx.query.get("tag").unwrap_or_default();
     let name = if tag.is_empty() { image } else { format!("{image}:{tag}") };
     lindocker_image::reference::parse(&name).map_err(|e| ApiError::bad(e.to_string()))?;
-    let options = PushOptions { insecure: Vec::new(), all_tags: tag.is_empty() };
+    let platform = match ctx.query.get("platform").filter(|p| !p.is_empty()) {
+        Some(p) => Some(Platform::parse(p).map_err(|e| ApiError::bad(e.to_string()))?),
+        None => None,
+    };
+    let options = PushOptions { insecure: Vec::new(), all_tags: tag.is_empty(), platform };
     let credentials = registry_auth(request)?;
     let images = ctx.service.engine.image_ops();
     Ok(progress_stream(move |progress| {

@@ -198,6 +198,11 @@ fn all_tags_quiet_and_what_cannot_be_pushed() {
     assert!(err.contains("No such image"), "{err}");
     let err = engine.fails(&["push", "-a", &format!("{repo}:1")], 1);
     assert!(err.contains("--all-tags"), "{err}");
+    // An image is for one platform; another is refused before anything is sent.
+    let host = if cfg!(target_arch = "x86_64") { "linux/amd64" } else { "linux/arm64" };
+    let err = engine.fails(&["push", "--platform", "linux/s390x", &format!("{repo}:1")], 1);
+    assert!(err.contains("linux/s390x") && err.contains(host), "{err}");
+    engine.ok(&["push", "-q", "--platform", host, &format!("{repo}:1")]);
     // A registry nobody listens on.
     let err = engine.fails(&["push", "127.0.0.1:1/test/x:1"], 1);
     assert!(err.contains("No such image"), "{err}");

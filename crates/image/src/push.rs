@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::blobmeta::Compression;
 use crate::progress::{LayerProgress, Progress};
-use crate::registry::is_insecure;
+use crate::registry::{Platform, is_insecure};
 use crate::store::{ImageRecord, Store};
 use crate::{ImageError, auth, reference};
 
@@ -43,6 +43,9 @@ pub struct PushOptions {
     pub insecure: Vec<String>,
     /// Push every tag of the repository (`-a`).
     pub all_tags: bool,
+    /// Push only if the image is for this platform (`--platform`; lindocker's images
+    /// have one platform each).
+    pub platform: Option<Platform>,
 }
 
 /// One tag pushed.
@@ -97,8 +100,25 @@ pub fn push_as(
     } else {
         vec![reference.whole()]
     };
-    // Every image is found before anything is sent.
+    // Every image is found (and its platform checked) before anything is sent.
     let images = names.iter().map(|n| store.find(n).map(|i| (n.clone(), i))).collect::<Result<Vec<_>, _>>()?;
+    if let Some(wanted) = &options.platform {
+        for (name, image) in &images {
+            let config = store.config(image)?;
+            let variant = config.variant().clone();
+            let has = Platform {
+                os: config.os().to_string(),
+                architecture: config.architecture().to_string(),
+                variant: variant.filter(|_| wanted.variant.is_some()),
+            };
+            if has != *wanted {
+                return Err(ImageError::NoMatchingPlatform {
+                    wanted: format!("{wanted} ({name})"),
+                    offered: vec![has.to_string()],
+                });
+            }
+        }
+    }
     let registry = reference.registry().to_owned();
     let fail = |reason: String| ImageError::Registry { registry: registry.clone(), reason };
     let runtime = tokio::runtime::Builder::new_multi_thread()

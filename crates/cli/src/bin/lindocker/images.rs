@@ -137,6 +137,9 @@ pub struct PushArgs {
     /// Print only the pushed digest reference.
     #[arg(short, long)]
     quiet: bool,
+    /// Push only if the image is for this platform (os/arch[/variant]).
+    #[arg(long)]
+    platform: Option<String>,
     /// REGISTRY/REPO[:TAG]
     name: String,
 }
@@ -368,7 +371,8 @@ fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
 }
 
 fn push(cli: &Cli, a: &PushArgs) -> Result<u8> {
-    let options = PushOptions { insecure: cli.insecure_registries.clone(), all_tags: a.all_tags };
+    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    let options = PushOptions { insecure: cli.insecure_registries.clone(), all_tags: a.all_tags, platform };
     let progress = Progress::for_terminal(a.quiet);
     let pushed = images(cli)?.push(&a.name, &options, &progress, None)?;
     if a.quiet {
