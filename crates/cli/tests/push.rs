@@ -245,3 +245,20 @@ fn podman_pulls_and_runs_a_pushed_image() {
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "hi\n");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+#[test]
+fn token_auth_through_the_bearer_challenge() {
+    let registry = Registry::start("pushtoken", None);
+    let proxy = Proxy::start(&registry.addr, ProxyMode { bearer: Some("bob:pw".into()), ..ProxyMode::default() });
+    let engine = engine("pushtoken");
+    let name = format!("{}/test/tok:1", proxy.addr);
+    engine.ok(&["tag", "localhost/busybox", &name]);
+    let err = engine.fails(&["push", &name], 1);
+    assert!(err.contains(&format!("lindocker login {}", proxy.addr)), "{err}");
+    assert!(proxy.requests_with("PUT").is_empty(), "nothing was sent: {:?}", proxy.requests_with(""));
+    engine.ok(&["login", "-u", "bob", "-p", "pw", &proxy.addr]);
+    let before = proxy.tokens.load(Ordering::Relaxed);
+    engine.ok(&["push", &name]);
+    assert!(proxy.tokens.load(Ordering::Relaxed) > before, "the push got a token");
+    skopeo_json(&["inspect", "--tls-verify=false", &format!("docker://{}/test/tok:1", registry.addr)]);
+}
