@@ -1,4 +1,4 @@
-//! The image endpoints: list, pull (`/images/create`, Docker's JSON progress stream),
+//! The image endpoints: list, pull (`/images/create`, Docker's JSON progress stream), push,
 //! inspect, history, tag, delete, prune, save (`/images/get`), load; and `/auth`. Names
 //! may hold slashes (`registry:5000/team/app:1`), so a name is every segment between
 //! `images` and the verb.
@@ -13,6 +13,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use lindocker_engine::images::{ImageDeleteItem, ImageSummary};
 use lindocker_image::progress::{Progress, PullEvent};
+use lindocker_image::push::PushOptions;
 use lindocker_image::registry::{Platform, PullOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -57,7 +58,7 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
         }
         (&Method::POST, [image @ .., "tag"]) if !image.is_empty() => tag(ctx, name(image)).await,
         (&Method::GET, [image @ .., "get"]) if !image.is_empty() => save(ctx, vec![name(image)]).await,
-        (&Method::POST, [_, .., "push"]) => Err(ApiError::not_implemented("push is not supported by lindocker")),
+        (&Method::POST, [image @ .., "push"]) if !image.is_empty() => push(ctx, &request, name(image)),
         (&Method::DELETE, image) if !image.is_empty() => remove(ctx, name(image)).await,
         _ => return Err(request),
     };
@@ -164,15 +165,53 @@ fn pull(ctx: &Ctx, request: &Request<Incoming>) -> ApiResult<Response<Body>> {
     let options = PullOptions { platform, insecure: Vec::new() };
     // The client's credentials for this pull (the docker CLI sends what `docker login`
     // stored); without, lindocker's own.
+    let credentials = registry_auth(request)?;
+    let images = ctx.service.engine.image_ops();
+    Ok(progress_stream(move |progress| images.pull_as(&name, &options, progress, credentials).map(|_| Vec::new())))
+}
+
+/// The credentials of the request's `X-Registry-Auth` header, if it has some.
+fn registry_auth(request: &Request<Incoming>) -> ApiResult<Option<(String, String)>> {
     let header = request.headers().get("x-registry-auth").map(|v| v.to_str().unwrap_or("\u{0}"));
-    let credentials = header
+    Ok(header
         .map(lindocker_image::auth::decode_registry_auth)
         .transpose()
         .map_err(|e| ApiError::bad(e.to_string()))?
-        .flatten();
+        .flatten())
+}
+
+/// `POST /images/{name}/push?tag=`: the push (every tag of the repository when `tag` is
+/// empty, as dockerd does for `docker push -a`), streamed as JSON lines with an `aux`
+/// line per tag pushed (`Tag`, `Digest`, `Size`).
+fn push(ctx: &Ctx, request: &Request<Incoming>, image: String) -> ApiResult<Response<Body>> {
+    let tag = ctx.query.get("tag").unwrap_or_default();
+    let name = if tag.is_empty() { image } else { format!("{image}:{tag}") };
+    lindocker_image::reference::parse(&name).map_err(|e| ApiError::bad(e.to_string()))?;
+    let platform = match ctx.query.get("platform").filter(|p| !p.is_empty()) {
+        Some(p) => Some(Platform::parse(p).map_err(|e| ApiError::bad(e.to_string()))?),
+        None => None,
+    };
+    let options = PushOptions { insecure: Vec::new(), all_tags: tag.is_empty(), platform };
+    let credentials = registry_auth(request)?;
     let images = ctx.service.engine.image_ops();
+    Ok(progress_stream(move |progress| {
+        let pushed = images.push(&name, &options, progress, credentials)?;
+        Ok::<_, lindocker_engine::EngineError>(
+            pushed
+                .into_iter()
+                .map(|p| json!({ "progressDetail": {}, "aux": { "Tag": p.tag, "Digest": p.digest, "Size": p.size } }))
+                .collect(),
+        )
+    }))
+}
+
+/// Runs `job` on a long-running thread, its progress (and then the lines it returns, or
+/// its error) streamed as Docker's JSON lines.
+fn progress_stream<E: std::fmt::Display>(
+    job: impl FnOnce(&Progress) -> Result<Vec<Value>, E> + Send + 'static,
+) -> Response<Body> {
     let (sender, body) = channel();
-    // The progress callback runs inside the pull's own runtime: it only queues (never
+    // The progress callback runs inside the job's own runtime: it only queues (never
     // blocks); a task forwards at the client's pace.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
@@ -198,13 +237,20 @@ fn pull(ctx: &Ctx, request: &Request<Incoming>) -> ApiResult<Response<Body>> {
             }
             let _ = events.send(line(&progress_json(&event)));
         });
-        if let Err(e) = images.pull_as(&name, &options, &progress, credentials) {
-            let _ = tx.send(error_line(&e.to_string()));
+        match job(&progress) {
+            Ok(lines) => {
+                for value in lines {
+                    let _ = tx.send(line(&value));
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(error_line(&e.to_string()));
+            }
         }
     });
     let mut response = with_status(StatusCode::OK, body);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(response)
+    response
 }
 
 /// `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=`: the body is a root

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use lindocker_image::archive::{self, Loaded};
 use lindocker_image::progress::Progress;
+use lindocker_image::push::{self, PushOptions, Pushed};
 use lindocker_image::registry::{self, PullOptions};
 use lindocker_image::{ImageError, ImageRecord, Store, reference};
 use serde::{Deserialize, Serialize};
@@ -225,6 +226,23 @@ impl Images {
         let familiar = reference::familiar(&whole);
         self.event("pull", familiar, crate::events::strip_tag(familiar));
         Ok(image)
+    }
+
+    /// Pushes `name` (with `options.all_tags`, every tag of its repository), reporting
+    /// to `progress`; journals `push` for each tag; `credentials` instead of the stored ones.
+    pub fn push(
+        &self,
+        name: &str,
+        options: &PushOptions,
+        progress: &Progress,
+        credentials: Option<(String, String)>,
+    ) -> Result<Vec<Pushed>, EngineError> {
+        let pushed = push::push_as(&self.store, name, options, progress, credentials)?;
+        for tag in &pushed {
+            let familiar = reference::familiar(&tag.name);
+            self.event("push", familiar, crate::events::strip_tag(familiar));
+        }
+        Ok(pushed)
     }
 
     /// Points `target` at the image `source` names; journals `tag`.

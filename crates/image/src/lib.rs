@@ -3,12 +3,14 @@
 
 pub mod archive;
 pub mod auth;
+pub mod blobmeta;
 pub mod changes;
 pub mod config;
 pub mod health;
 pub mod history;
 pub mod lock;
 pub mod progress;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -60,6 +60,8 @@ pub struct LayerProgress {
     id: String,
     bar: Option<ProgressBar>,
     lines: bool,
+    /// What moving bytes is called: `Downloading` or `Pushing`.
+    verb: &'static str,
     /// With [`Progress::Events`]: the sink, bytes so far, bytes in all.
     events: Option<(EventSink, Arc<AtomicU64>, u64)>,
 }
@@ -106,17 +108,26 @@ impl Progress {
 
     /// Starts tracking the layer `digest` of `size` bytes.
     pub fn layer(&self, digest: &str, size: u64) -> LayerProgress {
+        self.track(digest, size, "Pulling fs layer", "Downloading")
+    }
+
+    /// Starts tracking the upload of blob `digest` of `size` bytes (`push`).
+    pub fn push_layer(&self, digest: &str, size: u64) -> LayerProgress {
+        self.track(digest, size, "Preparing", "Pushing")
+    }
+
+    fn track(&self, digest: &str, size: u64, first: &str, verb: &'static str) -> LayerProgress {
         let id = short(digest).to_owned();
         match self {
-            Progress::Quiet => LayerProgress { id, bar: None, lines: false, events: None },
+            Progress::Quiet => LayerProgress { id, bar: None, lines: false, verb, events: None },
             Progress::Lines => {
-                println!("{id}: Pulling fs layer");
+                println!("{id}: {first}");
                 let _ = std::io::stdout().flush();
-                LayerProgress { id, bar: None, lines: true, events: None }
+                LayerProgress { id, bar: None, lines: true, verb, events: None }
             }
             Progress::Events(sink) => {
-                (sink.0)(PullEvent::Layer { id: id.clone(), status: "Pulling fs layer".into(), progress: None });
-                LayerProgress { id, bar: None, lines: false, events: Some((sink.clone(), Arc::default(), size)) }
+                (sink.0)(PullEvent::Layer { id: id.clone(), status: first.into(), progress: None });
+                LayerProgress { id, bar: None, lines: false, verb, events: Some((sink.clone(), Arc::default(), size)) }
             }
             Progress::Bars(multi) => {
                 let bar = multi.add(ProgressBar::new(size));
@@ -126,8 +137,8 @@ impl Progress {
                         .progress_chars("=> "),
                 );
                 bar.set_prefix(id.clone());
-                bar.set_message("Downloading");
-                LayerProgress { id, bar: Some(bar), lines: false, events: None }
+                bar.set_message(verb);
+                LayerProgress { id, bar: Some(bar), lines: false, verb, events: None }
             }
         }
     }
@@ -141,11 +152,7 @@ impl LayerProgress {
         }
         if let Some((sink, current, total)) = &self.events {
             let now = current.fetch_add(n, Ordering::Relaxed) + n;
-            (sink.0)(PullEvent::Layer {
-                id: self.id.clone(),
-                status: "Downloading".into(),
-                progress: Some((now, *total)),
-            });
+            (sink.0)(PullEvent::Layer { id: self.id.clone(), status: self.verb.into(), progress: Some((now, *total)) });
         }
     }
 
@@ -163,9 +170,9 @@ impl LayerProgress {
     }
 
     /// A step finished (`Download complete`, `Pull complete`, `Already exists`).
-    pub fn status(&self, text: &'static str) {
+    pub fn status(&self, text: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_message(text);
+            bar.set_message(text.to_owned());
             if text != "Download complete" {
                 bar.finish();
             }

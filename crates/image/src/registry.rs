@@ -267,6 +267,10 @@ async fn pull_async(
     let name = reference.tag().map(|_| reference.whole());
     let before = name.as_deref().and_then(|n| store.find(n).ok());
     let record = store.add(record, name.as_deref())?;
+    // A later push to another repository of this registry can mount these blobs.
+    let blobs: Vec<String> =
+        manifest.layers().iter().map(|l| l.digest().to_string()).chain([config_descriptor.digest.clone()]).collect();
+    store.record_repository(&blobs, &repo)?;
     progress.message(&format!("Digest: {top_digest}"));
     let shown = name.as_deref().map(reference::familiar).unwrap_or(reference::familiar(&repo)).to_owned();
     if before.is_some_and(|b| b.id == record.id) {

@@ -72,6 +72,12 @@ impl Store {
         Ok(self.dir.join("blobs/sha256").join(lindocker_storage::digest::Digest::parse(digest)?.hex()))
     }
 
+    /// Path of what [`crate::blobmeta`] knows about blob `digest`.
+    pub(crate) fn meta_path(&self, digest: &str) -> Result<PathBuf, ImageError> {
+        let hex = lindocker_storage::digest::Digest::parse(digest)?.hex().to_owned();
+        Ok(self.dir.join("blobmeta").join(format!("{hex}.json")))
+    }
+
     /// Whether blob `digest` is stored (never, for what is not a digest).
     pub fn has_blob(&self, digest: &str) -> bool {
         self.blob_path(digest).is_ok_and(|path| path.exists())
@@ -118,7 +124,7 @@ impl Store {
         Lock::shared(&self.dir.join("gc.lock"))
     }
 
-    fn index_lock(&self) -> Result<Lock, ImageError> {
+    pub(crate) fn index_lock(&self) -> Result<Lock, ImageError> {
         Lock::exclusive(&self.dir.join("index.lock"))
     }
 
@@ -280,6 +286,15 @@ impl Store {
             }
             layers.extend(image.layers.iter().cloned());
         }
+        // The compressed forms made for pushes live as long as what they were made from.
+        let made: Vec<String> = blobs
+            .iter()
+            .flat_map(|b| {
+                let meta = self.blob_meta(b);
+                meta.compressed.into_values().map(|v| v.digest)
+            })
+            .collect();
+        blobs.extend(made);
         let mut freed = 0;
         let blob_dir = self.dir.join("blobs/sha256");
         for entry in fs::read_dir(&blob_dir).map_err(|e| ImageError::io(&blob_dir, e))?.flatten() {
@@ -287,6 +302,14 @@ impl Store {
             if !blobs.contains(&digest) {
                 freed += entry.metadata().map(|m| m.len()).unwrap_or(0);
                 fs::remove_file(entry.path()).map_err(|e| ImageError::io(&entry.path(), e))?;
+            }
+        }
+        let meta_dir = self.dir.join("blobmeta");
+        for entry in fs::read_dir(&meta_dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let hex = name.strip_suffix(".json").unwrap_or(&name);
+            if !blobs.contains(&format!("sha256:{hex}")) {
+                let _ = fs::remove_file(entry.path());
             }
         }
         for chain in self.layers.list()? {

@@ -1,11 +1,12 @@
 //! A small HTTP/1.1 front for a registry that plays what the registry alone cannot: a
 //! token server (Bearer challenge, `/token` answering basic credentials with a token),
-//! and a connection that drops halfway through the first blob download.
+//! a connection that drops halfway through the first blob download or upload, and a log
+//! of the requests it forwarded (`PATCH /v2/...`) for tests that count uploads.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What the proxy does besides forwarding.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +15,9 @@ pub struct ProxyMode {
     pub bearer: Option<String>,
     /// Cut the first blob response after this many bytes of body.
     pub cut_first_blob_after: Option<usize>,
+    /// Drop the connection of the first upload (PATCH or PUT with a body longer than
+    /// this) after reading this many bytes of its body, forwarding nothing.
+    pub cut_first_upload_after: Option<usize>,
 }
 
 /// A running proxy on a loopback port; it lives as long as the test process.
@@ -24,6 +28,15 @@ pub struct Proxy {
     pub cuts: Arc<AtomicUsize>,
     /// Tokens handed out so far.
     pub tokens: Arc<AtomicUsize>,
+    /// `METHOD /path?query` of every request forwarded, in order.
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    /// The forwarded requests whose `METHOD /path?query` line contains `needle`.
+    pub fn requests_with(&self, needle: &str) -> Vec<String> {
+        self.requests.lock().unwrap().iter().filter(|r| r.contains(needle)).cloned().collect()
+    }
 }
 
 const TOKEN: &str = "lindocker-test-token";
@@ -36,29 +49,54 @@ impl Proxy {
         let (cuts, tokens) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let cut_done = Arc::new(AtomicBool::new(false));
         let (upstream, me) = (upstream.to_owned(), addr.clone());
-        let (c, t) = (cuts.clone(), tokens.clone());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (c, t, r) = (cuts.clone(), tokens.clone(), requests.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let (upstream, me, mode, c, t, cut_done) =
                     (upstream.clone(), me.clone(), mode.clone(), c.clone(), t.clone(), cut_done.clone());
+                let r = r.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &upstream, &me, &mode, &c, &t, &cut_done);
+                    let counters = Counters { cuts: &c, tokens: &t, cut_done: &cut_done, requests: &r };
+                    let _ = serve(conn, &upstream, &me, &mode, &counters);
                 });
             }
         });
-        Proxy { addr, cuts, tokens }
+        Proxy { addr, cuts, tokens, requests }
     }
 }
 
-fn serve(
-    mut conn: TcpStream,
-    upstream: &str,
-    me: &str,
-    mode: &ProxyMode,
-    cuts: &AtomicUsize,
-    tokens: &AtomicUsize,
-    cut_done: &AtomicBool,
-) -> std::io::Result<()> {
+struct Counters<'a> {
+    cuts: &'a AtomicUsize,
+    tokens: &'a AtomicUsize,
+    cut_done: &'a AtomicBool,
+    requests: &'a Mutex<Vec<String>>,
+}
+
+/// Reads a request body as its headers announce it (length or chunked), whole.
+fn read_body(reader: &mut impl BufRead, header: &dyn Fn(&str) -> Option<String>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                return Ok(body);
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let n: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    body.resize(n, 0);
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+fn serve(mut conn: TcpStream, upstream: &str, me: &str, mode: &ProxyMode, counters: &Counters) -> std::io::Result<()> {
+    let Counters { cuts, tokens, cut_done, requests } = *counters;
     let mut reader = BufReader::new(conn.try_clone()?);
     loop {
         let mut request_line = String::new();
@@ -107,22 +145,48 @@ fn serve(
                 continue;
             }
         }
+        let method = request_line.split_whitespace().next().unwrap_or("").to_owned();
+        let announced: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        if let Some(after) = mode.cut_first_upload_after
+            && (method == "PATCH" || method == "PUT")
+            && announced > after
+            && !cut_done.swap(true, Ordering::SeqCst)
+        {
+            let mut part = vec![0; after];
+            reader.read_exact(&mut part)?;
+            cuts.fetch_add(1, Ordering::Relaxed);
+            let _ = conn.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        let body = read_body(&mut reader, &header)?;
+        requests.lock().unwrap().push(format!("{method} {path}"));
         // Forward, one request per upstream connection.
         let mut up = TcpStream::connect(upstream)?;
         let mut head = request_line.clone();
         for h in &headers {
             let lower = h.to_ascii_lowercase();
-            if !lower.starts_with("authorization:") && !lower.starts_with("connection:") && !lower.starts_with("host:")
+            if !["authorization:", "connection:", "host:", "content-length:", "transfer-encoding:"]
+                .iter()
+                .any(|p| lower.starts_with(p))
             {
                 head.push_str(h);
                 head.push_str("\r\n");
             }
         }
+        if !body.is_empty() || method == "PUT" || method == "PATCH" || method == "POST" {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
         head.push_str(&format!("Host: {upstream}\r\nConnection: close\r\n\r\n"));
         up.write_all(head.as_bytes())?;
+        up.write_all(&body)?;
         let mut response = Vec::new();
         up.read_to_end(&mut response)?;
         let body_start = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+        // Upload locations name the registry; the client must come back here.
+        let head = String::from_utf8_lossy(&response[..body_start])
+            .replace(&format!("http://{upstream}"), &format!("http://{me}"));
+        let response = [head.as_bytes(), &response[body_start..]].concat();
+        let body_start = head.len();
         // Only a blob long enough to be cut (a layer, not the small config) counts.
         if let Some(after) = mode.cut_first_blob_after
             && path.contains("/blobs/")

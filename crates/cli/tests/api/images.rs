@@ -321,3 +321,34 @@ fn docker_import_makes_an_image_from_a_tar() {
     let reply = api.request("POST", "/v1.44/images/create?fromSrc=http%3A%2F%2F127.0.0.1%3A1%2Fx.tar", b"");
     assert_eq!(reply.status, 501, "{reply:?}");
 }
+
+#[test]
+fn docker_push_sends_the_clients_credentials() {
+    let registry = Registry::start("api_push", Some(("tester", "password")));
+    let engine = Engine::new(BIN, "api_push");
+    let tar = engine.root.join("busybox.tar");
+    std::fs::write(&tar, image::busybox_layer(&engine.root)).unwrap();
+    engine.ok(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), "localhost/busybox"]);
+    let name = format!("{}/test/pushed:1", registry.addr);
+    engine.ok(&["tag", "localhost/busybox", &name]);
+    let api = Api::start(&engine);
+
+    let refused = api.docker_run(&["push", &name]);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unauthorized"), "{refused:?}");
+    let mut c = api.docker();
+    c.args(["login", "-u", "tester", "-p", "password", &registry.addr]);
+    assert!(c.output().unwrap().status.success());
+    let out = api.docker_ok(&["push", &name]);
+    assert!(out.contains(": Pushed"), "{out}");
+    let digest = engine.ok(&["image", "inspect", "-f", "{{index .RepoDigests 0}}", &name]);
+    let digest = digest.trim().rsplit('@').next().unwrap().to_owned();
+    assert!(out.contains(&format!("1: digest: {digest} size: ")), "{out}");
+    let remote = format!("docker://{name}");
+    let inspected = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--creds", "tester:password", &remote])
+        .output()
+        .unwrap();
+    let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(inspected["Digest"], digest.as_str());
+}

@@ -1,4 +1,4 @@
-//! Image commands: pull, images, inspect, tag, rmi, import, load, save, prune, login,
+//! Image commands: pull, push, images, inspect, tag, rmi, import, load, save, prune, login,
 //! logout.
 
 use crate::lazy::Lazy;
@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use lindocker_engine::images::{ImageDeleteItem, ImageSummary, Images};
 use lindocker_image::progress::Progress;
+use lindocker_image::push::PushOptions;
 use lindocker_image::registry::{self, Platform, PullOptions};
 use lindocker_image::{Store, auth, reference};
 use serde_json::Value;
@@ -42,6 +43,8 @@ pub enum ImageCommand {
 pub enum ImageShared {
     /// Download an image from a registry.
     Pull(Lazy<PullArgs>),
+    /// Upload an image to a registry.
+    Push(Lazy<PushArgs>),
     /// Give an image another name.
     Tag {
         /// The image.
@@ -122,6 +125,22 @@ pub struct PullArgs {
     #[arg(short, long)]
     quiet: bool,
     /// REGISTRY/REPO[:TAG|@sha256:...]
+    name: String,
+}
+
+/// `push` options.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push every tag of the repository.
+    #[arg(short, long)]
+    all_tags: bool,
+    /// Print only the pushed digest reference.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Push only if the image is for this platform (os/arch[/variant]).
+    #[arg(long)]
+    platform: Option<String>,
+    /// REGISTRY/REPO[:TAG]
     name: String,
 }
 
@@ -254,6 +273,7 @@ pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
 fn run_shared(cli: &Cli, command: &ImageShared) -> Result<u8> {
     match command {
         ImageShared::Pull(a) => pull(cli, a),
+        ImageShared::Push(a) => push(cli, a),
         ImageShared::Tag { source, target } => tag(cli, source, target),
         ImageShared::History(a) => history(cli, a),
         ImageShared::Import(a) => import(cli, a),
@@ -347,6 +367,20 @@ fn pull(cli: &Cli, a: &PullArgs) -> Result<u8> {
         "{}",
         if reference.tag().is_some() { reference.whole() } else { image.digests.first().cloned().unwrap_or(image.id) }
     );
+    Ok(0)
+}
+
+fn push(cli: &Cli, a: &PushArgs) -> Result<u8> {
+    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    let options = PushOptions { insecure: cli.insecure_registries.clone(), all_tags: a.all_tags, platform };
+    let progress = Progress::for_terminal(a.quiet);
+    let pushed = images(cli)?.push(&a.name, &options, &progress, None)?;
+    if a.quiet {
+        for tag in pushed {
+            let repository = tag.name.rsplit_once(':').map_or(tag.name.as_str(), |(r, _)| r);
+            println!("{}@{}", reference::familiar(repository), tag.digest);
+        }
+    }
     Ok(0)
 }
 
