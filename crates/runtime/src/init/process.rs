@@ -119,8 +119,11 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
     };
     rustix::thread::set_capabilities(None, sets).map_err(|e| step("set capabilities")(e.into()))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| Step::new(format!("clear ambient capabilities: {e}")))?;
+    // The kernel raises an ambient capability only if it is also permitted and
+    // inheritable; `runc spec` lists ambient ones with an empty inheritable set, and runc
+    // only warns when the raise fails. Do the same (quietly: the init has no log).
     for cap in set(LinuxCapabilities::ambient) {
-        caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step::new(format!("raise ambient {cap}: {e}")))?;
+        let _ = caps::raise(None, CapSet::Ambient, cap);
     }
     rustix::thread::set_keep_capabilities(false).map_err(|e| step("reset keepcaps")(e.into()))?;
     if process.no_new_privileges() == Some(true) {
