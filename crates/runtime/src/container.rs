@@ -366,17 +366,29 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 }
 
 /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
+///
+/// As with runc: `all` on a stopped container signals what is left in its cgroup (the
+/// init's children, without a pid namespace of its own) and succeeds, which is how
+/// containerd's shim cleans up after a stop; without `all` a stopped container is an
+/// error saying `container not running`.
 pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let state = store.load(id)?;
     let status = state.status(&store.dir(id));
-    if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::WrongState {
-            id: id.into(),
-            status: status.to_string(),
-            message: "there is no process to signal".into(),
-        });
-    }
     let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::UnknownSignal(signal.to_string()))?;
+    if status == Status::Stopped && all {
+        if let Some(cgroup) = state.cgroup().filter(Manager::exists) {
+            for pid in cgroup.procs()?.into_iter().filter_map(Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, sig);
+            }
+            if signal == libc::SIGKILL && cgroup.is_frozen() {
+                cgroup.freeze(false)?;
+            }
+        }
+        return Ok(());
+    }
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::NotRunning { id: id.into(), status: status.to_string() });
+    }
     if all {
         let cgroup = state.cgroup_or_err()?;
         for pid in cgroup.procs()? {
@@ -400,11 +412,7 @@ fn signal_init(state: &State, sig: Signal) -> Result<()> {
     let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
         .context(|| format!("open pid {} of container {}", state.pid, state.id))?;
     if process_start_time(state.pid) != Some(state.pid_start_time) {
-        return Err(Error::WrongState {
-            id: state.id.clone(),
-            status: "stopped".into(),
-            message: "there is no process to signal".into(),
-        });
+        return Err(Error::NotRunning { id: state.id.clone(), status: "stopped".into() });
     }
     rustix::process::pidfd_send_signal(&pidfd, sig).context(|| format!("signal container {}", state.id))
 }
@@ -788,7 +796,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let user_ns = in_child.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);
     let cgroup = state.cgroup();
     // The container's seccomp profile applies to everything that runs in it.
-    let seccomp = seccomp_filter(store, &container_spec(store, &opts.id)?, opts.on_warning)?;
+    let spec = container_spec(store, &opts.id)?;
+    let seccomp = seccomp_filter(store, &spec, opts.on_warning)?;
+    let linux = spec.linux().clone().unwrap_or_default();
     let listener = seccomp_listener(seccomp.as_ref())?;
     let (ours, theirs) = if terminal && opts.console_socket.is_none() {
         let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;
@@ -816,6 +826,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         drop(parent_end);
         init::exec::main(&init::exec::Exec {
             process,
+            linux: &linux,
             cgroup_entry: entry.as_ref(),
             channel: &child_end,
             namespaces: &in_child,

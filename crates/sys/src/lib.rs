@@ -277,6 +277,10 @@ pub mod mount_attr {
     pub const NODIRATIME: u64 = 0x80;
     /// Mask covering the access-time modes.
     pub const ATIME_MASK: u64 = 0x70;
+    /// Do not follow symlinks.
+    pub const NOSYMFOLLOW: u64 = 0x0020_0000;
+    /// Idmapped mount (with the user namespace of `userns_fd`).
+    pub const IDMAP: u64 = 0x0010_0000;
 }
 
 #[repr(C)]
@@ -400,8 +404,31 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
             libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
         )
     };
-    if ret < 0 {
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
+        return Err(err);
+    }
+    // An old kernel, or a seccomp profile written before close_range existed (it denies
+    // what it does not know): every number below the descriptor limit, one by one, as
+    // runc falls back to.
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct we pass, which is ours.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
+    }
+    let end = limit.rlim_cur.min(1 << 20) as RawFd;
+    for fd in first.max(0)..end {
+        // SAFETY: F_GETFD/F_SETFD only read and change a descriptor's flags; numbers that
+        // are not open yield EBADF, which is harmless.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
     }
     Ok(())
 }
