@@ -275,3 +275,78 @@ fn runc_spec_ambient_capabilities() {
     assert_eq!(r["caps"]["effective"], "0000000020000420");
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
+
+/// Item 9: `linux.memoryPolicy` is applied with set_mempolicy (the checker's mappings
+/// show the task's policy), to exec'd processes too; bad nodes are refused.
+#[test]
+fn memory_policy_is_applied() {
+    let rt = Runtime::new(BIN, "mempolicy");
+    let mut b = Bundle::new("mempolicy", &["checker", "--read", "/proc/self/numa_maps"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]});
+    b.write();
+    let r = rt.check(&b, "mp1");
+    let maps = r["reads"]["/proc/self/numa_maps"].as_str().unwrap().to_string();
+    assert!(maps.lines().any(|l| l.split(' ').nth(1) == Some("bind=static:0")), "{maps}");
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    b.set_args(&["sleep", "1000"]);
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "mp2"]);
+    let maps = rt.ok(&["exec", "mp2", "cat", "/proc/self/numa_maps"]);
+    assert!(maps.lines().any(|l| l.split(' ').nth(1) == Some("interleave:0")), "{maps}");
+    rt.ok(&["delete", "--force", "mp2"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0-x"});
+    b.write();
+    let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), "mp3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("linux.memoryPolicy.nodes"), "{}", stderr(&out));
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// Item 9: `memory.kernelTCP` is written where the kernel has it (cgroup v1's
+/// memory.kmem.tcp.limit_in_bytes) and refused, naming it, where it does not.
+#[test]
+fn memory_kernel_tcp() {
+    let rt = Runtime::new(BIN, "kerneltcp");
+    let file = "/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes";
+    let mut b = Bundle::new("kerneltcp", &["checker", "--read", file]);
+    b.config["linux"]["resources"]["memory"] = json!({"kernelTCP": 16777216});
+    b.write();
+    if Path::new(file).exists() {
+        let r = rt.check(&b, "kt1");
+        assert_eq!(r["reads"][file], "16777216\n");
+    } else {
+        let (code, _, err) = rt.run_bundle(&b, "kt1");
+        assert_eq!(code, 1);
+        assert!(err.contains("kernelTCP") || err.contains("kmem.tcp"), "{err}");
+    }
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// Item 9: what is not implemented is refused with the field's name, never ignored, and
+/// `features` says so.
+#[test]
+fn unimplemented_fields_are_refused_and_not_advertised() {
+    let rt = Runtime::new(BIN, "refused");
+    let mut b = Bundle::new("refused", &["true"]);
+    let refuse = |b: &Bundle, field: &str| {
+        let out = rt.run(&["create", "--bundle", b.dir.to_str().unwrap(), "r1"]);
+        assert_eq!(out.status.code(), Some(1), "{field}");
+        assert!(stderr(&out).contains(field), "{field}: {}", stderr(&out));
+    };
+    b.config["linux"]["netDevices"] = json!({"eth7": {"name": "eth0"}});
+    b.write();
+    refuse(&b, "linux.netDevices");
+    b.config["linux"].as_object_mut().unwrap().remove("netDevices");
+    let host = b.share_dir("idm", "/idm");
+    let _ = host;
+    let m = b.config["mounts"].as_array_mut().unwrap().last_mut().unwrap();
+    m["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    m["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.write();
+    refuse(&b, "uidMappings");
+    let f: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    assert_eq!(f["linux"]["netDevices"]["enabled"], false);
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    let modes = f["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
+    assert!(modes.contains(&json!("MPOL_BIND")) && modes.contains(&json!("MPOL_INTERLEAVE")), "{f}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}

@@ -35,7 +35,12 @@ pub fn features() -> serde_json::Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": false } },
+            "memoryPolicy": {
+                "modes": crate::memory_policy::MODES.iter().map(|m| m.0).collect::<Vec<_>>(),
+                "flags": crate::memory_policy::FLAGS.iter().map(|f| f.0).collect::<Vec<_>>()
+            },
+            "netDevices": { "enabled": false }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.ociVersionMax": "1.2.1"

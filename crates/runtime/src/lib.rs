@@ -18,6 +18,7 @@ mod error;
 pub mod features;
 mod hooks;
 mod init;
+mod memory_policy;
 mod namespaces;
 mod paths;
 pub mod sealed_exe;

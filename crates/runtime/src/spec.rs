@@ -150,6 +150,11 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(&filesystems, typ) {
             return Err(bad(path, format!("mounts[{i}].type"), format!("unknown file system type {typ:?}")));
         }
+        for (field, maps) in [("uidMappings", m.uid_mappings()), ("gidMappings", m.gid_mappings())] {
+            if maps.as_ref().is_some_and(|m| !m.is_empty()) {
+                return Err(bad(path, format!("mounts[{i}].{field}"), "idmapped mounts are not supported yet"));
+            }
+        }
         for o in m.options().iter().flatten() {
             if o == "idmap" || o == "ridmap" {
                 return Err(bad(path, format!("mounts[{i}].options"), "idmapped mounts are not supported yet"));
@@ -158,6 +163,12 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
                 return Err(bad(path, format!("mounts[{i}].options"), format!("mount option {o:?} is not supported")));
             }
         }
+    }
+    if let Some(p) = linux.memory_policy() {
+        crate::memory_policy::check(p).map_err(|(field, why)| bad(path, format!("linux.memoryPolicy.{field}"), why))?;
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(bad(path, "linux.netDevices", "moving network devices into the container is not supported"));
     }
     if linux.intel_rdt().is_some() {
         return Err(bad(path, "linux.intelRdt", "Intel RDT is not supported"));

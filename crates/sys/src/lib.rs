@@ -682,6 +682,26 @@ pub fn set_personality(persona: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// `set_mempolicy(2)`: the calling thread's NUMA memory policy (`mode` with its
+/// `MPOL_F_*` flags or-ed in) over the nodes set in `nodemask` (bit N of word N/64 is
+/// node N); inherited by children and kept across exec.
+pub fn set_mempolicy(mode: i32, nodemask: &[u64]) -> io::Result<()> {
+    let (mask, maxnode) = if nodemask.iter().all(|w| *w == 0) {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits (a historical off-by-one that numactl
+        // also adds one for): every bit of the words we pass.
+        (nodemask.as_ptr(), nodemask.len() as libc::c_ulong * 64 + 1)
+    };
+    // SAFETY: the kernel reads at most maxnode - 1 bits from `mask`, which points into
+    // `nodemask` (borrowed for the call and exactly that long), or nothing when null.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode as libc::c_int, mask, maxnode) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level)`: the calling process's I/O
 /// scheduling class (1 realtime, 2 best effort, 3 idle) and level (0-7).
 pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {

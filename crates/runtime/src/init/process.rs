@@ -237,7 +237,8 @@ pub fn exec(process: &Process, program: &Path) -> std::io::Error {
     cmd.exec()
 }
 
-/// `linux.personality`, `process.ioPriority` and `process.scheduler`, set while the
+/// `linux.personality`, `linux.memoryPolicy`, `process.ioPriority` and
+/// `process.scheduler`, set while the
 /// process still has the capabilities raising them may need.
 pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Result<(), Step> {
     use oci_spec::runtime::{
@@ -265,6 +266,11 @@ pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Res
             };
         }
         lindocker_sys::set_personality(persona).map_err(step("set personality"))?;
+    }
+    if let Some(p) = linux.memory_policy() {
+        let policy =
+            crate::memory_policy::check(p).map_err(|(f, why)| Step::new(format!("linux.memoryPolicy.{f}: {why}")))?;
+        lindocker_sys::set_mempolicy(policy.mode, &policy.nodes).map_err(step("set the memory policy"))?;
     }
     if let Some(io) = process.io_priority() {
         let class = match io.class() {
