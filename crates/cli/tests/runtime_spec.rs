@@ -65,16 +65,20 @@ fn no_mount_namespace_inherits_the_runtimes() {
     b.config["linux"].as_object_mut().unwrap().remove("maskedPaths");
     b.config["linux"].as_object_mut().unwrap().remove("readonlyPaths");
     b.write();
-    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count();
+    // Other tests on this machine mount and unmount: look only below the bundle.
+    let ours = || {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        info.lines().filter(|l| l.contains(b.dir.to_str().unwrap())).count()
+    };
     rt.ok(&["create", "--bundle", b.dir.to_str().unwrap(), "m1"]);
     let pid = rt.state("m1")["pid"].as_i64().unwrap();
     let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).unwrap();
     assert_eq!(ns(&pid.to_string()), ns("self"));
     assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), b.rootfs());
     rt.ok(&["start", "m1"]);
-    rt.ok(&["delete", "--force", "m1"]);
     // Nothing was mounted in the runtime's (here the test's) mount namespace.
-    assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count(), mounts_before);
+    assert_eq!(ours(), 0);
+    rt.ok(&["delete", "--force", "m1"]);
     // What needs a mount namespace is refused, naming the field.
     b.config["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
     b.write();
@@ -336,17 +340,52 @@ fn unimplemented_fields_are_refused_and_not_advertised() {
     b.write();
     refuse(&b, "linux.netDevices");
     b.config["linux"].as_object_mut().unwrap().remove("netDevices");
-    let host = b.share_dir("idm", "/idm");
-    let _ = host;
-    let m = b.config["mounts"].as_array_mut().unwrap().last_mut().unwrap();
-    m["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    m["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // Only bind mounts can be id-mapped.
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}));
     b.write();
-    refuse(&b, "uidMappings");
+    refuse(&b, "mounts[");
     let f: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
     assert_eq!(f["linux"]["netDevices"]["enabled"], false);
-    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     let modes = f["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
     assert!(modes.contains(&json!("MPOL_BIND")) && modes.contains(&json!("MPOL_INTERLEAVE")), "{f}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// Item 9: id-mapped bind mounts: with the container's user namespace mappings (`idmap`
+/// without mappings of its own) its root owns what the host's root owns and writes
+/// files as the host's root; with the mount's own `uidMappings`/`gidMappings`, without
+/// a user namespace, the host's root's files appear as the mapped id.
+#[test]
+fn idmapped_bind_mounts() {
+    let rt = Runtime::new(BIN, "idmapped");
+    // /home exists in the rootfs: in the user namespace the runtime cannot make it.
+    let mut b = Bundle::new("idmapped", &["sh", "-c", "stat -c %u:%g /home/f; touch /home/new && echo wrote"]);
+    let host = b.share_dir("idm", "/home");
+    std::fs::write(host.join("f"), "x").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().last_mut().unwrap()["options"] = json!(["rbind", "idmap"]);
+    b.user_namespace(100000);
+    b.write();
+    let (code, out, err) = rt.run_bundle(&b, "i1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0:0\nwrote\n", "{err}");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(host.join("new")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+
+    let mut b = Bundle::new("idmapped2", &["stat", "-c", "%u:%g", "/idm/f"]);
+    let host = b.share_dir("idm", "/idm");
+    std::fs::write(host.join("f"), "x").unwrap();
+    let m = b.config["mounts"].as_array_mut().unwrap().last_mut().unwrap();
+    m["options"] = json!(["rbind", "ridmap"]);
+    m["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+    m["gidMappings"] = json!([{"containerID": 0, "hostID": 2000, "size": 10}]);
+    b.write();
+    let (code, out, err) = rt.run_bundle(&b, "i2");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1000:2000\n", "{err}");
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }

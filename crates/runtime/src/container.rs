@@ -152,6 +152,8 @@ fn create_with(
             (None, own) => own,
         };
         let listener = seccomp_listener(seccomp.as_ref())?;
+        // While we are the host's root, in the host's user namespace (see `idmap`).
+        let idmapped = crate::idmap::prepare(spec, &bundle.dir)?;
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
         let entry = Entry::open(&cgroup)?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
@@ -185,8 +187,10 @@ fn create_with(
                 signal_mask: mask,
                 seccomp: seccomp.as_ref(),
                 seccomp_listener: listener.as_ref(),
+                idmapped: &idmapped,
             });
         }
+        drop(idmapped);
         child = Some(pid);
         drop(child_end);
         drop(entry);

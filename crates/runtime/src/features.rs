@@ -8,10 +8,10 @@ pub fn features() -> serde_json::Value {
         "ociVersionMax": "1.2.1",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "iversion",
             "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
             "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
-            "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime",
+            "ratime", "rbind", "rdev", "rdiratime", "relatime", "ridmap", "remount", "rexec", "rnoatime",
             "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid",
             "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave",
             "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
@@ -35,7 +35,7 @@ pub fn features() -> serde_json::Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
+            "mountExtensions": { "idmap": { "enabled": true } },
             "memoryPolicy": {
                 "modes": crate::memory_policy::MODES.iter().map(|m| m.0).collect::<Vec<_>>(),
                 "flags": crate::memory_policy::FLAGS.iter().map(|f| f.0).collect::<Vec<_>>()

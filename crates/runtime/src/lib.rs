@@ -17,6 +17,7 @@ pub mod default_spec;
 mod error;
 pub mod features;
 mod hooks;
+mod idmap;
 mod init;
 mod memory_policy;
 mod namespaces;

@@ -150,15 +150,8 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(&filesystems, typ) {
             return Err(bad(path, format!("mounts[{i}].type"), format!("unknown file system type {typ:?}")));
         }
-        for (field, maps) in [("uidMappings", m.uid_mappings()), ("gidMappings", m.gid_mappings())] {
-            if maps.as_ref().is_some_and(|m| !m.is_empty()) {
-                return Err(bad(path, format!("mounts[{i}].{field}"), "idmapped mounts are not supported yet"));
-            }
-        }
+        check_idmap(path, i, spec, m, is_bind)?;
         for o in m.options().iter().flatten() {
-            if o == "idmap" || o == "ridmap" {
-                return Err(bad(path, format!("mounts[{i}].options"), "idmapped mounts are not supported yet"));
-            }
             if crate::init::mount_options::UNSUPPORTED.contains(&o.as_str()) {
                 return Err(bad(path, format!("mounts[{i}].options"), format!("mount option {o:?} is not supported")));
             }
@@ -183,6 +176,41 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+/// An id-mapped mount (`idmap`/`ridmap`, or mappings of its own) must be a bind mount,
+/// with both mappings of its own or else the container's new user namespace's.
+fn check_idmap(path: &Path, i: usize, spec: &Spec, m: &oci_spec::runtime::Mount, is_bind: bool) -> Result<()> {
+    let own = [("uidMappings", m.uid_mappings()), ("gidMappings", m.gid_mappings())];
+    let has_own = own.iter().any(|(_, maps)| maps.as_ref().is_some_and(|m| !m.is_empty()));
+    let option = crate::init::mount_options::parse(m.options().as_deref().unwrap_or_default()).idmap.is_some();
+    if !has_own && !option {
+        return Ok(());
+    }
+    if !is_bind {
+        return Err(bad(path, format!("mounts[{i}].options"), "only bind mounts can be id-mapped"));
+    }
+    if has_own {
+        for (field, maps) in own {
+            let maps = maps.as_deref().unwrap_or_default();
+            if maps.is_empty() {
+                return Err(bad(path, format!("mounts[{i}].{field}"), "an id-mapped mount needs both mappings"));
+            }
+            check_mappings(path, &format!("mounts[{i}].{field}"), maps)?;
+        }
+        return Ok(());
+    }
+    let new_user = spec.linux().as_ref().is_some_and(|l| {
+        l.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+    });
+    if !new_user {
+        return Err(bad(
+            path,
+            format!("mounts[{i}].options"),
+            "idmap without uidMappings/gidMappings of its own maps like the container's user namespace, and there is no new one",
+        ));
+    }
+    Ok(())
 }
 
 /// Without a mount namespace the container shares the runtime's mounts (the spec: a

@@ -318,10 +318,20 @@ pub fn mount_setattr_recursive(target: &CStr, set: u64, clear: u64) -> io::Resul
 /// Makes the detached mount `mount` (from `open_tree(OPEN_TREE_CLONE)`) an id-mapped
 /// mount: file owners appear through the id maps of user namespace `userns`.
 pub fn idmap_mount(mount: std::os::fd::BorrowedFd<'_>, userns: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    idmap_mount_tree(mount, userns, false)
+}
+
+/// [`idmap_mount`], and with `recursive` every mount below it too (the OCI `ridmap`
+/// option; `mount` must then be a recursive clone, `OPEN_TREE_CLONE | AT_RECURSIVE`).
+pub fn idmap_mount_tree(
+    mount: std::os::fd::BorrowedFd<'_>,
+    userns: std::os::fd::BorrowedFd<'_>,
+    recursive: bool,
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
     let attr =
-        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+        MountAttr { attr_set: mount_attr::IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
     // SAFETY: the path is an empty C string (AT_EMPTY_PATH: the descriptor itself is
     // meant), `attr` a properly laid out `struct mount_attr` that lives across the call,
     // its size passed alongside it; both descriptors are borrowed, so open, for the call.
@@ -330,7 +340,7 @@ pub fn idmap_mount(mount: std::os::fd::BorrowedFd<'_>, userns: std::os::fd::Borr
             libc::SYS_mount_setattr,
             mount.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

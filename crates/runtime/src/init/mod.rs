@@ -105,6 +105,8 @@ pub struct Init<'a> {
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// Connected seccomp listener (for `SCMP_ACT_NOTIFY`).
     pub seccomp_listener: Option<&'a OwnedFd>,
+    /// Detached id-mapped mounts, by index in `mounts` (see `crate::idmap`).
+    pub idmapped: &'a [(usize, OwnedFd)],
 }
 
 /// Entry of the child made by the runtime's clone. Never returns.
@@ -194,6 +196,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     let mut keep = vec![init.channel.as_fd().as_raw_fd(), init.fifo.as_raw_fd()];
     keep.extend(init.console.map(AsRawFd::as_raw_fd));
     keep.extend(init.seccomp_listener.map(AsRawFd::as_raw_fd));
+    keep.extend(init.idmapped.iter().map(|(_, fd)| fd.as_raw_fd()));
     close_inherited(init.preserve_fds, &keep)?;
     if plan.new_cgroup {
         lindocker_sys::unshare(libc::CLONE_NEWCGROUP).map_err(step("unshare cgroup namespace"))?;
@@ -223,6 +226,7 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
         has_net_ns: plan.has_net(),
         new_cgroup_ns: plan.new_cgroup,
         cgroup: Some(init.cgroup),
+        idmapped: init.idmapped,
     };
     // Without a mount namespace nothing is mounted (the loader refused what would be).
     if plan.has_mount() {

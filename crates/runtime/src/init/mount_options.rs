@@ -16,6 +16,8 @@ pub struct MountOptions {
     pub rec_clear: u64,
     /// Everything else, passed to the file system (`mode=755`, `size=64k`).
     pub data: Vec<String>,
+    /// `idmap` (false) or `ridmap` (true): an id-mapped bind mount.
+    pub idmap: Option<bool>,
 }
 
 const MS: &[(&str, bool, u64)] = &[
@@ -88,6 +90,9 @@ const RECURSIVE: &[(&str, u64, u64)] = &[
     ("rsymfollow", 0, attr::NOSYMFOLLOW),
 ];
 
+/// The id-mapping options, and whether they map every mount below too.
+const IDMAP: &[(&str, bool)] = &[("idmap", false), ("ridmap", true)];
+
 /// Options of the runtime spec that lindocker-runtime does not implement: refused when
 /// a spec is loaded, never passed on to a file system that would ignore them.
 pub const UNSUPPORTED: &[&str] = &["tmpcopyup"];
@@ -95,7 +100,11 @@ pub const UNSUPPORTED: &[&str] = &["tmpcopyup"];
 /// Every option [`parse`] applies itself (the rest goes to the file system as data).
 #[cfg(test)]
 pub fn known() -> impl Iterator<Item = &'static str> {
-    MS.iter().map(|m| m.0).chain(PROPAGATION.iter().map(|p| p.0)).chain(RECURSIVE.iter().map(|r| r.0))
+    MS.iter()
+        .map(|m| m.0)
+        .chain(PROPAGATION.iter().map(|p| p.0))
+        .chain(RECURSIVE.iter().map(|r| r.0))
+        .chain(IDMAP.iter().map(|i| i.0))
 }
 
 /// Sorts `options` into flags, propagation, recursive attributes and data.
@@ -114,6 +123,8 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         } else if let Some((_, set, clear)) = RECURSIVE.iter().find(|(n, _, _)| *n == o) {
             out.rec_set |= set;
             out.rec_clear |= clear;
+        } else if let Some((_, recursive)) = IDMAP.iter().find(|(n, _)| *n == o) {
+            out.idmap = Some(*recursive);
         } else if o == "norbind" || o.is_empty() {
             // crun's extension (a bind is not recursive without rbind anyway).
         } else {

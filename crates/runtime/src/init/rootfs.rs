@@ -28,6 +28,9 @@ pub struct Context<'a> {
     pub new_cgroup_ns: bool,
     /// The container's cgroup, for `cgroup` mounts.
     pub cgroup: Option<&'a Manager>,
+    /// Detached id-mapped mounts the runtime made, by index in `mounts`: moved onto their
+    /// destination instead of binding the source.
+    pub idmapped: &'a [(usize, OwnedFd)],
 }
 
 fn cstr(s: impl AsRef<std::ffi::OsStr>) -> CString {
@@ -87,13 +90,14 @@ fn make_parent_mount_private(rootfs: &Path, slave: bool) -> std::io::Result<()> 
 pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<(), Step> {
     let root = rustix::fs::open(ctx.rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| step(format!("open rootfs {}", ctx.rootfs.display()))(e.into()))?;
-    for m in spec.mounts().iter().flatten() {
-        mount_one(&root, m, ctx)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let idmapped = ctx.idmapped.iter().find(|(j, _)| *j == i).map(|(_, fd)| fd);
+        mount_one(&root, m, idmapped, ctx)?;
     }
     Ok(())
 }
 
-fn mount_one(root: &OwnedFd, m: &Mount, ctx: &Context) -> Result<(), Step> {
+fn mount_one(root: &OwnedFd, m: &Mount, idmapped: Option<&OwnedFd>, ctx: &Context) -> Result<(), Step> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("none");
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
@@ -107,14 +111,27 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &Context) -> Result<(), Step> {
         let meta = std::fs::metadata(&source).map_err(step(format!("bind mount source {}", source.display())))?;
         let target = if meta.is_dir() { mkdir_all_in_root(root, dest, 0o755) } else { touch_in_root(root, dest) }
             .map_err(|e| step(format!("create mount point {}", dest.display()))(e.into()))?;
-        mount(
-            Some(&source.to_string_lossy()),
-            &fd_path(&target),
-            None,
-            opts.flags & (libc::MS_BIND | libc::MS_REC),
-            None,
-        )
-        .map_err(step(&what))?;
+        match idmapped {
+            Some(tree) => {
+                use rustix::mount::MoveMountFlags as F;
+                rustix::mount::move_mount(
+                    tree,
+                    "",
+                    &target,
+                    "",
+                    F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+                .map_err(|e| step(format!("{what} (id-mapped)"))(e.into()))?;
+            }
+            None => mount(
+                Some(&source.to_string_lossy()),
+                &fd_path(&target),
+                None,
+                opts.flags & (libc::MS_BIND | libc::MS_REC),
+                None,
+            )
+            .map_err(step(&what))?,
+        }
         let mounted = reopen(root, dest).map_err(step(&what))?;
         if opts.remount_flags() != 0 {
             remount_bind(&fd_path(&mounted), opts.remount_flags(), ctx.in_user_ns)
