@@ -336,7 +336,13 @@ fn unimplemented_fields_are_refused_and_not_advertised() {
         assert_eq!(out.status.code(), Some(1), "{field}");
         assert!(stderr(&out).contains(field), "{field}: {}", stderr(&out));
     };
+    // A device can only move into a network namespace of the container's own.
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network");
     b.config["linux"]["netDevices"] = json!({"eth7": {"name": "eth0"}});
+    b.write();
+    refuse(&b, "linux.netDevices");
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "network"}));
+    b.config["linux"]["netDevices"] = json!({"eth7": {"name": "bad/name"}});
     b.write();
     refuse(&b, "linux.netDevices");
     b.config["linux"].as_object_mut().unwrap().remove("netDevices");
@@ -348,7 +354,7 @@ fn unimplemented_fields_are_refused_and_not_advertised() {
     b.write();
     refuse(&b, "mounts[");
     let f: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
-    assert_eq!(f["linux"]["netDevices"]["enabled"], false);
+    assert_eq!(f["linux"]["netDevices"]["enabled"], true);
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     let modes = f["linux"]["memoryPolicy"]["modes"].as_array().unwrap();
     assert!(modes.contains(&json!("MPOL_BIND")) && modes.contains(&json!("MPOL_INTERLEAVE")), "{f}");
@@ -387,5 +393,40 @@ fn idmapped_bind_mounts() {
     let (code, out, err) = rt.run_bundle(&b, "i2");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "1000:2000\n", "{err}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// Item 9: `linux.netDevices` moves a host interface into the container (renamed, with
+/// its address, up) and back out when the container is deleted. The "host" is a
+/// throw-away network namespace with a veth pair.
+#[test]
+fn net_devices_move_in_and_back() {
+    let host = lindocker_testkit::FakeHost::new("netdev");
+    // A veth pair (this kernel has no dummy links): one end moves, the other stays.
+    host.ip(&["link", "add", "ldnd0", "type", "veth", "peer", "name", "ldnd1"]);
+    host.ip(&["addr", "add", "10.231.7.1/24", "dev", "ldnd0"]);
+    let rt = Runtime::new(BIN, "netdev");
+    let mut b = Bundle::new("netdev", &["sleep", "1000"]);
+    b.config["linux"]["netDevices"] = json!({"ldnd0": {"name": "inside0"}});
+    b.write();
+    let in_host = |args: &[&str]| {
+        let mut cmd = host.command(rt.bin.to_str().unwrap());
+        cmd.arg("--root").arg(&rt.root).args(args);
+        lindocker_testkit::output_via_files(cmd, &rt.root)
+    };
+    let out = in_host(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "n1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let has = |name: &str| host.links().lines().any(|l| l.split('@').next() == Some(name));
+    assert!(!has("ldnd0"), "{}", host.links());
+    let out = in_host(&["exec", "n1", "ip", "-4", "-o", "addr", "show", "inside0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("10.231.7.1/24"), "{text} {}", stderr(&out));
+    let out = in_host(&["exec", "n1", "cat", "/sys/class/net/inside0/flags"]);
+    let flags = u32::from_str_radix(String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "inside0 is not up");
+    let out = in_host(&["delete", "--force", "n1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(has("ldnd0"), "{}", host.links());
+    host.ip(&["link", "del", "ldnd0"]);
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }

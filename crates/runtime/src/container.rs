@@ -128,6 +128,13 @@ fn create_with(
         cgroup_path: cgroup.path().to_path_buf(),
         own_pid_namespace: plan.new_pid(),
         hooks: spec.hooks().clone(),
+        net_devices: net_device_list(linux),
+        joined_net: linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+            .and_then(|n| n.path().clone()),
     };
     let mut child: Option<i32> = None;
     let result = (|| -> Result<i32> {
@@ -290,6 +297,12 @@ fn guide_child(
         }
         pid
     };
+    if !state.net_devices.is_empty() {
+        // The init joins a network namespace by path only after Go: name it directly.
+        let path = state.joined_net.clone().unwrap_or_else(|| format!("/proc/{init_pid}/ns/net").into());
+        let netns = fs::File::open(&path).context(|| format!("open network namespace {}", path.display()))?;
+        crate::net_devices::move_in(&state.net_devices, &netns)?;
+    }
     // The child has moved itself into the cgroup (see `Entry`).
     ch.send(&Message::Go).context(|| "setup channel".into())?;
     loop {
@@ -326,6 +339,37 @@ fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
         fs::write(&path, text).context(|| format!("write {path}"))?;
     }
     Ok(())
+}
+
+/// `linux.netDevices` as (host name, name inside).
+fn net_device_list(linux: &oci_spec::runtime::Linux) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = linux
+        .net_devices()
+        .iter()
+        .flatten()
+        .map(|(host, d)| (host.clone(), d.name().clone().filter(|n| !n.is_empty()).unwrap_or_else(|| host.clone())))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Moves the container's `linux.netDevices` back to our network namespace, if its
+/// namespace still lives (its init's, or one joined by path).
+fn move_net_devices_out(state: &State, alive: bool) -> Result<()> {
+    if state.net_devices.is_empty() {
+        return Ok(());
+    }
+    let path = match (&state.joined_net, alive) {
+        (Some(p), _) => p.clone(),
+        (None, true) => format!("/proc/{}/ns/net", state.pid).into(),
+        (None, false) => return Ok(()),
+    };
+    let Ok(netns) = fs::File::open(&path) else { return Ok(()) };
+    // A recycled pid is another process's namespace: check the start time after opening.
+    if state.joined_net.is_none() && process_start_time(state.pid) != Some(state.pid_start_time) {
+        return Ok(());
+    }
+    crate::net_devices::move_out(&state.net_devices, &netns)
 }
 
 /// Releases a created container's init so it execs the user's program.
@@ -481,7 +525,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         });
     }
     let cgroup = state.cgroup();
-    if matches!(status, Status::Created | Status::Running | Status::Paused) {
+    let alive = matches!(status, Status::Created | Status::Running | Status::Paused);
+    move_net_devices_out(&state, alive)?;
+    if alive {
         let _ = signal_init(&state, Signal::KILL);
         if let Some(cg) = cgroup.as_ref().filter(|cg| cg.is_frozen()) {
             let _ = cg.freeze(false);

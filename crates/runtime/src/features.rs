@@ -40,7 +40,7 @@ pub fn features() -> serde_json::Value {
                 "modes": crate::memory_policy::MODES.iter().map(|m| m.0).collect::<Vec<_>>(),
                 "flags": crate::memory_policy::FLAGS.iter().map(|f| f.0).collect::<Vec<_>>()
             },
-            "netDevices": { "enabled": false }
+            "netDevices": { "enabled": true }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.ociVersionMax": "1.2.1"

@@ -21,6 +21,7 @@ mod idmap;
 mod init;
 mod memory_policy;
 mod namespaces;
+mod net_devices;
 mod paths;
 pub mod sealed_exe;
 mod seccomp;

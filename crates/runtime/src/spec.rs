@@ -160,8 +160,27 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
     if let Some(p) = linux.memory_policy() {
         crate::memory_policy::check(p).map_err(|(field, why)| bad(path, format!("linux.memoryPolicy.{field}"), why))?;
     }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(bad(path, "linux.netDevices", "moving network devices into the container is not supported"));
+    if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        let net = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Network);
+        if !net.is_some_and(|n| not_ours(n.path().as_deref(), "net")) {
+            return Err(bad(path, "linux.netDevices", "needs a network namespace other than the runtime's"));
+        }
+        let mut names = HashSet::new();
+        for (host, dev) in devices {
+            let name = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(host);
+            for n in [host.as_str(), name] {
+                if !crate::net_devices::valid_name(n) {
+                    return Err(bad(
+                        path,
+                        format!("linux.netDevices[{host:?}]"),
+                        format!("{n:?} is not an interface name"),
+                    ));
+                }
+            }
+            if !names.insert(name.to_owned()) {
+                return Err(bad(path, format!("linux.netDevices[{host:?}]"), format!("{name:?} is used twice")));
+            }
+        }
     }
     if linux.intel_rdt().is_some() {
         return Err(bad(path, "linux.intelRdt", "Intel RDT is not supported"));
