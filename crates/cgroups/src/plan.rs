@@ -50,6 +50,10 @@ pub fn v1(r: &LinuxResources) -> Result<Vec<Write>> {
         if m.disable_oom_killer() == Some(true) {
             out.push(w("memory", "memory.oom_control", 1));
         }
+        if let Some(tcp) = m.kernel_tcp() {
+            // Refused by `apply`, naming the file, where the kernel lacks it.
+            out.push(w("memory", "memory.kmem.tcp.limit_in_bytes", tcp));
+        }
     }
     if let Some(c) = r.cpu() {
         if let Some(shares) = c.shares() {
@@ -148,6 +152,9 @@ pub fn v2(r: &LinuxResources) -> Result<Vec<Write>> {
         }
         if m.disable_oom_killer() == Some(true) {
             return Err(unsupported("memory.disableOOMKiller", "cgroup v2 has no switch to disable the OOM killer"));
+        }
+        if m.kernel_tcp().is_some() {
+            return Err(unsupported("memory.kernelTCP", "cgroup v2 has no limit for TCP buffer memory"));
         }
         // memory.swappiness has no v2 file; runc ignores it there too.
     }

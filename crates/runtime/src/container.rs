@@ -128,6 +128,13 @@ fn create_with(
         cgroup_path: cgroup.path().to_path_buf(),
         own_pid_namespace: plan.new_pid(),
         hooks: spec.hooks().clone(),
+        net_devices: net_device_list(linux),
+        joined_net: linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+            .and_then(|n| n.path().clone()),
     };
     let mut child: Option<i32> = None;
     let result = (|| -> Result<i32> {
@@ -152,6 +159,8 @@ fn create_with(
             (None, own) => own,
         };
         let listener = seccomp_listener(seccomp.as_ref())?;
+        // While we are the host's root, in the host's user namespace (see `idmap`).
+        let idmapped = crate::idmap::prepare(spec, &bundle.dir)?;
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
         let entry = Entry::open(&cgroup)?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
@@ -185,8 +194,10 @@ fn create_with(
                 signal_mask: mask,
                 seccomp: seccomp.as_ref(),
                 seccomp_listener: listener.as_ref(),
+                idmapped: &idmapped,
             });
         }
+        drop(idmapped);
         child = Some(pid);
         drop(child_end);
         drop(entry);
@@ -286,6 +297,12 @@ fn guide_child(
         }
         pid
     };
+    if !state.net_devices.is_empty() {
+        // The init joins a network namespace by path only after Go: name it directly.
+        let path = state.joined_net.clone().unwrap_or_else(|| format!("/proc/{init_pid}/ns/net").into());
+        let netns = fs::File::open(&path).context(|| format!("open network namespace {}", path.display()))?;
+        crate::net_devices::move_in(&state.net_devices, &netns)?;
+    }
     // The child has moved itself into the cgroup (see `Entry`).
     ch.send(&Message::Go).context(|| "setup channel".into())?;
     loop {
@@ -322,6 +339,37 @@ fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
         fs::write(&path, text).context(|| format!("write {path}"))?;
     }
     Ok(())
+}
+
+/// `linux.netDevices` as (host name, name inside).
+fn net_device_list(linux: &oci_spec::runtime::Linux) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = linux
+        .net_devices()
+        .iter()
+        .flatten()
+        .map(|(host, d)| (host.clone(), d.name().clone().filter(|n| !n.is_empty()).unwrap_or_else(|| host.clone())))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Moves the container's `linux.netDevices` back to our network namespace, if its
+/// namespace still lives (its init's, or one joined by path).
+fn move_net_devices_out(state: &State, alive: bool) -> Result<()> {
+    if state.net_devices.is_empty() {
+        return Ok(());
+    }
+    let path = match (&state.joined_net, alive) {
+        (Some(p), _) => p.clone(),
+        (None, true) => format!("/proc/{}/ns/net", state.pid).into(),
+        (None, false) => return Ok(()),
+    };
+    let Ok(netns) = fs::File::open(&path) else { return Ok(()) };
+    // A recycled pid is another process's namespace: check the start time after opening.
+    if state.joined_net.is_none() && process_start_time(state.pid) != Some(state.pid_start_time) {
+        return Ok(());
+    }
+    crate::net_devices::move_out(&state.net_devices, &netns)
 }
 
 /// Releases a created container's init so it execs the user's program.
@@ -366,17 +414,29 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 }
 
 /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
+///
+/// As with runc: `all` on a stopped container signals what is left in its cgroup (the
+/// init's children, without a pid namespace of its own) and succeeds, which is how
+/// containerd's shim cleans up after a stop; without `all` a stopped container is an
+/// error saying `container not running`.
 pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
     let state = store.load(id)?;
     let status = state.status(&store.dir(id));
-    if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::WrongState {
-            id: id.into(),
-            status: status.to_string(),
-            message: "there is no process to signal".into(),
-        });
-    }
     let sig = Signal::from_named_raw(signal).ok_or_else(|| Error::UnknownSignal(signal.to_string()))?;
+    if status == Status::Stopped && all {
+        if let Some(cgroup) = state.cgroup().filter(Manager::exists) {
+            for pid in cgroup.procs()?.into_iter().filter_map(Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, sig);
+            }
+            if signal == libc::SIGKILL && cgroup.is_frozen() {
+                cgroup.freeze(false)?;
+            }
+        }
+        return Ok(());
+    }
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::NotRunning { id: id.into(), status: status.to_string() });
+    }
     if all {
         let cgroup = state.cgroup_or_err()?;
         for pid in cgroup.procs()? {
@@ -400,11 +460,7 @@ fn signal_init(state: &State, sig: Signal) -> Result<()> {
     let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
         .context(|| format!("open pid {} of container {}", state.pid, state.id))?;
     if process_start_time(state.pid) != Some(state.pid_start_time) {
-        return Err(Error::WrongState {
-            id: state.id.clone(),
-            status: "stopped".into(),
-            message: "there is no process to signal".into(),
-        });
+        return Err(Error::NotRunning { id: state.id.clone(), status: "stopped".into() });
     }
     rustix::process::pidfd_send_signal(&pidfd, sig).context(|| format!("signal container {}", state.id))
 }
@@ -469,7 +525,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         });
     }
     let cgroup = state.cgroup();
-    if matches!(status, Status::Created | Status::Running | Status::Paused) {
+    let alive = matches!(status, Status::Created | Status::Running | Status::Paused);
+    move_net_devices_out(&state, alive)?;
+    if alive {
         let _ = signal_init(&state, Signal::KILL);
         if let Some(cg) = cgroup.as_ref().filter(|cg| cg.is_frozen()) {
             let _ = cg.freeze(false);
@@ -788,7 +846,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let user_ns = in_child.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);
     let cgroup = state.cgroup();
     // The container's seccomp profile applies to everything that runs in it.
-    let seccomp = seccomp_filter(store, &container_spec(store, &opts.id)?, opts.on_warning)?;
+    let spec = container_spec(store, &opts.id)?;
+    let seccomp = seccomp_filter(store, &spec, opts.on_warning)?;
+    let linux = spec.linux().clone().unwrap_or_default();
     let listener = seccomp_listener(seccomp.as_ref())?;
     let (ours, theirs) = if terminal && opts.console_socket.is_none() {
         let (a, b) = UnixStream::pair().context(|| "create console socket pair".into())?;
@@ -816,6 +876,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         drop(parent_end);
         init::exec::main(&init::exec::Exec {
             process,
+            linux: &linux,
             cgroup_entry: entry.as_ref(),
             channel: &child_end,
             namespaces: &in_child,

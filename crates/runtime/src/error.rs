@@ -38,6 +38,15 @@ pub enum Error {
         /// What could not be done.
         message: String,
     },
+    /// `kill` of a container without processes; the words are runc's, which go-runc
+    /// and containerd's shim match (`container not running`).
+    #[error("cannot signal container {id:?}: container not running (it is {status})")]
+    NotRunning {
+        /// Container id.
+        id: String,
+        /// Its status now.
+        status: String,
+    },
     /// A signal name or number we do not know.
     #[error("unknown signal {0:?}")]
     UnknownSignal(String),

@@ -8,13 +8,14 @@ pub fn features() -> serde_json::Value {
         "ociVersionMax": "1.2.1",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "iversion",
             "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
-            "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
-            "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime",
-            "rnoexec", "rnosuid", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave",
-            "rstrictatime", "rsuid", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
-            "suid", "sync", "unbindable"
+            "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
+            "ratime", "rbind", "rdev", "rdiratime", "relatime", "ridmap", "remount", "rexec", "rnoatime",
+            "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid",
+            "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave",
+            "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
+            "strictatime", "suid", "symfollow", "sync", "unbindable"
         ],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
@@ -34,7 +35,12 @@ pub fn features() -> serde_json::Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": true } },
+            "memoryPolicy": {
+                "modes": crate::memory_policy::MODES.iter().map(|m| m.0).collect::<Vec<_>>(),
+                "flags": crate::memory_policy::FLAGS.iter().map(|f| f.0).collect::<Vec<_>>()
+            },
+            "netDevices": { "enabled": true }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.ociVersionMax": "1.2.1"

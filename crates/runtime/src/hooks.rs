@@ -8,8 +8,20 @@ use oci_spec::runtime::Hook;
 
 use crate::{Error, Result};
 
-/// Runs `hooks` in order; the first failure stops the list and names the hook.
+/// Runs `hooks` in order; the first failure stops the list and names the hook. A hook
+/// without `env` gets an empty environment.
 pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &serde_json::Value) -> Result<()> {
+    run_with_env(kind, hooks, state, &[])
+}
+
+/// [`run`], where a hook without `env` gets `default_env`: the hooks run by the
+/// container's init get its process's environment, as runc's do.
+pub fn run_with_env(
+    kind: &'static str,
+    hooks: Option<&Vec<Hook>>,
+    state: &serde_json::Value,
+    default_env: &[String],
+) -> Result<()> {
     let input = serde_json::to_vec(state).expect("state serializes");
     for (index, hook) in hooks.into_iter().flatten().enumerate() {
         let fail = |message: String| Error::Hook { kind, index, path: hook.path().clone(), message };
@@ -20,7 +32,7 @@ pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &serde_json::Va
             cmd.args(rest);
         }
         cmd.env_clear();
-        for var in hook.env().iter().flatten() {
+        for var in hook.env().as_deref().unwrap_or(default_env) {
             if let Some((k, v)) = var.split_once('=') {
                 cmd.env(k, v);
             }

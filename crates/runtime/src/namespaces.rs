@@ -75,6 +75,12 @@ impl Plan {
         self.new_flags & libc::CLONE_NEWPID != 0
     }
 
+    /// Whether the container has a mount namespace (new or joined); without one it shares
+    /// the runtime's and is only chrooted into its rootfs.
+    pub fn has_mount(&self) -> bool {
+        self.new_flags & libc::CLONE_NEWNS != 0 || self.joins.iter().any(|(f, _)| *f == libc::CLONE_NEWNS)
+    }
+
     /// Whether the container has a network namespace other than the host's.
     pub fn has_net(&self) -> bool {
         self.new_flags & libc::CLONE_NEWNET != 0 || self.joins.iter().any(|(f, _)| *f == libc::CLONE_NEWNET)

@@ -110,13 +110,17 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_none());
     let has_ns = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t);
     if !has_ns(LinuxNamespaceType::Mount) {
-        return Err(bad(path, "linux.namespaces", "a mount namespace is required"));
+        check_without_mount_namespace(path, spec, linux)?;
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts) {
-        return Err(bad(path, "hostname", "setting a hostname needs a new uts namespace"));
+    // A uts namespace of the container's own, new or joined by path (runc sets the name
+    // in a joined one); never the runtime's own, which is the host's.
+    let uts = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Uts);
+    let own_uts = uts.is_some_and(|n| not_ours(n.path().as_deref(), "uts"));
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        return Err(bad(path, "hostname", "setting a hostname needs a uts namespace other than the runtime's"));
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts) {
-        return Err(bad(path, "domainname", "setting a domainname needs a new uts namespace"));
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        return Err(bad(path, "domainname", "setting a domainname needs a uts namespace other than the runtime's"));
     }
     if new_ns(LinuxNamespaceType::User) {
         for (field, maps) in [("linux.uidMappings", linux.uid_mappings()), ("linux.gidMappings", linux.gid_mappings())]
@@ -146,9 +150,35 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         if !is_bind && !typ.is_empty() && typ != "none" && !filesystem_known(&filesystems, typ) {
             return Err(bad(path, format!("mounts[{i}].type"), format!("unknown file system type {typ:?}")));
         }
+        check_idmap(path, i, spec, m, is_bind)?;
         for o in m.options().iter().flatten() {
-            if o == "idmap" || o == "ridmap" {
-                return Err(bad(path, format!("mounts[{i}].options"), "idmapped mounts are not supported yet"));
+            if crate::init::mount_options::UNSUPPORTED.contains(&o.as_str()) {
+                return Err(bad(path, format!("mounts[{i}].options"), format!("mount option {o:?} is not supported")));
+            }
+        }
+    }
+    if let Some(p) = linux.memory_policy() {
+        crate::memory_policy::check(p).map_err(|(field, why)| bad(path, format!("linux.memoryPolicy.{field}"), why))?;
+    }
+    if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        let net = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Network);
+        if !net.is_some_and(|n| not_ours(n.path().as_deref(), "net")) {
+            return Err(bad(path, "linux.netDevices", "needs a network namespace other than the runtime's"));
+        }
+        let mut names = HashSet::new();
+        for (host, dev) in devices {
+            let name = dev.name().as_deref().filter(|n| !n.is_empty()).unwrap_or(host);
+            for n in [host.as_str(), name] {
+                if !crate::net_devices::valid_name(n) {
+                    return Err(bad(
+                        path,
+                        format!("linux.netDevices[{host:?}]"),
+                        format!("{n:?} is not an interface name"),
+                    ));
+                }
+            }
+            if !names.insert(name.to_owned()) {
+                return Err(bad(path, format!("linux.netDevices[{host:?}]"), format!("{name:?} is used twice")));
             }
         }
     }
@@ -165,6 +195,71 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+/// An id-mapped mount (`idmap`/`ridmap`, or mappings of its own) must be a bind mount,
+/// with both mappings of its own or else the container's new user namespace's.
+fn check_idmap(path: &Path, i: usize, spec: &Spec, m: &oci_spec::runtime::Mount, is_bind: bool) -> Result<()> {
+    let own = [("uidMappings", m.uid_mappings()), ("gidMappings", m.gid_mappings())];
+    let has_own = own.iter().any(|(_, maps)| maps.as_ref().is_some_and(|m| !m.is_empty()));
+    let option = crate::init::mount_options::parse(m.options().as_deref().unwrap_or_default()).idmap.is_some();
+    if !has_own && !option {
+        return Ok(());
+    }
+    if !is_bind {
+        return Err(bad(path, format!("mounts[{i}].options"), "only bind mounts can be id-mapped"));
+    }
+    if has_own {
+        for (field, maps) in own {
+            let maps = maps.as_deref().unwrap_or_default();
+            if maps.is_empty() {
+                return Err(bad(path, format!("mounts[{i}].{field}"), "an id-mapped mount needs both mappings"));
+            }
+            check_mappings(path, &format!("mounts[{i}].{field}"), maps)?;
+        }
+        return Ok(());
+    }
+    let new_user = spec.linux().as_ref().is_some_and(|l| {
+        l.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+    });
+    if !new_user {
+        return Err(bad(
+            path,
+            format!("mounts[{i}].options"),
+            "idmap without uidMappings/gidMappings of its own maps like the container's user namespace, and there is no new one",
+        ));
+    }
+    Ok(())
+}
+
+/// Without a mount namespace the container shares the runtime's mounts (the spec: a
+/// namespace type not listed is inherited) and is only chrooted into its rootfs, as with
+/// runc. Whatever would mount something, in the host's mount table then, is refused.
+fn check_without_mount_namespace(path: &Path, spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let why = "needs a mount namespace (add {\"type\": \"mount\"} to linux.namespaces)";
+    let some = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(bad(path, "mounts", why));
+    }
+    if some(linux.masked_paths()) {
+        return Err(bad(path, "linux.maskedPaths", why));
+    }
+    if some(linux.readonly_paths()) {
+        return Err(bad(path, "linux.readonlyPaths", why));
+    }
+    if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
+        return Err(bad(path, "root.readonly", why));
+    }
+    if linux.rootfs_propagation().as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(bad(path, "linux.rootfsPropagation", why));
+    }
+    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(bad(path, "linux.devices", why));
+    }
+    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(bad(path, "linux.sysctl", format!("{why}: sysctls are written through the container's /proc")));
+    }
+    Ok(())
 }
 
 /// The IPC-namespaced sysctls runc (and Docker) allow by name (besides `fs.mqueue.*`).
@@ -340,7 +435,9 @@ mod tests {
     fn missing_pieces() {
         assert!(err(r#"{"ociVersion":"1.0.0"}"#).contains("root: missing"));
         let no_mnt = format!(r#"{{"ociVersion":"1.0.0",{BASE},"linux":{{"namespaces":[{{"type":"pid"}}]}}}}"#);
-        assert!(err(&no_mnt).contains("mount namespace is required"));
+        assert_eq!(err(&no_mnt), "ok");
+        let no_mnt = no_mnt.replace(r#""namespaces""#, r#""maskedPaths":["/proc/kcore"],"namespaces""#);
+        assert!(err(&no_mnt).contains("linux.maskedPaths: needs a mount namespace"), "{}", err(&no_mnt));
         let host =
             format!(r#"{{"ociVersion":"1.0.0",{BASE},"hostname":"x","linux":{{"namespaces":[{{"type":"mount"}}]}}}}"#);
         assert!(err(&host).contains("hostname"));

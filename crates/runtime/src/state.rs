@@ -84,6 +84,12 @@ pub struct State {
     /// Hooks still to run after `create` (poststart, poststop).
     #[serde(default)]
     pub hooks: Option<Hooks>,
+    /// `linux.netDevices` moved in, as (host name, name inside), to move back on delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net_devices: Vec<(String, String)>,
+    /// The network namespace joined by path, if any: it outlives the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_net: Option<PathBuf>,
 }
 
 impl State {

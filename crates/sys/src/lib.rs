@@ -277,6 +277,10 @@ pub mod mount_attr {
     pub const NODIRATIME: u64 = 0x80;
     /// Mask covering the access-time modes.
     pub const ATIME_MASK: u64 = 0x70;
+    /// Do not follow symlinks.
+    pub const NOSYMFOLLOW: u64 = 0x0020_0000;
+    /// Idmapped mount (with the user namespace of `userns_fd`).
+    pub const IDMAP: u64 = 0x0010_0000;
 }
 
 #[repr(C)]
@@ -314,10 +318,20 @@ pub fn mount_setattr_recursive(target: &CStr, set: u64, clear: u64) -> io::Resul
 /// Makes the detached mount `mount` (from `open_tree(OPEN_TREE_CLONE)`) an id-mapped
 /// mount: file owners appear through the id maps of user namespace `userns`.
 pub fn idmap_mount(mount: std::os::fd::BorrowedFd<'_>, userns: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    idmap_mount_tree(mount, userns, false)
+}
+
+/// [`idmap_mount`], and with `recursive` every mount below it too (the OCI `ridmap`
+/// option; `mount` must then be a recursive clone, `OPEN_TREE_CLONE | AT_RECURSIVE`).
+pub fn idmap_mount_tree(
+    mount: std::os::fd::BorrowedFd<'_>,
+    userns: std::os::fd::BorrowedFd<'_>,
+    recursive: bool,
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
     let attr =
-        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+        MountAttr { attr_set: mount_attr::IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
     // SAFETY: the path is an empty C string (AT_EMPTY_PATH: the descriptor itself is
     // meant), `attr` a properly laid out `struct mount_attr` that lives across the call,
     // its size passed alongside it; both descriptors are borrowed, so open, for the call.
@@ -326,7 +340,7 @@ pub fn idmap_mount(mount: std::os::fd::BorrowedFd<'_>, userns: std::os::fd::Borr
             libc::SYS_mount_setattr,
             mount.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -400,8 +414,31 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
             libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
         )
     };
-    if ret < 0 {
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
+        return Err(err);
+    }
+    // An old kernel, or a seccomp profile written before close_range existed (it denies
+    // what it does not know): every number below the descriptor limit, one by one, as
+    // runc falls back to.
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct we pass, which is ours.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
+    }
+    let end = limit.rlim_cur.min(1 << 20) as RawFd;
+    for fd in first.max(0)..end {
+        // SAFETY: F_GETFD/F_SETFD only read and change a descriptor's flags; numbers that
+        // are not open yield EBADF, which is harmless.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
     }
     Ok(())
 }
@@ -649,6 +686,26 @@ pub fn seccomp_set_filter(program: &[u8], flags: u32) -> io::Result<Option<std::
 pub fn set_personality(persona: u64) -> io::Result<()> {
     // SAFETY: personality takes one integer and reads no memory of ours.
     let ret = unsafe { libc::personality(persona as libc::c_ulong) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `set_mempolicy(2)`: the calling thread's NUMA memory policy (`mode` with its
+/// `MPOL_F_*` flags or-ed in) over the nodes set in `nodemask` (bit N of word N/64 is
+/// node N); inherited by children and kept across exec.
+pub fn set_mempolicy(mode: i32, nodemask: &[u64]) -> io::Result<()> {
+    let (mask, maxnode) = if nodemask.iter().all(|w| *w == 0) {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits (a historical off-by-one that numactl
+        // also adds one for): every bit of the words we pass.
+        (nodemask.as_ptr(), nodemask.len() as libc::c_ulong * 64 + 1)
+    };
+    // SAFETY: the kernel reads at most maxnode - 1 bits from `mask`, which points into
+    // `nodemask` (borrowed for the call and exactly that long), or nothing when null.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode as libc::c_int, mask, maxnode) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -13,6 +13,8 @@ use crate::channel::{Channel, Message};
 pub struct Exec<'a> {
     /// The process to run.
     pub process: &'a Process,
+    /// The container's `linux` section (its personality applies to exec'd processes).
+    pub linux: &'a oci_spec::runtime::Linux,
     /// The way into the container's cgroup, taken first (see [`lindocker_cgroups::Entry`]).
     pub cgroup_entry: Option<&'a lindocker_cgroups::Entry>,
     /// The child's end of the setup channel.
@@ -40,7 +42,7 @@ pub struct Exec<'a> {
 pub fn main(e: &Exec) -> ! {
     let Err(failed) = run(e);
     if e.channel.send(&failed.to_message()).is_err() {
-        eprintln!("lindocker-runtime: {}", failed.message);
+        eprintln!("lindocker-runtime: error: {}", failed.message);
     }
     lindocker_sys::exit_immediately(1)
 }
@@ -94,15 +96,16 @@ fn run(e: &Exec) -> Result<std::convert::Infallible, Step> {
         console::setup(e.process, socket, false)?;
     }
     process::set_rlimits(e.process)?;
-    process::set_execution(&oci_spec::runtime::Linux::default(), e.process)?;
+    process::set_execution(e.linux, e.process)?;
     let nnp = e.process.no_new_privileges() == Some(true);
+    // Before any filter: a profile older than close_range denies it.
+    super::pass_fds(e.preserve_fds)?;
     if !nnp {
         super::load_seccomp(e.seccomp, e.seccomp_listener, &e.state, pid)?;
     }
     process::become_user(e.process)?;
     process::chdir_cwd(e.process)?;
     let program = process::find_program(e.process)?;
-    super::pass_fds(e.preserve_fds)?;
     process::set_apparmor_profile(e.process)?;
     if nnp {
         super::load_seccomp(e.seccomp, e.seccomp_listener, &e.state, pid)?;

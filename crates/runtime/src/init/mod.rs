@@ -7,7 +7,7 @@
 mod console;
 mod devices;
 pub mod exec;
-mod mount_options;
+pub(crate) mod mount_options;
 mod process;
 mod rootfs;
 mod sysctl;
@@ -19,6 +19,7 @@ use std::path::Path;
 
 use lindocker_cgroups::{Entry, Manager};
 use lindocker_sys::SignalMask;
+use rustix::fs::{Mode, OFlags};
 
 use crate::channel::{Channel, Message, ProgramFailure};
 use crate::namespaces::Plan;
@@ -104,6 +105,8 @@ pub struct Init<'a> {
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// Connected seccomp listener (for `SCMP_ACT_NOTIFY`).
     pub seccomp_listener: Option<&'a OwnedFd>,
+    /// Detached id-mapped mounts, by index in `mounts` (see `crate::idmap`).
+    pub idmapped: &'a [(usize, OwnedFd)],
 }
 
 /// Entry of the child made by the runtime's clone. Never returns.
@@ -118,7 +121,7 @@ pub fn main(init: &Init) -> ! {
 /// Reports a failure to the parent (or, after `create` returned, to stderr) and exits.
 fn fail(init: &Init, failed: Step) -> ! {
     if init.channel.send(&failed.to_message()).is_err() {
-        let _ = writeln!(std::io::stderr(), "lindocker-runtime: {}", failed.message);
+        let _ = writeln!(std::io::stderr(), "lindocker-runtime: error: {}", failed.message);
     }
     lindocker_sys::exit_immediately(1)
 }
@@ -145,13 +148,17 @@ fn intermediate(init: &Init) -> Result<std::convert::Infallible, Step> {
     if flags != 0 {
         lindocker_sys::unshare(flags).map_err(step("unshare namespaces"))?;
     }
+    // Before become_root: changing our euid to a different host uid (a mapping whose root
+    // is not the host's root) makes us non-dumpable, and our /proc files then belong to
+    // the host's root, out of our reach. Right after unshare we are still the host's
+    // root, with every capability in the new user namespace that owns the time one.
+    if flags & libc::CLONE_NEWTIME != 0 {
+        write_time_offsets(init.bundle.spec.linux().as_ref().expect("checked"))?;
+    }
     if init.plan.new_user() {
         init.channel.send(&Message::MapRequest).map_err(step("setup channel"))?;
         expect(init, Message::Mapped)?;
         become_root()?;
-    }
-    if flags & libc::CLONE_NEWTIME != 0 {
-        write_time_offsets(init.bundle.spec.linux().as_ref().expect("checked"))?;
     }
     let pid = lindocker_sys::clone_process(0).map_err(step("fork the container init"))?;
     if pid == 0 {
@@ -185,9 +192,11 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     let spec = &init.bundle.spec;
     let process = spec.process().as_ref().expect("checked at load");
     let plan = init.plan;
+    let process_env = process.env().as_deref().unwrap_or_default();
     let mut keep = vec![init.channel.as_fd().as_raw_fd(), init.fifo.as_raw_fd()];
     keep.extend(init.console.map(AsRawFd::as_raw_fd));
     keep.extend(init.seccomp_listener.map(AsRawFd::as_raw_fd));
+    keep.extend(init.idmapped.iter().map(|(_, fd)| fd.as_raw_fd()));
     close_inherited(init.preserve_fds, &keep)?;
     if plan.new_cgroup {
         lindocker_sys::unshare(libc::CLONE_NEWCGROUP).map_err(step("unshare cgroup namespace"))?;
@@ -217,10 +226,14 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
         has_net_ns: plan.has_net(),
         new_cgroup_ns: plan.new_cgroup,
         cgroup: Some(init.cgroup),
+        idmapped: init.idmapped,
     };
-    rootfs::prepare_root(spec, &ctx)?;
-    rootfs::mount_all(spec, &ctx)?;
-    if !rootfs::dev_is_host_bind(spec) {
+    // Without a mount namespace nothing is mounted (the loader refused what would be).
+    if plan.has_mount() {
+        rootfs::prepare_root(spec, &ctx)?;
+        rootfs::mount_all(spec, &ctx)?;
+    }
+    if plan.has_mount() && !rootfs::dev_is_host_bind(spec) {
         let root = rootfs::open_root(&init.bundle.rootfs)?;
         devices::create_all(spec, &root, plan.in_user_ns())?;
     }
@@ -233,10 +246,20 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
             expect(init, Message::HooksDone)?;
         }
         let state = hook_state(init, host_pid, "created");
-        crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)
+        crate::hooks::run_with_env("createContainer", hooks.create_container().as_ref(), &state, process_env)
             .map_err(|e| Step::new(e.to_string()))?;
     }
-    rootfs::enter_root(spec, &init.bundle.rootfs, init.no_pivot)?;
+    // Without a mount namespace the container has no /proc of ours to reopen the exec
+    // fifo through: keep the runtime's /proc/self/fd (close-on-exec, dropped at exec).
+    let fd_dir = if plan.has_mount() {
+        rootfs::enter_root(spec, &init.bundle.rootfs, init.no_pivot)?;
+        None
+    } else {
+        let dir = rustix::fs::open("/proc/self/fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| step("open /proc/self/fd")(e.into()))?;
+        rootfs::chroot(&init.bundle.rootfs)?;
+        Some(dir)
+    };
     rootfs::finish(spec, plan.in_user_ns())?;
 
     rustix::process::setsid().map_err(|e| step("setsid")(e.into()))?;
@@ -251,6 +274,8 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     process::enter_cwd(process)?;
     let state = hook_state(init, host_pid, "creating");
     let nnp = process.no_new_privileges() == Some(true);
+    // Before any filter: a profile older than close_range denies it.
+    pass_fds(init.preserve_fds)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go (as runc does); with it, load it last.
     if !nnp {
@@ -259,7 +284,6 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     process::become_user(process)?;
     process::chdir_cwd(process)?;
     let program = process::find_program(process)?;
-    pass_fds(init.preserve_fds)?;
     hide_runtime_binary()?;
     process::set_apparmor_profile(process)?;
     if nnp {
@@ -267,10 +291,10 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     }
 
     init.channel.send(&Message::Ready).map_err(step("setup channel"))?;
-    wait_for_start(init.fifo)?;
+    wait_for_start(init.fifo, fd_dir.as_ref())?;
     if let Some(hooks) = spec.hooks() {
         let state = hook_state(init, host_pid, "created");
-        crate::hooks::run("startContainer", hooks.start_container().as_ref(), &state)
+        crate::hooks::run_with_env("startContainer", hooks.start_container().as_ref(), &state, process_env)
             .map_err(|e| Step::new(e.to_string()))?;
     }
     if let Some(mask) = init.signal_mask {
@@ -343,9 +367,18 @@ pub(crate) fn pass_fds(preserve: i32) -> Result<(), Step> {
     lindocker_sys::cloexec_from(3 + preserve).map_err(step("close inherited descriptors"))
 }
 
-/// Blocks until `start` opens the exec fifo, then tells it we are going.
-fn wait_for_start(fifo: &OwnedFd) -> Result<(), Step> {
-    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let mut f = std::fs::OpenOptions::new().write(true).open(Path::new(&path)).map_err(step("open the exec fifo"))?;
+/// Blocks until `start` opens the exec fifo, then tells it we are going. The fifo is
+/// reopened for writing through `/proc/self/fd`: the container's, or `fd_dir`.
+fn wait_for_start(fifo: &OwnedFd, fd_dir: Option<&OwnedFd>) -> Result<(), Step> {
+    let name = fifo.as_raw_fd().to_string();
+    let mut f = match fd_dir {
+        Some(dir) => rustix::fs::openat(dir, &name, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .map(std::fs::File::from)
+            .map_err(|e| step("open the exec fifo")(e.into()))?,
+        None => std::fs::OpenOptions::new()
+            .write(true)
+            .open(Path::new("/proc/self/fd").join(&name))
+            .map_err(step("open the exec fifo"))?,
+    };
     f.write_all(b"0").map_err(step("write the exec fifo"))
 }

@@ -16,6 +16,8 @@ pub struct MountOptions {
     pub rec_clear: u64,
     /// Everything else, passed to the file system (`mode=755`, `size=64k`).
     pub data: Vec<String>,
+    /// `idmap` (false) or `ridmap` (true): an id-mapped bind mount.
+    pub idmap: Option<bool>,
 }
 
 const MS: &[(&str, bool, u64)] = &[
@@ -49,6 +51,9 @@ const MS: &[(&str, bool, u64)] = &[
     ("noiversion", false, libc::MS_I_VERSION),
     ("lazytime", true, libc::MS_LAZYTIME),
     ("nolazytime", false, libc::MS_LAZYTIME),
+    ("nosymfollow", true, libc::MS_NOSYMFOLLOW),
+    ("symfollow", false, libc::MS_NOSYMFOLLOW),
+    ("defaults", true, 0),
 ];
 
 const PROPAGATION: &[(&str, u64)] = &[
@@ -77,7 +82,30 @@ const RECURSIVE: &[(&str, u64, u64)] = &[
     ("rrelatime", 0, attr::ATIME_MASK),
     ("rnoatime", attr::NOATIME, attr::ATIME_MASK),
     ("rstrictatime", attr::STRICTATIME, attr::ATIME_MASK),
+    ("ratime", 0, attr::ATIME_MASK),
+    ("rnostrictatime", 0, attr::ATIME_MASK),
+    // As with runc: relatime is no attribute bit, so clearing it changes nothing.
+    ("rnorelatime", 0, 0),
+    ("rnosymfollow", attr::NOSYMFOLLOW, 0),
+    ("rsymfollow", 0, attr::NOSYMFOLLOW),
 ];
+
+/// The id-mapping options, and whether they map every mount below too.
+const IDMAP: &[(&str, bool)] = &[("idmap", false), ("ridmap", true)];
+
+/// Options of the runtime spec that lindocker-runtime does not implement: refused when
+/// a spec is loaded, never passed on to a file system that would ignore them.
+pub const UNSUPPORTED: &[&str] = &["tmpcopyup"];
+
+/// Every option [`parse`] applies itself (the rest goes to the file system as data).
+#[cfg(test)]
+pub fn known() -> impl Iterator<Item = &'static str> {
+    MS.iter()
+        .map(|m| m.0)
+        .chain(PROPAGATION.iter().map(|p| p.0))
+        .chain(RECURSIVE.iter().map(|r| r.0))
+        .chain(IDMAP.iter().map(|i| i.0))
+}
 
 /// Sorts `options` into flags, propagation, recursive attributes and data.
 pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
@@ -95,8 +123,10 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         } else if let Some((_, set, clear)) = RECURSIVE.iter().find(|(n, _, _)| *n == o) {
             out.rec_set |= set;
             out.rec_clear |= clear;
-        } else if o == "tmpcopyup" || o == "norbind" || o.is_empty() {
-            // crun extensions we do not need; nothing to pass to the kernel.
+        } else if let Some((_, recursive)) = IDMAP.iter().find(|(n, _)| *n == o) {
+            out.idmap = Some(*recursive);
+        } else if o == "norbind" || o.is_empty() {
+            // crun's extension (a bind is not recursive without rbind anyway).
         } else {
             out.data.push(o.to_string());
         }
@@ -131,6 +161,23 @@ mod tests {
         assert_eq!(o.flags, libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY);
         assert_eq!(o.remount_flags(), libc::MS_RDONLY);
         assert_eq!(o.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
+    }
+
+    #[test]
+    fn features_lists_what_parse_applies() {
+        let features = crate::features::features();
+        let listed: Vec<&str> =
+            features["mountOptions"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+        let mut known: Vec<&str> = known().collect();
+        known.sort_unstable();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, known);
+        for o in listed {
+            assert!(parse(&[o]).data.is_empty(), "{o}");
+        }
+        let o = parse(&["nosymfollow", "defaults", "rnosymfollow"]);
+        assert_eq!((o.flags, o.rec_set, o.data.len()), (libc::MS_NOSYMFOLLOW, attr::NOSYMFOLLOW, 0));
     }
 
     #[test]

@@ -119,8 +119,11 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
     };
     rustix::thread::set_capabilities(None, sets).map_err(|e| step("set capabilities")(e.into()))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| Step::new(format!("clear ambient capabilities: {e}")))?;
+    // The kernel raises an ambient capability only if it is also permitted and
+    // inheritable; `runc spec` lists ambient ones with an empty inheritable set, and runc
+    // only warns when the raise fails. Do the same (quietly: the init has no log).
     for cap in set(LinuxCapabilities::ambient) {
-        caps::raise(None, CapSet::Ambient, cap).map_err(|e| Step::new(format!("raise ambient {cap}: {e}")))?;
+        let _ = caps::raise(None, CapSet::Ambient, cap);
     }
     rustix::thread::set_keep_capabilities(false).map_err(|e| step("reset keepcaps")(e.into()))?;
     if process.no_new_privileges() == Some(true) {
@@ -234,7 +237,8 @@ pub fn exec(process: &Process, program: &Path) -> std::io::Error {
     cmd.exec()
 }
 
-/// `linux.personality`, `process.ioPriority` and `process.scheduler`, set while the
+/// `linux.personality`, `linux.memoryPolicy`, `process.ioPriority` and
+/// `process.scheduler`, set while the
 /// process still has the capabilities raising them may need.
 pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Result<(), Step> {
     use oci_spec::runtime::{
@@ -262,6 +266,11 @@ pub fn set_execution(linux: &oci_spec::runtime::Linux, process: &Process) -> Res
             };
         }
         lindocker_sys::set_personality(persona).map_err(step("set personality"))?;
+    }
+    if let Some(p) = linux.memory_policy() {
+        let policy =
+            crate::memory_policy::check(p).map_err(|(f, why)| Step::new(format!("linux.memoryPolicy.{f}: {why}")))?;
+        lindocker_sys::set_mempolicy(policy.mode, &policy.nodes).map_err(step("set the memory policy"))?;
     }
     if let Some(io) = process.io_priority() {
         let class = match io.class() {

@@ -28,6 +28,9 @@ pub struct Context<'a> {
     pub new_cgroup_ns: bool,
     /// The container's cgroup, for `cgroup` mounts.
     pub cgroup: Option<&'a Manager>,
+    /// Detached id-mapped mounts the runtime made, by index in `mounts`: moved onto their
+    /// destination instead of binding the source.
+    pub idmapped: &'a [(usize, OwnedFd)],
 }
 
 fn cstr(s: impl AsRef<std::ffi::OsStr>) -> CString {
@@ -43,10 +46,17 @@ fn mount(src: Option<&str>, target: &str, fstype: Option<&str>, flags: u64, data
 /// Makes the rootfs a mount point of its own, private from the host's mounts.
 pub fn prepare_root(spec: &Spec, ctx: &Context) -> Result<(), Step> {
     let root_propagation = root_propagation(spec);
-    // Nothing we mount may propagate back to the host.
-    mount(None, "/", None, root_propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC), None)
-        .map_err(step("make / a slave mount"))?;
-    make_parent_mount_private(ctx.rootfs).map_err(step("make the rootfs's parent mount private"))?;
+    // Nothing we mount may propagate back to the host. Unbindable mounts cannot be the
+    // source of a bind (the rootfs, the host's cgroups, volumes): until `finish` makes
+    // the container's own root unbindable, they are private (unbindable implies that).
+    let now = match root_propagation {
+        Some(p) if p & libc::MS_UNBINDABLE != 0 => libc::MS_PRIVATE | libc::MS_REC,
+        Some(p) => p,
+        None => libc::MS_SLAVE | libc::MS_REC,
+    };
+    mount(None, "/", None, now, None).map_err(step("make / a slave mount"))?;
+    let slave = root_propagation.is_some_and(|p| p & libc::MS_SLAVE != 0);
+    make_parent_mount_private(ctx.rootfs, slave).map_err(step("make the rootfs's parent mount private"))?;
     let root = ctx.rootfs.to_string_lossy();
     mount(Some(&root), &root, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(step(format!("bind mount rootfs {root}")))
@@ -57,21 +67,22 @@ fn root_propagation(spec: &Spec) -> Option<u64> {
     mount_options::parse(&[p]).propagation.first().copied().map(|f| f | libc::MS_REC)
 }
 
-/// `pivot_root` fails when the new root's parent mount is shared; make it private.
-fn make_parent_mount_private(rootfs: &Path) -> std::io::Result<()> {
+/// `pivot_root` fails when the new root's parent mount is shared, and binding the rootfs
+/// fails when it is unbindable (`rootfsPropagation: unbindable` made every mount so):
+/// make it private (a slave when the propagation asked for slaves), always, as runc does.
+fn make_parent_mount_private(rootfs: &Path, slave: bool) -> std::io::Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-    let mut best: Option<(&str, bool)> = None;
+    let mut best: Option<&str> = None;
     for line in info.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
-        let (Some(mp), Some(sep)) = (fields.get(4), fields.iter().position(|f| *f == "-")) else { continue };
-        if rootfs.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
-            let shared = fields[6..sep].iter().any(|f| f.starts_with("shared:"));
-            best = Some((mp, shared));
+        let Some(mp) = fields.get(4) else { continue };
+        if rootfs.starts_with(mp) && best.is_none_or(|b| mp.len() >= b.len()) {
+            best = Some(mp);
         }
     }
     match best {
-        Some((mp, true)) => mount(None, mp, None, libc::MS_PRIVATE, None),
-        _ => Ok(()),
+        Some(mp) => mount(None, mp, None, if slave { libc::MS_SLAVE } else { libc::MS_PRIVATE }, None),
+        None => Ok(()),
     }
 }
 
@@ -79,13 +90,14 @@ fn make_parent_mount_private(rootfs: &Path) -> std::io::Result<()> {
 pub fn mount_all(spec: &Spec, ctx: &Context) -> Result<(), Step> {
     let root = rustix::fs::open(ctx.rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| step(format!("open rootfs {}", ctx.rootfs.display()))(e.into()))?;
-    for m in spec.mounts().iter().flatten() {
-        mount_one(&root, m, ctx)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let idmapped = ctx.idmapped.iter().find(|(j, _)| *j == i).map(|(_, fd)| fd);
+        mount_one(&root, m, idmapped, ctx)?;
     }
     Ok(())
 }
 
-fn mount_one(root: &OwnedFd, m: &Mount, ctx: &Context) -> Result<(), Step> {
+fn mount_one(root: &OwnedFd, m: &Mount, idmapped: Option<&OwnedFd>, ctx: &Context) -> Result<(), Step> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("none");
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
@@ -99,14 +111,27 @@ fn mount_one(root: &OwnedFd, m: &Mount, ctx: &Context) -> Result<(), Step> {
         let meta = std::fs::metadata(&source).map_err(step(format!("bind mount source {}", source.display())))?;
         let target = if meta.is_dir() { mkdir_all_in_root(root, dest, 0o755) } else { touch_in_root(root, dest) }
             .map_err(|e| step(format!("create mount point {}", dest.display()))(e.into()))?;
-        mount(
-            Some(&source.to_string_lossy()),
-            &fd_path(&target),
-            None,
-            opts.flags & (libc::MS_BIND | libc::MS_REC),
-            None,
-        )
-        .map_err(step(&what))?;
+        match idmapped {
+            Some(tree) => {
+                use rustix::mount::MoveMountFlags as F;
+                rustix::mount::move_mount(
+                    tree,
+                    "",
+                    &target,
+                    "",
+                    F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+                .map_err(|e| step(format!("{what} (id-mapped)"))(e.into()))?;
+            }
+            None => mount(
+                Some(&source.to_string_lossy()),
+                &fd_path(&target),
+                None,
+                opts.flags & (libc::MS_BIND | libc::MS_REC),
+                None,
+            )
+            .map_err(step(&what))?,
+        }
         let mounted = reopen(root, dest).map_err(step(&what))?;
         if opts.remount_flags() != 0 {
             remount_bind(&fd_path(&mounted), opts.remount_flags(), ctx.in_user_ns)
@@ -272,6 +297,14 @@ pub fn enter_root(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), Step
     rustix::process::chdir("/").map_err(|e| step("chdir /")(e.into()))
 }
 
+/// Without a mount namespace: `chroot` into the rootfs, as runc does (the mount table
+/// is the runtime's, nothing is mounted or moved).
+pub fn chroot(rootfs: &Path) -> Result<(), Step> {
+    rustix::process::chdir(rootfs).map_err(|e| step(format!("chdir {}", rootfs.display()))(e.into()))?;
+    rustix::process::chroot(".").map_err(|e| step("chroot")(e.into()))?;
+    rustix::process::chdir("/").map_err(|e| step("chdir /")(e.into()))
+}
+
 /// The steps after `pivot_root`, in runc's order.
 pub fn finish(spec: &Spec, in_user_ns: bool) -> Result<(), Step> {
     let linux = spec.linux().as_ref().expect("checked at load");
@@ -283,9 +316,6 @@ pub fn finish(spec: &Spec, in_user_ns: bool) -> Result<(), Step> {
             super::sysctl::write(&proc, key, value).map_err(step(format!("set sysctl {key}={value}")))?;
         }
     }
-    if let Some(p) = root_propagation(spec).filter(|p| p & libc::MS_PRIVATE == 0) {
-        mount(None, "/", None, p, None).map_err(step("set rootfsPropagation"))?;
-    }
     if spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true)) {
         remount_bind("/", libc::MS_RDONLY, in_user_ns).map_err(step("remount / read-only"))?;
     }
@@ -294,6 +324,10 @@ pub fn finish(spec: &Spec, in_user_ns: bool) -> Result<(), Step> {
     }
     for path in linux.readonly_paths().iter().flatten() {
         make_readonly(path, in_user_ns).map_err(step(format!("make {path} read-only")))?;
+    }
+    // Last: masking and read-only paths bind mounts, which an unbindable source refuses.
+    if let Some(p) = root_propagation(spec).filter(|p| p & libc::MS_PRIVATE == 0) {
+        mount(None, "/", None, p, None).map_err(step("set rootfsPropagation"))?;
     }
     Ok(())
 }

@@ -20,12 +20,13 @@ impl Logger {
         Logger { path, format, debug }
     }
 
-    /// Logs an error: to the log file, and always to stderr as well.
+    /// Logs an error: to the log file, and always to stderr as well, saying `error` as
+    /// runc's messages do (`level=error`): tools match on the word.
     pub fn error(&self, msg: &str) {
         if self.path.is_some() {
             self.write("error", msg);
         }
-        let _ = writeln!(std::io::stderr(), "lindocker-runtime: {msg}");
+        let _ = writeln!(std::io::stderr(), "lindocker-runtime: error: {msg}");
     }
 
     /// Logs a warning.
