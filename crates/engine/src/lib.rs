@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod attach_options;
 pub mod boot;
+pub mod build;
 pub mod bundle;
 pub mod cidfile;
 pub mod confinement;
@@ -174,6 +175,10 @@ pub enum EngineError {
         /// The exit code a `run` would end with.
         code: i32,
     },
+    /// A build step failed (a `RUN` that exited non-zero, a `COPY` of nothing): BuildKit's
+    /// message.
+    #[error("{0}")]
+    StepFailed(String),
     /// From the image store.
     #[error(transparent)]
     Image(#[from] lindocker_image::ImageError),
@@ -261,6 +266,7 @@ impl EngineError {
             },
             EngineError::Runtime(_)
             | EngineError::StartFailed { .. }
+            | EngineError::StepFailed(_)
             | EngineError::Corrupt { .. }
             | EngineError::Io { .. }
             | EngineError::Storage(_) => ErrorKind::Internal,
