@@ -53,9 +53,11 @@ pub struct Stage {
 pub struct Source {
     /// 1-based line of the instruction's first line.
     pub line: usize,
-    /// The instruction as written, continuation lines joined by a space, comments
-    /// inside it removed, heredoc bodies not included (e.g. `RUN echo hi && ls`).
-    /// This is what `history`'s `CreatedBy` is made of.
+    /// The instruction as written, continuation lines joined as BuildKit joins them
+    /// (the escape character and the blanks after it removed, nothing added: `RUN a \`
+    /// then `    b` make `RUN a     b`), comment lines inside it removed, heredoc bodies not
+    /// included, surrounding blanks trimmed. This is what `history`'s `CreatedBy` is
+    /// made of.
     pub original: String,
 }
 
