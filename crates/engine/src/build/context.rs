@@ -1,37 +1,651 @@
-//! The build context (placeholder until the copy helper's module lands).
+//! The trees `COPY` and `ADD` read from: the build context (a directory read in place,
+//! or a tar from stdin unpacked into scratch space), with `.dockerignore` applied, or
+//! the root file system of another stage or image (`COPY --from`).
+//!
+//! A tree is reached only through a descriptor of its top. Source paths are cleaned
+//! lexically and clamped at the top (`../x` is `x`, as BuildKit does), then resolved one
+//! name at a time with `openat(O_NOFOLLOW)`; a symlink met on the way is expanded by us,
+//! inside the tree (an absolute target restarts at the top), so no source ever leaves
+//! it. Inside a copied directory symlinks are never followed: they are copied as they
+//! are. Wildcards are Go's `filepath.Match`, one path component at a time, matched
+//! against the tree as `.dockerignore` leaves it.
 
-use std::io::Read;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use crate::EngineError;
+use lindocker_dockerfile::ignore::Ignore;
+use rustix::fs::{Dir, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use crate::{EngineError, inroot};
+
+/// How deep a copied tree may go.
+const MAX_DEPTH: usize = lindocker_storage::pack::MAX_DEPTH;
+/// How many symlinks one source path may pass through (the kernel's limit).
+const MAX_LINKS: usize = 40;
+/// The largest file [`SourceTree::read_file`] reads (a Dockerfile).
+const READ_LIMIT: u64 = 64 << 20;
 
 /// A tree files are copied from: the build context (with .dockerignore), or the root
 /// file system of another stage or image (COPY --from).
-#[derive(Debug)]
 pub struct SourceTree {
-    dir: PathBuf,
+    root: Rc<OwnedFd>,
+    /// Where it is on the host, for messages.
+    path: PathBuf,
+    /// `.dockerignore` (the context only).
+    ignore: Option<Ignore>,
+    /// A root file system: owners are the tree's own, and count in the cache key.
+    rootfs: bool,
+}
+
+impl std::fmt::Debug for SourceTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceTree").field("path", &self.path).field("rootfs", &self.rootfs).finish()
+    }
 }
 
 impl SourceTree {
     /// The context directory read in place; `.dockerignore` at its top applied.
     pub fn context_dir(dir: &Path) -> Result<SourceTree, EngineError> {
-        Ok(SourceTree { dir: dir.to_owned() })
+        let root = open_top(dir)?;
+        let ignore = match inroot::read_regular(&root, Path::new(".dockerignore"), READ_LIMIT) {
+            Ok(text) => Some(
+                Ignore::parse(&String::from_utf8_lossy(&text))
+                    .map_err(|e| EngineError::Invalid(format!("failed to parse .dockerignore: {}", e.message)))?,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(EngineError::Invalid(format!("failed to read .dockerignore: {e}"))),
+        };
+        Ok(SourceTree { root: Rc::new(root), path: dir.to_path_buf(), ignore, rootfs: false })
     }
 
-    /// A context sent as a tar (stdin, `-`), unpacked safely into `scratch`.
+    /// A context sent as a tar (stdin, `-`), unpacked safely into `scratch` (an empty
+    /// directory the caller made and removes): no entry lands outside it, device nodes
+    /// are skipped, owners are root's.
     pub fn context_tar(input: impl Read, scratch: &Path) -> Result<SourceTree, EngineError> {
-        let _ = input;
-        Err(EngineError::Invalid(format!("a tar context is not supported yet ({})", scratch.display())))
+        let dir = open_top(scratch)?;
+        lindocker_storage::unpack::extract(input, &dir, false, (0, 0), None)
+            .map_err(|e| EngineError::Invalid(format!("failed to read the build context: {e}")))?;
+        SourceTree::context_dir(scratch)
     }
 
-    /// A root file system (a mounted stage or image).
+    /// A root file system (a mounted stage or image); no ignore rules; every path
+    /// resolved inside it (openat2 RESOLVE_IN_ROOT).
     pub fn rootfs(dir: &Path) -> Result<SourceTree, EngineError> {
-        Ok(SourceTree { dir: dir.to_owned() })
+        Ok(SourceTree { root: Rc::new(open_top(dir)?), path: dir.to_path_buf(), ignore: None, rootfs: true })
     }
 
-    /// Reads a file of the tree.
+    /// Reads a file of the tree (the Dockerfile named by -f, relative to the context).
+    /// `.dockerignore` does not hide it, as in Docker.
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>, EngineError> {
-        let path = self.dir.join(path);
-        std::fs::read(&path).map_err(|e| EngineError::io(&path, e))
+        inroot::read_regular(&*self.root, Path::new(path), READ_LIMIT).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => EngineError::NotFound(format!(
+                "failed to read {path}: open {}: no such file or directory",
+                self.path.join(inroot::relative(Path::new(path))).display()
+            )),
+            _ => EngineError::Invalid(format!("failed to read {path}: {e}")),
+        })
+    }
+
+    /// A root file system's tree: owners are kept and count.
+    pub(crate) fn is_rootfs(&self) -> bool {
+        self.rootfs
+    }
+
+    /// Whether `.dockerignore` leaves out the tree path `path` (`/`-separated, relative).
+    fn ignored(&self, path: &str) -> bool {
+        !path.is_empty() && self.ignore.as_ref().is_some_and(|i| i.excludes(path))
+    }
+
+    /// Whether a walk must look below the ignored directory `path`.
+    fn look_below(&self, path: &str) -> bool {
+        self.ignore.as_ref().is_none_or(|i| i.may_include_below(path))
+    }
+
+    /// The sources one `COPY`/`ADD` argument names, in order: one for a plain path, every
+    /// match for a wildcard (none is an error, as in BuildKit).
+    pub(crate) fn select(&self, source: &str) -> Result<Vec<Selected>, EngineError> {
+        let (parts, pivot) = clean(source);
+        let not_found = || EngineError::NotFound(format!("\"/{}\": not found", parts.join("/")));
+        let mut found: Vec<(Cursor, Vec<String>)> = vec![(Cursor::default(), Vec::new())];
+        for part in &parts {
+            let mut next = Vec::new();
+            for (cursor, shown) in &found {
+                if has_meta(part) {
+                    let names = match list(self.fd_of(cursor)) {
+                        Ok(names) => names,
+                        Err(Errno::NOTDIR) => continue, // `*/x` past a file
+                        Err(e) => return Err(self.error(&cursor.path(), e)),
+                    };
+                    for name in names {
+                        let Some(name_str) = name.to_str() else { continue };
+                        if !glob_match(part, name_str)
+                            .map_err(|_| EngineError::Invalid(format!("{source}: syntax error in pattern")))?
+                        {
+                            continue;
+                        }
+                        if let Some(c) = self.descend(cursor, &name)? {
+                            let mut shown = shown.clone();
+                            shown.push(name_str.to_owned());
+                            next.push((c, shown));
+                        }
+                    }
+                } else if let Some(c) = self.descend(cursor, OsStr::new(part))? {
+                    let mut shown = shown.clone();
+                    shown.push(part.clone());
+                    next.push((c, shown));
+                }
+            }
+            found = next;
+        }
+        let mut out = Vec::new();
+        for (cursor, shown) in found {
+            let path = cursor.path();
+            let (fd, st) = self.node_of(&cursor)?;
+            let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+            if self.ignored(&path) && !(is_dir && self.look_below(&path)) {
+                continue;
+            }
+            let parents = shown[pivot.min(shown.len())..].to_vec();
+            out.push(Selected { path, name: shown.last().cloned(), parents, fd, st });
+        }
+        if out.is_empty() {
+            return Err(not_found());
+        }
+        Ok(out)
+    }
+
+    /// The descriptor of the directory `cursor` is at.
+    fn fd_of<'a>(&'a self, cursor: &'a Cursor) -> &'a OwnedFd {
+        cursor.fds.last().map(|(_, fd)| &**fd).unwrap_or(&*self.root)
+    }
+
+    /// An `O_PATH` descriptor of what `cursor` is at, and its status.
+    fn node_of(&self, cursor: &Cursor) -> Result<(OwnedFd, Stat), EngineError> {
+        let fd = self.fd_of(cursor);
+        let fd = fd.try_clone().map_err(|e| EngineError::io(&self.path, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| self.error(&cursor.path(), e))?;
+        Ok((fd, st))
+    }
+
+    /// `cursor` moved to its entry `name`, symlinks (the last one too, as BuildKit
+    /// follows a source's links) expanded inside the tree; `None` if there is nothing.
+    fn descend(&self, cursor: &Cursor, name: &OsStr) -> Result<Option<Cursor>, EngineError> {
+        let mut cursor = cursor.clone();
+        let mut queue: Vec<OsString> = vec![name.to_owned()];
+        let mut links = 0;
+        // `queue` holds the names still to walk, the next one last.
+        while let Some(name) = queue.pop() {
+            if name == ".." {
+                cursor.fds.pop();
+                continue;
+            }
+            if name == "." || name.is_empty() {
+                continue;
+            }
+            let dir = self.fd_of(&cursor);
+            let fd = match rustix::fs::openat(
+                dir,
+                &name,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
+                Err(e) => return Err(self.error(&cursor.path(), e)),
+            };
+            let st = rustix::fs::fstat(&fd).map_err(|e| self.error(&cursor.path(), e))?;
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::Symlink => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(EngineError::Invalid(format!(
+                            "{}/{}: too many levels of symbolic links",
+                            cursor.path(),
+                            name.to_string_lossy()
+                        )));
+                    }
+                    let target =
+                        rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| self.error(&cursor.path(), e))?;
+                    let target = target.as_bytes();
+                    if target.starts_with(b"/") {
+                        cursor.fds.clear();
+                    }
+                    for part in target.split(|&b| b == b'/').rev() {
+                        queue.push(OsStr::from_bytes(part).to_owned());
+                    }
+                }
+                kind => {
+                    if !queue.is_empty() && kind != FileType::Directory {
+                        return Ok(None);
+                    }
+                    cursor.fds.push((name, Rc::new(fd)));
+                }
+            }
+        }
+        Ok(Some(cursor))
+    }
+
+    fn error(&self, path: &str, e: impl Into<io::Error>) -> EngineError {
+        EngineError::io(&self.path.join(path), e.into())
+    }
+
+    /// Walks the selected source `top` (a directory's entries in name order, the
+    /// directory itself first as `""`), calling `visit` for each node `.dockerignore`
+    /// and `exclude` (patterns matched against the path below `top` and the tree path)
+    /// leave in. A directory left out whose entries an exception may bring back is
+    /// visited only if one of them is.
+    pub(crate) fn walk(
+        &self,
+        top: &Selected,
+        exclude: Option<&Ignore>,
+        visit: &mut dyn Visitor,
+    ) -> Result<(), EngineError> {
+        let mut walk = Walk { tree: self, exclude, pending: Vec::new() };
+        let name = OsStr::new(top.name.as_deref().unwrap_or(""));
+        let node = Node { rel: "", name, fd: &top.fd, st: &top.st };
+        if FileType::from_raw_mode(top.st.st_mode) != FileType::Directory {
+            return visit.leaf(&node);
+        }
+        let listing =
+            rustix::fs::openat(&top.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| self.error(&top.path, e))?;
+        visit.enter(&node)?;
+        walk.children(visit, &top.path, "", &listing, &top.st, 0)?;
+        visit.leave(&node)
+    }
+}
+
+/// One node of a walk.
+pub(crate) struct Node<'a> {
+    /// The path below the selected source (`/`-separated, for messages and patterns;
+    /// `""` for the source itself).
+    pub rel: &'a str,
+    /// Its name in its directory (the source's own name for the source itself).
+    pub name: &'a OsStr,
+    /// An `O_PATH` descriptor of it (never followed if a symlink).
+    pub fd: &'a OwnedFd,
+    /// Its status.
+    pub st: &'a Stat,
+}
+
+/// What a walk does with the nodes it finds.
+pub(crate) trait Visitor {
+    /// A directory, before its entries.
+    fn enter(&mut self, node: &Node<'_>) -> Result<(), EngineError>;
+    /// A directory, after its entries.
+    fn leave(&mut self, node: &Node<'_>) -> Result<(), EngineError>;
+    /// Anything but a directory.
+    fn leaf(&mut self, node: &Node<'_>) -> Result<(), EngineError>;
+}
+
+/// A source a `COPY`/`ADD` argument selected.
+pub(crate) struct Selected {
+    /// Its path in the tree, symlinks resolved (`""`: the top).
+    pub path: String,
+    /// Its name as written or matched (not its symlink target's): where a file lands.
+    pub name: Option<String>,
+    /// The path as written or matched, from the top or from a `/./` pivot (`--parents`).
+    pub parents: Vec<String>,
+    /// An `O_PATH` descriptor of it.
+    pub fd: OwnedFd,
+    /// Its status.
+    pub st: Stat,
+}
+
+/// Where a resolution is: the directories from the top, each with its descriptor.
+#[derive(Clone, Default)]
+struct Cursor {
+    fds: Vec<(OsString, Rc<OwnedFd>)>,
+}
+
+impl Cursor {
+    fn path(&self) -> String {
+        let names: Vec<_> = self.fds.iter().map(|(n, _)| n.to_string_lossy()).collect();
+        names.join("/")
+    }
+}
+
+struct Pending {
+    rel: String,
+    name: OsString,
+    fd: OwnedFd,
+    st: Stat,
+    entered: bool,
+}
+
+struct Walk<'a> {
+    tree: &'a SourceTree,
+    exclude: Option<&'a Ignore>,
+    /// Ignored directories being walked, entered only once something below is kept.
+    pending: Vec<Pending>,
+}
+
+impl Walk<'_> {
+    /// Whether the node `rel` (tree path `path`) is left out.
+    fn left_out(&self, path: &str, rel: &str) -> bool {
+        self.tree.ignored(path) || self.exclude.is_some_and(|x| x.excludes(rel) || x.excludes(path))
+    }
+
+    fn look_below(&self, path: &str, rel: &str) -> bool {
+        (!self.tree.ignored(path) || self.tree.look_below(path))
+            && self.exclude.is_none_or(|x| {
+                (!x.excludes(rel) || x.may_include_below(rel)) && (!x.excludes(path) || x.may_include_below(path))
+            })
+    }
+
+    /// Enters the ignored directories above a node that is kept.
+    fn flush(&mut self, visit: &mut dyn Visitor) -> Result<(), EngineError> {
+        for p in self.pending.iter_mut().filter(|p| !p.entered) {
+            visit.enter(&Node { rel: &p.rel, name: &p.name, fd: &p.fd, st: &p.st })?;
+            p.entered = true;
+        }
+        Ok(())
+    }
+
+    fn children(
+        &mut self,
+        visit: &mut dyn Visitor,
+        path: &str,
+        rel: &str,
+        listing: &OwnedFd,
+        st: &Stat,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        if depth >= MAX_DEPTH {
+            return Err(EngineError::Invalid(format!("{path}: more than {MAX_DEPTH} directories deep")));
+        }
+        for name in list(listing).map_err(|e| self.tree.error(path, e))? {
+            let name_str = name.to_string_lossy();
+            let child_path = if path.is_empty() { name_str.to_string() } else { format!("{path}/{name_str}") };
+            let child_rel = if rel.is_empty() { name_str.to_string() } else { format!("{rel}/{name_str}") };
+            let fd = match rustix::fs::openat(
+                listing,
+                &name,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => continue, // removed meanwhile
+                Err(e) => return Err(self.tree.error(&child_path, e)),
+            };
+            let child_st = rustix::fs::fstat(&fd).map_err(|e| self.tree.error(&child_path, e))?;
+            let out = self.left_out(&child_path, &child_rel);
+            if FileType::from_raw_mode(child_st.st_mode) != FileType::Directory {
+                if !out {
+                    self.flush(visit)?;
+                    visit.leaf(&Node { rel: &child_rel, name: &name, fd: &fd, st: &child_st })?;
+                }
+                continue;
+            }
+            if out && !self.look_below(&child_path, &child_rel) {
+                continue;
+            }
+            // A mount of procfs or the like in the tree: not the kernel's files.
+            if child_st.st_dev != st.st_dev && inroot::on_pseudo_fs(&fd).unwrap_or(true) {
+                continue;
+            }
+            let sub = rustix::fs::openat(&fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| self.tree.error(&child_path, e))?;
+            if out {
+                self.pending.push(Pending {
+                    rel: child_rel.clone(),
+                    name: name.clone(),
+                    fd,
+                    st: child_st,
+                    entered: false,
+                });
+                self.children(visit, &child_path, &child_rel, &sub, &child_st, depth + 1)?;
+                let p = self.pending.pop().expect("pushed above");
+                if p.entered {
+                    visit.leave(&Node { rel: &p.rel, name: &p.name, fd: &p.fd, st: &p.st })?;
+                }
+            } else {
+                self.flush(visit)?;
+                let node = Node { rel: &child_rel, name: &name, fd: &fd, st: &child_st };
+                visit.enter(&node)?;
+                self.children(visit, &child_path, &child_rel, &sub, &child_st, depth + 1)?;
+                visit.leave(&node)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The names in the directory `dir` (any descriptor of it), sorted, without `.`/`..`.
+fn list(dir: &impl AsFd) -> Result<Vec<OsString>, Errno> {
+    let listing = rustix::fs::openat(dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut names = Vec::new();
+    let mut entries = Dir::new(listing)?;
+    while let Some(entry) = entries.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// A descriptor of the top of a tree (a trusted host path).
+fn open_top(dir: &Path) -> Result<OwnedFd, EngineError> {
+    let fd = inroot::open_dir(dir).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => {
+            EngineError::NotFound(format!("unable to prepare context: path {:?} not found", dir.display().to_string()))
+        }
+        _ => EngineError::io(dir, e),
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| EngineError::io(dir, e.into()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Err(EngineError::Invalid(format!("{}: not a directory", dir.display())));
+    }
+    Ok(fd)
+}
+
+/// A source path cleaned as BuildKit does (`path.Clean("/" + src)`: `.` and `..`
+/// resolved lexically, clamped at the top), as its components, and where a `--parents`
+/// path starts: after the last `.` that follows a name (`a/./b`), else at the top.
+pub(crate) fn clean(source: &str) -> (Vec<String>, usize) {
+    let mut parts: Vec<String> = Vec::new();
+    let mut pivot = 0;
+    for part in source.split('/') {
+        match part {
+            "" => {}
+            "." => {
+                if !parts.is_empty() {
+                    pivot = parts.len();
+                }
+            }
+            ".." => {
+                parts.pop();
+                pivot = pivot.min(parts.len());
+            }
+            name => parts.push(name.to_owned()),
+        }
+    }
+    (parts, pivot)
+}
+
+/// Whether `pattern` holds a wildcard (`*`, `?`, `[`, or an escape).
+pub(crate) fn has_meta(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '\\'])
+}
+
+/// A malformed pattern (Go's `filepath.ErrBadPattern`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct BadPattern;
+
+/// Go's `filepath.Match` for one path component: `*` (any run of characters, `/`
+/// excluded), `?` (one character), `[...]` classes with ranges and `^` negation, `\`
+/// escapes.
+pub(crate) fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    match_from(&p, &n)
+}
+
+fn match_from(p: &[char], n: &[char]) -> Result<bool, BadPattern> {
+    let Some((&first, rest)) = p.split_first() else { return Ok(n.is_empty()) };
+    match first {
+        '*' => {
+            // Check the rest of the pattern for syntax whatever the name, as Go does.
+            let mut any = false;
+            for skip in 0..=n.len() {
+                if n[..skip].contains(&'/') {
+                    break;
+                }
+                if match_from(rest, &n[skip..])? {
+                    any = true;
+                    break;
+                }
+            }
+            if !any {
+                check_syntax(rest)?;
+            }
+            Ok(any)
+        }
+        '?' => match n.split_first() {
+            Some((&c, n_rest)) if c != '/' => match_from(rest, n_rest),
+            _ => check_syntax(rest).map(|_| false),
+        },
+        '[' => {
+            let (matched, len) = class(rest, n.first().copied())?;
+            match n.split_first() {
+                Some((_, n_rest)) if matched => match_from(&rest[len..], n_rest),
+                _ => check_syntax(&rest[len..]).map(|_| false),
+            }
+        }
+        '\\' => {
+            let (&escaped, rest) = rest.split_first().ok_or(BadPattern)?;
+            match n.split_first() {
+                Some((&c, n_rest)) if c == escaped => match_from(rest, n_rest),
+                _ => check_syntax(rest).map(|_| false),
+            }
+        }
+        c => match n.split_first() {
+            Some((&d, n_rest)) if c == d => match_from(rest, n_rest),
+            _ => check_syntax(rest).map(|_| false),
+        },
+    }
+}
+
+/// Errors if `p` is not a well-formed pattern.
+fn check_syntax(p: &[char]) -> Result<(), BadPattern> {
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '\\' => {
+                if i + 1 >= p.len() {
+                    return Err(BadPattern);
+                }
+                i += 2;
+            }
+            '[' => {
+                let (_, len) = class(&p[i + 1..], None)?;
+                i += 1 + len;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// A character class after its `[`: whether `c` is in it, and how many pattern
+/// characters it takes (through its `]`).
+fn class(p: &[char], c: Option<char>) -> Result<(bool, usize), BadPattern> {
+    let mut i = 0;
+    let negated = p.first() == Some(&'^');
+    if negated {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    loop {
+        let Some(&ch) = p.get(i) else { return Err(BadPattern) };
+        if ch == ']' && !first {
+            i += 1;
+            break;
+        }
+        first = false;
+        let (lo, next) = class_char(p, i)?;
+        i = next;
+        let mut hi = lo;
+        if p.get(i) == Some(&'-') {
+            let (h, next) = class_char(p, i + 1)?;
+            hi = h;
+            i = next;
+        }
+        if c.is_some_and(|c| lo <= c && c <= hi) {
+            matched = true;
+        }
+    }
+    Ok((matched != negated && c.is_some(), i))
+}
+
+fn class_char(p: &[char], i: usize) -> Result<(char, usize), BadPattern> {
+    match p.get(i) {
+        None | Some('-') | Some(']') => Err(BadPattern),
+        Some('\\') => p.get(i + 1).map(|&c| (c, i + 2)).ok_or(BadPattern),
+        Some(&c) => Ok((c, i + 1)),
+    }
+}
+
+/// Reads the regular file `fd` (an `O_PATH` descriptor of the tree) from the start.
+pub(crate) fn open_regular(fd: &OwnedFd) -> io::Result<File> {
+    Ok(File::from(inroot::reopen(fd, OFlags::RDONLY | OFlags::NONBLOCK)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_filepath_match() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("abc", "abc", true),
+            ("*", "abc", true),
+            ("*c", "abc", true),
+            ("a*", "a", true),
+            ("a*", "abc", true),
+            ("a*/b", "abc/b", true),
+            ("a*b*c*d*e*/f", "axbxcxdxe/f", true),
+            ("a*b?c*x", "abxbbxdbxebxczzx", true),
+            ("a*b?c*x", "abxbbxdbxebxczzy", false),
+            ("ab[c]", "abc", true),
+            ("ab[b-d]", "abc", true),
+            ("ab[e-g]", "abc", false),
+            ("ab[^c]", "abc", false),
+            ("ab[^b-d]", "abc", false),
+            ("ab[^e-g]", "abc", true),
+            ("a\\*b", "a*b", true),
+            ("a\\*b", "ab", false),
+            ("a?b", "a☺b", true),
+            ("a[^a]b", "a☺b", true),
+            ("*x", "xxx", true),
+            ("*.txt", ".hidden.txt", true),
+            ("a*", "ab/c", false),
+            ("a?b", "a/b", false),
+        ];
+        for (pattern, name, want) in cases {
+            assert_eq!(glob_match(pattern, name), Ok(*want), "{pattern} {name}");
+        }
+        for bad in ["[", "[^", "[]a]", "a[", "ab\\", "[-]", "[x-]", "*x[", "[a-b-c]"] {
+            // Go: ErrBadPattern for these whatever the name.
+            assert_eq!(glob_match(bad, "abc"), Err(BadPattern), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sources_are_clamped_at_the_top() {
+        assert_eq!(clean("../../etc/passwd"), (vec!["etc".to_owned(), "passwd".to_owned()], 0));
+        assert_eq!(clean("/a/../../b/"), (vec!["b".to_owned()], 0));
+        assert_eq!(clean("."), (vec![], 0));
+        assert_eq!(clean("./x/./y/z"), (vec!["x".to_owned(), "y".to_owned(), "z".to_owned()], 1));
     }
 }
