@@ -1,0 +1,66 @@
+//! Builds that fail: the message, the exit code, and nothing left or changed.
+
+use lindocker_testkit::Engine;
+
+use crate::{BIN, context, nothing_left, p};
+
+fn fails(engine: &Engine, args: &[&str], code: i32) -> String {
+    let mut all = vec!["build", "--progress", "plain"];
+    all.extend_from_slice(args);
+    engine.fails(&all, code)
+}
+
+#[test]
+fn a_failing_run_reports_its_exit_code_and_leaves_nothing() {
+    let engine = Engine::with_busybox(BIN, "build-fail");
+    let ctx = context(
+        &engine,
+        "fail",
+        &[("Dockerfile", "FROM localhost/busybox\nRUN echo first line && echo last words && exit 3\n")],
+    );
+    let images = engine.ok(&["images", "-q"]);
+    let err = fails(&engine, &["-t", "broken:1", p(&ctx)], 1);
+    assert!(
+        err.contains(r#"ERROR: process "/bin/sh -c echo first line && echo last words && exit 3" did not complete successfully: exit code: 3"#),
+        "{err}"
+    );
+    assert!(err.contains("ERROR: failed to solve: process"), "{err}");
+    // Its last output lines are shown again under the failure.
+    let summary = err.split("------").nth(1).unwrap_or_default();
+    assert!(summary.contains("last words"), "{err}");
+    // -t only on success; no image, container, mount, cgroup, network namespace left.
+    assert_eq!(engine.ok(&["images", "-q"]), images);
+    assert!(engine.run(&["image", "inspect", "broken:1"]).status.code() != Some(0));
+    nothing_left(&engine);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_changes_nothing() {
+    let engine = Engine::with_busybox(BIN, "build-errors");
+    let before = engine.store_listing();
+    let empty = context(&engine, "empty", &[("x", "")]);
+    let err = fails(&engine, &[p(&empty)], 1);
+    assert!(err.contains("failed to read dockerfile: open Dockerfile: no such file or directory"), "{err}");
+
+    let bad = context(&engine, "bad", &[("Dockerfile", "FROM localhost/busybox\nNOSUCH thing\n")]);
+    let err = fails(&engine, &[p(&bad)], 1);
+    assert!(err.contains("line 2"), "the parse error names its line: {err}");
+
+    let ok = context(&engine, "ok", &[("Dockerfile", "FROM localhost/busybox AS one\nCOPY missing.txt /\n")]);
+    let err = fails(&engine, &["--target", "nosuch", p(&ok)], 1);
+    assert!(err.contains(r#"target stage "nosuch" could not be found"#), "{err}");
+    let err = fails(&engine, &[p(&ok)], 1);
+    assert!(err.contains("missing.txt"), "COPY of a missing file names it: {err}");
+
+    let err = fails(&engine, &["--build-arg", "=x", p(&ok)], 125);
+    assert!(err.contains("--build-arg"), "{err}");
+    let err = fails(&engine, &["--progress", "fancy", p(&ok)], 125);
+    assert!(err.contains("--progress"), "{err}");
+
+    let missing = context(&engine, "missing", &[("Dockerfile", "FROM localhost:1/nosuch/image\nRUN true\n")]);
+    let err = fails(&engine, &[p(&missing)], 1);
+    assert!(err.contains("localhost:1/nosuch/image"), "{err}");
+
+    assert_eq!(engine.store_listing(), before, "a failed build changed the image store");
+    nothing_left(&engine);
+}
