@@ -798,7 +798,7 @@ impl Build<'_> {
                 ast::MountKind::Bind => {
                     let from_key = match &from {
                         None => self.bind_digest(source.as_deref())?,
-                        Some(f) => self.from_state(f)?.key,
+                        Some(f) => self.state_named(f)?.key,
                     };
                     mount_keys.push(format!(
                         "bind:{target}:{}:{from_key}:{}",
@@ -871,7 +871,7 @@ impl Build<'_> {
     }
 
     /// The state a `--from` names: a stage (built if needed), else an image.
-    fn from_state(&mut self, from: &str) -> Result<State, EngineError> {
+    fn state_named(&mut self, from: &str) -> Result<State, EngineError> {
         match self.stage_index(from) {
             Some(i) => self.stage(i),
             None => {
@@ -973,7 +973,7 @@ impl Build<'_> {
                 match from {
                     None => copy::copy(&self.tree, &request, &copy_dir)?,
                     Some(f) => {
-                        let state = self.from_state(f)?;
+                        let state = self.state_named(f)?;
                         let root = StepRoot::mount(&self.engine.images, &state.chain(), false)?;
                         let tree = SourceTree::rootfs(&root.path())?;
                         copy::copy(&tree, &request, &copy_dir)?;
@@ -1057,7 +1057,7 @@ impl Build<'_> {
         let (tree, content) = match &from {
             None => (FromTree::Context, copy::source_digest(&self.tree, &request)?),
             Some(f) => {
-                let source = self.from_state(f)?;
+                let source = self.state_named(f)?;
                 let key = source.key.clone();
                 (FromTree::State(source), key)
             }
