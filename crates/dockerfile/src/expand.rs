@@ -25,6 +25,12 @@ impl Vars for HashMap<String, String> {
     }
 }
 
+impl Vars for std::collections::BTreeMap<String, String> {
+    fn get(&self, name: &str) -> Option<&str> {
+        std::collections::BTreeMap::get(self, name).map(String::as_str)
+    }
+}
+
 impl Vars for [(String, String)] {
     /// The last pair with the name wins (as with repeated `ENV`).
     fn get(&self, name: &str) -> Option<&str> {

@@ -13,7 +13,7 @@ pub mod ignore;
 mod parse;
 
 pub use ast::Dockerfile;
-pub use parse::parse;
+pub use parse::{HeredocRun, go_duration, heredoc_run, onbuild_expression, parse, parse_trigger, ram_in_bytes};
 
 /// A Dockerfile that does not follow the grammar, with the line it was found on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

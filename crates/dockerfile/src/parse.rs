@@ -42,6 +42,79 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     Ok(Dockerfile { directives: raw.directives, global_args, stages })
 }
 
+/// Parses one `ONBUILD` trigger stored in a base image (as [`onbuild_expression`]
+/// wrote it) when a build starts `FROM` that image: a one-instruction Dockerfile with
+/// the default escape character, as BuildKit reads it. `FROM`, `ONBUILD` and
+/// `MAINTAINER` are refused.
+pub fn parse_trigger(text: &str) -> Result<Instruction, ParseError> {
+    let raw = parse_raw(text)?;
+    let [node] = raw.nodes.as_slice() else {
+        return Err(ParseError {
+            line: 1,
+            message: format!("an ONBUILD trigger must be one instruction: {}", go_quote(text)),
+        });
+    };
+    let err = |message: String| ParseError { line: node.line, message };
+    let upper = node.cmd.to_ascii_uppercase();
+    if matches!(upper.as_str(), "FROM" | "ONBUILD" | "MAINTAINER") {
+        return Err(err(format!("{upper} isn't allowed as an ONBUILD trigger")));
+    }
+    typed(node).map_err(err)
+}
+
+/// The text an `ONBUILD` trigger is stored as in the image config (BuildKit's
+/// `Expression`): the trigger's instruction, then each heredoc's body and delimiter.
+pub fn onbuild_expression(trigger: &Instruction) -> String {
+    let mut out = trigger.source.original.clone();
+    let heredocs = match &trigger.kind {
+        Kind::Run(r) => r.heredocs.as_slice(),
+        Kind::Copy(c) | Kind::Add(c) => c.heredocs.as_slice(),
+        _ => &[],
+    };
+    for h in heredocs {
+        out.push('\n');
+        out.push_str(&h.content);
+        out.push_str(&h.name);
+    }
+    out
+}
+
+/// What a `RUN` with heredocs runs, as BuildKit's `dispatchRun` decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeredocRun<'a> {
+    /// Run this text with the shell (`SHELL`, `/bin/sh -c` by default): the lone
+    /// heredoc's body (`RUN <<EOF`), or the command line followed by each body and its
+    /// delimiter (`RUN python3 <<EOF`), for the shell to read as a heredoc.
+    Shell(String),
+    /// A lone heredoc whose body starts with `#!`: write `content` to a file `name`
+    /// (mode 0755, BuildKit mounts it under `/dev/pipes/`) and run that file itself.
+    Script {
+        /// The delimiter, used as the file name.
+        name: &'a str,
+        /// The body.
+        content: &'a str,
+    },
+}
+
+/// For a `RUN` with heredocs, what to run; None without heredocs.
+pub fn heredoc_run(run: &Run) -> Option<HeredocRun<'_>> {
+    let first = run.heredocs.first()?;
+    let Command::Shell(line) = &run.command else { return None };
+    if parse_heredoc(line.trim()).ok().flatten().is_some() {
+        if first.content.starts_with("#!") {
+            return Some(HeredocRun::Script { name: &first.name, content: &first.content });
+        }
+        return Some(HeredocRun::Shell(first.content.clone()));
+    }
+    let mut full = line.clone();
+    for h in &run.heredocs {
+        full.push('\n');
+        full.push_str(&h.content);
+        full.push_str(&h.name);
+    }
+    Some(HeredocRun::Shell(full))
+}
+
 // ---------------------------------------------------------------------------------
 // Raw layer: lines, directives, continuations, heredocs.
 
@@ -1133,8 +1206,9 @@ fn kind_name(k: MountKind) -> &'static str {
     }
 }
 
-/// go-units `RAMInBytes`: a number with an optional binary unit (`64m`, `1GiB`, `512`).
-pub(crate) fn ram_in_bytes(s: &str) -> Option<u64> {
+/// go-units `RAMInBytes` (`RUN --mount=type=tmpfs,size=`): a number with an optional
+/// binary unit (`64m`, `1GiB`, `512`), in bytes.
+pub fn ram_in_bytes(s: &str) -> Option<u64> {
     let s = s.trim();
     let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(num_end);
@@ -1190,7 +1264,8 @@ fn parse_copy(node: &RawNode, add: bool) -> Result<Copy, String> {
     if !node.json {
         for src in sources {
             if let Some(doc) = parse_heredoc(src).ok().flatten() {
-                let found = node.heredocs.iter().find(|h| h.name == doc.name).cloned();
+                // The last body of that name, as BuildKit's lookup map keeps it.
+                let found = node.heredocs.iter().rev().find(|h| h.name == doc.name).cloned();
                 heredocs.push(found.unwrap_or(Heredoc { content: String::new(), ..doc }));
             }
         }

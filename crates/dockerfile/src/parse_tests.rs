@@ -762,3 +762,107 @@ fn large_inputs_stay_linear() {
     let df = parse(&text).unwrap();
     assert_eq!(df.stages[0].instructions.len(), 10_001);
 }
+
+/// BuildKit's `instructions/parse_test.go` tables.
+#[test]
+fn buildkit_instruction_tables() {
+    for cmd in ["MAINTAINER", "WORKDIR", "USER", "STOPSIGNAL"] {
+        assert_eq!(kind_err(cmd), format!("{cmd} requires exactly one argument"));
+    }
+    for cmd in ["ENV", "LABEL", "ONBUILD", "HEALTHCHECK", "EXPOSE", "VOLUME"] {
+        assert_eq!(kind_err(cmd), format!("{cmd} requires at least one argument"));
+    }
+    for cmd in ["ADD", "COPY"] {
+        assert_eq!(
+            kind_err(&format!("{cmd} arg1")),
+            format!(
+                "{cmd} requires at least two arguments, but only one was provided. Destination could not be determined"
+            )
+        );
+    }
+    for (text, message) in [
+        ("COPY\t", "COPY requires at least two arguments"),
+        ("ONBUILD FROM scratch", "FROM isn't allowed as an ONBUILD trigger"),
+        ("MAINTAINER --boo joe@example.com", "unknown flag: --boo"),
+        ("ONBUILD ONBUILD RUN touch foobar", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
+        ("FOO bar", "unknown instruction: FOO"),
+        ("foo bar", "unknown instruction: foo"),
+        ("COPY /foo <<EOF\nEOF", "COPY cannot accept a heredoc as a destination"),
+        ("HEALTHCHECK --interval=50ns CMD x", "cannot be less than 1ms"),
+    ] {
+        assert!(kind_err(text).contains(message), "{text:?}: {}", kind_err(text));
+    }
+    assert!(matches!(kind("HEALTHCHECK --interval=0ms CMD x"), Kind::Healthcheck(_)));
+    assert!(matches!(kind("HEALTHCHECK --interval=1ms CMD x"), Kind::Healthcheck(_)));
+    // TestNilLinter's inputs: every instruction with odd arguments parses or fails
+    // cleanly.
+    for cmd in [
+        "add",
+        "arg",
+        "cmd",
+        "copy",
+        "entrypoint",
+        "env",
+        "expose",
+        "from",
+        "healthcheck",
+        "label",
+        "maintainer",
+        "onbuild",
+        "run",
+        "shell",
+        "stopsignal",
+        "user",
+        "volume",
+        "workdir",
+    ] {
+        for tail in [" foo=bar", " a", " a b", " a b c", " 0 0"] {
+            let _ = parse(&format!("FROM busybox\n{cmd}{tail}"));
+        }
+    }
+}
+
+#[test]
+fn onbuild_triggers_round_trip() {
+    let df =
+        parse("FROM a\nONBUILD RUN echo hi\nONBUILD COPY <<-EOF /x\n\tbody $A\nEOF\nONBUILD ENV A=\"b c\"\n").unwrap();
+    let triggers: Vec<String> = df.stages[0]
+        .instructions
+        .iter()
+        .map(|i| match &i.kind {
+            Kind::Onbuild(t) => onbuild_expression(t),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(triggers, vec!["RUN echo hi", "COPY <<-EOF /x\nbody $A\nEOF", "ENV A=\"b c\""]);
+    for (text, ins) in triggers.iter().zip(&df.stages[0].instructions) {
+        let Kind::Onbuild(t) = &ins.kind else { panic!() };
+        let back = parse_trigger(text).unwrap();
+        assert_eq!(back.kind, t.kind, "{text}");
+    }
+    assert_eq!(parse_trigger("FROM x").unwrap_err().message, "FROM isn't allowed as an ONBUILD trigger");
+    assert!(parse_trigger("RUN a\nRUN b").is_err());
+    assert!(parse_trigger("").is_err());
+}
+
+#[test]
+fn heredoc_runs_as_buildkit() {
+    let run = |text: &str| match kind(text) {
+        Kind::Run(r) => r,
+        _ => panic!(),
+    };
+    assert_eq!(heredoc_run(&run("RUN echo hi")), None);
+    assert_eq!(heredoc_run(&run("RUN <<EOF\necho $A\nEOF")), Some(HeredocRun::Shell("echo $A\n".into())));
+    assert_eq!(
+        heredoc_run(&run("RUN <<-'S'\n\t#!/usr/bin/env python3\n\tprint(1)\nS")),
+        Some(HeredocRun::Script { name: "S", content: "#!/usr/bin/env python3\nprint(1)\n" })
+    );
+    assert_eq!(
+        heredoc_run(&run("RUN python3 - <<EOF a\nprint(1)\nEOF")),
+        Some(HeredocRun::Shell("python3 - <<EOF a\nprint(1)\nEOF".into()))
+    );
+    assert_eq!(
+        heredoc_run(&run("RUN cat <<A <<B\n1\nA\n2\nB")),
+        Some(HeredocRun::Shell("cat <<A <<B\n1\nA\n2\nB".into()))
+    );
+}
