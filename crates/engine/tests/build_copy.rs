@@ -364,7 +364,11 @@ fn symlinks_and_hard_links_are_kept() {
     c.write("t/file", "DATA");
     symlink("file", c.ctx().join("t/link")).unwrap();
     fs::hard_link(c.ctx().join("t/file"), c.ctx().join("t/hard")).unwrap();
+    rustix::fs::setxattr(c.ctx().join("t/file"), "user.origin", b"ctx", rustix::fs::XattrFlags::empty()).unwrap();
     c.copy(&["t"], "/t").unwrap();
+    let mut value = [0u8; 16];
+    let n = rustix::fs::getxattr(c.root().join("t/file"), "user.origin", &mut value[..]).unwrap();
+    assert_eq!(&value[..n], b"ctx", "extended attributes are kept");
     assert_eq!(fs::read_link(c.root().join("t/link")).unwrap(), Path::new("file"));
     let a = fs::metadata(c.root().join("t/file")).unwrap();
     let b = fs::metadata(c.root().join("t/hard")).unwrap();
@@ -492,4 +496,35 @@ fn heredocs_become_files() {
     copy(&tree, &Req { dest: "/greeting", ..Req::default() }.request(&sources), &c.root()).unwrap();
     assert_eq!(fs::read(c.root().join("greeting")).unwrap(), b"hello\n");
     assert_eq!(fs::metadata(c.root().join("greeting")).unwrap().permissions().mode() & 0o777, 0o644);
+}
+
+#[test]
+#[ignore = "needs the .dockerignore matcher (h/dockerfile)"]
+fn dockerignore_leaves_files_out_of_the_context() {
+    let c = Case::new();
+    c.write(".dockerignore", "secret\n*.log\nbuild/\n!build/keep.txt\n");
+    c.write("secret", "S");
+    c.write("app.log", "L");
+    c.write("main.c", "M");
+    c.write("build/keep.txt", "K");
+    c.write("build/other.o", "O");
+    c.write("Dockerfile", "FROM scratch\n");
+    c.copy(&["."], "/app/").unwrap();
+    let mut all = Vec::new();
+    listing(&c.root().join("app"), &mut all);
+    let names: Vec<String> =
+        all.iter().map(|(p, _)| p.strip_prefix(c.root().join("app")).unwrap().display().to_string()).collect();
+    assert_eq!(names, ["", ".dockerignore", "Dockerfile", "build", "build/keep.txt", "main.c"]);
+    assert!(c.copy(&["secret"], "/s").unwrap_err().contains("not found"));
+    assert!(c.copy(&["*.log"], "/l/").unwrap_err().contains("not found"));
+    c.copy(&["build"], "/b/").unwrap();
+    assert!(c.root().join("b/keep.txt").is_file() && !c.root().join("b/other.o").exists());
+    // An ignored file does not count for the cache; the Dockerfile is read whatever
+    // the rules say.
+    let before = c.digest(&["."]);
+    c.write("secret", "changed");
+    c.write("build/other.o", "changed");
+    assert_eq!(before, c.digest(&["."]));
+    let tree = SourceTree::context_dir(&c.ctx()).unwrap();
+    assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM scratch\n");
 }

@@ -34,7 +34,7 @@ const READ_LIMIT: u64 = 64 << 20;
 /// A tree files are copied from: the build context (with .dockerignore), or the root
 /// file system of another stage or image (COPY --from).
 pub struct SourceTree {
-    root: Rc<OwnedFd>,
+    root: OwnedFd,
     /// Where it is on the host, for messages.
     path: PathBuf,
     /// `.dockerignore` (the context only).
@@ -61,7 +61,7 @@ impl SourceTree {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(EngineError::Invalid(format!("failed to read .dockerignore: {e}"))),
         };
-        Ok(SourceTree { root: Rc::new(root), path: dir.to_path_buf(), ignore, rootfs: false })
+        Ok(SourceTree { root, path: dir.to_path_buf(), ignore, rootfs: false })
     }
 
     /// A context sent as a tar (stdin, `-`), unpacked safely into `scratch` (an empty
@@ -77,18 +77,15 @@ impl SourceTree {
     /// A root file system (a mounted stage or image); no ignore rules; every path
     /// resolved inside it (openat2 RESOLVE_IN_ROOT).
     pub fn rootfs(dir: &Path) -> Result<SourceTree, EngineError> {
-        Ok(SourceTree { root: Rc::new(open_top(dir)?), path: dir.to_path_buf(), ignore: None, rootfs: true })
+        Ok(SourceTree { root: open_top(dir)?, path: dir.to_path_buf(), ignore: None, rootfs: true })
     }
 
     /// Reads a file of the tree (the Dockerfile named by -f, relative to the context).
     /// `.dockerignore` does not hide it, as in Docker.
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>, EngineError> {
-        inroot::read_regular(&*self.root, Path::new(path), READ_LIMIT).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => EngineError::NotFound(format!(
-                "failed to read {path}: open {}: no such file or directory",
-                self.path.join(inroot::relative(Path::new(path))).display()
-            )),
-            _ => EngineError::Invalid(format!("failed to read {path}: {e}")),
+        inroot::read_regular(&self.root, Path::new(path), READ_LIMIT).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => EngineError::NotFound(format!("open {path}: no such file or directory")),
+            _ => EngineError::Invalid(format!("read {path}: {e}")),
         })
     }
 
@@ -162,7 +159,7 @@ impl SourceTree {
 
     /// The descriptor of the directory `cursor` is at.
     fn fd_of<'a>(&'a self, cursor: &'a Cursor) -> &'a OwnedFd {
-        cursor.fds.last().map(|(_, fd)| &**fd).unwrap_or(&*self.root)
+        cursor.fds.last().map(|(_, fd)| &**fd).unwrap_or(&self.root)
     }
 
     /// An `O_PATH` descriptor of what `cursor` is at, and its status.
@@ -639,6 +636,12 @@ mod tests {
             // Go: ErrBadPattern for these whatever the name.
             assert_eq!(glob_match(bad, "abc"), Err(BadPattern), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_tree_can_be_shared_by_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SourceTree>();
     }
 
     #[test]

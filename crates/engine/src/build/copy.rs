@@ -94,7 +94,7 @@ fn select<'a>(tree: &SourceTree, request: &CopyRequest<'a>) -> Result<Vec<Item<'
 
 /// Whether a source names something remote (`ADD https://...`, a git repository).
 fn is_url(source: &str) -> bool {
-    source.contains("://") || source.starts_with("git@")
+    source.contains("://") || (source.starts_with("git@") && source.contains(':'))
 }
 
 /// `--exclude` patterns as a matcher.
@@ -105,6 +105,19 @@ fn excludes(request: &CopyRequest) -> Result<Option<Ignore>, EngineError> {
     Ignore::parse(&request.exclude.join("\n"))
         .map(Some)
         .map_err(|e| EngineError::Invalid(format!("invalid --exclude pattern: {}", e.message)))
+}
+
+/// Whether `--exclude` leaves out the selected source `top` (by its name or its tree
+/// path), with nothing an exception could bring back below it.
+fn left_out(exclude: Option<&Ignore>, top: &Selected) -> bool {
+    let Some(x) = exclude else { return false };
+    let name = top.name.as_deref().unwrap_or("");
+    if name.is_empty() && top.path.is_empty() {
+        return false; // the whole tree: its entries are matched one by one
+    }
+    let is_dir = FileType::from_raw_mode(top.st.st_mode) == FileType::Directory;
+    (x.excludes(name) || x.excludes(&top.path))
+        && !(is_dir && x.may_include_below(name) && x.may_include_below(&top.path))
 }
 
 /// The cache key part of a COPY/ADD: sha256 over the selected sources' paths,
@@ -128,6 +141,7 @@ pub fn source_digest(tree: &SourceTree, request: &CopyRequest) -> Result<String,
                 field(&mut h, name.as_bytes());
                 field(&mut h, content);
             }
+            Item::Tree(top) if left_out(exclude.as_ref(), &top) => {}
             Item::Tree(top) => {
                 field(&mut h, b"source");
                 field(&mut h, top.path.as_bytes());
@@ -241,13 +255,14 @@ pub fn copy(tree: &SourceTree, request: &CopyRequest, rootfs: &Path) -> Result<(
                     dest.extend(below.iter().cloned());
                     as_dir = true;
                 }
+                if left_out(exclude.as_ref(), top) {
+                    continue;
+                }
                 if is_dir {
                     let (dir, created) = out.ensure_dir(&dest)?;
                     let path = in_root_path(&dest);
                     let mut visitor = Copying { out: &mut out, stack: Vec::new(), top: Some((dir, path, created)) };
                     tree.walk(top, exclude.as_ref(), &mut visitor)?;
-                } else if exclude.as_ref().is_some_and(|x| x.excludes(name) || x.excludes(&top.path)) {
-                    continue;
                 } else if request.add && is_archive(&top.fd) {
                     let (dir, _) = out.ensure_dir(&dest)?;
                     out.extract(&top.fd, &dir, name)?;
@@ -479,6 +494,8 @@ impl Out<'_> {
                 let mut output = File::from(out);
                 io::copy(&mut input, &mut output).map_err(|e| EngineError::io(Path::new(&shown), e))?;
                 rustix::fs::fchown(&output, Some(uid), Some(gid)).map_err(err)?;
+                // After the chown, which drops file capabilities.
+                copy_xattrs(&input, &output);
                 rustix::fs::fchmod(&output, self.mode_of(st)).map_err(err)?;
                 rustix::fs::futimens(&output, &times(st)).map_err(err)
             }
@@ -584,9 +601,25 @@ impl Visitor for Copying<'_, '_> {
 
     fn leaf(&mut self, node: &Node<'_>) -> Result<(), EngineError> {
         let (dir, path, _) = self.stack.last().expect("the top was entered first");
-        let dir = dir.try_clone().map_err(|e| EngineError::io(Path::new(path), e))?;
-        let path = path.clone();
-        self.out.leaf(&dir, &path, node)
+        self.out.leaf(dir, path, node)
+    }
+}
+
+/// Extended attributes of a copied file (file capabilities, ACLs, `user.` ones), as
+/// BuildKit keeps them; `trusted.` ones (overlayfs' own) and SELinux labels stay behind.
+/// Best effort: a file system without them gets the data alone.
+fn copy_xattrs(from: &File, to: &File) {
+    let mut names = vec![0u8; 64 * 1024];
+    let Ok(n) = rustix::fs::flistxattr(from, &mut names[..]) else { return };
+    let mut value = vec![0u8; 64 * 1024];
+    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if name.starts_with(b"trusted.") || name == b"security.selinux" {
+            continue;
+        }
+        let Ok(name) = std::ffi::CString::new(name) else { continue };
+        if let Ok(len) = rustix::fs::fgetxattr(from, name.as_c_str(), &mut value[..]) {
+            let _ = rustix::fs::fsetxattr(to, name.as_c_str(), &value[..len], rustix::fs::XattrFlags::empty());
+        }
     }
 }
 
