@@ -56,6 +56,9 @@ fn dockerignore_dockerfile_on_stdin_and_a_tar_context() {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
         header.set_cksum();
         tar.append_data(&mut header, name, data.as_bytes()).unwrap();
     }
@@ -79,5 +82,40 @@ fn network_none_has_no_network_and_the_default_has_one() {
     build_ok(&engine, &["-t", "bridged", p(&ctx)]);
     let nets = engine.ok(&["run", "--rm", "--network", "none", "bridged", "cat", "/nets"]);
     assert!(nets.contains("eth0"), "{nets}");
+    nothing_left(&engine);
+}
+
+#[test]
+fn heredocs_run_as_buildkit_runs_them_and_onbuild_triggers_fire_in_the_child() {
+    let engine = Engine::with_busybox(BIN, "build-heredoc");
+    let base = "FROM localhost/busybox
+ONBUILD RUN echo triggered > /trig
+ENV WHO=world
+RUN <<EOF
+echo one > /one
+echo two >> /one
+EOF
+RUN cat <<EOF > /two
+hello $WHO
+EOF
+RUN <<EOF
+#!/bin/sh
+echo script > /three
+EOF
+";
+    let ctx = context(&engine, "heredoc", &[("Dockerfile", base)]);
+    build_ok(&engine, &["-t", "base:1", p(&ctx)]);
+    assert_eq!(
+        engine.ok(&["run", "--rm", "base:1", "cat", "/one", "/two", "/three"]),
+        "one\ntwo\nhello world\nscript\n"
+    );
+    assert!(engine.run(&["run", "--rm", "base:1", "test", "-e", "/trig"]).status.code() == Some(1));
+    let child = context(&engine, "child", &[("Dockerfile", "FROM base:1\nRUN cat /trig\n")]);
+    let log = build_ok(&engine, &["-t", "child:1", p(&child)]);
+    assert!(log.contains(" triggered"), "the trigger ran first:\n{log}");
+    assert_eq!(engine.ok(&["run", "--rm", "child:1", "cat", "/trig"]), "triggered\n");
+    // Triggers are not inherited by grandchildren.
+    let onbuild = engine.ok(&["image", "inspect", "-f", "{{json .Config.OnBuild}}", "child:1"]);
+    assert!(!onbuild.contains("triggered"), "{onbuild}");
     nothing_left(&engine);
 }

@@ -448,9 +448,9 @@ impl Build<'_> {
         let mut scope = Scope { env: config::env(&state.config), args: Vec::new() };
         let mut instructions = Vec::new();
         for trigger in &triggers {
-            let parsed = lindocker_dockerfile::parse(&format!("FROM scratch\n{trigger}\n"))
+            let parsed = lindocker_dockerfile::parse_trigger(trigger)
                 .map_err(|e| EngineError::Invalid(format!("the base image's ONBUILD {trigger:?}: {e}")))?;
-            instructions.extend(parsed.stages.into_iter().flat_map(|s| s.instructions));
+            instructions.push(parsed);
         }
         let vertices = vertices + instructions.iter().filter(|i| is_vertex(&i.kind)).count();
         instructions.extend(stage.instructions.iter().cloned());
@@ -667,7 +667,7 @@ impl Build<'_> {
                 config::inner(c).insert("Shell".into(), json!(list));
             }),
             Kind::Onbuild(trigger) => {
-                let text = trigger.source.original.clone();
+                let text = lindocker_dockerfile::onbuild_expression(trigger);
                 meta(state, format!("ONBUILD {text}"), &|c| {
                     let list = config::inner(c).entry("OnBuild").or_insert_with(|| json!([]));
                     if !list.is_array() {
@@ -740,26 +740,23 @@ impl Build<'_> {
         scope: &Scope,
         shell: &[String],
     ) -> Result<(), EngineError> {
-        let argv = match &run.command {
-            ast::Command::Shell(text) if !run.heredocs.is_empty() => {
-                let only = text.trim().trim_start_matches("<<").trim_start_matches('-').trim_matches(['"', '\'']);
+        // Heredocs as BuildKit runs them: the shell reads them, or a `#!` script is run
+        // as a file of its own (mounted at /dev/pipes).
+        let mut script = None;
+        let argv = match lindocker_dockerfile::heredoc_run(run) {
+            Some(lindocker_dockerfile::HeredocRun::Shell(text)) => {
                 let mut out = shell.to_vec();
-                if run.heredocs.len() == 1 && only == run.heredocs[0].name {
-                    // `RUN <<EOF`: the body is the script.
-                    out.push(run.heredocs[0].content.clone());
-                } else {
-                    // `RUN cmd <<EOF`: the shell reads the heredoc itself.
-                    let mut script = format!("{text}\n");
-                    for doc in &run.heredocs {
-                        script.push_str(&doc.content);
-                        script.push_str(&doc.name);
-                        script.push('\n');
-                    }
-                    out.push(script);
-                }
+                out.push(text);
                 out
             }
-            command => config::argv(command, shell),
+            Some(lindocker_dockerfile::HeredocRun::Script { name, content }) => {
+                if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                    return Err(EngineError::Invalid(format!("bad heredoc name {name:?}")));
+                }
+                script = Some((name.to_owned(), content.to_owned()));
+                vec![format!("/dev/pipes/{name}")]
+            }
+            None => config::argv(&run.command, shell),
         };
         let run_args = scope.run_args();
         let prefix = if run_args.is_empty() {
@@ -818,6 +815,21 @@ impl Build<'_> {
         let mut work = |build: &mut Self, n: usize, started: Instant| -> Result<Entry, EngineError> {
             let mut held = Held::default();
             let mut mounts = Vec::new();
+            if let Some((name, content)) = &script {
+                let dir = build.engine.images.scratch_dir()?;
+                held.dirs.push(dir.clone());
+                let file = dir.join(name);
+                std::fs::write(&file, content).map_err(|e| EngineError::io(&file, e))?;
+                std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                    .map_err(|e| EngineError::io(&file, e))?;
+                mounts.push(MountSpec::Bind {
+                    source: dir,
+                    target: "/dev/pipes".into(),
+                    readonly: true,
+                    propagation: None,
+                    nonrecursive: false,
+                });
+            }
             for (m, target, from, source, id) in &mount_words {
                 mounts.push(build.run_mount(
                     m,
