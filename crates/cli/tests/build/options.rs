@@ -31,6 +31,17 @@ fn target_picks_a_stage_and_build_args_reach_it() {
     assert!(!env.contains("WHO"), "{env}");
     build_ok(&engine, &["-t", "t:last", p(&ctx)]);
     assert_eq!(engine.ok(&["run", "--rm", "t:last", "cat", "/who"]), "second\n");
+    // The cache's layers are not kept from a prune: its entries are then misses, and the
+    // next build runs the steps again.
+    let layers = || std::fs::read_dir(engine.root.join("layers")).unwrap().count();
+    let before = layers();
+    engine.ok(&["rmi", "t:first", "t:last"]);
+    engine.ok(&["image", "prune", "-f"]);
+    assert!(layers() < before, "the built layers were collected");
+    let log = build_ok(&engine, &["-t", "t:again", p(&ctx)]);
+    let run = crate::steps(&log).into_iter().find(|(n, _)| n.contains("RUN echo second")).unwrap();
+    assert!(!run.1, "the RUN ran again after the prune:\n{log}");
+    assert_eq!(engine.ok(&["run", "--rm", "t:again", "cat", "/who"]), "second\n");
     nothing_left(&engine);
 }
 
