@@ -256,10 +256,11 @@ impl Engine {
             let text = match &request.dockerfile {
                 DockerfileSource::Text(text) => text.clone(),
                 DockerfileSource::InContext(name) => {
-                    let bytes = tree.read_file(name).map_err(|_| {
-                        EngineError::NotFound(format!(
+                    let bytes = tree.read_file(name).map_err(|e| match e {
+                        EngineError::NotFound(_) => EngineError::NotFound(format!(
                             "failed to read dockerfile: open {name}: no such file or directory"
-                        ))
+                        )),
+                        other => other,
                     })?;
                     String::from_utf8(bytes)
                         .map_err(|_| EngineError::Invalid(format!("the Dockerfile {name} is not UTF-8")))?
