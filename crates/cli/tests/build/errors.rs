@@ -19,6 +19,7 @@ fn a_failing_run_reports_its_exit_code_and_leaves_nothing() {
         &[("Dockerfile", "FROM localhost/busybox\nRUN echo first line && echo last words && exit 3\n")],
     );
     let images = engine.ok(&["images", "-q"]);
+    let before = engine.store_listing();
     let err = fails(&engine, &["-t", "broken:1", p(&ctx)], 1);
     assert!(
         err.contains(r#"ERROR: process "/bin/sh -c echo first line && echo last words && exit 3" did not complete successfully: exit code: 3"#),
@@ -31,6 +32,7 @@ fn a_failing_run_reports_its_exit_code_and_leaves_nothing() {
     // -t only on success; no image, container, mount, cgroup, network namespace left.
     assert_eq!(engine.ok(&["images", "-q"]), images);
     assert!(engine.run(&["image", "inspect", "broken:1"]).status.code() != Some(0));
+    assert_eq!(engine.store_listing(), before, "no blob or layer of the failed step is left");
     nothing_left(&engine);
 }
 

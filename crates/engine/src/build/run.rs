@@ -43,6 +43,24 @@ pub fn failed(argv: &[String], code: i32) -> String {
 /// mount, network namespace or cgroup of it remains.
 pub fn run(engine: &Engine, spec: &RunSpec, output: &mut dyn FnMut(&[u8])) -> Result<Option<BuiltLayer>, EngineError> {
     let image = step_image(engine, spec)?;
+    let config_blob = image.id.clone();
+    let result = run_on(engine, spec, image, output);
+    // The step's config blob was only for the container: gone with it (unless an image
+    // happens to have the very same config).
+    if !engine.images().images().is_ok_and(|all| all.iter().any(|i| i.id == config_blob))
+        && let Ok(path) = engine.images().blob_path(&config_blob)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+fn run_on(
+    engine: &Engine,
+    spec: &RunSpec,
+    image: ImageRecord,
+    output: &mut dyn FnMut(&[u8]),
+) -> Result<Option<BuiltLayer>, EngineError> {
     let id = crate::ids::new_id();
     let network = match spec.network.as_str() {
         "none" | "host" => crate::record::NetworkConfig { mode: spec.network.clone(), ..Default::default() },
