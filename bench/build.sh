@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `lindocker build` beside `docker build` (a dockerd started here, in a network namespace
-# of its own) and `buildah bud` (its own temporary storage, --isolation chroot): the same
+# of its own) and `buildah bud` (its own temporary storage, --isolation chroot, which has
+# no network namespace to choose: its RUNs see the host's network): the same
 # multi-stage Dockerfile and context, from the same busybox base, every RUN with
 # --network none. Three measures (hyperfine medians):
 #   1. cold build: --no-cache, the image's name removed before each run;
@@ -32,6 +33,7 @@ trap cleanup EXIT
 export LINDOCKER_ROOT=$work/ld LINDOCKER_STATE=$run/ld-state LINDOCKER_CGROUP_PARENT=/$cg
 export DOCKER_CONFIG=$work/docker-config
 mkdir -p "$DOCKER_CONFIG"
+echo "{}" > "$DOCKER_CONFIG/config.json"
 
 busybox_rootfs "$work/rootfs" "$work/busybox.tar"
 "$ld" import -c 'CMD ["sh"]' "$work/busybox.tar" localhost/busybox >/dev/null
@@ -56,24 +58,25 @@ EOF
 change='head -c 4096 /dev/urandom | base64 > '"$ctx/src/file7.txt"
 
 median() { python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$1"; }
-# measure NAME PREFIX: the three measures of one tool, whose build command is PREFIX
-# followed by the tag, flags and the context; PREP removes its image (for cold builds).
+# measure NAME BUILD PREP: the three measures of one tool, whose build command is BUILD
+# followed by the context (--no-cache before it for cold builds); PREP removes its image
+# (before each cold build).
 measure() {
   local name=$1 build=$2 prep=$3
-  eval "$build" >/dev/null 2>&1
+  eval "$build $ctx" >/dev/null 2>&1
   hyperfine --style none --runs "$runs" --prepare "$prep" --export-json "$work/$name-cold.json" \
-    -n "$name cold" "$build --no-cache" >&2
-  eval "$build" >/dev/null 2>&1
+    -n "$name cold" "$build --no-cache $ctx" >&2
+  eval "$build $ctx" >/dev/null 2>&1
   hyperfine --style none --warmup 1 --runs "$runs" --export-json "$work/$name-noop.json" \
-    -n "$name no-op" "$build" >&2
+    -n "$name no-op" "$build $ctx" >&2
   hyperfine --style none --runs "$runs" --prepare "$change" --export-json "$work/$name-change.json" \
-    -n "$name one file" "$build" >&2
+    -n "$name one file" "$build $ctx" >&2
   printf -v "${name}_cold" %s "$(median "$work/$name-cold.json")"
   printf -v "${name}_noop" %s "$(median "$work/$name-noop.json")"
   printf -v "${name}_change" %s "$(median "$work/$name-change.json")"
 }
 
-measure ld "$ld build -q --network none -t bench:1 $ctx" "$ld rmi -f bench:1 >/dev/null 2>&1 || true"
+measure ld "$ld build -q --network none -t bench:1" "$ld rmi -f bench:1 >/dev/null 2>&1 || true"
 
 # dockerd 20.10 on a data root and socket of its own, in a network namespace with no
 # bridge, no iptables rules, no ip_forward change: nothing of this host's network moves.
@@ -95,7 +98,7 @@ if command -v dockerd >/dev/null && command -v docker >/dev/null; then
   else
     export DOCKER_BUILDKIT=0 docker_builder=classic
   fi
-  measure docker "docker build -q --network none -t bench:1 $ctx" "docker rmi -f bench:1 >/dev/null 2>&1 || true"
+  measure docker "docker build -q --network none -t bench:1" "docker rmi -f bench:1 >/dev/null 2>&1 || true"
   have_docker=1
   unset DOCKER_HOST
 fi
@@ -107,7 +110,7 @@ if command -v buildah >/dev/null; then
   bargs="--root $work/buildah --runroot $run/buildah-run --storage-driver overlay"
   "$ld" save -o "$work/busybox-image.tar" localhost/busybox
   buildah $bargs pull -q "docker-archive:$work/busybox-image.tar" >/dev/null
-  measure buildah "buildah $bargs bud -q --isolation chroot --network none --layers -t bench:1 $ctx" \
+  measure buildah "buildah $bargs bud -q --isolation chroot --layers -t bench:1" \
     "buildah $bargs rmi -f bench:1 >/dev/null 2>&1 || true"
   have_buildah=1
 fi
