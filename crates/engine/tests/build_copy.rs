@@ -293,6 +293,8 @@ fn files_and_directories_land_where_docker_puts_them() {
     assert_eq!(meta.mtime(), fs::metadata(c.ctx().join("a.txt")).unwrap().mtime(), "the mtime is kept");
     c.copy(&["a.txt"], "/into/").unwrap();
     assert_eq!(fs::read(c.root().join("into/a.txt")).unwrap(), b"A");
+    c.copy(&["a.txt"], "/dot/.").unwrap();
+    assert_eq!(fs::read(c.root().join("dot/a.txt")).unwrap(), b"A");
     // An existing directory without a trailing slash: into it.
     c.copy(&["a.txt"], "/into").unwrap();
     assert!(c.root().join("into/a.txt").is_file());
@@ -315,6 +317,23 @@ fn files_and_directories_land_where_docker_puts_them() {
     // A directory onto a file.
     let err = c.copy(&["dir"], "/new/name").unwrap_err();
     assert!(err.contains("cannot copy to non-directory: /new/name"), "{err}");
+}
+
+/// A destination through a dangling symlink is made where the link points, inside the
+/// root (Docker follows it there).
+#[test]
+fn a_dangling_symlink_on_the_way_is_followed_inside_the_root() {
+    let c = Case::new();
+    c.write("f", "F");
+    fs::create_dir_all(c.root().join("var")).unwrap();
+    symlink("../run", c.root().join("var/run")).unwrap();
+    symlink(c.host().join("data"), c.root().join("data")).unwrap();
+    c.copy(&["f"], "/var/run/app/").unwrap();
+    assert_eq!(fs::read(c.root().join("run/app/f")).unwrap(), b"F");
+    let before = c.host_listing();
+    c.copy(&["f"], "/data/x/").unwrap();
+    assert_eq!(c.host_listing(), before, "made on the host");
+    assert!(c.root().join(c.host().strip_prefix("/").unwrap()).join("data/x/f").is_file());
 }
 
 #[test]
@@ -379,7 +398,6 @@ fn symlinks_and_hard_links_are_kept() {
 }
 
 #[test]
-#[ignore = "needs the .dockerignore matcher (h/dockerfile)"]
 fn exclude_patterns_leave_files_out() {
     let c = Case::new();
     c.write("src/a.go", "a");
@@ -419,6 +437,9 @@ fn add_extracts_local_archives_and_refuses_urls() {
         assert_eq!(fs::read(&f).unwrap(), b"F", "{src}");
         assert_eq!(fs::metadata(&f).unwrap().uid(), 1000, "the archive's owner is kept");
     }
+    c.run(Req { sources: &["plain.tar"], dest: "/o/", add: true, chown: Some("www:staff"), ..Req::default() }).unwrap();
+    let f = fs::metadata(c.root().join("o/dir/f")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (33, 50), "--chown owns what an archive holds");
     c.run(Req { sources: &["notes.gz"], dest: "/n/", add: true, ..Req::default() }).unwrap();
     assert_eq!(fs::read(c.root().join("n/notes.gz")).unwrap(), b"not an archive");
     // COPY does not extract.
@@ -463,6 +484,18 @@ fn a_context_tar_is_unpacked_inside_scratch() {
     fs::create_dir(&scratch2).unwrap();
     assert!(SourceTree::context_tar(&climbing[..], &scratch2).is_err());
     assert!(!c.base.join("escape").exists());
+    // Not a tar: the Dockerfile alone (`docker build - < Dockerfile`).
+    let scratch3 = c.base.join("scratch3");
+    fs::create_dir(&scratch3).unwrap();
+    let tree = SourceTree::context_tar(&b"FROM busybox\nRUN true\n"[..], &scratch3).unwrap();
+    assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM busybox\nRUN true\n");
+    // A compressed tar.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let scratch4 = c.base.join("scratch4");
+    fs::create_dir(&scratch4).unwrap();
+    let tree = SourceTree::context_tar(&gz.finish().unwrap()[..], &scratch4).unwrap();
+    assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM scratch\n");
 }
 
 #[test]
@@ -499,7 +532,6 @@ fn heredocs_become_files() {
 }
 
 #[test]
-#[ignore = "needs the .dockerignore matcher (h/dockerfile)"]
 fn dockerignore_leaves_files_out_of_the_context() {
     let c = Case::new();
     c.write(".dockerignore", "secret\n*.log\nbuild/\n!build/keep.txt\n");
@@ -516,6 +548,14 @@ fn dockerignore_leaves_files_out_of_the_context() {
         all.iter().map(|(p, _)| p.strip_prefix(c.root().join("app")).unwrap().display().to_string()).collect();
     assert_eq!(names, ["", ".dockerignore", "Dockerfile", "build", "build/keep.txt", "main.c"]);
     assert!(c.copy(&["secret"], "/s").unwrap_err().contains("not found"));
+    // Nor through a symlink to it.
+    symlink("secret", c.ctx().join("alias")).unwrap();
+    assert!(c.copy(&["alias"], "/s").unwrap_err().contains("not found"));
+    fs::remove_file(c.ctx().join("alias")).unwrap();
+    // Nor an ignored symlink to a file that is not.
+    symlink("main.c", c.ctx().join("x.log")).unwrap();
+    assert!(c.copy(&["x.log"], "/s").unwrap_err().contains("not found"));
+    fs::remove_file(c.ctx().join("x.log")).unwrap();
     assert!(c.copy(&["*.log"], "/l/").unwrap_err().contains("not found"));
     c.copy(&["build"], "/b/").unwrap();
     assert!(c.root().join("b/keep.txt").is_file() && !c.root().join("b/other.o").exists());
@@ -525,6 +565,111 @@ fn dockerignore_leaves_files_out_of_the_context() {
     c.write("secret", "changed");
     c.write("build/other.o", "changed");
     assert_eq!(before, c.digest(&["."]));
-    let tree = SourceTree::context_dir(&c.ctx()).unwrap();
+    let mut tree = SourceTree::context_dir(&c.ctx()).unwrap();
     assert_eq!(tree.read_file("Dockerfile").unwrap(), b"FROM scratch\n");
+    // `Dockerfile.dockerignore` replaces the rules.
+    tree.set_ignore("main.c\n").unwrap();
+    let sources = [CopySource::Path("secret".into())];
+    copy(&tree, &Req { dest: "/s2", ..Req::default() }.request(&sources), &c.root()).unwrap();
+    let sources = [CopySource::Path("main.c".into())];
+    assert!(copy(&tree, &Req { dest: "/m2", ..Req::default() }.request(&sources), &c.root()).is_err());
+}
+
+/// An exception deep below an ignored directory brings back that file and the
+/// directories on its way, and nothing else; an ignored directory with nothing brought
+/// back is not made at all.
+#[test]
+fn dockerignore_exceptions_bring_back_only_their_files() {
+    let c = Case::new();
+    c.write(".dockerignore", "*\n!src\n!vendor/a/keep.txt\n!other/a/keep.txt\nsrc/**/*.tmp\n");
+    c.write("other/a/drop.txt", "D");
+    c.write("vendor/a/keep.txt", "K");
+    c.write("vendor/a/drop.txt", "D");
+    c.write("vendor/b/drop.txt", "D");
+    c.write("src/main.rs", "M");
+    c.write("src/deep/x.tmp", "T");
+    c.write("top.txt", "T");
+    c.copy(&["."], "/app/").unwrap();
+    let mut all = Vec::new();
+    listing(&c.root().join("app"), &mut all);
+    let names: Vec<String> =
+        all.iter().map(|(p, _)| p.strip_prefix(c.root().join("app")).unwrap().display().to_string()).collect();
+    assert_eq!(names, ["", "src", "src/deep", "src/main.rs", "vendor", "vendor/a", "vendor/a/keep.txt"]);
+}
+
+mod hostile_trees {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Path pieces: climbs (often), the outside by its absolute host path (`OUT`), our
+    /// own names and links.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => Just(".."),
+            3 => Just("OUT"),
+            1 => Just("."),
+            1 => Just("a"),
+            1 => Just("b"),
+            2 => Just("l0"),
+            1 => Just("l1"),
+            1 => Just("secret"),
+            2 => Just("file"),
+            1 => Just("*"),
+            1 => Just(""),
+        ]
+        .prop_map(str::to_owned)
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (any::<bool>(), prop::collection::vec(piece(), 0..5), any::<bool>()).prop_map(|(absolute, parts, slash)| {
+            format!("{}{}{}", if absolute { "/" } else { "" }, parts.join("/"), if slash { "/" } else { "" })
+        })
+    }
+
+    /// Link targets: any path, or straight at the outside.
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![2 => path(), 1 => Just("OUT/secret".to_owned()), 1 => Just("OUT".to_owned())]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever symlinks the destination root and a `--from` root hold, and whatever
+        /// source and destination are asked for, nothing outside the destination root
+        /// changes and no byte of a file outside the source tree is copied.
+        #[test]
+        fn copies_stay_inside_both_roots(
+            dest_links in prop::collection::vec((0..3usize, 0..2usize, target()), 1..6),
+            src_links in prop::collection::vec((0..3usize, 0..2usize, target()), 0..5),
+            source in prop_oneof![2 => path(), 1 => Just("a/file".to_owned()), 1 => Just("a".to_owned())],
+            dest in prop_oneof![2 => path(), 1 => Just("/l0".to_owned()), 1 => Just("/a/l1/x".to_owned())],
+            add in any::<bool>(),
+        ) {
+            let c = Case::new();
+            let stage = c.base.join("stage");
+            for root in [c.root(), stage.clone()] {
+                fs::create_dir_all(root.join("a/b")).unwrap();
+                fs::write(root.join("a/file"), "inside").unwrap();
+            }
+            // The top of the root twice as often: where most destinations are.
+            let dirs = ["", "", "a"];
+            let out = c.host().display().to_string();
+            for (root, links) in [(c.root(), &dest_links), (stage.clone(), &src_links)] {
+                for (dir, name, target) in links {
+                    let _ = symlink(target.replace("OUT", &out), root.join(dirs[*dir]).join(format!("l{name}")));
+                }
+            }
+            let before = c.host_listing();
+            let beside = c.beside();
+            let dest = format!("/{}", dest.replace("OUT", &out));
+            let source = source.replace("OUT", &out);
+            let tree = SourceTree::rootfs(&stage).unwrap();
+            let sources = [CopySource::Path(source.clone())];
+            let request = Req { dest: &dest, add, ..Req::default() };
+            let _ = copy(&tree, &request.request(&sources), &c.root());
+            prop_assert_eq!(c.host_listing(), before, "COPY {} {} changed the outside", source, dest);
+            prop_assert_eq!(c.beside(), beside.clone(), "COPY {} {} wrote beside the roots", source, dest);
+            prop_assert!(files_holding(&c.root(), b"HOST SECRET").is_empty(), "COPY {} {} read the outside", source, dest);
+        }
+    }
 }

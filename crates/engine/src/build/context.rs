@@ -64,13 +64,50 @@ impl SourceTree {
         Ok(SourceTree { root, path: dir.to_path_buf(), ignore, rootfs: false })
     }
 
-    /// A context sent as a tar (stdin, `-`), unpacked safely into `scratch` (an empty
-    /// directory the caller made and removes): no entry lands outside it, device nodes
-    /// are skipped, owners are root's.
+    /// Replaces the context's `.dockerignore` rules by `text`: BuildKit's
+    /// `<Dockerfile>.dockerignore` beside the Dockerfile, which wins when present.
+    pub fn set_ignore(&mut self, text: &str) -> Result<(), EngineError> {
+        let ignore = Ignore::parse(text)
+            .map_err(|e| EngineError::Invalid(format!("failed to parse the ignore file: {}", e.message)))?;
+        self.ignore = Some(ignore);
+        Ok(())
+    }
+
+    /// A context sent as a tar (stdin, `-`; plain, gzip or zstd), unpacked safely into
+    /// `scratch` (an empty directory the caller made and removes): no entry lands
+    /// outside it, device nodes are skipped, owners are root's. A stream that is not a
+    /// tar is the Dockerfile alone, with an empty context (`docker build - <
+    /// Dockerfile`).
     pub fn context_tar(input: impl Read, scratch: &Path) -> Result<SourceTree, EngineError> {
         let dir = open_top(scratch)?;
-        lindocker_storage::unpack::extract(input, &dir, false, (0, 0), None)
-            .map_err(|e| EngineError::Invalid(format!("failed to read the build context: {e}")))?;
+        let bad = |e: &dyn std::fmt::Display| EngineError::Invalid(format!("failed to read the build context: {e}"));
+        let mut input = lindocker_storage::unpack::decompress(input).map_err(|e| bad(&e))?;
+        let mut block = [0u8; 512];
+        let mut got = 0;
+        while got < block.len() {
+            match input.read(&mut block[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(bad(&e)),
+            }
+        }
+        let whole = io::Cursor::new(block[..got].to_vec()).chain(input);
+        if got == block.len() && is_tar_header(&block) {
+            lindocker_storage::unpack::extract(whole, &dir, false, (0, 0), None).map_err(|e| bad(&e))?;
+        } else {
+            let file = rustix::fs::openat(
+                &dir,
+                "Dockerfile",
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+            .map_err(|e| EngineError::io(&scratch.join("Dockerfile"), e.into()))?;
+            let copied = io::copy(&mut whole.take(READ_LIMIT + 1), &mut File::from(file)).map_err(|e| bad(&e))?;
+            if copied > READ_LIMIT {
+                return Err(bad(&format!("a Dockerfile on stdin larger than {READ_LIMIT} bytes")));
+            }
+        }
         SourceTree::context_dir(scratch)
     }
 
@@ -145,7 +182,9 @@ impl SourceTree {
             let path = cursor.path();
             let (fd, st) = self.node_of(&cursor)?;
             let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
-            if self.ignored(&path) && !(is_dir && self.look_below(&path)) {
+            // Left out by its own path or, for a symlink, by the path it leads to.
+            let written = shown.join("/");
+            if [&path, &written].iter().any(|p| self.ignored(p) && !(is_dir && self.look_below(p))) {
                 continue;
             }
             let parents = shown[pivot.min(shown.len())..].to_vec();
@@ -480,117 +519,185 @@ pub(crate) struct BadPattern;
 
 /// Go's `filepath.Match` for one path component: `*` (any run of characters, `/`
 /// excluded), `?` (one character), `[...]` classes with ranges and `^` negation, `\`
-/// escapes.
+/// escapes. Go's algorithm (chunks between stars, each matched at the leftmost place
+/// it fits), so time stays linear in the name for each chunk, whatever the stars.
 pub(crate) fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    match_from(&p, &n)
-}
-
-fn match_from(p: &[char], n: &[char]) -> Result<bool, BadPattern> {
-    let Some((&first, rest)) = p.split_first() else { return Ok(n.is_empty()) };
-    match first {
-        '*' => {
-            // Check the rest of the pattern for syntax whatever the name, as Go does.
-            let mut any = false;
-            for skip in 0..=n.len() {
-                if n[..skip].contains(&'/') {
-                    break;
+    let mut pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    let mut name = &name[..];
+    'pattern: while !pattern.is_empty() {
+        let (star, chunk, rest) = scan_chunk(&pattern);
+        let (chunk, rest) = (chunk.to_vec(), rest.to_vec());
+        pattern = rest;
+        if star && chunk.is_empty() {
+            // A trailing star matches the rest unless it holds a `/`.
+            return Ok(!name.contains(&'/'));
+        }
+        // At the current place first.
+        if let Some(t) = match_chunk(&chunk, name)?
+            && (t.is_empty() || !pattern.is_empty())
+        {
+            name = t;
+            continue;
+        }
+        if star {
+            // Then skipping 1, 2, ... characters (never a `/`).
+            let mut i = 0;
+            while i < name.len() && name[i] != '/' {
+                if let Some(t) = match_chunk(&chunk, &name[i + 1..])? {
+                    // The last chunk must use up the name.
+                    if pattern.is_empty() && !t.is_empty() {
+                        i += 1;
+                        continue;
+                    }
+                    name = t;
+                    continue 'pattern;
                 }
-                if match_from(rest, &n[skip..])? {
-                    any = true;
-                    break;
-                }
-            }
-            if !any {
-                check_syntax(rest)?;
-            }
-            Ok(any)
-        }
-        '?' => match n.split_first() {
-            Some((&c, n_rest)) if c != '/' => match_from(rest, n_rest),
-            _ => check_syntax(rest).map(|_| false),
-        },
-        '[' => {
-            let (matched, len) = class(rest, n.first().copied())?;
-            match n.split_first() {
-                Some((_, n_rest)) if matched => match_from(&rest[len..], n_rest),
-                _ => check_syntax(&rest[len..]).map(|_| false),
+                i += 1;
             }
         }
-        '\\' => {
-            let (&escaped, rest) = rest.split_first().ok_or(BadPattern)?;
-            match n.split_first() {
-                Some((&c, n_rest)) if c == escaped => match_from(rest, n_rest),
-                _ => check_syntax(rest).map(|_| false),
-            }
+        // No match: the rest of the pattern must still be well formed.
+        while !pattern.is_empty() {
+            let (_, chunk, rest) = scan_chunk(&pattern);
+            match_chunk(chunk, &[])?;
+            pattern = rest.to_vec();
         }
-        c => match n.split_first() {
-            Some((&d, n_rest)) if c == d => match_from(rest, n_rest),
-            _ => check_syntax(rest).map(|_| false),
-        },
+        return Ok(false);
     }
+    Ok(name.is_empty())
 }
 
-/// Errors if `p` is not a well-formed pattern.
-fn check_syntax(p: &[char]) -> Result<(), BadPattern> {
+/// The stars at the start of `pattern`, the chunk up to the next star outside a class,
+/// and the rest.
+fn scan_chunk(pattern: &[char]) -> (bool, &[char], &[char]) {
+    let mut p = pattern;
+    let mut star = false;
+    while p.first() == Some(&'*') {
+        p = &p[1..];
+        star = true;
+    }
+    let mut in_range = false;
     let mut i = 0;
     while i < p.len() {
         match p[i] {
-            '\\' => {
-                if i + 1 >= p.len() {
-                    return Err(BadPattern);
-                }
-                i += 2;
-            }
-            '[' => {
-                let (_, len) = class(&p[i + 1..], None)?;
-                i += 1 + len;
-            }
-            _ => i += 1,
+            '\\' if i + 1 < p.len() => i += 1,
+            '[' => in_range = true,
+            ']' => in_range = false,
+            '*' if !in_range => break,
+            _ => {}
         }
-    }
-    Ok(())
-}
-
-/// A character class after its `[`: whether `c` is in it, and how many pattern
-/// characters it takes (through its `]`).
-fn class(p: &[char], c: Option<char>) -> Result<(bool, usize), BadPattern> {
-    let mut i = 0;
-    let negated = p.first() == Some(&'^');
-    if negated {
         i += 1;
     }
-    let mut matched = false;
-    let mut first = true;
-    loop {
-        let Some(&ch) = p.get(i) else { return Err(BadPattern) };
-        if ch == ']' && !first {
-            i += 1;
-            break;
-        }
-        first = false;
-        let (lo, next) = class_char(p, i)?;
-        i = next;
-        let mut hi = lo;
-        if p.get(i) == Some(&'-') {
-            let (h, next) = class_char(p, i + 1)?;
-            hi = h;
-            i = next;
-        }
-        if c.is_some_and(|c| lo <= c && c <= hi) {
-            matched = true;
-        }
-    }
-    Ok((matched != negated && c.is_some(), i))
+    (star, &p[..i], &p[i..])
 }
 
-fn class_char(p: &[char], i: usize) -> Result<(char, usize), BadPattern> {
-    match p.get(i) {
-        None | Some('-') | Some(']') => Err(BadPattern),
-        Some('\\') => p.get(i + 1).map(|&c| (c, i + 2)).ok_or(BadPattern),
-        Some(&c) => Ok((c, i + 1)),
+/// Matches `chunk` (no star outside a class) at the start of `s`: what is left of `s`,
+/// or `None`; a malformed chunk is an error even when it does not match.
+fn match_chunk<'a>(chunk: &[char], s: &'a [char]) -> Result<Option<&'a [char]>, BadPattern> {
+    let mut chunk = chunk;
+    let mut s = s;
+    let mut failed = false;
+    while let Some(&first) = chunk.first() {
+        if !failed && s.is_empty() {
+            failed = true;
+        }
+        match first {
+            '[' => {
+                let mut r = '\0';
+                if !failed {
+                    r = s[0];
+                    s = &s[1..];
+                }
+                chunk = &chunk[1..];
+                let negated = chunk.first() == Some(&'^');
+                if negated {
+                    chunk = &chunk[1..];
+                }
+                let mut matched = false;
+                let mut ranges = 0;
+                loop {
+                    if chunk.first() == Some(&']') && ranges > 0 {
+                        chunk = &chunk[1..];
+                        break;
+                    }
+                    let (lo, rest) = escaped(chunk)?;
+                    chunk = rest;
+                    let mut hi = lo;
+                    if chunk[0] == '-' {
+                        let (h, rest) = escaped(&chunk[1..])?;
+                        hi = h;
+                        chunk = rest;
+                    }
+                    if lo <= r && r <= hi {
+                        matched = true;
+                    }
+                    ranges += 1;
+                }
+                if matched == negated {
+                    failed = true;
+                }
+            }
+            '?' => {
+                if !failed {
+                    if s[0] == '/' {
+                        failed = true;
+                    }
+                    s = &s[1..];
+                }
+                chunk = &chunk[1..];
+            }
+            c => {
+                let c = if c == '\\' {
+                    chunk = &chunk[1..];
+                    *chunk.first().ok_or(BadPattern)?
+                } else {
+                    c
+                };
+                if !failed {
+                    if c != s[0] {
+                        failed = true;
+                    }
+                    s = &s[1..];
+                }
+                chunk = &chunk[1..];
+            }
+        }
     }
+    Ok(if failed { None } else { Some(s) })
+}
+
+/// One character of a class (escapes allowed), and the rest, which must not be empty.
+fn escaped(chunk: &[char]) -> Result<(char, &[char]), BadPattern> {
+    let mut chunk = chunk;
+    match chunk.first() {
+        None | Some('-') | Some(']') => return Err(BadPattern),
+        Some('\\') => {
+            chunk = &chunk[1..];
+            if chunk.is_empty() {
+                return Err(BadPattern);
+            }
+        }
+        _ => {}
+    }
+    let rest = &chunk[1..];
+    if rest.is_empty() {
+        return Err(BadPattern);
+    }
+    Ok((chunk[0], rest))
+}
+
+/// Whether `block` is a tar header: its checksum field matches its bytes.
+pub(crate) fn is_tar_header(block: &[u8; 512]) -> bool {
+    let field: String =
+        block[148..156].iter().map(|&b| b as char).filter(|c| !matches!(c, ' ' | '\0')).collect::<String>();
+    let Ok(want) = u64::from_str_radix(&field, 8) else { return false };
+    let (mut unsigned, mut signed) = (0u64, 0i64);
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += u64::from(b);
+        signed += i64::from(b as i8);
+    }
+    want == unsigned || i64::try_from(want).is_ok_and(|w| w == signed)
 }
 
 /// Reads the regular file `fd` (an `O_PATH` descriptor of the tree) from the start.
@@ -639,9 +746,32 @@ mod tests {
     }
 
     #[test]
+    fn tar_headers_are_recognised_by_their_checksum() {
+        let mut h = tar::Header::new_gnu();
+        h.set_path("a").unwrap();
+        h.set_size(0);
+        h.set_cksum();
+        let block: [u8; 512] = h.as_bytes()[..].try_into().unwrap();
+        assert!(is_tar_header(&block));
+        let mut text = [b'x'; 512];
+        text[148..156].copy_from_slice(b"0000000\0");
+        assert!(!is_tar_header(&text));
+        assert!(!is_tar_header(&[0; 512]));
+    }
+
+    #[test]
     fn a_tree_can_be_shared_by_threads() {
         fn shared<T: Send + Sync>() {}
         shared::<SourceTree>();
+    }
+
+    #[test]
+    fn many_stars_take_linear_time() {
+        let name = "a".repeat(250);
+        let started = std::time::Instant::now();
+        assert_eq!(glob_match(&("*a".repeat(12) + "*b"), &name), Ok(false));
+        assert_eq!(glob_match(&"*a".repeat(12), &name), Ok(true));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
     }
 
     #[test]

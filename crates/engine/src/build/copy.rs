@@ -84,12 +84,17 @@ fn select<'a>(tree: &SourceTree, request: &CopyRequest<'a>) -> Result<Vec<Item<'
             CopySource::Inline { name, content } => items.push(Item::Inline(name, content)),
         }
     }
-    if request.sources.len() > 1 && !request.dest.ends_with('/') {
+    if request.sources.len() > 1 && !names_dir(request.dest) {
         return Err(EngineError::Invalid(format!(
             "When using {command} with more than one source file, the destination must be a directory and end with a /"
         )));
     }
     Ok(items)
+}
+
+/// Whether the destination says it is a directory: a trailing `/` (or `/.`).
+fn names_dir(dest: &str) -> bool {
+    dest.ends_with('/') || dest.ends_with("/.") || dest == "."
 }
 
 /// Whether a source names something remote (`ADD https://...`, a git repository).
@@ -227,7 +232,7 @@ pub fn copy(tree: &SourceTree, request: &CopyRequest, rootfs: &Path) -> Result<(
     let exclude = excludes(request)?;
     let root = inroot::open_dir(rootfs).map_err(|e| EngineError::io(rootfs, e))?;
     let owner = request.chown.map(|spec| chown_ids(&root, spec)).transpose()?;
-    let slash = request.dest.ends_with('/');
+    let slash = names_dir(request.dest);
     let dest = dest_parts(request.dest);
     let mut out =
         Out { root: &root, owner, chmod: request.chmod, keep_owners: tree.is_rootfs(), links: HashMap::new() };
@@ -327,21 +332,7 @@ fn is_archive(fd: &OwnedFd) -> bool {
             Ok(n) => got += n,
         }
     }
-    is_tar_header(&block)
-}
-
-/// Whether `block` is a tar header: its checksum field matches its bytes.
-fn is_tar_header(block: &[u8; 512]) -> bool {
-    let field: String =
-        block[148..156].iter().map(|&b| b as char).filter(|c| !matches!(c, ' ' | '\0')).collect::<String>();
-    let Ok(want) = u64::from_str_radix(&field, 8) else { return false };
-    let (mut unsigned, mut signed) = (0u64, 0i64);
-    for (i, &b) in block.iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += u64::from(b);
-        signed += i64::from(b as i8);
-    }
-    want == unsigned || i64::try_from(want).is_ok_and(|w| w == signed)
+    context::is_tar_header(&block)
 }
 
 /// The writing side of a copy: the destination root and what every entry gets.
@@ -380,50 +371,68 @@ impl Out<'_> {
         }
     }
 
-    /// The directory `dest` inside the root, its symlinks followed there, made with its
-    /// missing parents (mode 0755, the `--chown` owner); and whether its last component
-    /// was made here.
+    /// The directory `dest` inside the root, its symlinks followed there (a dangling one
+    /// to where it points, inside the root), made with its missing parents (mode 0755,
+    /// the `--chown` owner); and whether its last component was made here.
     fn ensure_dir(&self, dest: &[String]) -> Result<(OwnedFd, bool), EngineError> {
         let mut fd = reopen_dir(self.root, "/")?;
+        // The path walked so far, as written (symlinks and `..` in it are resolved
+        // again by every in-root open).
         let mut path = String::new();
         let mut created = false;
-        for part in dest {
+        let mut queue: Vec<String> = dest.iter().rev().cloned().collect();
+        let mut links = 0;
+        while let Some(part) = queue.pop() {
+            let before = path.len();
             path.push('/');
-            path.push_str(part);
+            path.push_str(&part);
             match inroot::open(self.root, Path::new(&path), OFlags::RDONLY | OFlags::DIRECTORY) {
                 Ok(dir) => {
                     fd = dir;
                     created = false;
+                    continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    match rustix::fs::mkdirat(&fd, part.as_str(), Mode::from_raw_mode(0o700)) {
-                        Ok(()) => {}
-                        Err(Errno::EXIST) => {
-                            return Err(EngineError::Invalid(format!(
-                                "cannot create directory {path}: a dangling symlink is in the way"
-                            )));
-                        }
-                        Err(e) => return Err(io_error(&path, e)),
-                    }
-                    let dir = rustix::fs::openat(
-                        &fd,
-                        part.as_str(),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(|e| io_error(&path, e))?;
-                    let (uid, gid) = self.owner.unwrap_or((0, 0));
-                    rustix::fs::fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                        .map_err(|e| io_error(&path, e))?;
-                    rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| io_error(&path, e))?;
-                    fd = dir;
-                    created = true;
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && part != ".." => {}
                 Err(e) if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) => {
                     return Err(EngineError::Invalid(format!("cannot copy to non-directory: {path}")));
                 }
                 Err(e) => return Err(EngineError::io(Path::new(&path), e)),
             }
+            match rustix::fs::mkdirat(&fd, part.as_str(), Mode::from_raw_mode(0o700)) {
+                Ok(()) => {}
+                Err(Errno::EXIST) => {
+                    // A dangling symlink: made where it points, inside the root (as
+                    // Docker follows it there).
+                    let target =
+                        rustix::fs::readlinkat(&fd, part.as_str(), Vec::new()).map_err(|e| io_error(&path, e))?;
+                    links += 1;
+                    if links > 40 {
+                        return Err(io_error(&path, Errno::LOOP));
+                    }
+                    let target = String::from_utf8_lossy(target.as_bytes()).into_owned();
+                    path.truncate(before);
+                    if target.starts_with('/') {
+                        path.clear();
+                        fd = reopen_dir(self.root, "/")?;
+                    }
+                    queue.extend(target.split('/').filter(|p| !p.is_empty() && *p != ".").rev().map(str::to_owned));
+                    continue;
+                }
+                Err(e) => return Err(io_error(&path, e)),
+            }
+            let dir = rustix::fs::openat(
+                &fd,
+                part.as_str(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| io_error(&path, e))?;
+            let (uid, gid) = self.owner.unwrap_or((0, 0));
+            rustix::fs::fchown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                .map_err(|e| io_error(&path, e))?;
+            rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| io_error(&path, e))?;
+            fd = dir;
+            created = true;
         }
         Ok((fd, created))
     }
@@ -677,20 +686,6 @@ fn times(st: &Stat) -> Timestamps {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tar_headers_are_recognised_by_their_checksum() {
-        let mut h = tar::Header::new_gnu();
-        h.set_path("a").unwrap();
-        h.set_size(0);
-        h.set_cksum();
-        let block: [u8; 512] = h.as_bytes()[..].try_into().unwrap();
-        assert!(is_tar_header(&block));
-        let mut text = [b'x'; 512];
-        text[148..156].copy_from_slice(b"0000000\0");
-        assert!(!is_tar_header(&text));
-        assert!(!is_tar_header(&[0; 512]));
-    }
 
     #[test]
     fn urls_are_remote() {
