@@ -236,7 +236,7 @@ impl Engine {
         let mut scratch = None;
         let started = Instant::now();
         let result = (|| {
-            let tree = match &request.context {
+            let mut tree = match &request.context {
                 Context::Dir(dir) => {
                     if !dir.is_dir() {
                         return Err(EngineError::NotFound(format!(
@@ -262,6 +262,10 @@ impl Engine {
                         )),
                         other => other,
                     })?;
+                    // BuildKit: `<Dockerfile>.dockerignore` beside it wins over `.dockerignore`.
+                    if let Ok(rules) = tree.read_file(&format!("{name}.dockerignore")) {
+                        tree.set_ignore(&String::from_utf8_lossy(&rules))?;
+                    }
                     String::from_utf8(bytes)
                         .map_err(|_| EngineError::Invalid(format!("the Dockerfile {name} is not UTF-8")))?
                 }

@@ -155,6 +155,10 @@ fn request(cli: &Cli, a: &BuildArgs) -> Result<BuildRequest> {
         }
         // Relative to the working directory, as Docker's CLI has it; in a tar context, a
         // file of the tar.
+        // A file inside the context is read there (with its own `NAME.dockerignore`).
+        Some(name) if !stdin_context && let Some(inside) = inside_context(&context, name) => {
+            DockerfileSource::InContext(inside)
+        }
         Some(name) if !stdin_context => match std::fs::read(name) {
             Ok(bytes) => DockerfileSource::Text(
                 String::from_utf8(bytes).map_err(|_| bad(format!("the Dockerfile {name} is not UTF-8")))?,
@@ -177,6 +181,14 @@ fn request(cli: &Cli, a: &BuildArgs) -> Result<BuildRequest> {
         platform: a.platform.clone(),
         insecure_registries: cli.insecure_registries.clone(),
     })
+}
+
+/// `name` (relative to the working directory) as a path inside a context directory.
+fn inside_context(context: &Context, name: &str) -> Option<String> {
+    let Context::Dir(dir) = context else { return None };
+    let file = std::fs::canonicalize(name).ok()?;
+    let rel = file.strip_prefix(std::fs::canonicalize(dir).ok()?).ok()?;
+    rel.to_str().filter(|r| !r.is_empty()).map(str::to_owned)
 }
 
 /// Docker's plain progress log, or a line per step rewritten on a terminal.
