@@ -29,8 +29,10 @@ fn target_picks_a_stage_and_build_args_reach_it() {
     // The build argument is not kept in the image's config.
     let env = engine.ok(&["image", "inspect", "-f", "{{json .Config.Env}}", "t:first"]);
     assert!(!env.contains("WHO"), "{env}");
-    build_ok(&engine, &["-t", "t:last", p(&ctx)]);
+    build_ok(&engine, &["-t", "t:last", "--label", "team=build", p(&ctx)]);
     assert_eq!(engine.ok(&["run", "--rm", "t:last", "cat", "/who"]), "second\n");
+    let labels = engine.ok(&["image", "inspect", "-f", "{{json .Config.Labels}}", "t:last"]);
+    assert!(labels.contains(r#""team":"build""#), "{labels}");
     // The cache's layers are not kept from a prune: its entries are then misses, and the
     // next build runs the steps again.
     let layers = || std::fs::read_dir(engine.root.join("layers")).unwrap().count();
