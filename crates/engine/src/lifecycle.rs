@@ -445,7 +445,7 @@ impl Engine {
     /// Container `id`'s busy lock, taken exclusively if nobody holds it (then nobody can
     /// take it up while the caller settles what was left); `None` while someone works on
     /// the container.
-    fn try_abandoned(&self, id: &str) -> Option<FileLock> {
+    pub(crate) fn try_abandoned(&self, id: &str) -> Option<FileLock> {
         FileLock::try_exclusive(&self.paths(id).busy()).ok().flatten()
     }
 

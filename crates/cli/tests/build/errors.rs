@@ -66,3 +66,35 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     assert_eq!(engine.store_listing(), before, "a failed build changed the image store");
     nothing_left(&engine);
 }
+
+#[test]
+fn the_container_of_a_killed_build_is_removed_by_the_next_build() {
+    let engine = Engine::with_busybox(BIN, "build-killed");
+    let ctx = context(&engine, "killed", &[("Dockerfile", "FROM localhost/busybox\nRUN sleep 2\n")]);
+    let mut cmd = engine.cmd();
+    cmd.args(["build", "--progress", "plain", p(&ctx)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while engine.ok(&["ps", "-q"]).trim().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the RUN never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The step's command runs to its end without its build; its container stays.
+    while !engine.ok(&["ps", "-q"]).trim().is_empty() {
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(10), "the RUN never ended");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(engine.ok(&["ps", "-aq"]).lines().count(), 1);
+    // Its shim lets go of it a moment after the exit (it gives up on its dead client).
+    while !engine.shims().is_empty() {
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(20), "the shim never ended");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let next = context(&engine, "next", &[("Dockerfile", "FROM localhost/busybox\nRUN true\n")]);
+    crate::build_ok(&engine, &[p(&next)]);
+    nothing_left(&engine);
+}

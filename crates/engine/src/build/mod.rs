@@ -194,6 +194,7 @@ struct Build<'a> {
     building: Vec<bool>,
     bases: Vec<String>,
     next: usize,
+    swept: bool,
     progress: &'a mut dyn BuildProgress,
 }
 
@@ -291,6 +292,7 @@ impl Engine {
                 building: vec![false; count],
                 bases: Vec::new(),
                 next: 2,
+                swept: false,
                 progress,
             };
             build.run(&tags)
@@ -818,6 +820,10 @@ impl Build<'_> {
         }
         let key = cache::key(&["run", &state.key, &created_by, &env.join("\n"), &network, &mount_keys.join("\n")]);
         let mut work = |build: &mut Self, n: usize, started: Instant| -> Result<Entry, EngineError> {
+            if !build.swept {
+                build.swept = true;
+                run::sweep_abandoned(build.engine);
+            }
             let mut held = Held::default();
             let mut mounts = Vec::new();
             if let Some((name, content)) = &script {

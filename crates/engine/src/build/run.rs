@@ -33,6 +33,39 @@ pub struct RunSpec<'a> {
     pub mounts: Vec<MountSpec>,
 }
 
+/// The image name build containers are recorded with (`ps -a` shows it, should one be
+/// left by a killed `build`).
+pub const IMAGE_NAME: &str = "lindocker-build";
+
+/// Removes the containers of builds that were killed half-way (their `build` gone, the
+/// command ended, nobody holding them): run before a build's first `RUN`.
+pub fn sweep_abandoned(engine: &Engine) {
+    let Ok((ids, _)) = engine.records().scan() else { return };
+    for id in ids {
+        let Ok(record) = engine.records().read(&id) else { continue };
+        if record.image_name != IMAGE_NAME {
+            continue;
+        }
+        let record = engine.reconcile(record);
+        if record.state.status.is_live() {
+            continue;
+        }
+        // Its build holds `<state>/<id>.build` for the container's whole life (the
+        // busy lock is let go before the build is done with it).
+        let owner = owner_lock(engine, &id);
+        let Ok(Some(_owner)) = lindocker_sys::lock::FileLock::try_exclusive(&owner) else { continue };
+        if let Some(_free) = engine.try_abandoned(&id) {
+            let _ = engine.remove_now(&record, true);
+            let _ = std::fs::remove_file(&owner);
+        }
+    }
+}
+
+/// The lock a build holds on its step's container.
+fn owner_lock(engine: &Engine, id: &str) -> std::path::PathBuf {
+    engine.state().join(format!("{id}.build"))
+}
+
 /// The error of a command that failed, in BuildKit's words.
 pub fn failed(argv: &[String], code: i32) -> String {
     format!("process \"{}\" did not complete successfully: exit code: {code}", argv.join(" "))
@@ -71,7 +104,7 @@ fn run_on(
         },
     };
     let request = CreateRequest {
-        image: "lindocker-build".into(),
+        image: IMAGE_NAME.into(),
         cmd: spec.argv.clone(),
         env: spec.env.clone(),
         attach: crate::attach_options::AttachStreams { stdin: false, stdout: true, stderr: true },
@@ -82,10 +115,26 @@ fn run_on(
         built: Some(image),
         ..Default::default()
     };
+    let owner = owner_lock(engine, &id);
+    let owned = lindocker_sys::lock::FileLock::exclusive(&owner).map_err(|e| EngineError::io(&owner, e))?;
+    let result = run_owned(engine, spec, &request, output, &id);
+    let _ = std::fs::remove_file(&owner);
+    drop(owned);
+    result
+}
+
+fn run_owned(
+    engine: &Engine,
+    spec: &RunSpec,
+    request: &CreateRequest,
+    output: &mut dyn FnMut(&[u8]),
+    id: &str,
+) -> Result<Option<BuiltLayer>, EngineError> {
+    let id = id.to_owned();
     let busy = engine.hold_busy(&id)?;
     let shim = engine.spawn_shim(&id)?;
     // Dropping the pending shim before `go` ends it having touched nothing.
-    let record = engine.create(&request)?;
+    let record = engine.create(request)?;
     let result = (|| {
         let attached = engine.attach_network(&record).is_ok();
         let mut stream = shim.go(attached)?;
