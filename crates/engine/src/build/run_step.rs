@@ -184,7 +184,7 @@ impl Build<'_> {
         match m.kind {
             ast::MountKind::Cache => {
                 let id = id.unwrap_or(target);
-                let dir = self.engine.root.join("build/cache-mounts").join(cache::key(&["cache-mount", id]));
+                let dir = super::cache_mount_dir(&self.engine.root).join(cache::key(&["cache-mount", id]));
                 if !dir.exists() {
                     let mode = match &m.mode {
                         Some(text) => u32::from_str_radix(text, 8).map_err(|_| EngineError::BadOption {
