@@ -560,6 +560,7 @@ impl CreateBody {
             healthcheck: self.healthcheck.clone(),
             start_now: false,
             id: None,
+            built: None,
         })
     }
 

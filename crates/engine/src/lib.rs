@@ -175,6 +175,10 @@ pub enum EngineError {
         /// The exit code a `run` would end with.
         code: i32,
     },
+    /// A build step failed (a `RUN` that exited non-zero, a `COPY` of nothing): BuildKit's
+    /// message.
+    #[error("{0}")]
+    StepFailed(String),
     /// From the image store.
     #[error(transparent)]
     Image(#[from] lindocker_image::ImageError),
@@ -262,6 +266,7 @@ impl EngineError {
             },
             EngineError::Runtime(_)
             | EngineError::StartFailed { .. }
+            | EngineError::StepFailed(_)
             | EngineError::Corrupt { .. }
             | EngineError::Io { .. }
             | EngineError::Storage(_) => ErrorKind::Internal,

@@ -113,6 +113,9 @@ pub struct CreateRequest {
     /// The id, chosen by the caller (`run` starts the shim before the container exists);
     /// a new one if `None`.
     pub id: Option<String>,
+    /// An image that is not in the index (a build step's state: its config blob stored,
+    /// its layers unpacked), used instead of looking `image` up.
+    pub built: Option<lindocker_image::ImageRecord>,
 }
 
 impl Engine {
@@ -308,7 +311,10 @@ impl Engine {
         let id = id.to_owned();
         // The image's layers must not be collected before the record naming them exists.
         let _content = self.images.content_guard()?;
-        let image = self.images.find(&request.image)?;
+        let image = match &request.built {
+            Some(image) => image.clone(),
+            None => self.images.find(&request.image)?,
+        };
         test_pause("create-after-resolve");
         let image_config = self.images.config(&image)?;
         let ic = image_config.config().clone().unwrap_or_default();
@@ -439,7 +445,7 @@ impl Engine {
     /// Container `id`'s busy lock, taken exclusively if nobody holds it (then nobody can
     /// take it up while the caller settles what was left); `None` while someone works on
     /// the container.
-    fn try_abandoned(&self, id: &str) -> Option<FileLock> {
+    pub(crate) fn try_abandoned(&self, id: &str) -> Option<FileLock> {
         FileLock::try_exclusive(&self.paths(id).busy()).ok().flatten()
     }
 
@@ -1021,7 +1027,7 @@ impl Engine {
 
     /// Waits, at most `timeout`, until nobody holds container `id`'s busy lock: its shim
     /// (and any CLI starting it) has ended.
-    fn wait_for_shim(&self, id: &str, timeout: Duration) {
+    pub(crate) fn wait_for_shim(&self, id: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.try_abandoned(id).is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));

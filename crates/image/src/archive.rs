@@ -178,8 +178,13 @@ pub fn new_image(
 }
 
 /// Stores a config blob and an OCI manifest over it and `layers` (descriptors); returns
-/// the two digests (the first is the image id).
-fn write_config_and_manifest(store: &Store, config: &[u8], layers: Vec<Value>) -> Result<(String, String), ImageError> {
+/// the two digests (the first is the image id). The builder names the result with
+/// [`Store::add`].
+pub fn write_config_and_manifest(
+    store: &Store,
+    config: &[u8],
+    layers: Vec<Value>,
+) -> Result<(String, String), ImageError> {
     let config_digest = store.write_blob(config)?;
     let manifest = json!({
         "schemaVersion": 2,

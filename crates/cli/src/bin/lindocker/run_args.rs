@@ -354,6 +354,7 @@ impl CreateArgs {
             healthcheck: self.health.healthcheck()?,
             start_now: false,
             id: None,
+            built: None,
             network,
             publish_all: self.publish_all,
             expose: self.nsres.exposed()?,
