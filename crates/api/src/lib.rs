@@ -9,6 +9,7 @@
 //! open), so nothing runs at rest when a socket unit starts it on demand.
 
 pub mod body;
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod events;

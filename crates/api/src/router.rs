@@ -142,6 +142,10 @@ async fn route(service: Arc<Service>, request: Request<Incoming>) -> ApiResult<R
         Ok(done) => return done,
         Err(request) => request,
     };
+    let request = match crate::build::route(&ctx, request).await {
+        Ok(done) => return done,
+        Err(request) => request,
+    };
     // Images, networks and volumes, events and df.
     let request = match crate::images::route(&ctx, request).await {
         Ok(done) => return done,

@@ -2,6 +2,7 @@
 //! docker CLI, docker-compose and the Python SDK, and by hand-written requests for the
 //! bad ones. One test binary; each module is one area.
 
+mod build;
 mod clients;
 mod containers;
 mod images;
