@@ -41,6 +41,8 @@ pub enum ImageCommand {
 /// (`lindocker pull` = `lindocker image pull`): one definition for both.
 #[derive(Debug, Subcommand)]
 pub enum ImageShared {
+    /// Build an image from a Dockerfile.
+    Build(Lazy<crate::build::BuildArgs>),
     /// Download an image from a registry.
     Pull(Lazy<PullArgs>),
     /// Upload an image to a registry.
@@ -272,6 +274,7 @@ pub fn run_sub(cli: &Cli, command: &ImageSubcommand) -> Result<u8> {
 /// Runs a command that has the same name at the top level and under `image`.
 fn run_shared(cli: &Cli, command: &ImageShared) -> Result<u8> {
     match command {
+        ImageShared::Build(a) => crate::build::build(cli, a),
         ImageShared::Pull(a) => pull(cli, a),
         ImageShared::Push(a) => push(cli, a),
         ImageShared::Tag { source, target } => tag(cli, source, target),

@@ -56,8 +56,6 @@ enum Command {
     Container(containers::ContainerCommand),
     #[command(flatten)]
     Image(images::ImageCommand),
-    /// Build an image from a Dockerfile.
-    Build(lazy::Lazy<build::BuildArgs>),
     /// Manage containers.
     #[command(name = "container", subcommand)]
     ContainerGroup(lazy::Lazy<containers::ContainerGroup>),
@@ -197,7 +195,6 @@ fn main() -> ExitCode {
         Command::Image(command) => images::run(&cli, command),
         Command::ContainerGroup(command) => containers::run_group(&cli, command),
         Command::ImageGroup(command) => images::run_sub(&cli, command),
-        Command::Build(args) => build::build(&cli, args),
         Command::Volume(command) => open::engine(&cli).and_then(|e| volumes::run(&e, command)),
         Command::Network(command) => open::engine(&cli).and_then(|e| networks::run(&e, command)),
         Command::NetworkHook { verb, id } => open::engine_as_is(&cli).and_then(|e| {
