@@ -163,6 +163,15 @@ impl Networks {
         crate::dns::ensure(binary, root, state)
     }
 
+    /// Stops the DNS server once no container is left on a user network. Called under
+    /// the lock.
+    fn stop_dns_if_unused(&self, state: &State) {
+        let Some((_, dns_state)) = &self.dns else { return };
+        if state.endpoints.iter().all(|e| e.network == DEFAULT_NETWORK) {
+            crate::dns::stop(self.dir.parent().unwrap_or(&self.dir), dns_state);
+        }
+    }
+
     /// Our nftables table.
     pub fn table(&self) -> &str {
         &self.table
@@ -400,6 +409,9 @@ impl Networks {
         let had_ports = gone.iter().any(|e| !e.ports.is_empty());
         let applied = if had_ports { firewall::apply(&self.table, &state.networks, &state.endpoints) } else { Ok(()) };
         self.save(&state)?;
+        if gone.iter().any(|e| e.network != DEFAULT_NETWORK) {
+            self.stop_dns_if_unused(&state);
+        }
         applied
     }
 
@@ -595,6 +607,7 @@ impl Networks {
         }
         self.save(&state)?;
         write_hosts(&state, id);
+        self.stop_dns_if_unused(&state);
         Ok(())
     }
 }

@@ -45,6 +45,23 @@ pub fn running(root: &Path, state: &Path) -> Option<u32> {
     ours.then_some(pid)
 }
 
+/// Stops the server of `root` (the last container has left a user network), and waits
+/// for it to be gone (a second at most), so that nothing of it outlives the container.
+/// The caller holds the store's lock. The server would notice by itself, within a tick.
+pub fn stop(root: &Path, state: &Path) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open};
+    let Some(pid) = running(root, state).and_then(|p| Pid::from_raw(p as i32)) else { return };
+    // The pidfd first: the pid cannot be someone else's once it is held.
+    let Ok(fd) = pidfd_open(pid, PidfdFlags::empty()) else { return };
+    if running(root, state).is_none() || kill_process(pid, Signal::TERM).is_err() {
+        return;
+    }
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let _ = poll(&mut fds, Some(&Timespec { tv_sec: 1, tv_nsec: 0 }));
+    let _ = std::fs::remove_file(pid_file(state));
+}
+
 /// Makes sure the server of `root` runs, starting `binary` if not; returns once it
 /// listens. The caller holds the store's lock (so the server cannot be deciding to exit
 /// meanwhile: it decides under that lock too).
