@@ -32,6 +32,8 @@ cleanup() {
   in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ ${#podman_args[@]} -gt 0 ] && { podman_ rm -af >/dev/null 2>&1 || true; }
   declare -F podman_nv >/dev/null && { podman_nv rm -af >/dev/null 2>&1 || true; }
+  # netavark keeps its run state in /run/containers/networks (no option moves it).
+  [ -n "${made_run_containers:-}" ] && rm -rf /run/containers
   [[ " ${tools[*]:-} " == *" docker "* ]] && { docker_ rm -f $(docker_ ps -aq 2>/dev/null) >/dev/null 2>&1 || true; }
   remove_work "$work" "${pids[@]}"
   remove_work "$run"
@@ -131,16 +133,15 @@ iperf_pair lindocker 5201 "" in_ns "$ld"
 [[ " ${tools[*]} " == *" docker "* ]] && iperf_pair docker 5202 ", docker-proxy" docker_
 [[ " ${tools[*]} " == *" podman "* ]] && iperf_pair podman 5203 "" podman_
 
-# DNS. An upstream server on the fake host, on an address of a dummy link.
+# DNS. An upstream server on the fake host, on an address of its own (on lo: a dummy
+# link needs a module this host may lack).
 : > "$work/dns"
 dnsq=""
 for d in "$release" "$PWD/target/x86_64-unknown-linux-gnu/release" "$PWD/target/x86_64-unknown-linux-gnu/debug"; do
   [ -x "$d/lindocker-dnsq" ] && { dnsq=$d/lindocker-dnsq; break; }
 done
 [ -n "$dnsq" ] || { cargo build -q -p lindocker-testkit --bin lindocker-dnsq && dnsq=$PWD/target/x86_64-unknown-linux-gnu/debug/lindocker-dnsq; }
-ip -n "$ns" link add dnsup type dummy
-ip -n "$ns" addr add 10.253.0.53/32 dev dnsup
-ip -n "$ns" link set dnsup up
+ip -n "$ns" addr add 10.253.0.53/32 dev lo
 nsenter --net="/run/netns/$ns" -- "$dnsq" serve 10.253.0.53 > "$work/upstream.out" 2>&1 & pids+=($!)
 for _ in $(seq 50); do grep -q ready "$work/upstream.out" 2>/dev/null && break; sleep 0.1; done
 # dns_latency LABEL SERVER ENGINE...: a client container on benchnet (--dns: the
@@ -161,7 +162,9 @@ ld_dns_pid=$(cat "$LINDOCKER_STATE/network-dns.pid" 2>/dev/null || true)
 [[ " ${tools[*]} " == *" docker "* ]] && dns_latency docker 127.0.0.11 docker_
 # Podman's DNS needs netavark (the runs above use its CNI bridge): another Podman root.
 if [[ " ${tools[*]} " == *" podman "* ]] && [ -x /usr/lib/podman/aardvark-dns ] && [ -x /usr/lib/podman/netavark ]; then
-  printf '[network]\nnetwork_backend = "netavark"\n' | cat "$work/containers.conf" - > "$work/containers-nv.conf"
+  sed -e 's/^network_backend = .*/network_backend = "netavark"/' \
+    -e "s|^network_config_dir = .*|network_config_dir = \"$work/netavark-networks\"|" "$work/containers.conf" > "$work/containers-nv.conf"
+  [ -e /run/containers ] || made_run_containers=1
   podman_nv() { in_ns env CONTAINERS_CONF="$work/containers-nv.conf" podman --root "$work/podman-nv" --runroot "$run/podman-nv-run" --storage-driver overlay --cgroup-manager cgroupfs "$@"; }
   podman_nv import -q "$work/busybox.tar" localhost/busybox >/dev/null
   podman_nv network create --subnet 10.254.4.0/24 benchnet >/dev/null

@@ -91,6 +91,11 @@ fn names_aliases_ids_isolation_and_the_servers_life() {
     sleeper(&engine, "db2", &["--network", "neta", "--network-alias", "store", dns[0], dns[1]]);
     sleeper(&engine, "client", &["--network", "neta", dns[0], dns[1]]);
     assert_eq!(engine.dns_servers().len(), 1, "one server for the data root");
+    // Confined: CAP_NET_BIND_SERVICE only (bit 10), no_new_privs, a seccomp filter.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", engine.dns_servers()[0])).unwrap();
+    for line in ["CapEff:\t0000000000000400", "CapBnd:\t0000000000000400", "NoNewPrivs:\t1", "Seccomp:\t2"] {
+        assert!(status.lines().any(|l| l == line), "{line} in\n{status}");
+    }
     let db_ip = ip_on(&engine, "db", "neta");
     let db2_ip = ip_on(&engine, "db2", "neta");
     let db_id = inspect(&engine, "db")["Id"].as_str().unwrap()[..12].to_owned();

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     // Before the first packet: it parses what containers send.
-    if let Err(e) = dns::confine::confine() {
+    if let Err(e) = dns::confine::confine().and_then(|()| dns::confine::filter_syscalls()) {
         eprintln!("lindocker-dns: cannot confine itself: {e}");
         return ExitCode::from(1);
     }
