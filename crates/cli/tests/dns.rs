@@ -222,6 +222,10 @@ fn forwarding_internal_networks_and_load() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "192.0.2.7\nedns\n", "{out:?}");
     let out = dnsq_in(&engine, "cli1", &["query", "10.93.0.1", "example.test"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "192.0.2.7\nedns\n", "{out:?}");
+    // A server that refuses, then one that answers: the second one's answer.
+    sleeper(&engine, "two", &["--network", "outer", "--dns", "127.0.0.1", "--dns", "192.168.214.2"]);
+    let out = dnsq_in(&engine, "two", &["query", "10.93.0.1", "example.test"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "192.0.2.7\nedns\n", "{out:?}");
     // Local names over TCP too.
     let out = dnsq_in(&engine, "cli1", &["query", "--tcp", "10.93.0.1", "peer"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}\nedns\n", ip_on(&engine, "peer", "outer")));
@@ -237,7 +241,7 @@ fn forwarding_internal_networks_and_load() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("sent 2000 answered 2000 "), "{text} {}", String::from_utf8_lossy(&out.stderr));
 
-    engine.ok(&["rm", "-f", "cli1", "peer", "int1", "int2"]);
+    engine.ok(&["rm", "-f", "cli1", "two", "peer", "int1", "int2"]);
     assert!(engine.dns_servers().is_empty(), "the server outlived the last container");
     engine.ok(&["network", "rm", "outer", "inner"]);
     let left = engine.leftovers();

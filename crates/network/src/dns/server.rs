@@ -4,8 +4,9 @@
 //! batch of questions, so an answer is as current as the store: a container that
 //! stopped a moment ago is gone. (Not a `stat`: inode numbers are reused and mtimes are
 //! coarse, so a rewrite of the same size can look unchanged.) Names not
-//! ours are forwarded, each question from a thread of its own (bounded), over the
-//! transport it came on; a question's bytes go upstream as they came (EDNS and all) and
+//! ours are forwarded over the transport they came on: over UDP from the same poll loop
+//! (a fresh socket per question, so a random source port; no thread), over TCP from the
+//! connection's thread; a question's bytes go upstream as they came (EDNS and all) and
 //! the answer comes back as it came, once its id and source match.
 //!
 //! The server exits once no container is left on a served network, deciding so under
@@ -17,7 +18,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::net::{AddressFamily, SocketType, bind, listen, socket, sockopt};
@@ -25,12 +26,13 @@ use rustix::net::{AddressFamily, SocketType, bind, listen, socket, sockopt};
 use super::answer::{Decision, Directory};
 use crate::NetworkError;
 
-/// Questions forwarded at once at most (a thread each); beyond, SERVFAIL at once.
+/// Questions forwarded at once at most (UDP ones pending, TCP connections); beyond,
+/// SERVFAIL at once.
 const MAX_INFLIGHT: usize = 128;
 /// How long one upstream server has to answer.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the store is looked at when no question comes.
-const TICK_MS: i32 = 250;
+const TICK_MS: u64 = 250;
 
 /// A served network's sockets on one of its gateway addresses.
 struct Listener {
@@ -55,7 +57,13 @@ pub fn host_resolvers() -> Vec<IpAddr> {
 /// `pid_file`, and `ready` is told (one line) once it listens.
 pub fn run(network_dir: &Path, pid_file: &Path, ready: impl FnOnce()) -> Result<(), NetworkError> {
     let store = network_dir.join("networks.json");
-    let mut server = Server { store, seen: None, directory: Arc::new(Directory::default()), listeners: Vec::new() };
+    let mut server = Server {
+        store,
+        seen: None,
+        directory: Arc::new(Directory::default()),
+        listeners: Vec::new(),
+        pending: Vec::new(),
+    };
     server.reload()?;
     let pid = std::process::id().to_string();
     std::fs::write(pid_file, pid.as_bytes()).map_err(|e| NetworkError::io(pid_file, e))?;
@@ -69,31 +77,42 @@ pub fn run(network_dir: &Path, pid_file: &Path, ready: impl FnOnce()) -> Result<
         if let Err(e) = server.reload() {
             eprintln!("lindocker-dns: {e}");
         }
-        let ready: Vec<(usize, bool)> = {
+        let listening = server.listeners.len();
+        let ready: Vec<usize> = {
             let mut fds: Vec<PollFd> = server
                 .listeners
                 .iter()
                 .flat_map(|l| [PollFd::new(&*l.udp, PollFlags::IN), PollFd::new(&l.tcp, PollFlags::IN)])
+                .chain(server.pending.iter().map(|p| PollFd::new(&p.socket, PollFlags::IN)))
                 .collect();
-            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: i64::from(TICK_MS) * 1_000_000 };
+            let wait = server.pending.iter().map(|p| p.deadline.saturating_duration_since(Instant::now())).min();
+            let wait = wait.unwrap_or(Duration::from_millis(TICK_MS)).min(Duration::from_millis(TICK_MS));
+            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: i64::from(wait.subsec_nanos()) };
             match poll(&mut fds, Some(&timeout)) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(NetworkError::io(Path::new("poll"), e.into())),
             }
-            fds.iter().enumerate().filter(|(_, f)| !f.revents().is_empty()).map(|(i, _)| (i / 2, i % 2 == 0)).collect()
+            fds.iter().enumerate().filter(|(_, f)| !f.revents().is_empty()).map(|(i, _)| i).collect()
         };
+        // Answers from upstream first (their sockets are indexed after the listeners'),
+        // last to first so that removing one moves none still to come.
+        for &i in ready.iter().rev().filter(|i| **i >= 2 * listening) {
+            server.upstream_answer(i - 2 * listening, &mut buf);
+        }
+        server.expire();
         // Before answering: the store as it is now (on error, as it was).
-        let before = server.listeners.len();
         if let Err(e) = server.reload() {
             eprintln!("lindocker-dns: {e}");
         }
-        for (index, is_udp) in ready {
+        for &i in ready.iter().filter(|i| **i < 2 * listening) {
             // (Listeners only ever come after those polled, or all go at once.)
-            let Some(l) = server.listeners.get(index).filter(|_| server.listeners.len() >= before) else { continue };
-            if is_udp {
-                while let Ok((n, from)) = l.udp.recv_from(&mut buf) {
-                    server.udp_question(l, &buf[..n], from, &inflight);
+            let Some(l) = server.listeners.get(i / 2).filter(|_| server.listeners.len() >= listening) else { continue };
+            if i % 2 == 0 {
+                let udp = l.udp.clone();
+                let network = l.network.clone();
+                while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                    server.udp_question(&network, &udp, &buf[..n], from);
                 }
             } else if let Ok((stream, from)) = l.tcp.accept() {
                 server.tcp_client(l, stream, from, &inflight);
@@ -102,12 +121,54 @@ pub fn run(network_dir: &Path, pid_file: &Path, ready: impl FnOnce()) -> Result<
     }
 }
 
+/// A question forwarded over UDP, waiting for its answer (in the poll loop: no thread).
+struct Pending {
+    /// Connected to the upstream server asked now (a port of the kernel's choosing).
+    socket: UdpSocket,
+    /// The listener it came to, and who asked.
+    reply: Arc<UdpSocket>,
+    client: SocketAddr,
+    question: Vec<u8>,
+    /// Servers not asked yet.
+    rest: Vec<SocketAddr>,
+    fail: Vec<u8>,
+    deadline: Instant,
+}
+
+impl Pending {
+    /// Asks the next server; `None` (after sending SERVFAIL) when none is left.
+    fn next(mut self) -> Option<Pending> {
+        while !self.rest.is_empty() {
+            let upstream = self.rest.remove(0);
+            if let Some(socket) = ask_udp(upstream, &self.question) {
+                self.socket = socket;
+                self.deadline = Instant::now() + UPSTREAM_TIMEOUT;
+                return Some(self);
+            }
+        }
+        let _ = self.reply.send_to(&self.fail, self.client);
+        None
+    }
+}
+
+/// A fresh nonblocking socket connected to `upstream`, the question sent on it.
+fn ask_udp(upstream: SocketAddr, question: &[u8]) -> Option<UdpSocket> {
+    let local: SocketAddr = if upstream.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let s = UdpSocket::bind(local).ok()?;
+    s.connect(upstream).ok()?;
+    s.set_nonblocking(true).ok()?;
+    s.send(question).ok()?;
+    Some(s)
+}
+
 struct Server {
     store: PathBuf,
     /// The store's bytes as last parsed.
     seen: Option<Vec<u8>>,
     directory: Arc<Directory>,
     listeners: Vec<Listener>,
+    /// UDP questions forwarded, waiting (at most [`MAX_INFLIGHT`]).
+    pending: Vec<Pending>,
 }
 
 impl Server {
@@ -150,28 +211,65 @@ impl Server {
         Ok(true)
     }
 
-    fn udp_question(&self, l: &Listener, packet: &[u8], from: SocketAddr, inflight: &Arc<AtomicUsize>) {
-        match self.directory.decide(&l.network, from.ip(), packet, true) {
+    fn udp_question(&mut self, network: &str, udp: &Arc<UdpSocket>, packet: &[u8], from: SocketAddr) {
+        match self.directory.decide(network, from.ip(), packet, true) {
             Decision::Answer(bytes) => {
-                let _ = l.udp.send_to(&bytes, from);
+                let _ = udp.send_to(&bytes, from);
             }
             Decision::Ignore => {}
             Decision::Forward { upstreams, fail } => {
-                let Some(slot) = Slot::take(inflight) else {
-                    let _ = l.udp.send_to(&fail, from);
+                if self.pending.len() >= MAX_INFLIGHT {
+                    let _ = udp.send_to(&fail, from);
                     return;
-                };
-                let (socket, packet) = (l.udp.clone(), packet.to_vec());
-                let spawned = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
-                    let _slot = slot;
-                    let answer = upstreams.iter().find_map(|u| forward_udp(*u, &packet)).unwrap_or(fail);
-                    let _ = socket.send_to(&answer, from);
-                });
-                if spawned.is_err() {
-                    eprintln!("lindocker-dns: cannot start a thread");
                 }
+                let Some(first) = upstreams.first().copied() else { return };
+                let question = packet.to_vec();
+                let pending = match ask_udp(first, &question) {
+                    Some(socket) => Some(Pending {
+                        socket,
+                        reply: udp.clone(),
+                        client: from,
+                        question,
+                        rest: upstreams[1..].to_vec(),
+                        fail,
+                        deadline: Instant::now() + UPSTREAM_TIMEOUT,
+                    }),
+                    None => {
+                        let _ = udp.send_to(&fail, from);
+                        None
+                    }
+                };
+                self.pending.extend(pending);
             }
         }
+    }
+
+    /// The answer (or the error) waiting on pending question `index`: relayed to the
+    /// client as it came, once it matches the question's id; an error asks the next
+    /// server.
+    fn upstream_answer(&mut self, index: usize, buf: &mut [u8]) {
+        let Some(p) = self.pending.get(index) else { return };
+        match p.socket.recv(buf) {
+            Ok(n) if n >= 12 && buf[..2] == p.question[..2] && buf[2] & 0x80 != 0 => {
+                let _ = p.reply.send_to(&buf[..n], p.client);
+                self.pending.swap_remove(index);
+            }
+            Ok(_) => {} // not the answer: keep waiting
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                let p = self.pending.swap_remove(index);
+                self.pending.extend(p.next());
+            }
+        }
+    }
+
+    /// Questions whose server did not answer in time go to the next one.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let (late, waiting): (Vec<Pending>, Vec<Pending>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.deadline <= now);
+        self.pending = waiting;
+        self.pending.extend(late.into_iter().filter_map(Pending::next));
     }
 
     /// A TCP client (a resolver retrying a truncated answer, or one that asks over TCP
@@ -264,24 +362,6 @@ fn listen_on(address: IpAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
     let tcp = TcpListener::from(tcp_fd);
     tcp.set_nonblocking(true)?;
     Ok((udp, tcp))
-}
-
-/// Asks `upstream` over UDP from a fresh socket (a random port of the kernel's); the
-/// answer must come from there and carry the question's id.
-fn forward_udp(upstream: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
-    let local: SocketAddr = if upstream.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let s = UdpSocket::bind(local).ok()?;
-    s.connect(upstream).ok()?;
-    s.set_read_timeout(Some(UPSTREAM_TIMEOUT)).ok()?;
-    s.send(packet).ok()?;
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let n = s.recv(&mut buf).ok()?;
-        if n >= 12 && buf[..2] == packet[..2] && buf[2] & 0x80 != 0 {
-            buf.truncate(n);
-            return Some(buf);
-        }
-    }
 }
 
 /// Asks `upstream` over TCP.
