@@ -32,14 +32,18 @@ cleanup() {
   in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ ${#podman_args[@]} -gt 0 ] && { podman_ rm -af >/dev/null 2>&1 || true; }
   declare -F podman_nv >/dev/null && { podman_nv rm -af >/dev/null 2>&1 || true; }
-  # netavark keeps its run state in /run/containers/networks (no option moves it).
-  [ -n "${made_run_containers:-}" ] && rm -rf /run/containers
+  # Podman 4.3 makes these whatever its backend (no option moves them): gone if it
+  # made them here.
+  [ -n "$made_run_containers" ] && rm -rf /run/containers
+  [ -n "$made_etc_networks" ] && rm -rf /etc/containers/networks
   [[ " ${tools[*]:-} " == *" docker "* ]] && { docker_ rm -f $(docker_ ps -aq 2>/dev/null) >/dev/null 2>&1 || true; }
   remove_work "$work" "${pids[@]}"
   remove_work "$run"
   ip netns del "$ns" 2>/dev/null || true
   remove_cgroups "$cg"
 }
+made_run_containers=""; [ -e /run/containers ] || made_run_containers=1
+made_etc_networks=""; [ -e /etc/containers/networks ] || made_etc_networks=1
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
 ip netns add "$ns"
@@ -164,14 +168,13 @@ ld_dns_pid=$(cat "$LINDOCKER_STATE/network-dns.pid" 2>/dev/null || true)
 if [[ " ${tools[*]} " == *" podman "* ]] && [ -x /usr/lib/podman/aardvark-dns ] && [ -x /usr/lib/podman/netavark ]; then
   sed -e 's/^network_backend = .*/network_backend = "netavark"/' \
     -e "s|^network_config_dir = .*|network_config_dir = \"$work/netavark-networks\"|" "$work/containers.conf" > "$work/containers-nv.conf"
-  [ -e /run/containers ] || made_run_containers=1
   podman_nv() { in_ns env CONTAINERS_CONF="$work/containers-nv.conf" podman --root "$work/podman-nv" --runroot "$run/podman-nv-run" --storage-driver overlay --cgroup-manager cgroupfs "$@"; }
   podman_nv import -q "$work/busybox.tar" localhost/busybox >/dev/null
   podman_nv network create --subnet 10.254.4.0/24 benchnet >/dev/null
   podman_nv run -d --name peer --network benchnet localhost/busybox sleep 3600 >/dev/null
   dns_latency podman-aardvark 10.254.4.1 podman_nv
   for p in $(pgrep -x aardvark-dns || true); do
-    grep -q "$work/podman-nv\|$run/podman-nv" "/proc/$p/cmdline" 2>/dev/null && echo "rss aardvark-dns $(awk '/VmRSS/ {print $2}' "/proc/$p/status")" >> "$work/dns"
+    grep -q "/run/containers/networks/aardvark-dns" "/proc/$p/cmdline" 2>/dev/null && echo "rss aardvark-dns $(awk '/VmRSS/ {print $2}' "/proc/$p/status")" >> "$work/dns"
   done
   podman_nv rm -af >/dev/null 2>&1 || true
   podman_nv network rm -f benchnet >/dev/null 2>&1 || true
