@@ -4,7 +4,8 @@
 # run root under RUN, default WORK), and a containers.conf for Podman 4.3 on this host, exported as
 # CONTAINERS_CONF: ulimits the host allows (root lacks CAP_SYS_RESOURCE, hard nofile
 # 20000; Podman's defaults ask more), the cgroupfs manager (PID 1 is not systemd), runc
-# (Debian's crun refuses this hybrid cgroup host).
+# (Debian's crun refuses this hybrid cgroup host), its CNI bridge (with netavark installed,
+# Podman would pick that) and network configs under WORK, not in /etc.
 podman_config() {
   cat > "$1/containers.conf" <<CONF
 [containers]
@@ -13,6 +14,9 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 runtime = "runc"
+[network]
+network_backend = "cni"
+network_config_dir = "$1/podman-networks"
 CONF
   export CONTAINERS_CONF="$1/containers.conf"
   podman_args=(--root "$1/podman" --runroot "${2:-$1}/podman-run" --storage-driver overlay --cgroup-manager cgroupfs)
@@ -77,6 +81,7 @@ remove_cgroups() {
 # LINDOCKER_BENCH_BUILD=DIR: the binaries of DIR instead (a debug build, for a quick look).
 release=${LINDOCKER_BENCH_BUILD:-$PWD/target/x86_64-unknown-linux-gnu/release}
 [ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] && [ -x "$release/lindocker-runtime" ] \
+  && [ -x "$release/lindocker-dns" ] \
   || cargo build --release --locked -p lindocker-cli
 ld=$release/lindocker
 rt=$release/lindocker-runtime

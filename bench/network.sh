@@ -6,7 +6,12 @@
 #      podman (its CNI bridge);
 #   2. TCP throughput with iperf3 (server in a container, client on the fake host):
 #      to the container's address, and through a published port on 127.0.0.1;
-#      docker's (docker-proxy) and podman's published ports for comparison.
+#      docker's (docker-proxy) and podman's published ports for comparison;
+#   3. DNS on a user network (lindocker-dns; Docker's embedded DNS at 127.0.0.11; Podman
+#      with netavark and aardvark-dns): latency (median, p99) of a peer's name and of a
+#      name forwarded to an upstream server on the fake host (lindocker-dnsq), 100
+#      questions a second for 5 s from a container's namespace; `run --rm` on the user
+#      network (its DNS server already running) vs the default bridge; the server's RSS.
 # Prints medians, differences and ratios.
 #
 # Usage: bench/network.sh [ROUNDS]   (as root; needs iperf3, busybox-static, nft)
@@ -26,11 +31,19 @@ in_ns() { nsenter --net="/run/netns/$ns" -- "$@"; }
 cleanup() {
   in_ns "$ld" rm -f $(in_ns "$ld" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ ${#podman_args[@]} -gt 0 ] && { podman_ rm -af >/dev/null 2>&1 || true; }
+  declare -F podman_nv >/dev/null && { podman_nv rm -af >/dev/null 2>&1 || true; }
+  # Podman 4.3 makes these whatever its backend (no option moves them): gone if it
+  # made them here.
+  [ -n "$made_run_containers" ] && rm -rf /run/containers
+  [ -n "$made_etc_networks" ] && rm -rf /etc/containers/networks
+  [[ " ${tools[*]:-} " == *" docker "* ]] && { docker_ rm -f $(docker_ ps -aq 2>/dev/null) >/dev/null 2>&1 || true; }
   remove_work "$work" "${pids[@]}"
   remove_work "$run"
   ip netns del "$ns" 2>/dev/null || true
   remove_cgroups "$cg"
 }
+made_run_containers=""; [ -e /run/containers ] || made_run_containers=1
+made_etc_networks=""; [ -e /etc/containers/networks ] || made_etc_networks=1
 trap cleanup EXIT
 log() { printf '%s\n' "$*" >&2; }
 ip netns add "$ns"
@@ -73,13 +86,26 @@ if command -v podman >/dev/null && command -v runc >/dev/null && podman_ import 
 fi
 log "engines: ${tools[*]}"
 
+# A user network per engine, each with a container on it (so a DNS server runs, as it
+# does while any container is on the network).
+in_ns "$ld" network create --subnet 10.254.1.0/24 benchnet >/dev/null
+in_ns "$ld" run -d --name peer --network benchnet localhost/busybox sleep 3600 >/dev/null
+if [[ " ${tools[*]} " == *" docker "* ]]; then
+  docker_ network create --subnet 10.254.2.0/24 benchnet >/dev/null
+  docker_ run -d --name peer --network benchnet localhost/busybox sleep 3600 >/dev/null
+fi
+if [[ " ${tools[*]} " == *" podman "* ]]; then
+  podman_ network create --subnet 10.254.3.0/24 benchnet >/dev/null
+  podman_ run -d --name peer --network benchnet localhost/busybox sleep 3600 >/dev/null
+fi
+
 : > "$work/times"
-for t in "${tools[@]}"; do for net in bridge none; do
+for t in "${tools[@]}"; do for net in bridge none benchnet; do
   case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; podman) podman_ run --rm --network $net localhost/busybox true ;; esac
 done; done
 for r in $(seq "$rounds"); do
   for t in "${tools[@]}"; do
-    for net in bridge none; do
+    for net in bridge none benchnet; do
       stamp s
       case $t in lindocker) in_ns "$ld" run --rm --network $net localhost/busybox true ;; docker) docker_ run --rm --network $net localhost/busybox true ;; podman) podman_ run --rm --network $net localhost/busybox true ;; esac
       stamp e
@@ -111,7 +137,50 @@ iperf_pair lindocker 5201 "" in_ns "$ld"
 [[ " ${tools[*]} " == *" docker "* ]] && iperf_pair docker 5202 ", docker-proxy" docker_
 [[ " ${tools[*]} " == *" podman "* ]] && iperf_pair podman 5203 "" podman_
 
-python3 - "$work/times" "$work/iperf" <<'PY'
+# DNS. An upstream server on the fake host, on an address of its own (on lo: a dummy
+# link needs a module this host may lack).
+: > "$work/dns"
+dnsq=""
+for d in "$release" "$PWD/target/x86_64-unknown-linux-gnu/release" "$PWD/target/x86_64-unknown-linux-gnu/debug"; do
+  [ -x "$d/lindocker-dnsq" ] && { dnsq=$d/lindocker-dnsq; break; }
+done
+[ -n "$dnsq" ] || { cargo build -q -p lindocker-testkit --bin lindocker-dnsq && dnsq=$PWD/target/x86_64-unknown-linux-gnu/debug/lindocker-dnsq; }
+ip -n "$ns" addr add 10.253.0.53/32 dev lo
+nsenter --net="/run/netns/$ns" -- "$dnsq" serve 10.253.0.53 > "$work/upstream.out" 2>&1 & pids+=($!)
+for _ in $(seq 50); do grep -q ready "$work/upstream.out" 2>/dev/null && break; sleep 0.1; done
+# dns_latency LABEL SERVER ENGINE...: a client container on benchnet (--dns: the
+# upstream), then dnsq's load from its namespace, for the peer's name and a forwarded one.
+dns_latency() {
+  local label=$1 server=$2 pid
+  shift 2
+  "$@" run -d --name client --network benchnet --dns 10.253.0.53 localhost/busybox sleep 3600 >/dev/null
+  pid=$("$@" inspect -f '{{.State.Pid}}' client)
+  for name in peer example.test; do
+    echo "$label $name $(nsenter --net="/proc/$pid/ns/net" -- "$dnsq" load "$server" "$name" 100 5)" >> "$work/dns"
+  done
+  "$@" rm -f client >/dev/null
+}
+dns_latency lindocker 10.254.1.1 in_ns "$ld"
+ld_dns_pid=$(cat "$LINDOCKER_STATE/network-dns.pid" 2>/dev/null || true)
+[ -n "$ld_dns_pid" ] && echo "rss lindocker-dns $(awk '/VmRSS/ {print $2}' "/proc/$ld_dns_pid/status")" >> "$work/dns"
+[[ " ${tools[*]} " == *" docker "* ]] && dns_latency docker 127.0.0.11 docker_
+# Podman's DNS needs netavark (the runs above use its CNI bridge): another Podman root.
+if [[ " ${tools[*]} " == *" podman "* ]] && [ -x /usr/lib/podman/aardvark-dns ] && [ -x /usr/lib/podman/netavark ]; then
+  sed -e 's/^network_backend = .*/network_backend = "netavark"/' \
+    -e "s|^network_config_dir = .*|network_config_dir = \"$work/netavark-networks\"|" "$work/containers.conf" > "$work/containers-nv.conf"
+  podman_nv() { in_ns env CONTAINERS_CONF="$work/containers-nv.conf" podman --root "$work/podman-nv" --runroot "$run/podman-nv-run" --storage-driver overlay --cgroup-manager cgroupfs "$@"; }
+  podman_nv import -q "$work/busybox.tar" localhost/busybox >/dev/null
+  podman_nv network create --subnet 10.254.4.0/24 benchnet >/dev/null
+  podman_nv run -d --name peer --network benchnet localhost/busybox sleep 3600 >/dev/null
+  dns_latency podman-aardvark 10.254.4.1 podman_nv
+  for p in $(pgrep -x aardvark-dns || true); do
+    grep -q "/run/containers/networks/aardvark-dns" "/proc/$p/cmdline" 2>/dev/null && echo "rss aardvark-dns $(awk '/VmRSS/ {print $2}' "/proc/$p/status")" >> "$work/dns"
+  done
+  podman_nv rm -af >/dev/null 2>&1 || true
+  podman_nv network rm -f benchnet >/dev/null 2>&1 || true
+fi
+
+python3 - "$work/times" "$work/iperf" "$work/dns" <<'PY'
 import sys, statistics, collections
 t = collections.defaultdict(list)
 for line in open(sys.argv[1]):
@@ -119,8 +188,8 @@ for line in open(sys.argv[1]):
     t[(tool, net)].append(int(us) / 1000)
 print("run --rm busybox true, medians in ms")
 for tool in sorted({k[0] for k in t}):
-    b, n = statistics.median(t[(tool, "bridge")]), statistics.median(t[(tool, "none")])
-    print(f"  {tool:<10} bridge {b:7.1f}   none {n:7.1f}   network adds {b - n:6.1f}")
+    b, n, u = (statistics.median(t[(tool, k)]) for k in ("bridge", "none", "benchnet"))
+    print(f"  {tool:<10} bridge {b:7.1f}   none {n:7.1f}   network adds {b - n:6.1f}   user network {u:7.1f} ({u - b:+.1f} vs bridge)")
 print("TCP throughput (iperf3, 3 s)")
 rates = {}
 for line in open(sys.argv[2]):
@@ -134,4 +203,12 @@ direct = [v for k, v in rates.items() if k.startswith("lindocker direct")]
 published = [v for k, v in rates.items() if k.startswith("lindocker published")]
 if direct and published:
     print(f"  lindocker published / direct: {published[0] / direct[0]:.2f}")
+print("DNS on a user network: 100 questions/s for 5 s from a container, latency in ms")
+for line in open(sys.argv[3]):
+    f = line.split()
+    if f[0] == "rss":
+        print(f"  RSS of {f[1]}: {int(f[2]) / 1024:.1f} MiB")
+        continue
+    # LABEL NAME sent N answered M p50_us X p99_us Y
+    print(f"  {f[0]:<16} {f[1]:<13} answered {f[5]}/{f[3]}   median {int(f[7]) / 1000:6.3f}   p99 {int(f[9]) / 1000:6.3f}")
 PY

@@ -9,12 +9,12 @@ export DEBIAN_FRONTEND=noninteractive
 # What building and testing need: a C toolchain for -sys crates, busybox-static for test
 # root filesystems and the first image, the reference registry, skopeo and htpasswd for
 # the image tests, podman (pulls what `push` sent) and buildah, and the runtimes and tools the
-# benchmarks compare against.
+# benchmarks compare against (netavark and aardvark-dns: Podman's DNS, for bench/network.sh).
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
   libseccomp-dev runc crun hyperfine strace golang-github-containers-common podman buildah \
-  docker-registry skopeo umoci apache2-utils gzip zstd iperf3 >/dev/null
+  docker-registry skopeo umoci apache2-utils gzip zstd iperf3 aardvark-dns netavark >/dev/null
 
 # The Docker Engine API's tests drive real clients: docker-compose (1.29) and the Python
 # SDK from Debian, and the docker CLI. Debian has the CLI only in docker.io, which also
@@ -46,6 +46,7 @@ cargo build --release --locked --workspace --bins
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/local/bin/lindocker-runtime
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker /usr/local/bin/lindocker
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-shim /usr/local/bin/lindocker-shim
+install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-dns /usr/local/bin/lindocker-dns
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-api /usr/local/bin/lindocker-api
 
 # A first container: busybox from busybox-static, run by lindocker-runtime.

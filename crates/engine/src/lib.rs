@@ -254,7 +254,7 @@ impl EngineError {
                 N::NoSuchNetwork(_) => ErrorKind::NotFound,
                 N::NameTaken(_) | N::InUse { .. } | N::PortTaken { .. } => ErrorKind::Conflict,
                 N::Overlap { .. } | N::BadAddress { .. } | N::Invalid { .. } | N::Full(_) => ErrorKind::BadParameter,
-                N::Netlink(_) | N::Firewall(_) | N::Io { .. } | N::Corrupt { .. } => ErrorKind::Internal,
+                N::Netlink(_) | N::Firewall(_) | N::Dns(_) | N::Io { .. } | N::Corrupt { .. } => ErrorKind::Internal,
             },
             EngineError::NetworkHelper { kind, .. } => *kind,
             EngineError::Image(e) => match e {

@@ -135,6 +135,8 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state).map_err(|e| EngineError::io(state, e))?;
         crate::dataroot::close(root)?;
+        let self_exe = lindocker_runtime::sealed_exe::program_path()
+            .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?;
         Ok(Engine {
             root: root.to_owned(),
             state: state.to_owned(),
@@ -142,9 +144,9 @@ impl Engine {
             records: Records::open(root, state)?,
             images: Store::open(root)?,
             volumes: Volumes::open(root)?,
-            networks: lindocker_network::Networks::open(root)?,
-            self_exe: lindocker_runtime::sealed_exe::program_path()
-                .map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?,
+            networks: lindocker_network::Networks::open(root)?
+                .with_dns_server(self_exe.with_file_name(lindocker_network::dns::BINARY), state.to_owned()),
+            self_exe,
             netops,
             events: crate::events::Journal::open(root),
         })
@@ -757,9 +759,12 @@ impl Engine {
             hosts.push_str(line);
             hosts.push('\n');
         }
+        // On a user network, the network's DNS server (on its gateway) is the only name
+        // server: it answers the names of the network and forwards the rest (to `--dns`).
+        let server = self.dns_server_for(record).map(|a| vec![a.to_string()]);
         let resolv = crate::resolv::render(
             &host_resolv_conf(),
-            &record.network.dns,
+            server.as_ref().unwrap_or(&record.network.dns),
             &record.network.dns_search,
             &record.network.dns_options,
         );
@@ -769,6 +774,20 @@ impl Engine {
             ("etc/resolv.conf", resolv.as_bytes()),
         ])?;
         Ok(())
+    }
+
+    /// The address of the DNS server for `record`: its first network's gateway, if that
+    /// is a user network (the default `bridge` has no DNS server, as in Docker).
+    fn dns_server_for(&self, record: &Record) -> Option<std::net::IpAddr> {
+        if record.network.mode != "bridge" {
+            return None;
+        }
+        let first = record.network.attachments.first()?;
+        if first.network == lindocker_network::store::DEFAULT_NETWORK {
+            return None;
+        }
+        let (network, _) = self.networks.inspect(&first.network).ok()?;
+        lindocker_network::dns::answer::serves(&network).then_some(network.pool.gateway.into())
     }
 
     /// Makes the container's volumes (with `--mount`'s labels and options), filled from

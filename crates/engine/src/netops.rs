@@ -38,6 +38,7 @@ impl NetworkOps for Direct {
                 &engine.netns_path(&record.id),
                 &hosts,
                 &extra_hosts,
+                &n.dns.iter().filter_map(|d| d.parse().ok()).collect::<Vec<std::net::IpAddr>>(),
             )
             .map(|endpoints| network_events(engine, record, "connect", &endpoints))
             .map_err(EngineError::from)

@@ -359,6 +359,7 @@ pub(crate) mod tests {
             ports,
             hosts_file: "/nonexistent".into(),
             extra_hosts: Vec::new(),
+            upstream: Vec::new(),
         }
     }
 

@@ -2,12 +2,12 @@
 //! IPv4 and, with `--ipv6`, IPv6; a network namespace per container joined to its bridges
 //! by veth pairs (netlink),
 //! NAT, isolation and published ports in an nftables table of our own, and names
-//! (every container's /etc/hosts lists the others on its networks, kept current as
-//! containers come and go).
+//! (on user networks, an embedded DNS server: [`dns`]).
 //!
 //! The engine calls [`Networks::attach`] before the runtime starts a container (the
 //! runtime only sees the namespace's path) and [`Networks::detach`] when it ends.
 
+pub mod dns;
 pub mod firewall;
 pub mod hostlock;
 pub mod ipam;
@@ -82,6 +82,9 @@ pub enum NetworkError {
     /// nft refused.
     #[error("nftables: {0}")]
     Firewall(String),
+    /// The DNS server of user networks.
+    #[error("{0}")]
+    Dns(String),
     /// A file or kernel operation failed.
     #[error("{}: {source}", .path.display())]
     Io {

@@ -61,7 +61,14 @@ pub fn ensure_bridge(name: &str, addresses: &[IpNet]) -> Result<(), NetworkError
         let index = match index_of(&h, &name).await? {
             Some(i) => i,
             None => {
-                h.link().add(LinkBridge::new(&name).build()).execute().await.map_err(nl)?;
+                // A MAC of its own: a bridge without one takes its lowest port's, and
+                // changes it when that container leaves; its neighbours' ARP entries for
+                // the gateway (the DNS server's address) then point nowhere for a while.
+                let mut mac = [0u8; 6];
+                let _ = rustix::rand::getrandom(&mut mac, rustix::rand::GetRandomFlags::empty());
+                mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
+                let bridge = LinkBridge::new(&name).address(mac.to_vec()).build();
+                h.link().add(bridge).execute().await.map_err(nl)?;
                 index_of(&h, &name).await?.ok_or_else(|| nl(format!("bridge {name} vanished")))?
             }
         };

@@ -69,10 +69,14 @@ pub struct Endpoint {
     pub host_veth: String,
     /// Ports published to the host (on the first network only).
     pub ports: Vec<PortMapping>,
-    /// The container's /etc/hosts on the host (rewritten as peers come and go).
+    /// The container's /etc/hosts on the host (its own names; peers are in DNS).
     pub hosts_file: PathBuf,
     /// `--add-host` lines.
     pub extra_hosts: Vec<String>,
+    /// `--dns`: where the DNS server forwards this container's questions for names not
+    /// on its networks (none: the host's resolvers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<std::net::IpAddr>,
 }
 
 impl Network {

@@ -82,6 +82,9 @@ const RULES: u32 = 2;
 #[derive(Debug, Clone)]
 pub struct Networks {
     dir: PathBuf,
+    /// The DNS server's binary and the state directory it keeps its pid file in (none:
+    /// no names by DNS, for callers that never attach).
+    dns: Option<(PathBuf, PathBuf)>,
     /// Our nftables table (one per data root).
     table: String,
     /// The default network's bridge (one per data root).
@@ -139,7 +142,34 @@ impl Networks {
         let dir = root.join("network");
         fs::create_dir_all(&dir).map_err(|e| NetworkError::io(&dir, e))?;
         let (table, default_bridge) = names_for(root);
-        Ok(Networks { dir, table, default_bridge })
+        Ok(Networks { dir, table, default_bridge, dns: None })
+    }
+
+    /// These networks with names served by `binary` (`lindocker-dns`), its pid file
+    /// under `state`.
+    pub fn with_dns_server(mut self, binary: PathBuf, state: PathBuf) -> Networks {
+        self.dns = Some((binary, state));
+        self
+    }
+
+    /// Starts the DNS server if a container is to join a user network and it is not
+    /// running. Called under the lock.
+    fn ensure_dns(&self, networks: impl IntoIterator<Item = impl AsRef<str>>) -> Result<(), NetworkError> {
+        let Some((binary, state)) = &self.dns else { return Ok(()) };
+        if networks.into_iter().all(|n| n.as_ref() == DEFAULT_NETWORK) {
+            return Ok(());
+        }
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        crate::dns::ensure(binary, root, state)
+    }
+
+    /// Stops the DNS server once no container is left on a user network. Called under
+    /// the lock.
+    fn stop_dns_if_unused(&self, state: &State) {
+        let Some((_, dns_state)) = &self.dns else { return };
+        if state.endpoints.iter().all(|e| e.network == DEFAULT_NETWORK) {
+            crate::dns::stop(self.dir.parent().unwrap_or(&self.dir), dns_state);
+        }
     }
 
     /// Our nftables table.
@@ -154,14 +184,7 @@ impl Networks {
     }
 
     fn load(&self) -> Result<State, NetworkError> {
-        let path = self.dir.join("networks.json");
-        match fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| NetworkError::Corrupt { path, reason: e.to_string() })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(NetworkError::io(&path, e)),
-        }
+        load(&self.dir.join("networks.json"))
     }
 
     fn save(&self, state: &State) -> Result<(), NetworkError> {
@@ -301,11 +324,15 @@ impl Networks {
         netns_path: &Path,
         hosts_file: &Path,
         extra_hosts: &[String],
+        upstream: &[IpAddr],
     ) -> Result<Vec<Endpoint>, NetworkError> {
         let _lock = self.lock()?;
         let mut state = self.load()?;
-        let result =
-            self.attach_locked(&mut state, id, name, hostname, attachments, ports, netns_path, hosts_file, extra_hosts);
+        // First the server (if it cannot start, nothing is changed yet); it looks at the
+        // store before each answer, so the endpoints saved below are served at once.
+        self.ensure_dns(attachments.iter().map(|a| a.network.as_str()))?;
+        let who = Who { id, name, hostname, hosts_file, extra_hosts, upstream };
+        let result = self.attach_locked(&mut state, &who, attachments, ports, netns_path);
         if result.is_err() {
             state.endpoints.retain(|e| e.container != id);
             for n in &mut state.networks {
@@ -319,22 +346,17 @@ impl Networks {
         }
         self.save(&state)?;
         let endpoints = result?;
-        self.rewrite_hosts(&state);
+        write_hosts(&state, id);
         Ok(endpoints)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attach_locked(
         &self,
         state: &mut State,
-        id: &str,
-        name: &str,
-        hostname: &str,
+        who: &Who,
         attachments: &[Attachment],
         ports: &[PortSpec],
         netns_path: &Path,
-        hosts_file: &Path,
-        extra_hosts: &[String],
     ) -> Result<Vec<Endpoint>, NetworkError> {
         // The default network comes into being on first use.
         let mut rules_changed = state.rules != RULES;
@@ -358,10 +380,9 @@ impl Networks {
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
         let mut endpoints = Vec::new();
-        let who = Who { id, name, hostname, hosts_file, extra_hosts };
         for (i, a) in attachments.iter().enumerate() {
             let ports = if i == 0 { mapped.clone() } else { Vec::new() };
-            endpoints.push(join(state, &who, a, i, ports, &ns, netns_path)?);
+            endpoints.push(join(state, who, a, i, ports, &ns, netns_path)?);
         }
         state.endpoints.extend(endpoints.iter().cloned());
         // The per-network rules exist since the network does; only published ports are
@@ -388,42 +409,10 @@ impl Networks {
         let had_ports = gone.iter().any(|e| !e.ports.is_empty());
         let applied = if had_ports { firewall::apply(&self.table, &state.networks, &state.endpoints) } else { Ok(()) };
         self.save(&state)?;
-        self.rewrite_hosts(&state);
+        if gone.iter().any(|e| e.network != DEFAULT_NETWORK) {
+            self.stop_dns_if_unused(&state);
+        }
         applied
-    }
-
-    /// Rewrites every attached container's /etc/hosts: itself, its `--add-host` lines,
-    /// and the containers it shares a user network with (name, aliases).
-    fn rewrite_hosts(&self, state: &State) {
-        let mut by_container: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
-        for e in &state.endpoints {
-            by_container.entry(e.container.as_str()).or_default().push(e);
-        }
-        for (container, own) in &by_container {
-            let first = own[0];
-            let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-            text.push_str(&format!("{}\t{}\n", first.ip, first.hostname));
-            if let Some(ip6) = first.ip6 {
-                text.push_str(&format!("{ip6}\t{}\n", first.hostname));
-            }
-            for line in &first.extra_hosts {
-                text.push_str(line);
-                text.push('\n');
-            }
-            for mine in own.iter().filter(|e| e.network != DEFAULT_NETWORK) {
-                for peer in state.endpoints.iter().filter(|p| p.network == mine.network && p.container != *container) {
-                    let names = format!("{} {}", peer.name, peer.aliases.join(" "));
-                    text.push_str(&format!("{}\t{names}\n", peer.ip));
-                    if let Some(ip6) = peer.ip6 {
-                        text.push_str(&format!("{ip6}\t{names}\n"));
-                    }
-                }
-            }
-            // In place: the container sees this file through a bind mount of its inode.
-            if let Ok(mut f) = OpenOptions::new().write(true).truncate(true).open(&first.hosts_file) {
-                let _ = f.write_all(text.as_bytes());
-            }
-        }
     }
 
     /// Removes every network no container uses, the default one excepted.
@@ -439,6 +428,28 @@ impl Networks {
     }
 }
 
+/// Writes container `id`'s /etc/hosts: localhost, its own address and host name, its
+/// `--add-host` lines. Its peers are not there: they are in DNS (a user network) or not
+/// found by name at all (the default `bridge`, as in Docker). One file per start, not
+/// one per container on the network.
+fn write_hosts(state: &State, id: &str) {
+    let own: Vec<&Endpoint> = state.endpoints.iter().filter(|e| e.container == id).collect();
+    let Some(first) = own.first() else { return };
+    let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    text.push_str(&format!("{}\t{}\n", first.ip, first.hostname));
+    if let Some(ip6) = first.ip6 {
+        text.push_str(&format!("{ip6}\t{}\n", first.hostname));
+    }
+    for line in &first.extra_hosts {
+        text.push_str(line);
+        text.push('\n');
+    }
+    // In place: the container sees this file through a bind mount of its inode.
+    if let Ok(mut f) = OpenOptions::new().write(true).truncate(true).open(&first.hosts_file) {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
 /// The container an endpoint is made for.
 struct Who<'a> {
     id: &'a str,
@@ -446,6 +457,7 @@ struct Who<'a> {
     hostname: &'a str,
     hosts_file: &'a Path,
     extra_hosts: &'a [String],
+    upstream: &'a [IpAddr],
 }
 
 /// Puts the container on one network as its interface `eth{index}` (the first one gets
@@ -530,6 +542,7 @@ fn join(
         ports,
         hosts_file: who.hosts_file.to_owned(),
         extra_hosts: who.extra_hosts.to_vec(),
+        upstream: who.upstream.to_vec(),
     })
 }
 
@@ -546,6 +559,7 @@ impl Networks {
         if mine.iter().any(|e| e.network == network) {
             return Err(NetworkError::invalid("network", &network, "the container is on it already"));
         }
+        self.ensure_dns([&network])?;
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
         let who = Who {
             id,
@@ -553,6 +567,7 @@ impl Networks {
             hostname: &first.hostname,
             hosts_file: &first.hosts_file,
             extra_hosts: &first.extra_hosts,
+            upstream: &first.upstream,
         };
         let index = mine.len();
         let endpoint = match join(&mut state, &who, attachment, index, Vec::new(), &ns, netns_path) {
@@ -571,7 +586,6 @@ impl Networks {
             state.rules = RULES;
         }
         self.save(&state)?;
-        self.rewrite_hosts(&state);
         Ok(endpoint)
     }
 
@@ -592,9 +606,30 @@ impl Networks {
             firewall::apply(&self.table, &state.networks, &state.endpoints)?;
         }
         self.save(&state)?;
-        self.rewrite_hosts(&state);
+        write_hosts(&state, id);
+        self.stop_dns_if_unused(&state);
         Ok(())
     }
+}
+
+fn load(path: &Path) -> Result<State, NetworkError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| NetworkError::Corrupt { path: path.to_owned(), reason: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(NetworkError::io(path, e)),
+    }
+}
+
+/// The networks and endpoints in `bytes`, the store's file at `path` read without the
+/// lock (the file is replaced whole, never written in place): for the DNS server.
+pub(crate) fn parse_state(path: &Path, bytes: &[u8]) -> Result<(Vec<Network>, Vec<Endpoint>), NetworkError> {
+    if bytes.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let state: State = serde_json::from_slice(bytes)
+        .map_err(|e| NetworkError::Corrupt { path: path.to_owned(), reason: e.to_string() })?;
+    Ok((state.networks, state.endpoints))
 }
 
 fn find<'a>(state: &'a State, name: &str) -> Result<&'a Network, NetworkError> {

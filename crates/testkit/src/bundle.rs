@@ -18,6 +18,12 @@ pub fn checker_path() -> PathBuf {
     checker
 }
 
+/// `lindocker-dnsq` (a DNS client, load generator and upstream server), built beside
+/// the test binaries like the checker.
+pub fn dnsq_path() -> PathBuf {
+    checker_path().with_file_name("lindocker-dnsq")
+}
+
 /// A bundle in a temp dir: a busybox rootfs and a config.json the test edits.
 pub struct Bundle {
     /// The bundle directory.

@@ -88,10 +88,32 @@ impl Engine {
         for pid in self.shims() {
             out.push(format!("shim process {pid}"));
         }
+        for pid in self.dns_servers() {
+            out.push(format!("dns server process {pid}"));
+        }
         for entry in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".sock") || name.ends_with(".tty") {
                 out.push(format!("socket {name}"));
+            }
+        }
+        out
+    }
+
+    /// Pids of live `lindocker-dns` servers of this engine's root.
+    pub fn dns_servers(&self) -> Vec<i32> {
+        let root = self.root.display().to_string();
+        let mut out = Vec::new();
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
+                continue;
+            }
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            if args.first().is_some_and(|a| a.ends_with(b"lindocker-dns")) && args.contains(&root.as_bytes()) {
+                out.push(pid);
             }
         }
         out

@@ -20,7 +20,7 @@ mod registry;
 mod rootfs;
 
 pub use api::{Api, Reply};
-pub use bundle::{Bundle, Runtime, checker_path};
+pub use bundle::{Bundle, Runtime, checker_path, dnsq_path};
 pub use engine::Engine;
 pub use fakehost::FakeHost;
 pub use leaks::{cgroup_dirs, leftovers};
