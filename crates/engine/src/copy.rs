@@ -450,7 +450,7 @@ fn make_dir(dir: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
 
 /// A new regular file `name` in `dir`, replacing a non-directory there; `O_EXCL` never
 /// follows a symlink.
-fn create_file(dir: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
+pub(crate) fn create_file(dir: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
     let create = || {
         rustix::fs::openat(
             dir,
@@ -489,7 +489,8 @@ fn owner(st: &Stat) -> (rustix::fs::Uid, rustix::fs::Gid) {
     (rustix::fs::Uid::from_raw(st.st_uid), rustix::fs::Gid::from_raw(st.st_gid))
 }
 
-fn times(st: &Stat) -> Timestamps {
+/// The access and modification times of `st`, for `futimens`/`utimensat`.
+pub(crate) fn times(st: &Stat) -> Timestamps {
     Timestamps {
         last_access: Timespec { tv_sec: st.st_atime as _, tv_nsec: st.st_atime_nsec as _ },
         last_modification: Timespec { tv_sec: st.st_mtime as _, tv_nsec: st.st_mtime_nsec as _ },

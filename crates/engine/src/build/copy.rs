@@ -19,7 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use lindocker_dockerfile::ignore::Ignore;
-use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Uid};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
@@ -506,14 +506,14 @@ impl Out<'_> {
                 // After the chown, which drops file capabilities.
                 copy_xattrs(&input, &output);
                 rustix::fs::fchmod(&output, self.mode_of(st)).map_err(err)?;
-                rustix::fs::futimens(&output, &times(st)).map_err(err)
+                rustix::fs::futimens(&output, &crate::copy::times(st)).map_err(err)
             }
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(node.fd, "", Vec::new()).map_err(err)?;
                 remove_non_dir(dir, name).map_err(err)?;
                 rustix::fs::symlinkat(target.as_c_str(), dir, name).map_err(err)?;
                 rustix::fs::chownat(dir, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
-                rustix::fs::utimensat(dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW).map_err(err)
+                rustix::fs::utimensat(dir, name, &crate::copy::times(st), AtFlags::SYMLINK_NOFOLLOW).map_err(err)
             }
             FileType::Fifo => {
                 remove_non_dir(dir, name).map_err(err)?;
@@ -603,7 +603,7 @@ impl Visitor for Copying<'_, '_> {
             let (uid, gid) = self.out.owner_of(node.st);
             rustix::fs::fchown(&fd, Some(uid), Some(gid)).map_err(err)?;
             rustix::fs::fchmod(&fd, self.out.mode_of(node.st)).map_err(err)?;
-            rustix::fs::futimens(&fd, &times(node.st)).map_err(err)?;
+            rustix::fs::futimens(&fd, &crate::copy::times(node.st)).map_err(err)?;
         }
         Ok(())
     }
@@ -632,21 +632,13 @@ fn copy_xattrs(from: &File, to: &File) {
     }
 }
 
-/// A new regular file `name` in `dir`, replacing a non-directory there; `O_EXCL` never
-/// follows a symlink.
+/// A new regular file `name` in `dir`, replacing a non-directory there or an empty
+/// directory (as Docker's COPY does); `O_EXCL` never follows a symlink.
 fn create_file(dir: &impl AsFd, name: &OsStr) -> Result<OwnedFd, Errno> {
-    let create = || {
-        rustix::fs::openat(
-            dir,
-            name,
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
-    };
-    match create() {
-        Err(Errno::EXIST) => {
-            remove_non_dir(dir, name)?;
-            create()
+    match crate::copy::create_file(dir.as_fd(), name) {
+        Err(Errno::ISDIR | Errno::PERM) => {
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
+            crate::copy::create_file(dir.as_fd(), name)
         }
         other => other,
     }
@@ -676,12 +668,6 @@ fn io_error(path: &str, e: Errno) -> EngineError {
     EngineError::io(Path::new(path), e.into())
 }
 
-fn times(st: &Stat) -> Timestamps {
-    Timestamps {
-        last_access: Timespec { tv_sec: st.st_atime as _, tv_nsec: st.st_atime_nsec as _ },
-        last_modification: Timespec { tv_sec: st.st_mtime as _, tv_nsec: st.st_mtime_nsec as _ },
-    }
-}
 
 #[cfg(test)]
 mod tests {
