@@ -404,11 +404,24 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     fs::remove_file(&fifo_path).context(|| format!("remove {}", fifo_path.display()))?;
-    if let Some(hooks) = &state.hooks
-        && let Err(e) = hooks::run("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running))
-    {
-        let _ = signal_init(&state, Signal::KILL);
-        return Err(e);
+    // The init closes its end when it executes the program (or dies trying): the
+    // poststart hooks run after the program is executed.
+    loop {
+        match file.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => {
+                let mut fds = [PollFd::new(&file, PollFlags::IN)];
+                let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+        }
+    }
+    // A failing poststart hook is a warning; the lifecycle goes on (runtime spec).
+    if let Some(hooks) = &state.hooks {
+        for e in hooks::run_all("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running)) {
+            eprintln!("lindocker-runtime: warning: {e}");
+        }
     }
     Ok(())
 }
@@ -541,7 +554,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     store.remove(id)?;
     drop(lock);
     if let Some(hooks) = &state.hooks {
-        hooks::run("poststop", hooks.poststop().as_ref(), &state.oci(Status::Stopped))?;
+        // A failing poststop hook is a warning; delete still succeeds (runtime spec).
+        for e in hooks::run_all("poststop", hooks.poststop().as_ref(), &state.oci(Status::Stopped)) {
+            eprintln!("lindocker-runtime: warning: {e}");
+        }
     }
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! MUSTs of `config-linux.md`.
