@@ -112,6 +112,15 @@ fn create_with(
     let seccomp = seccomp_filter(store, spec, opts.on_warning)?;
     let hierarchy = Hierarchy::detect()?;
     let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
+    // A cgroup with processes in it belongs to something else: sharing it would let this
+    // container's delete kill them (the runtime spec's fitness check, as runc's).
+    if cgroup.exists() && !cgroup.procs()?.is_empty() {
+        return Err(Error::Spec {
+            path: bundle.dir.join("config.json"),
+            field: "linux.cgroupsPath".into(),
+            message: format!("cgroup {} is not empty", cgroup.path().display()),
+        });
+    }
 
     let mut lock = Some(store.claim(&opts.id)?);
     let dir = store.dir(&opts.id);

@@ -329,6 +329,10 @@ pub(crate) fn load_seccomp(
         });
         crate::console::send_fd(socket, &fd, message.to_string().as_bytes())
             .map_err(step("send the seccomp descriptor to the listener"))?;
+        // One state per connection, closed after it (runtime spec): the listener sees its
+        // end now, not when the descriptor goes at exec.
+        rustix::net::shutdown(socket, rustix::net::Shutdown::Both)
+            .map_err(|e| step("close the seccomp listener connection")(e.into()))?;
     }
     Ok(())
 }
