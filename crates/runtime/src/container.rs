@@ -112,17 +112,19 @@ fn create_with(
     let seccomp = seccomp_filter(store, spec, opts.on_warning)?;
     let hierarchy = Hierarchy::detect()?;
     let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
+    let mut lock = Some(store.claim(&opts.id)?);
     // A cgroup with processes in it belongs to something else: sharing it would let this
-    // container's delete kill them (the runtime spec's fitness check, as runc's).
-    if cgroup.exists() && !cgroup.procs()?.is_empty() {
+    // container's delete kill them (the runtime spec's fitness check, as runc's). Checked
+    // once the id is ours, so that a second create of one id hears "already exists".
+    if cgroup.exists() && !cgroup.procs().unwrap_or_default().is_empty() {
+        let _ = store.remove(&opts.id);
+        drop(lock.take());
         return Err(Error::Spec {
             path: bundle.dir.join("config.json"),
             field: "linux.cgroupsPath".into(),
             message: format!("cgroup {} is not empty", cgroup.path().display()),
         });
     }
-
-    let mut lock = Some(store.claim(&opts.id)?);
     let dir = store.dir(&opts.id);
     let mut state = State {
         oci_version: spec.version().clone(),
