@@ -110,6 +110,13 @@ fn create_with(
     }
     let plan = Plan::new(linux);
     let seccomp = seccomp_filter(store, spec, opts.on_warning)?;
+    if let (Some(warn), Some(process)) = (opts.on_warning, spec.process()) {
+        for cap in crate::init::process::ungrantable_capabilities(process) {
+            warn(&format!(
+                "process.capabilities: {cap} cannot be granted (not in the runtime's bounding set): left out"
+            ));
+        }
+    }
     let hierarchy = Hierarchy::detect()?;
     let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
     let mut lock = Some(store.claim(&opts.id)?);

@@ -973,3 +973,28 @@ fn config_valid_must_1_invalid_values_refused() {
     failed(&create(&rt, &b, "i"));
     clean(&rt, &b);
 }
+
+/// config.process.capabilities.MUST.1, the other half: a capability the runtime cannot
+/// grant (this host's root lacks CAP_SYS_RESOURCE in its bounding set) is logged as a
+/// warning, and the container runs without it.
+#[test]
+fn config_process_capabilities_must_1_ungrantable_is_a_warning() {
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = own.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim().to_string();
+    let bounding = u64::from_str_radix(&bnd, 16).unwrap();
+    if bounding & (1 << 24) != 0 {
+        eprintln!("skipped: this host grants CAP_SYS_RESOURCE");
+        return;
+    }
+    let (rt, mut b) = setup("c-capmissing", &["checker"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYS_RESOURCE"));
+    }
+    b.write();
+    let (code, out, err) = rt.run_bundle(&b, "c");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.to_lowercase().contains("warn") && err.contains("CAP_SYS_RESOURCE"), "{err}");
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["caps"]["bounding"], "0000000020000420");
+    clean(&rt, &b);
+}

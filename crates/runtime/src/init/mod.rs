@@ -8,7 +8,7 @@ mod console;
 mod devices;
 pub mod exec;
 pub(crate) mod mount_options;
-mod process;
+pub(crate) mod process;
 mod rootfs;
 mod sysctl;
 
