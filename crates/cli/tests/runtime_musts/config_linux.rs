@@ -389,3 +389,51 @@ fn config_linux_seccomp_listenerpath_must_4_send_failure_is_an_error() {
     failed(&create(&rt, &b, "n"));
     clean(&rt, &b);
 }
+
+/// Whether this machine's only hierarchy is cgroup v2 (the VM stage); the unified MUSTs
+/// below are checked there (scripts/test-cgroup-v2.sh) and skipped on a v1 host.
+fn cgroup_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// config-linux.unified.MUST.1: the controllers `unified` needs are enabled for the
+/// container's cgroup (in its parent's subtree_control), and the value is set.
+#[test]
+fn config_linux_unified_must_1_controllers_enabled() {
+    if !cgroup_v2() {
+        eprintln!("skipped: cgroup v2 only (run in the VM stage)");
+        return;
+    }
+    let (rt, mut b) = setup("l-unienable", &["sleep", "1000"]);
+    b.config["linux"]["resources"]["unified"] = json!({"pids.max": "77"});
+    b.write();
+    let out = create(&rt, &b, "u");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = b.config["linux"]["cgroupsPath"].as_str().unwrap().trim_start_matches('/').to_string();
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(&path);
+    let parent = std::fs::read_to_string(dir.parent().unwrap().join("cgroup.subtree_control")).unwrap();
+    assert!(parent.split_whitespace().any(|c| c == "pids"), "{parent}");
+    assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap().trim(), "77");
+    rt.ok(&["delete", "--force", "u"]);
+    clean(&rt, &b);
+}
+
+/// config-linux.unified.MUST.2: a key the runtime has no field for is still written.
+#[test]
+fn config_linux_unified_must_2_unknown_keys_written() {
+    if !cgroup_v2() {
+        eprintln!("skipped: cgroup v2 only (run in the VM stage)");
+        return;
+    }
+    let (rt, mut b) = setup("l-uniunknown", &["sleep", "1000"]);
+    b.config["linux"]["resources"]["unified"] = json!({"memory.oom.group": "1", "memory.high": "300000000"});
+    b.write();
+    let out = create(&rt, &b, "u");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = b.config["linux"]["cgroupsPath"].as_str().unwrap().trim_start_matches('/').to_string();
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(&path);
+    assert_eq!(std::fs::read_to_string(dir.join("memory.oom.group")).unwrap().trim(), "1");
+    assert_eq!(std::fs::read_to_string(dir.join("memory.high")).unwrap().trim(), "299999232");
+    rt.ok(&["delete", "--force", "u"]);
+    clean(&rt, &b);
+}
