@@ -110,10 +110,28 @@ fn create_with(
     }
     let plan = Plan::new(linux);
     let seccomp = seccomp_filter(store, spec, opts.on_warning)?;
+    if let (Some(warn), Some(process)) = (opts.on_warning, spec.process()) {
+        for cap in crate::init::process::ungrantable_capabilities(process) {
+            warn(&format!(
+                "process.capabilities: {cap} cannot be granted (not in the runtime's bounding set): left out"
+            ));
+        }
+    }
     let hierarchy = Hierarchy::detect()?;
     let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
-
     let mut lock = Some(store.claim(&opts.id)?);
+    // A cgroup with processes in it belongs to something else: sharing it would let this
+    // container's delete kill them (the runtime spec's fitness check, as runc's). Checked
+    // once the id is ours, so that a second create of one id hears "already exists".
+    if cgroup.exists() && !cgroup.procs().unwrap_or_default().is_empty() {
+        let _ = store.remove(&opts.id);
+        drop(lock.take());
+        return Err(Error::Spec {
+            path: bundle.dir.join("config.json"),
+            field: "linux.cgroupsPath".into(),
+            message: format!("cgroup {} is not empty", cgroup.path().display()),
+        });
+    }
     let dir = store.dir(&opts.id);
     let mut state = State {
         oci_version: spec.version().clone(),
@@ -404,11 +422,24 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     fs::remove_file(&fifo_path).context(|| format!("remove {}", fifo_path.display()))?;
-    if let Some(hooks) = &state.hooks
-        && let Err(e) = hooks::run("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running))
-    {
-        let _ = signal_init(&state, Signal::KILL);
-        return Err(e);
+    // The init closes its end when it executes the program (or dies trying): the
+    // poststart hooks run after the program is executed.
+    loop {
+        match file.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => {
+                let mut fds = [PollFd::new(&file, PollFlags::IN)];
+                let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+        }
+    }
+    // A failing poststart hook is a warning; the lifecycle goes on (runtime spec).
+    if let Some(hooks) = &state.hooks {
+        for e in hooks::run_all("poststart", hooks.poststart().as_ref(), &state.oci(Status::Running)) {
+            eprintln!("lindocker-runtime: warning: {e}");
+        }
     }
     Ok(())
 }
@@ -541,7 +572,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     store.remove(id)?;
     drop(lock);
     if let Some(hooks) = &state.hooks {
-        hooks::run("poststop", hooks.poststop().as_ref(), &state.oci(Status::Stopped))?;
+        // A failing poststop hook is a warning; delete still succeeds (runtime spec).
+        for e in hooks::run_all("poststop", hooks.poststop().as_ref(), &state.oci(Status::Stopped)) {
+            eprintln!("lindocker-runtime: warning: {e}");
+        }
     }
     Ok(())
 }

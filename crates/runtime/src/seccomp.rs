@@ -55,6 +55,16 @@ pub fn build(s: &LinuxSeccomp, cache: Option<&Path>, warnings: &mut Vec<String>)
     use sha2::Digest;
     let mut notify = s.default_action() == A::ScmpActNotify;
     notify |= s.syscalls().iter().flatten().any(|r| r.action() == A::ScmpActNotify);
+    // An errno for an action that returns none is an error (runtime spec), not ignored.
+    let takes_errno = |a: A| matches!(a, A::ScmpActErrno | A::ScmpActTrace);
+    if s.default_errno_ret().is_some() && !takes_errno(s.default_action()) {
+        return Err(bad("linux.seccomp.defaultErrnoRet", "the default action returns no errno"));
+    }
+    for (i, rule) in s.syscalls().iter().flatten().enumerate() {
+        if rule.errno_ret().is_some() && !takes_errno(rule.action()) {
+            return Err(bad(format!("linux.seccomp.syscalls[{i}].errnoRet"), "the action returns no errno"));
+        }
+    }
     if notify && s.listener_path().is_none() {
         return Err(bad("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath"));
     }

@@ -54,6 +54,31 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Spec> {
     })
 }
 
+/// Hook paths are absolute and timeouts, where set, above zero (runtime spec).
+fn check_hooks(path: &Path, spec: &Spec) -> Result<()> {
+    let Some(hooks) = spec.hooks() else { return Ok(()) };
+    #[allow(deprecated)] // prestart is deprecated in the spec, still run.
+    let lists = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (kind, list) in lists {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                return Err(bad(path, format!("hooks.{kind}[{i}].path"), "is not an absolute path"));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(bad(path, format!("hooks.{kind}[{i}].timeout"), "must be greater than zero"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bad(path: &Path, field: impl Into<String>, message: impl Into<String>) -> Error {
     Error::Spec { path: path.to_path_buf(), field: field.into(), message: message.into() }
 }
@@ -73,6 +98,7 @@ fn check(path: &Path, dir: &Path, spec: &Spec) -> Result<PathBuf> {
     if !rootfs.is_dir() {
         return Err(bad(path, "root.path", format!("{} is not a directory", rootfs.display())));
     }
+    check_hooks(path, spec)?;
     let process = spec.process().as_ref().ok_or_else(|| bad(path, "process", "missing"))?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(bad(path, "process.args", "must name the program to run"));

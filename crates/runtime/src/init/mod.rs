@@ -8,7 +8,7 @@ mod console;
 mod devices;
 pub mod exec;
 pub(crate) mod mount_options;
-mod process;
+pub(crate) mod process;
 mod rootfs;
 mod sysctl;
 
@@ -291,12 +291,16 @@ fn container(init: &Init) -> Result<std::convert::Infallible, Step> {
     }
 
     init.channel.send(&Message::Ready).map_err(step("setup channel"))?;
-    wait_for_start(init.fifo, fd_dir.as_ref())?;
+    let mut started = wait_for_start(init.fifo, fd_dir.as_ref())?;
+    // The startContainer hooks run before `start` hears from us: a failing one fails
+    // `start`, and the poststart hooks (run by `start` once the fifo's writer is closed
+    // by the exec) come after them and after the exec, as the runtime spec orders.
     if let Some(hooks) = spec.hooks() {
         let state = hook_state(init, host_pid, "created");
         crate::hooks::run_with_env("startContainer", hooks.start_container().as_ref(), &state, process_env)
             .map_err(|e| Step::new(e.to_string()))?;
     }
+    started.write_all(b"0").map_err(step("write the exec fifo"))?;
     if let Some(mask) = init.signal_mask {
         lindocker_sys::restore_signal_mask(mask).map_err(step("restore the signal mask"))?;
     }
@@ -325,6 +329,10 @@ pub(crate) fn load_seccomp(
         });
         crate::console::send_fd(socket, &fd, message.to_string().as_bytes())
             .map_err(step("send the seccomp descriptor to the listener"))?;
+        // One state per connection, closed after it (runtime spec): the listener sees its
+        // end now, not when the descriptor goes at exec.
+        rustix::net::shutdown(socket, rustix::net::Shutdown::Both)
+            .map_err(|e| step("close the seccomp listener connection")(e.into()))?;
     }
     Ok(())
 }
@@ -367,11 +375,12 @@ pub(crate) fn pass_fds(preserve: i32) -> Result<(), Step> {
     lindocker_sys::cloexec_from(3 + preserve).map_err(step("close inherited descriptors"))
 }
 
-/// Blocks until `start` opens the exec fifo, then tells it we are going. The fifo is
-/// reopened for writing through `/proc/self/fd`: the container's, or `fd_dir`.
-fn wait_for_start(fifo: &OwnedFd, fd_dir: Option<&OwnedFd>) -> Result<(), Step> {
+/// Blocks until `start` opens the exec fifo and returns its writing end (close-on-exec:
+/// `start` sees its end when the program is executed). The fifo is reopened for
+/// writing through `/proc/self/fd`: the container's, or `fd_dir`.
+fn wait_for_start(fifo: &OwnedFd, fd_dir: Option<&OwnedFd>) -> Result<std::fs::File, Step> {
     let name = fifo.as_raw_fd().to_string();
-    let mut f = match fd_dir {
+    let f = match fd_dir {
         Some(dir) => rustix::fs::openat(dir, &name, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
             .map(std::fs::File::from)
             .map_err(|e| step("open the exec fifo")(e.into()))?,
@@ -380,5 +389,5 @@ fn wait_for_start(fifo: &OwnedFd, fd_dir: Option<&OwnedFd>) -> Result<(), Step> 
             .open(Path::new("/proc/self/fd").join(&name))
             .map_err(step("open the exec fifo"))?,
     };
-    f.write_all(b"0").map_err(step("write the exec fifo"))
+    Ok(f)
 }

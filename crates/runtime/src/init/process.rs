@@ -80,8 +80,12 @@ pub fn set_oom_score_adj(process: &Process) -> Result<(), Step> {
 pub fn become_user(process: &Process) -> Result<(), Step> {
     let user = process.user();
     let caps = process.capabilities().as_ref();
+    // What the runtime cannot grant (outside its own bounding set) is left out, as the
+    // runtime spec asks; `create` has warned about it.
+    let grantable = caps::read(None, CapSet::Bounding).unwrap_or_default();
     let set = |pick: fn(&LinuxCapabilities) -> &Option<Capabilities>| -> CapsHashSet {
-        caps.and_then(|c| pick(c).as_ref()).map(to_caps).unwrap_or_default()
+        let wanted = caps.and_then(|c| pick(c).as_ref()).map(to_caps).unwrap_or_default();
+        wanted.intersection(&grantable).copied().collect()
     };
     let bounding = set(LinuxCapabilities::bounding);
     for cap in caps::all() {
@@ -130,6 +134,23 @@ pub fn become_user(process: &Process) -> Result<(), Step> {
         rustix::thread::set_no_new_privs(true).map_err(|e| step("set no_new_privs")(e.into()))?;
     }
     Ok(())
+}
+
+/// The capabilities `process` asks for that this process cannot grant (they are not in
+/// its bounding set), by name: `create` warns about them, the init leaves them out.
+pub fn ungrantable_capabilities(process: &Process) -> Vec<String> {
+    let Some(c) = process.capabilities() else { return Vec::new() };
+    let own = caps::read(None, CapSet::Bounding).unwrap_or_default();
+    let mut out: Vec<String> = [c.bounding(), c.effective(), c.permitted(), c.inheritable(), c.ambient()]
+        .into_iter()
+        .flatten()
+        .flat_map(to_caps)
+        .filter(|cap| !own.contains(cap))
+        .map(|cap| cap.to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Capability names the kernel knows; newer names than the kernel are skipped (as runc
