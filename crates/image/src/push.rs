@@ -258,8 +258,16 @@ impl Session {
         Ok(Authorization::Bearer(token.to_owned()))
     }
 
+    /// A request to `url`, with the credentials only if `url` is the registry's own origin
+    /// (scheme, host, port): an upload `Location` the registry names elsewhere (another
+    /// host, plain HTTP) gets none, as Docker's client adds them only for the registry
+    /// that challenged for them.
     fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        let own = url.origin() == self.base.origin();
         let request = self.http.request(method, url);
+        if !own {
+            return request;
+        }
         match &self.auth {
             Authorization::None => request,
             Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
@@ -593,7 +601,7 @@ impl Session {
         let range = response.headers().get("range").and_then(|v| v.to_str().ok()).unwrap_or("0-0");
         let end: u64 = range.rsplit('-').next()?.parse().ok()?;
         // `0-0` is what distribution says for an empty upload as well as for one byte.
-        Some((url, if range == "0-0" { 0 } else { end + 1 }))
+        Some((url, if range == "0-0" { 0 } else { end.checked_add(1)? }))
     }
 }
 

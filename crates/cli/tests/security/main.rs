@@ -22,6 +22,7 @@ mod localnet;
 mod nft_injection;
 mod passwd;
 mod permissions;
+mod push;
 mod registry_limits;
 mod rt_budget;
 mod stop_signal;
