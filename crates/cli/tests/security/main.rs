@@ -3,6 +3,7 @@
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
 mod api;
+mod build;
 mod capabilities;
 mod cp_output;
 mod cp_paths;

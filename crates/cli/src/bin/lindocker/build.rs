@@ -89,13 +89,15 @@ pub fn build(cli: &Cli, a: &BuildArgs) -> Result<u8> {
         Err(e) => {
             render.finish();
             if let Some((name, lines)) = render.failed() {
-                eprintln!("------\n > {name}:");
+                eprintln!("------\n > {}:", shown(&name));
                 for line in lines {
-                    eprintln!("{line}");
+                    eprintln!("{}", shown(&line));
                 }
                 eprintln!("------");
             }
-            eprintln!("ERROR: failed to solve: {e}");
+            let message = e.to_string();
+            let lines: Vec<String> = message.split('\n').map(shown).collect();
+            eprintln!("ERROR: failed to solve: {}", lines.join("\n"));
             Ok(1)
         }
     }
@@ -227,6 +229,19 @@ impl Render {
     }
 }
 
+/// `text` with its control characters but tabs escaped: step names (an image's `ONBUILD`
+/// triggers among them), a step's output and errors quoting either come from images and
+/// containers, and must not drive the terminal (BuildKit's tty view runs them through a
+/// terminal emulator of its own for the same reason).
+fn shown(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
@@ -235,6 +250,7 @@ impl BuildProgress for Render {
     fn event(&mut self, event: BuildEvent<'_>) {
         match event {
             BuildEvent::Vertex { n, name } => {
+                let name = &shown(name);
                 self.names.insert(n, name.to_owned());
                 if self.tty {
                     self.out(&format!("\r\x1b[K => {name}"));
@@ -252,7 +268,7 @@ impl BuildProgress for Render {
                 }
             }
             BuildEvent::Output { n, elapsed, line } => {
-                let text = format!("#{n} {:.3} {line}", elapsed.as_secs_f64());
+                let text = format!("#{n} {:.3} {}", elapsed.as_secs_f64(), shown(line));
                 let tail = self.tails.entry(n).or_default();
                 if tail.len() == TAIL {
                     tail.pop_front();
@@ -264,7 +280,7 @@ impl BuildProgress for Render {
             }
             BuildEvent::Status { n, text } => {
                 if !self.tty {
-                    self.out(&format!("#{n} {text}\n"));
+                    self.out(&format!("#{n} {}\n", shown(text)));
                 }
             }
             BuildEvent::Done { n, elapsed } => {
@@ -281,12 +297,12 @@ impl BuildProgress for Render {
                     self.out(&format!("\r\x1b[K => ERROR {} {}\n", self.names[&n], seconds(elapsed)));
                     self.running = None;
                 } else {
-                    self.out(&format!("#{n} ERROR: {message}\n\n"));
+                    self.out(&format!("#{n} ERROR: {}\n\n", shown(message)));
                 }
             }
             BuildEvent::Warning { text } => {
                 self.finish();
-                self.out(&format!("{text}\n"));
+                self.out(&format!("{}\n", shown(text)));
             }
         }
     }
