@@ -186,11 +186,17 @@ fn request(cli: &Cli, a: &BuildArgs) -> Result<BuildRequest> {
 }
 
 /// `name` (relative to the working directory) as a path inside a context directory.
+/// Only its directory is resolved here: the file itself is read inside the context (a
+/// `Dockerfile` that is a symlink out of a cloned repository resolves inside it, as in
+/// BuildKit, never to a host file).
 fn inside_context(context: &Context, name: &str) -> Option<String> {
     let Context::Dir(dir) = context else { return None };
-    let file = std::fs::canonicalize(name).ok()?;
-    let rel = file.strip_prefix(std::fs::canonicalize(dir).ok()?).ok()?;
-    rel.to_str().filter(|r| !r.is_empty()).map(str::to_owned)
+    let path = std::path::Path::new(name);
+    let file = path.file_name()?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let parent = std::fs::canonicalize(parent).ok()?;
+    let rel = parent.strip_prefix(std::fs::canonicalize(dir).ok()?).ok()?.join(file);
+    rel.to_str().map(str::to_owned)
 }
 
 /// Docker's plain progress log, or a line per step rewritten on a terminal.
