@@ -77,3 +77,44 @@ fn a_dockerfile_symlinked_out_of_the_context_is_not_read_through_f() {
     engine.ok(&["build", "-q", "-t", "fine", "-f", ctx.join("sub/link").to_str().unwrap(), ctx.to_str().unwrap()]);
     assert_eq!(engine.ok(&["image", "inspect", "-f", "{{.Config.Labels.ok}}", "fine"]).trim(), "yes");
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// An API client that starts a build and stops reading: a step's output (here 300 MB of
+/// lines) must not pile up in the service's memory, and the build goes on to its end.
+#[test]
+fn a_stalled_build_client_does_not_grow_the_service() {
+    use std::io::Write;
+    let engine = Engine::with_busybox(BIN, "build-stalled");
+    let mut api = lindocker_testkit::Api::start(&engine);
+    let pid = api.child().id();
+    let dockerfile = "FROM localhost/busybox\nRUN yes 0123456789012345678901234567890123456789012345678901234567890123456789 | head -c 300000000\n";
+    let context = image::layer(&[Entry::File("Dockerfile".into(), dockerfile.as_bytes().to_vec(), 0o644)]);
+    let before = vm_hwm_kib(pid);
+
+    let mut client = api.connect();
+    let head = format!(
+        "POST /build?networkmode=none&t=stalled:1 HTTP/1.1\r\nHost: lindocker\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        context.len()
+    );
+    client.write_all(head.as_bytes()).unwrap();
+    client.write_all(&context).unwrap();
+    // The client reads nothing from here on; the build must still end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        if engine.run(&["image", "inspect", "stalled:1"]).status.success() {
+            break;
+        }
+        let grown = vm_hwm_kib(pid).saturating_sub(before);
+        assert!(grown < 48 << 10, "the service grew by {grown} KiB for a client that reads nothing");
+        assert!(std::time::Instant::now() < deadline, "the build did not end: {}", api.output());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let grown = vm_hwm_kib(pid).saturating_sub(before);
+    assert!(grown < 48 << 10, "the service grew by {grown} KiB for a client that reads nothing");
+    drop(client);
+}
