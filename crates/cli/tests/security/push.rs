@@ -96,3 +96,59 @@ fn an_upload_location_on_another_origin_gets_no_credentials() {
         assert!(!has_authorization(head), "credentials sent to another origin: {head:?}");
     }
 }
+
+/// A registry that refuses the upload with an endless error body: the push reads a
+/// bounded part of it (it is only an error message) and fails, under a 1 GiB
+/// address-space limit, instead of holding the whole body in memory.
+#[test]
+fn an_endless_error_body_is_not_read_whole() {
+    let registry = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = registry.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in registry.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut writer = conn.try_clone().unwrap();
+                let mut reader = BufReader::new(conn);
+                while let Some(head) = read_head(&mut reader) {
+                    let request = &head[0];
+                    let answer = if request.starts_with("GET /v2/ ") {
+                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+                    } else if request.starts_with("POST ") {
+                        let total: u64 = 3 << 29; // 1.5 GiB
+                        let head = format!("HTTP/1.1 400 Bad Request\r\ncontent-length: {total}\r\n\r\n");
+                        if writer.write_all(head.as_bytes()).is_err() {
+                            return;
+                        }
+                        let chunk = vec![b'a'; 1 << 20];
+                        for _ in 0..(total >> 20) {
+                            if writer.write_all(&chunk).is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+                    };
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+
+    let engine = Engine::new(BIN, "push-endless");
+    let tar = engine.root.join("layer.tar");
+    std::fs::write(&tar, image::layer(&[Entry::File("f".into(), b"layer".to_vec(), 0o644)])).unwrap();
+    let name = format!("{addr}/test/x:t");
+    engine.ok(&["import", tar.to_str().unwrap(), &name]);
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg(format!("--as={}", 1u64 << 30)).arg("--").arg(BIN).arg("--root").arg(&engine.root);
+    cmd.env("LINDOCKER_STATE", &engine.state)
+        .env("LINDOCKER_CONFIG", engine.root.join("config"))
+        .args(["push", &name])
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the push did not fail cleanly: {:?} {err}", out.status);
+}
