@@ -118,3 +118,34 @@ fn a_stalled_build_client_does_not_grow_the_service() {
     assert!(grown < 48 << 10, "the service grew by {grown} KiB for a client that reads nothing");
     drop(client);
 }
+
+/// `RUN --network=host` puts the step in the host's network namespace (its loopback
+/// services, an API on tcp://127.0.0.1 among them). BuildKit grants it only with the
+/// `network.host` entitlement the user asks for (`--allow network.host`, which buildx
+/// adds for `--network host`); a Dockerfile, or a base image's ONBUILD trigger, cannot
+/// take it alone.
+#[test]
+fn run_network_host_needs_the_users_network_host() {
+    let engine = Engine::with_busybox(BIN, "build-nethost");
+    let evil = engine.root.join("evil");
+    std::fs::create_dir(&evil).unwrap();
+    std::fs::write(evil.join("Dockerfile"), "FROM localhost/busybox\nONBUILD RUN --network=host echo REACHED-HOST\n")
+        .unwrap();
+    engine.ok(&["build", "-q", "-t", "localhost/evil", evil.to_str().unwrap()]);
+    let victim = engine.root.join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("Dockerfile"), "FROM localhost/evil\n").unwrap();
+
+    let out = engine.run(&["build", "--progress", "plain", victim.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("REACHED-HOST"), "the trigger ran in the host's network: {err}");
+    assert!(err.contains("network.host"), "{err}");
+    assert_eq!(engine.ok(&["ps", "-aq"]).trim(), "", "no container is left");
+
+    // The user's own `--network host` grants it.
+    let out = engine.run(&["build", "--progress", "plain", "--network", "host", victim.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("REACHED-HOST"), "{err}");
+}

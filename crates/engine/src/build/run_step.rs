@@ -64,6 +64,14 @@ impl Build<'_> {
                 reason: "expected default, none or host".into(),
             });
         }
+        // The host's network namespace (its loopback services) is the user's to grant, as
+        // BuildKit's `network.host` entitlement: a Dockerfile or a base image's ONBUILD
+        // trigger cannot take it by itself.
+        if network == "host" && run.network.is_some() && self.request.network.as_deref() != Some("host") {
+            return Err(EngineError::Invalid(
+                "RUN --network=host: network.host is not allowed; build with --network host to allow it".into(),
+            ));
+        }
         let workdir = state.config["config"]["WorkingDir"].as_str().unwrap_or("/").to_owned();
         let mut mount_words = Vec::new();
         let mut mount_keys = Vec::new();
