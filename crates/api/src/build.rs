@@ -91,16 +91,35 @@ fn line(value: &Value) -> Bytes {
     Bytes::from(text)
 }
 
+/// Progress lines queued for a client at most; beyond, a client that reads too slowly
+/// (or not at all) misses lines rather than growing the service's memory, and the build
+/// goes on. The last lines (the image id, the error) always wait for room.
+const QUEUE: usize = 1024;
+
 /// Build events as `{"stream": ...}` lines, in the plain progress's words.
 struct Stream {
-    tx: tokio::sync::mpsc::UnboundedSender<Bytes>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
     quiet: bool,
+    /// Lines dropped since the client last had room.
+    dropped: u64,
 }
 
 impl Stream {
-    fn text(&self, text: String) {
-        if !self.quiet {
-            let _ = self.tx.send(line(&json!({ "stream": text })));
+    fn text(&mut self, text: String) {
+        if self.quiet {
+            return;
+        }
+        if self.dropped > 0 {
+            let note = format!("[{} lines of output dropped: the client reads too slowly]\n", self.dropped);
+            if self.tx.try_send(line(&json!({ "stream": note }))).is_err() {
+                self.dropped += 1;
+                return;
+            }
+            self.dropped = 0;
+        }
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = self.tx.try_send(line(&json!({ "stream": text })))
+        {
+            self.dropped += 1;
         }
     }
 }
@@ -148,7 +167,7 @@ async fn build(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Body
         return Err(ApiError::bad(format!("failed to read the build context: {e}")));
     }
     let (sender, body) = channel();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
     tokio::spawn(async move {
         while let Some(chunk) = rx.recv().await {
             if !sender.send(chunk).await {
@@ -158,26 +177,28 @@ async fn build(ctx: &Ctx, request: Request<Incoming>) -> ApiResult<Response<Body
     });
     let engine = ctx.service.engine.clone();
     crate::body::spawn_long(move || {
-        let mut progress = Stream { tx: tx.clone(), quiet };
+        let mut progress = Stream { tx: tx.clone(), quiet, dropped: 0 };
         let result = engine.build(&build, &mut progress);
         let _ = std::fs::remove_dir_all(&scratch);
         match result {
             Ok(outcome) => {
-                let _ = tx.send(line(&json!({ "aux": { "ID": outcome.id } })));
+                let _ = tx.blocking_send(line(&json!({ "aux": { "ID": outcome.id } })));
                 if quiet {
-                    let _ = tx.send(line(&json!({ "stream": format!("{}\n", outcome.id) })));
+                    let _ = tx.blocking_send(line(&json!({ "stream": format!("{}\n", outcome.id) })));
                     return;
                 }
                 let short: String = outcome.id.trim_start_matches("sha256:").chars().take(12).collect();
-                let _ = tx.send(line(&json!({ "stream": format!("Successfully built {short}\n") })));
+                let _ = tx.blocking_send(line(&json!({ "stream": format!("Successfully built {short}\n") })));
                 for tag in &outcome.tags {
                     let shown = lindocker_image::reference::familiar(tag);
-                    let _ = tx.send(line(&json!({ "stream": format!("Successfully tagged {shown}\n") })));
+                    let _ = tx.blocking_send(line(&json!({ "stream": format!("Successfully tagged {shown}\n") })));
                 }
             }
             Err(e) => {
                 let message = e.to_string();
-                let _ = tx.send(line(&json!({ "errorDetail": { "code": 1, "message": message }, "error": message })));
+                let _ = tx.blocking_send(line(
+                    &json!({ "errorDetail": { "code": 1, "message": message }, "error": message }),
+                ));
             }
         }
     });

@@ -249,7 +249,7 @@ impl Session {
         if !answer.status().is_success() {
             return Err(self.fail(format!("token service answered {}", answer.status())));
         }
-        let body = answer.bytes().await.map_err(|e| self.fail(format!("token service: {}", transport(&e))))?;
+        let body = bounded_body(answer).await.map_err(|e| self.fail(format!("token service: {e}")))?;
         let body: Value = serde_json::from_slice(&body).map_err(|e| self.fail(format!("token service: {e}")))?;
         let token = body["token"].as_str().or(body["access_token"].as_str()).unwrap_or_default();
         if token.is_empty() {
@@ -258,8 +258,16 @@ impl Session {
         Ok(Authorization::Bearer(token.to_owned()))
     }
 
+    /// A request to `url`, with the credentials only if `url` is the registry's own origin
+    /// (scheme, host, port): an upload `Location` the registry names elsewhere (another
+    /// host, plain HTTP) gets none, as Docker's client adds them only for the registry
+    /// that challenged for them.
     fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        let own = url.origin() == self.base.origin();
         let request = self.http.request(method, url);
+        if !own {
+            return request;
+        }
         match &self.auth {
             Authorization::None => request,
             Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
@@ -277,7 +285,7 @@ impl Session {
         if status == StatusCode::UNAUTHORIZED {
             return self.unauthorized();
         }
-        let body = response.bytes().await.unwrap_or_default();
+        let body = bounded_body(response).await.unwrap_or_default();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let messages: Vec<String> = body["errors"]
             .as_array()
@@ -593,7 +601,7 @@ impl Session {
         let range = response.headers().get("range").and_then(|v| v.to_str().ok()).unwrap_or("0-0");
         let end: u64 = range.rsplit('-').next()?.parse().ok()?;
         // `0-0` is what distribution says for an empty upload as well as for one byte.
-        Some((url, if range == "0-0" { 0 } else { end + 1 }))
+        Some((url, if range == "0-0" { 0 } else { end.checked_add(1)? }))
     }
 }
 
@@ -606,6 +614,22 @@ impl From<ImageError> for Failure {
     fn from(e: ImageError) -> Failure {
         Failure::Fatal(e)
     }
+}
+
+/// The most of a token answer or an error body that is read: a registry's endless answer
+/// must not fill the memory of a push.
+const BODY_LIMIT: usize = 1 << 20;
+
+/// `response`'s body, if it is at most [`BODY_LIMIT`] bytes.
+async fn bounded_body(mut response: Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(format!("an answer longer than {BODY_LIMIT} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The layer media type for the manifest being written.

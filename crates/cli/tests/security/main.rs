@@ -3,6 +3,7 @@
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
 mod api;
+mod build;
 mod capabilities;
 mod cp_output;
 mod cp_paths;
@@ -22,6 +23,7 @@ mod localnet;
 mod nft_injection;
 mod passwd;
 mod permissions;
+mod push;
 mod registry_limits;
 mod rt_budget;
 mod stop_signal;

@@ -64,6 +64,14 @@ impl Build<'_> {
                 reason: "expected default, none or host".into(),
             });
         }
+        // The host's network namespace (its loopback services) is the user's to grant, as
+        // BuildKit's `network.host` entitlement: a Dockerfile or a base image's ONBUILD
+        // trigger cannot take it by itself.
+        if network == "host" && run.network.is_some() && self.request.network.as_deref() != Some("host") {
+            return Err(EngineError::Invalid(
+                "RUN --network=host: network.host is not allowed; build with --network host to allow it".into(),
+            ));
+        }
         let workdir = state.config["config"]["WorkingDir"].as_str().unwrap_or("/").to_owned();
         let mut mount_words = Vec::new();
         let mut mount_keys = Vec::new();
@@ -291,6 +299,10 @@ impl Drop for Held {
     }
 }
 
+/// The longest output line kept whole; a longer one is cut into pieces this long (a step
+/// printing without new lines must not grow the engine's memory).
+const MAX_LINE: usize = 64 << 10;
+
 /// Splits output into lines.
 #[derive(Default)]
 struct LineSplitter {
@@ -299,13 +311,29 @@ struct LineSplitter {
 
 impl LineSplitter {
     fn feed(&mut self, data: &[u8]) -> Vec<String> {
-        self.partial.extend_from_slice(data);
         let mut out = Vec::new();
-        while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=pos).collect();
-            out.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+        // Only the new bytes are searched: a long line costs linear time, not quadratic.
+        for piece in data.split_inclusive(|b| *b == b'\n') {
+            let (mut body, ended) = match piece.split_last() {
+                Some((b'\n', body)) => (body, true),
+                _ => (piece, false),
+            };
+            while self.partial.len() + body.len() > MAX_LINE {
+                let (head, tail) = body.split_at(MAX_LINE - self.partial.len());
+                self.partial.extend_from_slice(head);
+                out.push(self.take());
+                body = tail;
+            }
+            self.partial.extend_from_slice(body);
+            if ended {
+                out.push(self.take());
+            }
         }
         out
+    }
+
+    fn take(&mut self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned()
     }
 
     fn rest(&mut self) -> Option<String> {
@@ -316,6 +344,24 @@ impl LineSplitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endless_line_is_cut_and_nothing_is_lost() {
+        // A step printing without new lines must not grow the engine's memory.
+        let mut s = LineSplitter::default();
+        let chunk = vec![b'a'; 1 << 20];
+        let mut seen = 0;
+        for _ in 0..64 {
+            for line in s.feed(&chunk) {
+                assert!(line.len() <= MAX_LINE, "a line of {} bytes", line.len());
+                seen += line.len();
+            }
+            assert!(s.partial.len() <= MAX_LINE, "{} bytes held", s.partial.len());
+        }
+        seen += s.rest().map_or(0, |r| r.len());
+        assert_eq!(seen, 64 << 20);
+        assert_eq!(s.feed(b"x\ny\n"), vec!["x".to_owned(), "y".to_owned()]);
+    }
 
     #[test]
     fn output_is_split_into_lines() {

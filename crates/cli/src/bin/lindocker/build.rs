@@ -89,13 +89,15 @@ pub fn build(cli: &Cli, a: &BuildArgs) -> Result<u8> {
         Err(e) => {
             render.finish();
             if let Some((name, lines)) = render.failed() {
-                eprintln!("------\n > {name}:");
+                eprintln!("------\n > {}:", shown(&name));
                 for line in lines {
-                    eprintln!("{line}");
+                    eprintln!("{}", shown(&line));
                 }
                 eprintln!("------");
             }
-            eprintln!("ERROR: failed to solve: {e}");
+            let message = e.to_string();
+            let lines: Vec<String> = message.split('\n').map(shown).collect();
+            eprintln!("ERROR: failed to solve: {}", lines.join("\n"));
             Ok(1)
         }
     }
@@ -184,11 +186,17 @@ fn request(cli: &Cli, a: &BuildArgs) -> Result<BuildRequest> {
 }
 
 /// `name` (relative to the working directory) as a path inside a context directory.
+/// Only its directory is resolved here: the file itself is read inside the context (a
+/// `Dockerfile` that is a symlink out of a cloned repository resolves inside it, as in
+/// BuildKit, never to a host file).
 fn inside_context(context: &Context, name: &str) -> Option<String> {
     let Context::Dir(dir) = context else { return None };
-    let file = std::fs::canonicalize(name).ok()?;
-    let rel = file.strip_prefix(std::fs::canonicalize(dir).ok()?).ok()?;
-    rel.to_str().filter(|r| !r.is_empty()).map(str::to_owned)
+    let path = std::path::Path::new(name);
+    let file = path.file_name()?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let parent = std::fs::canonicalize(parent).ok()?;
+    let rel = parent.strip_prefix(std::fs::canonicalize(dir).ok()?).ok()?.join(file);
+    rel.to_str().map(str::to_owned)
 }
 
 /// Docker's plain progress log, or a line per step rewritten on a terminal.
@@ -227,6 +235,19 @@ impl Render {
     }
 }
 
+/// `text` with its control characters but tabs escaped: step names (an image's `ONBUILD`
+/// triggers among them), a step's output and errors quoting either come from images and
+/// containers, and must not drive the terminal (BuildKit's tty view runs them through a
+/// terminal emulator of its own for the same reason).
+fn shown(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
@@ -235,6 +256,7 @@ impl BuildProgress for Render {
     fn event(&mut self, event: BuildEvent<'_>) {
         match event {
             BuildEvent::Vertex { n, name } => {
+                let name = &shown(name);
                 self.names.insert(n, name.to_owned());
                 if self.tty {
                     self.out(&format!("\r\x1b[K => {name}"));
@@ -252,7 +274,7 @@ impl BuildProgress for Render {
                 }
             }
             BuildEvent::Output { n, elapsed, line } => {
-                let text = format!("#{n} {:.3} {line}", elapsed.as_secs_f64());
+                let text = format!("#{n} {:.3} {}", elapsed.as_secs_f64(), shown(line));
                 let tail = self.tails.entry(n).or_default();
                 if tail.len() == TAIL {
                     tail.pop_front();
@@ -264,7 +286,7 @@ impl BuildProgress for Render {
             }
             BuildEvent::Status { n, text } => {
                 if !self.tty {
-                    self.out(&format!("#{n} {text}\n"));
+                    self.out(&format!("#{n} {}\n", shown(text)));
                 }
             }
             BuildEvent::Done { n, elapsed } => {
@@ -281,12 +303,12 @@ impl BuildProgress for Render {
                     self.out(&format!("\r\x1b[K => ERROR {} {}\n", self.names[&n], seconds(elapsed)));
                     self.running = None;
                 } else {
-                    self.out(&format!("#{n} ERROR: {message}\n\n"));
+                    self.out(&format!("#{n} ERROR: {}\n\n", shown(message)));
                 }
             }
             BuildEvent::Warning { text } => {
                 self.finish();
-                self.out(&format!("{text}\n"));
+                self.out(&format!("{}\n", shown(text)));
             }
         }
     }
