@@ -668,7 +668,6 @@ fn io_error(path: &str, e: Errno) -> EngineError {
     EngineError::io(Path::new(path), e.into())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
