@@ -27,6 +27,26 @@ fn clean(engine: &Engine) {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// `$HOME` as `docker run` shows it: runc sets it from the container's passwd when the
+/// spec has none (`/` for a user without an entry); an explicit `-e HOME` wins.
+#[test]
+fn home_is_the_users_from_the_containers_passwd() {
+    let engine = Engine::with_busybox(BIN, "home");
+    let home = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend(["localhost/busybox", "sh", "-c", "echo $HOME"]);
+        engine.ok(&args)
+    };
+    assert_eq!(home(&[]), "/root\n");
+    assert_eq!(home(&["-u", "1000"]), "/\n");
+    assert_eq!(home(&["-e", "HOME=/elsewhere"]), "/elsewhere\n");
+    engine.ok(&["run", "-d", "--name", "homed", "--network", "none", "localhost/busybox", "sleep", "60"]);
+    assert_eq!(engine.ok(&["exec", "homed", "sh", "-c", "echo $HOME"]), "/root\n");
+    engine.ok(&["rm", "-f", "homed"]);
+    clean(&engine);
+}
+
 #[test]
 fn run_prints_output_and_returns_the_exit_code() {
     let engine = Engine::with_busybox(BIN, "run");

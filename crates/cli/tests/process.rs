@@ -27,7 +27,10 @@ fn identity_limits_and_environment() {
     b.write();
     let r = rt.check(&b, "p1");
     assert_eq!(r["env"]["GREETING"], "hello world");
-    assert_eq!(r["env"].as_object().unwrap().len(), 2, "{}", r["env"]);
+    // Exactly the spec's, plus HOME, which runc adds when the spec has none (uid 1000 has
+    // no passwd entry: `/`).
+    assert_eq!(r["env"]["HOME"], "/", "{}", r["env"]);
+    assert_eq!(r["env"].as_object().unwrap().len(), 3, "{}", r["env"]);
     assert_eq!(r["cwd"], "/work/dir");
     assert_eq!(r["uid"], "1000\t1000\t1000\t1000");
     assert_eq!(r["gid"], "1001\t1001\t1001\t1001");

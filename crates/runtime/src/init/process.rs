@@ -252,10 +252,42 @@ pub fn exec(process: &Process, program: &Path) -> std::io::Error {
     let args = process.args().as_deref().unwrap_or_default();
     let mut cmd = std::process::Command::new(program);
     cmd.arg0(&args[0]).args(&args[1..]).env_clear();
-    for (k, v) in env_pairs(process) {
+    let pairs = env_pairs(process);
+    // As runc and crun do: without HOME in the spec, the user's home from the container's
+    // own passwd, else `/`.
+    if !pairs.iter().any(|(k, _)| k == "HOME") {
+        cmd.env("HOME", home_of(process.user().uid()));
+    }
+    for (k, v) in pairs {
         cmd.env(OsString::from_vec(k.into_bytes()), OsString::from_vec(v.into_bytes()));
     }
     cmd.exec()
+}
+
+/// The home directory of `uid` in the container's `/etc/passwd` (read from inside the
+/// container, as the process that is about to exec: only a regular file, opened without
+/// blocking, at most 1 MiB), else `/`.
+fn home_of(uid: u32) -> OsString {
+    let read = || -> Option<Vec<u8>> {
+        let fd = rustix::fs::open("/etc/passwd", OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, 0.into()).ok()?;
+        if !rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(&fd).ok()?.st_mode).is_file() {
+            return None;
+        }
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::from(fd), 1 << 20), &mut text).ok()?;
+        Some(text)
+    };
+    let home = read().and_then(|text| passwd_home(&text, uid));
+    OsString::from_vec(home.unwrap_or_else(|| b"/".to_vec()))
+}
+
+/// The home field of the first passwd line for `uid` (`name:pw:uid:gid:gecos:home:shell`).
+fn passwd_home(text: &[u8], uid: u32) -> Option<Vec<u8>> {
+    text.split(|&b| b == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        let matches = fields.len() >= 7 && std::str::from_utf8(fields[2]).ok()?.parse::<u32>().ok()? == uid;
+        (matches && !fields[5].is_empty()).then(|| fields[5].to_vec())
+    })
 }
 
 /// `linux.personality`, `linux.memoryPolicy`, `process.ioPriority` and
@@ -358,6 +390,16 @@ mod tests {
     use super::*;
     use crate::channel::Message;
     use oci_spec::runtime::ProcessBuilder;
+
+    #[test]
+    fn home_comes_from_the_users_passwd_line() {
+        let text = b"root:x:0:0:root:/root:/bin/sh\nbroken\nweb:x:33:33::/var/www:/bin/false\nnohome:x:7:7:::/bin/sh\n";
+        assert_eq!(passwd_home(text, 0).as_deref(), Some(&b"/root"[..]));
+        assert_eq!(passwd_home(text, 33).as_deref(), Some(&b"/var/www"[..]));
+        assert_eq!(passwd_home(text, 7), None);
+        assert_eq!(passwd_home(text, 1000), None);
+        assert_eq!(passwd_home(b"a:b:c", 0), None);
+    }
 
     fn program(args: &[&str]) -> Result<PathBuf, Step> {
         let process = ProcessBuilder::default()
