@@ -4,6 +4,7 @@
 
 mod build {
     pub mod errors;
+    pub mod interop;
     pub mod main_flow;
     pub mod options;
 }

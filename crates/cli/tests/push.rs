@@ -219,31 +219,12 @@ fn podman_pulls_and_runs_a_pushed_image() {
     committed(&engine, &name);
     engine.ok(&["push", "-q", &name]);
 
-    let work = temp_dir("pushpodman-podman");
-    std::fs::write(
-        work.join("containers.conf"),
-        "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nruntime = \"runc\"\n",
-    )
-    .unwrap();
-    let podman = |args: &[&str]| {
-        Command::new("podman")
-            .env("CONTAINERS_CONF", work.join("containers.conf"))
-            .arg("--root")
-            .arg(work.join("root"))
-            .arg("--runroot")
-            .arg(work.join("run"))
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"])
-            .args(args)
-            .output()
-            .expect("podman")
-    };
-    let pulled = podman(&["pull", "--tls-verify=false", "-q", &name]);
+    let podman = lindocker_testkit::Podman::new("pushpodman");
+    let pulled = podman.run(&["pull", "--tls-verify=false", "-q", &name]);
     assert!(pulled.status.success(), "podman pull: {}", String::from_utf8_lossy(&pulled.stderr));
-    let ran = podman(&["run", "--rm", "--network", "none", &name, "cat", "/hello"]);
-    let _ = podman(&["rmi", "-a", "-f"]);
+    let ran = podman.run(&["run", "--rm", "--network", "none", &name, "cat", "/hello"]);
     assert!(ran.status.success(), "podman run: {}", String::from_utf8_lossy(&ran.stderr));
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "hi\n");
-    let _ = std::fs::remove_dir_all(&work);
 }
 
 #[test]
