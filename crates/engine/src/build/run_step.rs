@@ -167,15 +167,7 @@ impl Build<'_> {
     /// The key part of a bind mount from the context: its sources' content.
     fn bind_digest(&self, source: Option<&str>) -> Result<String, EngineError> {
         let sources = [CopySource::Path(source.unwrap_or(".").to_owned())];
-        let request = CopyRequest {
-            sources: &sources,
-            dest: "/mnt/",
-            chown: None,
-            chmod: None,
-            add: false,
-            exclude: &[],
-            parents: false,
-        };
+        let request = bind_request(&sources);
         copy::source_digest(&self.tree, &request)
     }
 
@@ -245,15 +237,7 @@ impl Build<'_> {
                 let copy_dir = self.engine.images.scratch_dir()?;
                 held.dirs.push(copy_dir.clone());
                 let sources = [CopySource::Path(source.unwrap_or(".").to_owned())];
-                let request = CopyRequest {
-                    sources: &sources,
-                    dest: "/mnt/",
-                    chown: None,
-                    chmod: None,
-                    add: false,
-                    exclude: &[],
-                    parents: false,
-                };
+                let request = bind_request(&sources);
                 match from {
                     None => copy::copy(&self.tree, &request, &copy_dir)?,
                     Some(f) => {
@@ -339,6 +323,12 @@ impl LineSplitter {
     fn rest(&mut self) -> Option<String> {
         (!self.partial.is_empty()).then(|| String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned())
     }
+}
+
+/// What a `RUN --mount=type=bind` copies: its source, whole, to `/mnt/` of a scratch
+/// directory (the same request keys the step and makes the copy).
+fn bind_request(sources: &[CopySource]) -> CopyRequest<'_> {
+    CopyRequest { sources, dest: "/mnt/", chown: None, chmod: None, add: false, exclude: &[], parents: false }
 }
 
 #[cfg(test)]
