@@ -23,6 +23,7 @@ pub mod networks;
 pub mod pipes;
 pub mod query;
 pub mod reaper;
+pub mod rebinding;
 pub mod router;
 pub mod streams;
 pub mod version;
@@ -165,9 +166,13 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
                     match stream {
                         listen::Stream::Unix(s) => {
                             let fd = rustix::io::fcntl_dupfd_cloexec(&s, 0).ok().map(|fd| hijack::ClientFd(Arc::new(fd)));
-                            connection(TokioIo::new(s), service, fd).await
+                            connection(TokioIo::new(s), service, fd, false).await
                         }
-                        listen::Stream::Tcp(s) => connection(TokioIo::new(s), service, None).await,
+                        listen::Stream::Tcp(s) => {
+                            // Also a wildcard listener's loopback clients: a page can rebind to them too.
+                            let loopback = s.local_addr().is_ok_and(|a| a.ip().to_canonical().is_loopback());
+                            connection(TokioIo::new(s), service, None, loopback).await
+                        }
                     }
                 });
             }
@@ -188,8 +193,9 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
 }
 
 /// Serves one connection; `fd`, a unix client's, goes with each request (a hijacked
-/// stream tells the client's hang-up by it).
-async fn connection<I>(io: I, service: Arc<Service>, fd: Option<hijack::ClientFd>)
+/// stream tells the client's hang-up by it). On a `loopback` TCP connection a request
+/// naming another host is refused (see [`rebinding`]).
+async fn connection<I>(io: I, service: Arc<Service>, fd: Option<hijack::ClientFd>, loopback: bool)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -198,7 +204,15 @@ where
             request.extensions_mut().insert(fd.clone());
         }
         let service = service.clone();
-        async move { Ok::<_, std::convert::Infallible>(router::handle(service, request).await) }
+        async move {
+            if loopback && !rebinding::loopback_host_allowed(request.headers().get(hyper::header::HOST)) {
+                let e = error::ApiError::forbidden(
+                    "Host header names neither an IP address nor localhost: refused on a loopback listener (DNS rebinding)",
+                );
+                return Ok(router::error_response(&e));
+            }
+            Ok::<_, std::convert::Infallible>(router::handle(service, request).await)
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         // A client that sends its headers slowly (or never) does not hold the service up.

@@ -567,3 +567,75 @@ fn hostile_requests_get_a_4xx_and_the_service_goes_on() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_rebound_host_name_is_refused_on_loopback_tcp() {
+    // DNS rebinding: a web page at attacker.example makes its name resolve to 127.0.0.1
+    // and then talks to tcp://127.0.0.1:2375 as a same-origin site, with a JSON body and
+    // no preflight. Its requests carry `Host: attacker.example:2375`; a client of a
+    // loopback address names an IP address or localhost.
+    let host = lindocker_testkit::FakeHost::new("api_rebind");
+    let engine = Engine::in_host(BIN, "api_rebind", &host);
+    struct Service(std::process::Child);
+    impl Drop for Service {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _service = Service(
+        engine
+            .cmd()
+            .args(["system", "service", "--time", "0", "tcp://127.0.0.1:2375"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // One request per Host header; prints the status code of each, or "refused".
+    let script = r#"
+import socket, sys, time
+body = b'{"Image":"localhost/busybox","Cmd":["true"],"HostConfig":{"Privileged":true}}'
+for host in sys.argv[1:]:
+    for attempt in range(200):
+        try:
+            s = socket.create_connection(("127.0.0.1", 2375), timeout=10)
+            break
+        except OSError:
+            time.sleep(0.05)
+    s.sendall(b"POST /containers/create HTTP/1.1\r\nHost: " + host.encode() +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() +
+              b"\r\nConnection: close\r\n\r\n" + body)
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    print(host, reply.split(b" ")[1].decode(), reply.split(b"\r\n\r\n", 1)[1].decode().strip())
+"#;
+    let hosts = ["attacker.example:2375", "attacker.example", "127.0.0.1.nip.io:2375", "localhost.attacker.example"];
+    let out = host.run("python3", &[&["-c", script], &hosts[..]].concat());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for line in text.lines() {
+        assert!(line.split(' ').nth(1) == Some("403") && line.contains("Host"), "{line}");
+    }
+    assert_eq!(text.lines().count(), hosts.len(), "{text}");
+    assert_eq!(engine.ok(&["ps", "-aq"]), "", "no container made");
+    // What clients of a loopback address send is served.
+    let hosts = ["127.0.0.1:2375", "localhost:2375", "localhost", "[::1]:2375"];
+    let out = host.run("python3", &[&["-c", script], &hosts[..]].concat());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for line in text.lines() {
+        assert_eq!(line.split(' ').nth(1), Some("201"), "{line}");
+    }
+    assert_eq!(text.lines().count(), hosts.len(), "{text}");
+    // The docker CLI names the address it was given.
+    let out = host.command("docker").args(["-H", "tcp://127.0.0.1:2375", "ps", "-aq"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), hosts.len());
+    for id in engine.ok(&["ps", "-aq"]).lines() {
+        engine.ok(&["rm", "-f", id]);
+    }
+}
