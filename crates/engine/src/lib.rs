@@ -18,6 +18,7 @@ pub mod events;
 pub mod exec;
 pub mod files;
 pub mod forked;
+pub mod go_match;
 pub mod health;
 pub mod hostinfo;
 pub mod ids;
