@@ -11,7 +11,8 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use lindocker_engine::images::{ImageDeleteItem, ImageSummary};
+use lindocker_engine::image_filter::ImageFilter;
+use lindocker_engine::images::ImageDeleteItem;
 use lindocker_image::progress::{Progress, PullEvent};
 use lindocker_image::push::PushOptions;
 use lindocker_image::registry::{Platform, PullOptions};
@@ -65,38 +66,18 @@ pub async fn route(ctx: &Ctx, request: Request<Incoming>) -> Routed {
     Ok(result)
 }
 
-/// `GET /images/json`: `all`, `filters` (`reference`, `dangling`, `label`).
+/// `GET /images/json`: `all`, `filters` (`reference`, `dangling`, `label`, `before`,
+/// `since`, `until`).
 async fn list(ctx: &Ctx) -> ApiResult<Response<Body>> {
     let all = ctx.query.flag("all")?;
     let filters = filter_map::filters(&ctx.query)?;
-    if let Some(key) = filters.keys().find(|k| !matches!(k.as_str(), "reference" | "dangling" | "label")) {
-        return Err(ApiError::bad(format!("invalid filter '{key}'")));
-    }
-    let dangling = filter_map::boolean(&filters, "dangling")?;
-    let references = filters.get("reference").cloned().unwrap_or_default();
-    let labels = filters.get("label").cloned().unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        filters.into_iter().flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v))).collect();
     let images = ctx
         .blocking(move |e| {
             let ops = e.image_ops();
-            let mut out: Vec<ImageSummary> = Vec::new();
-            if references.is_empty() {
-                out = ops.summaries(all, None, dangling).map_err(engine_error)?;
-            } else {
-                for r in &references {
-                    for image in ops.summaries(all, Some(r), dangling).map_err(|e| ApiError::bad(e.to_string()))? {
-                        if !out.iter().any(|o| o.id == image.id) {
-                            out.push(image);
-                        }
-                    }
-                }
-            }
-            out.retain(|i| {
-                labels.iter().all(|l| match l.split_once('=') {
-                    Some((k, v)) => i.labels.get(k).is_some_and(|have| have == v),
-                    None => i.labels.contains_key(l),
-                })
-            });
-            Ok(out)
+            let filter = ImageFilter::parse(&pairs, &ops).map_err(engine_error)?;
+            ops.summaries(all, None, &filter).map_err(engine_error)
         })
         .await?;
     json_response(StatusCode::OK, &images)

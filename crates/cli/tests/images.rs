@@ -583,3 +583,63 @@ fn a_dropped_connection_is_retried() {
     assert!(out.contains("Pull complete"), "{out}");
     assert_eq!(fs::read_dir(engine.root.join("image/tmp")).unwrap().count(), 0);
 }
+
+#[test]
+fn images_filters_as_dockers() {
+    let engine = Engine::new(BIN, "imgfilter");
+    let layer = |name: &str| {
+        let path = engine.root.join(format!("{name}.tar"));
+        fs::write(&path, image::layer(&[Entry::File(name.into(), name.as_bytes().to_vec(), 0o644)])).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (a, b, c, d) = (layer("a"), layer("b"), layer("c"), layer("d"));
+    engine.ok(&["import", &a, "localhost/base:1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    engine.ok(&["import", "-c", "LABEL tier=db", &b, "app:1.0-musl"]);
+    // Creation times are whole seconds: this one is after app:1.0-musl's, not after
+    // the next image's.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let between = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    engine.ok(&["import", "-c", "LABEL tier=web", &c, "app:1.0-glibc"]);
+    engine.ok(&["tag", "app:1.0-glibc", "other/app:2"]);
+    // A newer image takes `app:1.0-musl`; the old one dangles.
+    let musl = engine.ok(&["images", "-q", "--no-trunc", "app:1.0-musl"]).trim().to_owned();
+    engine.ok(&["import", "-c", "LABEL tier=db", &d, "app:1.0-musl"]);
+    let names = |filters: &[&str]| {
+        let mut args = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let mut lines: Vec<String> = engine.ok(&args).lines().map(str::to_owned).collect();
+        lines.sort();
+        lines.join(" ")
+    };
+    assert_eq!(names(&["reference=app:*libc"]), "app:1.0-glibc");
+    assert_eq!(names(&["reference=app"]), "app:1.0-glibc app:1.0-musl");
+    // A name matches only its own image's names: other/app:2 is not `app`.
+    assert_eq!(names(&["reference=*/*"]), "localhost/base:1 other/app:2");
+    assert_eq!(names(&["reference=*/*", "reference=app:*musl"]), "app:1.0-musl localhost/base:1 other/app:2");
+    assert_eq!(names(&["label=tier=web"]), "app:1.0-glibc other/app:2");
+    assert_eq!(names(&["label=tier"]), "app:1.0-glibc app:1.0-musl other/app:2");
+    assert_eq!(names(&["label=tier", "label=tier=db"]), "app:1.0-musl");
+    assert_eq!(names(&["before=app:1.0-glibc"]), "localhost/base:1");
+    assert_eq!(names(&["since=localhost/base:1", "label=tier=web"]), "app:1.0-glibc other/app:2");
+    assert_eq!(names(&[&format!("until={between}")]), "localhost/base:1");
+    assert_eq!(names(&["dangling=false", "reference=localhost/*"]), "localhost/base:1");
+    assert_eq!(engine.ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]).trim(), musl);
+    // Bad filters: a clear error, nothing listed.
+    for (filter, says) in [
+        ("bogus=1", "invalid filter 'bogus'"),
+        ("dangling=maybe", "invalid filter 'dangling=maybe'"),
+        ("before=nosuch:1", "nosuch"),
+        ("reference=[", "invalid filter 'reference=['"),
+        ("until=yesterday", "yesterday"),
+        ("nokey", "expected name=value"),
+    ] {
+        let out = engine.run(&["images", "--filter", filter]);
+        assert!(!out.status.success(), "{filter}");
+        assert!(out.stdout.is_empty(), "{filter}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{filter}: {err}");
+    }
+}

@@ -61,7 +61,7 @@ impl Engine {
     /// What everything takes on disk.
     pub fn disk_usage(&self) -> Result<DiskUsage, EngineError> {
         let records = self.records.all()?;
-        let images = self.image_ops().summaries(true, None, None)?;
+        let images = self.image_ops().summaries(true, None, &Default::default())?;
         let stored = self.images.images()?;
         let used: Vec<&str> = records.iter().map(|r| r.image.as_str()).collect();
         let layers = self.images.layers();

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::EngineError;
 use crate::events::{Event, EventType, Journal};
+use crate::image_filter::ImageFilter;
 use crate::record::{ImagesInUse, Records};
 
 /// The image side of a data root: the store, the journal, and the container records
@@ -128,13 +129,14 @@ impl Images {
 
     /// Images as `GET /images/json` lists them, newest first: with `all`, the untagged
     /// ones too. `reference` keeps those with a name of that repository (`busybox`) or
-    /// that name (`busybox:1`); `dangling` keeps only untagged (true) or tagged (false).
+    /// that name (`busybox:1`) (`images REPO[:TAG]`); `filters` are Docker's `--filter`s.
     pub fn summaries(
         &self,
         all: bool,
         reference_filter: Option<&str>,
-        dangling: Option<bool>,
+        filters: &ImageFilter,
     ) -> Result<Vec<ImageSummary>, EngineError> {
+        let dangling = filters.dangling;
         let filter = reference_filter.map(reference::parse).transpose()?;
         let used = self.in_use();
         let mut out = Vec::new();
@@ -164,7 +166,7 @@ impl Images {
                 .map(|l| l.into_iter().collect())
                 .unwrap_or_default();
             let containers = used.images.iter().filter(|i| **i == image.id).count() as i64;
-            out.push(ImageSummary {
+            let summary = ImageSummary {
                 parent_id: String::new(),
                 repo_tags: image.names.iter().map(|n| reference::familiar(n).to_owned()).collect(),
                 repo_digests: image.digests.iter().map(|n| reference::familiar(n).to_owned()).collect(),
@@ -174,8 +176,9 @@ impl Images {
                 shared_size: -1,
                 labels,
                 containers,
-                id: image.id,
-            });
+                id: image.id.clone(),
+            };
+            out.extend(filters.apply(summary, image.created.as_deref()));
         }
         Ok(out)
     }

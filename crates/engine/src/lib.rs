@@ -22,6 +22,7 @@ pub mod go_match;
 pub mod health;
 pub mod hostinfo;
 pub mod ids;
+pub mod image_filter;
 pub mod images;
 pub mod inroot;
 pub mod inspect;

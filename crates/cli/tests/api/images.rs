@@ -352,3 +352,34 @@ fn docker_push_sends_the_clients_credentials() {
     let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
     assert_eq!(inspected["Digest"], digest.as_str());
 }
+
+#[test]
+fn docker_images_filters_reach_the_engines_filters() {
+    let engine = Engine::new(BIN, "api_imgfilter");
+    let tar = engine.root.join("rootfs.tar");
+    std::fs::write(&tar, image::busybox_layer(&engine.root)).unwrap();
+    let path = tar.to_str().unwrap();
+    engine.ok(&["import", path, "localhost/base:1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    engine.ok(&["import", "-m", "second", "-c", "LABEL tier=web", path, "app:1.0-glibc"]);
+    engine.ok(&["tag", "app:1.0-glibc", "app:1.0-musl"]);
+    let api = Api::start(&engine);
+    let names = |filters: &[&str]| {
+        let mut args = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let mut lines: Vec<String> = api.docker_ok(&args).lines().map(str::to_owned).collect();
+        lines.sort();
+        lines.join(" ")
+    };
+    assert_eq!(names(&["reference=app:*libc"]), "app:1.0-glibc");
+    assert_eq!(names(&["label=tier=web", "reference=*:*musl"]), "app:1.0-musl");
+    assert_eq!(names(&["before=app:1.0-musl"]), "localhost/base:1");
+    assert_eq!(names(&["since=localhost/base:1"]), "app:1.0-glibc app:1.0-musl");
+    assert_eq!(names(&["until=2000-01-01"]), "");
+    let bad = api.docker_run(&["images", "--filter", "bogus=1"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid filter 'bogus'"), "{bad:?}");
+    let bad = api.docker_run(&["images", "--filter", "before=nosuch:1"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nosuch"), "{bad:?}");
+}

@@ -7,6 +7,7 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use lindocker_engine::image_filter::ImageFilter;
 use lindocker_engine::images::{ImageDeleteItem, ImageSummary, Images};
 use lindocker_image::progress::Progress;
 use lindocker_image::push::PushOptions;
@@ -164,6 +165,9 @@ pub struct ListArgs {
     /// `table` (default), `table TEMPLATE`, `json` or a Go template per image.
     #[arg(long, default_value = "table")]
     format: String,
+    /// KEY=VALUE: reference (wildcards), dangling, label, before, since, until.
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filters: Vec<String>,
     /// Only images of this repository.
     repository: Option<String>,
 }
@@ -402,7 +406,15 @@ fn split_name(name: &str) -> (String, String) {
 
 fn list(cli: &Cli, a: &ListArgs) -> Result<u8> {
     // `images REPO` lists that repository's names (all tags), `images REPO:TAG` that one.
-    let images = images(cli)?.summaries(a.all, a.repository.as_deref(), None)?;
+    let ops = images(cli)?;
+    let mut pairs = Vec::new();
+    for f in &a.filters {
+        let (key, value) =
+            f.split_once('=').ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    let filter = ImageFilter::parse(&pairs, &ops)?;
+    let images = ops.summaries(a.all, a.repository.as_deref(), &filter)?;
     let mut rows: Vec<(&ImageSummary, String, String, String)> = Vec::new();
     for image in &images {
         let digest = image
