@@ -12,13 +12,13 @@ export DEBIAN_FRONTEND=noninteractive
 # benchmarks compare against (netavark and aardvark-dns: Podman's DNS, for bench/network.sh);
 # containerd (1.6, its CRI plugin) and containernetworking-plugins (the bridge CNI) for the
 # CRI test and bench/cri.sh, which start their own containerd (the packaged service is not
-# needed and is disabled below).
+# needed and is disabled below); protobuf-compiler: protoc builds the CRI client's protos.
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
   libseccomp-dev runc crun hyperfine strace golang-github-containers-common podman buildah \
   docker-registry skopeo umoci apache2-utils gzip zstd iperf3 aardvark-dns netavark \
-  containerd containernetworking-plugins >/dev/null
+  containerd containernetworking-plugins protobuf-compiler >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   systemctl disable --now containerd.service >/dev/null 2>&1 || true
 fi
