@@ -71,6 +71,9 @@ impl Containerd {
     /// Starts containerd for test `name` with handler `lindocker` running
     /// `lindocker_runtime`, and `runc`; waits until its CRI answers on the socket.
     pub fn start(name: &str, lindocker_runtime: &Path) -> Containerd {
+        // The shim runs it from the bundle's directory: an absolute path.
+        let lindocker_runtime = &std::fs::canonicalize(lindocker_runtime)
+            .unwrap_or_else(|e| panic!("{}: {e}", lindocker_runtime.display()));
         let host = FakeHost::new(name);
         let dir = crate::temp_dir(&format!("{name}-containerd"));
         // A short socket path: unix socket paths have a 108-byte limit.
