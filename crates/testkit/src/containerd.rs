@@ -76,6 +76,8 @@ impl Containerd {
             .unwrap_or_else(|e| panic!("{}: {e}", lindocker_runtime.display()));
         let host = FakeHost::new(name);
         let dir = crate::temp_dir(&format!("{name}-containerd"));
+        // Until containerd runs (and `Containerd`'s drop cleans up), nothing is mounted.
+        let mut until_started = RemoveOnDrop(Some(dir.clone()));
         // A short socket path: unix socket paths have a 108-byte limit.
         let socket = dir.join("c.sock");
         let network = format!("ld-{}-{name}", std::process::id());
@@ -189,6 +191,7 @@ disabled_plugins = [
             .stderr(log)
             .spawn()
             .expect("start containerd");
+        until_started.0 = None;
         let mut cd = Containerd {
             dir,
             socket,
@@ -348,6 +351,17 @@ disabled_plugins = [
             if e.file_name().to_string_lossy().starts_with(&format!("{}-", self.network)) {
                 let _ = std::fs::remove_file(e.path());
             }
+        }
+    }
+}
+
+/// Removes a directory (with nothing mounted below) when dropped, unless emptied.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
