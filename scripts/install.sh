@@ -9,12 +9,19 @@ export DEBIAN_FRONTEND=noninteractive
 # What building and testing need: a C toolchain for -sys crates, busybox-static for test
 # root filesystems and the first image, the reference registry, skopeo and htpasswd for
 # the image tests, podman (pulls what `push` sent) and buildah, and the runtimes and tools the
-# benchmarks compare against (netavark and aardvark-dns: Podman's DNS, for bench/network.sh).
+# benchmarks compare against (netavark and aardvark-dns: Podman's DNS, for bench/network.sh);
+# containerd (1.6, its CRI plugin) and containernetworking-plugins (the bridge CNI) for the
+# CRI test and bench/cri.sh, which start their own containerd (the packaged service is not
+# needed and is disabled below); protobuf-compiler: protoc builds the CRI client's protos.
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   build-essential pkg-config ca-certificates busybox-static iproute2 nftables \
   libseccomp-dev runc crun hyperfine strace golang-github-containers-common podman buildah \
-  docker-registry skopeo umoci apache2-utils gzip zstd iperf3 aardvark-dns netavark >/dev/null
+  docker-registry skopeo umoci apache2-utils gzip zstd iperf3 aardvark-dns netavark \
+  containerd containernetworking-plugins protobuf-compiler >/dev/null
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  systemctl disable --now containerd.service >/dev/null 2>&1 || true
+fi
 
 # The Docker Engine API's tests drive real clients: docker-compose (1.29) and the Python
 # SDK from Debian, and the docker CLI. Debian has the CLI only in docker.io, which also

@@ -156,7 +156,14 @@ impl Manager {
     /// Writes the limits of `resources`, and confines device access to its device
     /// rules: through the v1 devices controller's files, or an eBPF program on cgroup v2.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
-        let writes = if self.hierarchy.is_unified() { plan::v2(resources)? } else { plan::v1(resources)? };
+        let writes = if self.hierarchy.is_unified() {
+            plan::v2(resources)?
+        } else {
+            let mut writes = plan::v1(resources)?;
+            let current = self.dir_of("memory").and_then(|d| read(&d.join("memory.limit_in_bytes")).ok());
+            plan::order_memory_v1(&mut writes, current.and_then(|c| c.trim().parse().ok()).unwrap_or(i64::MAX));
+            writes
+        };
         // Checked before anything is written. An empty list changes nothing (as on v1,
         // where it writes nothing).
         let device_rules =

@@ -27,7 +27,23 @@ fn unsupported(field: &str, reason: &str) -> Error {
     Error::Unsupported { field: field.into(), reason: reason.into() }
 }
 
-/// The writes for cgroup v1, in the order they must happen.
+/// Puts the v1 memory+swap write before the memory limit's when the new memory+swap is
+/// unlimited or above the `current` memory limit: the kernel keeps `limit <= memsw` at
+/// every write, so raising both must raise memsw first, lowering must lower the limit
+/// first (runc orders them the same way). [`v1`] puts the limit first.
+pub fn order_memory_v1(writes: &mut Vec<Write>, current: i64) {
+    let at = |name: &str| writes.iter().position(|w| w.controller == "memory" && w.file == name);
+    let (Some(limit), Some(swap)) = (at("memory.limit_in_bytes"), at("memory.memsw.limit_in_bytes")) else {
+        return;
+    };
+    let new_swap: i64 = writes[swap].value.parse().unwrap_or(-1);
+    if swap > limit && (new_swap == -1 || current < new_swap) {
+        let w = writes.remove(swap);
+        writes.insert(limit, w);
+    }
+}
+
+/// The writes for cgroup v1, in the order they must happen (but see [`order_memory_v1`]).
 pub fn v1(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
@@ -35,7 +51,7 @@ pub fn v1(r: &LinuxResources) -> Result<Vec<Write>> {
             out.push(w("memory", "memory.limit_in_bytes", limit));
         }
         if let Some(swap) = m.swap() {
-            // memsw is memory+swap; it must be set after (and not below) the limit.
+            // memsw is memory+swap, never below the limit: see `order_memory_v1`.
             out.push(w("memory", "memory.memsw.limit_in_bytes", swap));
         }
         if let Some(reservation) = m.reservation() {
@@ -488,5 +504,23 @@ mod tests {
         assert_eq!(writes[1], w("pids", "pids.max", "5"));
         let bad = resources(r#"{"unified":{"../x":"1"}}"#);
         assert!(v2(&bad).is_err());
+    }
+
+    #[test]
+    fn memsw_goes_first_when_raised_above_the_current_limit() {
+        let plan = |limit: i64, swap: i64, current: i64| {
+            let r: LinuxResources =
+                serde_json::from_value(serde_json::json!({"memory": {"limit": limit, "swap": swap}})).unwrap();
+            let mut writes = v1(&r).unwrap();
+            order_memory_v1(&mut writes, current);
+            writes.iter().map(|w| w.file.clone()).collect::<Vec<_>>()
+        };
+        let (limit, memsw) = ("memory.limit_in_bytes".to_string(), "memory.memsw.limit_in_bytes".to_string());
+        // Created (no limit yet): the limit first.
+        assert_eq!(plan(64, 64, i64::MAX), [limit.clone(), memsw.clone()]);
+        // Raised from 64: memsw first; lowered from 96: the limit first.
+        assert_eq!(plan(96, 96, 64), [memsw.clone(), limit.clone()]);
+        assert_eq!(plan(32, 32, 96), [limit.clone(), memsw.clone()]);
+        assert_eq!(plan(-1, -1, 32), [memsw, limit]);
     }
 }

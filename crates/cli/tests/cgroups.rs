@@ -355,6 +355,34 @@ fn update_live_limits() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// update raises and lowers memory and memory+swap together (as containerd's CRI does,
+/// swap equal to the limit): on v1 the kernel keeps limit <= memsw at every write, so the
+/// order of the two writes depends on the direction (as runc orders them).
+#[test]
+fn update_raises_and_lowers_memory_with_swap() {
+    let rt = Runtime::new(BIN, "cgmemsw");
+    let mut b = Bundle::new("cgmemsw", &["sleep", "1000"]);
+    let mib = 1024 * 1024;
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 64 * mib, "swap": 64 * mib}});
+    b.write();
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "m"]);
+    let file = b.dir.join("resources.json");
+    for size in [96 * mib, 32 * mib, -1] {
+        std::fs::write(&file, json!({"memory": {"limit": size, "swap": size}}).to_string()).unwrap();
+        rt.ok(&["update", "--resources", file.to_str().unwrap(), "m"]);
+        if !unified() {
+            let want = if size == -1 { "9223372036854771712".to_string() } else { size.to_string() };
+            assert_eq!(read(&cg_file(&b, "memory", "memory.limit_in_bytes")), want);
+            let memsw = cg_file(&b, "memory", "memory.memsw.limit_in_bytes");
+            if memsw.exists() {
+                assert_eq!(read(&memsw), want);
+            }
+        }
+    }
+    rt.ok(&["delete", "--force", "m"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
 /// events --stats reports what the kernel counts; the stream reports OOM kills.
 #[test]
 fn events_stats_and_oom() {

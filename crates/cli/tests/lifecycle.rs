@@ -118,6 +118,25 @@ fn delete_force_and_created() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// `delete --force` of a container that is gone succeeds, as runc's does: containerd's
+/// shim cleans up with it after the container was deleted (and warned on every pod
+/// before). Without --force, an unknown id is still an error.
+#[test]
+fn delete_force_of_a_container_that_is_gone() {
+    let rt = Runtime::new(BIN, "forcegone");
+    let b = Bundle::new("forcegone", &["true"]);
+    rt.ok(&["run", "--keep", "--bundle", b.dir.to_str().unwrap(), "gone"]);
+    rt.ok(&["delete", "gone"]);
+    rt.ok(&["delete", "--force", "gone"]);
+    rt.ok(&["delete", "--force", "never-was"]);
+    let out = rt.run(&["delete", "never-was"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: container \"never-was\" does not exist"), "{out:?}");
+    // Still no path games: a bad id is refused with --force too.
+    assert_eq!(rt.run(&["delete", "--force", "../x"]).status.code(), Some(1));
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
 #[test]
 fn list_table_and_json() {
     let rt = Runtime::new(BIN, "list");

@@ -539,7 +539,13 @@ fn wait_exit(state: &State, timeout: Duration) -> bool {
 /// Deletes a container: refuses a running one unless `force`, kills what is left,
 /// removes its cgroup and state, then runs the poststop hooks.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let lock = store.lock(id)?;
+    let lock = match store.lock(id) {
+        Ok(lock) => lock,
+        // Gone already: with --force that is what was asked (runc exits 0 too; containerd's
+        // shim cleanup deletes with --force after the container was deleted).
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let state = match store.load(id) {
         Ok(s) => s,
         // A create that died before writing any state, or a state torn by a power loss

@@ -6,6 +6,8 @@
 
 pub mod api;
 mod bundle;
+mod containerd;
+pub mod cri;
 /// Docker's default confinement (capabilities and seccomp profile), as the engine builds it.
 pub mod docker_profile {
     pub use lindocker_engine::confinement::{DOCKER_CAPS, convert, docker_capabilities, docker_seccomp};
@@ -22,6 +24,7 @@ mod rootfs;
 
 pub use api::{Api, Reply};
 pub use bundle::{Bundle, Runtime, checker_path, dnsq_path};
+pub use containerd::{CNI_BIN_DIR, Containerd, POD_SUBNET, containerd_available};
 pub use engine::Engine;
 pub use fakehost::FakeHost;
 pub use leaks::{cgroup_dirs, leftovers};

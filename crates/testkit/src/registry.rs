@@ -13,6 +13,8 @@ pub struct Registry {
     pub addr: String,
     /// Its directory: config, storage (`data/`), log.
     pub dir: PathBuf,
+    /// The network namespace it listens in (`None`: the test's own).
+    netns: Option<PathBuf>,
 }
 
 /// A free loopback port (bound, then released for the caller to take).
@@ -23,6 +25,12 @@ pub fn free_port() -> u16 {
 impl Registry {
     /// Starts a registry; with `user`, only that user (password `password`) may use it.
     pub fn start(name: &str, user: Option<(&str, &str)>) -> Registry {
+        Registry::start_in(name, user, None)
+    }
+
+    /// Like [`Registry::start`], listening on the loopback of `host` (a daemon in the fake
+    /// host pulls from it); pushes then run inside `host` too.
+    pub fn start_in(name: &str, user: Option<(&str, &str)>, host: Option<&crate::FakeHost>) -> Registry {
         let dir = crate::temp_dir(&format!("{name}-registry"));
         let port = free_port();
         let mut config = format!(
@@ -41,7 +49,11 @@ impl Registry {
         }
         std::fs::write(dir.join("config.yml"), config).unwrap();
         let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new("docker-registry")
+        let mut cmd = match host {
+            Some(host) => host.command("docker-registry"),
+            None => Command::new("docker-registry"),
+        };
+        let child = cmd
             .arg("serve")
             .arg(dir.join("config.yml"))
             .stdin(Stdio::null())
@@ -51,11 +63,12 @@ impl Registry {
             .expect("start docker-registry (the README's install command installs it)");
         let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&addr).is_err() {
+        let netns = host.map(|h| h.path.clone());
+        while !listening(&addr, netns.as_deref()) {
             assert!(Instant::now() < deadline, "registry did not listen on {addr}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Registry { child, addr, dir }
+        Registry { child, addr, dir, netns }
     }
 
     /// Pushes the OCI layout at `layout` (tag `tag` in it) as `repo:tag` with skopeo.
@@ -65,7 +78,14 @@ impl Registry {
 
     /// Like [`Registry::push`], with credentials.
     pub fn push_as(&self, layout: &Path, repo: &str, tag: &str, creds: Option<&str>) {
-        let mut cmd = Command::new("skopeo");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display())).args(["--", "skopeo"]);
+                c
+            }
+            None => Command::new("skopeo"),
+        };
         cmd.args(["copy", "--quiet", "--all", "--dest-tls-verify=false"]);
         if let Some(creds) = creds {
             cmd.args(["--dest-creds", creds]);
@@ -83,6 +103,25 @@ impl Registry {
         let hex = digest.trim_start_matches("sha256:");
         self.dir.join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
     }
+}
+
+/// Whether something accepts TCP connections on `addr`, in network namespace `netns`
+/// (entered by a thread of its own, which ends with the check).
+fn listening(addr: &str, netns: Option<&Path>) -> bool {
+    let Some(netns) = netns else { return TcpStream::connect(addr).is_ok() };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let Ok(ns) = std::fs::File::open(netns) else { return false };
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&ns),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .expect("setns into the fake host");
+            TcpStream::connect(addr).is_ok()
+        })
+        .join()
+        .unwrap()
+    })
 }
 
 impl Drop for Registry {
