@@ -95,10 +95,11 @@ impl Systemd {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for msg in iter.flatten() {
-                if let Ok((_, job, _, result)) = msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>() {
-                    if tx.send((job, result)).is_err() {
-                        return;
-                    }
+                let body = msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>();
+                if let Ok((_, job, _, result)) = body
+                    && tx.send((job, result)).is_err()
+                {
+                    return;
                 }
             }
         });

@@ -71,10 +71,10 @@ pub fn from_writes(writes: &[Write], unified: bool, version: u32) -> Result<Vec<
                 out.push(("TasksMax", Value::U64(limit()?.max(1))))
             }
             (_, "cpuset.cpus") if version >= CPUSET_SINCE => {
-                out.push(("AllowedCPUs", Value::Bytes(range_to_bits(value).map_err(|_| bad(file, value))?)))
+                out.push(("AllowedCPUs", Value::Bytes(range_to_bits(value).ok_or_else(|| bad(file, value))?)))
             }
             (_, "cpuset.mems") if version >= CPUSET_SINCE => {
-                out.push(("AllowedMemoryNodes", Value::Bytes(range_to_bits(value).map_err(|_| bad(file, value))?)))
+                out.push(("AllowedMemoryNodes", Value::Bytes(range_to_bits(value).ok_or_else(|| bad(file, value))?)))
             }
             // Only in the files.
             _ => {}
@@ -101,7 +101,7 @@ pub fn quota_per_sec(quota: i64, period: u64) -> u64 {
 }
 
 /// A CPU or memory-node list (`0-3,5`) as systemd's bitmask: byte i holds CPUs 8i..8i+7.
-pub fn range_to_bits(list: &str) -> std::result::Result<Vec<u8>, ()> {
+pub fn range_to_bits(list: &str) -> Option<Vec<u8>> {
     let mut bytes: Vec<u8> = Vec::new();
     let mut set = |n: u32| {
         let i = (n / 8) as usize;
@@ -112,15 +112,15 @@ pub fn range_to_bits(list: &str) -> std::result::Result<Vec<u8>, ()> {
     };
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (u32, u32) = (a.trim().parse().map_err(|_| ())?, b.trim().parse().map_err(|_| ())?);
+        let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
         // The kernel has at most a few thousand CPUs; a huge range is an error, not a
         // huge allocation.
         if a > b || b >= 1 << 16 {
-            return Err(());
+            return None;
         }
         (a..=b).for_each(&mut set);
     }
-    if bytes.is_empty() { Err(()) } else { Ok(bytes) }
+    if bytes.is_empty() { None } else { Some(bytes) }
 }
 
 fn bad(file: &str, value: &str) -> Error {
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(range_to_bits("0-3,9").unwrap(), vec![0x0f, 0x02]);
         assert_eq!(range_to_bits(" 8 ").unwrap(), vec![0, 1]);
         for bad in ["", "3-1", "x", "0-99999999", ","] {
-            assert!(range_to_bits(bad).is_err(), "{bad:?}");
+            assert!(range_to_bits(bad).is_none(), "{bad:?}");
         }
     }
 }
