@@ -134,6 +134,9 @@ fn delete_force_of_a_running_container_stops_its_unit() {
     let mut b = Bundle::new("sdforce", &["sleep", "1000"]);
     // No cgroupsPath: runc's default, a scope named after the container in system.slice.
     b.config["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+    // A time namespace makes the runtime fork the init from an intermediate process: the
+    // init must be born in the scope all the same.
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
     b.write();
     let unit = format!("lindocker-{id}.scope");
     rt.ok(&["--systemd-cgroup", "run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
@@ -147,8 +150,8 @@ fn delete_force_of_a_running_container_stops_its_unit() {
 }
 
 #[test]
-fn bad_slice_and_unit_names_are_refused_with_nothing_created() {
-    if !systemd_host("bad_slice_and_unit_names_are_refused_with_nothing_created") {
+fn bad_names_are_refused_and_failed_creates_leave_no_unit() {
+    if !systemd_host("bad_names_are_refused_and_failed_creates_leave_no_unit") {
         return;
     }
     let rt = Runtime::new(BIN, "sdbad");
@@ -186,6 +189,19 @@ fn bad_slice_and_unit_names_are_refused_with_nothing_created() {
     b.write();
     let out = rt.run(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than 255"), "{out:?}");
+
+    // A create that fails once the unit exists (the program is missing) leaves none.
+    b.config["linux"]["cgroupsPath"] = json!(format!("lindocker-test.slice:lindocker:{id}"));
+    b.config["process"]["args"] = json!(["/no/such/program"]);
+    b.write();
+    let unit = format!("lindocker-{id}.scope");
+    let out = rt.run(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("/no/such/program"), "{err}");
+    assert_eq!(unit_property(&unit, "LoadState"), "not-found");
+    assert!(!scope_dir(&format!("/lindocker.slice/lindocker-test.slice/{unit}")).exists());
+    assert!(!rt.run(&["state", &id]).status.success());
+    stop_slices();
 }
 
 /// The cgroupfs driver (no flag) is unchanged on a systemd host: the runtime's own
