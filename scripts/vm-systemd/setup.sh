@@ -8,4 +8,16 @@ vm=${1:?usage: setup.sh SHARED/vm}
 export VMTEST_IMAGES=${LINDOCKER_VM_SYSTEMD:-/var/cache/lindocker-vm-systemd}/images
 export VMTEST_BUILD=${LINDOCKER_VM_SYSTEMD:-/var/cache/lindocker-vm-systemd}/build
 export EXTRA_PKGS=systemd,systemd-sysv,dbus
-exec "$vm/setup.sh"
+
+# debootstrap of these packages leaves /proc mounted in the build tree (a package's
+# maintainer script keeps it busy when debootstrap unmounts): unmount what is left there,
+# before setup.sh (which may rm -rf the tree) and after.
+unmount_leftovers() {
+  awk -v root="$VMTEST_BUILD/rootfs/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount "$m" || umount -l "$m"; done
+}
+unmount_leftovers
+rc=0
+"$vm/setup.sh" || rc=$?
+unmount_leftovers
+exit $rc
