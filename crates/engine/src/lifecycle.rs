@@ -723,7 +723,7 @@ impl Engine {
                     && !network.ports.iter().any(|p| p.container_port == container_port && p.protocol == protocol)
                 {
                     network.ports.push(lindocker_network::ports::PortSpec {
-                        host_ip: std::net::Ipv4Addr::UNSPECIFIED,
+                        host_ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
                         host_port: 0,
                         container_port,
                         protocol,

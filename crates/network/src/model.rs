@@ -3,7 +3,7 @@
 //! other for its types.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
@@ -37,8 +37,8 @@ pub struct Network {
 /// A published port as it was given out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
-    /// Host address (0.0.0.0: all).
-    pub host_ip: Ipv4Addr,
+    /// Host address (0.0.0.0: all, IPv4 and IPv6; `::`: all IPv6).
+    pub host_ip: IpAddr,
     /// Host port.
     pub host_port: u16,
     /// Container port.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -687,31 +687,78 @@ fn foreign_ports(own: &str) -> Result<Vec<PortMapping>, NetworkError> {
         .collect())
 }
 
+/// Whether two host addresses of published ports share an address: `0.0.0.0` is every
+/// address (IPv4 and IPv6, as Docker's default), `::` every IPv6 one.
+fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
+    let everything = |ip: IpAddr| ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let every_v6 = |ip: IpAddr, other: IpAddr| ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && other.is_ipv6();
+    a == b || everything(a) || everything(b) || every_v6(a, b) || every_v6(b, a)
+}
+
+/// Whether the host could take `port` on `ip` now: a test bind (IPv6 only for an IPv6
+/// address, so that it does not collide with an IPv4 socket).
+fn bindable(protocol: Protocol, ip: IpAddr, port: u16) -> bool {
+    use rustix::net::{AddressFamily, SocketType, bind, socket, sockopt};
+    let (family, kind) = match (ip, protocol) {
+        (IpAddr::V4(_), Protocol::Tcp) => (AddressFamily::INET, SocketType::STREAM),
+        (IpAddr::V4(_), Protocol::Udp) => (AddressFamily::INET, SocketType::DGRAM),
+        (IpAddr::V6(_), Protocol::Tcp) => (AddressFamily::INET6, SocketType::STREAM),
+        (IpAddr::V6(_), Protocol::Udp) => (AddressFamily::INET6, SocketType::DGRAM),
+    };
+    let Ok(fd) = socket(family, kind, None) else { return false };
+    if ip.is_ipv6() && sockopt::set_ipv6_v6only(&fd, true).is_err() {
+        return false;
+    }
+    let _ = sockopt::set_socket_reuseaddr(&fd, protocol == Protocol::Tcp);
+    bind(&fd, &std::net::SocketAddr::new(ip, port)).is_ok()
+}
+
+/// The host addresses a published port takes: its own, and for `0.0.0.0` also `::`
+/// (IPv6, through the proxy).
+fn host_addresses(ip: IpAddr) -> Vec<IpAddr> {
+    if ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED) { vec![ip, IpAddr::V6(Ipv6Addr::UNSPECIFIED)] } else { vec![ip] }
+}
+
 /// Checks a host port is free (ours, other data roots' and the host's), or picks one
 /// for port 0.
 fn reserve_port(state: &State, foreign: &[PortMapping], p: &PortSpec) -> Result<PortMapping, NetworkError> {
     let ours = |port: u16| {
-        state.endpoints.iter().flat_map(|e| &e.ports).chain(foreign).any(|m| {
-            m.host_port == port
-                && m.protocol == p.protocol
-                && (m.host_ip.is_unspecified() || p.host_ip.is_unspecified() || m.host_ip == p.host_ip)
-        })
+        state
+            .endpoints
+            .iter()
+            .flat_map(|e| &e.ports)
+            .chain(foreign)
+            .any(|m| m.host_port == port && m.protocol == p.protocol && addresses_overlap(m.host_ip, p.host_ip))
     };
-    let free = |port: u16| {
-        !ours(port)
-            && match p.protocol {
-                Protocol::Udp => UdpSocket::bind((p.host_ip, port)).is_ok(),
-                Protocol::Tcp => TcpListener::bind((p.host_ip, port)).is_ok(),
-            }
-    };
+    let busy = |port: u16| host_addresses(p.host_ip).into_iter().find(|ip| !bindable(p.protocol, *ip, port));
+    let shown = |ip: IpAddr| if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
     let host_port = if p.host_port == 0 {
         (32768..61000u16)
-            .find(|port| free(*port))
-            .ok_or(NetworkError::PortTaken { address: p.host_ip.to_string(), port: 0 })?
-    } else if free(p.host_port) {
-        p.host_port
+            .find(|port| !ours(*port) && busy(*port).is_none())
+            .ok_or(NetworkError::PortTaken { address: shown(p.host_ip), port: 0 })?
+    } else if ours(p.host_port) {
+        return Err(NetworkError::PortTaken { address: shown(p.host_ip), port: p.host_port });
+    } else if let Some(ip) = busy(p.host_port) {
+        return Err(NetworkError::PortTaken { address: shown(ip), port: p.host_port });
     } else {
-        return Err(NetworkError::PortTaken { address: p.host_ip.to_string(), port: p.host_port });
+        p.host_port
     };
     Ok(PortMapping { host_ip: p.host_ip, host_port, container_port: p.container_port, protocol: p.protocol })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_host_addresses_overlap() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(addresses_overlap(ip("0.0.0.0"), ip("::1")));
+        assert!(addresses_overlap(ip("::"), ip("::1")));
+        assert!(addresses_overlap(ip("::"), ip("0.0.0.0")));
+        assert!(!addresses_overlap(ip("::"), ip("127.0.0.1")));
+        assert!(!addresses_overlap(ip("::1"), ip("127.0.0.1")));
+        assert!(!addresses_overlap(ip("::1"), ip("fd00::1")));
+        assert!(addresses_overlap(ip("127.0.0.1"), ip("127.0.0.1")));
+    }
 }

@@ -1,7 +1,6 @@
 //! `lindocker network create/ls/inspect/rm/prune/connect/disconnect` and `port`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -261,7 +260,7 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
         }
     }
     ports.sort_by_key(|p| (p.container_port, p.protocol, p.host_ip, p.host_port));
-    let host = |p: &PortMapping| SocketAddrV4::new(p.host_ip, p.host_port).to_string();
+    let host = |p: &PortMapping| std::net::SocketAddr::new(p.host_ip, p.host_port).to_string();
     let lines: Vec<String> = match &wanted {
         None => ports.iter().map(|p| format!("{}/{} -> {}", p.container_port, p.protocol, host(p))).collect(),
         Some((number, proto)) => {
@@ -290,7 +289,9 @@ pub fn ports_column(engine: &Engine, id: &str) -> String {
         .unwrap_or_default()
         .iter()
         .flat_map(|e| {
-            e.ports.iter().map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+            e.ports.iter().map(|p| {
+                format!("{}->{}/{}", std::net::SocketAddr::new(p.host_ip, p.host_port), p.container_port, p.protocol)
+            })
         })
         .collect::<Vec<_>>()
         .join(", ")
