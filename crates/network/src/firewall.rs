@@ -350,6 +350,7 @@ pub(crate) mod tests {
             pool: Pool::new(subnet.parse().unwrap(), None, None).unwrap(),
             pool6: None,
             internal,
+            dns_disabled: false,
             labels: BTreeMap::new(),
             created: "0".into(),
         }

@@ -28,6 +28,10 @@ pub struct Network {
     pub pool6: Option<Pool<Ipv6Addr>>,
     /// No way out of the subnet.
     pub internal: bool,
+    /// `--disable-dns` (Podman's flag): no DNS server for it; its containers keep the
+    /// host's resolvers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dns_disabled: bool,
     /// `--label`s.
     pub labels: BTreeMap<String, String>,
     /// RFC 3339.

@@ -57,6 +57,8 @@ pub struct NetworkSpec {
     pub gateway6: Option<Ipv6Addr>,
     /// `--internal`.
     pub internal: bool,
+    /// `--disable-dns`: no names by DNS on it.
+    pub disable_dns: bool,
     /// `--label`s.
     pub labels: BTreeMap<String, String>,
 }
@@ -152,22 +154,34 @@ impl Networks {
         self
     }
 
-    /// Starts the DNS server if a container is to join a user network and it is not
-    /// running. Called under the lock.
-    fn ensure_dns(&self, networks: impl IntoIterator<Item = impl AsRef<str>>) -> Result<(), NetworkError> {
-        let Some((binary, state)) = &self.dns else { return Ok(()) };
-        if networks.into_iter().all(|n| n.as_ref() == DEFAULT_NETWORK) {
+    /// Starts the DNS server if a container is to join a network it serves (a user
+    /// network without `--disable-dns`) and it is not running. Called under the lock.
+    fn ensure_dns(
+        &self,
+        state: &State,
+        networks: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<(), NetworkError> {
+        let Some((binary, dns_state)) = &self.dns else { return Ok(()) };
+        let served = |name: &str| {
+            state
+                .networks
+                .iter()
+                .find(|n| n.name == name || n.id.starts_with(name))
+                .is_some_and(crate::dns::answer::serves)
+        };
+        if !networks.into_iter().any(|n| served(n.as_ref())) {
             return Ok(());
         }
         let root = self.dir.parent().unwrap_or(&self.dir);
-        crate::dns::ensure(binary, root, state)
+        crate::dns::ensure(binary, root, dns_state)
     }
 
-    /// Stops the DNS server once no container is left on a user network. Called under
-    /// the lock.
+    /// Stops the DNS server once no container is left on a network it serves. Called
+    /// under the lock.
     fn stop_dns_if_unused(&self, state: &State) {
         let Some((_, dns_state)) = &self.dns else { return };
-        if state.endpoints.iter().all(|e| e.network == DEFAULT_NETWORK) {
+        let served = |e: &Endpoint| state.networks.iter().any(|n| n.name == e.network && crate::dns::answer::serves(n));
+        if !state.endpoints.iter().any(served) {
             crate::dns::stop(self.dir.parent().unwrap_or(&self.dir), dns_state);
         }
     }
@@ -289,6 +303,7 @@ impl Networks {
             pool,
             pool6,
             internal: spec.internal,
+            dns_disabled: spec.disable_dns,
             labels: spec.labels.clone(),
             created: now(),
         })
@@ -330,7 +345,7 @@ impl Networks {
         let mut state = self.load()?;
         // First the server (if it cannot start, nothing is changed yet); it looks at the
         // store before each answer, so the endpoints saved below are served at once.
-        self.ensure_dns(attachments.iter().map(|a| a.network.as_str()))?;
+        self.ensure_dns(&state, attachments.iter().map(|a| a.network.as_str()))?;
         let who = Who { id, name, hostname, hosts_file, extra_hosts, upstream };
         let result = self.attach_locked(&mut state, &who, attachments, ports, netns_path);
         if result.is_err() {
@@ -409,7 +424,7 @@ impl Networks {
         let had_ports = gone.iter().any(|e| !e.ports.is_empty());
         let applied = if had_ports { firewall::apply(&self.table, &state.networks, &state.endpoints) } else { Ok(()) };
         self.save(&state)?;
-        if gone.iter().any(|e| e.network != DEFAULT_NETWORK) {
+        if !gone.is_empty() {
             self.stop_dns_if_unused(&state);
         }
         applied
@@ -559,7 +574,7 @@ impl Networks {
         if mine.iter().any(|e| e.network == network) {
             return Err(NetworkError::invalid("network", &network, "the container is on it already"));
         }
-        self.ensure_dns([&network])?;
+        self.ensure_dns(&state, [&network])?;
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
         let who = Who {
             id,

@@ -40,6 +40,10 @@ pub enum NetworkCommand {
         /// Give containers IPv6 addresses too.
         #[arg(long)]
         ipv6: bool,
+        /// No DNS server on this network: its containers keep the host's resolvers (as
+        /// Podman's flag).
+        #[arg(long)]
+        disable_dns: bool,
         /// The name.
         name: String,
     },
@@ -142,7 +146,7 @@ fn network_row(
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
     match command {
-        NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, name } => {
+        NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, disable_dns, name } => {
             let request = NetworkCreate {
                 name: name.clone(),
                 driver: driver.clone(),
@@ -151,6 +155,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 ip_range: ip_range.clone(),
                 internal: *internal,
                 ipv6: *ipv6,
+                disable_dns: *disable_dns,
                 labels: label
                     .iter()
                     .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
@@ -182,6 +187,10 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 // lindocker's inspect names every bridge (the API shows Docker's options).
                 if let Some(bridge) = &network.bridge {
                     value["Options"][BRIDGE_NAME_OPTION] = bridge.as_str().into();
+                }
+                // As Podman names it.
+                if let Some(enabled) = network.dns_enabled {
+                    value["Options"]["dns_enabled"] = enabled.to_string().into();
                 }
                 out.push(value);
             }
