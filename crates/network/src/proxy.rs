@@ -101,7 +101,12 @@ pub fn bind(forwards: &[Forward]) -> Result<Vec<Bound>, String> {
     for f in forwards {
         let family = if f.listen.is_ipv6() { AddressFamily::INET6 } else { AddressFamily::INET };
         let kind = if f.protocol == Protocol::Tcp { SocketType::STREAM } else { SocketType::DGRAM };
-        let fd = socket(family, kind, None).map_err(|e| format!("socket: {e}"))?;
+        let fd = match socket(family, kind, None) {
+            Ok(fd) => fd,
+            // A host without IPv6: `0.0.0.0`'s IPv6 side is not there, as with Docker.
+            Err(rustix::io::Errno::AFNOSUPPORT) if f.listen.ip().is_unspecified() => continue,
+            Err(e) => return Err(format!("socket: {e}")),
+        };
         if f.listen.is_ipv6() {
             sockopt::set_ipv6_v6only(&fd, true).map_err(|e| format!("IPV6_V6ONLY: {e}"))?;
         }

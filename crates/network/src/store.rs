@@ -711,8 +711,9 @@ fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// Whether the host could take `port` on `ip` now: a test bind (IPv6 only for an IPv6
-/// address, so that it does not collide with an IPv4 socket).
-fn bindable(protocol: Protocol, ip: IpAddr, port: u16) -> bool {
+/// address, so that it does not collide with an IPv4 socket). `implicit`: `::` as the
+/// IPv6 side of `0.0.0.0`, which a host without IPv6 does without.
+fn bindable(protocol: Protocol, ip: IpAddr, port: u16, implicit: bool) -> bool {
     use rustix::net::{AddressFamily, SocketType, bind, socket, sockopt};
     let (family, kind) = match (ip, protocol) {
         (IpAddr::V4(_), Protocol::Tcp) => (AddressFamily::INET, SocketType::STREAM),
@@ -720,7 +721,13 @@ fn bindable(protocol: Protocol, ip: IpAddr, port: u16) -> bool {
         (IpAddr::V6(_), Protocol::Tcp) => (AddressFamily::INET6, SocketType::STREAM),
         (IpAddr::V6(_), Protocol::Udp) => (AddressFamily::INET6, SocketType::DGRAM),
     };
-    let Ok(fd) = socket(family, kind, None) else { return false };
+    let fd = match socket(family, kind, None) {
+        Ok(fd) => fd,
+        // A host without IPv6 (ipv6.disable=1): `0.0.0.0` is its IPv4 side only, as
+        // Docker's; a port on `::` or an IPv6 address is refused.
+        Err(rustix::io::Errno::AFNOSUPPORT) => return implicit,
+        Err(_) => return false,
+    };
     if ip.is_ipv6() && sockopt::set_ipv6_v6only(&fd, true).is_err() {
         return false;
     }
@@ -745,7 +752,9 @@ fn reserve_port(state: &State, foreign: &[PortMapping], p: &PortSpec) -> Result<
             .chain(foreign)
             .any(|m| m.host_port == port && m.protocol == p.protocol && addresses_overlap(m.host_ip, p.host_ip))
     };
-    let busy = |port: u16| host_addresses(p.host_ip).into_iter().find(|ip| !bindable(p.protocol, *ip, port));
+    let implicit = |ip: IpAddr| ip != p.host_ip;
+    let busy =
+        |port: u16| host_addresses(p.host_ip).into_iter().find(|ip| !bindable(p.protocol, *ip, port, implicit(*ip)));
     let shown = |ip: IpAddr| if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
     let host_port = if p.host_port == 0 {
         (32768..61000u16)
