@@ -155,13 +155,14 @@ impl Networks {
     }
 
     /// Starts the DNS server if a container is to join a network it serves (a user
-    /// network without `--disable-dns`) and it is not running. Called under the lock.
-    fn ensure_dns(
+    /// network without `--disable-dns`) and it is not running, without waiting for it
+    /// to listen. Called under the lock.
+    fn start_dns(
         &self,
         state: &State,
         networks: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<(), NetworkError> {
-        let Some((binary, dns_state)) = &self.dns else { return Ok(()) };
+    ) -> Result<Option<crate::dns::Starting>, NetworkError> {
+        let Some((binary, dns_state)) = &self.dns else { return Ok(None) };
         let served = |name: &str| {
             state
                 .networks
@@ -170,10 +171,18 @@ impl Networks {
                 .is_some_and(crate::dns::answer::serves)
         };
         if !networks.into_iter().any(|n| served(n.as_ref())) {
-            return Ok(());
+            return Ok(None);
         }
         let root = self.dir.parent().unwrap_or(&self.dir);
-        crate::dns::ensure(binary, root, dns_state)
+        crate::dns::begin(binary, root, dns_state)
+    }
+
+    /// Waits for a server [`Networks::start_dns`] started to listen.
+    fn dns_ready(&self, starting: Option<crate::dns::Starting>) -> Result<(), NetworkError> {
+        match (starting, &self.dns) {
+            (Some(s), Some((_, dns_state))) => s.ready(dns_state),
+            _ => Ok(()),
+        }
     }
 
     /// Stops the DNS server once no container is left on a network it serves. Called
@@ -343,11 +352,18 @@ impl Networks {
     ) -> Result<Vec<Endpoint>, NetworkError> {
         let _lock = self.lock()?;
         let mut state = self.load()?;
-        // First the server (if it cannot start, nothing is changed yet); it looks at the
-        // store before each answer, so the endpoints saved below are served at once.
-        self.ensure_dns(&state, attachments.iter().map(|a| a.network.as_str()))?;
+        // First the server (if it cannot start, what was made is undone): it starts while
+        // the links are made, and is waited for before the container can ask it anything;
+        // it looks at the store before each answer, so the endpoints saved below are
+        // served at once.
+        let starting = self.start_dns(&state, attachments.iter().map(|a| a.network.as_str()))?;
         let who = Who { id, name, hostname, hosts_file, extra_hosts, upstream };
-        let result = self.attach_locked(&mut state, &who, attachments, ports, netns_path);
+        let mut result = self.attach_locked(&mut state, &who, attachments, ports, netns_path);
+        if let Err(e) = self.dns_ready(starting)
+            && result.is_ok()
+        {
+            result = Err(e);
+        }
         if result.is_err() {
             state.endpoints.retain(|e| e.container != id);
             for n in &mut state.networks {
@@ -574,7 +590,7 @@ impl Networks {
         if mine.iter().any(|e| e.network == network) {
             return Err(NetworkError::invalid("network", &network, "the container is on it already"));
         }
-        self.ensure_dns(&state, [&network])?;
+        self.dns_ready(self.start_dns(&state, [&network])?)?;
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
         let who = Who {
             id,
