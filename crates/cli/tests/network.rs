@@ -570,6 +570,12 @@ fn ports_on_ipv6_loopback_and_addresses_through_the_proxy() {
     wait_until("the proxy to die with its shim", || !std::path::Path::new(&format!("/proc/{}", proxies[0])).exists());
     assert_eq!(listeners(&host, 8085), Vec::<i32>::new());
 
+    // Stopped, nothing listens for it; started again, the proxy is back.
+    engine.ok(&["stop", "-t", "0", "w6"]);
+    assert_eq!(listeners(&host, 9080), Vec::<i32>::new(), "a listener of a stopped container");
+    engine.ok(&["start", "w6"]);
+    assert_eq!(wget(&host, "http://[::1]:9080/").as_deref(), hello6);
+
     // After rm nothing listens.
     engine.ok(&["rm", "-f", "w4", "w6", "u4", "u6", "killed"]);
     let out = host.run("ss", &["-Hlntup"]);
