@@ -30,6 +30,10 @@ impl Drop for PortProxy {
 /// Starts the proxy for `record`'s ports published on IPv6, if it has any; returns once
 /// it listens, or the reason it could not (a port taken meanwhile).
 pub fn start(engine: &Engine, record: &Record) -> Result<Option<PortProxy>, EngineError> {
+    // Most containers publish nothing: no read of the store for them.
+    if record.network.ports.is_empty() {
+        return Ok(None);
+    }
     let endpoints = engine.networks.endpoints_of(&record.id)?;
     let forwards = lindocker_network::proxy::forwards(&endpoints);
     if forwards.is_empty() {
