@@ -54,6 +54,7 @@ install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-runtime /usr/l
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker /usr/local/bin/lindocker
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-shim /usr/local/bin/lindocker-shim
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-dns /usr/local/bin/lindocker-dns
+install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-proxy /usr/local/bin/lindocker-proxy
 install -m 0755 target/x86_64-unknown-linux-gnu/release/lindocker-api /usr/local/bin/lindocker-api
 
 # A first container: busybox from busybox-static, run by lindocker-runtime.

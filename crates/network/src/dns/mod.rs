@@ -66,11 +66,45 @@ pub fn stop(root: &Path, state: &Path) {
 /// listens. The caller holds the store's lock (so the server cannot be deciding to exit
 /// meanwhile: it decides under that lock too).
 pub fn ensure(binary: &Path, root: &Path, state: &Path) -> Result<(), NetworkError> {
+    match begin(binary, root, state)? {
+        Some(starting) => starting.ready(state),
+        None => Ok(()),
+    }
+}
+
+/// A server being started: it reads the store and binds while the caller goes on (an
+/// attach sets links up meanwhile), then [`Starting::ready`] waits for it.
+#[derive(Debug)]
+pub struct Starting(std::process::Child);
+
+impl Starting {
+    /// Waits until the server listens; if it does not, ends it and says why.
+    pub fn ready(self, state: &Path) -> Result<(), NetworkError> {
+        let mut child = self.0;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        if line != "ready\n" {
+            let _ = child.kill();
+            let _ = child.wait();
+            let why = std::fs::read_to_string(log_file(state)).unwrap_or_default();
+            return Err(NetworkError::Dns(format!("the DNS server did not start: {}", why.trim())));
+        }
+        // Reaped by whoever outlives it (a long-lived API server would keep a zombie).
+        std::thread::spawn(move || child.wait());
+        Ok(())
+    }
+}
+
+/// Starts the server of `root` if it does not run (without waiting for it: see
+/// [`Starting`]); `None` if it runs. The caller holds the store's lock.
+pub fn begin(binary: &Path, root: &Path, state: &Path) -> Result<Option<Starting>, NetworkError> {
     if running(root, state).is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let log = std::fs::File::create(log_file(state)).map_err(|e| NetworkError::io(&log_file(state), e))?;
-    let mut child = {
+    let child = {
         use std::os::unix::process::CommandExt;
         Command::new(binary)
             .arg("--root")
@@ -86,16 +120,5 @@ pub fn ensure(binary: &Path, root: &Path, state: &Path) -> Result<(), NetworkErr
             .spawn()
             .map_err(|e| NetworkError::io(binary, e))?
     };
-    let mut line = String::new();
-    let out = child.stdout.take().expect("piped");
-    let _ = std::io::BufReader::new(out).read_line(&mut line);
-    if line != "ready\n" {
-        let _ = child.kill();
-        let _ = child.wait();
-        let why = std::fs::read_to_string(log_file(state)).unwrap_or_default();
-        return Err(NetworkError::Dns(format!("the DNS server did not start: {}", why.trim())));
-    }
-    // Reaped by whoever outlives it (a long-lived API server would keep a zombie).
-    std::thread::spawn(move || child.wait());
-    Ok(())
+    Ok(Some(Starting(child)))
 }
