@@ -81,7 +81,7 @@ remove_cgroups() {
 # LINDOCKER_BENCH_BUILD=DIR: the binaries of DIR instead (a debug build, for a quick look).
 release=${LINDOCKER_BENCH_BUILD:-$PWD/target/x86_64-unknown-linux-gnu/release}
 [ -x "$release/lindocker" ] && [ -x "$release/lindocker-shim" ] && [ -x "$release/lindocker-runtime" ] \
-  && [ -x "$release/lindocker-dns" ] \
+  && [ -x "$release/lindocker-dns" ] && [ -x "$release/lindocker-proxy" ] \
   || cargo build --release --locked -p lindocker-cli
 ld=$release/lindocker
 rt=$release/lindocker-runtime

@@ -11,7 +11,10 @@
 #      with netavark and aardvark-dns): latency (median, p99) of a peer's name and of a
 #      name forwarded to an upstream server on the fake host (lindocker-dnsq), 100
 #      questions a second for 5 s from a container's namespace; `run --rm` on the user
-#      network (its DNS server already running) vs the default bridge; the server's RSS.
+#      network (its DNS server already running) vs the default bridge; the server's RSS;
+#   4. the start-time cost of names by DNS: `run --rm` on a user network with its DNS
+#      server vs one made with --disable-dns vs the default bridge, hyperfine medians in
+#      one run (target: under 1 ms added); the RSS of a port's IPv6 proxy.
 # Prints medians, differences and ratios.
 #
 # Usage: bench/network.sh [ROUNDS]   (as root; needs iperf3, busybox-static, nft)
@@ -137,6 +140,26 @@ iperf_pair lindocker 5201 "" in_ns "$ld"
 [[ " ${tools[*]} " == *" docker "* ]] && iperf_pair docker 5202 ", docker-proxy" docker_
 [[ " ${tools[*]} " == *" podman "* ]] && iperf_pair podman 5203 "" podman_
 
+# The start-time cost of DNS: the same user network without it (a container on each, so
+# the server runs, as it does while any container is on a network it serves).
+in_ns "$ld" network create --disable-dns --subnet 10.254.5.0/24 nodnsnet >/dev/null
+in_ns "$ld" run -d --name peer-nodns --network nodnsnet localhost/busybox sleep 3600 >/dev/null
+echo '{"results": []}' > "$work/dnscost.json"
+if command -v hyperfine >/dev/null; then
+  hf=()
+  for net in benchnet nodnsnet bridge; do
+    hf+=(-n "$net" "nsenter --net=/run/netns/$ns -- $ld run --rm --network $net localhost/busybox true")
+  done
+  hyperfine -N --warmup 3 --runs "$rounds" --export-json "$work/dnscost.json" "${hf[@]}" >&2
+else
+  log "hyperfine missing: no start-time cost of DNS"
+fi
+# A published port's IPv6 side: the container's proxy (a child of its shim).
+in_ns "$ld" run -d --name published --network benchnet -p 18080:80 localhost/busybox sleep 3600 >/dev/null
+proxy_pid=$(in_ns ss -Hltnp "sport = :18080" | grep -o 'lindocker-proxy",pid=[0-9]*' | grep -o '[0-9]*$' | head -1 || true)
+[ -n "$proxy_pid" ] && echo "rss lindocker-proxy $(awk '/VmRSS/ {print $2}' "/proc/$proxy_pid/status")" >> "$work/proxy-rss"
+in_ns "$ld" rm -f published >/dev/null
+
 # DNS. An upstream server on the fake host, on an address of its own (on lo: a dummy
 # link needs a module this host may lack).
 : > "$work/dns"
@@ -180,8 +203,9 @@ if [[ " ${tools[*]} " == *" podman "* ]] && [ -x /usr/lib/podman/aardvark-dns ] 
   podman_nv network rm -f benchnet >/dev/null 2>&1 || true
 fi
 
-python3 - "$work/times" "$work/iperf" "$work/dns" <<'PY'
-import sys, statistics, collections
+cat "$work/proxy-rss" >> "$work/dns" 2>/dev/null || true
+python3 - "$work/times" "$work/iperf" "$work/dns" "$work/dnscost.json" <<'PY'
+import sys, statistics, collections, json
 t = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     tool, net, us = line.split()
@@ -211,4 +235,15 @@ for line in open(sys.argv[3]):
         continue
     # LABEL NAME sent N answered M p50_us X p99_us Y
     print(f"  {f[0]:<16} {f[1]:<13} answered {f[5]}/{f[3]}   median {int(f[7]) / 1000:6.3f}   p99 {int(f[9]) / 1000:6.3f}")
+cost = {r["command"]: r for r in json.load(open(sys.argv[4]))["results"]}
+if cost:
+    print("Start-time cost of DNS: lindocker run --rm busybox true (hyperfine), medians in ms")
+    m = {k: statistics.median(r["times"]) * 1000 for k, r in cost.items()}
+    for k, label in (("benchnet", "user network, DNS"), ("nodnsnet", "user network, --disable-dns"), ("bridge", "default bridge")):
+        if k in m:
+            r = cost[k]
+            print(f"  {label:<30} median {m[k]:7.2f}   mean {r['mean'] * 1000:7.2f} ± {r['stddev'] * 1000:5.2f}   ({len(r['times'])} runs)")
+    if "benchnet" in m and "nodnsnet" in m:
+        added = m["benchnet"] - m["nodnsnet"]
+        print(f"  DNS adds {added:+.2f} ms (target: under 1 ms): {'met' if added < 1 else 'NOT met'}")
 PY

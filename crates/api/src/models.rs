@@ -615,6 +615,7 @@ impl CreateBody {
                 let spec = match (b.host_ip.as_str(), b.host_port.as_str()) {
                     ("", "") => format!("{number}/{proto}"),
                     ("", hp) => format!("{hp}:{number}/{proto}"),
+                    (ip, hp) if ip.contains(':') => format!("[{ip}]:{hp}:{number}/{proto}"),
                     (ip, hp) => format!("{ip}:{hp}:{number}/{proto}"),
                 };
                 config

@@ -247,3 +247,89 @@ fn forwarding_internal_networks_and_load() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_network_without_dns() {
+    let host = FakeHost::new("dnslate");
+    let engine = Engine::in_host(BIN, "dnslate", &host);
+    // Podman's --disable-dns: no server, the host's (or --dns) resolvers, own names only.
+    engine.ok(&["network", "create", "--disable-dns", "--subnet", "10.95.0.0/24", "quiet"]);
+    engine.ok(&["network", "create", "--subnet", "10.96.0.0/24", "loud"]);
+    let options = |name: &str| {
+        let out: Value = serde_json::from_str(&engine.ok(&["network", "inspect", name])).unwrap();
+        out[0]["Options"]["dns_enabled"].clone()
+    };
+    assert_eq!(options("quiet"), "false");
+    assert_eq!(options("loud"), "true");
+    let dns = ["--dns", "127.0.0.1", "--dns-search", "example.test", "--dns-option", "ndots:0"];
+    let mut args = vec!["--network", "quiet", "--hostname", "qhost"];
+    args.extend(dns);
+    sleeper(&engine, "q1", &args);
+    sleeper(&engine, "q2", &["--network", "quiet", dns[0], dns[1]]);
+    assert!(engine.dns_servers().is_empty(), "a server for a network made with --disable-dns");
+    let resolv = engine.ok(&["exec", "q1", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.1\n") && !resolv.contains("10.95.0.1"), "{resolv}");
+    assert!(resolv.contains("search example.test\n") && resolv.contains("options ndots:0\n"), "{resolv}");
+    let hosts = engine.ok(&["exec", "q1", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{}\tqhost\n", ip_on(&engine, "q1", "quiet"))), "{hosts}");
+    // Nothing answers on its gateway.
+    let out = dnsq_in(&engine, "q1", &["query", "10.95.0.1", "q2"]);
+    assert!(!out.status.success(), "an answer on a network without DNS: {out:?}");
+
+    engine.ok(&["rm", "-f", "q1", "q2"]);
+    engine.ok(&["network", "rm", "quiet", "loud"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn connecting_later_points_at_the_server() {
+    let host = FakeHost::new("dnsconn");
+    let engine = Engine::in_host(BIN, "dnsconn", &host);
+    engine.ok(&["network", "create", "--subnet", "10.96.0.0/24", "loud"]);
+    let dns = ["--dns", "127.0.0.1", "--dns-search", "example.test", "--dns-option", "ndots:0"];
+    // A container of the default bridge (the host's or --dns resolvers) connected later to
+    // a user network is pointed at that network's server, its search and options kept,
+    // as Docker does; disconnected, it has its resolvers back.
+    sleeper(&engine, "peer", &["--network", "loud", dns[0], dns[1]]);
+    let mut args = vec!["--network", "bridge"];
+    args.extend(dns);
+    sleeper(&engine, "later", &args);
+    let resolv = engine.ok(&["exec", "later", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.1\n"), "{resolv}");
+    engine.ok(&["network", "connect", "loud", "later"]);
+    let resolv = engine.ok(&["exec", "later", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.96.0.1\n") && !resolv.contains("127.0.0.1"), "{resolv}");
+    assert!(resolv.contains("search example.test\n") && resolv.contains("options ndots:0\n"), "{resolv}");
+    let peer_ip = ip_on(&engine, "peer", "loud");
+    // (dnsq: busybox nslookup asks for peer.example.test only, with that search line.)
+    let out = dnsq_in(&engine, "later", &["query", "10.96.0.1", "peer"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{peer_ip}\nedns\n"), "{out:?}");
+    engine.ok(&["network", "disconnect", "loud", "later"]);
+    let resolv = engine.ok(&["exec", "later", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.1\n") && !resolv.contains("10.96.0.1"), "{resolv}");
+    // Connected while stopped: the server's at its next start.
+    engine.ok(&[
+        "create",
+        "--name",
+        "made",
+        "--network",
+        "bridge",
+        dns[0],
+        dns[1],
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    engine.ok(&["network", "connect", "loud", "made"]);
+    engine.ok(&["start", "made"]);
+    let resolv = engine.ok(&["exec", "made", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.96.0.1\n"), "{resolv}");
+    assert_eq!(lookup(&engine, "made", "peer", &[]), [peer_ip]);
+
+    engine.ok(&["rm", "-f", "peer", "later", "made"]);
+    assert!(engine.dns_servers().is_empty(), "the server outlived the last container");
+    engine.ok(&["network", "rm", "loud", "bridge"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}

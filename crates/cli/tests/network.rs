@@ -400,3 +400,182 @@ fn ipv6_networks_names_ports_and_masquerade() {
     nothing_left(&host, &engine, &links_before);
     std::fs::remove_dir_all(&www).unwrap();
 }
+
+/// Whether a fetch of `url` from inside `host` fails (one try).
+fn refused(host: &FakeHost, url: &str) -> bool {
+    !host.run("timeout", &["3", "busybox", "wget", "-qO-", url]).status.success()
+}
+
+/// `lindocker-dnsq ARGS` in the network namespace at `netns` (a fake host's, or a
+/// container's `/proc/PID/ns/net`).
+fn dnsq_at(netns: &str, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("nsenter");
+    c.arg(format!("--net={netns}")).arg("--").arg(lindocker_testkit::dnsq_path()).args(args);
+    c.stdin(std::process::Stdio::null());
+    c
+}
+
+/// The pids of processes listening on `port` in `host` (`ss -p`).
+fn listeners(host: &FakeHost, port: u16) -> Vec<i32> {
+    let out = host.run("ss", &["-Hlntup"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .filter(|l| l.split_whitespace().nth(4).is_some_and(|local| local.ends_with(&format!(":{port}"))))
+        .flat_map(|l| l.split("pid=").skip(1).filter_map(|p| p.split(',').next()?.parse().ok()).collect::<Vec<_>>())
+        .collect()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn ports_on_ipv6_loopback_and_addresses_through_the_proxy() {
+    let host = FakeHost::new("px6");
+    let other_host = FakeHost::new("px6b");
+    host.wire(&other_host, "fd97::1/64", "fd97::2/64");
+    let engine = Engine::in_host(BIN, "px6", &host);
+    let links_before = host.links();
+    engine.ok(&["network", "create", "--subnet", "10.97.0.0/24", "four"]);
+    engine.ok(&["network", "create", "--ipv6", "--subnet", "10.98.0.0/24", "--subnet", "fd00:98::/64", "six"]);
+    let www4 =
+        web(&engine, "w4", &["--network", "four", "-p", "8080:80", "-p", "[::1]:8081:80", "-p", "127.0.0.1:8082:80"]);
+    let www6 = web(&engine, "w6", &["--network", "six", "-p", "9080:80", "-p", "[::]:9081:80"]);
+    let hello4 = Some("hello from w4\n");
+    let hello6 = Some("hello from w6\n");
+
+    // `-p 8080:80` is every address, IPv4 and IPv6, loopback too, as Docker's; to a
+    // container without IPv6 through the proxy.
+    assert_eq!(wget(&host, "http://127.0.0.1:8080/").as_deref(), hello4);
+    assert_eq!(wget(&host, "http://[::1]:8080/").as_deref(), hello4);
+    assert_eq!(wget(&host, "http://[fd97::1]:8080/").as_deref(), hello4);
+    assert_eq!(wget(&other_host, "http://[fd97::1]:8080/").as_deref(), hello4);
+    // `[::1]:` is IPv6 loopback only; `127.0.0.1:` IPv4 loopback only.
+    assert_eq!(wget(&host, "http://[::1]:8081/").as_deref(), hello4);
+    assert!(refused(&host, "http://127.0.0.1:8081/"), "[::1]:8081 answered on 127.0.0.1");
+    assert_eq!(wget(&host, "http://127.0.0.1:8082/").as_deref(), hello4);
+    assert!(refused(&host, "http://[::1]:8082/"), "127.0.0.1:8082 answered on ::1");
+    // A container with IPv6: ::1 through the proxy, the host's addresses through nft.
+    assert_eq!(wget(&host, "http://[::1]:9080/").as_deref(), hello6);
+    assert_eq!(wget(&host, "http://127.0.0.1:9080/").as_deref(), hello6);
+    assert_eq!(wget(&host, "http://[fd97::1]:9080/").as_deref(), hello6);
+    assert_eq!(wget(&other_host, "http://[fd97::1]:9080/").as_deref(), hello6);
+    assert_eq!(wget(&host, "http://[::1]:9081/").as_deref(), hello6);
+    assert!(refused(&host, "http://127.0.0.1:9081/"), "[::]:9081 answered on 127.0.0.1");
+    let port = engine.ok(&["port", "w4"]);
+    assert!(port.contains("80/tcp -> [::1]:8081"), "{port}");
+
+    // UDP, both ways: a DNS server in the container's namespace answers through the proxy.
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "u4",
+        "--network",
+        "four",
+        "-p",
+        "5353:53/udp",
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "u6",
+        "--network",
+        "six",
+        "-p",
+        "[::1]:5354:53/udp",
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    let netns_of = |name: &str| {
+        let info: Value = serde_json::from_str(&engine.ok(&["inspect", name])).unwrap();
+        let pid = info[0]["State"]["Pid"].as_i64().unwrap();
+        let nets = &info[0]["NetworkSettings"]["Networks"];
+        let ip = nets.as_object().unwrap().values().next().unwrap();
+        let v6 = ip["GlobalIPv6Address"].as_str().unwrap_or_default().to_owned();
+        (format!("/proc/{pid}/ns/net"), if v6.is_empty() { ip["IPAddress"].as_str().unwrap().to_owned() } else { v6 })
+    };
+    let host_ns = host.path.display().to_string();
+    for (name, published) in [("u4", "[::1]:5353"), ("u6", "[::1]:5354")] {
+        let (ns, addr) = netns_of(name);
+        let mut server = dnsq_at(&ns, &["serve", &addr]).spawn().unwrap();
+        let mut answer = String::new();
+        for _ in 0..20 {
+            let out = dnsq_at(&host_ns, &["query", published, "example.test"]).output().unwrap();
+            answer = String::from_utf8_lossy(&out.stdout).into_owned();
+            if answer.contains("192.0.2.7") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+        assert!(answer.contains("192.0.2.7"), "{name}: no answer through {published}: {answer:?}");
+    }
+
+    // A port taken on ::1 by the host is refused clearly, before anything is made.
+    let mut squatter = host
+        .command("python3")
+        .args(["-c", "import socket,time\ns=socket.socket(socket.AF_INET6)\ns.bind(('::1',8090))\ns.listen()\nprint('up',flush=True)\ntime.sleep(60)"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(squatter.stdout.take().unwrap()), &mut line).unwrap();
+    let err = engine.fails(&["run", "-d", "--name", "clash", "-p", "8090:80", "localhost/busybox", "sleep", "10"], 125);
+    assert!(err.contains("8090") && err.contains("already allocated"), "{err}");
+    let err = engine
+        .fails(&["run", "-d", "--name", "clash6", "-p", "[::1]:8090:80", "localhost/busybox", "sleep", "10"], 125);
+    assert!(err.contains("[::1]:8090") && err.contains("already allocated"), "{err}");
+    squatter.kill().unwrap();
+    squatter.wait().unwrap();
+    assert_eq!(listeners(&host, 8090), Vec::<i32>::new(), "a listener of the refused container");
+
+    // The proxy is the shim's child and dies with it, even by SIGKILL.
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "killed",
+        "--network",
+        "four",
+        "-p",
+        "8085:80",
+        "localhost/busybox",
+        "sleep",
+        "1000",
+    ]);
+    let proxies = listeners(&host, 8085);
+    assert_eq!(proxies.len(), 1, "one proxy on [::]:8085");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", proxies[0])).unwrap();
+    let shim: i32 = status.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+    assert!(engine.shims().contains(&shim), "the proxy's parent {shim} is the container's shim");
+    // Confined: no capability, no_new_privs, a seccomp filter.
+    for l in ["CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"] {
+        assert!(status.lines().any(|s| s == l), "{l} in\n{status}");
+    }
+    rustix::process::kill_process(rustix::process::Pid::from_raw(shim).unwrap(), rustix::process::Signal::KILL)
+        .unwrap();
+    wait_until("the proxy to die with its shim", || !std::path::Path::new(&format!("/proc/{}", proxies[0])).exists());
+    assert_eq!(listeners(&host, 8085), Vec::<i32>::new());
+
+    // After rm nothing listens.
+    engine.ok(&["rm", "-f", "w4", "w6", "u4", "u6", "killed"]);
+    let out = host.run("ss", &["-Hlntup"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "listeners left");
+    engine.ok(&["network", "rm", "four", "six", "bridge"]);
+    nothing_left(&host, &engine, &links_before);
+    std::fs::remove_dir_all(&www4).unwrap();
+    std::fs::remove_dir_all(&www6).unwrap();
+}

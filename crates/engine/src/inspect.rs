@@ -45,7 +45,7 @@ impl Engine {
         let mut port_bindings: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
         for p in &r.network.ports {
             port_bindings.entry(format!("{}/{}", p.container_port, p.protocol)).or_default().push(json!({
-                "HostIp": if p.host_ip.is_unspecified() { String::new() } else { p.host_ip.to_string() },
+                "HostIp": if p.host_ip == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) { String::new() } else { p.host_ip.to_string() },
                 "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
             }));
         }

@@ -41,6 +41,7 @@ pub mod options;
 pub mod paths;
 pub mod placement;
 pub mod platform;
+pub mod portproxy;
 pub mod predefined;
 pub mod process;
 pub mod record;

@@ -723,7 +723,7 @@ impl Engine {
                     && !network.ports.iter().any(|p| p.container_port == container_port && p.protocol == protocol)
                 {
                     network.ports.push(lindocker_network::ports::PortSpec {
-                        host_ip: std::net::Ipv4Addr::UNSPECIFIED,
+                        host_ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
                         host_port: 0,
                         container_port,
                         protocol,
@@ -759,15 +759,7 @@ impl Engine {
             hosts.push_str(line);
             hosts.push('\n');
         }
-        // On a user network, the network's DNS server (on its gateway) is the only name
-        // server: it answers the names of the network and forwards the rest (to `--dns`).
-        let server = self.dns_server_for(record).map(|a| vec![a.to_string()]);
-        let resolv = crate::resolv::render(
-            &host_resolv_conf(),
-            server.as_ref().unwrap_or(&record.network.dns),
-            &record.network.dns_search,
-            &record.network.dns_options,
-        );
+        let resolv = self.resolv_conf(record);
         self.fs(record).create(&[
             ("etc/hosts", hosts.as_bytes()),
             ("etc/hostname", format!("{hostname}\n").as_bytes()),
@@ -776,18 +768,54 @@ impl Engine {
         Ok(())
     }
 
-    /// The address of the DNS server for `record`: its first network's gateway, if that
-    /// is a user network (the default `bridge` has no DNS server, as in Docker).
+    /// The container's /etc/resolv.conf. On a network the DNS server serves, that
+    /// server (on the network's gateway) is the only name server: it answers the names
+    /// of the network and forwards the rest (to `--dns`); its search and options stay.
+    fn resolv_conf(&self, record: &Record) -> String {
+        let server = self.dns_server_for(record).map(|a| vec![a.to_string()]);
+        crate::resolv::render(
+            &host_resolv_conf(),
+            server.as_ref().unwrap_or(&record.network.dns),
+            &record.network.dns_search,
+            &record.network.dns_options,
+        )
+    }
+
+    /// Writes the container's /etc/resolv.conf again for the networks its record names
+    /// now (after `network connect`/`disconnect`), as Docker points a container it
+    /// connects to a user network at its embedded server; in place, as the container
+    /// sees the file through a bind mount of its inode.
+    pub(crate) fn refresh_resolv_conf(&self, record: &Record) -> Result<(), EngineError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.paths(&record.id).dir().join("init/etc/resolv.conf");
+        let text = self.resolv_conf(record);
+        if std::fs::read(&path).is_ok_and(|now| now == text.as_bytes()) {
+            return Ok(());
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))?;
+        file.write_all(text.as_bytes()).map_err(|e| EngineError::io(&path, e))
+    }
+
+    /// The address of the DNS server for `record`: the gateway of the first of its
+    /// networks the server serves (not the default `bridge`, as in Docker, nor one made
+    /// with `--disable-dns`, as in Podman).
     fn dns_server_for(&self, record: &Record) -> Option<std::net::IpAddr> {
         if record.network.mode != "bridge" {
             return None;
         }
-        let first = record.network.attachments.first()?;
-        if first.network == lindocker_network::store::DEFAULT_NETWORK {
-            return None;
-        }
-        let (network, _) = self.networks.inspect(&first.network).ok()?;
-        lindocker_network::dns::answer::serves(&network).then_some(network.pool.gateway.into())
+        record.network.attachments.iter().find_map(|a| {
+            if a.network == lindocker_network::store::DEFAULT_NETWORK {
+                return None;
+            }
+            let (network, _) = self.networks.inspect(&a.network).ok()?;
+            lindocker_network::dns::answer::serves(&network).then_some(network.pool.gateway.into())
+        })
     }
 
     /// Makes the container's volumes (with `--mount`'s labels and options), filled from

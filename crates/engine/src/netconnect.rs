@@ -73,7 +73,10 @@ impl Engine {
             }
             wish.ip = request.ip.or(wish.ip);
             wish.ip6 = request.ip6.or(wish.ip6);
-            return self.records.write(&record);
+            self.records.write(&record)?;
+            // Best effort: the record is written (a container without its files yet).
+            let _ = self.refresh_resolv_conf(&record);
+            return Ok(());
         }
         let attachment = Attachment {
             network: n.name.clone(),
@@ -91,6 +94,9 @@ impl Engine {
         }
         record.network.attachments.push(attachment);
         self.records.write(&record)?;
+        // Now on a network with names by DNS: its server is the container's (Docker's
+        // rebuild of resolv.conf on connect).
+        let _ = self.refresh_resolv_conf(&record);
         let attributes = [("container", id.as_str()), ("name", n.name.as_str()), ("type", "bridge")];
         self.events.emit(Event::with(EventType::Network, "connect", &n.id, &attributes));
         Ok(())
@@ -112,6 +118,9 @@ impl Engine {
         }
         record.network.attachments.retain(|a| a.network != n.name);
         self.records.write(&record)?;
+        // The server of the network it left would refuse it: another network's server,
+        // or the resolvers it had before.
+        let _ = self.refresh_resolv_conf(&record);
         let attributes = [("container", id.as_str()), ("name", n.name.as_str()), ("type", "bridge")];
         self.events.emit(Event::with(EventType::Network, "disconnect", &n.id, &attributes));
         Ok(())

@@ -50,6 +50,10 @@ pub struct NetworkResource {
     /// The Linux bridge (the CLI's `network inspect` shows it as an option).
     #[serde(skip)]
     pub bridge: Option<String>,
+    /// Whether the DNS server answers on it (the CLI's `network inspect` shows it as
+    /// Podman's `dns_enabled` option); none for `host` and `none`.
+    #[serde(skip)]
+    pub dns_enabled: Option<bool>,
     /// `--label`s.
     pub labels: BTreeMap<String, String>,
 }
@@ -126,6 +130,8 @@ pub struct NetworkCreate {
     pub internal: bool,
     /// Give containers IPv6 addresses too.
     pub ipv6: bool,
+    /// No DNS server for it (Podman's `--disable-dns`).
+    pub disable_dns: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
 }
@@ -243,6 +249,7 @@ pub fn describe(n: &Network, endpoints: &[Endpoint]) -> NetworkResource {
             BTreeMap::new()
         },
         bridge: Some(n.bridge.clone()),
+        dns_enabled: Some(lindocker_network::dns::answer::serves(n)),
         labels: n.labels.clone(),
     }
 }
@@ -281,6 +288,7 @@ impl Engine {
             containers,
             options: BTreeMap::new(),
             bridge: None,
+            dns_enabled: None,
             labels: BTreeMap::new(),
         }
     }
@@ -323,7 +331,12 @@ impl Engine {
         if !request.driver.is_empty() && request.driver != "bridge" {
             return Err(bad("--driver", &request.driver, "only bridge networks exist"));
         }
-        let mut spec = NetworkSpec { ipv6: request.ipv6, internal: request.internal, ..Default::default() };
+        let mut spec = NetworkSpec {
+            ipv6: request.ipv6,
+            internal: request.internal,
+            disable_dns: request.disable_dns,
+            ..Default::default()
+        };
         for s in &request.subnets {
             match s.parse::<ipnet::IpNet>() {
                 Ok(ipnet::IpNet::V4(n)) if spec.subnet.is_none() => spec.subnet = Some(n),

@@ -245,8 +245,8 @@ fn starts(
         if first && clients.is_empty() {
             wait_for_first_client(listener, clients);
         }
-        let _joined = match prepare(engine, record, first && network_attached)? {
-            Ok(joined) => joined,
+        let (_joined, proxy) = match prepare(engine, record, first && network_attached)? {
+            Ok(prepared) => prepared,
             Err(message) => {
                 broadcast(clients, Kind::Error, message.as_bytes());
                 return Ok(125);
@@ -269,8 +269,10 @@ fn starts(
 
         let code =
             relay(listener, clients, &mut stdio, master.as_ref(), &pidfd, pid, log.as_mut(), first, &mut health)?;
-        // No check outlives the container (its process went with the container's).
+        // No check outlives the container (its process went with the container's), and no
+        // port listens for it.
         drop(health);
+        drop(proxy);
         if let Some(log) = log.as_mut() {
             log.wait_compressing();
         }
@@ -356,7 +358,7 @@ fn prepare(
     engine: &Engine,
     record: &Record,
     attached_by_cli: bool,
-) -> Result<Result<crate::sharing::Joined, String>, EngineError> {
+) -> Result<Result<(crate::sharing::Joined, Option<crate::portproxy::PortProxy>), String>, EngineError> {
     let id = record.id.as_str();
     // (Unless a command that found the CLI dead undid it before we got here.)
     let attached = if attached_by_cli && engine.netns_path(id).exists() {
@@ -378,10 +380,12 @@ fn prepare(
         let h = &record.host_config;
         let (runtime, period) = (h.cpu_rt_runtime.unwrap_or(0), h.cpu_rt_period.unwrap_or(1_000_000));
         crate::resources::reserve_rt(&engine.cgroup_parent, &engine.root.join("cgroups-made"), runtime, period)?;
-        Ok(joined)
+        // Ports published on IPv6 listen from here on (a port taken meanwhile fails the
+        // start, as a taken IPv4 one does at attach).
+        Ok((joined, crate::portproxy::start(engine, record)?))
     });
     match joined {
-        Ok(joined) => Ok(Ok(joined)),
+        Ok(prepared) => Ok(Ok(prepared)),
         Err(e) => {
             let message = e.to_string();
             engine.unmount_rootfs(record);

@@ -15,8 +15,9 @@
 //!   drops traffic from elsewhere to it.
 //!
 //! An IPv6 network gets the same rules for its IPv6 subnet, and its containers' ports
-//! are published on the host's IPv6 addresses too (not on ::1: IPv6 has no
-//! `route_localnet`, a packet from ::1 cannot be routed to a container).
+//! are published on the host's IPv6 addresses too, but for ::1: IPv6 has no
+//! `route_localnet`, a packet from ::1 cannot be routed to a container; the port's
+//! userland proxy ([`crate::proxy`]) takes those.
 //!
 //! The ruleset is built as nft's JSON schema (the `nftables` crate) from typed values:
 //! addresses, port numbers, a [`Protocol`], interface names checked here. No text of
@@ -64,14 +65,15 @@ pub fn valid_table(name: &str) -> bool {
 /// its protocol, host port and host address (none: every address).
 pub fn published_port(expr: &serde_json::Value) -> Option<crate::PortMapping> {
     let statements = expr.as_array()?;
-    let (mut protocol, mut host_port, mut host_ip, mut container_port) = (None, None, Ipv4Addr::UNSPECIFIED, 0);
+    let (mut protocol, mut host_port, mut host_ip, mut container_port) =
+        (None, None, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
     for st in statements {
         if let Some(m) = st.get("match") {
             let field = &m["left"]["payload"];
             match (field["protocol"].as_str(), field["field"].as_str()) {
                 (Some("tcp"), Some("dport")) => protocol = Some(Protocol::Tcp),
                 (Some("udp"), Some("dport")) => protocol = Some(Protocol::Udp),
-                (Some("ip"), Some("daddr")) => host_ip = m["right"].as_str()?.parse().ok()?,
+                (Some("ip"), Some("daddr")) => host_ip = IpAddr::V4(m["right"].as_str()?.parse().ok()?),
                 _ => continue,
             }
             if field["field"] == "dport" {
@@ -231,25 +233,32 @@ fn rules(networks: &[Network], endpoints: &[Endpoint]) -> Result<Chains, Network
     }
     for e in endpoints {
         for p in &e.ports {
-            let target = if p.host_ip.is_unspecified() {
-                to_this_host()
-            } else {
-                is(payload("ip", "daddr"), s(&p.host_ip.to_string()))
+            // IPv4: every address (the default) or the one given; a loopback one only in
+            // output, as Docker drops traffic from elsewhere to it.
+            let v4_target = match p.host_ip {
+                IpAddr::V4(ip) if ip.is_unspecified() => Some(to_this_host()),
+                IpAddr::V4(ip) => Some(is(payload("ip", "daddr"), s(&ip.to_string()))),
+                IpAddr::V6(_) => None,
             };
-            let rule = vec![
-                nfproto(true),
-                target,
-                dport(p.protocol, p.host_port),
-                dnat(NATFamily::IP, e.ip.into(), p.container_port),
-            ];
-            if !p.host_ip.is_loopback() {
-                c.prerouting.push(rule.clone());
+            if let Some(target) = v4_target {
+                let rule = vec![
+                    nfproto(true),
+                    target,
+                    dport(p.protocol, p.host_port),
+                    dnat(NATFamily::IP, e.ip.into(), p.container_port),
+                ];
+                if !p.host_ip.is_loopback() {
+                    c.prerouting.push(rule.clone());
+                }
+                c.output.push(rule);
             }
-            c.output.push(rule);
+            // IPv6, every address of the host (`0.0.0.0` or `::`) to a container that has
+            // one, but ::1, which the proxy takes. A single IPv6 address is the proxy's.
             if let (Some(ip6), true) = (e.ip6, p.host_ip.is_unspecified()) {
                 let rule = vec![
                     nfproto(false),
                     to_this_host(),
+                    is_not(payload("ip6", "daddr"), s("::1")),
                     dport(p.protocol, p.host_port),
                     dnat(NATFamily::IP6, ip6.into(), p.container_port),
                 ];
@@ -341,6 +350,7 @@ pub(crate) mod tests {
             pool: Pool::new(subnet.parse().unwrap(), None, None).unwrap(),
             pool6: None,
             internal,
+            dns_disabled: false,
             labels: BTreeMap::new(),
             created: "0".into(),
         }
@@ -442,12 +452,24 @@ pub(crate) mod tests {
         let n = network("bridge", "lindocker0", "172.17.0.0/16", false);
         let ports = vec![
             PortMapping {
-                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_ip: Ipv4Addr::UNSPECIFIED.into(),
                 host_port: 8080,
                 container_port: 80,
                 protocol: Protocol::Tcp,
             },
-            PortMapping { host_ip: Ipv4Addr::LOCALHOST, host_port: 5353, container_port: 53, protocol: Protocol::Udp },
+            PortMapping {
+                host_ip: Ipv4Addr::LOCALHOST.into(),
+                host_port: 5353,
+                container_port: 53,
+                protocol: Protocol::Udp,
+            },
+            // The proxy's alone.
+            PortMapping {
+                host_ip: "::1".parse().unwrap(),
+                host_port: 8081,
+                container_port: 80,
+                protocol: Protocol::Tcp,
+            },
         ];
         let e = endpoint("bridge", Ipv4Addr::new(172, 17, 0, 2), None, ports);
         let r = json(&render("lindocker", &[n], &[e]).unwrap());
@@ -476,6 +498,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ipv6_ports_leave_loopback_to_the_proxy() {
+        let n = network("six", "ld-666666666666", "10.6.0.0/24", false);
+        let p = |ip: &str, port| PortMapping {
+            host_ip: ip.parse().unwrap(),
+            host_port: port,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let e = endpoint(
+            "six",
+            Ipv4Addr::new(10, 6, 0, 2),
+            Some("fd00::2".parse().unwrap()),
+            vec![p("0.0.0.0", 1), p("::", 2), p("::1", 3)],
+        );
+        let r = json(&render("lindocker", &[n], &[e]).unwrap());
+        let out: Vec<String> = chain(&r, "output").iter().map(Value::to_string).collect();
+        // 1: IPv4 and IPv6; 2: IPv6; 3: the proxy's alone.
+        assert_eq!(out.len(), 3, "{out:#?}");
+        assert!(out[0].contains(r#""ipv4""#) && out[1].contains(r#""ipv6""#) && out[2].contains(r#""ipv6""#));
+        for rule in &out[1..] {
+            assert!(
+                rule.contains(
+                    r#"{"match":{"left":{"payload":{"field":"daddr","protocol":"ip6"}},"op":"!=","right":"::1"}}"#
+                ),
+                "{rule}"
+            );
+        }
+        assert!(!out.iter().any(|r| r.contains(r#""right":3"#)));
+    }
+
+    #[test]
     fn isolation_and_internal_networks() {
         let a = network("a", "ld-aaaaaaaaaaaa", "10.1.0.0/24", true);
         let b = network("b", "ld-bbbbbbbbbbbb", "10.2.0.0/24", false);
@@ -499,7 +552,7 @@ pub(crate) mod tests {
         assert_eq!(
             published_port(&rule),
             Some(PortMapping {
-                host_ip: Ipv4Addr::LOCALHOST,
+                host_ip: Ipv4Addr::LOCALHOST.into(),
                 host_port: 5353,
                 container_port: 53,
                 protocol: Protocol::Udp
@@ -515,7 +568,7 @@ pub(crate) mod tests {
         assert_eq!(
             published_port(&rule),
             Some(PortMapping {
-                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_ip: Ipv4Addr::UNSPECIFIED.into(),
                 host_port: 8080,
                 container_port: 80,
                 protocol: Protocol::Tcp
@@ -524,7 +577,7 @@ pub(crate) mod tests {
         // What we render reads back the same.
         let n = network("bridge", "lindocker0", "172.17.0.0/16", false);
         let p = PortMapping {
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
             host_port: 8443,
             container_port: 443,
             protocol: Protocol::Tcp,
@@ -575,7 +628,7 @@ mod properties {
             }
             for key in &keys {
                 match ports::parse_exposed(key) {
-                    Ok(Some((port, protocol))) => mapped.push(PortMapping { host_ip: Ipv4Addr::UNSPECIFIED, host_port: 40000, container_port: port, protocol }),
+                    Ok(Some((port, protocol))) => mapped.push(PortMapping { host_ip: Ipv4Addr::UNSPECIFIED.into(), host_port: 40000, container_port: port, protocol }),
                     Ok(None) => {}
                     Err(e) => prop_assert!(e.to_string().contains("ExposedPorts")),
                 }

@@ -15,6 +15,7 @@ pub mod links;
 pub mod model;
 pub mod netns;
 pub mod ports;
+pub mod proxy;
 pub mod store;
 
 use std::path::{Path, PathBuf};

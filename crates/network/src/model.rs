@@ -3,7 +3,7 @@
 //! other for its types.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
@@ -28,6 +28,10 @@ pub struct Network {
     pub pool6: Option<Pool<Ipv6Addr>>,
     /// No way out of the subnet.
     pub internal: bool,
+    /// `--disable-dns` (Podman's flag): no DNS server for it; its containers keep the
+    /// host's resolvers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dns_disabled: bool,
     /// `--label`s.
     pub labels: BTreeMap<String, String>,
     /// RFC 3339.
@@ -37,8 +41,8 @@ pub struct Network {
 /// A published port as it was given out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
-    /// Host address (0.0.0.0: all).
-    pub host_ip: Ipv4Addr,
+    /// Host address (0.0.0.0: all, IPv4 and IPv6; `::`: all IPv6).
+    pub host_ip: IpAddr,
     /// Host port.
     pub host_port: u16,
     /// Container port.

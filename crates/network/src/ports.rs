@@ -1,9 +1,10 @@
 //! Published ports, typed where they enter: `-p [HOSTIP:][HOSTPORT:]CTRPORT[/tcp|/udp]`,
 //! `-P` (the keys of an image's `ExposedPorts`, written by the image's author), so that
-//! only a protocol of [`Protocol`], addresses and port numbers ever reach a rule.
+//! only a protocol of [`Protocol`], addresses and port numbers ever reach a rule. An IPv6
+//! host address is written in brackets, as Docker's: `-p [::1]:8080:80`.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +39,9 @@ impl fmt::Display for Protocol {
 /// A port published to the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
-    /// Host address to listen on (`0.0.0.0`: every address).
-    pub host_ip: Ipv4Addr,
+    /// Host address to listen on (`0.0.0.0`: every address, IPv4 and IPv6, as Docker's
+    /// default; `::`: every IPv6 address).
+    pub host_ip: IpAddr,
     /// Host port; 0 picks a free one at start.
     pub host_port: u16,
     /// The container's port.
@@ -65,13 +67,25 @@ pub fn parse(spec: &str) -> Result<PortSpec, NetworkError> {
         Some(_) => return Err(bad("the protocol is tcp or udp")),
         None => (spec, Protocol::Tcp),
     };
+    // `[V6]:HOSTPORT:CTRPORT`: the address is what is in brackets.
+    let (bracketed, rest) = match rest.strip_prefix('[') {
+        Some(r) => {
+            let (ip, after) = r.split_once(']').ok_or_else(|| bad("an IPv6 address is closed by ]"))?;
+            let ip: std::net::Ipv6Addr = ip.parse().map_err(|_| bad("[...] holds an IPv6 address"))?;
+            let after = after.strip_prefix(':').ok_or_else(|| bad("expected [IPV6]:HOSTPORT:CONTAINERPORT"))?;
+            (Some(IpAddr::V6(ip)), after)
+        }
+        None => (None, rest),
+    };
     let parts: Vec<&str> = rest.split(':').collect();
     let port = |p: &str| port_number(p).ok_or_else(|| bad("a port is 1-65535"));
-    let (host_ip, host_port, container_port) = match parts.as_slice() {
-        [c] => (Ipv4Addr::UNSPECIFIED, 0, port(c)?),
-        [h, c] => (Ipv4Addr::UNSPECIFIED, port(h)?, port(c)?),
-        [ip, h, c] => (
-            ip.parse().map_err(|_| bad("the host address must be an IPv4 address"))?,
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let (host_ip, host_port, container_port) = match (bracketed, parts.as_slice()) {
+        (None, [c]) => (any, 0, port(c)?),
+        (None, [h, c]) => (any, port(h)?, port(c)?),
+        (Some(ip), [h, c]) => (ip, if h.is_empty() { 0 } else { port(h)? }, port(c)?),
+        (None, [ip, h, c]) => (
+            IpAddr::V4(ip.parse().map_err(|_| bad("the host address is IPv4, or IPv6 in brackets"))?),
             if h.is_empty() { 0 } else { port(h)? },
             port(c)?,
         ),
@@ -134,11 +148,31 @@ mod tests {
         let p = parse("127.0.0.1:8080:80/udp").unwrap();
         assert_eq!(
             (p.host_ip, p.host_port, p.container_port, p.protocol),
-            (Ipv4Addr::LOCALHOST, 8080, 80, Protocol::Udp)
+            (IpAddr::V4(Ipv4Addr::LOCALHOST), 8080, 80, Protocol::Udp)
         );
+        assert_eq!(parse("[::1]:8080:80").unwrap().host_ip, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(parse("[::]::80/udp").unwrap().host_ip, "::".parse::<IpAddr>().unwrap());
+        assert_eq!(parse("80").unwrap().host_ip, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         assert_eq!(parse("8080:80").unwrap().host_port, 8080);
         assert_eq!(parse("127.0.0.1::80").unwrap().host_port, 0);
-        for bad in ["", "x", "80/sctp", "1:2:3:4", "0", "70000", "a.b:1:2", "+80", "80/tcp dport 9 accept", "80/TCP"] {
+        for bad in [
+            "",
+            "x",
+            "80/sctp",
+            "1:2:3:4",
+            "0",
+            "70000",
+            "a.b:1:2",
+            "+80",
+            "80/tcp dport 9 accept",
+            "80/TCP",
+            "::1:8080:80",
+            "[::1]:80",
+            "[::1:8080:80",
+            "[1.2.3.4]:1:2",
+            "[::1]x:1:2",
+            "[::1]:1:2:3",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }
@@ -174,10 +208,11 @@ mod properties {
         /// Any string: a clean error or a spec whose parts print back into a valid `-p`
         /// made of digits, dots, colons and a protocol name; never a panic.
         #[test]
-        fn port_specs_are_typed_or_refused(spec in "\\PC{0,40}|[0-9.:/a-z ]{0,30}") {
+        fn port_specs_are_typed_or_refused(spec in "\\PC{0,40}|[0-9.:/a-z ]{0,30}|\\[[0-9a-f:]{0,12}\\]:[0-9:]{0,12}") {
             if let Ok(p) = parse(&spec) {
                 prop_assert!(p.container_port > 0);
-                let again = parse(&format!("{}:{}:{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol));
+                let host = std::net::SocketAddr::new(p.host_ip, p.host_port);
+                let again = parse(&format!("{host}:{}/{}", p.container_port, p.protocol));
                 if p.host_port != 0 {
                     prop_assert_eq!(again.unwrap(), p);
                 }

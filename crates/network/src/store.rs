@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -57,6 +57,8 @@ pub struct NetworkSpec {
     pub gateway6: Option<Ipv6Addr>,
     /// `--internal`.
     pub internal: bool,
+    /// `--disable-dns`: no names by DNS on it.
+    pub disable_dns: bool,
     /// `--label`s.
     pub labels: BTreeMap<String, String>,
 }
@@ -152,22 +154,34 @@ impl Networks {
         self
     }
 
-    /// Starts the DNS server if a container is to join a user network and it is not
-    /// running. Called under the lock.
-    fn ensure_dns(&self, networks: impl IntoIterator<Item = impl AsRef<str>>) -> Result<(), NetworkError> {
-        let Some((binary, state)) = &self.dns else { return Ok(()) };
-        if networks.into_iter().all(|n| n.as_ref() == DEFAULT_NETWORK) {
+    /// Starts the DNS server if a container is to join a network it serves (a user
+    /// network without `--disable-dns`) and it is not running. Called under the lock.
+    fn ensure_dns(
+        &self,
+        state: &State,
+        networks: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<(), NetworkError> {
+        let Some((binary, dns_state)) = &self.dns else { return Ok(()) };
+        let served = |name: &str| {
+            state
+                .networks
+                .iter()
+                .find(|n| n.name == name || n.id.starts_with(name))
+                .is_some_and(crate::dns::answer::serves)
+        };
+        if !networks.into_iter().any(|n| served(n.as_ref())) {
             return Ok(());
         }
         let root = self.dir.parent().unwrap_or(&self.dir);
-        crate::dns::ensure(binary, root, state)
+        crate::dns::ensure(binary, root, dns_state)
     }
 
-    /// Stops the DNS server once no container is left on a user network. Called under
-    /// the lock.
+    /// Stops the DNS server once no container is left on a network it serves. Called
+    /// under the lock.
     fn stop_dns_if_unused(&self, state: &State) {
         let Some((_, dns_state)) = &self.dns else { return };
-        if state.endpoints.iter().all(|e| e.network == DEFAULT_NETWORK) {
+        let served = |e: &Endpoint| state.networks.iter().any(|n| n.name == e.network && crate::dns::answer::serves(n));
+        if !state.endpoints.iter().any(served) {
             crate::dns::stop(self.dir.parent().unwrap_or(&self.dir), dns_state);
         }
     }
@@ -289,6 +303,7 @@ impl Networks {
             pool,
             pool6,
             internal: spec.internal,
+            dns_disabled: spec.disable_dns,
             labels: spec.labels.clone(),
             created: now(),
         })
@@ -330,7 +345,7 @@ impl Networks {
         let mut state = self.load()?;
         // First the server (if it cannot start, nothing is changed yet); it looks at the
         // store before each answer, so the endpoints saved below are served at once.
-        self.ensure_dns(attachments.iter().map(|a| a.network.as_str()))?;
+        self.ensure_dns(&state, attachments.iter().map(|a| a.network.as_str()))?;
         let who = Who { id, name, hostname, hosts_file, extra_hosts, upstream };
         let result = self.attach_locked(&mut state, &who, attachments, ports, netns_path);
         if result.is_err() {
@@ -409,7 +424,7 @@ impl Networks {
         let had_ports = gone.iter().any(|e| !e.ports.is_empty());
         let applied = if had_ports { firewall::apply(&self.table, &state.networks, &state.endpoints) } else { Ok(()) };
         self.save(&state)?;
-        if gone.iter().any(|e| e.network != DEFAULT_NETWORK) {
+        if !gone.is_empty() {
             self.stop_dns_if_unused(&state);
         }
         applied
@@ -559,7 +574,7 @@ impl Networks {
         if mine.iter().any(|e| e.network == network) {
             return Err(NetworkError::invalid("network", &network, "the container is on it already"));
         }
-        self.ensure_dns([&network])?;
+        self.ensure_dns(&state, [&network])?;
         let ns = File::open(netns_path).map_err(|e| NetworkError::io(netns_path, e))?;
         let who = Who {
             id,
@@ -687,31 +702,87 @@ fn foreign_ports(own: &str) -> Result<Vec<PortMapping>, NetworkError> {
         .collect())
 }
 
+/// Whether two host addresses of published ports share an address: `0.0.0.0` is every
+/// address (IPv4 and IPv6, as Docker's default), `::` every IPv6 one.
+fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
+    let everything = |ip: IpAddr| ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let every_v6 = |ip: IpAddr, other: IpAddr| ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && other.is_ipv6();
+    a == b || everything(a) || everything(b) || every_v6(a, b) || every_v6(b, a)
+}
+
+/// Whether the host could take `port` on `ip` now: a test bind (IPv6 only for an IPv6
+/// address, so that it does not collide with an IPv4 socket). `implicit`: `::` as the
+/// IPv6 side of `0.0.0.0`, which a host without IPv6 does without.
+fn bindable(protocol: Protocol, ip: IpAddr, port: u16, implicit: bool) -> bool {
+    use rustix::net::{AddressFamily, SocketType, bind, socket, sockopt};
+    let (family, kind) = match (ip, protocol) {
+        (IpAddr::V4(_), Protocol::Tcp) => (AddressFamily::INET, SocketType::STREAM),
+        (IpAddr::V4(_), Protocol::Udp) => (AddressFamily::INET, SocketType::DGRAM),
+        (IpAddr::V6(_), Protocol::Tcp) => (AddressFamily::INET6, SocketType::STREAM),
+        (IpAddr::V6(_), Protocol::Udp) => (AddressFamily::INET6, SocketType::DGRAM),
+    };
+    let fd = match socket(family, kind, None) {
+        Ok(fd) => fd,
+        // A host without IPv6 (ipv6.disable=1): `0.0.0.0` is its IPv4 side only, as
+        // Docker's; a port on `::` or an IPv6 address is refused.
+        Err(rustix::io::Errno::AFNOSUPPORT) => return implicit,
+        Err(_) => return false,
+    };
+    if ip.is_ipv6() && sockopt::set_ipv6_v6only(&fd, true).is_err() {
+        return false;
+    }
+    let _ = sockopt::set_socket_reuseaddr(&fd, protocol == Protocol::Tcp);
+    bind(&fd, &std::net::SocketAddr::new(ip, port)).is_ok()
+}
+
+/// The host addresses a published port takes: its own, and for `0.0.0.0` also `::`
+/// (IPv6, through the proxy).
+fn host_addresses(ip: IpAddr) -> Vec<IpAddr> {
+    if ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED) { vec![ip, IpAddr::V6(Ipv6Addr::UNSPECIFIED)] } else { vec![ip] }
+}
+
 /// Checks a host port is free (ours, other data roots' and the host's), or picks one
 /// for port 0.
 fn reserve_port(state: &State, foreign: &[PortMapping], p: &PortSpec) -> Result<PortMapping, NetworkError> {
     let ours = |port: u16| {
-        state.endpoints.iter().flat_map(|e| &e.ports).chain(foreign).any(|m| {
-            m.host_port == port
-                && m.protocol == p.protocol
-                && (m.host_ip.is_unspecified() || p.host_ip.is_unspecified() || m.host_ip == p.host_ip)
-        })
+        state
+            .endpoints
+            .iter()
+            .flat_map(|e| &e.ports)
+            .chain(foreign)
+            .any(|m| m.host_port == port && m.protocol == p.protocol && addresses_overlap(m.host_ip, p.host_ip))
     };
-    let free = |port: u16| {
-        !ours(port)
-            && match p.protocol {
-                Protocol::Udp => UdpSocket::bind((p.host_ip, port)).is_ok(),
-                Protocol::Tcp => TcpListener::bind((p.host_ip, port)).is_ok(),
-            }
-    };
+    let implicit = |ip: IpAddr| ip != p.host_ip;
+    let busy =
+        |port: u16| host_addresses(p.host_ip).into_iter().find(|ip| !bindable(p.protocol, *ip, port, implicit(*ip)));
+    let shown = |ip: IpAddr| if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
     let host_port = if p.host_port == 0 {
         (32768..61000u16)
-            .find(|port| free(*port))
-            .ok_or(NetworkError::PortTaken { address: p.host_ip.to_string(), port: 0 })?
-    } else if free(p.host_port) {
-        p.host_port
+            .find(|port| !ours(*port) && busy(*port).is_none())
+            .ok_or(NetworkError::PortTaken { address: shown(p.host_ip), port: 0 })?
+    } else if ours(p.host_port) {
+        return Err(NetworkError::PortTaken { address: shown(p.host_ip), port: p.host_port });
+    } else if let Some(ip) = busy(p.host_port) {
+        return Err(NetworkError::PortTaken { address: shown(ip), port: p.host_port });
     } else {
-        return Err(NetworkError::PortTaken { address: p.host_ip.to_string(), port: p.host_port });
+        p.host_port
     };
     Ok(PortMapping { host_ip: p.host_ip, host_port, container_port: p.container_port, protocol: p.protocol })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_host_addresses_overlap() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(addresses_overlap(ip("0.0.0.0"), ip("::1")));
+        assert!(addresses_overlap(ip("::"), ip("::1")));
+        assert!(addresses_overlap(ip("::"), ip("0.0.0.0")));
+        assert!(!addresses_overlap(ip("::"), ip("127.0.0.1")));
+        assert!(!addresses_overlap(ip("::1"), ip("127.0.0.1")));
+        assert!(!addresses_overlap(ip("::1"), ip("fd00::1")));
+        assert!(addresses_overlap(ip("127.0.0.1"), ip("127.0.0.1")));
+    }
 }

@@ -50,9 +50,10 @@ pub enum Decision {
     Ignore,
 }
 
-/// Whether a network is served: every one but the default `bridge` (as Docker's).
+/// Whether a network is served: every one but the default `bridge` (as Docker's) and
+/// those made with `--disable-dns` (as Podman's).
 pub fn serves(network: &Network) -> bool {
-    network.name != DEFAULT_NETWORK
+    network.name != DEFAULT_NETWORK && !network.dns_disabled
 }
 
 impl Directory {

@@ -25,6 +25,19 @@ pub fn confine() -> Result<(), String> {
     Ok(())
 }
 
+/// Drops every capability, for good, and sets no_new_privs: for the port proxy once its
+/// sockets are bound.
+pub fn drop_all() -> Result<(), String> {
+    for cap in caps::all() {
+        caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;
+    }
+    for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+        caps::clear(None, set).map_err(|e| format!("{set:?} set: {e}"))?;
+    }
+    rustix::thread::set_no_new_privs(true).map_err(|e| format!("no_new_privs: {e}"))?;
+    Ok(())
+}
+
 /// The system calls the server makes once it runs: files (the store, resolv.conf, its
 /// pid file), sockets, poll, threads and memory. Anything else fails with EPERM (not a
 /// kill: a call a new libc makes that is missing here costs an error, not the server).

@@ -134,7 +134,7 @@ fn udp(args: &[String]) -> Option<i32> {
             Some(0)
         }
         [mode, addr, text] if mode == "--udp-send" => {
-            let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+            let socket = std::net::UdpSocket::bind(if addr.starts_with('[') { "[::]:0" } else { "0.0.0.0:0" }).ok()?;
             socket.send_to(text.as_bytes(), addr.as_str()).ok()?;
             Some(0)
         }

@@ -2,7 +2,7 @@
 //!
 //! - `serve ADDR`: an upstream server on ADDR:53 (UDP and TCP) that answers every A
 //!   question with 192.0.2.7 and every AAAA with 2001:db8::7, echoing EDNS;
-//! - `query [--tcp] SERVER NAME [TYPE]`: one question; prints each answer's data, one a
+//! - `query [--tcp] SERVER NAME [TYPE]`: one question (SERVER: an address, port 53, or ADDR:PORT); prints each answer's data, one a
 //!   line, then `edns` if the answer carried EDNS, or `rcode X` on an error code;
 //! - `load SERVER NAME RATE SECS`: RATE questions a second for SECS seconds over UDP;
 //!   prints `sent N answered M p50_us X p99_us Y`.
@@ -33,7 +33,11 @@ fn main() {
     }
 }
 
+/// `ADDR` (port 53) or `ADDR:PORT` (`[V6]:PORT`).
 fn server_addr(server: &str) -> SocketAddr {
+    if let Ok(with_port) = server.parse::<SocketAddr>() {
+        return with_port;
+    }
     SocketAddr::new(server.parse::<IpAddr>().expect("server address"), 53)
 }
 
@@ -63,7 +67,7 @@ fn query(server: &str, name: &str, kind: Option<&str>, tcp: bool) {
         s.read_exact(&mut buf).expect("answer");
         buf
     } else {
-        let s = UdpSocket::bind(if server.contains(':') { "[::]:0" } else { "0.0.0.0:0" }).unwrap();
+        let s = UdpSocket::bind(if server_addr(server).is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.send_to(&bytes, server_addr(server)).expect("send");
         let mut buf = vec![0u8; 65535];

@@ -1,7 +1,6 @@
 //! `lindocker network create/ls/inspect/rm/prune/connect/disconnect` and `port`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -41,6 +40,10 @@ pub enum NetworkCommand {
         /// Give containers IPv6 addresses too.
         #[arg(long)]
         ipv6: bool,
+        /// No DNS server on this network: its containers keep the host's resolvers (as
+        /// Podman's flag).
+        #[arg(long)]
+        disable_dns: bool,
         /// The name.
         name: String,
     },
@@ -143,7 +146,7 @@ fn network_row(
 /// Runs a network command.
 pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
     match command {
-        NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, name } => {
+        NetworkCommand::Create { driver, subnet, gateway, ip_range, internal, label, ipv6, disable_dns, name } => {
             let request = NetworkCreate {
                 name: name.clone(),
                 driver: driver.clone(),
@@ -152,6 +155,7 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 ip_range: ip_range.clone(),
                 internal: *internal,
                 ipv6: *ipv6,
+                disable_dns: *disable_dns,
                 labels: label
                     .iter()
                     .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.into(), v.into())))
@@ -183,6 +187,10 @@ pub fn run(engine: &Engine, command: &NetworkCommand) -> Result<u8> {
                 // lindocker's inspect names every bridge (the API shows Docker's options).
                 if let Some(bridge) = &network.bridge {
                     value["Options"][BRIDGE_NAME_OPTION] = bridge.as_str().into();
+                }
+                // As Podman names it.
+                if let Some(enabled) = network.dns_enabled {
+                    value["Options"]["dns_enabled"] = enabled.to_string().into();
                 }
                 out.push(value);
             }
@@ -261,7 +269,7 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
         }
     }
     ports.sort_by_key(|p| (p.container_port, p.protocol, p.host_ip, p.host_port));
-    let host = |p: &PortMapping| SocketAddrV4::new(p.host_ip, p.host_port).to_string();
+    let host = |p: &PortMapping| std::net::SocketAddr::new(p.host_ip, p.host_port).to_string();
     let lines: Vec<String> = match &wanted {
         None => ports.iter().map(|p| format!("{}/{} -> {}", p.container_port, p.protocol, host(p))).collect(),
         Some((number, proto)) => {
@@ -290,7 +298,9 @@ pub fn ports_column(engine: &Engine, id: &str) -> String {
         .unwrap_or_default()
         .iter()
         .flat_map(|e| {
-            e.ports.iter().map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+            e.ports.iter().map(|p| {
+                format!("{}->{}/{}", std::net::SocketAddr::new(p.host_ip, p.host_port), p.container_port, p.protocol)
+            })
         })
         .collect::<Vec<_>>()
         .join(", ")
