@@ -28,6 +28,18 @@ pub enum Error {
     /// A cgroup path that would leave the hierarchy.
     #[error("invalid cgroupsPath {0:?}: must not contain '..'")]
     BadPath(String),
+    /// A cgroupsPath that is not a valid systemd `slice:prefix:name`, or one given
+    /// without `--systemd-cgroup`.
+    #[error("invalid cgroupsPath {path:?}: {reason}")]
+    BadSystemdPath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// systemd is missing, or refused or failed a request.
+    #[error("systemd cgroup driver: {0}")]
+    Systemd(String),
 }
 
 /// Result alias of this crate.

@@ -6,16 +6,21 @@
 //! removes it; device rules become the v1 controller's files or, on cgroup v2, an eBPF
 //! program ([`device_rules`], [`devices_bpf`]); [`Entry`] is the way in for a new
 //! process, which steps in by itself (much cheaper than being moved in by another).
+//! [`Driver`] says who makes the cgroup: the runtime through the file system, or
+//! [`systemd`] as a transient unit (`--systemd-cgroup`).
 
 pub mod device_rules;
 pub mod devices_bpf;
+mod driver;
 mod entry;
 mod error;
 mod hierarchy;
 mod manager;
 pub mod plan;
 pub mod stats;
+pub mod systemd;
 
+pub use driver::{DEFAULT_PREFIX, Driver};
 pub use entry::Entry;
 pub use error::{Error, Result};
 pub use hierarchy::{Hierarchy, V1Mount};

@@ -153,17 +153,31 @@ impl Manager {
         }
     }
 
+    /// The files and values `resources` means on this host's cgroup version (checked,
+    /// nothing written).
+    pub fn plan(&self, resources: &LinuxResources) -> Result<Vec<Write>> {
+        if self.hierarchy.is_unified() {
+            return plan::v2(resources);
+        }
+        let mut writes = plan::v1(resources)?;
+        let current = self.dir_of("memory").and_then(|d| read(&d.join("memory.limit_in_bytes")).ok());
+        plan::order_memory_v1(&mut writes, current.and_then(|c| c.trim().parse().ok()).unwrap_or(i64::MAX));
+        Ok(writes)
+    }
+
+    /// Moves process `pid` into the cgroup in every hierarchy (for a process that cannot
+    /// step in by itself: see [`crate::Entry`]).
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        for dir in self.dirs() {
+            write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Writes the limits of `resources`, and confines device access to its device
     /// rules: through the v1 devices controller's files, or an eBPF program on cgroup v2.
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
-        let writes = if self.hierarchy.is_unified() {
-            plan::v2(resources)?
-        } else {
-            let mut writes = plan::v1(resources)?;
-            let current = self.dir_of("memory").and_then(|d| read(&d.join("memory.limit_in_bytes")).ok());
-            plan::order_memory_v1(&mut writes, current.and_then(|c| c.trim().parse().ok()).unwrap_or(i64::MAX));
-            writes
-        };
+        let writes = self.plan(resources)?;
         // Checked before anything is written. An empty list changes nothing (as on v1,
         // where it writes nothing).
         let device_rules =

@@ -15,6 +15,9 @@ pub enum Message {
     Mapped,
     /// intermediate child -> parent: the container's init has this host pid.
     InitPid(i32),
+    /// parent -> child: systemd has put you into your cgroup (the systemd driver, which
+    /// needs the process before the cgroup exists); go on.
+    InCgroup,
     /// parent -> init: you are in your cgroup (and mapped); go on.
     Go,
     /// init -> parent: mounts are ready; run `prestart` and `createRuntime` hooks now.

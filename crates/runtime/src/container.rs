@@ -4,10 +4,10 @@ use std::fs;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lindocker_cgroups::{Entry, Hierarchy, Manager};
+use lindocker_cgroups::{Driver, Entry, Hierarchy, Manager};
 use lindocker_sys::SignalMask;
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
@@ -38,7 +38,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Pass descriptors 3..3+N to the container.
     pub preserve_fds: i32,
-    /// `cgroupsPath` is in systemd's `slice:prefix:name` form.
+    /// The systemd cgroup driver: `cgroupsPath` is in systemd's `slice:prefix:name` form
+    /// and names a transient unit systemd makes.
     pub systemd_cgroup: bool,
     /// Where warnings go (a seccomp syscall this host does not know, ...).
     pub on_warning: Option<fn(&str)>,
@@ -66,20 +67,6 @@ fn seccomp_listener(filter: Option<&crate::seccomp::Filter>) -> Result<Option<Ow
             crate::socket_path::connect(p).context(|| format!("connect to seccomp listener {}", p.display()))?.into(),
         )),
         None => Ok(None),
-    }
-}
-
-/// The cgroup path for a container: the spec's, or `/lindocker/<id>`.
-pub fn cgroup_path(spec_path: Option<&Path>, id: &str, systemd: bool) -> PathBuf {
-    match spec_path.map(|p| p.to_string_lossy().into_owned()) {
-        // systemd form: "system.slice:docker:ID" -> /system.slice/docker-ID.scope
-        Some(p) if systemd && p.split(':').count() == 3 => {
-            let parts: Vec<&str> = p.split(':').collect();
-            let slice = if parts[0].is_empty() { "system.slice" } else { parts[0] };
-            PathBuf::from(format!("/{slice}/{}-{}.scope", parts[1], parts[2]))
-        }
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(format!("/lindocker/{id}")),
     }
 }
 
@@ -118,7 +105,9 @@ fn create_with(
         }
     }
     let hierarchy = Hierarchy::detect()?;
-    let cgroup = Manager::new(hierarchy, &cgroup_path(linux.cgroups_path().as_deref(), &opts.id, opts.systemd_cgroup))?;
+    let spec_cgroup = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
+    let (driver, cgroup_path) = Driver::for_container(spec_cgroup.as_deref(), &opts.id, opts.systemd_cgroup)?;
+    let cgroup = Manager::new(hierarchy, &cgroup_path)?;
     let mut lock = Some(store.claim(&opts.id)?);
     // A cgroup with processes in it belongs to something else: sharing it would let this
     // container's delete kill them (the runtime spec's fitness check, as runc's). Checked
@@ -144,6 +133,10 @@ fn create_with(
         owner: rustix::process::getuid().as_raw(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
+        systemd_unit: match &driver {
+            Driver::Systemd(unit) => Some(unit.clone()),
+            Driver::Cgroupfs => None,
+        },
         own_pid_namespace: plan.new_pid(),
         hooks: spec.hooks().clone(),
         net_devices: net_device_list(linux),
@@ -157,10 +150,8 @@ fn create_with(
     let mut child: Option<i32> = None;
     let result = (|| -> Result<i32> {
         store.save(&state)?;
-        cgroup.create()?;
-        if let Some(resources) = linux.resources() {
-            cgroup.apply(&with_default_device_rules(resources, linux))?;
-        }
+        let resources = linux.resources().as_ref().map(|r| with_default_device_rules(r, linux));
+        let entry = driver.prepare(&cgroup, resources.as_ref())?;
         let fifo_path = dir.join(EXEC_FIFO);
         rustix::fs::mkfifoat(rustix::fs::CWD, &fifo_path, Mode::from_raw_mode(0o622))
             .context(|| format!("create {}", fifo_path.display()))?;
@@ -180,7 +171,6 @@ fn create_with(
         // While we are the host's root, in the host's user namespace (see `idmap`).
         let idmapped = crate::idmap::prepare(spec, &bundle.dir)?;
         let (parent_end, child_end) = channel::pair().context(|| "create setup channel".into())?;
-        let entry = Entry::open(&cgroup)?;
         let flags = if plan.double_fork { 0 } else { plan.new_flags };
         // The init is non-dumpable from its first instant (the flag passes to a clone),
         // out of reach of container processes until it execs (see
@@ -191,7 +181,7 @@ fn create_with(
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
                 .context(|| "make the runtime non-dumpable".into())?;
         }
-        let pid = lindocker_sys::clone_process_into(flags as u64, entry.unified())
+        let pid = lindocker_sys::clone_process_into(flags as u64, entry.as_ref().and_then(Entry::unified))
             .context(|| "clone the container process".into())?;
         if pid == 0 {
             // In the child: the lock stays with the parent; our copy must not hold it.
@@ -203,7 +193,7 @@ fn create_with(
                 plan: &plan,
                 channel: &child_end,
                 cgroup: &cgroup,
-                cgroup_entry: &entry,
+                cgroup_entry: entry.as_ref(),
                 console: console.as_ref(),
                 fifo: &fifo,
                 preserve_fds: opts.preserve_fds,
@@ -219,6 +209,11 @@ fn create_with(
         child = Some(pid);
         drop(child_end);
         drop(entry);
+        if matches!(driver, Driver::Systemd(_)) {
+            // The child waits for this before it does anything its children inherit.
+            driver.adopt(&cgroup, pid, resources.as_ref())?;
+            parent_end.send(&Message::InCgroup).context(|| "setup channel".into())?;
+        }
         let init_pid = guide_child(&parent_end, pid, &plan, &bundle, &state, &mut child)?;
         Ok(init_pid)
     })();
@@ -239,7 +234,7 @@ fn create_with(
                 let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
             }
             let _ = kill_cgroup(&cgroup);
-            let _ = cgroup.destroy();
+            let _ = driver.remove(&cgroup);
             let _ = store.remove(&opts.id);
             Err(e)
         }
@@ -573,7 +568,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     }
     if let Some(cgroup) = cgroup {
         kill_cgroup(&cgroup)?;
-        cgroup.destroy()?;
+        state.cgroup_driver().remove(&cgroup)?;
     }
     store.remove(id)?;
     drop(lock);
@@ -790,8 +785,8 @@ pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
 /// Changes a live container's limits (`update`).
 pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let _lock = store.lock(id)?;
-    let (_, cgroup) = live(store, id, "cannot update it")?;
-    cgroup.apply(resources)?;
+    let (state, cgroup) = live(store, id, "cannot update it")?;
+    state.cgroup_driver().update(&cgroup, resources)?;
     Ok(())
 }
 

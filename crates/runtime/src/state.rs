@@ -78,6 +78,10 @@ pub struct State {
     pub annotations: HashMap<String, String>,
     /// The container's cgroup path within each hierarchy.
     pub cgroup_path: PathBuf,
+    /// The systemd unit that holds the cgroup (`--systemd-cgroup`); none when the runtime
+    /// made the cgroup itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<lindocker_cgroups::systemd::Unit>,
     /// Whether the container has its own pid namespace (if not, its processes must be
     /// found through the cgroup).
     pub own_pid_namespace: bool,
@@ -108,6 +112,14 @@ impl State {
             return Status::Paused;
         }
         Status::Running
+    }
+
+    /// Who made the container's cgroup, and so removes it.
+    pub fn cgroup_driver(&self) -> lindocker_cgroups::Driver {
+        match &self.systemd_unit {
+            Some(unit) => lindocker_cgroups::Driver::Systemd(unit.clone()),
+            None => lindocker_cgroups::Driver::Cgroupfs,
+        }
     }
 
     /// The cgroup manager for this container, if the host's cgroups can be read.

@@ -87,8 +87,9 @@ pub struct Init<'a> {
     pub channel: &'a Channel,
     /// The container's cgroup (for `cgroup` mounts).
     pub cgroup: &'a Manager,
-    /// The way into that cgroup, which the child takes first (see [`Entry`]).
-    pub cgroup_entry: &'a Entry,
+    /// The way into that cgroup, which the child takes first (see [`Entry`]); `None`
+    /// when the parent has it moved in (systemd's driver), which it waits for first.
+    pub cgroup_entry: Option<&'a Entry>,
     /// Connected `--console-socket`, if any.
     pub console: Option<&'a OwnedFd>,
     /// `O_PATH` descriptor of the exec fifo.
@@ -111,8 +112,13 @@ pub struct Init<'a> {
 
 /// Entry of the child made by the runtime's clone. Never returns.
 pub fn main(init: &Init) -> ! {
-    if let Err(e) = init.cgroup_entry.join_self() {
-        fail(init, step("join the container's cgroup")(e));
+    let joined = match init.cgroup_entry {
+        Some(entry) => entry.join_self().map_err(step("join the container's cgroup")),
+        // Before anything that its children would inherit (a fork, a cgroup namespace).
+        None => expect(init, Message::InCgroup),
+    };
+    if let Err(e) = joined {
+        fail(init, e);
     }
     let result = if init.plan.double_fork { intermediate(init) } else { direct(init) };
     fail(init, result.unwrap_err())

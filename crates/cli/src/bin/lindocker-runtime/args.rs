@@ -20,8 +20,8 @@ pub struct Cli {
     /// Log debug messages too.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Accepted for compatibility: the systemd cgroup driver is not implemented; a
-    /// `slice:prefix:name` cgroupsPath is mapped to a cgroupfs path instead.
+    /// Let systemd manage the container's cgroup (a transient unit made over D-Bus);
+    /// cgroupsPath is then "slice:prefix:name", e.g. "system.slice:runc:ID".
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for compatibility (runc's rootless mode); ignored.

@@ -64,9 +64,6 @@ fn run(cli: Cli, logger: &Logger) -> Result<u8> {
     let Some(command) = cli.command else {
         bail!("no command given (try --help)");
     };
-    if cli.systemd_cgroup {
-        logger.warn("--systemd-cgroup: the systemd cgroup driver is not implemented; cgroups are managed through the cgroup file system");
-    }
     // The processes these commands start enter the container: the code they run must not
     // be a writable host file (CVE-2019-5736).
     if matches!(command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {

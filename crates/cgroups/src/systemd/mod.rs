@@ -1,0 +1,102 @@
+//! The systemd cgroup driver: a container's cgroup is a transient unit of systemd's (a
+//! scope in a slice, made over D-Bus), as with runc's `--systemd-cgroup`, so that on a
+//! systemd host the one manager of the cgroup tree knows it.
+//!
+//! [`unit`] turns the `slice:prefix:name` cgroupsPath into a unit; [`properties`] turns
+//! limits into unit properties; [`bus`] talks to systemd. The files are still written
+//! afterwards (systemd knows only some limits), by the cgroupfs [`crate::Manager`].
+
+pub mod bus;
+pub mod properties;
+pub mod unit;
+
+use std::path::Path;
+
+use oci_spec::runtime::LinuxResources;
+
+pub use bus::Systemd;
+pub use unit::{Unit, UnitKind, expand_slice};
+
+use crate::{Manager, Result};
+use properties::{Property, Value};
+
+/// Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a
+/// directory).
+pub fn is_running() -> bool {
+    Path::new("/run/systemd/system").symlink_metadata().is_ok_and(|m| m.is_dir())
+}
+
+/// The properties every container unit gets: where it goes, accounting on for every
+/// controller (as runc: a controller joined late counts less), no implicit dependencies.
+fn base_properties(unit: &Unit, pid: i32, unified: bool) -> Vec<Property> {
+    let mut props: Vec<Property> = vec![("Description", Value::Str(format!("lindocker container {}", unit.name)))];
+    match unit.kind {
+        UnitKind::Scope => {
+            props.push(("Slice", Value::Str(unit.slice.clone())));
+            // The container may make cgroups below its own (systemd in a container does).
+            props.push(("Delegate", Value::Bool(true)));
+            props.push(("PIDs", Value::U32s(vec![pid as u32])));
+        }
+        // A slice holds no process of its own in systemd's eyes: the process is moved in
+        // through the file system once the slice exists.
+        UnitKind::Slice => props.push(("Wants", Value::Strs(vec![unit.slice.clone()]))),
+    }
+    props.push(("MemoryAccounting", Value::Bool(true)));
+    props.push(("CPUAccounting", Value::Bool(true)));
+    props.push((if unified { "IOAccounting" } else { "BlockIOAccounting" }, Value::Bool(true)));
+    props.push(("TasksAccounting", Value::Bool(true)));
+    props.push(("DefaultDependencies", Value::Bool(false)));
+    props
+}
+
+/// systemd's version when a property depends on it, else any (saves a round trip).
+fn version_for(bus: &Systemd, writes: &[crate::plan::Write]) -> Result<u32> {
+    let needs = writes
+        .iter()
+        .any(|w| matches!(w.file.as_str(), "cpuset.cpus" | "cpuset.mems" | "cpu.max" | "cpu.cfs_period_us"));
+    if needs { bus.version() } else { Ok(u32::MAX) }
+}
+
+impl Unit {
+    /// Makes the unit with process `pid` in it and the limits of `resources`, waits until
+    /// systemd has started it, then writes every limit to the cgroup's files. The process
+    /// must not have made children yet (they would stay where they are).
+    pub fn start(&self, cgroup: &Manager, pid: i32, resources: Option<&LinuxResources>) -> Result<()> {
+        let unified = cgroup.hierarchy().is_unified();
+        // Checked before systemd hears of it.
+        let writes = resources.map(|r| cgroup.plan(r)).transpose()?.unwrap_or_default();
+        let bus = Systemd::connect()?;
+        let mut props = base_properties(self, pid, unified);
+        props.extend(properties::from_writes(&writes, unified, version_for(&bus, &writes)?)?);
+        bus.start_transient_unit(&self.name, &props)?;
+        // Like runc: the cgroup v1 hierarchies systemd does not manage, and on v2 the
+        // controllers for the unit's own children.
+        cgroup.create()?;
+        if !unified || self.kind == UnitKind::Slice {
+            cgroup.add_process(pid)?;
+        }
+        if let Some(r) = resources {
+            cgroup.apply(r)?;
+        }
+        Ok(())
+    }
+
+    /// Changes the limits of the running unit: its properties, then the files.
+    pub fn update(&self, cgroup: &Manager, resources: &LinuxResources) -> Result<()> {
+        let unified = cgroup.hierarchy().is_unified();
+        let writes = cgroup.plan(resources)?;
+        let bus = Systemd::connect()?;
+        let props = properties::from_writes(&writes, unified, version_for(&bus, &writes)?)?;
+        if !props.is_empty() {
+            bus.set_unit_properties(&self.name, &props)?;
+        }
+        cgroup.apply(resources)
+    }
+
+    /// Stops the unit and waits until systemd has removed it, then removes what is left
+    /// of the cgroup that systemd did not make (cgroup v1 hierarchies).
+    pub fn stop(&self, cgroup: &Manager) -> Result<()> {
+        Systemd::connect()?.stop_unit(&self.name)?;
+        cgroup.destroy()
+    }
+}

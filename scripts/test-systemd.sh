@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the systemd cgroup driver's tests (crates/cli/tests/runtime_systemd.rs) inside a VM
+# that boots systemd (scripts/vm-systemd: the shared cgroup-v2-only VM's images with
+# systemd and D-Bus added, built once into their own directory; systemd is PID 1 and the
+# tests run as a unit). The binaries are static, so the VM needs nothing of ours.
+# usage: scripts/test-systemd.sh SHARED/vm [TEST FILTER...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vm=${1:?usage: test-systemd.sh SHARED/vm [TEST FILTER...]}
+shift
+
+log=/tmp/lindocker-vm-systemd-setup.log
+scripts/vm-systemd/setup.sh "$vm" >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
+
+cargo test --locked -p lindocker-cli --test runtime_systemd --no-run 2>/dev/null
+dir=$(mktemp -d /tmp/lindocker-systemd.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+bin=$(ls -t target/x86_64-unknown-linux-gnu/debug/deps/runtime_systemd-* | grep -v '\.d$' | head -1)
+cp "$bin" "$dir/runtime_systemd"
+debug=target/x86_64-unknown-linux-gnu/debug
+cp $debug/lindocker-runtime $debug/lindocker-checker /bin/busybox "$dir/"
+# LINDOCKER_SYSTEMD_RUNTIME may name another runtime binary (an old one, to see the tests
+# fail there).
+rt=lindocker-runtime
+if [ -n "${LINDOCKER_SYSTEMD_RUNTIME:-}" ]; then cp "$LINDOCKER_SYSTEMD_RUNTIME" "$dir/other-runtime"; rt=other-runtime; fi
+scripts/vm-systemd/run-in-vm.sh -t 600 -m 2G \
+  -e LINDOCKER_RUNTIME_BIN=/mnt/host/$rt \
+  -e LINDOCKER_CHECKER=/mnt/host/lindocker-checker \
+  -e LINDOCKER_BUSYBOX=/mnt/host/busybox \
+  -e RUST_BACKTRACE=1 \
+  "$dir" -- ./runtime_systemd --test-threads=1 "$@"
