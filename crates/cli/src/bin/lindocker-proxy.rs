@@ -17,6 +17,18 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Nothing of the shim's or the engine's (their pipes, sockets) stays reachable here:
+    // every descriptor but stdio goes before anything else is opened.
+    if let Err(e) = lindocker_sys::close_fds_from(3, &[]) {
+        return fail(&format!("lindocker-proxy: cannot close inherited descriptors: {e}"));
+    }
+    // Each relayed connection takes two descriptors: the soft limit a service usually
+    // gets (1024) would run out before `MAX_TCP` connections; the hard one is allowed.
+    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if nofile.current < nofile.maximum {
+        let raised = rustix::process::Rlimit { current: nofile.maximum, maximum: nofile.maximum };
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((parent, rest)) = args.split_first() else {
         return fail("usage: lindocker-proxy SHIM_PID (tcp|udp LISTEN TARGET)... (started by lindocker-shim)");

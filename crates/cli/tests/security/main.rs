@@ -23,6 +23,7 @@ mod localnet;
 mod nft_injection;
 mod passwd;
 mod permissions;
+mod port_proxy;
 mod push;
 mod registry_limits;
 mod rt_budget;
