@@ -3,6 +3,7 @@
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
 mod api;
+mod browser_requests;
 mod build;
 mod capabilities;
 mod cp_output;
