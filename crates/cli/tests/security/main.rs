@@ -27,6 +27,7 @@ mod permissions;
 mod port_proxy;
 mod push;
 mod registry_limits;
+mod resolv_refresh;
 mod rt_budget;
 mod stop_signal;
 mod terminal;
