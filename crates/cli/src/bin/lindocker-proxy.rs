@@ -49,7 +49,17 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     // It relays what clients and containers send: nothing of root's powers is left.
-    if let Err(e) = dns::confine::drop_all().and_then(|()| dns::confine::filter_syscalls()) {
+    if let Err(e) = dns::confine::drop_all() {
+        return fail(&format!("lindocker-proxy: cannot confine itself: {e}"));
+    }
+    // The change of user cleared the parent-death signal: again, and the shim checked
+    // again (it may have died in between).
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    let parent_now = rustix::process::getppid().map(|p| p.as_raw_nonzero().get().to_string());
+    if parent_now.as_deref() != Some(parent.as_str()) {
+        return fail("lindocker-proxy: the shim that started it is gone");
+    }
+    if let Err(e) = dns::confine::filter_syscalls() {
         return fail(&format!("lindocker-proxy: cannot confine itself: {e}"));
     }
     let mut out = std::io::stdout();
