@@ -311,3 +311,35 @@ fn a_unit_name_taken_by_another_unit_fails_create_and_leaves_that_unit_alone() {
     let _ = Command::new("systemctl").args(["stop", "lindocker-other.slice"]).output();
     stop_slices();
 }
+
+/// systemd puts a unit whose name starts with `_` or names a controller (`cpu.slice`) in
+/// a `_`-prefixed directory; the runtime would write the container's device filter,
+/// freeze and kill --all to the unprefixed one, where the container is not. Refused.
+#[test]
+fn a_name_systemd_escapes_is_refused_not_misplaced() {
+    if !systemd_host("a_name_systemd_escapes_is_refused_not_misplaced") {
+        return;
+    }
+    let rt = Runtime::new(BIN, "sdesc");
+    let id = id(7);
+    let mut b = Bundle::new("sdesc", &["sleep", "1000"]);
+    for (path, dir) in [
+        ("lindocker-test.slice:_lindocker:x", "/lindocker.slice/lindocker-test.slice/_lindocker-x.scope"),
+        ("lindocker-test.slice:lindocker:cpu.slice", "/cpu.slice"),
+    ] {
+        b.config["linux"]["cgroupsPath"] = json!(path);
+        b.write();
+        let out = rt.run(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if out.status.success() {
+            let pid = rt.state(&id)["pid"].as_i64().unwrap();
+            let actual = read(&PathBuf::from(format!("/proc/{pid}/cgroup")));
+            let _ = rt.run(&["--systemd-cgroup", "delete", "--force", &id]);
+            stop_slices();
+            panic!("{path}: created; its init is in {actual}, the runtime's files go to {dir}");
+        }
+        assert!(err.contains(path) && err.contains("escape"), "{path}: {err}");
+        assert!(!rt.run(&["state", &id]).status.success(), "{path}: a container is left");
+    }
+    stop_slices();
+}
