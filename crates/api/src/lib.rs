@@ -166,12 +166,12 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
                     match stream {
                         listen::Stream::Unix(s) => {
                             let fd = rustix::io::fcntl_dupfd_cloexec(&s, 0).ok().map(|fd| hijack::ClientFd(Arc::new(fd)));
-                            connection(TokioIo::new(s), service, fd, false).await
+                            connection(TokioIo::new(s), service, fd, false, false).await
                         }
                         listen::Stream::Tcp(s) => {
                             // Also a wildcard listener's loopback clients: a page can rebind to them too.
                             let loopback = s.local_addr().is_ok_and(|a| a.ip().to_canonical().is_loopback());
-                            connection(TokioIo::new(s), service, None, loopback).await
+                            connection(TokioIo::new(s), service, None, true, loopback).await
                         }
                     }
                 });
@@ -193,9 +193,9 @@ async fn accept_loop(listener: Listener, service: Arc<Service>, idle: Option<Dur
 }
 
 /// Serves one connection; `fd`, a unix client's, goes with each request (a hijacked
-/// stream tells the client's hang-up by it). On a `loopback` TCP connection a request
-/// naming another host is refused (see [`rebinding`]).
-async fn connection<I>(io: I, service: Arc<Service>, fd: Option<hijack::ClientFd>, loopback: bool)
+/// stream tells the client's hang-up by it). On `tcp` a web browser's request is refused,
+/// and on a `loopback` TCP connection a request naming another host (see [`rebinding`]).
+async fn connection<I>(io: I, service: Arc<Service>, fd: Option<hijack::ClientFd>, tcp: bool, loopback: bool)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -205,6 +205,12 @@ where
         }
         let service = service.clone();
         async move {
+            if tcp && rebinding::from_a_browser(request.headers()) {
+                let e = error::ApiError::forbidden(
+                    "a web browser's request (Origin or Sec-Fetch-* header): refused on a TCP listener (cross-site request)",
+                );
+                return Ok(router::error_response(&e));
+            }
             if loopback && !rebinding::loopback_host_allowed(request.headers().get(hyper::header::HOST)) {
                 let e = error::ApiError::forbidden(
                     "Host header names neither an IP address nor localhost: refused on a loopback listener (DNS rebinding)",

@@ -4,7 +4,16 @@
 //! header, the attacker's name. A client of a loopback address names the address itself
 //! or `localhost`; any other name is refused there.
 
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderValue};
+
+/// Whether a request comes from a web browser: it sends `Origin` with every cross-site
+/// request that can change something (and `Origin: null` from sandboxed frames), and
+/// `Sec-Fetch-*` with every request; no API client sends either. A page need not rebind
+/// a name to reach `http://127.0.0.1:2375`: it can POST there directly (no preflight
+/// without a body), with a `Host` of the address. Refused on every TCP listener.
+pub fn from_a_browser(headers: &HeaderMap) -> bool {
+    headers.contains_key(hyper::header::ORIGIN) || headers.keys().any(|name| name.as_str().starts_with("sec-fetch-"))
+}
 
 /// Whether a request to a loopback TCP listener with this `Host` header is served.
 /// A request without one (HTTP/1.0) is: a browser always sends it.
@@ -61,5 +70,20 @@ mod tests {
             assert!(!allowed(bad), "{bad}");
         }
         assert!(loopback_host_allowed(None));
+    }
+
+    #[test]
+    fn browsers_are_told_by_origin_or_sec_fetch() {
+        let with = |name: &'static str, value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            h
+        };
+        assert!(from_a_browser(&with("origin", "null")));
+        assert!(from_a_browser(&with("origin", "http://attacker.example")));
+        assert!(from_a_browser(&with("sec-fetch-mode", "no-cors")));
+        assert!(from_a_browser(&with("Sec-Fetch-Site", "cross-site")));
+        assert!(!from_a_browser(&with("user-agent", "Docker-Client/27.0.0")));
+        assert!(!from_a_browser(&HeaderMap::new()));
     }
 }

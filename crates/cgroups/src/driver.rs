@@ -69,7 +69,9 @@ impl Driver {
     }
 
     /// Once the process `pid` exists (and waits): systemd makes the unit with it inside,
-    /// then the limits are set. Nothing to do for the cgroupfs driver.
+    /// then the limits are set. Nothing to do for the cgroupfs driver. After an error
+    /// nothing of the unit is left, and [`Driver::remove`] must not be called: the unit
+    /// of that name may be another's that was there before.
     pub fn adopt(&self, cgroup: &Manager, pid: i32, resources: Option<&LinuxResources>) -> Result<()> {
         match self {
             Driver::Cgroupfs => Ok(()),

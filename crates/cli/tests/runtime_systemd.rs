@@ -285,3 +285,77 @@ fn features_report_the_systemd_driver() {
     let f: serde_json::Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
     assert_eq!(f["linux"]["cgroup"]["systemd"], true, "{f}");
 }
+
+/// A cgroupsPath naming a unit that exists already and is not this container's (another
+/// container's scope, under the same unit name in another slice; a slice holding other
+/// units) makes create fail, and that unit is left running: the failed create must not
+/// stop a unit it did not start (`StopUnit` on `system.slice` would stop the host's
+/// services).
+#[test]
+fn a_unit_name_taken_by_another_unit_fails_create_and_leaves_that_unit_alone() {
+    if !systemd_host("a_unit_name_taken_by_another_unit_fails_create_and_leaves_that_unit_alone") {
+        return;
+    }
+    let rt = Runtime::new(BIN, "sdtaken");
+    let (victim, attacker) = (id(5), id(6));
+    let mut b = Bundle::new("sdtaken", &["sleep", "1000"]);
+    b.config["linux"]["cgroupsPath"] = json!("lindocker-test.slice:lindocker:shared");
+    b.write();
+    rt.ok(&["--systemd-cgroup", "run", "--detach", "--bundle", b.dir.to_str().unwrap(), &victim]);
+    let pid = rt.state(&victim)["pid"].as_i64().unwrap();
+    let unit = "lindocker-shared.scope";
+    assert_eq!(unit_property(unit, "ActiveState"), "active");
+    for path in [
+        // The same scope name in another slice: a different cgroup, the same unit.
+        "lindocker-other.slice:lindocker:shared",
+        // The slice the victim's scope is in.
+        "system.slice:lindocker:lindocker-test.slice",
+    ] {
+        b.config["linux"]["cgroupsPath"] = json!(path);
+        b.write();
+        let out = rt.run(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &attacker]);
+        if out.status.success() {
+            let _ = rt.run(&["--systemd-cgroup", "delete", "--force", &attacker]);
+        }
+        assert!(!out.status.success(), "{path}: create of a unit that exists succeeded");
+        assert_eq!(unit_property(unit, "ActiveState"), "active", "{path}: the victim's scope was stopped");
+        assert!(Path::new(&format!("/proc/{pid}")).exists(), "{path}: the victim's init was killed");
+        assert_eq!(unit_property("lindocker-test.slice", "ActiveState"), "active", "{path}: its slice was stopped");
+    }
+    rt.ok(&["--systemd-cgroup", "delete", "--force", &victim]);
+    assert_eq!(unit_property(unit, "LoadState"), "not-found");
+    let _ = Command::new("systemctl").args(["stop", "lindocker-other.slice"]).output();
+    stop_slices();
+}
+
+/// systemd puts a unit whose name starts with `_` or names a controller (`cpu.slice`) in
+/// a `_`-prefixed directory; the runtime would write the container's device filter,
+/// freeze and kill --all to the unprefixed one, where the container is not. Refused.
+#[test]
+fn a_name_systemd_escapes_is_refused_not_misplaced() {
+    if !systemd_host("a_name_systemd_escapes_is_refused_not_misplaced") {
+        return;
+    }
+    let rt = Runtime::new(BIN, "sdesc");
+    let id = id(7);
+    let mut b = Bundle::new("sdesc", &["sleep", "1000"]);
+    for (path, dir) in [
+        ("lindocker-test.slice:_lindocker:x", "/lindocker.slice/lindocker-test.slice/_lindocker-x.scope"),
+        ("lindocker-test.slice:lindocker:cpu.slice", "/cpu.slice"),
+    ] {
+        b.config["linux"]["cgroupsPath"] = json!(path);
+        b.write();
+        let out = rt.run(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if out.status.success() {
+            let pid = rt.state(&id)["pid"].as_i64().unwrap();
+            let actual = read(&PathBuf::from(format!("/proc/{pid}/cgroup")));
+            let _ = rt.run(&["--systemd-cgroup", "delete", "--force", &id]);
+            stop_slices();
+            panic!("{path}: created; its init is in {actual}, the runtime's files go to {dir}");
+        }
+        assert!(err.contains(path) && err.contains("escape"), "{path}: {err}");
+        assert!(!rt.run(&["state", &id]).status.success(), "{path}: a container is left");
+    }
+    stop_slices();
+}

@@ -790,7 +790,16 @@ impl Engine {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.paths(&record.id).dir().join("init/etc/resolv.conf");
         let text = self.resolv_conf(record);
-        if std::fs::read(&path).is_ok_and(|now| now == text.as_bytes()) {
+        // The container can write this file (to any size): at most as much as the text
+        // (and one byte more) is read to compare.
+        let mut now = Vec::with_capacity(text.len() + 1);
+        let same = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, text.len() as u64 + 1), &mut now))
+            .is_ok_and(|_| now == text.as_bytes());
+        if same {
             return Ok(());
         }
         let mut file = std::fs::OpenOptions::new()

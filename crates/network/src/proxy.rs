@@ -30,6 +30,8 @@ pub const MAX_UDP: usize = 256;
 /// A UDP flow with no answer for this long is forgotten.
 pub const UDP_IDLE: Duration = Duration::from_secs(30);
 const STACK: usize = 64 * 1024;
+/// The pause after a failed `accept` (no descriptor left).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One port the proxy relays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +151,15 @@ pub fn run(bound: Vec<Bound>) -> io::Result<()> {
 fn accept_loop(listener: &TcpListener, target: SocketAddr) {
     let active = Arc::new(AtomicUsize::new(0));
     loop {
-        let Ok((client, _)) = listener.accept() else { continue };
+        let client = match listener.accept() {
+            Ok((client, _)) => client,
+            Err(_) => {
+                // Out of descriptors (or memory): they come back as relays end. Retrying
+                // at once would spin on the same error; the client waits in the backlog.
+                std::thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
         if active.load(Ordering::Relaxed) >= MAX_TCP {
             drop(client);
             continue;
@@ -167,15 +177,17 @@ fn accept_loop(listener: &TcpListener, target: SocketAddr) {
     }
 }
 
-/// Copies both ways until each side has closed its half.
+/// Copies both ways until each side has closed its half. The two threads share each
+/// socket (no duplicate descriptors: two per connection, not four).
 fn relay_tcp(client: TcpStream, target: SocketAddr) {
     let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(5)) else { return };
-    let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else { return };
+    let (client, server) = (Arc::new(client), Arc::new(server));
+    let (client2, server2) = (Arc::clone(&client), Arc::clone(&server));
     let back = std::thread::Builder::new().stack_size(STACK).spawn(move || {
-        let _ = io::copy(&mut &server2, &mut &client2);
+        let _ = io::copy(&mut &*server2, &mut &*client2);
         let _ = client2.shutdown(Shutdown::Write);
     });
-    let _ = io::copy(&mut &client, &mut &server);
+    let _ = io::copy(&mut &*client, &mut &*server);
     let _ = server.shutdown(Shutdown::Write);
     if let Ok(back) = back {
         let _ = back.join();

@@ -148,6 +148,10 @@ fn create_with(
             .and_then(|n| n.path().clone()),
     };
     let mut child: Option<i32> = None;
+    // Whether the cgroup is this container's to remove on failure: the cgroupfs driver's
+    // always (made here, checked empty above), a systemd unit only once this create
+    // started it (a unit of that name that exists already is another's).
+    let mut own_cgroup = matches!(driver, Driver::Cgroupfs);
     let result = (|| -> Result<i32> {
         store.save(&state)?;
         let resources = linux.resources().as_ref().map(|r| with_default_device_rules(r, linux));
@@ -212,6 +216,7 @@ fn create_with(
         if matches!(driver, Driver::Systemd(_)) {
             // The child waits for this before it does anything its children inherit.
             driver.adopt(&cgroup, pid, resources.as_ref())?;
+            own_cgroup = true;
             parent_end.send(&Message::InCgroup).context(|| "setup channel".into())?;
         }
         let init_pid = guide_child(&parent_end, pid, &plan, &bundle, &state, &mut child)?;
@@ -233,8 +238,10 @@ fn create_with(
                 let _ = rustix::process::kill_process(Pid::from_raw(pid).expect("pid > 0"), Signal::KILL);
                 let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
             }
-            let _ = kill_cgroup(&cgroup);
-            let _ = driver.remove(&cgroup);
+            if own_cgroup {
+                let _ = kill_cgroup(&cgroup);
+                let _ = driver.remove(&cgroup);
+            }
             let _ = store.remove(&opts.id);
             Err(e)
         }

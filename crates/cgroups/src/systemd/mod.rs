@@ -61,24 +61,45 @@ impl Unit {
     /// Makes the unit with process `pid` in it and the limits of `resources`, waits until
     /// systemd has started it, then writes every limit to the cgroup's files. The process
     /// must not have made children yet (they would stay where they are).
+    ///
+    /// On failure nothing of the unit is left, and a unit of that name that was there
+    /// before (another container's scope, a slice of the host's) is not touched: the
+    /// caller must not stop the unit after an error.
     pub fn start(&self, cgroup: &Manager, pid: i32, resources: Option<&LinuxResources>) -> Result<()> {
         let unified = cgroup.hierarchy().is_unified();
+        // systemd lets a transient slice take the name of one that is active already
+        // (made as the `Slice=` of other units): that slice and all in it would be the
+        // container's, stopped with it. An active slice has its cgroup; ours has none yet.
+        if self.kind == UnitKind::Slice && cgroup.exists() {
+            return Err(crate::Error::Systemd(format!(
+                "slice {} exists already ({}): not this container's to take",
+                self.name,
+                self.path.display()
+            )));
+        }
         // Checked before systemd hears of it.
         let writes = resources.map(|r| cgroup.plan(r)).transpose()?.unwrap_or_default();
         let bus = Systemd::connect()?;
         let mut props = base_properties(self, pid, unified);
         props.extend(properties::from_writes(&writes, unified, version_for(&bus, &writes)?)?);
         bus.start_transient_unit(&self.name, &props)?;
-        // Like runc: the cgroup v1 hierarchies systemd does not manage, and on v2 the
-        // controllers for the unit's own children.
-        cgroup.create()?;
-        if !unified || self.kind == UnitKind::Slice {
-            cgroup.add_process(pid)?;
+        // The unit is ours from here: undone if what follows fails.
+        let rest = (|| {
+            // Like runc: the cgroup v1 hierarchies systemd does not manage, and on v2 the
+            // controllers for the unit's own children.
+            cgroup.create()?;
+            if !unified || self.kind == UnitKind::Slice {
+                cgroup.add_process(pid)?;
+            }
+            if let Some(r) = resources {
+                cgroup.apply(r)?;
+            }
+            Ok(())
+        })();
+        if rest.is_err() {
+            let _ = self.stop(cgroup);
         }
-        if let Some(r) = resources {
-            cgroup.apply(r)?;
-        }
-        Ok(())
+        rest
     }
 
     /// Changes the limits of the running unit: its properties, then the files.

@@ -67,6 +67,7 @@ impl Unit {
             (format!("{prefix}-{name}.scope"), UnitKind::Scope)
         };
         check_part(name).map_err(|why| bad(&format!("name {name:?}: {why}")))?;
+        refuse_escaped(&unit_name).map_err(|why| bad(&why))?;
         if unit_name.len() > UNIT_NAME_MAX {
             return Err(bad(&format!("the unit name {unit_name:?} is longer than {UNIT_NAME_MAX} bytes")));
         }
@@ -87,6 +88,43 @@ fn check_part(part: &str) -> std::result::Result<(), String> {
     }
     if part == "." || part == ".." || part.starts_with('.') {
         return Err("must not start with '.'".into());
+    }
+    Ok(())
+}
+
+/// The controllers systemd knows (`cgroup_controller_table`): a unit named
+/// `CONTROLLER.TYPE` gets a cgroup directory with a `_` before its name.
+const SYSTEMD_CONTROLLERS: [&str; 14] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "io",
+    "blkio",
+    "memory",
+    "devices",
+    "pids",
+    "bpf-firewall",
+    "bpf-devices",
+    "bpf-foreign",
+    "bpf-socket-bind",
+    "bpf-restrict-network-interfaces",
+    "bpf-bind-network-interface",
+];
+
+/// systemd's `cg_escape`: a unit whose name could clash with the kernel's files (or
+/// starts with `_` or `.`) lives in `_NAME`, not `NAME`. The runtime's files (the device
+/// filter, freeze, kill --all) would then go to a directory the container is not in:
+/// such names are refused, as the path could not be told right.
+fn refuse_escaped(unit: &str) -> std::result::Result<(), String> {
+    let stem = unit.rsplit_once('.').map_or(unit, |(stem, _)| stem);
+    let escaped = unit.starts_with(['_', '.'])
+        || unit.starts_with("cgroup.")
+        || ["notify_on_release", "release_agent", "tasks"].contains(&unit)
+        || SYSTEMD_CONTROLLERS.contains(&stem);
+    if escaped {
+        return Err(format!(
+            "unit name {unit:?}: systemd would escape it in the cgroup tree (a leading '_', or a controller's name)"
+        ));
     }
     Ok(())
 }
@@ -118,10 +156,10 @@ pub fn expand_slice(slice: &str) -> std::result::Result<String, String> {
         if component.is_empty() {
             return Err(invalid("empty component between dashes (or a dash at the start or end)"));
         }
+        let name = format!("{prefix}{component}.slice");
+        refuse_escaped(&name).map_err(|why| invalid(&why))?;
         path.push('/');
-        path.push_str(&prefix);
-        path.push_str(component);
-        path.push_str(".slice");
+        path.push_str(&name);
         prefix.push_str(component);
         prefix.push('-');
     }
@@ -208,5 +246,35 @@ mod tests {
             assert!(e.contains(bad), "{bad:?}: {e}");
         }
         assert!(Unit::parse(&format!("system.slice:p:{}", "a".repeat(250)), "x", "id").is_err());
+    }
+
+    #[test]
+    fn names_systemd_would_escape_in_the_cgroup_tree_are_refused() {
+        // systemd puts such a unit in `_NAME`: the runtime's own files (the device
+        // filter, freeze, kill --all) would go to a directory the container is not in.
+        for bad in [
+            "system.slice:_p:abc",
+            "system.slice:bpf:firewall",
+            "system.slice:cgroup.x:abc",
+            "system.slice:p:cpu.slice",
+            "system.slice:p:_x.slice",
+            "system.slice:p:memory.slice",
+            "_x.slice:p:abc",
+            "cpu.slice:p:abc",
+            "io-x.slice:p:abc",
+            "system.slice:p:bpf-firewall.slice",
+        ] {
+            let e = Unit::parse(bad, "lindocker", "id").unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("escape"), "{bad:?}: {e}");
+        }
+        for ok in [
+            "system.slice:cpu:abc",
+            "cpux.slice:p:abc",
+            "system.slice:p:x_y",
+            "system.slice:p:x-memory.slice",
+            "a-pids.slice:p:abc",
+        ] {
+            assert!(Unit::parse(ok, "lindocker", "id").is_ok(), "{ok:?}");
+        }
     }
 }

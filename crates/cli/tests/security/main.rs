@@ -3,6 +3,7 @@
 //! `docs/SECURITY.md` lists the boundaries these tests stand for.
 
 mod api;
+mod browser_requests;
 mod build;
 mod capabilities;
 mod cp_output;
@@ -23,8 +24,10 @@ mod localnet;
 mod nft_injection;
 mod passwd;
 mod permissions;
+mod port_proxy;
 mod push;
 mod registry_limits;
+mod resolv_refresh;
 mod rt_budget;
 mod stop_signal;
 mod terminal;

@@ -25,12 +25,23 @@ pub fn confine() -> Result<(), String> {
     Ok(())
 }
 
-/// Drops every capability, for good, and sets no_new_privs: for the port proxy once its
-/// sockets are bound.
+/// The user and group the port proxy runs as: `nobody`, which owns no file.
+pub const NOBODY: u32 = 65534;
+
+/// Drops every capability and root's user (to [`NOBODY`], no supplementary groups), for
+/// good, and sets no_new_privs: for the port proxy once its sockets are bound. It reads
+/// and writes no file: uid 0 without capabilities would still own root's files. Call it
+/// before any thread is started (the calls change the calling thread's credentials).
 pub fn drop_all() -> Result<(), String> {
     for cap in caps::all() {
         caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;
     }
+    rustix::thread::set_thread_groups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+    let gid = rustix::process::Gid::from_raw(NOBODY);
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| format!("setgid {NOBODY}: {e}"))?;
+    // Also clears the permitted and effective sets (no keep-caps).
+    let uid = rustix::process::Uid::from_raw(NOBODY);
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| format!("setuid {NOBODY}: {e}"))?;
     for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
         caps::clear(None, set).map_err(|e| format!("{set:?} set: {e}"))?;
     }
