@@ -257,3 +257,29 @@ impl Drop for Api {
         }
     }
 }
+
+/// `lindocker system service --time 0 ADDRESS` for `engine` (in its fake host when it
+/// has one), not waited for; ended on drop. For TCP listeners, which [`Api`] does not
+/// talk to.
+pub struct Service(std::process::Child);
+
+impl Service {
+    /// Starts the service on `address` (e.g. `tcp://127.0.0.1:2375`).
+    pub fn start(engine: &crate::Engine, address: &str) -> Service {
+        let child = engine
+            .cmd()
+            .args(["system", "service", "--time", "0", address])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start lindocker system service");
+        Service(child)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

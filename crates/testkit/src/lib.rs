@@ -22,7 +22,7 @@ mod pty;
 mod registry;
 mod rootfs;
 
-pub use api::{Api, Reply};
+pub use api::{Api, Reply, Service};
 pub use bundle::{Bundle, Runtime, checker_path, dnsq_path};
 pub use containerd::{CNI_BIN_DIR, Containerd, POD_SUBNET, containerd_available};
 pub use engine::Engine;

@@ -576,22 +576,7 @@ fn a_rebound_host_name_is_refused_on_loopback_tcp() {
     // loopback address names an IP address or localhost.
     let host = lindocker_testkit::FakeHost::new("api_rebind");
     let engine = Engine::in_host(BIN, "api_rebind", &host);
-    struct Service(std::process::Child);
-    impl Drop for Service {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _service = Service(
-        engine
-            .cmd()
-            .args(["system", "service", "--time", "0", "tcp://127.0.0.1:2375"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _service = lindocker_testkit::Service::start(&engine, "tcp://127.0.0.1:2375");
     // One request per Host header; prints the status code of each, or "refused".
     let script = r#"
 import socket, sys, time

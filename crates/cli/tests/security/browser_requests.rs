@@ -8,20 +8,11 @@
 //! a build). The page cannot read the answers and needs none. A browser marks every such
 //! request with `Origin` or `Sec-Fetch-*`; no API client sends them: refused on TCP.
 
-use lindocker_testkit::{Engine, FakeHost};
+use lindocker_testkit::{Engine, FakeHost, Service};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lindocker");
 
 /// A process of the test's, killed (by its pid) when the test ends, passed or not.
-struct Service(std::process::Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Sends one request per `[name, request line, host, extra headers]` to
 /// tcp://ADDR:2375, without a body, and prints `NAME STATUS BODY` for each.
 const SCRIPT: &str = r#"
@@ -51,15 +42,7 @@ for case in json.loads(sys.argv[2]):
 fn a_web_page_cannot_drive_the_api_on_tcp() {
     let host = FakeHost::new("api_csrf");
     let engine = Engine::in_host(BIN, "api_csrf", &host);
-    let _loopback = Service(
-        engine
-            .cmd()
-            .args(["system", "service", "--time", "0", "tcp://127.0.0.1:2375"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _loopback = Service::start(&engine, "tcp://127.0.0.1:2375");
     engine.ok(&["volume", "create", "data"]);
     engine.ok(&["run", "-d", "--name", "victim", "localhost/busybox", "sleep", "1000"]);
     let fetch = [
