@@ -7,16 +7,17 @@
 //! one, else IPv4). What nft DNATs (every other host address to a container with IPv6)
 //! never reaches its socket.
 //!
-//! Bounded against hostile clients: at most [`MAX_TCP`] connections and [`MAX_UDP`] UDP
-//! flows at a time (more are refused or dropped), each relayed by threads with small
-//! stacks; an idle UDP flow ends after [`UDP_IDLE`].
+//! Bounded against hostile clients: at most [`MAX_TCP`] connections (more are refused)
+//! and [`MAX_UDP`] UDP flows at a time (a new one evicts the flow whose client has been
+//! quiet longest), each relayed by threads with small stacks; an idle UDP flow ends
+//! after [`UDP_IDLE`].
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::Endpoint;
 use crate::ports::Protocol;
@@ -194,7 +195,13 @@ fn relay_tcp(client: TcpStream, target: SocketAddr) {
     }
 }
 
-type Flows = Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>>;
+/// A client's flow: its socket towards the container, and when the client last sent.
+struct Flow {
+    upstream: Arc<UdpSocket>,
+    last: Instant,
+}
+
+type Flows = Arc<Mutex<HashMap<SocketAddr, Flow>>>;
 
 /// Each client address gets a socket of its own towards the container, so that answers
 /// find their way back to it.
@@ -204,7 +211,12 @@ fn udp_loop(socket: UdpSocket, target: SocketAddr) {
     let mut buf = vec![0u8; 65536];
     loop {
         let Ok((n, client)) = socket.recv_from(&mut buf) else { continue };
-        let flow = flows.lock().map(|f| f.get(&client).cloned()).unwrap_or(None);
+        let flow = flows.lock().ok().and_then(|mut map| {
+            map.get_mut(&client).map(|f| {
+                f.last = Instant::now();
+                Arc::clone(&f.upstream)
+            })
+        });
         let flow = match flow {
             Some(f) => f,
             None => match new_flow(&socket, &flows, client, target) {
@@ -219,22 +231,32 @@ fn udp_loop(socket: UdpSocket, target: SocketAddr) {
 fn new_flow(socket: &Arc<UdpSocket>, flows: &Flows, client: SocketAddr, target: SocketAddr) -> Option<Arc<UdpSocket>> {
     let mut map = flows.lock().ok()?;
     if map.len() >= MAX_UDP {
-        return None;
+        // Full: the flow whose client has been quiet longest makes room. Sources are
+        // cheap to spoof; refusing new flows instead would lock every real client out
+        // for the idle time. Its thread wakes from the shutdown and ends.
+        let quietest = map.iter().min_by_key(|(_, f)| f.last).map(|(c, _)| *c);
+        if let Some(old) = quietest.and_then(|c| map.remove(&c)) {
+            let _ = rustix::net::shutdown(&*old.upstream, rustix::net::Shutdown::Both);
+        }
     }
     let local: SocketAddr = if target.is_ipv6() { "[::]:0".parse().ok()? } else { "0.0.0.0:0".parse().ok()? };
     let upstream = UdpSocket::bind(local).ok()?;
     upstream.connect(target).ok()?;
     upstream.set_read_timeout(Some(UDP_IDLE)).ok()?;
     let upstream = Arc::new(upstream);
-    map.insert(client, Arc::clone(&upstream));
+    map.insert(client, Flow { upstream: Arc::clone(&upstream), last: Instant::now() });
     drop(map);
     let (socket, mine, theirs) = (Arc::clone(socket), Arc::clone(flows), Arc::clone(&upstream));
     let spawned = std::thread::Builder::new().stack_size(STACK).spawn(move || {
         let mut buf = vec![0u8; 65536];
-        while let Ok(n) = theirs.recv(&mut buf) {
+        // 0: shut down by an eviction (an empty datagram ends the flow too; the client's
+        // next one opens another).
+        while let Ok(n @ 1..) = theirs.recv(&mut buf) {
             let _ = socket.send_to(&buf[..n], client);
         }
-        if let Ok(mut map) = mine.lock() {
+        if let Ok(mut map) = mine.lock()
+            && map.get(&client).is_some_and(|f| Arc::ptr_eq(&f.upstream, &theirs))
+        {
             map.remove(&client);
         }
     });

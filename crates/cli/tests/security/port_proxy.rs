@@ -176,3 +176,54 @@ time.sleep(60)
     engine.ok(&["rm", "-f", "pxflood"]);
     std::fs::remove_dir_all(&www).unwrap();
 }
+
+#[test]
+fn spoofed_udp_sources_cannot_lock_a_client_out() {
+    // Datagrams from many source ports (cheap to spoof) each open a UDP flow; with the
+    // flow table full, a real client must still get through, not wait out the idle time.
+    let host = FakeHost::new("pxudp");
+    let engine = Engine::in_host(BIN, "pxudp", &host);
+    engine.ok(&["run", "-d", "--name", "dns", "-p", "[::1]:5353:53/udp", "localhost/busybox", "sleep", "1000"]);
+    let info: serde_json::Value = serde_json::from_str(&engine.ok(&["inspect", "dns"])).unwrap();
+    let pid = info[0]["State"]["Pid"].as_i64().unwrap();
+    let ip = info[0]["NetworkSettings"]["IPAddress"].as_str().unwrap().to_owned();
+    let dnsq = |netns: &str| {
+        let mut c = std::process::Command::new("nsenter");
+        c.arg(format!("--net={netns}")).arg("--").arg(lindocker_testkit::dnsq_path());
+        c
+    };
+    let mut server = dnsq(&format!("/proc/{pid}/ns/net")).args(["serve", &ip]).spawn().unwrap();
+    let host_ns = host.path.display().to_string();
+    // Three tries of 5 s at most each: well inside the flows' 30 s idle time.
+    let answered = || {
+        (0..3).any(|_| {
+            let out = dnsq(&host_ns)
+                .args(["query", "[::1]:5353", "example.test"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("192.0.2.7")
+        })
+    };
+    assert!(answered(), "no answer through the proxy at all");
+    // 400 sources, each sending one datagram the server does not answer.
+    let flood = "import socket\nfor i in range(400):\n    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n    s.sendto(b'x', ('::1', 5353))\n    s.close()\n";
+    let out = host.run("python3", &["-c", flood]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    let served = answered();
+    // An evicted flow's thread ends: the threads stay within the table's bound.
+    let out = host.run("ss", &["-Hlunp"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let proxy: i32 = text
+        .lines()
+        .find(|l| l.contains(":5353"))
+        .and_then(|l| l.split("pid=").nth(1)?.split(',').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no proxy on udp 5353: {text}"));
+    let threads: usize = status_field(proxy, "Threads").parse().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    engine.ok(&["rm", "-f", "dns"]);
+    assert!(served, "a client is locked out while spoofed flows fill the table");
+    assert!(threads <= 256 + 4, "{threads} threads after 400 sources");
+}
