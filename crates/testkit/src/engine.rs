@@ -103,39 +103,13 @@ impl Engine {
     /// Pids of live `lindocker-dns` servers of this engine's root.
     pub fn dns_servers(&self) -> Vec<i32> {
         let root = self.root.display().to_string();
-        let mut out = Vec::new();
-        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
-            if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
-                continue;
-            }
-            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            if args.first().is_some_and(|a| a.ends_with(b"lindocker-dns")) && args.contains(&root.as_bytes()) {
-                out.push(pid);
-            }
-        }
-        out
+        live_processes(b"lindocker-dns", |args| args.contains(&root.as_bytes()))
     }
 
     /// Pids of live shims serving this engine's root.
     pub fn shims(&self) -> Vec<i32> {
         let root = self.root.display().to_string();
-        let mut out = Vec::new();
-        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
-            if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
-                continue;
-            }
-            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            if args.first().is_some_and(|a| a.ends_with(b"lindocker-shim")) && args.get(1) == Some(&root.as_bytes()) {
-                out.push(pid);
-            }
-        }
-        out
+        live_processes(b"lindocker-shim", |args| args.get(1) == Some(&root.as_bytes()))
     }
 
     /// Runs `lindocker args`, capturing output (through files: a container may inherit
@@ -256,4 +230,23 @@ impl Drop for Engine {
         let _ = std::fs::remove_dir_all(&self.root);
         let _ = std::fs::remove_dir_all(&self.state);
     }
+}
+
+/// Pids of live (not zombie) processes whose program path ends in `program` and whose
+/// arguments (`argv[0]` first) pass `wanted`.
+fn live_processes(program: &[u8], wanted: impl Fn(&[&[u8]]) -> bool) -> Vec<i32> {
+    let mut out = Vec::new();
+    for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+        if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
+            continue;
+        }
+        let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.first().is_some_and(|a| a.ends_with(program)) && wanted(&args) {
+            out.push(pid);
+        }
+    }
+    out
 }
