@@ -16,7 +16,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "build"
 cargo build --locked --workspace --bins
 step "unit and integration tests (cgroup $(stat -fc %T /sys/fs/cgroup) host)"
-cargo test --locked --workspace
+cargo test --locked --workspace --no-fail-fast
 
 shared=${LINDOCKER_SHARED:-$(cd .. && pwd)/shared}
 if [ -x "$shared/vm/run-in-vm.sh" ]; then

@@ -49,6 +49,37 @@ fn lookup(engine: &Engine, container: &str, name: &str, extra: &[&str]) -> Vec<S
     answers
 }
 
+/// The distinct addresses `getent ARGS` prints in a container on `network` running the
+/// host's glibc `getent` (its libraries mounted read-only) with `hosts: dns` alone in its
+/// nsswitch.conf, so only the DNS server can answer. Empty when the name is not found.
+fn getent(engine: &Engine, network: &str, args: &[&str]) -> Vec<String> {
+    let nsswitch = engine.state.join("nsswitch.conf");
+    std::fs::write(&nsswitch, "hosts: dns\n").unwrap();
+    let ldd = Command::new("ldd").arg("/usr/bin/getent").output().unwrap();
+    assert!(ldd.status.success(), "ldd /usr/bin/getent");
+    let mut dirs: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(|lib| std::path::Path::new(lib).parent().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut run: Vec<String> = ["run", "--rm", "--network", network, "--dns", "127.0.0.1"].map(String::from).into();
+    for dir in &dirs {
+        run.extend(["-v".into(), format!("{dir}:{dir}:ro")]);
+    }
+    run.extend(["-v".into(), "/usr/bin/getent:/usr/bin/getent:ro".into()]);
+    run.extend(["-v".into(), format!("{}:/etc/nsswitch.conf:ro", nsswitch.display())]);
+    run.extend(["localhost/busybox", "/usr/bin/getent"].map(String::from));
+    run.extend(args.iter().map(|a| a.to_string()));
+    let out = engine.run(&run.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("getent {args:?} on {network}: {:?}\n{text}{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let mut found: Vec<String> = text.lines().filter_map(|l| l.split_whitespace().next()).map(String::from).collect();
+    found.dedup();
+    found
+}
+
 fn sleeper(engine: &Engine, name: &str, args: &[&str]) {
     let mut all = vec!["run", "-d", "--name", name];
     all.extend_from_slice(args);
@@ -134,6 +165,13 @@ fn names_aliases_ids_isolation_and_the_servers_life() {
     assert_ne!(first[0], second[0], "round robin: {first:?} then {second:?}");
     let ptr = lookup(&engine, "client", &db_ip, &[]);
     assert!(ptr.iter().any(|n| n.starts_with("db")), "PTR of {db_ip}: {ptr:?}");
+
+    // glibc's resolver, with `dns` alone in nsswitch.conf, finds peers too.
+    assert_eq!(getent(&engine, "neta", &["ahostsv4", "db"]), [db_ip.as_str()]);
+    let mut held = getent(&engine, "neta", &["ahostsv4", "store"]);
+    held.sort();
+    assert_eq!(held, want, "an alias held by two containers, through glibc");
+    assert!(getent(&engine, "neta", &["hosts", "nosuchpeer"]).is_empty());
 
     // IPv6: AAAA, and the server listens on the gateway's IPv6 address too.
     sleeper(&engine, "six", &["--network", "netb", dns[0], dns[1]]);
