@@ -355,8 +355,10 @@ fn summary(engine: &Engine, r: &Record, with_size: bool) -> Value {
         .unwrap_or_default()
         .iter()
         .flat_map(|e| {
-            e.ports.iter().map(|p| {
-                json!({ "IP": p.host_ip.to_string(), "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.protocol.to_string() })
+            e.ports.iter().flat_map(|p| {
+                p.host_addresses().into_iter().map(|a| {
+                    json!({ "IP": a.ip().to_string(), "PrivatePort": p.container_port, "PublicPort": a.port(), "Type": p.protocol.to_string() })
+                })
             })
         })
         .collect();

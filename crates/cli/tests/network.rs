@@ -468,8 +468,27 @@ fn ports_on_ipv6_loopback_and_addresses_through_the_proxy() {
     assert_eq!(wget(&other_host, "http://[fd97::1]:9080/").as_deref(), hello6);
     assert_eq!(wget(&host, "http://[::1]:9081/").as_deref(), hello6);
     assert!(refused(&host, "http://127.0.0.1:9081/"), "[::]:9081 answered on 127.0.0.1");
+    // Listed as Docker lists them: `0.0.0.0` with its IPv6 side `[::]`, every binding of
+    // a port kept.
     let port = engine.ok(&["port", "w4"]);
-    assert!(port.contains("80/tcp -> [::1]:8081"), "{port}");
+    let mut lines: Vec<&str> = port.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["80/tcp -> 0.0.0.0:8080", "80/tcp -> 127.0.0.1:8082", "80/tcp -> [::1]:8081", "80/tcp -> [::]:8080"],
+        "{port}"
+    );
+    assert_eq!(engine.ok(&["port", "w4", "80"]).lines().count(), 4);
+    assert!(engine.ok(&["ps"]).contains("0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"));
+    let info: Value = serde_json::from_str(&engine.ok(&["inspect", "w4"])).unwrap();
+    let mut bindings: Vec<String> = info[0]["NetworkSettings"]["Ports"]["80/tcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{} {}", b["HostIp"].as_str().unwrap(), b["HostPort"].as_str().unwrap()))
+        .collect();
+    bindings.sort();
+    assert_eq!(bindings, ["0.0.0.0 8080", "127.0.0.1 8082", ":: 8080", "::1 8081"]);
 
     // UDP, both ways: a DNS server in the container's namespace answers through the proxy.
     engine.ok(&[

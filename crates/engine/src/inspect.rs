@@ -155,12 +155,13 @@ impl Engine {
             )
         })
         .collect();
-        let mut ports = BTreeMap::new();
+        // Every binding of a port, as Docker's nat.PortMap: `-p 8080:80 -p 9090:80` is two.
+        let mut ports: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for p in endpoints.iter().flat_map(|e| &e.ports) {
-            ports.insert(
-                format!("{}/{}", p.container_port, p.protocol),
-                json!([{ "HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string() }]),
-            );
+            let bindings = ports.entry(format!("{}/{}", p.container_port, p.protocol)).or_default();
+            for a in p.host_addresses() {
+                bindings.push(json!({ "HostIp": a.ip().to_string(), "HostPort": a.port().to_string() }));
+            }
         }
         json!({
             "SandboxKey": engine.netns_path(id),

@@ -3,7 +3,7 @@
 //! other for its types.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
@@ -49,6 +49,23 @@ pub struct PortMapping {
     pub container_port: u16,
     /// `tcp` or `udp`.
     pub protocol: Protocol,
+}
+
+impl PortMapping {
+    /// The host addresses it answers on, as Docker lists them: `0.0.0.0` stands for the
+    /// IPv6 side too (`[::]`, served by the port proxy) when the host has IPv6.
+    pub fn host_addresses(&self) -> Vec<SocketAddr> {
+        let mut out = vec![SocketAddr::new(self.host_ip, self.host_port)];
+        if self.host_ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED) && host_has_ipv6() {
+            out.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), self.host_port));
+        }
+        out
+    }
+}
+
+/// Whether this network namespace has IPv6 (not booted with `ipv6.disable=1`).
+fn host_has_ipv6() -> bool {
+    std::path::Path::new("/proc/net/if_inet6").exists()
 }
 
 /// A container on a network.

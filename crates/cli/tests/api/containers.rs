@@ -302,7 +302,7 @@ fn docker_run_d_p_publishes_the_port() {
         "-h",
         "/www",
     ]);
-    assert_eq!(api.docker_ok(&["port", "web"]).trim(), "80/tcp -> 0.0.0.0:8080");
+    assert_eq!(api.docker_ok(&["port", "web"]).trim(), "80/tcp -> 0.0.0.0:8080\n80/tcp -> [::]:8080");
     let ps = api.docker_ok(&["ps", "--format", "{{.Ports}}"]);
     assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
     let mut body = String::new();

@@ -35,7 +35,7 @@ fn container_management_forms() {
     assert_eq!(engine.ok(&["container", "inspect", "-f", "{{.State.Status}}", "mc"]), "running\n");
     assert_eq!(engine.ok(&["container", "exec", "mc", "echo", "in", "mc"]), "in mc\n");
     assert!(engine.ok(&["container", "top", "mc"]).contains("sleep"));
-    assert_eq!(engine.ok(&["container", "port", "mc"]), "80/tcp -> 0.0.0.0:8081\n");
+    assert_eq!(engine.ok(&["container", "port", "mc"]), "80/tcp -> 0.0.0.0:8081\n80/tcp -> [::]:8081\n");
     let stats = engine.ok(&["container", "stats", "--no-stream", "mc"]);
     assert!(stats.starts_with("CONTAINER ID"), "{stats}");
     engine.ok(&["container", "update", "--cpu-shares", "512", "mc"]);
@@ -286,10 +286,10 @@ fn port_lists_all_or_one_mapping() {
         "sleep",
         "1000",
     ]);
-    assert_eq!(engine.ok(&["port", "pc"]), "53/udp -> 0.0.0.0:9053\n80/tcp -> 127.0.0.1:8082\n");
+    assert_eq!(engine.ok(&["port", "pc"]), "53/udp -> 0.0.0.0:9053\n53/udp -> [::]:9053\n80/tcp -> 127.0.0.1:8082\n");
     assert_eq!(engine.ok(&["port", "pc", "80"]), "127.0.0.1:8082\n");
     assert_eq!(engine.ok(&["port", "pc", "80/tcp"]), "127.0.0.1:8082\n");
-    assert_eq!(engine.ok(&["container", "port", "pc", "53/udp"]), "0.0.0.0:9053\n");
+    assert_eq!(engine.ok(&["container", "port", "pc", "53/udp"]), "0.0.0.0:9053\n[::]:9053\n");
     let err = engine.fails(&["port", "pc", "53"], 1);
     assert!(err.contains("No public port '53' published for pc"), "{err}");
     let err = engine.fails(&["port", "pc", "80/udp"], 1);
@@ -450,7 +450,7 @@ fn table_rows_without_other_tests() {
     assert!(shares.trim() == "512" || shares.trim() == "20", "{shares}");
     assert_eq!(engine.ok(&["inspect", "-f", "{{.Config.StopTimeout}}", "rows"]), "3\n");
     assert!(engine.ok(&["exec", "rows", "cat", "/sys/class/net/eth0/address"]).starts_with("92:d0:c6:0a:29:33"));
-    assert_eq!(engine.ok(&["port", "rows"]), "80/tcp -> 0.0.0.0:8083\n");
+    assert_eq!(engine.ok(&["port", "rows"]), "80/tcp -> 0.0.0.0:8083\n80/tcp -> [::]:8083\n");
     assert_eq!(engine.ok(&["exec", "rows", "pwd"]), "/tmp\n");
     assert_eq!(engine.ok(&["exec", "rows", "cat", "/v/f"]), "from the host\n");
     engine.fails(&["exec", "rows", "touch", "/v/g"], 1);

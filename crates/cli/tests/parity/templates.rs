@@ -154,7 +154,7 @@ fn ps_formats_and_ports() {
     ]);
     assert_eq!(
         engine.ok(&["ps", "--format", r"table {{.Names}}\t{{.Ports}}"]),
-        "NAMES     PORTS\nweb       0.0.0.0:8080->80/tcp\n"
+        "NAMES     PORTS\nweb       0.0.0.0:8080->80/tcp, [::]:8080->80/tcp\n"
     );
     assert_eq!(
         engine.ok(&[
@@ -170,7 +170,7 @@ fn ps_formats_and_ports() {
     let line = engine.ok(&["ps", "--format", "json"]);
     assert_eq!(line.lines().count(), 1, "{line}");
     let row: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(row["Ports"], "0.0.0.0:8080->80/tcp", "{row}");
+    assert_eq!(row["Ports"], "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp", "{row}");
     assert_eq!(row["Names"], "web");
     assert_eq!(row["Labels"], "team=core");
     for key in ["ID", "Image", "Command", "CreatedAt", "RunningFor", "State", "Status", "Size", "Mounts", "Networks"] {
@@ -182,7 +182,7 @@ fn ps_formats_and_ports() {
     );
     assert_eq!(
         f(&engine, "{{json .NetworkSettings.Ports}}", "web"),
-        "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"8080\"}]}\n"
+        "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"8080\"},{\"HostIp\":\"::\",\"HostPort\":\"8080\"}]}\n"
     );
     assert_eq!(
         f(&engine, "{{range $p, $b := .NetworkSettings.Ports}}{{$p}}={{(index $b 0).HostPort}}{{end}}", "web"),

@@ -8,7 +8,6 @@ use lindocker_engine::netconnect::ConnectRequest;
 use lindocker_engine::network_info::{BRIDGE_NAME_OPTION, NetworkCreate, NetworkFilters};
 use lindocker_engine::record::Status;
 use lindocker_engine::{Engine, EngineError};
-use lindocker_network::PortMapping;
 
 use crate::formatter::{Listing, row, text};
 use crate::template::Val;
@@ -269,14 +268,18 @@ pub fn port(engine: &Engine, container: &str, private_port: Option<&str>) -> Res
         }
     }
     ports.sort_by_key(|p| (p.container_port, p.protocol, p.host_ip, p.host_port));
-    let host = |p: &PortMapping| std::net::SocketAddr::new(p.host_ip, p.host_port).to_string();
     let lines: Vec<String> = match &wanted {
-        None => ports.iter().map(|p| format!("{}/{} -> {}", p.container_port, p.protocol, host(p))).collect(),
+        None => ports
+            .iter()
+            .flat_map(|p| {
+                p.host_addresses().into_iter().map(move |a| format!("{}/{} -> {a}", p.container_port, p.protocol))
+            })
+            .collect(),
         Some((number, proto)) => {
             let lines: Vec<String> = ports
                 .iter()
                 .filter(|p| p.container_port == *number && p.protocol.as_str() == proto)
-                .map(host)
+                .flat_map(|p| p.host_addresses().into_iter().map(|a| a.to_string()))
                 .collect();
             if lines.is_empty() {
                 bail!("No public port '{}' published for {container}", private_port.unwrap_or_default());
@@ -298,8 +301,8 @@ pub fn ports_column(engine: &Engine, id: &str) -> String {
         .unwrap_or_default()
         .iter()
         .flat_map(|e| {
-            e.ports.iter().map(|p| {
-                format!("{}->{}/{}", std::net::SocketAddr::new(p.host_ip, p.host_port), p.container_port, p.protocol)
+            e.ports.iter().flat_map(|p| {
+                p.host_addresses().into_iter().map(|a| format!("{a}->{}/{}", p.container_port, p.protocol))
             })
         })
         .collect::<Vec<_>>()
