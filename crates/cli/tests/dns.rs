@@ -371,3 +371,35 @@ fn connecting_later_points_at_the_server() {
     let left = engine.leftovers();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A container the shim restarts (`--restart always`) is attached again by the shim,
+/// which starts the server if it is not running, and is served at once.
+#[test]
+fn a_restart_by_the_shim_starts_the_server() {
+    let host = FakeHost::new("dnsrst");
+    let engine = Engine::in_host(BIN, "dnsrst", &host);
+    engine.ok(&["network", "create", "--subnet", "10.94.0.0/24", "loop"]);
+    sleeper(&engine, "client", &["--network", "loop", "--dns", "127.0.0.1"]);
+    sleeper(&engine, "flap", &["--network", "loop", "--dns", "127.0.0.1", "--restart", "always"]);
+    let first_pid = inspect(&engine, "flap")["State"]["Pid"].as_i64().unwrap();
+
+    let server = engine.dns_servers()[0];
+    assert!(Command::new("kill").args(["-9", &server.to_string()]).status().unwrap().success());
+    wait_for("the killed server to go", || engine.dns_servers().is_empty());
+    assert!(lookup(&engine, "client", "flap", &[]).is_empty(), "no server, no answer");
+
+    // The container's process dies; the shim restarts it, and its attach the server.
+    assert!(Command::new("kill").args(["-9", &first_pid.to_string()]).status().unwrap().success());
+    wait_for("the shim to restart flap", || {
+        let state = &inspect(&engine, "flap")["State"];
+        state["Running"] == true && state["Pid"].as_i64() != Some(first_pid)
+    });
+    assert_eq!(engine.dns_servers().len(), 1, "the shim's attach started the server");
+    assert_eq!(lookup(&engine, "client", "flap", &[]), [ip_on(&engine, "flap", "loop")]);
+
+    engine.ok(&["rm", "-f", "client", "flap"]);
+    assert!(engine.dns_servers().is_empty());
+    engine.ok(&["network", "rm", "loop"]);
+    let left = engine.leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -183,3 +183,40 @@ fn bad_image_network_and_volume_requests_get_dockers_errors() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.json()["Volumes"], serde_json::json!([]));
 }
+
+/// A user network's DNS server started by the API service (its attach is the first),
+/// serving containers the docker CLI made by name and alias, and still serving them
+/// after the service is gone.
+#[test]
+fn docker_containers_find_each_other_by_name() {
+    let engine = Engine::with_busybox(BIN, "api_dns");
+    let api = Api::start(&engine);
+    api.docker_ok(&["network", "create", "--subnet", "10.231.9.0/24", "appnet"]);
+    assert!(engine.dns_servers().is_empty());
+    // Names not ours go to a loopback resolver: nothing leaves the fake host.
+    for (name, alias) in [("db", "store"), ("client", "front")] {
+        let args = ["--network", "appnet", "--network-alias", alias, "--dns", "127.0.0.1"];
+        api.docker_ok(&[&["run", "-d", "--name", name][..], &args, &["localhost/busybox", "sleep", "1000"]].concat());
+    }
+    let servers = engine.dns_servers();
+    assert_eq!(servers.len(), 1, "one server, started by the service");
+    let db_ip = api.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "db"]);
+    let db_ip = db_ip.trim();
+    assert!(db_ip.starts_with("10.231.9."), "{db_ip}");
+    let found = |by: &str| {
+        let out = engine.run(&["exec", "client", "timeout", "5", "nslookup", by]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.strip_prefix("Address:").is_some_and(|a| a.trim() == db_ip))
+    };
+    assert!(found("db") && found("store"), "by name and alias through the API's server");
+
+    // The service goes; its server stays, serving (and is not a zombie of it).
+    drop(api);
+    assert_eq!(engine.dns_servers(), servers);
+    assert!(found("db"), "after the service");
+    engine.ok(&["rm", "-f", "db", "client"]);
+    assert!(engine.dns_servers().is_empty(), "the server outlived the last container");
+    engine.ok(&["network", "rm", "appnet"]);
+    assert_eq!(engine.leftovers(), Vec::<String>::new());
+}
