@@ -533,6 +533,11 @@ fn confinement_defaults_and_options() {
         "/proc/self/status",
     ]);
     assert!(seccomp.contains('0'), "{seccomp}");
+    // A syscall newer than this libseccomp knows (statmount, 457) is not allowed by the
+    // profile but fails with ENOSYS, which programs fall back from, not EPERM (as runc).
+    let probe = engine.ok(&["run", "--rm", "localhost/busybox", "checker", "--syscall", "457"]);
+    let probe: serde_json::Value = serde_json::from_str(&probe).unwrap();
+    assert!(matches!(probe["writes"]["syscall:457"]["errno"].as_i64(), Some(38 | 14)), "{probe}");
     // User, working directory, host name, env, entrypoint, labels, init.
     let out = engine.ok(&[
         "run",

@@ -191,6 +191,47 @@ fn docker_default_profile() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// A syscall newer than every one the profile names (here `statmount`, Linux 6.8, which
+/// Debian's libseccomp 2.5.4 does not know, so Docker's profile cannot allow it) fails
+/// with ENOSYS, which programs fall back from (util-linux's findmnt), not the default
+/// EPERM, which they report: as runc's -ENOSYS stub does. Older syscalls the profile does not allow keep EPERM, and a
+/// permissive default or an ENOSYS default gets no stub.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    use lindocker_testkit::docker_profile::{docker_capabilities, docker_seccomp};
+    const STATMOUNT: &str = "457";
+    const ACCT: &str = "163"; // known to every libseccomp, not in Docker's profile without CAP_SYS_PACCT
+    const EPERM: i64 = 1;
+    let rt = Runtime::new(BIN, "scenosys");
+    let mut b = Bundle::new("scenosys", &["checker", "--syscall", STATMOUNT, "--syscall", ACCT, "--syscall", "1000"]);
+    b.config["process"]["capabilities"] = docker_capabilities();
+    b.config["linux"]["seccomp"] = docker_seccomp();
+    b.write();
+    let r = rt.check(&b, "e1");
+    assert_eq!(r["seccomp"], "2");
+    let errno = |r: &Value, nr: &str| r["writes"][format!("syscall:{nr}")]["errno"].as_i64();
+    if libseccomp_knows("statmount") {
+        eprintln!("this libseccomp knows statmount: Docker's profile allows it");
+    } else {
+        assert_eq!(errno(&r, STATMOUNT), Some(ENOSYS), "{r}");
+    }
+    assert_eq!(errno(&r, ACCT), Some(EPERM), "{r}");
+    assert_eq!(errno(&r, "1000"), Some(ENOSYS), "{r}");
+
+    // A default that allows: no stub, the kernel answers statmount (a bad address).
+    b.config["linux"]["seccomp"] = block_mkdir(1);
+    b.write();
+    let r = rt.check(&b, "e2");
+    assert_ne!(errno(&r, STATMOUNT), Some(ENOSYS), "{r}");
+    assert_ne!(errno(&r, STATMOUNT), Some(EPERM), "{r}");
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
+/// Whether this machine's libseccomp resolves `name` (the runtime links the same one).
+fn libseccomp_knows(name: &str) -> bool {
+    libseccomp::ScmpSyscall::from_name(name).is_ok()
+}
+
 /// A profile is compiled once per runtime root; another profile gets its own entry, and
 /// a cached program enforces the same rules.
 #[test]

@@ -569,6 +569,9 @@ mod tests {
         ) {
             let tmp = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
             let base = tmp.join(format!("lindocker-copy-prop-{}-{}", std::process::id(), CASE.fetch_add(1, Ordering::Relaxed)));
+            // A run killed mid-case leaves its tree; a later process with the same pid
+            // would find `src` or `out` already there.
+            let _ = std::fs::remove_dir_all(&base);
             let _cleanup = Cleanup(base.clone());
             let (root, outside) = (base.join("root"), base.join("outside"));
             std::fs::create_dir_all(root.join("a/b")).unwrap();

@@ -18,6 +18,8 @@ use oci_spec::runtime::{
 
 use crate::{Error, Result};
 
+mod enosys;
+
 /// A built filter, ready to load.
 pub struct Filter {
     /// The compiled classic-BPF program.
@@ -118,7 +120,7 @@ pub fn build(s: &LinuxSeccomp, cache: Option<&Path>, warnings: &mut Vec<String>)
 
 /// How [`compile`] sets libseccomp up; part of the cache key, so that a change of it
 /// is not answered from the cache.
-const COMPILE_SETTINGS: &str = "optimize=2";
+const COMPILE_SETTINGS: &str = "optimize=2 enosys-stub";
 
 /// Compiles `linux.seccomp` with libseccomp into a classic-BPF program.
 fn compile(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Vec<u8>> {
@@ -131,10 +133,12 @@ fn compile(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Vec<u8>> {
     // action cache, computed by running the filter once per syscall number when it is
     // loaded, is built that much faster.
     ctx.set_ctl_optimize(2).map_err(|e| bad("linux.seccomp", e))?;
+    let mut arches = Vec::new();
     for (i, arch) in s.architectures().iter().flatten().enumerate() {
         let name = serde_json::to_value(arch).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let arch: ScmpArch = name.parse().map_err(|e| bad(format!("linux.seccomp.architectures[{i}]"), e))?;
         ctx.add_arch(arch).map_err(|e| bad(format!("linux.seccomp.architectures[{i}]"), e))?;
+        arches.push(arch);
     }
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let act = action(rule.action(), rule.errno_ret());
@@ -191,8 +195,24 @@ fn compile(s: &LinuxSeccomp, warnings: &mut Vec<String>) -> Result<Vec<u8>> {
         std::io::Read::read_to_end(&mut file, &mut program)?;
         Ok(program)
     };
-    export().map_err(|e| bad("linux.seccomp", format!("compile: {e}")))
+    let program = export().map_err(|e| bad("linux.seccomp", format!("compile: {e}")))?;
+    // Syscalls newer than the profile's newest get ENOSYS, not the default errno (see
+    // `enosys`), unless the default lets everything through or is ENOSYS already.
+    let permissive = matches!(s.default_action(), A::ScmpActAllow | A::ScmpActLog);
+    if permissive || s.default_errno_ret() == Some(libc::ENOSYS as u32) {
+        return Ok(program);
+    }
+    let names = s.syscalls().iter().flatten().flat_map(|r| r.names().iter().map(String::as_str));
+    let mut stubbed = enosys::stub(&enosys::newest(&arches, names));
+    if (stubbed.len() + program.len()) / 8 > BPF_MAXINSNS {
+        return Err(bad("linux.seccomp", format!("the filter is longer than {BPF_MAXINSNS} instructions")));
+    }
+    stubbed.extend(program);
+    Ok(stubbed)
 }
+
+/// The kernel's limit on a classic-BPF program's length.
+const BPF_MAXINSNS: usize = 4096;
 
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -423,6 +423,15 @@ fn main() {
                 let desc = it.next().expect("--keyctl DESC");
                 keyctl(desc, &mut writes);
             }
+            "--syscall" => {
+                // What the seccomp filter answers for a number (zero arguments).
+                let nr = it.next().expect("--syscall NR");
+                let result = match lindocker_sys::probe_syscall(nr.parse().expect("a number")) {
+                    Ok(v) => json!(v),
+                    Err(e) => json!({ "error": e.to_string(), "errno": e.raw_os_error() }),
+                };
+                writes.insert(format!("syscall:{nr}"), result);
+            }
             "--exit" => exit = it.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             other => panic!("unknown argument {other}"),
         }
