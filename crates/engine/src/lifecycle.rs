@@ -994,7 +994,21 @@ impl Engine {
         let _ = self.records.update_state(id, |st| st.stopped_by_user = true);
         // Before the signal: the shim reports the death it causes (`die`) after it.
         self.events.emit(Event::container(&record, "kill", &[("signal", signal.clone())]));
-        self.runtime_for(&record)?.run(&["kill", "--", id, &signal])?;
+        let runtime = self.runtime_for(&record)?;
+        if let Err(e) = runtime.run(&["kill", "--", id, &signal]) {
+            // It may have exited since we looked, before its shim recorded it: that is
+            // "not running" (Docker's 409), not a failure of the runtime.
+            let gone = runtime.run(&["state", "--", id]).map_or(true, |state| {
+                serde_json::from_str::<serde_json::Value>(&state).is_ok_and(|s| s["status"] == "stopped")
+            });
+            if gone {
+                return Err(EngineError::State(format!(
+                    "Cannot kill container: {}: container is not running",
+                    record.name
+                )));
+            }
+            return Err(e);
+        }
         Ok(())
     }
 

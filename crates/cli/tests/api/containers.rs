@@ -516,3 +516,37 @@ fn docker_run_pid_and_ipc_container_join_the_other_containers_namespaces() {
     drop(api);
     clean(&engine);
 }
+
+/// A container whose process died before its shim could record it (the shim stopped
+/// here): `kill` is Docker's 409 "is not running", not a 500 from the runtime; the CLI
+/// says the same. Once the shim runs again it records the exit.
+#[test]
+fn kill_of_a_container_that_just_died_is_a_conflict() {
+    let engine = Engine::with_busybox(BIN, "api_killrace");
+    let api = Api::start(&engine);
+    engine.ok(&["run", "-d", "--name", "brief", "localhost/busybox", "sleep", "1000"]);
+    let pid = engine.ok(&["inspect", "-f", "{{.State.Pid}}", "brief"]).trim().to_owned();
+    let shims = engine.shims();
+    assert_eq!(shims.len(), 1);
+    let signal = |sig: &str, pid: &str| {
+        assert!(std::process::Command::new("kill").args([sig, pid]).status().unwrap().success(), "kill {sig} {pid}")
+    };
+    signal("-STOP", &shims[0].to_string());
+    signal("-KILL", &pid);
+    wait_for("the process to die", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    });
+    let reply = api.request("POST", "/containers/brief/kill", b"");
+    let (status, text) = (reply.status, reply.text());
+    let cli = engine.run(&["kill", "brief"]);
+    signal("-CONT", &shims[0].to_string());
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("is not running"), "{text}");
+    assert_eq!(cli.status.code(), Some(1), "{cli:?}");
+    assert!(String::from_utf8_lossy(&cli.stderr).contains("is not running"), "{cli:?}");
+    wait_for("the shim to record the exit", || {
+        engine.ok(&["inspect", "-f", "{{.State.Running}}", "brief"]).trim() == "false"
+    });
+    engine.ok(&["rm", "brief"]);
+    clean(&engine);
+}
