@@ -512,3 +512,38 @@ fn device_rules_survive_systemd_reapplying_the_unit() {
     assert_eq!(existing_dirs(&cgroup), Vec::<PathBuf>::new());
     stop_slices();
 }
+
+/// A cgroupsPath whose name is a slice makes a transient slice (runc's rule); systemd
+/// keeps no process of a slice, so the runtime moves the container's init in, in every
+/// hierarchy, where it must stay: starting the slice makes systemd re-realize its
+/// siblings' cgroups, and on cgroup v1 that moves the processes systemd counts as the
+/// test's service (this process's) back to the service's cgroup in each controller.
+/// Delete stops the slice, leaves no directory, and the name can be used again. Three
+/// rounds, as systemd's re-realizing races with the runtime.
+#[test]
+fn a_slice_name_makes_a_slice_holding_the_container() {
+    if !systemd_host("a_slice_name_makes_a_slice_holding_the_container") {
+        return;
+    }
+    let rt = Runtime::new(BIN, "sdslice");
+    let id = id(9);
+    let mut b = Bundle::new("sdslice", &["sleep", "1000"]);
+    b.config["linux"]["cgroupsPath"] = json!("lindocker-test.slice:ignored:lindocker-test-c1.slice");
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 42});
+    b.write();
+    let unit = "lindocker-test-c1.slice";
+    let cgroup = "/lindocker.slice/lindocker-test.slice/lindocker-test-c1.slice";
+    for round in 0..3 {
+        rt.ok(&["--systemd-cgroup", "run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
+        let pid = rt.state(&id)["pid"].as_i64().unwrap();
+        assert_eq!(unit_property(unit, "ActiveState"), "active", "round {round}");
+        assert_eq!(unit_property(unit, "ControlGroup"), cgroup, "round {round}");
+        assert_in_every_hierarchy(pid, cgroup);
+        assert_eq!(read(&cgroup_file(cgroup, "pids", "pids.max")), "42");
+        rt.ok(&["--systemd-cgroup", "delete", "--force", &id]);
+        assert_ne!(unit_property(unit, "ActiveState"), "active", "round {round}");
+        assert_eq!(existing_dirs(cgroup), Vec::<PathBuf>::new(), "round {round}: left after delete --force");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the container's init survived delete --force");
+    }
+    stop_slices();
+}
