@@ -469,6 +469,8 @@ fn device_rules_survive_systemd_reapplying_the_unit() {
     // ones, and systemd leaves them alone when it re-applies the unit.
     assert_eq!(unit_property(&unit, "DevicePolicy"), "auto");
     assert_eq!(unit_property(&unit, "DeviceAllow"), "");
+    let delegated = unit_property(&unit, "DelegateControllers");
+    assert!(delegated.contains("pids") && !delegated.contains("devices"), "{delegated}");
     let devices_list = (!unified()).then(|| cgroup_file(&cgroup, "devices", "devices.list"));
     let rules = devices_list.as_ref().map(|f| read(f));
     if let Some(rules) = &rules {
