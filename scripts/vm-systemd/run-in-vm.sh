@@ -5,7 +5,9 @@
 # Otherwise as the shared one: a throw-away QEMU VM whose only cgroup
 # hierarchy is cgroup v2 (all controllers enabled in the root's cgroup.subtree_control),
 # with HOST_DIR shared (9p) at /mnt/host. Prints the command's stdout/stderr and exits
-# with its exit status.
+# with its exit status. With -H, systemd runs in hybrid mode instead: cgroup v1
+# controllers under a tmpfs at /sys/fs/cgroup, cgroup2 (no controllers) at
+# /sys/fs/cgroup/unified, as on a host with systemd.unified_cgroup_hierarchy=0.
 #
 # usage: run-in-vm.sh [options] HOST_DIR -- COMMAND [ARGS...]
 #   -e NAME=VALUE  set an environment variable for COMMAND (repeatable)
@@ -17,6 +19,8 @@
 #   -v             copy the guest console (kernel + init messages) to stderr
 #   -T             print boot/command timings to stderr at the end
 #   -k             keep the per-run directory (console.log, rc, ...) and print its path
+#   -H             boot systemd in hybrid cgroup mode (v1 controllers + cgroup2 at
+#                  /sys/fs/cgroup/unified) instead of cgroup v2 only
 # environment:
 #   VM_ACCEL=auto|kvm|tcg  (auto: kvm only if /dev/kvm is usable and the CPU has vmx/svm)
 #   VM_APPEND              extra kernel command-line arguments
@@ -42,17 +46,17 @@ MEM=${VM_MEM:-2G}
 SMP=${VM_SMP:-2}
 TIMEOUT=${VM_TIMEOUT:-3600}
 WORKDIR=/mnt/host
-RO=0 VERBOSE=0 TIMING=0 KEEP=0
+RO=0 VERBOSE=0 TIMING=0 KEEP=0 HYBRID=0
 ENVS=()
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 125; }
 die() { echo "run-in-vm: $*" >&2; exit 125; }
 
-while getopts "e:m:c:t:w:rvTkh" o; do
+while getopts "e:m:c:t:w:rvTkHh" o; do
     case $o in
         e) [[ $OPTARG == [A-Za-z_]*=* ]] || die "-e wants NAME=VALUE"; ENVS+=("$OPTARG") ;;
         m) MEM=$OPTARG ;; c) SMP=$OPTARG ;; t) TIMEOUT=$OPTARG ;; w) WORKDIR=$OPTARG ;;
-        r) RO=1 ;; v) VERBOSE=1 ;; T) TIMING=1 ;; k) KEEP=1 ;; *) usage ;;
+        r) RO=1 ;; v) VERBOSE=1 ;; T) TIMING=1 ;; k) KEEP=1 ;; H) HYBRID=1 ;; *) usage ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -98,6 +102,7 @@ trap 'exit 143' TERM
 {
     echo "export VMTEST_WORKDIR=$(printf '%q' "$WORKDIR")"
     echo "export VMTEST_MODULES=$(printf '%q' "${VM_MODULES:-}")"
+    echo "export VMTEST_HYBRID=$HYBRID"
     for e in "${ENVS[@]}"; do echo "export ${e%%=*}=$(printf '%q' "${e#*=}")"; done
 } > "$SHARE/env"
 { echo 'exec >&3 2>&4 3>&- 4>&-'; printf 'exec'; printf ' %q' "$@"; echo; } > "$SHARE/cmd.sh"
@@ -113,6 +118,16 @@ read -r T_INIT _ < /proc/uptime
 echo "$T_INIT" > /run/vmtest.t_init
 . /vmctl/env
 for m in $VMTEST_MODULES; do /sbin/modprobe -q "$m" || echo "vmtest: modprobe $m failed" > /dev/console; done
+if [ "$VMTEST_HYBRID" = 1 ]; then
+    # -H: give the controllers back (stage 1 enabled them in the root's subtree_control;
+    # no cgroup is below the root yet) and unmount stage 1's cgroup2, so that systemd
+    # (booted with systemd.unified_cgroup_hierarchy=0) mounts its own tmpfs, the v1
+    # controllers and cgroup2 at /sys/fs/cgroup/unified.
+    for c in $(cat /sys/fs/cgroup/cgroup.subtree_control); do
+        echo "-$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "vmtest: cannot disable $c" > /dev/console
+    done
+    umount /sys/fs/cgroup || echo "vmtest: cannot unmount /sys/fs/cgroup" > /dev/console
+fi
 U=/etc/systemd/system
 mkdir -p $U/dbus.service.d $U/dbus.socket.d
 printf '[Unit]\nDefaultDependencies=no\n' > $U/dbus.service.d/vmtest.conf
@@ -196,7 +211,11 @@ if [ "$(id -u)" = 0 ]; then SECMODEL=${VM_SECURITY_MODEL:-passthrough}; else SEC
 HOSTRO=; [ $RO = 1 ] && HOSTRO=,readonly=on
 BIOS=(); [ -f /usr/share/qemu/qboot.rom ] && BIOS=(-bios /usr/share/qemu/qboot.rom)
 APPEND="console=ttyS0 panic=-1 rdinit=/init"; [ $VERBOSE = 1 ] || APPEND+=" quiet"
-APPEND+=" systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
+if [ $HYBRID = 1 ]; then
+    APPEND+=" systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0"
+else
+    APPEND+=" systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
+fi
 # boot-time savers (matter a lot under TCG)
 APPEND+=" cryptomgr.notests tsc=reliable no_timer_check mitigations=off audit=0 random.trust_cpu=on"
 APPEND+=" i8042.noaux i8042.nokbd i8042.nopnp i8042.dumbkbd 8250.nr_uarts=1"

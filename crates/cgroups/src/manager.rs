@@ -166,12 +166,44 @@ impl Manager {
     }
 
     /// Moves process `pid` into the cgroup in every hierarchy (for a process that cannot
-    /// step in by itself: see [`crate::Entry`]).
+    /// step in by itself: see [`crate::Entry`]), in [join order](Manager::join_order).
     pub fn add_process(&self, pid: i32) -> Result<()> {
-        for dir in self.dirs() {
+        for dir in self.join_order() {
             write(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
+    }
+
+    /// The directories in the order a process joins them: first those systemd tells a
+    /// unit's processes by (cgroup2, where systemd tracks them on a hybrid host, then
+    /// `name=systemd`, where it does in legacy mode), then the controllers. While the
+    /// process is in its old unit's cgroup there, systemd may move it back to that unit
+    /// in every controller (it re-realizes a service's cgroup when a sibling starts, and
+    /// on cgroup v1 migrates the service's processes then); once it is out, systemd
+    /// leaves it alone.
+    fn join_order(&self) -> Vec<PathBuf> {
+        match &self.hierarchy {
+            Hierarchy::Unified { mountpoint } => vec![self.under(mountpoint)],
+            Hierarchy::Legacy { v1, unified } => {
+                let tracking = |m: &&crate::V1Mount| m.controllers.iter().any(|c| c == "name=systemd");
+                let named = v1.iter().filter(tracking);
+                let rest = v1.iter().filter(|m| !tracking(m));
+                unified
+                    .iter()
+                    .map(|u| self.under(u))
+                    .chain(named.chain(rest).map(|m| self.under(&m.mountpoint)))
+                    .collect()
+            }
+        }
+    }
+
+    /// The directories of this cgroup whose `cgroup.procs` do not list `pid`.
+    pub fn missing(&self, pid: i32) -> Vec<PathBuf> {
+        let pid = pid.to_string();
+        self.dirs()
+            .into_iter()
+            .filter(|d| !fs::read_to_string(d.join("cgroup.procs")).is_ok_and(|p| p.lines().any(|l| l.trim() == pid)))
+            .collect()
     }
 
     /// Writes the limits of `resources`, and confines device access to its device
@@ -353,6 +385,32 @@ mod tests {
         assert_eq!(v2.device_program_dir(), Some(PathBuf::from("/sys/fs/cgroup/x/c")));
         let v1_only = manager(Hierarchy::Legacy { v1: vec![v1("memory")], unified: None });
         assert_eq!(v1_only.device_program_dir(), None);
+    }
+
+    #[test]
+    fn a_process_joins_where_systemd_tracks_it_first() {
+        let v1 = |c: &str| V1Mount { controllers: vec![c.into()], mountpoint: format!("/sys/fs/cgroup/{c}").into() };
+        // Mount order, as systemd mounts them: name=systemd, the controllers, cgroup2 last.
+        let h = Hierarchy::Legacy {
+            v1: vec![v1("memory"), v1("name=systemd"), v1("cpu")],
+            unified: Some("/sys/fs/cgroup/unified".into()),
+        };
+        let m = Manager::new(h, Path::new("/s.slice/c.slice")).unwrap();
+        let order: Vec<String> = m.join_order().iter().map(|d| d.display().to_string()).collect();
+        assert_eq!(
+            order,
+            [
+                "/sys/fs/cgroup/unified/s.slice/c.slice",
+                "/sys/fs/cgroup/name=systemd/s.slice/c.slice",
+                "/sys/fs/cgroup/memory/s.slice/c.slice",
+                "/sys/fs/cgroup/cpu/s.slice/c.slice",
+            ]
+        );
+        let mut sorted = m.dirs();
+        sorted.sort();
+        let mut joined = m.join_order();
+        joined.sort();
+        assert_eq!(joined, sorted, "every hierarchy, once");
     }
 
     /// A fake v1 tree in a temp dir: the plan lands in the right files, cpuset is seeded

@@ -3,14 +3,17 @@
 //! the limits as unit properties and in the kernel's files; update, pause, kill and
 //! delete find it; bad names are refused with nothing made.
 //!
-//! Most tests need systemd as the host's init (`/run/systemd/system`): they run in the VM
-//! of scripts/test-systemd.sh and say they are skipped elsewhere. The refusals without
-//! systemd run everywhere.
+//! Most tests need systemd as the host's init (`/run/systemd/system`): they run in the VMs
+//! of scripts/test-systemd.sh (cgroup v2 only, then systemd's hybrid layout: v1
+//! controllers and cgroup2 at /sys/fs/cgroup/unified) and say they are skipped elsewhere.
+//! Each finds the layout itself (the host's cgroup mounts) and reads the files of that
+//! layout. The refusals without systemd run everywhere.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lindocker_testkit::{Bundle, Runtime, cgroup_dirs, leftovers};
+use lindocker_cgroups::Hierarchy;
+use lindocker_testkit::{Bundle, Runtime, cgroup_dirs, cgroup_file, leftovers};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lindocker-runtime");
@@ -39,14 +42,43 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
 }
 
-/// The unit's cgroup directory on this (cgroup v2) host.
-fn scope_dir(cgroup: &str) -> PathBuf {
-    Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'))
+/// Whether the host has only cgroup v2 (else v1 controllers, maybe beside cgroup2).
+fn unified() -> bool {
+    Hierarchy::detect().unwrap().is_unified()
 }
 
-/// Stops the test's slices (systemd keeps a slice until told), best effort.
+/// The unit's cgroup directories that exist, in any hierarchy.
+fn existing_dirs(cgroup: &str) -> Vec<PathBuf> {
+    cgroup_dirs(cgroup).into_iter().filter(|d| d.exists()).collect()
+}
+
+/// Process `pid` is in `cgroup` in every hierarchy of the host (the one cgroup2 line, or
+/// one line per v1 hierarchy plus the hybrid cgroup2 one), and each of these directories
+/// lists it.
+fn assert_in_every_hierarchy(pid: i64, cgroup: &str) {
+    let lines = read(&PathBuf::from(format!("/proc/{pid}/cgroup")));
+    let dirs = cgroup_dirs(cgroup);
+    assert_eq!(lines.lines().count(), dirs.len(), "{lines}\nvs {dirs:?}");
+    for line in lines.lines() {
+        assert!(line.ends_with(&format!(":{cgroup}")), "{pid} is not in {cgroup}: {line}");
+    }
+    for dir in dirs {
+        let procs = read(&dir.join("cgroup.procs"));
+        assert!(procs.lines().any(|p| p == pid.to_string()), "{pid} not in {}: {procs}", dir.display());
+    }
+}
+
+/// Stops the test's slices (systemd keeps a slice until told), best effort. On cgroup v1
+/// the slices' directories in the hierarchies systemd does not manage (freezer, cpuset,
+/// ...) were made by the runtime (as runc makes them) and stay: removed here, when empty.
 fn stop_slices() {
     let _ = Command::new("systemctl").args(["stop", "lindocker-test.slice", "lindocker.slice"]).output();
+    for slice in ["/lindocker.slice/lindocker-test.slice", "/lindocker.slice/lindocker-other.slice", "/lindocker.slice"]
+    {
+        for dir in cgroup_dirs(slice) {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 fn wait_stopped(rt: &Runtime, id: &str) {
@@ -76,52 +108,73 @@ fn a_scope_in_the_slice_holds_the_container_with_its_limits_until_delete() {
     b.write();
     let unit = format!("lindocker-{id}.scope");
     let cgroup = format!("/lindocker.slice/lindocker-test.slice/{unit}");
-    let dir = scope_dir(&cgroup);
+    let file = |controller: &str, name: &str| read(&cgroup_file(&cgroup, controller, name));
     rt.ok(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
 
-    // systemd's view: an active scope in the slice, delegated, with the limits.
+    // systemd's view: an active scope in the slice, delegated, with the limits (v1 knows
+    // a memory limit as MemoryLimit, v2 as MemoryMax).
+    let memory = if unified() { "MemoryMax" } else { "MemoryLimit" };
     assert_eq!(unit_property(&unit, "ActiveState"), "active");
     assert_eq!(unit_property(&unit, "Slice"), "lindocker-test.slice");
     assert_eq!(unit_property(&unit, "ControlGroup"), cgroup);
     assert_eq!(unit_property(&unit, "Delegate"), "yes");
-    assert_eq!(unit_property(&unit, "MemoryMax"), "67108864");
+    assert_eq!(unit_property(&unit, memory), "67108864");
     assert_eq!(unit_property(&unit, "TasksMax"), "42");
     assert_eq!(unit_property(&unit, "CPUQuotaPerSecUSec"), "500ms");
-    // The kernel's: the container's init is in the scope's cgroup, limited.
-    assert_eq!(read(&PathBuf::from(format!("/proc/{pid}/cgroup"))), format!("0::{cgroup}"));
-    assert_eq!(read(&dir.join("cgroup.procs")), pid.to_string());
-    assert_eq!(read(&dir.join("memory.max")), "67108864");
-    assert_eq!(read(&dir.join("pids.max")), "42");
-    assert_eq!(read(&dir.join("cpu.max")), "50000 100000");
-    assert_eq!(read(&dir.join("cpu.weight")), "20");
+    // The kernel's: the container's init is in the scope's cgroup in every hierarchy
+    // (on v1 also those systemd does not manage: freezer, cpuset, ...), limited.
+    assert_in_every_hierarchy(pid, &cgroup);
+    assert_eq!(file("pids", "pids.max"), "42");
+    if unified() {
+        assert_eq!(file("memory", "memory.max"), "67108864");
+        assert_eq!(file("cpu", "cpu.max"), "50000 100000");
+        assert_eq!(file("cpu", "cpu.weight"), "20");
+    } else {
+        assert_eq!(file("memory", "memory.limit_in_bytes"), "67108864");
+        assert_eq!(file("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(file("cpu", "cpu.cfs_period_us"), "100000");
+        assert_eq!(file("cpu", "cpu.shares"), "512");
+    }
 
     rt.ok(&["--systemd-cgroup", "start", &id]);
-    // From inside: the container's own cgroup (its namespace's root) has the limits, and
-    // an exec'd process joins it.
-    let inside = rt.ok(&["exec", &id, "cat", "/proc/self/cgroup", "/sys/fs/cgroup/pids.max"]);
-    assert_eq!(inside.split_whitespace().collect::<Vec<_>>(), ["0::/", "42"], "{inside}");
+    // From inside: the container's own cgroup (its namespace's root, in every
+    // hierarchy) has the limits, and an exec'd process joins it.
+    let pids_max = if unified() { "/sys/fs/cgroup/pids.max" } else { "/sys/fs/cgroup/pids/pids.max" };
+    let inside = rt.ok(&["exec", &id, "cat", "/proc/self/cgroup", pids_max]);
+    let (limit, lines) = inside.trim().lines().collect::<Vec<_>>().split_last().map(|(l, r)| (*l, r.to_vec())).unwrap();
+    assert_eq!(limit, "42", "{inside}");
+    assert_eq!(lines.len(), cgroup_dirs(&cgroup).len(), "{inside}");
+    assert!(lines.iter().all(|l| l.ends_with(":/")), "{inside}");
 
     // update: the unit's property and the file.
     rt.ok(&["--systemd-cgroup", "update", "--memory", "134217728", "--pids-limit", "50", &id]);
-    assert_eq!(unit_property(&unit, "MemoryMax"), "134217728");
+    assert_eq!(unit_property(&unit, memory), "134217728");
     assert_eq!(unit_property(&unit, "TasksMax"), "50");
-    assert_eq!(read(&dir.join("memory.max")), "134217728");
-    assert_eq!(read(&dir.join("pids.max")), "50");
+    let memory_file = if unified() { "memory.max" } else { "memory.limit_in_bytes" };
+    assert_eq!(file("memory", memory_file), "134217728");
+    assert_eq!(file("pids", "pids.max"), "50");
 
     // pause/resume and kill --all find the unit's cgroup.
     rt.ok(&["--systemd-cgroup", "pause", &id]);
     assert_eq!(rt.state(&id)["status"], "paused");
-    assert_eq!(read(&dir.join("cgroup.freeze")), "1");
+    if unified() {
+        assert_eq!(file("freezer", "cgroup.freeze"), "1");
+    } else {
+        assert_eq!(file("freezer", "freezer.state"), "FROZEN");
+    }
     rt.ok(&["--systemd-cgroup", "resume", &id]);
+    assert_eq!(rt.state(&id)["status"], "running");
     rt.ok(&["--systemd-cgroup", "kill", "--all", &id, "KILL"]);
     wait_stopped(&rt, &id);
 
+    // delete: no unit, no directory of the scope in any hierarchy.
     rt.ok(&["--systemd-cgroup", "delete", &id]);
     assert_eq!(unit_property(&unit, "LoadState"), "not-found");
-    assert!(!dir.exists(), "{} left after delete", dir.display());
+    assert_eq!(existing_dirs(&cgroup), Vec::<PathBuf>::new(), "left after delete");
     assert_eq!(leftovers(&cgroup, &b.dir, &rt.root), Vec::<String>::new());
     stop_slices();
+    assert_eq!(existing_dirs("/lindocker.slice"), Vec::<PathBuf>::new(), "slices left");
 }
 
 #[test]
@@ -141,11 +194,12 @@ fn delete_force_of_a_running_container_stops_its_unit() {
     let unit = format!("lindocker-{id}.scope");
     rt.ok(&["--systemd-cgroup", "run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    assert_eq!(read(&PathBuf::from(format!("/proc/{pid}/cgroup"))), format!("0::/system.slice/{unit}"));
+    let cgroup = format!("/system.slice/{unit}");
+    assert_in_every_hierarchy(pid, &cgroup);
     assert_eq!(unit_property(&unit, "ActiveState"), "active");
     rt.ok(&["--systemd-cgroup", "delete", "--force", &id]);
     assert_eq!(unit_property(&unit, "LoadState"), "not-found");
-    assert!(!scope_dir(&format!("/system.slice/{unit}")).exists());
+    assert_eq!(existing_dirs(&cgroup), Vec::<PathBuf>::new(), "left after delete --force");
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the container's init survived delete --force");
 }
 
@@ -183,7 +237,7 @@ fn bad_names_are_refused_and_failed_creates_leave_no_unit() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&units.stdout).trim(), "", "units left behind");
-    assert!(!Path::new("/sys/fs/cgroup/lindocker.slice").exists());
+    assert_eq!(existing_dirs("/lindocker.slice"), Vec::<PathBuf>::new());
     let long = format!("lindocker-test.slice:lindocker:{}", "a".repeat(250));
     b.config["linux"]["cgroupsPath"] = json!(long);
     b.write();
@@ -199,7 +253,7 @@ fn bad_names_are_refused_and_failed_creates_leave_no_unit() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("/no/such/program"), "{err}");
     assert_eq!(unit_property(&unit, "LoadState"), "not-found");
-    assert!(!scope_dir(&format!("/lindocker.slice/lindocker-test.slice/{unit}")).exists());
+    assert_eq!(existing_dirs(&format!("/lindocker.slice/lindocker-test.slice/{unit}")), Vec::<PathBuf>::new());
     assert!(!rt.run(&["state", &id]).status.success());
     stop_slices();
 }
@@ -356,6 +410,142 @@ fn a_name_systemd_escapes_is_refused_not_misplaced() {
         }
         assert!(err.contains(path) && err.contains("escape"), "{path}: {err}");
         assert!(!rt.run(&["state", &id]).status.success(), "{path}: a container is left");
+    }
+    stop_slices();
+}
+
+/// The host's first disk (`/sys/block/*`, not a loop or RAM disk): its major and minor.
+fn host_disk() -> (u32, u32) {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !["loop", "ram", "zram", "nbd"].iter().any(|p| n.starts_with(p)))
+        .collect();
+    names.sort();
+    let dev = read(&Path::new("/sys/block").join(names.first().expect("a disk")).join("dev"));
+    let (major, minor) = dev.split_once(':').unwrap();
+    (major.parse().unwrap(), minor.parse().unwrap())
+}
+
+/// systemd re-applies a unit's cgroup settings when it likes (`daemon-reload`, a property
+/// set with `systemctl set-property`). The container's device rules (the spec's deny-all,
+/// plus the devices every container has) must hold through that: on cgroup v1 systemd
+/// writes `devices.allow a` to a unit whose devices controller it realizes with no device
+/// policy, which would hand the container every device of the host. Checked from inside:
+/// the host's disk cannot be opened, another disk node not made, /dev/null still works;
+/// and the kernel's rules and limits stay the runtime's.
+#[test]
+fn device_rules_survive_systemd_reapplying_the_unit() {
+    if !systemd_host("device_rules_survive_systemd_reapplying_the_unit") {
+        return;
+    }
+    let rt = Runtime::new(BIN, "sddev");
+    let id = id(8);
+    let mut b = Bundle::new("sddev", &["sleep", "1000"]);
+    b.config["linux"]["cgroupsPath"] = json!(format!("lindocker-test.slice:lindocker:{id}"));
+    // The default spec's rules: deny every device (the runtime adds the usual ones).
+    assert_eq!(b.config["linux"]["resources"]["devices"], json!([{"allow": false, "access": "rwm"}]));
+    // CAP_MKNOD, so that only the device rules stand between the container and mknod.
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+    }
+    // The host's disk as a node in the container's /dev (as `--device` without access
+    // makes it: the runtime allows making the node, not opening it), readable by anyone
+    // as far as file modes go. Its neighbour is not allowed at all, not even mknod.
+    let (major, minor) = host_disk();
+    b.config["linux"]["devices"] = json!([{"path": "/dev/disk", "type": "b", "major": major, "minor": minor,
+                                            "fileMode": 0o666, "uid": 0, "gid": 0}]);
+    // Limits too: systemd re-applies its own values of them.
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 42});
+    b.write();
+    let unit = format!("lindocker-{id}.scope");
+    let cgroup = format!("/lindocker.slice/lindocker-test.slice/{unit}");
+    rt.ok(&["--systemd-cgroup", "run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
+    // Why the rules hold: systemd has no device policy for the unit, and Delegate= hands
+    // over only cpu, cpuset, io, memory and pids, so systemd never realizes the devices
+    // controller (v1) nor a device program (v2) for it: the runtime's rules are the only
+    // ones, and systemd leaves them alone when it re-applies the unit.
+    assert_eq!(unit_property(&unit, "DevicePolicy"), "auto");
+    assert_eq!(unit_property(&unit, "DeviceAllow"), "");
+    let delegated = unit_property(&unit, "DelegateControllers");
+    assert!(delegated.contains("pids") && !delegated.contains("devices"), "{delegated}");
+    let devices_list = (!unified()).then(|| cgroup_file(&cgroup, "devices", "devices.list"));
+    let rules = devices_list.as_ref().map(|f| read(f));
+    if let Some(rules) = &rules {
+        assert!(!rules.contains("a *:*") && rules.contains(&format!("b {major}:{minor} m")), "{rules}");
+    }
+    let memory = if unified() { "memory.max" } else { "memory.limit_in_bytes" };
+    let pids = std::cell::Cell::new("42");
+
+    let confined = |when: &str| {
+        let out =
+            rt.ok(&["exec", &id, "checker", "--read", "/dev/disk", "--read", "/dev/null", "--write", "/dev/null"]);
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["reads"]["/dev/disk"]["errno"], 1, "{when}: the host's disk was opened: {report}");
+        assert_eq!(report["reads"]["/dev/null"], "", "{when}: /dev/null: {report}");
+        assert_eq!(report["writes"]["/dev/null"], "ok", "{when}: /dev/null: {report}");
+        let out = rt.run(&["exec", &id, "mknod", "/dev/disk2", "b", &major.to_string(), &(minor + 1).to_string()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("Operation not permitted"), "{when}: mknod: {err}");
+        // The kernel's rules and limits are the runtime's still.
+        assert_eq!(devices_list.as_ref().map(|f| read(f)), rules, "{when}: devices.list changed");
+        assert_eq!(read(&cgroup_file(&cgroup, "memory", memory)), "67108864", "{when}");
+        assert_eq!(read(&cgroup_file(&cgroup, "pids", "pids.max")), pids.get(), "{when}");
+    };
+    confined("after create");
+    let systemctl = |args: &[&str]| {
+        let out = Command::new("systemctl").args(args).output().unwrap();
+        assert!(out.status.success(), "systemctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    systemctl(&["daemon-reload"]);
+    confined("after systemctl daemon-reload");
+    systemctl(&["set-property", "--runtime", &unit, "CPUWeight=50"]);
+    confined("after systemctl set-property CPUWeight=50");
+    // After an update (which sets unit properties), and systemd re-applying them all.
+    rt.ok(&["--systemd-cgroup", "update", "--pids-limit", "100", &id]);
+    pids.set("100");
+    systemctl(&["daemon-reload"]);
+    confined("after update and daemon-reload");
+
+    rt.ok(&["--systemd-cgroup", "delete", "--force", &id]);
+    assert_eq!(unit_property(&unit, "LoadState"), "not-found");
+    assert_eq!(existing_dirs(&cgroup), Vec::<PathBuf>::new());
+    stop_slices();
+}
+
+/// A cgroupsPath whose name is a slice makes a transient slice (runc's rule); systemd
+/// keeps no process of a slice, so the runtime moves the container's init in, in every
+/// hierarchy, where it must stay: starting the slice makes systemd re-realize its
+/// siblings' cgroups, and on cgroup v1 that moves the processes systemd counts as the
+/// test's service (this process's) back to the service's cgroup in each controller.
+/// Delete stops the slice, leaves no directory, and the name can be used again. Three
+/// rounds, as systemd's re-realizing races with the runtime.
+#[test]
+fn a_slice_name_makes_a_slice_holding_the_container() {
+    if !systemd_host("a_slice_name_makes_a_slice_holding_the_container") {
+        return;
+    }
+    let rt = Runtime::new(BIN, "sdslice");
+    let id = id(9);
+    let mut b = Bundle::new("sdslice", &["sleep", "1000"]);
+    b.config["linux"]["cgroupsPath"] = json!("lindocker-test.slice:ignored:lindocker-test-c1.slice");
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 42});
+    b.write();
+    let unit = "lindocker-test-c1.slice";
+    let cgroup = "/lindocker.slice/lindocker-test.slice/lindocker-test-c1.slice";
+    for round in 0..3 {
+        rt.ok(&["--systemd-cgroup", "run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
+        let pid = rt.state(&id)["pid"].as_i64().unwrap();
+        assert_eq!(unit_property(unit, "ActiveState"), "active", "round {round}");
+        assert_eq!(unit_property(unit, "ControlGroup"), cgroup, "round {round}");
+        assert_in_every_hierarchy(pid, cgroup);
+        assert_eq!(read(&cgroup_file(cgroup, "pids", "pids.max")), "42");
+        rt.ok(&["--systemd-cgroup", "delete", "--force", &id]);
+        assert_ne!(unit_property(unit, "ActiveState"), "active", "round {round}");
+        assert_eq!(existing_dirs(cgroup), Vec::<PathBuf>::new(), "round {round}: left after delete --force");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the container's init survived delete --force");
     }
     stop_slices();
 }

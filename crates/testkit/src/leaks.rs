@@ -10,6 +10,17 @@ pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
     Manager::new(h, Path::new(path)).map(|m| m.dirs()).unwrap_or_default()
 }
 
+/// The host path of `file` of `controller` in cgroup `path`: in that controller's v1
+/// hierarchy where the host has one (a v1 or hybrid host), else in the cgroup2 one.
+pub fn cgroup_file(path: &str, controller: &str, file: &str) -> PathBuf {
+    let h = Hierarchy::detect().expect("the host's cgroup mounts");
+    let dir = match h.v1_mount(controller) {
+        Some(m) => m.join(path.trim_start_matches('/')),
+        None => Manager::new(h, Path::new(path)).expect("a cgroup path").dirs().pop().expect("a hierarchy"),
+    };
+    dir.join(file)
+}
+
 /// What is left of containers under `cgroup_parent`, of mounts under `dir`, and of
 /// state under `state_root`. Empty means clean.
 pub fn leftovers(cgroup_parent: &str, dir: &Path, state_root: &Path) -> Vec<String> {

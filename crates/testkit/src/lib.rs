@@ -27,7 +27,7 @@ pub use bundle::{Bundle, Runtime, checker_path, dnsq_path};
 pub use containerd::{CNI_BIN_DIR, Containerd, POD_SUBNET, containerd_available};
 pub use engine::Engine;
 pub use fakehost::FakeHost;
-pub use leaks::{cgroup_dirs, leftovers};
+pub use leaks::{cgroup_dirs, cgroup_file, leftovers};
 pub use podman::Podman;
 pub use proxy::{Proxy, ProxyMode};
 pub use pty::Pty;

@@ -57,6 +57,32 @@ fn version_for(bus: &Systemd, writes: &[crate::plan::Write]) -> Result<u32> {
     if needs { bus.version() } else { Ok(u32::MAX) }
 }
 
+/// Moves the container's process `pid` into the unit's cgroup in every hierarchy (the v1
+/// hierarchies systemd leaves alone, or all of them for a slice, which holds no process in
+/// systemd's eyes). systemd may be re-realizing the cgroup of the unit the process came
+/// from meanwhile (starting a unit makes it re-realize siblings), and on cgroup v1 that
+/// moves the unit's processes back to it, controller by controller: the process joins
+/// where systemd tracks it first (see [`Manager::add_process`]), and any move of
+/// systemd's that raced with ours is undone.
+fn join(cgroup: &Manager, pid: i32) -> Result<()> {
+    cgroup.add_process(pid)?;
+    for _ in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let missing = cgroup.missing(pid);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        cgroup.add_process(pid)?;
+    }
+    match cgroup.missing(pid).first() {
+        None => Ok(()),
+        Some(dir) => Err(crate::Error::Systemd(format!(
+            "process {pid} keeps leaving {} (systemd moves it elsewhere)",
+            dir.display()
+        ))),
+    }
+}
+
 impl Unit {
     /// Makes the unit with process `pid` in it and the limits of `resources`, waits until
     /// systemd has started it, then writes every limit to the cgroup's files. The process
@@ -89,7 +115,7 @@ impl Unit {
             // controllers for the unit's own children.
             cgroup.create()?;
             if !unified || self.kind == UnitKind::Slice {
-                cgroup.add_process(pid)?;
+                join(cgroup, pid)?;
             }
             if let Some(r) = resources {
                 cgroup.apply(r)?;
