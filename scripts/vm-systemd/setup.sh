@@ -7,7 +7,7 @@ set -euo pipefail
 vm=${1:?usage: setup.sh SHARED/vm}
 export VMTEST_IMAGES=${LINDOCKER_VM_SYSTEMD:-/var/cache/lindocker-vm-systemd}/images
 export VMTEST_BUILD=${LINDOCKER_VM_SYSTEMD:-/var/cache/lindocker-vm-systemd}/build
-export EXTRA_PKGS=systemd,systemd-sysv,dbus
+export EXTRA_PKGS=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,docker-registry,skopeo
 
 # debootstrap of these packages leaves /proc mounted in the build tree (a package's
 # maintainer script keeps it busy when debootstrap unmounts): unmount what is left there,

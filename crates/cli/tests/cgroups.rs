@@ -355,6 +355,28 @@ fn update_live_limits() {
     assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
 }
 
+/// update takes the whole `linux.resources` as containerd's shim sends it (with the spec's
+/// "deny all" device rule) and changes the limits, not the device rules: the devices every
+/// container has (`/dev/null`) stay usable, as with runc.
+#[test]
+fn update_with_the_whole_resources_keeps_the_default_devices() {
+    let rt = Runtime::new(BIN, "cgupdev");
+    let mut b = Bundle::new("cgupdev", &["sleep", "1000"]);
+    let deny_all = json!([{"allow": false, "access": "rwm"}]);
+    b.config["linux"]["resources"] = json!({"devices": deny_all, "pids": {"limit": 40}});
+    b.write();
+    rt.ok(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), "d"]);
+    let null = ["exec", "d", "sh", "-c", "echo x > /dev/null && head -c1 /dev/zero | wc -c"];
+    assert_eq!(rt.ok(&null).trim(), "1");
+    let file = b.dir.join("resources.json");
+    std::fs::write(&file, json!({"devices": deny_all, "pids": {"limit": 30}}).to_string()).unwrap();
+    rt.ok(&["update", "--resources", file.to_str().unwrap(), "d"]);
+    assert_eq!(read(&cg_file(&b, "pids", "pids.max")), "30");
+    assert_eq!(rt.ok(&null).trim(), "1");
+    rt.ok(&["delete", "--force", "d"]);
+    assert_eq!(leftovers(&b.cgroup_parent, &b.dir, &rt.root), Vec::<String>::new());
+}
+
 /// update raises and lowers memory and memory+swap together (as containerd's CRI does,
 /// swap equal to the limit): on v1 the kernel keeps limit <= memsw at every write, so the
 /// order of the two writes depends on the direction (as runc orders them).

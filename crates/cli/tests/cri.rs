@@ -5,11 +5,18 @@
 //! remove -- with the runtime handler `lindocker` (the runc v2 shim driving this
 //! lindocker-runtime) and, for comparison, `runc`. The same assertions hold for both, and
 //! nothing is left behind.
+//!
+//! Twice: with the cgroupfs driver (here), and with `SystemdCgroup = true` (Kubernetes'
+//! default on systemd hosts: the shim runs the runtime with `--systemd-cgroup`, each
+//! container is a `cri-containerd-<id>.scope` in its pod's slice), which needs systemd as
+//! init: scripts/test-systemd.sh runs those in its VM; elsewhere they say they are skipped.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lindocker_testkit::cri::{Cri, api, container_config, pod_config};
-use lindocker_testkit::{Containerd, cgroup_dirs, containerd_available};
+use lindocker_testkit::{CgroupDriver, Containerd, cgroup_dirs, containerd_available};
 
 const RUNTIME: &str = env!("CARGO_BIN_EXE_lindocker-runtime");
 
@@ -33,8 +40,8 @@ macro_rules! ok {
 }
 
 /// A pod `name` whose container `args` runs with a 64 MiB memory limit.
-fn start_pod(cd: &Containerd, cri: &Cri, handler: &str, name: &str, parent: &str, args: &[&str]) -> Pod {
-    let config = pod_config(name, parent, &cd.log_dir(name));
+fn start_pod(cd: &Containerd, cri: &Cri, handler: &str, name: &str, args: &[&str]) -> Pod {
+    let config = pod_config(name, &cd.pod_cgroup_parent(name), &cd.log_dir(name));
     let req = api::RunPodSandboxRequest { config: Some(config.clone()), runtime_handler: handler.into() };
     let id =
         ok!(cd, "RunPodSandbox", cri.call("RunPodSandbox", cri.runtime.clone().run_pod_sandbox(req))).pod_sandbox_id;
@@ -93,14 +100,35 @@ fn wait_for<T>(cd: &Containerd, what: &str, limit: Duration, mut f: impl FnMut()
     }
 }
 
-/// The kubelet's pod flow with runtime handler `handler`.
-fn pod_flow(handler: &str) {
+/// `systemctl show UNIT -p PROP --value`.
+fn unit_property(unit: &str, prop: &str) -> String {
+    let out = Command::new("systemctl").args(["show", unit, "-p", prop, "--value"]).output().expect("systemctl");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The systemd scope of container (or sandbox) `id`, as containerd names it.
+fn scope(id: &str) -> String {
+    format!("cri-containerd-{id}.scope")
+}
+
+/// The kubelet's pod flow with runtime handler `handler`, the runtimes making cgroups with
+/// `driver`.
+fn pod_flow(handler: &str, driver: CgroupDriver) {
     if !containerd_available() {
         eprintln!("SKIPPED: containerd, containerd-shim-runc-v2 or the CNI plugins (/usr/lib/cni) are not installed");
         return;
     }
-    let mut cd = Containerd::start(&format!("cri-{handler}"), std::path::Path::new(RUNTIME));
-    let parent = cd.cgroup_parent.clone();
+    let systemd = driver == CgroupDriver::Systemd;
+    if systemd && !Path::new("/run/systemd/system").is_dir() {
+        eprintln!("SKIPPED: systemd is not this host's init (scripts/test-systemd.sh runs this in a VM)");
+        return;
+    }
+    if handler == "runc" && !Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: runc is not installed");
+        return;
+    }
+    let name = if systemd { format!("crisd-{handler}") } else { format!("cri-{handler}") };
+    let mut cd = Containerd::start_with(&name, Path::new(RUNTIME), driver);
     let cri = Cri::connect(&cd.socket);
 
     let version = ok!(
@@ -120,8 +148,8 @@ fn pod_flow(handler: &str) {
     // Pod a serves a page (busybox httpd) and, on SIGTERM, exits 7; pod b fetches it.
     let server = "mkdir -p /www && echo page-of-$(hostname) > /www/index.html && echo started on $(hostname) && \
                   echo to-stderr >&2 && httpd -f -p 8080 -h /www & trap 'kill $!; exit 7' TERM; wait";
-    let a = start_pod(&cd, &cri, handler, "pod-a", &parent, &["sh", "-c", server]);
-    let b = start_pod(&cd, &cri, handler, "pod-b", &parent, &["sleep", "600"]);
+    let a = start_pod(&cd, &cri, handler, "pod-a", &["sh", "-c", server]);
+    let b = start_pod(&cd, &cri, handler, "pod-b", &["sleep", "600"]);
     assert_ne!(a.ip, b.ip);
 
     let status = container_status(&cd, &cri, &a.container);
@@ -143,6 +171,21 @@ fn pod_flow(handler: &str) {
         assert!(mine.contains(id), "{handler}'s state root lacks {id}: {mine:?}");
     }
     assert!(states(other).is_empty(), "{other} ran something: {:?}", states(other));
+    if systemd {
+        // Each sandbox and container is a scope systemd made in its pod's slice, holding
+        // its processes.
+        for (pod, name) in [(&a, "pod-a"), (&b, "pod-b")] {
+            for id in [&pod.id, &pod.container] {
+                let unit = scope(id);
+                assert_eq!(unit_property(&unit, "ActiveState"), "active", "{unit}");
+                assert_eq!(unit_property(&unit, "Slice"), cd.pod_cgroup_parent(name), "{unit}");
+                let cgroup = format!("{}/{unit}", cd.pod_cgroup_path(name));
+                assert_eq!(unit_property(&unit, "ControlGroup"), cgroup, "{unit}");
+                let procs = std::fs::read_to_string(format!("/sys/fs/cgroup{cgroup}/cgroup.procs")).unwrap();
+                assert!(!procs.trim().is_empty(), "no process in {cgroup}");
+            }
+        }
+    }
 
     // ExecSync: stdout, stderr and the exit code come back apart.
     let out = exec(&cd, &cri, &a.container, &["sh", "-c", "echo out; echo err >&2; exit 3"]);
@@ -189,8 +232,11 @@ fn pod_flow(handler: &str) {
     assert!(lines.contains(&("stderr", "F", "to-stderr")), "{log}");
 
     // Memory limit at create, then UpdateContainerResources, seen inside and on the host.
+    // (cgroup v1's file, or v2's in the container's cgroup namespace)
     let limit_inside = |c: &str| {
-        let out = exec(&cd, &cri, c, &["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
+        let cat = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max";
+        let out = exec(&cd, &cri, c, &["sh", "-c", cat]);
+        assert_eq!(out.exit_code, 0, "{out:?}");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     assert_eq!(limit_inside(&a.container), (64 * MIB).to_string());
@@ -209,12 +255,29 @@ fn pod_flow(handler: &str) {
         cri.call("UpdateContainerResources", cri.runtime.clone().update_container_resources(req))
     );
     assert_eq!(limit_inside(&a.container), (96 * MIB).to_string());
-    let host_dirs = cgroup_dirs(&format!("{parent}/{}", a.container));
-    let memory =
-        host_dirs.iter().find(|d| d.join("memory.limit_in_bytes").exists()).expect("the memory cgroup on the host");
-    assert_eq!(std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap().trim(), (96 * MIB).to_string());
-    let cpu = host_dirs.iter().find(|d| d.join("cpu.shares").exists()).expect("the cpu cgroup on the host");
-    assert_eq!(std::fs::read_to_string(cpu.join("cpu.shares")).unwrap().trim(), "256");
+    let cgroup = if systemd {
+        format!("{}/{}", cd.pod_cgroup_path("pod-a"), scope(&a.container))
+    } else {
+        format!("{}/{}", cd.cgroup_path(), a.container)
+    };
+    let host_dirs = cgroup_dirs(&cgroup);
+    let read = |file: &str| {
+        let dir = host_dirs.iter().find(|d| d.join(file).exists()).unwrap_or_else(|| panic!("no {file} in {cgroup}"));
+        std::fs::read_to_string(dir.join(file)).unwrap().trim().to_owned()
+    };
+    if host_dirs.iter().any(|d| d.join("memory.max").exists()) {
+        // cgroup v2: cpu.shares 256 is cpu.weight 10 (runc's conversion).
+        assert_eq!(read("memory.max"), (96 * MIB).to_string());
+        assert_eq!(read("cpu.weight"), "10");
+    } else {
+        assert_eq!(read("memory.limit_in_bytes"), (96 * MIB).to_string());
+        assert_eq!(read("cpu.shares"), "256");
+    }
+    if systemd {
+        // systemd knows the new limit too (else its next change to the unit would undo it).
+        let unit = scope(&a.container);
+        assert_eq!(unit_property(&unit, "MemoryMax"), (96 * MIB).to_string(), "{unit}");
+    }
 
     // Stop: SIGTERM reaches the container's process; its exit code is reported.
     for pod in [&a, &b] {
@@ -233,6 +296,17 @@ fn pod_flow(handler: &str) {
         ok!(cd, "StopPodSandbox", cri.call("StopPodSandbox", cri.runtime.clone().stop_pod_sandbox(req)));
         let req = api::RemovePodSandboxRequest { pod_sandbox_id: pod.id.clone() };
         ok!(cd, "RemovePodSandbox", cri.call("RemovePodSandbox", cri.runtime.clone().remove_pod_sandbox(req)));
+    }
+    if systemd {
+        // No scope is left (loaded or not), then the kubelet's part: the pods' slices.
+        for id in [&a.id, &a.container, &b.id, &b.container] {
+            let unit = scope(id);
+            wait_for(&cd, &format!("{unit} gone"), Duration::from_secs(10), || {
+                (unit_property(&unit, "LoadState") == "not-found").then_some(())
+            });
+        }
+        cd.stop_pod_slice("pod-a");
+        cd.stop_pod_slice("pod-b");
     }
     let listed = ok!(
         cd,
@@ -259,7 +333,7 @@ fn pod_flow(handler: &str) {
         .lines()
         .filter(|l| l.contains("level=error") || (l.contains("failed to remove") && l.contains("does not exist")))
         .collect();
-    assert!(bad.is_empty(), "containerd's log:\n{}", bad.join("\n"));
+    assert!(bad.is_empty(), "containerd's log:\n{}\n{}", bad.join("\n"), cd.log_tail());
     drop(cri);
     cd.stop();
     let left = cd.leftovers();
@@ -268,10 +342,20 @@ fn pod_flow(handler: &str) {
 
 #[test]
 fn a_pod_through_containerds_cri_with_lindocker_runtime() {
-    pod_flow("lindocker");
+    pod_flow("lindocker", CgroupDriver::Cgroupfs);
 }
 
 #[test]
 fn the_same_pod_through_containerds_cri_with_runc() {
-    pod_flow("runc");
+    pod_flow("runc", CgroupDriver::Cgroupfs);
+}
+
+#[test]
+fn pod_flow_under_systemd_cgroups_with_lindocker_runtime() {
+    pod_flow("lindocker", CgroupDriver::Systemd);
+}
+
+#[test]
+fn pod_flow_under_systemd_cgroups_with_runc() {
+    pod_flow("runc", CgroupDriver::Systemd);
 }

@@ -789,11 +789,16 @@ pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
-/// Changes a live container's limits (`update`).
+/// Changes a live container's limits (`update`). Device rules are not changed (runc's
+/// `update` ignores them too): containerd's shim sends the container's whole
+/// `linux.resources`, whose rules are the spec's "deny all" without the devices every
+/// container has (added at create), so applying them would take `/dev/null` away.
 pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let _lock = store.lock(id)?;
     let (state, cgroup) = live(store, id, "cannot update it")?;
-    state.cgroup_driver().update(&cgroup, resources)?;
+    let mut resources = resources.clone();
+    resources.set_devices(None);
+    state.cgroup_driver().update(&cgroup, &resources)?;
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 //! so its shims, pod network namespaces' bridge and pod traffic) inside a [`FakeHost`].
 //! Two runtime handlers: `lindocker` (the runc v2 shim driving lindocker-runtime) and
 //! `runc`, each with a runtime state root of its own. The pause image and a workload image
-//! (busybox) come from a loopback [`Registry`] inside the fake host.
+//! (busybox) come from a loopback [`Registry`] inside the fake host. The runtimes make
+//! cgroups through the file system, or (on a systemd host, [`CgroupDriver::Systemd`]) as
+//! transient units of systemd's (`SystemdCgroup = true`, Kubernetes' default there).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,17 @@ pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
 /// The pod subnet of the bridge network (private, inside the fake host only).
 pub const POD_SUBNET: &str = "10.88.77.0/24";
 
+/// How the handlers' runtimes make cgroups (the runc v2 shim's `SystemdCgroup` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupDriver {
+    /// Directories under a cgroupfs parent (`/lindocker-cri-test-...`).
+    Cgroupfs,
+    /// `SystemdCgroup = true`: the shim runs the runtime with `--systemd-cgroup`, pods'
+    /// cgroup parents are slices (as the kubelet's systemd driver names them) and
+    /// containerd gives each container `slice:cri-containerd:<id>`. Needs systemd as init.
+    Systemd,
+}
+
 /// A running private containerd; stopped by pid, its mounts and directory removed on drop.
 pub struct Containerd {
     /// Its directory: `root/`, `state/`, `runtime/<handler>/`, `cni/`, `logs/`, the config.
@@ -30,8 +43,11 @@ pub struct Containerd {
     pub image: String,
     /// The CNI network's name.
     pub network: String,
-    /// The cgroup parent for its pods (`/lindocker-cri-test-<pid>-<name>`), removed on drop.
+    /// The cgroup parent for its pods (`/lindocker-cri-test-<pid>-<name>`), removed on drop;
+    /// with systemd a slice (`ldcri_<pid>_<name>.slice`), stopped on drop.
     pub cgroup_parent: String,
+    /// How the runtimes make cgroups.
+    pub driver: CgroupDriver,
     lindocker_runtime: PathBuf,
     child: Option<Child>,
     registry: Option<Registry>,
@@ -71,8 +87,16 @@ impl Containerd {
     /// Starts containerd for test `name` with handler `lindocker` running
     /// `lindocker_runtime`, and `runc`; waits until its CRI answers on the socket.
     pub fn start(name: &str, lindocker_runtime: &Path) -> Containerd {
+        Containerd::start_with(name, lindocker_runtime, CgroupDriver::Cgroupfs)
+    }
+
+    /// [`Containerd::start`] with the cgroup driver `driver`. `$LINDOCKER_RUNTIME_BIN`
+    /// replaces `lindocker_runtime` (where the tests run away from the build, in a VM).
+    pub fn start_with(name: &str, lindocker_runtime: &Path, driver: CgroupDriver) -> Containerd {
+        let lindocker_runtime =
+            std::env::var_os("LINDOCKER_RUNTIME_BIN").map_or_else(|| lindocker_runtime.to_path_buf(), PathBuf::from);
         // The shim runs it from the bundle's directory: an absolute path.
-        let lindocker_runtime = &std::fs::canonicalize(lindocker_runtime)
+        let lindocker_runtime = &std::fs::canonicalize(&lindocker_runtime)
             .unwrap_or_else(|e| panic!("{}: {e}", lindocker_runtime.display()));
         let host = FakeHost::new(name);
         let dir = crate::temp_dir(&format!("{name}-containerd"));
@@ -120,9 +144,11 @@ impl Containerd {
           [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}.options]
             BinaryName = "{}"
             Root = "{}"
+            SystemdCgroup = {}
 "#,
                 handler_binary(handler, lindocker_runtime).display(),
-                dir.join("runtime").join(handler).display()
+                dir.join("runtime").join(handler).display(),
+                driver == CgroupDriver::Systemd,
             )
         };
         let config = format!(
@@ -197,7 +223,12 @@ disabled_plugins = [
             socket,
             image,
             network,
-            cgroup_parent: format!("/lindocker-cri-test-{}-{name}", std::process::id()),
+            cgroup_parent: match driver {
+                CgroupDriver::Cgroupfs => format!("/lindocker-cri-test-{}-{name}", std::process::id()),
+                // '-' nests slices: none in the base name.
+                CgroupDriver::Systemd => format!("ldcri_{}_{}.slice", std::process::id(), name.replace('-', "_")),
+            },
+            driver,
             lindocker_runtime: lindocker_runtime.to_path_buf(),
             child: Some(child),
             registry: Some(registry),
@@ -240,6 +271,39 @@ disabled_plugins = [
         self.dir.join("runtime").join(handler).join("k8s.io")
     }
 
+    /// The cgroup parent a pod `pod` is given (its sandbox config's `cgroup_parent`): the
+    /// common one, or with systemd a slice of the pod's own in it, as the kubelet's
+    /// `kubepods-besteffort-pod<uid>.slice` (the kubelet stops it when the pod is gone,
+    /// [`Containerd::stop_pod_slice`]).
+    pub fn pod_cgroup_parent(&self, pod: &str) -> String {
+        match self.driver {
+            CgroupDriver::Cgroupfs => self.cgroup_parent.clone(),
+            CgroupDriver::Systemd => format!(
+                "{}-pod{}.slice",
+                self.cgroup_parent.trim_end_matches(".slice"),
+                pod.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            ),
+        }
+    }
+
+    /// The cgroup (path in the hierarchy) of [`Containerd::pod_cgroup_parent`].
+    pub fn pod_cgroup_path(&self, pod: &str) -> String {
+        cgroup_path(&self.pod_cgroup_parent(pod))
+    }
+
+    /// The cgroup (path in the hierarchy) of `cgroup_parent`.
+    pub fn cgroup_path(&self) -> String {
+        cgroup_path(&self.cgroup_parent)
+    }
+
+    /// With systemd, stops pod `pod`'s slice as the kubelet does once the pod is removed
+    /// (systemd keeps a slice until told); nothing with cgroupfs.
+    pub fn stop_pod_slice(&self, pod: &str) {
+        if self.driver == CgroupDriver::Systemd {
+            systemctl_stop(&self.pod_cgroup_parent(pod));
+        }
+    }
+
     /// A pod log directory (made).
     pub fn log_dir(&self, pod: &str) -> PathBuf {
         let d = self.dir.join("logs").join(pod);
@@ -253,7 +317,7 @@ disabled_plugins = [
     pub fn leftovers(&self) -> Vec<String> {
         let mut out = Vec::new();
         for handler in ["lindocker", "runc"] {
-            out.extend(crate::leftovers(&self.cgroup_parent, &self.dir, &self.runtime_root(handler)));
+            out.extend(crate::leftovers(&self.cgroup_path(), &self.dir, &self.runtime_root(handler)));
         }
         out.sort();
         out.dedup();
@@ -340,7 +404,11 @@ disabled_plugins = [
                     .status();
             }
         }
-        for dir in crate::cgroup_dirs(&self.cgroup_parent) {
+        if self.driver == CgroupDriver::Systemd {
+            // Stops the pods' slices and any scope left in them (killing what they hold).
+            systemctl_stop(&self.cgroup_parent);
+        }
+        for dir in crate::cgroup_dirs(&self.cgroup_path()) {
             let mut dirs: Vec<PathBuf> = walk_dirs(&dir);
             dirs.sort_unstable_by_key(|d| std::cmp::Reverse(d.components().count()));
             for d in dirs {
@@ -353,6 +421,21 @@ disabled_plugins = [
             }
         }
     }
+}
+
+/// A cgroup parent's path in the hierarchy: a slice's expanded (`a-b.slice` is
+/// `/a.slice/a-b.slice`), a cgroupfs path as it is.
+fn cgroup_path(parent: &str) -> String {
+    if parent.ends_with(".slice") {
+        lindocker_cgroups::systemd::expand_slice(parent).unwrap_or_else(|e| panic!("{e}"))
+    } else {
+        parent.to_string()
+    }
+}
+
+/// `systemctl stop UNIT`, best effort.
+fn systemctl_stop(unit: &str) {
+    let _ = Command::new("systemctl").args(["stop", unit]).stdout(Stdio::null()).stderr(Stdio::null()).status();
 }
 
 /// Removes a directory (with nothing mounted below) when dropped, unless emptied.

@@ -24,7 +24,7 @@ mod rootfs;
 
 pub use api::{Api, Reply, Service};
 pub use bundle::{Bundle, Runtime, checker_path, dnsq_path};
-pub use containerd::{CNI_BIN_DIR, Containerd, POD_SUBNET, containerd_available};
+pub use containerd::{CNI_BIN_DIR, CgroupDriver, Containerd, POD_SUBNET, containerd_available};
 pub use engine::Engine;
 pub use fakehost::FakeHost;
 pub use leaks::{cgroup_dirs, cgroup_file, leftovers};
