@@ -797,6 +797,10 @@ pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResou
     let _lock = store.lock(id)?;
     let (state, cgroup) = live(store, id, "cannot update it")?;
     let mut resources = resources.clone();
+    // Still checked: a malformed rule is an error, not silently dropped.
+    if let Some(rules) = resources.devices() {
+        lindocker_cgroups::device_rules::DeviceRules::from_oci(rules)?;
+    }
     resources.set_devices(None);
     state.cgroup_driver().update(&cgroup, &resources)?;
     Ok(())
