@@ -259,7 +259,14 @@ impl Manager {
         for dir in self.dirs() {
             match fs::read_to_string(dir.join("cgroup.procs")) {
                 Ok(text) => return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                // Gone, or being removed (ENODEV: systemd removes an emptied scope's
+                // cgroup while we look): no processes there.
+                Err(e)
+                    if e.kind() == ErrorKind::NotFound
+                        || e.raw_os_error() == Some(rustix::io::Errno::NODEV.raw_os_error()) =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(io_err("read", dir.join("cgroup.procs"))(e)),
             }
         }
